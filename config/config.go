@@ -1,0 +1,120 @@
+// Package config owns the stack configuration: its typed shape, its decoding from Pulumi config
+// (or from a stack file, for tools that run without the engine), its validation, and the plan
+// derived from it. Every other package receives a validated *Config or a *Plan; none reads Pulumi
+// config on its own, so the program, the access report and the doctor cannot disagree.
+package config
+
+// Keys are the stack config keys this program reads, in the project's namespace
+// (`<project>:<key>` in Pulumi.<stack>.yaml). Any other key in that namespace is an error, so a
+// typo such as `caller:` is reported instead of silently ignored.
+var Keys = []string{KeyService, KeyImpersonators, KeyCallers, KeyAuthz, KeyEnableAPIs, KeyLabels}
+
+const (
+	KeyService       = "service"
+	KeyImpersonators = "impersonators"
+	KeyCallers       = "callers"
+	KeyAuthz         = "authz"
+	KeyEnableAPIs    = "enableApis"
+	KeyLabels        = "labels"
+
+	// KeyGCPProject and KeyGCPRegion are the provider's own keys; the program reads them so that
+	// emails and locations can be computed up front and shown in a preview.
+	KeyGCPProject = "gcp:project"
+	KeyGCPRegion  = "gcp:region"
+)
+
+// Config is the whole stack configuration after decoding and defaulting.
+type Config struct {
+	// Project is the Google Cloud project ID every resource lands in (gcp:project).
+	Project string
+	// Region is gcp:region, the default for Service.Region.
+	Region string
+
+	Service Service
+	// Impersonators may impersonate every caller account this program creates.
+	Impersonators []Impersonator
+	Callers       []Caller
+	Authz         Authz
+	// EnableAPIs enables the Google APIs the program needs (never disabling them on destroy).
+	EnableAPIs bool
+	// Labels go on every resource that takes labels.
+	Labels map[string]string
+}
+
+// Service is the private Cloud Run service.
+type Service struct {
+	Name  string `json:"name"`
+	Image string `json:"image"`
+	// Region defaults to gcp:region.
+	Region string `json:"region,omitempty"`
+	// Ingress is one of IngressAll (default), IngressInternal, IngressInternalAndLB.
+	Ingress string `json:"ingress,omitempty"`
+	// Port is the container port; 0 leaves Cloud Run's default (8080).
+	Port         int               `json:"port,omitempty"`
+	Env          map[string]string `json:"env,omitempty"`
+	MinInstances *int              `json:"minInstances,omitempty"`
+	MaxInstances *int              `json:"maxInstances,omitempty"`
+	// Protect guards the service and its runtime account against deletion; default true.
+	Protect *bool `json:"protect,omitempty"`
+	// RuntimeAccountID names the service's own runtime service account; default "<name>-run".
+	RuntimeAccountID string `json:"runtimeAccountId,omitempty"`
+}
+
+// Ingress values accepted in config, and the Cloud Run v2 enum each maps to.
+const (
+	IngressAll           = "all"
+	IngressInternal      = "internal"
+	IngressInternalAndLB = "internal-and-cloud-load-balancing"
+)
+
+// IngressValues maps config ingress values to the Cloud Run v2 API's enum.
+var IngressValues = map[string]string{
+	IngressAll:           "INGRESS_TRAFFIC_ALL",
+	IngressInternal:      "INGRESS_TRAFFIC_INTERNAL_ONLY",
+	IngressInternalAndLB: "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER",
+}
+
+// Impersonator is a principal allowed to mint tokens as a caller account, optionally until an
+// RFC 3339 time. In YAML it is either a plain member string or {member, expires}.
+type Impersonator struct {
+	Member  string `json:"member"`
+	Expires string `json:"expires,omitempty"`
+}
+
+// Caller is a service allowed to call the private API: either an account this program creates
+// (Name is its account ID) or an existing account named by Email.
+type Caller struct {
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	// Email names an existing service account (another project's, say). The program then creates
+	// nothing for the caller and grants no impersonation on it.
+	Email         string         `json:"email,omitempty"`
+	Impersonators []Impersonator `json:"impersonators,omitempty"`
+	// Invoke grants roles/run.invoker on the private service; default true.
+	Invoke *bool `json:"invoke,omitempty"`
+	// Authz grants the authz guard's custom role on its bucket; default false.
+	Authz bool `json:"authz,omitempty"`
+}
+
+// External reports whether the caller is an existing account named by email.
+func (c Caller) External() bool { return c.Email != "" }
+
+// Invokes reports whether the caller may invoke the private service (default true).
+func (c Caller) Invokes() bool { return c.Invoke == nil || *c.Invoke }
+
+// Authz is the authz guard: a bucket holding no objects and a custom role with only
+// storage.buckets.get, granted on the bucket to the callers that pass the guard.
+type Authz struct {
+	// Enabled defaults to true.
+	Enabled *bool `json:"enabled,omitempty"`
+	// Bucket defaults to "<project>-<service>-authz".
+	Bucket string `json:"bucket,omitempty"`
+	// RoleID defaults to the service name with "-" turned into "_", plus "_authz".
+	RoleID    string `json:"roleId,omitempty"`
+	RoleTitle string `json:"roleTitle,omitempty"`
+	// Location defaults to the service's region.
+	Location string `json:"location,omitempty"`
+}
+
+// On reports whether the guard exists (default true).
+func (a Authz) On() bool { return a.Enabled == nil || *a.Enabled }

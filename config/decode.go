@@ -1,0 +1,284 @@
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"sort"
+	"strings"
+
+	"github.com/agext/levenshtein"
+)
+
+// Source is where raw config values come from: a function returning the string Pulumi holds for
+// a fully qualified key (`<namespace>:<key>`), as ctx.GetConfig does. Structured values arrive as
+// JSON text.
+type Source func(key string) (string, bool)
+
+// MapSource serves config from a map of fully qualified keys, as RunInfo.Config and stack files
+// hold it.
+func MapSource(m map[string]string) Source {
+	return func(key string) (string, bool) { v, ok := m[key]; return v, ok }
+}
+
+// Load decodes and validates the stack config. namespace is the Pulumi project name; allKeys, when
+// known, lists every config key the stack sets so that unknown keys in the namespace are reported
+// (pass nil when the caller cannot list them). The error, if any, is an *Error listing every
+// problem found.
+func Load(namespace string, src Source, allKeys []string) (*Config, error) {
+	cfg, problems := decode(namespace, src, allKeys)
+	if cfg != nil {
+		problems = append(problems, validate(cfg)...)
+	}
+	if len(problems) > 0 {
+		return nil, &Error{Problems: problems}
+	}
+	return cfg, nil
+}
+
+// decode turns raw strings into a Config, collecting shape problems instead of stopping at the
+// first, so that one run reports everything wrong with a stack.
+func decode(namespace string, src Source, allKeys []string) (*Config, []Problem) {
+	var ps problems
+	cfg := &Config{EnableAPIs: true}
+
+	for _, k := range unknownKeys(namespace, allKeys) {
+		fix := "remove it, or use one of: " + strings.Join(Keys, ", ")
+		if s := closest(k, Keys); s != "" {
+			fix = fmt.Sprintf("did you mean %q? Known keys: %s", namespace+":"+s, strings.Join(Keys, ", "))
+		}
+		ps.add(namespace+":"+k, "", "is not a config key this program reads", fix)
+	}
+
+	cfg.Project, _ = src(KeyGCPProject)
+	cfg.Region, _ = src(KeyGCPRegion)
+	cfg.Project, cfg.Region = strings.TrimSpace(cfg.Project), strings.TrimSpace(cfg.Region)
+
+	get := func(key string) (string, bool) {
+		v, ok := src(namespace + ":" + key)
+		if ok && strings.TrimSpace(v) == "" {
+			return "", false
+		}
+		return v, ok
+	}
+
+	if raw, ok := get(KeyService); ok {
+		decodeInto(&ps, KeyService, raw, &cfg.Service, "a mapping with name, image and optional region, ingress, port, env, minInstances, maxInstances, protect, runtimeAccountId")
+	}
+	if raw, ok := get(KeyImpersonators); ok {
+		cfg.Impersonators = decodeImpersonators(&ps, KeyImpersonators, json.RawMessage(raw))
+	}
+	if raw, ok := get(KeyCallers); ok {
+		var items []json.RawMessage
+		if decodeInto(&ps, KeyCallers, raw, &items, "a list of callers, each a mapping with a name") {
+			for i, item := range items {
+				cfg.Callers = append(cfg.Callers, decodeCaller(&ps, fmt.Sprintf("%s[%d]", KeyCallers, i), item))
+			}
+		}
+	}
+	if raw, ok := get(KeyAuthz); ok {
+		decodeInto(&ps, KeyAuthz, raw, &cfg.Authz, "a mapping with optional enabled, bucket, roleId, roleTitle, location")
+	}
+	if raw, ok := get(KeyEnableAPIs); ok {
+		decodeInto(&ps, KeyEnableAPIs, raw, &cfg.EnableAPIs, "true or false")
+	}
+	if raw, ok := get(KeyLabels); ok {
+		decodeInto(&ps, KeyLabels, raw, &cfg.Labels, "a mapping of label keys to string values")
+	}
+	return cfg, ps
+}
+
+// rawCaller defers its impersonators so that each one's problems carry its own index.
+type rawCaller struct {
+	Caller
+	Impersonators json.RawMessage `json:"impersonators,omitempty"`
+}
+
+func decodeCaller(ps *problems, path string, raw json.RawMessage) Caller {
+	var rc rawCaller
+	if !decodeInto(ps, path, string(raw), &rc, "a mapping with name and optional description, email, impersonators, invoke, authz") {
+		return Caller{}
+	}
+	c := rc.Caller
+	if len(rc.Impersonators) > 0 {
+		c.Impersonators = decodeImpersonators(ps, path+".impersonators", rc.Impersonators)
+	}
+	return c
+}
+
+func decodeImpersonators(ps *problems, path string, raw json.RawMessage) []Impersonator {
+	var items []json.RawMessage
+	if !decodeInto(ps, path, string(raw), &items, `a list of members ("user:a@example.com") or {member, expires} mappings`) {
+		return nil
+	}
+	out := make([]Impersonator, 0, len(items))
+	for i, item := range items {
+		p := fmt.Sprintf("%s[%d]", path, i)
+		var s string
+		if json.Unmarshal(item, &s) == nil {
+			out = append(out, Impersonator{Member: s})
+			continue
+		}
+		var imp Impersonator
+		if decodeInto(ps, p, string(item), &imp, `a member string ("user:a@example.com") or a mapping {member, expires}`) {
+			out = append(out, imp)
+		}
+	}
+	return out
+}
+
+// decodeInto decodes one JSON value strictly (unknown keys are errors) and records a problem
+// naming the path when it fails. want describes the expected shape for the fix.
+func decodeInto(ps *problems, path, raw string, v any, want string) bool {
+	dec := json.NewDecoder(strings.NewReader(raw))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil {
+		if _, extra := dec.Token(); extra != io.EOF {
+			err = errors.New("trailing data")
+		}
+	}
+	if err == nil {
+		return true
+	}
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	switch {
+	case errors.As(err, &typeErr):
+		p := path
+		if typeErr.Field != "" {
+			p = path + "." + typeErr.Field
+		}
+		ps.add(p, "", fmt.Sprintf("is %s, expected %s", article(typeErr.Value), kindOf(typeErr.Type)), "write "+kindOf(typeErr.Type)+" here")
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		known := jsonFields(reflect.TypeOf(v))
+		fix := "remove it; known keys: " + strings.Join(known, ", ")
+		if s := closest(field, known); s != "" {
+			fix = fmt.Sprintf("did you mean %q? Known keys: %s", s, strings.Join(known, ", "))
+		}
+		ps.add(path+"."+field, "", "is not a known key", fix)
+	case errors.As(err, &syntaxErr), errors.Is(err, io.EOF), err.Error() == "trailing data":
+		ps.add(path, short(raw), "does not parse", "write "+want)
+	default:
+		ps.add(path, short(raw), err.Error(), "write "+want)
+	}
+	return false
+}
+
+func short(s string) string {
+	s = strings.TrimSpace(s)
+	if len(s) > 60 {
+		return s[:57] + "..."
+	}
+	return s
+}
+
+func article(jsonKind string) string {
+	switch jsonKind {
+	case "object":
+		return "a mapping"
+	case "array":
+		return "a list"
+	case "number", "string":
+		return "a " + jsonKind
+	default:
+		if strings.HasPrefix(jsonKind, "number") {
+			return "a number (" + strings.TrimPrefix(jsonKind, "number ") + ")"
+		}
+		return jsonKind
+	}
+}
+
+func kindOf(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int32, reflect.Int64:
+		return "a whole number"
+	case reflect.String:
+		return "a string"
+	case reflect.Map, reflect.Struct:
+		return "a mapping"
+	case reflect.Slice:
+		return "a list"
+	}
+	return t.String()
+}
+
+// jsonFields lists the JSON keys of a struct (flattening embedded structs), for "known keys".
+func jsonFields(t reflect.Type) []string {
+	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		return nil
+	}
+	seen := map[string]bool{}
+	var out []string
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if f.Anonymous {
+			for _, n := range jsonFields(f.Type) {
+				if !seen[n] {
+					seen[n] = true
+					out = append(out, n)
+				}
+			}
+			continue
+		}
+		name := strings.Split(f.Tag.Get("json"), ",")[0]
+		if name != "" && name != "-" && !seen[name] {
+			seen[name] = true
+			out = append(out, name)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// closest suggests the known name nearest to a typo, if it is near enough to be a typo.
+func closest(s string, known []string) string {
+	best, bestD := "", 3
+	for _, k := range known {
+		if d := levenshtein.Distance(strings.ToLower(s), strings.ToLower(k), nil); d < bestD {
+			best, bestD = k, d
+		}
+	}
+	return best
+}
+
+// unknownKeys lists keys in namespace that the program does not read, sorted.
+func unknownKeys(namespace string, allKeys []string) []string {
+	known := map[string]bool{}
+	for _, k := range Keys {
+		known[k] = true
+	}
+	var out []string
+	for _, k := range allKeys {
+		rest, ok := strings.CutPrefix(k, namespace+":")
+		if ok && !known[rest] {
+			out = append(out, rest)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// canonicalJSON is used by tests and tools that need to compare raw values; kept here so every
+// reader of stack files turns YAML into the same JSON text Pulumi hands the program.
+func canonicalJSON(v any) (string, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return "", err
+	}
+	return strings.TrimSuffix(buf.String(), "\n"), nil
+}

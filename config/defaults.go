@@ -1,0 +1,97 @@
+package config
+
+import (
+	"strings"
+)
+
+// The effective values below fill in defaults. Validation checks these (not only what was
+// written), so a derived name that Google would refuse is reported with the key that overrides it.
+
+// ServiceRegion is service.region, or gcp:region when unset.
+func (c *Config) ServiceRegion() string {
+	if c.Service.Region != "" {
+		return c.Service.Region
+	}
+	return c.Region
+}
+
+// IngressOrDefault is service.ingress, or "all" when unset.
+func (c *Config) IngressOrDefault() string {
+	if c.Service.Ingress == "" {
+		return IngressAll
+	}
+	return c.Service.Ingress
+}
+
+// Protected reports whether the service and its runtime account are protected (default true).
+func (c *Config) Protected() bool { return c.Service.Protect == nil || *c.Service.Protect }
+
+// RuntimeAccountID is service.runtimeAccountId, or "<service name>-run".
+func (c *Config) RuntimeAccountID() string {
+	if c.Service.RuntimeAccountID != "" {
+		return c.Service.RuntimeAccountID
+	}
+	return c.Service.Name + "-run"
+}
+
+// BucketName is authz.bucket, or "<project>-<service name>-authz".
+func (c *Config) BucketName() string {
+	if c.Authz.Bucket != "" {
+		return c.Authz.Bucket
+	}
+	return strings.ReplaceAll(c.Project, ":", "-") + "-" + c.Service.Name + "-authz"
+}
+
+// BucketLocation is authz.location, or the service's region, upper-cased as Storage reports it
+// (so the provider sees no diff).
+func (c *Config) BucketLocation() string {
+	if c.Authz.Location != "" {
+		return strings.ToUpper(c.Authz.Location)
+	}
+	return strings.ToUpper(c.ServiceRegion())
+}
+
+// RoleID is authz.roleId, or the service name with "-" as "_" plus "_authz" (role IDs take no
+// hyphen).
+func (c *Config) RoleID() string {
+	if c.Authz.RoleID != "" {
+		return c.Authz.RoleID
+	}
+	return strings.ReplaceAll(c.Service.Name, "-", "_") + "_authz"
+}
+
+// RoleTitle is authz.roleTitle, or a title naming the service.
+func (c *Config) RoleTitle() string {
+	if c.Authz.RoleTitle != "" {
+		return c.Authz.RoleTitle
+	}
+	return "Authz guard for " + c.Service.Name
+}
+
+// RoleName is the custom role's full name, known before it exists.
+func (c *Config) RoleName() string {
+	return "projects/" + c.Project + "/roles/" + c.RoleID()
+}
+
+// AccountEmail is the email Google gives the service account accountID in project, computed up
+// front so that previews show real members. Domain-scoped projects ("example.com:proj") get
+// "proj.example.com" as the domain part, as IAM documents.
+func AccountEmail(project, accountID string) string {
+	if domain, id, ok := strings.Cut(project, ":"); ok {
+		return accountID + "@" + id + "." + domain + ".iam.gserviceaccount.com"
+	}
+	return accountID + "@" + project + ".iam.gserviceaccount.com"
+}
+
+// AccountName is the resource name IAM bindings on a service account take.
+func AccountName(project, email string) string {
+	return "projects/" + project + "/serviceAccounts/" + email
+}
+
+// CallerEmail is the caller's account email: its own for an external caller, computed otherwise.
+func (c *Config) CallerEmail(caller Caller) string {
+	if caller.External() {
+		return caller.Email
+	}
+	return AccountEmail(c.Project, caller.Name)
+}

@@ -1,0 +1,274 @@
+package config
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Roles the program grants.
+const (
+	RoleInvoker             = "roles/run.invoker"
+	RoleTokenCreator        = "roles/iam.serviceAccountTokenCreator"
+	RoleOpenIDTokenCreator  = "roles/iam.serviceAccountOpenIdTokenCreator"
+	AuthzPermission         = "storage.buckets.get"
+	ServiceAccountQuota     = 100
+	impersonationCommandFmt = "gcloud auth application-default login --impersonate-service-account %s"
+)
+
+// APIs are the Google APIs the program needs: Cloud Run, IAM, IAM Credentials (impersonation)
+// and Cloud Storage (the authz bucket).
+var APIs = []string{"iam.googleapis.com", "iamcredentials.googleapis.com", "run.googleapis.com", "storage.googleapis.com"}
+
+// Plan is everything the program will declare, derived from a validated Config with every name,
+// email and member computed up front. The Pulumi components render it and the access report
+// prints it, so the two cannot disagree.
+type Plan struct {
+	Project string
+	Service ServicePlan
+	// Callers are sorted by name, so nothing depends on the order of the config list.
+	Callers []CallerPlan
+	// Invokers are the members of the one roles/run.invoker binding on the service, sorted.
+	Invokers []string
+	// Guard is nil when the authz guard is off.
+	Guard      *GuardPlan
+	EnableAPIs bool
+	APIs       []string
+	Labels     map[string]string
+	// Warnings are for the Pulumi log: nothing in them stops a deploy.
+	Warnings []string
+}
+
+// Account is a service account, named before it exists.
+type Account struct {
+	ID     string
+	Email  string
+	Member string
+	// Name is the IAM resource name: projects/<project>/serviceAccounts/<email>.
+	Name string
+}
+
+// ServicePlan is the private Cloud Run service and its runtime account.
+type ServicePlan struct {
+	Name    string
+	Region  string
+	Image   string
+	Ingress string // the Cloud Run v2 enum
+	Port    int
+	Env     map[string]string
+	Min     *int
+	Max     *int
+	Protect bool
+	Runtime Account
+}
+
+// CallerPlan is one caller and what it is granted.
+type CallerPlan struct {
+	Name        string
+	Description string
+	Account     Account
+	// Created is false for an existing account named by email.
+	Created bool
+	Invoke  bool
+	Authz   bool
+	// TokenCreators are the authoritative roles/iam.serviceAccountTokenCreator bindings on the
+	// account: one without a condition, one per distinct expiry. Expired grants are left out.
+	TokenCreators []Binding
+	// OpenIDSelf is the roles/iam.serviceAccountOpenIdTokenCreator grant to the account on itself,
+	// which Go's idtoken needs under impersonation; true when anyone may impersonate it.
+	OpenIDSelf bool
+}
+
+// AccountBindings are the authoritative bindings on the caller's own account: the token-creator
+// bindings, then the OpenID self-grant when anyone may impersonate it.
+func (c CallerPlan) AccountBindings() []Binding {
+	out := append([]Binding(nil), c.TokenCreators...)
+	if c.OpenIDSelf {
+		out = append(out, Binding{Key: "openid-self", Role: RoleOpenIDTokenCreator, Members: []string{c.Account.Member}})
+	}
+	return out
+}
+
+// Impersonable reports whether anyone may impersonate the caller's account now.
+func (c CallerPlan) Impersonable() bool { return len(c.TokenCreators) > 0 }
+
+// ImpersonationCommand is what a developer runs to call the API locally as this caller.
+func (c CallerPlan) ImpersonationCommand() string {
+	return fmt.Sprintf(impersonationCommandFmt, c.Account.Email)
+}
+
+// Binding is one authoritative binding of a role: its members and an optional expiry condition.
+type Binding struct {
+	// Key is a stable suffix for the binding's logical name, unique within its target.
+	Key     string
+	Role    string
+	Members []string
+	// Expires, when set, becomes the condition `request.time < timestamp("<Expires>")`.
+	Expires *time.Time
+}
+
+// ConditionTitle and ConditionExpression render the binding's expiry as an IAM condition.
+func (b Binding) ConditionTitle() string {
+	return "expires-" + strings.ToLower(b.Expires.UTC().Format("20060102t150405z"))
+}
+
+func (b Binding) ConditionExpression() string {
+	return fmt.Sprintf("request.time < timestamp(%q)", b.Expires.UTC().Format(time.RFC3339))
+}
+
+// GuardPlan is the authz guard: custom role, bucket and the binding of the role on the bucket.
+type GuardPlan struct {
+	Bucket      string
+	Location    string
+	RoleID      string
+	RoleName    string
+	RoleTitle   string
+	Description string
+	Permissions []string
+	// Members hold the custom role on the bucket, sorted.
+	Members []string
+}
+
+// Resolve derives the plan from a validated config. now decides which expiries have passed: a
+// past expiry grants nothing and adds a warning, so a deploy never fails because a date went by.
+func Resolve(c *Config, now time.Time) *Plan {
+	p := &Plan{
+		Project:    c.Project,
+		EnableAPIs: c.EnableAPIs,
+		APIs:       append([]string(nil), APIs...),
+		Labels:     c.Labels,
+	}
+	runtimeEmail := AccountEmail(c.Project, c.RuntimeAccountID())
+	p.Service = ServicePlan{
+		Name:    c.Service.Name,
+		Region:  c.ServiceRegion(),
+		Image:   c.Service.Image,
+		Ingress: IngressValues[c.IngressOrDefault()],
+		Port:    c.Service.Port,
+		Env:     c.Service.Env,
+		Min:     c.Service.MinInstances,
+		Max:     c.Service.MaxInstances,
+		Protect: c.Protected(),
+		Runtime: account(c.Project, c.RuntimeAccountID(), runtimeEmail),
+	}
+
+	warned := map[string]bool{}
+	expired := func(path string, imp Impersonator, t time.Time) {
+		if !warned[path] {
+			warned[path] = true
+			p.Warnings = append(p.Warnings, fmt.Sprintf("%s (%s) expired at %s and grants nothing; remove the entry from the stack config", path, imp.Member, t.UTC().Format(time.RFC3339)))
+		}
+	}
+
+	var guardMembers []string
+	created := 0
+	for i, caller := range c.Callers {
+		email := c.CallerEmail(caller)
+		cp := CallerPlan{
+			Name:        caller.Name,
+			Description: caller.Description,
+			Account:     account(c.Project, caller.Name, email),
+			Created:     !caller.External(),
+			Invoke:      caller.Invokes(),
+			Authz:       caller.Authz,
+		}
+		if caller.External() {
+			cp.Account.ID = ""
+			cp.Account.Name = ""
+		} else {
+			created++
+			cp.TokenCreators = tokenCreators(c.Impersonators, caller.Impersonators, now,
+				func(j int, own bool, imp Impersonator, t time.Time) {
+					path := fmt.Sprintf("%s[%d]", KeyImpersonators, j)
+					if own {
+						path = fmt.Sprintf("%s[%d].impersonators[%d]", KeyCallers, i, j)
+					}
+					expired(path, imp, t)
+				})
+			cp.OpenIDSelf = cp.Impersonable()
+		}
+		if cp.Invoke {
+			p.Invokers = append(p.Invokers, cp.Account.Member)
+		}
+		if cp.Authz {
+			guardMembers = append(guardMembers, cp.Account.Member)
+		}
+		p.Callers = append(p.Callers, cp)
+	}
+	sort.Slice(p.Callers, func(a, b int) bool { return p.Callers[a].Name < p.Callers[b].Name })
+	sort.Strings(p.Invokers)
+	sort.Strings(guardMembers)
+
+	if c.Authz.On() {
+		p.Guard = &GuardPlan{
+			Bucket:      c.BucketName(),
+			Location:    c.BucketLocation(),
+			RoleID:      c.RoleID(),
+			RoleName:    c.RoleName(),
+			RoleTitle:   c.RoleTitle(),
+			Description: fmt.Sprintf("Held on bucket %s by the callers allowed through the authz guard of %s; grants only %s.", c.BucketName(), c.Service.Name, AuthzPermission),
+			Permissions: []string{AuthzPermission},
+			Members:     guardMembers,
+		}
+	}
+	if len(p.Invokers) == 0 {
+		p.Warnings = append(p.Warnings, "no caller may invoke the private service: no roles/run.invoker binding is declared, so only project owners and editors can call it")
+	}
+	if created > ServiceAccountQuota {
+		p.Warnings = append(p.Warnings, fmt.Sprintf("%d caller accounts plus the runtime account exceed the default quota of %d service accounts per project; request more in the console (IAM & Admin > Quotas, \"Service accounts\") before `pulumi up`", created, ServiceAccountQuota))
+	}
+	return p
+}
+
+func account(project, id, email string) Account {
+	return Account{ID: id, Email: email, Member: "serviceAccount:" + email, Name: AccountName(project, email)}
+}
+
+// tokenCreators merges the default and the caller's own impersonators and groups them by expiry.
+// A member listed in both keeps the longer grant (no expiry beats any expiry). onExpired is told
+// of every entry whose expiry has passed.
+func tokenCreators(defaults, own []Impersonator, now time.Time, onExpired func(j int, own bool, imp Impersonator, t time.Time)) []Binding {
+	// best holds each member's longest grant; a zero time means no expiry.
+	best := make(map[string]time.Time, len(defaults)+len(own))
+	add := func(list []Impersonator, isOwn bool) {
+		for j, imp := range list {
+			var t time.Time
+			if imp.Expires != "" {
+				t, _ = time.Parse(time.RFC3339, imp.Expires) // validated already
+				if !t.After(now) {
+					onExpired(j, isOwn, imp, t)
+					continue
+				}
+			}
+			prev, seen := best[imp.Member]
+			switch {
+			case !seen:
+				best[imp.Member] = t
+			case prev.IsZero():
+			case t.IsZero() || t.After(prev):
+				best[imp.Member] = t
+			}
+		}
+	}
+	add(defaults, false)
+	add(own, true)
+
+	groups := map[time.Time][]string{}
+	for m, t := range best {
+		groups[t.UTC()] = append(groups[t.UTC()], m)
+	}
+	out := make([]Binding, 0, len(groups))
+	for t, members := range groups {
+		sort.Strings(members)
+		b := Binding{Key: "token-creator", Role: RoleTokenCreator, Members: members}
+		if !t.IsZero() {
+			t := t
+			b.Expires = &t
+			b.Key = "token-creator-" + b.ConditionTitle()
+		}
+		out = append(out, b)
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].Key < out[b].Key })
+	return out
+}

@@ -1,0 +1,371 @@
+package config
+
+import (
+	"fmt"
+	"net/netip"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+)
+
+// MaxPrincipalsPerPolicy is IAM's limit on principals in one allow policy (each occurrence
+// counts); MaxGroupsPerPolicy the limit on groups and domains within it.
+const (
+	MaxPrincipalsPerPolicy = 1500
+	MaxGroupsPerPolicy     = 250
+)
+
+var (
+	projectRe   = regexp.MustCompile(`^([a-z][-a-z0-9.]*[a-z0-9]:)?[a-z][-a-z0-9]{4,28}[a-z0-9]$`)
+	regionRe    = regexp.MustCompile(`^[a-z]+(-[a-z]+)+[0-9]+$`)
+	accountIDRe = regexp.MustCompile(`^[a-z]([-a-z0-9]*[a-z0-9])$`)
+	runNameRe   = regexp.MustCompile(`^[a-z]([-a-z0-9]*[a-z0-9])?$`)
+	envNameRe   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	saEmailRe   = regexp.MustCompile(`^[a-z0-9][-a-z0-9_.+]*@[a-z0-9][-a-z0-9.]*\.gserviceaccount\.com$`)
+	emailRe     = regexp.MustCompile(`^[^@\s:/A-Z]+@[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$`)
+	domainRe    = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$`)
+	principalRe = regexp.MustCompile(`^principal(Set)?://[a-z0-9.-]+/\S+$`)
+	roleIDRe    = regexp.MustCompile(`^[a-zA-Z0-9_.]{3,64}$`)
+	bucketRe    = regexp.MustCompile(`^[a-z0-9][-a-z0-9_.]{1,61}[a-z0-9]$`)
+	locationRe  = regexp.MustCompile(`^[A-Za-z]+[A-Za-z0-9-]*[A-Za-z0-9]$`)
+	labelKeyRe  = regexp.MustCompile(`^[a-z][-a-z0-9_]{0,62}$`)
+	labelValRe  = regexp.MustCompile(`^[-a-z0-9_]{0,63}$`)
+	defaultSARe = regexp.MustCompile(`(^[0-9]+-compute@developer\.gserviceaccount\.com$)|(@appspot\.gserviceaccount\.com$)`)
+)
+
+const (
+	accountIDRule  = `must be 6-30 chars of a-z, 0-9 and "-", starting with a letter and not ending with "-"`
+	memberPrefixes = `user:, group:, serviceAccount:, domain:, principal:// or principalSet://`
+)
+
+// reservedEnv are names Cloud Run sets itself and refuses in a service's env.
+var reservedEnv = map[string]bool{"PORT": true, "K_SERVICE": true, "K_REVISION": true, "K_CONFIGURATION": true}
+
+// validate checks the decoded config as a whole and returns every problem, in config order.
+func validate(c *Config) []Problem {
+	var ps problems
+	validateProject(&ps, c)
+	validateService(&ps, c)
+	validateImpersonators(&ps, KeyImpersonators, c.Impersonators)
+	validateCallers(&ps, c)
+	validateAuthz(&ps, c)
+	validateLabels(&ps, c.Labels)
+	return ps
+}
+
+func validateProject(ps *problems, c *Config) {
+	switch {
+	case c.Project == "":
+		ps.add(KeyGCPProject, "", "is missing", "run `pulumi config set gcp:project <project-id>`")
+	case !projectRe.MatchString(c.Project):
+		ps.add(KeyGCPProject, c.Project, "is not a project ID (6-30 chars of a-z, 0-9 and \"-\", starting with a letter)", "use the project ID, not its name or number")
+	}
+}
+
+func validateService(ps *problems, c *Config) {
+	s := c.Service
+	switch {
+	case s.Name == "":
+		ps.add("service.name", "", "is missing", `set service.name, e.g. "orders-api"`)
+	case len(s.Name) >= 50 || !runNameRe.MatchString(s.Name):
+		ps.add("service.name", s.Name, `must be 1-49 chars of a-z, 0-9 and "-", starting with a letter and not ending with "-"`, "rename the service")
+	}
+	switch {
+	case strings.TrimSpace(s.Image) == "":
+		ps.add("service.image", "", "is missing", `set service.image to a container image, e.g. "us-docker.pkg.dev/cloudrun/container/hello"`)
+	case strings.ContainsAny(s.Image, " \t\n") || strings.Contains(s.Image, "://"):
+		ps.add("service.image", s.Image, "is not a container image reference", `write it as REGISTRY/PATH[:TAG|@DIGEST], without a scheme`)
+	}
+	switch r := c.ServiceRegion(); {
+	case r == "":
+		ps.add("service.region", "", "is missing and gcp:region is not set", "set service.region, or run `pulumi config set gcp:region <region>`")
+	case !regionRe.MatchString(r):
+		path := "service.region"
+		if s.Region == "" {
+			path = KeyGCPRegion
+		}
+		ps.add(path, r, "is not a Cloud Run region", `use a region such as "asia-northeast1" or "us-central1"`)
+	}
+	if _, ok := IngressValues[c.IngressOrDefault()]; !ok {
+		ps.add("service.ingress", s.Ingress, "is not a known ingress", fmt.Sprintf("use %q (default), %q or %q", IngressAll, IngressInternal, IngressInternalAndLB))
+	}
+	if s.Port < 0 || s.Port > 65535 {
+		ps.add("service.port", fmt.Sprint(s.Port), "is not a TCP port", "use 1-65535, or leave it out for Cloud Run's 8080")
+	}
+	for _, k := range sortedKeys(s.Env) {
+		switch {
+		case !envNameRe.MatchString(k):
+			ps.add("service.env."+k, "", "is not a valid environment variable name", "use letters, digits and _, not starting with a digit")
+		case reservedEnv[k]:
+			ps.add("service.env."+k, "", "is reserved: Cloud Run sets it itself", "remove it (use service.port for the port)")
+		}
+	}
+	if s.MinInstances != nil && *s.MinInstances < 0 {
+		ps.add("service.minInstances", fmt.Sprint(*s.MinInstances), "is negative", "use 0 or more")
+	}
+	if s.MaxInstances != nil && *s.MaxInstances < 1 {
+		ps.add("service.maxInstances", fmt.Sprint(*s.MaxInstances), "must be at least 1", "use 1 or more, or leave it out")
+	}
+	if s.MinInstances != nil && s.MaxInstances != nil && *s.MaxInstances >= 1 && *s.MinInstances > *s.MaxInstances {
+		ps.add("service.minInstances", fmt.Sprint(*s.MinInstances), fmt.Sprintf("is more than service.maxInstances (%d)", *s.MaxInstances), "lower minInstances or raise maxInstances")
+	}
+	if s.Name != "" || s.RuntimeAccountID != "" {
+		if id := c.RuntimeAccountID(); !validAccountID(id) {
+			fix := "choose another service.runtimeAccountId"
+			if s.RuntimeAccountID == "" {
+				fix = `it is derived from service.name; set service.runtimeAccountId explicitly, e.g. "` + suggestAccountID(s.Name+"-run") + `"`
+			}
+			ps.add("service.runtimeAccountId", id, accountIDRule, fix)
+		}
+	}
+}
+
+func validAccountID(id string) bool {
+	return len(id) >= 6 && len(id) <= 30 && accountIDRe.MatchString(id)
+}
+
+// suggestAccountID turns a bad name into one that passes, for the fix text.
+func suggestAccountID(s string) string {
+	s = strings.ToLower(s)
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+			b.WriteRune(r)
+		default:
+			b.WriteRune('-')
+		}
+	}
+	out := strings.Trim(b.String(), "-")
+	for strings.Contains(out, "--") {
+		out = strings.ReplaceAll(out, "--", "-")
+	}
+	if out == "" || out[0] < 'a' || out[0] > 'z' {
+		out = "sa-" + out
+	}
+	if len(out) > 30 {
+		out = strings.TrimRight(out[:30], "-")
+	}
+	for len(out) < 6 {
+		out += "-sa"
+	}
+	return out
+}
+
+// validateMember checks one IAM principal and returns (rule, fix) when it is bad.
+func validateMember(m string) (string, string) {
+	lower := strings.ToLower(m)
+	if lower == "allusers" || lower == "allauthenticatedusers" || strings.HasPrefix(lower, "principalset://goog/public") {
+		return "makes the grant public", "name the developers or groups instead; this program never grants to everyone"
+	}
+	kind, rest, ok := strings.Cut(m, ":")
+	if !ok {
+		return "has no principal type", "prefix it with one of " + memberPrefixes + `, e.g. "user:` + m + `"`
+	}
+	switch kind {
+	case "user", "group", "serviceAccount":
+		if rest != strings.ToLower(rest) {
+			return "has upper-case letters", fmt.Sprintf("write %q: IAM stores members in lower case, and a mixed-case one would show a change on every preview", kind+":"+strings.ToLower(rest))
+		}
+		if !emailRe.MatchString(rest) {
+			return "is not " + kind + ":EMAIL", "write the full email, e.g. " + kind + ":someone@example.com"
+		}
+		if kind == "serviceAccount" && !saEmailRe.MatchString(rest) {
+			return "is not a service account email", "service account emails end in .gserviceaccount.com"
+		}
+	case "domain":
+		if !domainRe.MatchString(rest) {
+			return "is not domain:DOMAIN", "write a lower-case domain, e.g. domain:example.com"
+		}
+	case "principal", "principalSet":
+		if !principalRe.MatchString(m) {
+			return "is not a principal identifier", "write it as principal://iam.googleapis.com/... or principalSet://iam.googleapis.com/..."
+		}
+	default:
+		return "has an unknown principal type " + fmt.Sprintf("%q", kind), "use one of " + memberPrefixes
+	}
+	return "", ""
+}
+
+func validateImpersonators(ps *problems, path string, imps []Impersonator) {
+	seen := map[string]int{}
+	for i, imp := range imps {
+		p := fmt.Sprintf("%s[%d]", path, i)
+		if imp.Member == "" {
+			ps.add(p+".member", "", "is missing", `write a member such as "user:alice@example.com"`)
+		} else if rule, fix := validateMember(imp.Member); rule != "" {
+			ps.add(p+".member", imp.Member, rule, fix)
+		} else if j, dup := seen[imp.Member]; dup {
+			ps.add(p+".member", imp.Member, fmt.Sprintf("is listed twice (also %s[%d])", path, j), "keep one entry")
+		} else {
+			seen[imp.Member] = i
+		}
+		if imp.Expires != "" {
+			if _, err := time.Parse(time.RFC3339, imp.Expires); err != nil {
+				ps.add(p+".expires", imp.Expires, "is not an RFC 3339 time", `write e.g. "2027-01-31T00:00:00Z" (UTC) or "2027-01-31T09:00:00+09:00"`)
+			}
+		}
+	}
+}
+
+func validateCallers(ps *problems, c *Config) {
+	names := map[string]int{}
+	emails := map[string]string{}
+	if c.Service.Name != "" || c.Service.RuntimeAccountID != "" {
+		emails[AccountEmail(c.Project, c.RuntimeAccountID())] = "the service's runtime account"
+	}
+	invokers, guarded := 0, 0
+	for i, caller := range c.Callers {
+		p := fmt.Sprintf("%s[%d]", KeyCallers, i)
+		switch {
+		case caller.Name == "":
+			ps.add(p+".name", "", "is missing", `give every caller a name, e.g. "batch-job"; it is the caller's stable key and, unless email is set, its account ID`)
+		case !validAccountID(caller.Name):
+			ps.add(p+".name", caller.Name, accountIDRule, fmt.Sprintf("rename it, e.g. %q", suggestAccountID(caller.Name)))
+		default:
+			if j, dup := names[caller.Name]; dup {
+				ps.add(p+".name", caller.Name, fmt.Sprintf("is used twice (also callers[%d])", j), "give each caller its own name")
+			} else {
+				names[caller.Name] = i
+			}
+		}
+		if len(caller.Description) > 256 {
+			ps.add(p+".description", short(caller.Description), "is longer than 256 bytes", "shorten it")
+		}
+		if caller.External() {
+			switch {
+			case !saEmailRe.MatchString(caller.Email):
+				ps.add(p+".email", caller.Email, "is not a lower-case service account email", "write the account's email as IAM shows it, ending in .gserviceaccount.com")
+			case defaultSARe.MatchString(caller.Email):
+				ps.add(p+".email", caller.Email, "is a default service account, which every workload without its own account runs as", "give the calling service a dedicated service account and name that one")
+			}
+			if len(caller.Impersonators) > 0 {
+				ps.add(p+".impersonators", "", "is set on a caller named by email; the program grants no impersonation on accounts it does not own", "remove impersonators here, or drop email to let the program create the account")
+			}
+			if !caller.Invokes() && !caller.Authz {
+				ps.add(p, caller.Name, "grants nothing: invoke and authz are both false for an account named by email", "remove the caller, or set invoke or authz to true")
+			}
+		}
+		if caller.Name != "" && (caller.External() || validAccountID(caller.Name)) {
+			email := c.CallerEmail(caller)
+			if other, dup := emails[email]; dup {
+				ps.add(p, email, "is the same account as "+other, "each account may be declared once")
+			} else {
+				emails[email] = p
+			}
+		}
+		validateImpersonators(ps, p+".impersonators", caller.Impersonators)
+		if !caller.External() {
+			validatePolicySize(ps, p+".impersonators", c.Impersonators, caller.Impersonators)
+		}
+		if caller.Invokes() {
+			invokers++
+		}
+		if caller.Authz {
+			guarded++
+			if !c.Authz.On() {
+				ps.add(p+".authz", "true", "asks for the authz guard, but authz.enabled is false", "set authz.enabled to true, or authz to false on this caller")
+			}
+		}
+	}
+	if invokers > MaxPrincipalsPerPolicy {
+		ps.add(KeyCallers, fmt.Sprint(invokers), fmt.Sprintf("callers that invoke exceed IAM's %d principals in the service's allow policy", MaxPrincipalsPerPolicy), "grant roles/run.invoker to a group instead of many accounts, or split the service")
+	}
+	if guarded > MaxPrincipalsPerPolicy {
+		ps.add(KeyCallers, fmt.Sprint(guarded), fmt.Sprintf("callers with authz exceed IAM's %d principals in the bucket's allow policy", MaxPrincipalsPerPolicy), "split the callers across guards")
+	}
+}
+
+// validatePolicySize checks one caller account's allow policy: its effective impersonators, plus
+// the account itself for the OpenID self-grant.
+func validatePolicySize(ps *problems, path string, defaults, own []Impersonator) {
+	members := map[string]bool{}
+	for _, list := range [][]Impersonator{defaults, own} {
+		for _, imp := range list {
+			members[imp.Member] = true
+		}
+	}
+	groups := 0
+	for m := range members {
+		if strings.HasPrefix(m, "group:") || strings.HasPrefix(m, "domain:") {
+			groups++
+		}
+	}
+	if n := len(members) + 1; n > MaxPrincipalsPerPolicy {
+		ps.add(path, fmt.Sprint(n), fmt.Sprintf("impersonators (with the defaults and the account itself) exceed IAM's %d principals in one allow policy", MaxPrincipalsPerPolicy), "grant impersonation to a group instead of individual developers")
+	}
+	if groups > MaxGroupsPerPolicy {
+		ps.add(path, fmt.Sprint(groups), fmt.Sprintf("groups and domains (with the defaults) exceed IAM's %d per allow policy", MaxGroupsPerPolicy), "nest the groups in fewer groups")
+	}
+}
+
+func validateAuthz(ps *problems, c *Config) {
+	if !c.Authz.On() {
+		return
+	}
+	if c.Project != "" && (c.Service.Name != "" || c.Authz.Bucket != "") {
+		validateBucket(ps, c)
+	}
+	if c.Service.Name != "" || c.Authz.RoleID != "" {
+		if id := c.RoleID(); !roleIDRe.MatchString(id) {
+			fix := "use letters, digits, _ and . only (no hyphen)"
+			if c.Authz.RoleID == "" {
+				fix = "it is derived from service.name; set authz.roleId explicitly, e.g. \"privateApiAuthz\""
+			}
+			ps.add("authz.roleId", id, "must be 3-64 chars of a-z, A-Z, 0-9, _ and .", fix)
+		}
+	}
+	if t := c.RoleTitle(); len(t) > 100 {
+		ps.add("authz.roleTitle", short(t), "is longer than 100 bytes", "shorten it")
+	}
+	if loc := c.BucketLocation(); loc != "" && !locationRe.MatchString(loc) {
+		ps.add("authz.location", c.Authz.Location, "is not a Cloud Storage location", `use a region ("asia-northeast1"), a dual-region or a multi-region ("US", "EU", "ASIA")`)
+	}
+}
+
+func validateBucket(ps *problems, c *Config) {
+	name := c.BucketName()
+	fix := "choose another authz.bucket"
+	if c.Authz.Bucket == "" {
+		fix = "it is derived from gcp:project and service.name; set authz.bucket explicitly"
+	}
+	bad := func(rule string) { ps.add("authz.bucket", name, rule, fix) }
+	switch {
+	case !bucketRe.MatchString(name):
+		bad(`must be 3-63 chars of a-z, 0-9, "-", "_" and ".", starting and ending with a letter or digit`)
+	case strings.HasPrefix(name, "goog"):
+		bad(`must not start with "goog"`)
+	case strings.Contains(name, "google") || strings.Contains(name, "g00gle"):
+		bad(`must not contain "google"`)
+	case strings.Contains(name, ".."):
+		bad(`must not contain ".."`)
+	default:
+		if _, err := netip.ParseAddr(name); err == nil {
+			bad("must not be an IP address")
+		}
+	}
+}
+
+func validateLabels(ps *problems, labels map[string]string) {
+	if len(labels) > 64 {
+		ps.add(KeyLabels, fmt.Sprint(len(labels)), "has more than 64 labels", "keep at most 64")
+	}
+	for _, k := range sortedKeys(labels) {
+		if !labelKeyRe.MatchString(k) {
+			ps.add("labels."+k, "", `is not a label key (1-63 chars of a-z, 0-9, "-" and "_", starting with a letter)`, "rename the key")
+		}
+		if v := labels[k]; !labelValRe.MatchString(v) {
+			ps.add("labels."+k, v, `is not a label value (0-63 chars of a-z, 0-9, "-" and "_")`, "write it in lower case, without spaces")
+		}
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,163 @@
+// Package services owns what runs and what is switched on: the private Cloud Run service (with
+// its runtime account and its invoker binding) and the Google APIs the program needs.
+package services
+
+import (
+	"sort"
+
+	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/cloudrunv2"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/platform/private-run-api/config"
+	"github.com/platform/private-run-api/iam"
+)
+
+// PrivateAPIType is the component's type token.
+const PrivateAPIType = "privateapi:services:PrivateApi"
+
+// PrivateAPIArgs declare the service from its plan.
+type PrivateAPIArgs struct {
+	Project string
+	Plan    config.ServicePlan
+	// IAM is role-keyed, as in Cloud Foundation Fabric's cloud-run-v2 module: each role becomes
+	// one authoritative binding on the service (the program owns it, so drift such as a
+	// hand-added allUsers is removed on the next `pulumi up`).
+	IAM map[string][]string
+	// MemberDeps are the accounts named in IAM that this program creates.
+	MemberDeps []pulumi.Resource
+	Labels     map[string]string
+	DependsOn  []pulumi.Resource
+}
+
+// PrivateAPI is a Cloud Run v2 service that requires authentication and runs as its own account.
+type PrivateAPI struct {
+	pulumi.ResourceState
+
+	Service *cloudrunv2.Service
+	Runtime *iam.ServiceAccount
+	// URL is the service URL, which is also the audience of the ID tokens callers send.
+	URL         pulumi.StringOutput `pulumi:"url"`
+	ServiceName pulumi.StringOutput `pulumi:"name"`
+}
+
+// NewPrivateAPI registers the runtime account, the service and its IAM under one component.
+func NewPrivateAPI(ctx *pulumi.Context, name string, args PrivateAPIArgs, opts ...pulumi.ResourceOption) (*PrivateAPI, error) {
+	api := &PrivateAPI{}
+	if err := ctx.RegisterComponentResource(PrivateAPIType, name, api, opts...); err != nil {
+		return nil, err
+	}
+	p := args.Plan
+	// A dedicated account with no roles: without it the revision would run as the Compute
+	// Engine default account, which holds project Editor.
+	runtime, err := iam.NewServiceAccount(ctx, name+"-runtime", iam.ServiceAccountArgs{
+		Project:     args.Project,
+		Account:     p.Runtime,
+		DisplayName: "Runtime of " + p.Name,
+		Description: "Identity the Cloud Run service " + p.Name + " runs as. Holds no roles; grant it only what the service itself calls.",
+		Protect:     p.Protect,
+		DependsOn:   args.DependsOn,
+	}, pulumi.Parent(api))
+	if err != nil {
+		return nil, err
+	}
+
+	container := &cloudrunv2.ServiceTemplateContainerArgs{Image: pulumi.String(p.Image)}
+	if p.Port != 0 {
+		container.Ports = cloudrunv2.ServiceTemplateContainerPortArray{
+			&cloudrunv2.ServiceTemplateContainerPortArgs{ContainerPort: pulumi.Int(p.Port)},
+		}
+	}
+	envNames := make([]string, 0, len(p.Env))
+	for k := range p.Env {
+		envNames = append(envNames, k)
+	}
+	sort.Strings(envNames) // a stable order, or every preview would show the env shuffled
+	if len(envNames) > 0 {
+		envs := cloudrunv2.ServiceTemplateContainerEnvArray{}
+		for _, k := range envNames {
+			envs = append(envs, &cloudrunv2.ServiceTemplateContainerEnvArgs{
+				Name: pulumi.String(k), Value: pulumi.String(p.Env[k]),
+			})
+		}
+		container.Envs = envs
+	}
+	template := &cloudrunv2.ServiceTemplateArgs{
+		ServiceAccount: pulumi.String(p.Runtime.Email),
+		Containers:     cloudrunv2.ServiceTemplateContainerArray{container},
+	}
+	if p.Min != nil || p.Max != nil {
+		scaling := &cloudrunv2.ServiceTemplateScalingArgs{}
+		if p.Min != nil {
+			scaling.MinInstanceCount = pulumi.Int(*p.Min)
+		}
+		if p.Max != nil {
+			scaling.MaxInstanceCount = pulumi.Int(*p.Max)
+		}
+		template.Scaling = scaling
+	}
+	svc, err := cloudrunv2.NewService(ctx, name, &cloudrunv2.ServiceArgs{
+		Project:  pulumi.String(args.Project),
+		Location: pulumi.String(p.Region),
+		Name:     pulumi.String(p.Name),
+		Ingress:  pulumi.String(p.Ingress),
+		Labels:   pulumi.ToStringMap(args.Labels),
+		Template: template,
+	}, pulumi.Parent(api), pulumi.Protect(p.Protect),
+		pulumi.DependsOn(append([]pulumi.Resource{runtime.Account}, args.DependsOn...)))
+	if err != nil {
+		return nil, err
+	}
+	api.Service, api.Runtime = svc, runtime
+
+	deps := append([]pulumi.Resource{svc}, args.MemberDeps...)
+	deps = append(deps, args.DependsOn...)
+	for _, role := range sortedRoles(args.IAM) {
+		members := args.IAM[role]
+		if len(members) == 0 {
+			continue // IAM refuses an empty binding; no binding is the same policy
+		}
+		if _, err := cloudrunv2.NewServiceIamBinding(ctx, name+"-"+roleKey(role), &cloudrunv2.ServiceIamBindingArgs{
+			Project:  pulumi.String(args.Project),
+			Location: pulumi.String(p.Region),
+			Name:     pulumi.String(p.Name),
+			Role:     pulumi.String(role),
+			Members:  pulumi.ToStringArray(members),
+		}, pulumi.Parent(api), pulumi.DependsOn(deps)); err != nil {
+			return nil, err
+		}
+	}
+
+	api.URL = svc.Uri
+	api.ServiceName = pulumi.String(p.Name).ToStringOutput()
+	if err := ctx.RegisterResourceOutputs(api, pulumi.Map{
+		"url":            api.URL,
+		"name":           api.ServiceName,
+		"runtimeAccount": runtime.Email,
+	}); err != nil {
+		return nil, err
+	}
+	return api, nil
+}
+
+func sortedRoles(m map[string][]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// roleKey turns "roles/run.invoker" into "run-invoker" for a logical name.
+func roleKey(role string) string {
+	b := []byte(role)
+	if i := len("roles/"); len(role) > i && role[:i] == "roles/" {
+		b = b[i:]
+	}
+	for i, c := range b {
+		if c == '.' || c == '/' {
+			b[i] = '-'
+		}
+	}
+	return string(b)
+}

@@ -1,0 +1,179 @@
+// Package stack composes the program: it loads the stack config once, resolves it into a plan,
+// and hands each concern to the package that owns it. Run is the one entry point main.go and the
+// tests call.
+package stack
+
+import (
+	"encoding/json"
+	"os"
+	"time"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/platform/private-run-api/config"
+	"github.com/platform/private-run-api/iam"
+	"github.com/platform/private-run-api/services"
+)
+
+// Options adjust Run for tests; the zero value is what `pulumi up` uses.
+type Options struct {
+	// Now decides which impersonation expiries have passed; default time.Now.
+	Now func() time.Time
+	// Warn receives each warning; default ctx.Log.Warn, which the engine prints.
+	Warn func(msg string)
+	// ConfigKeys lists every config key the stack sets, for reporting unknown ones; default read
+	// from PULUMI_CONFIG, where the Pulumi language host passes the whole stack config.
+	ConfigKeys []string
+}
+
+// Run is the whole program: pulumi.Run(stack.Run) in main.go.
+func Run(ctx *pulumi.Context) error { return RunWith(ctx, Options{}) }
+
+// RunWith is Run with options. An invalid config returns a *config.Error listing every problem,
+// before any resource is registered.
+func RunWith(ctx *pulumi.Context, opts Options) error {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Warn == nil {
+		opts.Warn = func(msg string) { _ = ctx.Log.Warn(msg, nil) }
+	}
+	if opts.ConfigKeys == nil {
+		opts.ConfigKeys = engineConfigKeys()
+	}
+	cfg, err := config.Load(ctx.Project(), ctx.GetConfig, opts.ConfigKeys)
+	if err != nil {
+		return err
+	}
+	plan := config.Resolve(cfg, opts.Now())
+	for _, w := range plan.Warnings {
+		opts.Warn(w)
+	}
+	return Deploy(ctx, plan)
+}
+
+// engineConfigKeys lists the keys of the config the language host passed in PULUMI_CONFIG (a
+// JSON object), or nil when it is absent.
+func engineConfigKeys() []string {
+	raw := os.Getenv(pulumi.EnvConfig)
+	if raw == "" {
+		return nil
+	}
+	var m map[string]json.RawMessage
+	if json.Unmarshal([]byte(raw), &m) != nil {
+		return nil
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	return keys
+}
+
+// Deploy registers the resources of a resolved plan and exports the stack outputs.
+func Deploy(ctx *pulumi.Context, plan *config.Plan) error {
+	var apiDeps []pulumi.Resource
+	if plan.EnableAPIs {
+		apis, err := services.NewAPIs(ctx, "apis", plan.Project, plan.APIs)
+		if err != nil {
+			return err
+		}
+		apiDeps = apis.Resources
+	}
+
+	accounts := map[string]pulumi.Resource{}
+	for _, c := range plan.Callers {
+		if !c.Created {
+			continue
+		}
+		desc := c.Description
+		if desc == "" {
+			desc = "Caller of " + plan.Service.Name + "."
+		}
+		sa, err := iam.NewServiceAccount(ctx, c.Name, iam.ServiceAccountArgs{
+			Project:     plan.Project,
+			Account:     c.Account,
+			DisplayName: "Caller " + c.Name,
+			Description: desc,
+			Bindings:    c.AccountBindings(),
+			DependsOn:   apiDeps,
+		})
+		if err != nil {
+			return err
+		}
+		accounts[c.Name] = sa.Account
+	}
+	depsFor := func(want func(config.CallerPlan) bool) []pulumi.Resource {
+		var out []pulumi.Resource
+		for _, c := range plan.Callers {
+			if a, ok := accounts[c.Name]; ok && want(c) {
+				out = append(out, a)
+			}
+		}
+		return out
+	}
+
+	api, err := services.NewPrivateAPI(ctx, plan.Service.Name, services.PrivateAPIArgs{
+		Project:    plan.Project,
+		Plan:       plan.Service,
+		IAM:        map[string][]string{config.RoleInvoker: plan.Invokers},
+		MemberDeps: depsFor(func(c config.CallerPlan) bool { return c.Invoke }),
+		Labels:     plan.Labels,
+		DependsOn:  apiDeps,
+	})
+	if err != nil {
+		return err
+	}
+
+	if plan.Guard != nil {
+		if _, err := iam.NewAuthzGuard(ctx, "authz", iam.AuthzGuardArgs{
+			Project:    plan.Project,
+			Plan:       *plan.Guard,
+			Labels:     plan.Labels,
+			MemberDeps: depsFor(func(c config.CallerPlan) bool { return c.Authz }),
+			DependsOn:  apiDeps,
+		}); err != nil {
+			return err
+		}
+		ctx.Export("authzBucket", pulumi.String(plan.Guard.Bucket))
+		ctx.Export("authzRole", pulumi.String(plan.Guard.RoleName))
+	}
+
+	export(ctx, plan, api.URL)
+	return nil
+}
+
+// export publishes what callers and developers need: the URL (the ID-token audience), each
+// caller's identity and grants, and the commands a developer types.
+func export(ctx *pulumi.Context, plan *config.Plan, url pulumi.StringOutput) {
+	ctx.Export("serviceUrl", url)
+	ctx.Export("serviceName", pulumi.String(plan.Service.Name))
+	ctx.Export("region", pulumi.String(plan.Service.Region))
+	ctx.Export("runtimeServiceAccount", pulumi.String(plan.Service.Runtime.Email))
+	ctx.Export("invokers", pulumi.ToStringArray(plan.Invokers))
+
+	callers := pulumi.Map{}
+	logins := pulumi.StringMap{}
+	invokes := pulumi.StringMap{}
+	for _, c := range plan.Callers {
+		entry := pulumi.Map{
+			"email":   pulumi.String(c.Account.Email),
+			"member":  pulumi.String(c.Account.Member),
+			"created": pulumi.Bool(c.Created),
+			"invoke":  pulumi.Bool(c.Invoke),
+			"authz":   pulumi.Bool(c.Authz),
+		}
+		if c.Impersonable() {
+			entry["impersonateCommand"] = pulumi.String(c.ImpersonationCommand())
+			logins[c.Name] = pulumi.String(c.ImpersonationCommand())
+			if c.Invoke {
+				invokes[c.Name] = pulumi.Sprintf("curl -H \"Authorization: Bearer $(gcloud auth print-identity-token --impersonate-service-account=%s --audiences=%s --include-email)\" %s",
+					c.Account.Email, url, url)
+			}
+		}
+		callers[c.Name] = entry
+	}
+	ctx.Export("callers", callers)
+	ctx.Export("impersonationCommands", logins)
+	ctx.Export("invokeCommands", invokes)
+}
