@@ -6,6 +6,7 @@ package stack
 import (
 	"encoding/json"
 	"os"
+	"sort"
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -21,6 +22,8 @@ type Options struct {
 	Now func() time.Time
 	// Warn receives each warning; default ctx.Log.Warn, which the engine prints.
 	Warn func(msg string)
+	// Export receives each stack output; default ctx.Export.
+	Export func(name string, value pulumi.Input)
 	// ConfigKeys lists every config key the stack sets, for reporting unknown ones; default read
 	// from PULUMI_CONFIG, where the Pulumi language host passes the whole stack config.
 	ConfigKeys []string
@@ -38,6 +41,9 @@ func RunWith(ctx *pulumi.Context, opts Options) error {
 	if opts.Warn == nil {
 		opts.Warn = func(msg string) { _ = ctx.Log.Warn(msg, nil) }
 	}
+	if opts.Export == nil {
+		opts.Export = ctx.Export
+	}
 	if opts.ConfigKeys == nil {
 		opts.ConfigKeys = engineConfigKeys()
 	}
@@ -49,7 +55,27 @@ func RunWith(ctx *pulumi.Context, opts Options) error {
 	for _, w := range plan.Warnings {
 		opts.Warn(w)
 	}
-	return Deploy(ctx, plan)
+	outputs, err := Deploy(ctx, plan)
+	if err != nil {
+		return err
+	}
+	for _, name := range outputs.Names() {
+		opts.Export(name, outputs[name])
+	}
+	return nil
+}
+
+// Outputs are the stack outputs Deploy produces, by name.
+type Outputs map[string]pulumi.Input
+
+// Names lists the outputs in a stable order.
+func (o Outputs) Names() []string {
+	names := make([]string, 0, len(o))
+	for k := range o {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return names
 }
 
 // engineConfigKeys lists the keys of the config the language host passed in PULUMI_CONFIG (a
@@ -70,13 +96,13 @@ func engineConfigKeys() []string {
 	return keys
 }
 
-// Deploy registers the resources of a resolved plan and exports the stack outputs.
-func Deploy(ctx *pulumi.Context, plan *config.Plan) error {
+// Deploy registers the resources of a resolved plan and returns the stack outputs.
+func Deploy(ctx *pulumi.Context, plan *config.Plan) (Outputs, error) {
 	var apiDeps []pulumi.Resource
 	if plan.EnableAPIs {
 		apis, err := services.NewAPIs(ctx, "apis", plan.Project, plan.APIs)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		apiDeps = apis.Resources
 	}
@@ -99,7 +125,7 @@ func Deploy(ctx *pulumi.Context, plan *config.Plan) error {
 			DependsOn:   apiDeps,
 		})
 		if err != nil {
-			return err
+			return nil, err
 		}
 		accounts[c.Name] = sa.Account
 	}
@@ -122,7 +148,7 @@ func Deploy(ctx *pulumi.Context, plan *config.Plan) error {
 		DependsOn:  apiDeps,
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 
 	if plan.Guard != nil {
@@ -133,24 +159,26 @@ func Deploy(ctx *pulumi.Context, plan *config.Plan) error {
 			MemberDeps: depsFor(func(c config.CallerPlan) bool { return c.Authz }),
 			DependsOn:  apiDeps,
 		}); err != nil {
-			return err
+			return nil, err
 		}
-		ctx.Export("authzBucket", pulumi.String(plan.Guard.Bucket))
-		ctx.Export("authzRole", pulumi.String(plan.Guard.RoleName))
 	}
-
-	export(ctx, plan, api.URL)
-	return nil
+	return outputs(plan, api.URL), nil
 }
 
-// export publishes what callers and developers need: the URL (the ID-token audience), each
-// caller's identity and grants, and the commands a developer types.
-func export(ctx *pulumi.Context, plan *config.Plan, url pulumi.StringOutput) {
-	ctx.Export("serviceUrl", url)
-	ctx.Export("serviceName", pulumi.String(plan.Service.Name))
-	ctx.Export("region", pulumi.String(plan.Service.Region))
-	ctx.Export("runtimeServiceAccount", pulumi.String(plan.Service.Runtime.Email))
-	ctx.Export("invokers", pulumi.ToStringArray(plan.Invokers))
+// outputs are what callers and developers need: the URL (the ID-token audience), each caller's
+// identity and grants, and the commands a developer types.
+func outputs(plan *config.Plan, url pulumi.StringOutput) Outputs {
+	out := Outputs{
+		"serviceUrl":            url,
+		"serviceName":           pulumi.String(plan.Service.Name),
+		"region":                pulumi.String(plan.Service.Region),
+		"runtimeServiceAccount": pulumi.String(plan.Service.Runtime.Email),
+		"invokers":              pulumi.ToStringArray(plan.Invokers),
+	}
+	if plan.Guard != nil {
+		out["authzBucket"] = pulumi.String(plan.Guard.Bucket)
+		out["authzRole"] = pulumi.String(plan.Guard.RoleName)
+	}
 
 	callers := pulumi.Map{}
 	logins := pulumi.StringMap{}
@@ -173,7 +201,8 @@ func export(ctx *pulumi.Context, plan *config.Plan, url pulumi.StringOutput) {
 		}
 		callers[c.Name] = entry
 	}
-	ctx.Export("callers", callers)
-	ctx.Export("impersonationCommands", logins)
-	ctx.Export("invokeCommands", invokes)
+	out["callers"] = callers
+	out["impersonationCommands"] = logins
+	out["invokeCommands"] = invokes
+	return out
 }
