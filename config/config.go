@@ -79,6 +79,10 @@ var IngressValues = map[string]string{
 type Impersonator struct {
 	Member  string `json:"member"`
 	Expires string `json:"expires,omitempty"`
+
+	// undecodable marks an entry whose shape was already reported, so that validation neither
+	// repeats it nor shifts the indices of the entries after it.
+	undecodable bool
 }
 
 // Caller is a service allowed to call the private API: either an account this program creates
@@ -94,6 +98,8 @@ type Caller struct {
 	Invoke *bool `json:"invoke,omitempty"`
 	// Authz grants the authz guard's custom role on its bucket; default false.
 	Authz bool `json:"authz,omitempty"`
+
+	undecodable bool // see Impersonator.undecodable
 }
 
 // External reports whether the caller is an existing account named by email.

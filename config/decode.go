@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 
@@ -66,7 +67,7 @@ func decode(namespace string, src Source, allKeys []string) (*Config, []Problem)
 	}
 
 	if raw, ok := get(KeyService); ok {
-		decodeInto(&ps, KeyService, raw, &cfg.Service, "a mapping with name, image and optional region, ingress, port, env, minInstances, maxInstances, protect, runtimeAccountId")
+		decodeObject(&ps, KeyService, json.RawMessage(raw), &cfg.Service, "a mapping with name, image and optional region, ingress, port, env, minInstances, maxInstances, protect, runtimeAccountId")
 	}
 	if raw, ok := get(KeyImpersonators); ok {
 		cfg.Impersonators = decodeImpersonators(&ps, KeyImpersonators, json.RawMessage(raw))
@@ -80,7 +81,7 @@ func decode(namespace string, src Source, allKeys []string) (*Config, []Problem)
 		}
 	}
 	if raw, ok := get(KeyAuthz); ok {
-		decodeInto(&ps, KeyAuthz, raw, &cfg.Authz, "a mapping with optional enabled, bucket, roleId, roleTitle, location")
+		decodeObject(&ps, KeyAuthz, json.RawMessage(raw), &cfg.Authz, "a mapping with optional enabled, bucket, roleId, roleTitle, location")
 	}
 	if raw, ok := get(KeyEnableAPIs); ok {
 		decodeInto(&ps, KeyEnableAPIs, raw, &cfg.EnableAPIs, "true or false")
@@ -91,20 +92,14 @@ func decode(namespace string, src Source, allKeys []string) (*Config, []Problem)
 	return cfg, ps
 }
 
-// rawCaller defers its impersonators so that each one's problems carry its own index.
-type rawCaller struct {
-	Caller
-	Impersonators json.RawMessage `json:"impersonators,omitempty"`
-}
-
 func decodeCaller(ps *problems, path string, raw json.RawMessage) Caller {
-	var rc rawCaller
-	if !decodeInto(ps, path, string(raw), &rc, "a mapping with name and optional description, email, impersonators, invoke, authz") {
-		return Caller{}
+	var c Caller
+	fields, _ := decodeObject(ps, path, raw, &c, "a mapping with name and optional description, email, impersonators, invoke, authz", "impersonators")
+	if fields == nil {
+		return Caller{undecodable: true}
 	}
-	c := rc.Caller
-	if len(rc.Impersonators) > 0 {
-		c.Impersonators = decodeImpersonators(ps, path+".impersonators", rc.Impersonators)
+	if fields["impersonators"] != nil {
+		c.Impersonators = decodeImpersonators(ps, path+".impersonators", fields["impersonators"])
 	}
 	return c
 }
@@ -123,11 +118,54 @@ func decodeImpersonators(ps *problems, path string, raw json.RawMessage) []Imper
 			continue
 		}
 		var imp Impersonator
-		if decodeInto(ps, p, string(item), &imp, `a member string ("user:a@example.com") or a mapping {member, expires}`) {
-			out = append(out, imp)
+		// A partly decoded entry is kept (its unknown keys are reported) so that later entries
+		// keep their indices in messages.
+		if fields, _ := decodeObject(ps, p, item, &imp, `a member string ("user:a@example.com") or a mapping {member, expires}`); fields == nil {
+			imp.undecodable = true
 		}
+		out = append(out, imp)
 	}
 	return out
+}
+
+// decodeObject decodes a JSON object into the struct v field by field, so that every unknown key
+// and every badly typed field is reported, not only the first. Keys in defer are left for the
+// caller and returned with the rest of the object's raw fields. ok is false when any problem was
+// recorded.
+func decodeObject(ps *problems, path string, raw json.RawMessage, v any, want string, deferred ...string) (map[string]json.RawMessage, bool) {
+	before := len(*ps)
+	var fields map[string]json.RawMessage
+	if !decodeInto(ps, path, string(raw), &fields, want) {
+		return nil, false
+	}
+	if fields == nil { // JSON null: treat as empty
+		return map[string]json.RawMessage{}, true
+	}
+	rv := reflect.ValueOf(v).Elem()
+	rt := rv.Type()
+	byName := map[string]int{}
+	for i := 0; i < rt.NumField(); i++ {
+		if name := strings.Split(rt.Field(i).Tag.Get("json"), ",")[0]; name != "" && name != "-" {
+			byName[name] = i
+		}
+	}
+	known := jsonFields(rt)
+	for _, key := range sortedKeys(fields) {
+		i, ok := byName[key]
+		switch {
+		case !ok:
+			fix := "remove it; known keys: " + strings.Join(known, ", ")
+			if s := closest(key, known); s != "" {
+				fix = fmt.Sprintf("did you mean %q? Known keys: %s", s, strings.Join(known, ", "))
+			}
+			ps.add(path+"."+key, "", "is not a known key", fix)
+		case slices.Contains(deferred, key):
+		default:
+			f := rt.Field(i)
+			decodeInto(ps, path+"."+key, string(fields[key]), rv.Field(i).Addr().Interface(), kindOf(f.Type))
+		}
+	}
+	return fields, len(*ps) == before
 }
 
 // decodeInto decodes one JSON value strictly (unknown keys are errors) and records a problem

@@ -191,6 +191,9 @@ func validateMember(m string) (string, string) {
 func validateImpersonators(ps *problems, path string, imps []Impersonator) {
 	seen := map[string]int{}
 	for i, imp := range imps {
+		if imp.undecodable {
+			continue
+		}
 		p := fmt.Sprintf("%s[%d]", path, i)
 		if imp.Member == "" {
 			ps.add(p+".member", "", "is missing", `write a member such as "user:alice@example.com"`)
@@ -217,6 +220,9 @@ func validateCallers(ps *problems, c *Config) {
 	}
 	invokers, guarded := 0, 0
 	for i, caller := range c.Callers {
+		if caller.undecodable {
+			continue
+		}
 		p := fmt.Sprintf("%s[%d]", KeyCallers, i)
 		switch {
 		case caller.Name == "":

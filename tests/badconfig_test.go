@@ -1,0 +1,393 @@
+package tests
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/platform/private-run-api/config"
+)
+
+// base is a valid stack header the bad cases append to.
+const base = `
+config:
+  gcp:project: acme-test
+  gcp:region: us-central1
+  private-run-api:service:
+    name: orders-api
+    image: us-docker.pkg.dev/cloudrun/container/hello
+`
+
+func TestBadConfigs(t *testing.T) {
+	cases := []struct {
+		name string
+		yaml string
+		raw  map[string]string // overrides, for values YAML cannot express
+		want []string          // every line must appear in the error
+	}{
+		{
+			name: "bad caller name",
+			yaml: base + `
+  private-run-api:callers:
+    - name: orders-batch
+    - name: front-end
+    - name: Batch_Job
+`,
+			want: []string{`callers[2].name "Batch_Job": must be 6-30 chars of a-z, 0-9 and "-", starting with a letter and not ending with "-"; rename it, e.g. "batch-job"`},
+		},
+		{
+			name: "caller name too short, too long, missing",
+			yaml: base + `
+  private-run-api:callers:
+    - name: api
+    - name: a-very-long-caller-name-that-goes-on
+    - description: no name
+`,
+			want: []string{
+				`callers[0].name "api": must be 6-30 chars`,
+				`callers[1].name "a-very-long-caller-name-that-goes-on": must be 6-30 chars`,
+				`callers[2].name: is missing`,
+			},
+		},
+		{
+			name: "duplicate names and emails",
+			yaml: base + `
+  private-run-api:callers:
+    - name: orders-batch
+    - name: orders-batch
+    - name: partner-a
+      email: runner@partner.iam.gserviceaccount.com
+    - name: partner-b
+      email: runner@partner.iam.gserviceaccount.com
+    - name: partner-c
+      email: orders-batch@acme-test.iam.gserviceaccount.com
+    - name: orders-api-run
+`,
+			want: []string{
+				`callers[1].name "orders-batch": is used twice (also callers[0])`,
+				`callers[3] "runner@partner.iam.gserviceaccount.com": is the same account as callers[2]`,
+				`callers[4] "orders-batch@acme-test.iam.gserviceaccount.com": is the same account as callers[0]`,
+				`callers[5] "orders-api-run@acme-test.iam.gserviceaccount.com": is the same account as the service's runtime account`,
+			},
+		},
+		{
+			name: "service problems",
+			yaml: `
+config:
+  gcp:project: acme-test
+  private-run-api:service:
+    name: Orders-API
+    ingress: public
+    port: 70000
+    minInstances: 5
+    maxInstances: 2
+    env:
+      PORT: "9090"
+      1BAD: x
+`,
+			want: []string{
+				`service.name "Orders-API": must be 1-49 chars of a-z, 0-9 and "-"`,
+				`service.image: is missing`,
+				`service.region: is missing and gcp:region is not set; set service.region, or run ` + "`pulumi config set gcp:region <region>`",
+				`service.ingress "public": is not a known ingress; use "all" (default), "internal" or "internal-and-cloud-load-balancing"`,
+				`service.port "70000": is not a TCP port`,
+				`service.env.1BAD: is not a valid environment variable name`,
+				`service.env.PORT: is reserved: Cloud Run sets it itself`,
+				`service.minInstances "5": is more than service.maxInstances (2)`,
+				`service.runtimeAccountId "Orders-API-run": must be 6-30 chars`,
+			},
+		},
+		{
+			name: "missing service and project",
+			yaml: `
+config:
+  private-run-api:callers:
+    - name: orders-batch
+`,
+			want: []string{
+				"gcp:project: is missing; run `pulumi config set gcp:project <project-id>`",
+				`service.name: is missing`,
+				`service.image: is missing`,
+				`service.region: is missing`,
+			},
+		},
+		{
+			name: "derived names too long",
+			yaml: `
+config:
+  gcp:project: acme-platform-production-1
+  gcp:region: us-central1
+  private-run-api:service:
+    name: customer-orders-reconciliation-api
+    image: gcr.io/acme/x
+`,
+			want: []string{
+				`service.runtimeAccountId "customer-orders-reconciliation-api-run": must be 6-30 chars`,
+				`it is derived from service.name; set service.runtimeAccountId explicitly`,
+				`authz.bucket "acme-platform-production-1-customer-orders-reconciliation-api-authz": must be 3-63 chars`,
+				`it is derived from gcp:project and service.name; set authz.bucket explicitly`,
+			},
+		},
+		{
+			name: "bad principals",
+			yaml: base + `
+  private-run-api:impersonators:
+    - allUsers
+    - allAuthenticatedUsers
+    - principalSet://goog/public:all
+    - alice@example.com
+    - user:Alice@Example.com
+    - owner:bob@example.com
+    - group:not-an-email
+    - serviceAccount:someone@example.com
+    - domain:Example
+    - principal://
+    - member: ""
+  private-run-api:callers:
+    - name: orders-batch
+`,
+			want: []string{
+				`impersonators[0].member "allUsers": makes the grant public`,
+				`impersonators[1].member "allAuthenticatedUsers": makes the grant public`,
+				`impersonators[2].member "principalSet://goog/public:all": makes the grant public`,
+				`impersonators[3].member "alice@example.com": has no principal type; prefix it with one of user:, group:, serviceAccount:, domain:, principal:// or principalSet://, e.g. "user:alice@example.com"`,
+				`impersonators[4].member "user:Alice@Example.com": has upper-case letters; write "user:alice@example.com"`,
+				`impersonators[5].member "owner:bob@example.com": has an unknown principal type "owner"`,
+				`impersonators[6].member "group:not-an-email": is not group:EMAIL`,
+				`impersonators[7].member "serviceAccount:someone@example.com": is not a service account email`,
+				`impersonators[8].member "domain:Example": is not domain:DOMAIN`,
+				`impersonators[9].member "principal://": is not a principal identifier`,
+				`impersonators[10].member: is missing`,
+			},
+		},
+		{
+			name: "expiry, duplicates and email with impersonators",
+			yaml: base + `
+  private-run-api:impersonators:
+    - member: user:a@acme.example
+      expires: next tuesday
+    - member: user:b@acme.example
+      expires: "2027-01-31"
+    - user:a@acme.example
+  private-run-api:callers:
+    - name: partner
+      email: caller@partner.iam.gserviceaccount.com
+      impersonators: [user:c@acme.example]
+`,
+			want: []string{
+				`impersonators[0].expires "next tuesday": is not an RFC 3339 time; write e.g. "2027-01-31T00:00:00Z"`,
+				`impersonators[1].expires "2027-01-31": is not an RFC 3339 time`,
+				`impersonators[2].member "user:a@acme.example": is listed twice (also impersonators[0])`,
+				`callers[0].impersonators: is set on a caller named by email`,
+			},
+		},
+		{
+			name: "bad external emails",
+			yaml: base + `
+  private-run-api:callers:
+    - name: default-compute
+      email: 123456789-compute@developer.gserviceaccount.com
+    - name: appengine
+      email: acme@appspot.gserviceaccount.com
+    - name: human-user
+      email: alice@example.com
+    - name: does-nothing
+      email: idle@partner.iam.gserviceaccount.com
+      invoke: false
+`,
+			want: []string{
+				`callers[0].email "123456789-compute@developer.gserviceaccount.com": is a default service account`,
+				`callers[1].email "acme@appspot.gserviceaccount.com": is a default service account`,
+				`callers[2].email "alice@example.com": is not a lower-case service account email`,
+				`callers[3] "does-nothing": grants nothing`,
+			},
+		},
+		{
+			name: "authz problems",
+			yaml: `
+config:
+  gcp:project: acme-test
+  gcp:region: us-central1
+  private-run-api:service:
+    name: orders-api
+    image: gcr.io/acme/x
+  private-run-api:authz:
+    bucket: goog-authz
+    roleId: orders-api-authz
+    roleTitle: ` + strings.Repeat("t", 101) + `
+    location: "us central"
+`,
+			want: []string{
+				`authz.bucket "goog-authz": must not start with "goog"`,
+				`authz.roleId "orders-api-authz": must be 3-64 chars of a-z, A-Z, 0-9, _ and .`,
+				`authz.roleTitle`,
+				`is longer than 100 bytes`,
+				`authz.location "us central": is not a Cloud Storage location`,
+			},
+		},
+		{
+			name: "bucket with google, an IP bucket",
+			yaml: base + `
+  private-run-api:authz:
+    bucket: my-google-bucket
+`,
+			want: []string{`authz.bucket "my-google-bucket": must not contain "google"`},
+		},
+		{
+			name: "bucket as IP address",
+			yaml: base + `
+  private-run-api:authz:
+    bucket: 192.168.5.4
+`,
+			want: []string{`authz.bucket "192.168.5.4": must not be an IP address`},
+		},
+		{
+			name: "authz asked but guard off",
+			yaml: base + `
+  private-run-api:authz:
+    enabled: false
+  private-run-api:callers:
+    - name: orders-front
+      authz: true
+`,
+			want: []string{`callers[0].authz "true": asks for the authz guard, but authz.enabled is false`},
+		},
+		{
+			name: "unknown keys at every level",
+			yaml: base + `
+  private-run-api:caller:
+    - name: orders-batch
+  private-run-api:callers:
+    - name: orders-batch
+      invokes: true
+      impersonators:
+        - member: user:a@acme.example
+          expire: "2027-01-01T00:00:00Z"
+  private-run-api:authz:
+    bucketName: x
+`,
+			want: []string{
+				`private-run-api:caller: is not a config key this program reads; did you mean "private-run-api:callers"?`,
+				`callers[0].invokes: is not a known key; did you mean "invoke"?`,
+				`callers[0].impersonators[0].expire: is not a known key; did you mean "expires"?`,
+				`authz.bucketName: is not a known key`,
+			},
+		},
+		{
+			name: "wrong shapes",
+			yaml: base + `
+  private-run-api:callers:
+    name: orders-batch
+  private-run-api:labels: [a, b]
+  private-run-api:enableApis: maybe
+  private-run-api:impersonators:
+    - 42
+`,
+			want: []string{
+				`callers: is a mapping, expected a list`,
+				`labels: is a list, expected a mapping`,
+				`enableApis "maybe": does not parse; write true or false`,
+				`impersonators[0]: is a number, expected a mapping`,
+			},
+		},
+		{
+			name: "wrong field types",
+			yaml: base + `
+  private-run-api:callers:
+    - name: orders-batch
+      invoke: "yes"
+`,
+			raw: map[string]string{"private-run-api:service": `{"name":"orders-api","image":"x","port":"8080"}`},
+			want: []string{
+				`callers[0].invoke: is a string, expected true or false`,
+				`service.port: is a string, expected a whole number`,
+			},
+		},
+		{
+			name: "labels",
+			yaml: base + `
+  private-run-api:labels:
+    Team: platform
+    env: Dev Stage
+`,
+			want: []string{
+				`labels.Team: is not a label key`,
+				`labels.env "Dev Stage": is not a label value`,
+			},
+		},
+		{
+			name: "bad project and region",
+			yaml: `
+config:
+  gcp:project: "My Project"
+  gcp:region: tokyo
+  private-run-api:service:
+    name: orders-api
+    image: gcr.io/acme/x
+`,
+			want: []string{
+				`gcp:project "My Project": is not a project ID`,
+				`gcp:region "tokyo": is not a Cloud Run region`,
+			},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := stackYAML(t, tc.yaml)
+			for k, v := range tc.raw {
+				cfg[k] = v
+			}
+			for _, dry := range []bool{false, true} {
+				r := run(t, cfg, runOpts{dryRun: dry})
+				if r.err == nil {
+					t.Fatalf("preview=%v: no error; want %q", dry, tc.want)
+				}
+				if len(r.res) != 0 {
+					t.Errorf("preview=%v: %d resources registered for an invalid config:\n%s", dry, len(r.res), r.listing())
+				}
+				msg := r.err.Error()
+				for _, w := range tc.want {
+					if !strings.Contains(msg, w) {
+						t.Errorf("preview=%v: error lacks %q; got:\n%s", dry, w, msg)
+					}
+				}
+			}
+			// The same problems through the pure entry point, listed once each.
+			sf := config.StackFile{Namespace: project, Values: cfg}
+			_, err := sf.Load()
+			var cerr *config.Error
+			if !errors.As(err, &cerr) {
+				t.Fatalf("Load returned %T, want *config.Error", err)
+			}
+			if len(cerr.Problems) < len(tc.want)/2 || !strings.HasPrefix(err.Error(), "invalid stack config (") {
+				t.Errorf("Load reported %d problems: %v", len(cerr.Problems), err)
+			}
+		})
+	}
+}
+
+// TestTooManyPrincipals checks IAM's 1,500-principal limit on one policy is enforced before
+// anything is registered.
+func TestTooManyPrincipals(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(base + "  private-run-api:impersonators:\n")
+	for i := 0; i < 1500; i++ {
+		b.WriteString("    - user:dev" + itoa(i) + "@acme.example\n")
+	}
+	b.WriteString("  private-run-api:callers:\n    - name: orders-batch\n")
+	r := run(t, stackYAML(t, b.String()), runOpts{})
+	if r.err == nil || !strings.Contains(r.err.Error(), `callers[0].impersonators "1501": impersonators (with the defaults and the account itself) exceed IAM's 1500 principals in one allow policy`) {
+		t.Fatalf("err = %v", r.err)
+	}
+	if len(r.res) != 0 {
+		t.Errorf("%d resources registered", len(r.res))
+	}
+}
+
+func itoa(i int) string {
+	const digits = "0123456789"
+	if i < 10 {
+		return digits[i : i+1]
+	}
+	return itoa(i/10) + digits[i%10:i%10+1]
+}

@@ -1,0 +1,305 @@
+package tests
+
+import (
+	"reflect"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+)
+
+const (
+	devProject = "acme-platform-dev"
+	devGroup   = "group:orders-api-developers@acme.example"
+	devHana    = "user:hana.sato@acme.example"
+	devKenji   = "user:kenji.ito@acme.example"
+	devURL     = "https://orders-api-abcdefghij-an.a.run.app"
+)
+
+func sa(id string) string { return "serviceAccount:" + id + "@" + devProject + ".iam.gserviceaccount.com" }
+
+// TestDevStackResources checks the example stack, read from Pulumi.dev.yaml, resource by resource.
+func TestDevStackResources(t *testing.T) {
+	r := mustRun(t, devStack(t), runOpts{})
+
+	var got []string
+	for _, x := range r.res {
+		got = append(got, x.Type+" "+x.Name)
+	}
+	sort.Strings(got)
+	want := []string{
+		tCustomRole + " authz-role",
+		tProjectAPI + " apis-iam.googleapis.com",
+		tProjectAPI + " apis-iamcredentials.googleapis.com",
+		tProjectAPI + " apis-run.googleapis.com",
+		tProjectAPI + " apis-storage.googleapis.com",
+		tService + " orders-api",
+		tServiceIAM + " orders-api-run-invoker",
+		tAccount + " cdn-purger",
+		tAccount + " orders-api-runtime",
+		tAccount + " orders-batch",
+		tAccount + " orders-front",
+		tAccountIAM + " cdn-purger-openid-self",
+		tAccountIAM + " cdn-purger-token-creator",
+		tAccountIAM + " cdn-purger-token-creator-expires-20270331t000000z",
+		tAccountIAM + " orders-batch-openid-self",
+		tAccountIAM + " orders-batch-token-creator",
+		tAccountIAM + " orders-batch-token-creator-expires-20270331t000000z",
+		tAccountIAM + " orders-front-openid-self",
+		tAccountIAM + " orders-front-token-creator",
+		tAccountIAM + " orders-front-token-creator-expires-20270331t000000z",
+		tBucket + " authz-bucket",
+		tBucketIAM + " authz-members",
+		tComponentAuth + " authz",
+		tComponentSA + " cdn-purger",
+		tComponentSA + " orders-api-runtime",
+		tComponentSA + " orders-batch",
+		tComponentSA + " orders-front",
+		tComponentAPIs + " apis",
+		tComponentAPI + " orders-api",
+	}
+	sort.Strings(want)
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("registered resources differ\n got: %v\nwant: %v", got, want)
+	}
+
+	api := r.find(t, tComponentAPI, "orders-api")
+	runtimeComp := r.find(t, tComponentSA, "orders-api-runtime")
+	apis := r.find(t, tComponentAPIs, "apis")
+	guard := r.find(t, tComponentAuth, "authz")
+
+	t.Run("service", func(t *testing.T) {
+		svc := r.find(t, tService, "orders-api")
+		checkParent(t, svc, api)
+		if !svc.Protect {
+			t.Error("the service is not protected; protect defaults to true")
+		}
+		for k, want := range map[string]string{"name": "orders-api", "location": "asia-northeast1", "project": devProject, "ingress": "INGRESS_TRAFFIC_ALL"} {
+			if got := svc.str(k); got != want {
+				t.Errorf("service %s = %q, want %q", k, got, want)
+			}
+		}
+		tpl := svc.obj("template")
+		if got := tpl["serviceAccount"].StringValue(); got != "orders-api-run@"+devProject+".iam.gserviceaccount.com" {
+			t.Errorf("template.serviceAccount = %q", got)
+		}
+		c := tpl["containers"].ArrayValue()[0].ObjectValue()
+		if got := c["image"].StringValue(); got != "asia-northeast1-docker.pkg.dev/acme-platform-dev/apps/orders-api:1.4.2" {
+			t.Errorf("image = %q", got)
+		}
+		if got := c["ports"].ArrayValue()[0].ObjectValue()["containerPort"].NumberValue(); got != 8080 {
+			t.Errorf("containerPort = %v", got)
+		}
+		env := c["envs"].ArrayValue()[0].ObjectValue()
+		if env["name"].StringValue() != "LOG_LEVEL" || env["value"].StringValue() != "info" {
+			t.Errorf("env = %v", env)
+		}
+		sc := tpl["scaling"].ObjectValue()
+		if sc["minInstanceCount"].NumberValue() != 0 || sc["maxInstanceCount"].NumberValue() != 5 {
+			t.Errorf("scaling = %v", sc)
+		}
+		labels := svc.obj("labels")
+		if labels["team"].StringValue() != "platform" || labels["env"].StringValue() != "dev" || len(labels) != 2 {
+			t.Errorf("labels = %v", labels)
+		}
+		checkDependsOn(t, r, svc, "runtime account", r.find(t, tAccount, "orders-api-runtime"))
+		checkDependsOn(t, r, svc, "Cloud Run API", r.find(t, tProjectAPI, "apis-run.googleapis.com"))
+	})
+
+	t.Run("runtime account", func(t *testing.T) {
+		acct := r.find(t, tAccount, "orders-api-runtime")
+		checkParent(t, runtimeComp, api)
+		checkParent(t, acct, runtimeComp)
+		if !acct.Protect {
+			t.Error("runtime account not protected")
+		}
+		if acct.str("accountId") != "orders-api-run" || acct.str("project") != devProject {
+			t.Errorf("runtime account inputs = %v", acct.Inputs)
+		}
+		for _, b := range r.byType(tAccountIAM) {
+			if b.Parent == runtimeComp.URN {
+				t.Errorf("runtime account carries a binding %s; it must hold no roles", b.Name)
+			}
+		}
+	})
+
+	t.Run("invoker binding", func(t *testing.T) {
+		b := r.find(t, tServiceIAM, "orders-api-run-invoker")
+		checkParent(t, b, api)
+		if b.Protect {
+			t.Error("the invoker binding is protected: removing the last invoker could never apply")
+		}
+		want := []string{
+			"serviceAccount:billing-runner@acme-billing-prod.iam.gserviceaccount.com",
+			sa("orders-batch"), sa("orders-front"),
+		}
+		if got := b.strs("members"); !reflect.DeepEqual(got, want) {
+			t.Errorf("invoker members = %v, want %v", got, want)
+		}
+		if b.str("role") != "roles/run.invoker" || b.str("name") != "orders-api" || b.str("location") != "asia-northeast1" {
+			t.Errorf("invoker binding inputs = %v", b.Inputs)
+		}
+		checkDependsOn(t, r, b, "service", r.find(t, tService, "orders-api"))
+		checkDependsOn(t, r, b, "orders-batch account", r.find(t, tAccount, "orders-batch"))
+		checkDependsOn(t, r, b, "orders-front account", r.find(t, tAccount, "orders-front"))
+	})
+
+	t.Run("caller accounts", func(t *testing.T) {
+		for _, tc := range []struct {
+			name      string
+			permanent []string
+		}{
+			{"orders-batch", []string{devGroup, devKenji}},
+			{"orders-front", []string{devGroup}},
+			{"cdn-purger", []string{devGroup}},
+		} {
+			comp := r.find(t, tComponentSA, tc.name)
+			if comp.Parent != "" {
+				t.Errorf("%s component has parent %s", tc.name, comp.Parent)
+			}
+			acct := r.find(t, tAccount, tc.name)
+			checkParent(t, acct, comp)
+			if acct.Protect {
+				t.Errorf("caller account %s is protected; removing a caller must be possible", tc.name)
+			}
+			if acct.str("accountId") != tc.name || acct.str("displayName") != "Caller "+tc.name || acct.str("description") == "" {
+				t.Errorf("%s account inputs = %v", tc.name, acct.Inputs)
+			}
+			name := "projects/" + devProject + "/serviceAccounts/" + tc.name + "@" + devProject + ".iam.gserviceaccount.com"
+
+			perm := r.find(t, tAccountIAM, tc.name+"-token-creator")
+			checkBinding(t, perm, name, "roles/iam.serviceAccountTokenCreator", tc.permanent, "")
+			checkParent(t, perm, comp)
+			checkDependsOn(t, r, perm, "its account", acct)
+
+			exp := r.find(t, tAccountIAM, tc.name+"-token-creator-expires-20270331t000000z")
+			checkBinding(t, exp, name, "roles/iam.serviceAccountTokenCreator", []string{devHana}, `request.time < timestamp("2027-03-31T00:00:00Z")`)
+
+			self := r.find(t, tAccountIAM, tc.name+"-openid-self")
+			checkBinding(t, self, name, "roles/iam.serviceAccountOpenIdTokenCreator", []string{sa(tc.name)}, "")
+			checkDependsOn(t, r, self, "its account", acct)
+		}
+	})
+
+	t.Run("authz guard", func(t *testing.T) {
+		role := r.find(t, tCustomRole, "authz-role")
+		bucket := r.find(t, tBucket, "authz-bucket")
+		binding := r.find(t, tBucketIAM, "authz-members")
+		for _, x := range []registered{role, bucket, binding} {
+			checkParent(t, x, guard)
+		}
+		if role.str("roleId") != "ordersApiAuthz" || role.str("title") != "Orders API authz guard" || role.str("stage") != "GA" {
+			t.Errorf("role inputs = %v", role.Inputs)
+		}
+		if got := role.strs("permissions"); !reflect.DeepEqual(got, []string{"storage.buckets.get"}) {
+			t.Errorf("role permissions = %v", got)
+		}
+		if bucket.str("name") != "acme-platform-dev-orders-api-authz" || bucket.str("location") != "ASIA-NORTHEAST1" {
+			t.Errorf("bucket inputs = %v", bucket.Inputs)
+		}
+		if bucket.obj("labels")["team"].StringValue() != "platform" {
+			t.Errorf("bucket labels = %v", bucket.obj("labels"))
+		}
+		if binding.str("bucket") != "acme-platform-dev-orders-api-authz" || binding.str("role") != "projects/"+devProject+"/roles/ordersApiAuthz" {
+			t.Errorf("bucket binding inputs = %v", binding.Inputs)
+		}
+		if got := binding.strs("members"); !reflect.DeepEqual(got, []string{sa("cdn-purger"), sa("orders-front")}) {
+			t.Errorf("guard members = %v", got)
+		}
+		checkDependsOn(t, r, binding, "role", role)
+		checkDependsOn(t, r, binding, "bucket", bucket)
+		checkDependsOn(t, r, binding, "cdn-purger account", r.find(t, tAccount, "cdn-purger"))
+	})
+
+	t.Run("apis", func(t *testing.T) {
+		for _, x := range r.byType(tProjectAPI) {
+			checkParent(t, x, apis)
+			if x.Inputs["disableOnDestroy"].BoolValue() || x.Inputs["disableDependentServices"].BoolValue() {
+				t.Errorf("%s would disable an API on destroy", x.Name)
+			}
+		}
+	})
+
+	t.Run("outputs", func(t *testing.T) {
+		wantStr := map[string]string{
+			"serviceUrl":            devURL,
+			"serviceName":           "orders-api",
+			"region":                "asia-northeast1",
+			"runtimeServiceAccount": "orders-api-run@" + devProject + ".iam.gserviceaccount.com",
+			"authzBucket":           "acme-platform-dev-orders-api-authz",
+			"authzRole":             "projects/" + devProject + "/roles/ordersApiAuthz",
+		}
+		for k, want := range wantStr {
+			if got, _ := r.outputs[k].(string); got != want {
+				t.Errorf("output %s = %v, want %q", k, r.outputs[k], want)
+			}
+		}
+		callers := r.outputs["callers"].(map[string]any)
+		if len(callers) != 4 {
+			t.Fatalf("callers output has %d entries: %v", len(callers), callers)
+		}
+		front := callers["orders-front"].(map[string]any)
+		if front["email"] != "orders-front@"+devProject+".iam.gserviceaccount.com" || front["member"] != sa("orders-front") ||
+			front["invoke"] != true || front["authz"] != true || front["created"] != true {
+			t.Errorf("orders-front output = %v", front)
+		}
+		partner := callers["billing-partner"].(map[string]any)
+		if partner["created"] != false || partner["email"] != "billing-runner@acme-billing-prod.iam.gserviceaccount.com" {
+			t.Errorf("billing-partner output = %v", partner)
+		}
+		if _, ok := partner["impersonateCommand"]; ok {
+			t.Error("an external caller got an impersonation command")
+		}
+		logins := r.outputs["impersonationCommands"].(map[string]string)
+		if got := logins["orders-batch"]; got != "gcloud auth application-default login --impersonate-service-account orders-batch@"+devProject+".iam.gserviceaccount.com" {
+			t.Errorf("impersonation command = %v", got)
+		}
+		if len(logins) != 3 {
+			t.Errorf("impersonation commands for %d callers, want 3: %v", len(logins), logins)
+		}
+		invokes := r.outputs["invokeCommands"].(map[string]string)
+		if _, ok := invokes["cdn-purger"]; ok || len(invokes) != 2 {
+			t.Errorf("invoke commands = %v; want orders-batch and orders-front only", invokes)
+		}
+		if cmd := invokes["orders-front"]; !strings.Contains(cmd, "--audiences="+devURL) || !strings.Contains(cmd, "--impersonate-service-account=orders-front@") {
+			t.Errorf("invoke command = %q", cmd)
+		}
+	})
+
+	if len(r.warnings) != 0 {
+		t.Errorf("the example stack warns: %v", r.warnings)
+	}
+}
+
+func checkParent(t *testing.T, child, parent registered) {
+	t.Helper()
+	if child.Parent != parent.URN {
+		t.Errorf("%s %s: parent %q, want %q", child.Type, child.Name, child.Parent, parent.URN)
+	}
+}
+
+func checkDependsOn(t *testing.T, r *result, x registered, what string, dep registered) {
+	t.Helper()
+	if !slices.Contains(x.Deps, dep.URN) {
+		t.Errorf("%s %s does not depend on the %s (%s); deps: %v", x.Type, x.Name, what, dep.URN, x.Deps)
+	}
+}
+
+func checkBinding(t *testing.T, b registered, account, role string, members []string, condition string) {
+	t.Helper()
+	if b.str("serviceAccountId") != account || b.str("role") != role {
+		t.Errorf("%s: serviceAccountId=%q role=%q, want %q %q", b.Name, b.str("serviceAccountId"), b.str("role"), account, role)
+	}
+	if got := b.strs("members"); !reflect.DeepEqual(got, members) {
+		t.Errorf("%s: members %v, want %v", b.Name, got, members)
+	}
+	cond := b.obj("condition")
+	switch {
+	case condition == "" && cond != nil:
+		t.Errorf("%s: unexpected condition %v", b.Name, cond)
+	case condition != "" && (cond == nil || cond["expression"].StringValue() != condition):
+		t.Errorf("%s: condition %v, want expression %q", b.Name, cond, condition)
+	case condition != "" && cond["title"].StringValue() == "":
+		t.Errorf("%s: condition has no title", b.Name)
+	}
+}

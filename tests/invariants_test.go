@@ -1,0 +1,185 @@
+package tests
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+)
+
+// invariantStacks are varied valid stacks; every invariant must hold for each, in preview and in
+// update mode.
+var invariantStacks = map[string]string{
+	"minimal": minimal,
+	"guard off, apis off, internal ingress": `
+config:
+  gcp:project: acme-test
+  gcp:region: europe-west1
+  private-run-api:service:
+    name: ledger
+    image: europe-docker.pkg.dev/acme/apps/ledger@sha256:0123
+    ingress: internal
+    protect: false
+  private-run-api:impersonators: [group:ledger-devs@acme.example]
+  private-run-api:callers:
+    - name: ledger-batch
+    - name: ledger-front
+      invoke: false
+  private-run-api:authz:
+    enabled: false
+  private-run-api:enableApis: false
+`,
+	"external only, expiring grants": `
+config:
+  gcp:project: acme-test
+  private-run-api:service:
+    name: pricing
+    image: gcr.io/acme/pricing:2
+    region: asia-northeast1
+    runtimeAccountId: pricing-runtime
+  private-run-api:callers:
+    - name: partner-one
+      email: caller@partner-prod.iam.gserviceaccount.com
+      authz: true
+    - name: pricing-job
+      impersonators:
+        - member: user:a@acme.example
+          expires: "2027-01-01T00:00:00Z"
+        - member: principalSet://iam.googleapis.com/locations/global/workforcePools/acme/group/devs
+          expires: "2026-01-01T00:00:00Z"
+        - serviceAccount:service-123@gcp-sa-pubsub.iam.gserviceaccount.com
+`,
+}
+
+// allowedTypes is every resource type the program may register. A project-level IAM resource, a
+// service-account key or anything else unexpected fails the test by not being listed here.
+var allowedTypes = map[string]bool{
+	tAccount: true, tAccountIAM: true, tService: true, tServiceIAM: true, tBucket: true, tBucketIAM: true,
+	tCustomRole: true, tProjectAPI: true, tComponentSA: true, tComponentAPI: true, tComponentAPIs: true, tComponentAuth: true,
+}
+
+func TestInvariants(t *testing.T) {
+	stacks := map[string]map[string]string{"dev": devStack(t)}
+	for name, text := range invariantStacks {
+		stacks[name] = stackYAML(t, text)
+	}
+	for name, cfg := range stacks {
+		for _, dry := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/preview=%v", name, dry), func(t *testing.T) {
+				r := mustRun(t, cfg, runOpts{dryRun: dry})
+				if len(r.res) == 0 {
+					t.Fatal("nothing registered")
+				}
+				checkInvariants(t, r, cfg["gcp:project"])
+			})
+		}
+	}
+}
+
+func checkInvariants(t *testing.T, r *result, project string) {
+	t.Helper()
+	accounts := map[string]registered{} // member -> account resource
+	for _, a := range r.byType(tAccount) {
+		accounts["serviceAccount:"+a.str("accountId")+"@"+project+".iam.gserviceaccount.com"] = a
+	}
+	for _, x := range r.res {
+		if !allowedTypes[x.Type] {
+			t.Errorf("unexpected resource type %s (%s): only resource-level IAM is allowed", x.Type, x.Name)
+		}
+		walkStrings(x.Inputs, func(path, s string) {
+			l := strings.ToLower(s)
+			if l == "allusers" || l == "allauthenticatedusers" || strings.HasPrefix(l, "principalset://goog/public") {
+				t.Errorf("%s %s: public principal %q at %s", x.Type, x.Name, s, path)
+			}
+		})
+		if x.Custom && x.Type != tBucketIAM && x.Type != tAccountIAM && x.str("project") != project {
+			t.Errorf("%s %s: project %q, want %q set explicitly", x.Type, x.Name, x.str("project"), project)
+		}
+		switch x.Type {
+		case tAccountIAM, tServiceIAM, tBucketIAM:
+			role := x.str("role")
+			if role == "roles/iam.serviceAccountTokenCreator" || role == "roles/iam.serviceAccountUser" {
+				if x.Type != tAccountIAM {
+					t.Errorf("%s %s grants %s outside a service account", x.Type, x.Name, role)
+				}
+			}
+			if role == "" || strings.Contains(role, "admin") || strings.Contains(role, "editor") || strings.Contains(role, "owner") {
+				t.Errorf("%s %s: role %q", x.Type, x.Name, role)
+			}
+			members := x.strs("members")
+			if len(members) == 0 {
+				t.Errorf("%s %s has no members", x.Type, x.Name)
+			}
+			for _, m := range members {
+				if strings.HasPrefix(m, "<") {
+					t.Errorf("%s %s: member unknown in %s: previews must show who gets what", x.Type, x.Name, m)
+				}
+				if a, ok := accounts[m]; ok && !slices.Contains(x.Deps, a.URN) {
+					t.Errorf("%s %s grants to %s before its account exists (no dependency)", x.Type, x.Name, m)
+				}
+			}
+			for _, k := range []string{"serviceAccountId", "bucket", "name"} {
+				if v, ok := x.Inputs[resource.PropertyKey(k)]; ok && !v.IsString() {
+					t.Errorf("%s %s: target %s is not known: %v", x.Type, x.Name, k, v)
+				}
+			}
+			if x.Type == tAccountIAM {
+				id := x.str("serviceAccountId")
+				email := id[strings.LastIndex(id, "/")+1:]
+				a, ok := accounts["serviceAccount:"+email]
+				if !ok {
+					t.Errorf("%s grants on %s, an account this program does not create", x.Name, id)
+				} else if !slices.Contains(x.Deps, a.URN) {
+					t.Errorf("%s does not depend on the account it binds", x.Name)
+				}
+			}
+		case tService:
+			runAs := x.obj("template")["serviceAccount"]
+			if !runAs.IsString() {
+				t.Fatalf("service %s runs as %v: it must name its own account", x.Name, runAs)
+			}
+			email := runAs.StringValue()
+			if strings.HasSuffix(email, "-compute@developer.gserviceaccount.com") || strings.HasSuffix(email, "@appspot.gserviceaccount.com") {
+				t.Errorf("service runs as a default account %s", email)
+			}
+			if _, ok := accounts["serviceAccount:"+email]; !ok {
+				t.Errorf("service runs as %s, which this program does not create", email)
+			}
+		case tBucket:
+			if !x.Inputs["uniformBucketLevelAccess"].BoolValue() || x.str("publicAccessPrevention") != "enforced" {
+				t.Errorf("bucket %s: uniform=%v publicAccessPrevention=%q", x.Name, x.Inputs["uniformBucketLevelAccess"], x.str("publicAccessPrevention"))
+			}
+			if x.Inputs["forceDestroy"].BoolValue() || x.obj("versioning")["enabled"].BoolValue() {
+				t.Errorf("bucket %s: forceDestroy or versioning on", x.Name)
+			}
+		case tCustomRole:
+			if got := x.strs("permissions"); !slices.Equal(got, []string{"storage.buckets.get"}) {
+				t.Errorf("custom role permissions = %v", got)
+			}
+		}
+	}
+}
+
+// walkStrings calls fn for every string in a property map, with a dotted path.
+func walkStrings(m resource.PropertyMap, fn func(path, s string)) {
+	var walk func(path string, v resource.PropertyValue)
+	walk = func(path string, v resource.PropertyValue) {
+		switch {
+		case v.IsString():
+			fn(path, v.StringValue())
+		case v.IsArray():
+			for i, e := range v.ArrayValue() {
+				walk(fmt.Sprintf("%s[%d]", path, i), e)
+			}
+		case v.IsObject():
+			for k, e := range v.ObjectValue() {
+				walk(path+"."+string(k), e)
+			}
+		}
+	}
+	for k, v := range m {
+		walk(string(k), v)
+	}
+}
