@@ -16,7 +16,9 @@ const (
 	devURL     = "https://orders-api-abcdefghij-an.a.run.app"
 )
 
-func sa(id string) string { return "serviceAccount:" + id + "@" + devProject + ".iam.gserviceaccount.com" }
+func sa(id string) string {
+	return "serviceAccount:" + id + "@" + devProject + ".iam.gserviceaccount.com"
+}
 
 // TestDevStackResources checks the example stack, read from Pulumi.dev.yaml, resource by resource.
 func TestDevStackResources(t *testing.T) {
