@@ -152,8 +152,9 @@ type result struct {
 type runOpts struct {
 	dryRun bool
 	now    time.Time
-	// envKeys simulates PULUMI_CONFIG's key list; nil means "the keys of cfg".
-	envKeys []string
+	// engineKeys leaves the key list to the program, which reads PULUMI_CONFIG as it does under
+	// the Pulumi language host; otherwise the keys of cfg are passed in.
+	engineKeys bool
 }
 
 // run runs the program with a stack config (fully qualified keys to raw values).
@@ -162,8 +163,9 @@ func run(tb testing.TB, cfg map[string]string, o runOpts) *result {
 	if o.now.IsZero() {
 		o.now = fixedNow
 	}
-	keys := o.envKeys
-	if keys == nil {
+	var keys []string
+	if !o.engineKeys {
+		keys = []string{}
 		for k := range cfg {
 			keys = append(keys, k)
 		}

@@ -1,0 +1,272 @@
+package tests
+
+import (
+	"encoding/json"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestExpiredGrantsWarnAndGrantNothing(t *testing.T) {
+	// On 2027-04-01 the dev stack's expiring grant (impersonators[1], until 2027-03-31) has passed.
+	r := mustRun(t, devStack(t), runOpts{now: time.Date(2027, 4, 1, 0, 0, 0, 0, time.UTC)})
+	for _, b := range r.byType(tAccountIAM) {
+		if strings.Contains(b.Name, "expires") || slices.Contains(b.strs("members"), devHana) {
+			t.Errorf("expired grant still declared: %s %v", b.Name, b.strs("members"))
+		}
+	}
+	if len(r.warnings) != 1 {
+		t.Fatalf("warnings = %q, want one", r.warnings)
+	}
+	want := "impersonators[1] (user:hana.sato@acme.example) expired at 2027-03-31T00:00:00Z and grants nothing; remove the entry from the stack config"
+	if r.warnings[0] != want {
+		t.Errorf("warning = %q\nwant %q", r.warnings[0], want)
+	}
+	// The permanent grants stay.
+	b := r.find(t, tAccountIAM, "orders-batch-token-creator")
+	if got := b.strs("members"); !reflect.DeepEqual(got, []string{devGroup, devKenji}) {
+		t.Errorf("members = %v", got)
+	}
+}
+
+func TestExpiryMerging(t *testing.T) {
+	r := mustRun(t, stackYAML(t, base+`
+  private-run-api:impersonators:
+    - user:perm@acme.example
+    - member: user:both@acme.example
+      expires: "2027-01-01T00:00:00Z"
+    - member: user:gone@acme.example
+      expires: "2026-01-01T00:00:00Z"
+  private-run-api:callers:
+    - name: orders-batch
+      impersonators:
+        - member: user:perm@acme.example
+          expires: "2027-05-01T00:00:00Z"
+        - member: user:both@acme.example
+          expires: "2027-02-01T09:00:00+09:00"
+        - member: group:only-expired@acme.example
+          expires: "2025-12-31T23:59:59Z"
+    - name: orders-front
+      impersonators:
+        - member: user:gone@acme.example
+          expires: "2026-12-31T00:00:00Z"
+`), runOpts{})
+
+	got := map[string][]string{}
+	cond := map[string]string{}
+	for _, b := range r.byType(tAccountIAM) {
+		got[b.Name] = b.strs("members")
+		if c := b.obj("condition"); c != nil {
+			cond[b.Name] = c["expression"].StringValue()
+		}
+	}
+	want := map[string][]string{
+		// A permanent default wins over the caller's own expiring entry.
+		"orders-batch-token-creator": {"user:perm@acme.example"},
+		// Two expiries for one member: the later one (2027-02-01 00:00 UTC) wins.
+		"orders-batch-token-creator-expires-20270201t000000z": {"user:both@acme.example"},
+		"orders-batch-openid-self":                            {"serviceAccount:orders-batch@acme-test.iam.gserviceaccount.com"},
+		"orders-front-token-creator":                          {"user:perm@acme.example"},
+		"orders-front-token-creator-expires-20270101t000000z": {"user:both@acme.example"},
+		// An expired default is replaced by the caller's own later grant.
+		"orders-front-token-creator-expires-20261231t000000z": {"user:gone@acme.example"},
+		"orders-front-openid-self":                            {"serviceAccount:orders-front@acme-test.iam.gserviceaccount.com"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("token-creator bindings:\n got %v\nwant %v", got, want)
+	}
+	if c := cond["orders-batch-token-creator-expires-20270201t000000z"]; c != `request.time < timestamp("2027-02-01T00:00:00Z")` {
+		t.Errorf("condition = %q", c)
+	}
+	if len(r.warnings) != 2 {
+		t.Errorf("warnings = %q; want the expired default and the expired group", r.warnings)
+	}
+	for _, w := range []string{"impersonators[2] (user:gone@acme.example) expired", "callers[0].impersonators[2] (group:only-expired@acme.example) expired"} {
+		if !slices.ContainsFunc(r.warnings, func(s string) bool { return strings.HasPrefix(s, w) }) {
+			t.Errorf("no warning starting %q in %q", w, r.warnings)
+		}
+	}
+}
+
+func TestCallerWithNoImpersonators(t *testing.T) {
+	r := mustRun(t, stackYAML(t, minimal), runOpts{})
+	if n := len(r.byType(tAccountIAM)); n != 0 {
+		t.Errorf("%d bindings on an account nobody may impersonate; the OpenID self-grant is only for impersonated accounts", n)
+	}
+	if logins := r.outputs["impersonationCommands"].(map[string]string); len(logins) != 0 {
+		t.Errorf("impersonation commands = %v", logins)
+	}
+	// The guard defaults to on, with derived names.
+	bucket := r.find(t, tBucket, "authz-bucket")
+	role := r.find(t, tCustomRole, "authz-role")
+	if bucket.str("name") != "acme-test-orders-api-authz" || bucket.str("location") != "US-CENTRAL1" || role.str("roleId") != "orders_api_authz" {
+		t.Errorf("derived guard names: bucket %q in %q, role %q", bucket.str("name"), bucket.str("location"), role.str("roleId"))
+	}
+	if len(r.byType(tBucketIAM)) != 0 {
+		t.Error("a bucket binding with no caller passing the guard")
+	}
+	svc := r.find(t, tService, "orders-api")
+	c := svc.obj("template")["containers"].ArrayValue()[0].ObjectValue()
+	if _, ok := c["ports"]; ok {
+		t.Errorf("ports set without service.port: %v", c["ports"])
+	}
+	if _, ok := svc.obj("template")["scaling"]; ok {
+		t.Error("scaling set without min/max instances")
+	}
+}
+
+func TestExternalCallers(t *testing.T) {
+	r := mustRun(t, stackYAML(t, base+`
+  private-run-api:impersonators: [user:dev@acme.example]
+  private-run-api:callers:
+    - name: partner-invoker
+      email: caller@partner-prod.iam.gserviceaccount.com
+    - name: partner-guarded
+      email: guarded@partner-prod.iam.gserviceaccount.com
+      invoke: false
+      authz: true
+`), runOpts{})
+	if n := len(r.byType(tAccount)); n != 1 {
+		t.Errorf("%d accounts; want only the runtime account", n)
+	}
+	if n := len(r.byType(tAccountIAM)); n != 0 {
+		t.Errorf("%d account bindings; external accounts get no impersonation", n)
+	}
+	inv := r.find(t, tServiceIAM, "orders-api-run-invoker")
+	if got := inv.strs("members"); !reflect.DeepEqual(got, []string{"serviceAccount:caller@partner-prod.iam.gserviceaccount.com"}) {
+		t.Errorf("invokers = %v", got)
+	}
+	g := r.find(t, tBucketIAM, "authz-members")
+	if got := g.strs("members"); !reflect.DeepEqual(got, []string{"serviceAccount:guarded@partner-prod.iam.gserviceaccount.com"}) {
+		t.Errorf("guard members = %v", got)
+	}
+	callers := r.outputs["callers"].(map[string]any)
+	if c := callers["partner-guarded"].(map[string]any); c["created"] != false || c["invoke"] != false || c["authz"] != true {
+		t.Errorf("partner-guarded output = %v", c)
+	}
+}
+
+func TestGuardOffAndAPIsOff(t *testing.T) {
+	r := mustRun(t, stackYAML(t, invariantStacks["guard off, apis off, internal ingress"]), runOpts{})
+	for _, typ := range []string{tBucket, tBucketIAM, tCustomRole, tComponentAuth, tProjectAPI, tComponentAPIs} {
+		if n := len(r.byType(typ)); n != 0 {
+			t.Errorf("%d %s registered", n, typ)
+		}
+	}
+	for _, k := range []string{"authzBucket", "authzRole"} {
+		if _, ok := r.outputs[k]; ok {
+			t.Errorf("output %s exported with the guard off", k)
+		}
+	}
+	svc := r.find(t, tService, "ledger")
+	if svc.str("ingress") != "INGRESS_TRAFFIC_INTERNAL_ONLY" {
+		t.Errorf("ingress = %q", svc.str("ingress"))
+	}
+	if svc.Protect || r.find(t, tAccount, "ledger-runtime").Protect {
+		t.Error("protect: false still protects")
+	}
+	if got := r.find(t, tServiceIAM, "ledger-run-invoker").strs("members"); !reflect.DeepEqual(got, []string{"serviceAccount:ledger-batch@acme-test.iam.gserviceaccount.com"}) {
+		t.Errorf("invokers = %v; ledger-front has invoke: false", got)
+	}
+}
+
+func TestAPIsOnEverythingDependsOnThem(t *testing.T) {
+	r := mustRun(t, devStack(t), runOpts{})
+	apis := r.byType(tProjectAPI)
+	if len(apis) != 4 {
+		t.Fatalf("%d APIs enabled, want 4", len(apis))
+	}
+	for _, x := range r.res {
+		if !x.Custom || x.Type == tProjectAPI {
+			continue
+		}
+		for _, api := range apis {
+			if !slices.Contains(x.Deps, api.URN) {
+				t.Errorf("%s %s does not depend on %s", x.Type, x.Name, api.Name)
+			}
+		}
+	}
+}
+
+func TestNoInvokers(t *testing.T) {
+	r := mustRun(t, stackYAML(t, base+`
+  private-run-api:callers:
+    - name: cdn-purger
+      invoke: false
+      authz: true
+`), runOpts{})
+	if n := len(r.byType(tServiceIAM)); n != 0 {
+		t.Errorf("%d invoker bindings with no invoker", n)
+	}
+	if len(r.warnings) != 1 || !strings.Contains(r.warnings[0], "no caller may invoke the private service") {
+		t.Errorf("warnings = %q", r.warnings)
+	}
+}
+
+func TestPreviewIsLegible(t *testing.T) {
+	r := mustRun(t, devStack(t), runOpts{dryRun: true})
+	if r.known["serviceUrl"] {
+		t.Errorf("serviceUrl known in a preview (%v): the mocks do not model preview", r.outputs["serviceUrl"])
+	}
+	for _, k := range []string{"callers", "impersonationCommands", "runtimeServiceAccount", "invokers", "authzRole"} {
+		if !r.known[k] {
+			t.Errorf("output %s unknown in a preview; it is computed from config", k)
+		}
+	}
+	// Every binding names its principals and target, as `pulumi preview` will print them.
+	inv := r.find(t, tServiceIAM, "orders-api-run-invoker")
+	if got := inv.strs("members"); len(got) != 3 || got[1] != sa("orders-batch") {
+		t.Errorf("invoker members in preview = %v", got)
+	}
+	b := r.find(t, tAccountIAM, "orders-front-openid-self")
+	if b.str("serviceAccountId") != "projects/"+devProject+"/serviceAccounts/orders-front@"+devProject+".iam.gserviceaccount.com" {
+		t.Errorf("serviceAccountId in preview = %v", b.Inputs["serviceAccountId"])
+	}
+	if g := r.find(t, tBucketIAM, "authz-members"); g.str("role") != "projects/"+devProject+"/roles/ordersApiAuthz" {
+		t.Errorf("bucket binding role in preview = %v", g.Inputs["role"])
+	}
+}
+
+// TestUnknownKeysFromEngine runs the program as the language host does, with the whole stack
+// config in PULUMI_CONFIG, and expects a typo'd top-level key to be refused.
+func TestUnknownKeysFromEngine(t *testing.T) {
+	cfg := devStack(t)
+	cfg["private-run-api:enableAPIs"] = "false" // wrong case: would silently keep APIs on
+	data, _ := json.Marshal(cfg)
+	t.Setenv("PULUMI_CONFIG", string(data))
+	r := run(t, cfg, runOpts{engineKeys: true})
+	if r.err == nil || !strings.Contains(r.err.Error(), `private-run-api:enableAPIs: is not a config key this program reads; did you mean "private-run-api:enableApis"?`) {
+		t.Fatalf("err = %v", r.err)
+	}
+	if len(r.res) != 0 {
+		t.Errorf("%d resources registered", len(r.res))
+	}
+
+	// Without PULUMI_CONFIG the program cannot list keys and still runs.
+	t.Setenv("PULUMI_CONFIG", "")
+	if r := run(t, devStack(t), runOpts{engineKeys: true}); r.err != nil || len(r.res) == 0 {
+		t.Errorf("without PULUMI_CONFIG: err=%v, %d resources", r.err, len(r.res))
+	}
+}
+
+func TestDomainScopedProject(t *testing.T) {
+	r := mustRun(t, stackYAML(t, `
+config:
+  gcp:project: "example.com:orders-prod"
+  gcp:region: us-central1
+  private-run-api:service:
+    name: orders-api
+    image: gcr.io/acme/x
+  private-run-api:impersonators: [user:dev@example.com]
+  private-run-api:callers:
+    - name: orders-batch
+  private-run-api:authz:
+    enabled: false
+`), runOpts{})
+	want := "serviceAccount:orders-batch@orders-prod.example.com.iam.gserviceaccount.com"
+	if got := r.find(t, tServiceIAM, "orders-api-run-invoker").strs("members"); !reflect.DeepEqual(got, []string{want}) {
+		t.Errorf("member = %v, want %s", got, want)
+	}
+}
