@@ -31,6 +31,25 @@ config:
     enabled: false
   private-run-api:enableApis: false
 `,
+	"callers named like the program's own resources": `
+config:
+  gcp:project: acme-test
+  gcp:region: us-central1
+  private-run-api:service:
+    name: orders-api
+    image: gcr.io/acme/x
+  private-run-api:impersonators: [user:dev@acme.example]
+  private-run-api:callers:
+    - name: orders-api
+    - name: orders-api-runtime
+    - name: authz-role
+      authz: true
+    - name: authz-bucket
+    - name: authz-members
+    - name: apis-run
+    - name: orders-api-run-invoker
+    - name: orders-api-token-creator
+`,
 	"external only, expiring grants": `
 config:
   gcp:project: acme-test
@@ -84,7 +103,13 @@ func checkInvariants(t *testing.T, r *result, project string) {
 	for _, a := range r.byType(tAccount) {
 		accounts["serviceAccount:"+a.str("accountId")+"@"+project+".iam.gserviceaccount.com"] = a
 	}
+	seen := map[string]bool{}
 	for _, x := range r.res {
+		// The engine refuses a program that registers one URN twice; the mocks do not.
+		if seen[x.URN] {
+			t.Errorf("URN registered twice: %s", x.URN)
+		}
+		seen[x.URN] = true
 		if !allowedTypes[x.Type] {
 			t.Errorf("unexpected resource type %s (%s): only resource-level IAM is allowed", x.Type, x.Name)
 		}
