@@ -1,0 +1,229 @@
+package access
+
+import (
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/platform/private-run-api/config"
+)
+
+// Target kinds, as the report prints them.
+const (
+	KindService        = "service"
+	KindServiceAccount = "service account"
+	KindCustomRole     = "custom role"
+	KindBucket         = "bucket"
+)
+
+// Target is the resource a grant is made on.
+type Target struct {
+	Kind string `json:"kind"`
+	// Name is what a person recognises: the service name, the account email, the bucket name.
+	Name string `json:"name"`
+	// Resource is the full resource name; it identifies the target in a diff.
+	Resource string `json:"resource"`
+}
+
+func (t Target) String() string { return t.Kind + " " + t.Name }
+
+// Grant is one principal holding one role on one target, until Expires (nil: no expiry).
+type Grant struct {
+	Principal string     `json:"principal"`
+	Role      string     `json:"role"`
+	Target    Target     `json:"target"`
+	Expires   *time.Time `json:"expires,omitempty"`
+	// Why says which part of the config the grant serves, for a reviewer who did not write it.
+	Why string `json:"why"`
+}
+
+// key identifies a grant across two reports; the expiry is an attribute, so that a moved expiry
+// is one change rather than a removal and an addition.
+func (g Grant) key() string { return g.Principal + "\x00" + g.Role + "\x00" + g.Target.Resource }
+
+// Item is one resource the program creates whose existence matters for access.
+type Item struct {
+	Kind     string `json:"kind"`
+	Name     string `json:"name"`
+	Resource string `json:"resource"`
+	// Detail is compared across reports: a change in it is an access change (a role's
+	// permissions, a service's ingress or runtime account).
+	Detail string `json:"detail"`
+	// Note is shown but not compared (a caller's description), so rewording is not a change.
+	Note string `json:"note,omitempty"`
+}
+
+func (i Item) key() string { return i.Kind + "\x00" + i.Resource }
+
+// Report is everything a plan grants and creates.
+type Report struct {
+	Stack   string `json:"stack"`
+	Project string `json:"project,omitempty"`
+	// At is the time expiries were judged against: a grant whose expiry had passed is absent.
+	At        time.Time `json:"evaluatedAt"`
+	Grants    []Grant   `json:"grants"`
+	Inventory []Item    `json:"inventory"`
+	Warnings  []string  `json:"warnings"`
+}
+
+// Build derives the report from a plan. A nil plan is a stack that does not exist (a stack file
+// missing at the base revision): it grants and creates nothing.
+func Build(stack string, plan *config.Plan, at time.Time) Report {
+	r := Report{Stack: stack, At: at.UTC(), Grants: []Grant{}, Inventory: []Item{}, Warnings: []string{}}
+	if plan == nil {
+		return r
+	}
+	r.Project = plan.Project
+	r.Warnings = append(r.Warnings, plan.Warnings...)
+
+	svc := serviceTarget(plan)
+	byMember := map[string]string{} // caller account member -> caller name, for Why
+	for _, c := range plan.Callers {
+		byMember[c.Account.Member] = c.Name
+	}
+	// Deduplicating by key keeps the longest expiry, as IAM does when a member appears in two
+	// bindings of one role: the union of the bindings is what the member can do.
+	grants := map[string]Grant{}
+	add := func(g Grant) {
+		if prev, ok := grants[g.key()]; ok && !longer(g.Expires, prev.Expires) {
+			return
+		}
+		grants[g.key()] = g
+	}
+	for _, m := range plan.Invokers {
+		why := "caller " + byMember[m] + " may call the service"
+		if byMember[m] == "" {
+			why = "may call the service"
+		}
+		add(Grant{Principal: m, Role: config.RoleInvoker, Target: svc, Why: why})
+	}
+	for _, c := range plan.Callers {
+		acct := accountTarget(c.Account)
+		for _, b := range c.AccountBindings() {
+			why := "may impersonate caller " + c.Name
+			if b.Role == config.RoleOpenIDTokenCreator {
+				why = "caller " + c.Name + " mints ID tokens as itself when impersonated (Go idtoken needs it)"
+			}
+			for _, m := range b.Members {
+				add(Grant{Principal: m, Role: b.Role, Target: acct, Expires: utc(b.Expires), Why: why})
+			}
+		}
+	}
+	if g := plan.Guard; g != nil {
+		bucket := bucketTarget(g.Bucket)
+		for _, m := range g.Members {
+			why := "caller " + byMember[m] + " passes the authz guard"
+			if byMember[m] == "" {
+				why = "passes the authz guard"
+			}
+			add(Grant{Principal: m, Role: g.RoleName, Target: bucket, Why: why})
+		}
+	}
+	for _, g := range grants {
+		r.Grants = append(r.Grants, g)
+	}
+	sortGrants(r.Grants)
+
+	if plan.Service.Name != "" {
+		rt := plan.Service.Runtime
+		r.Inventory = append(r.Inventory,
+			Item{Kind: KindService, Name: plan.Service.Name, Resource: svc.Resource,
+				Detail: "region " + plan.Service.Region + ", ingress " + plan.Service.Ingress + ", runs as " + rt.Email},
+			Item{Kind: KindServiceAccount, Name: rt.Email, Resource: accountTarget(rt).Resource,
+				Detail: "runtime account of " + plan.Service.Name + "; this program grants it no role"})
+	}
+	for _, c := range plan.Callers {
+		if !c.Created {
+			continue
+		}
+		r.Inventory = append(r.Inventory, Item{Kind: KindServiceAccount, Name: c.Account.Email,
+			Resource: accountTarget(c.Account).Resource, Detail: "caller " + c.Name, Note: c.Description})
+	}
+	if g := plan.Guard; g != nil {
+		perms := append([]string(nil), g.Permissions...)
+		sort.Strings(perms)
+		r.Inventory = append(r.Inventory,
+			Item{Kind: KindCustomRole, Name: g.RoleName, Resource: "//iam.googleapis.com/" + g.RoleName,
+				Detail: "permissions: " + strings.Join(perms, ", "), Note: g.RoleTitle},
+			Item{Kind: KindBucket, Name: g.Bucket, Resource: bucketTarget(g.Bucket).Resource,
+				Detail: "location " + g.Location + "; empty; holds the authz guard's role for its members"})
+	}
+	sort.SliceStable(r.Inventory, func(a, b int) bool {
+		x, y := r.Inventory[a], r.Inventory[b]
+		if kindOrder[x.Kind] != kindOrder[y.Kind] {
+			return kindOrder[x.Kind] < kindOrder[y.Kind]
+		}
+		return x.Name < y.Name
+	})
+	return r
+}
+
+var kindOrder = map[string]int{KindService: 0, KindServiceAccount: 1, KindCustomRole: 2, KindBucket: 3}
+
+func serviceTarget(p *config.Plan) Target {
+	return Target{Kind: KindService, Name: p.Service.Name,
+		Resource: "//run.googleapis.com/projects/" + p.Project + "/locations/" + p.Service.Region + "/services/" + p.Service.Name}
+}
+
+// accountTarget uses the email in the resource name, as the IAM binding's serviceAccountId does,
+// so that external and created accounts are named alike.
+func accountTarget(a config.Account) Target {
+	name := a.Name
+	if name == "" {
+		// External callers carry no resource name in the plan; "-" is IAM's wildcard project,
+		// which resolves the account by its email.
+		name = "projects/-/serviceAccounts/" + a.Email
+	}
+	return Target{Kind: KindServiceAccount, Name: a.Email, Resource: "//iam.googleapis.com/" + name}
+}
+
+func bucketTarget(name string) Target {
+	return Target{Kind: KindBucket, Name: name, Resource: "//storage.googleapis.com/projects/_/buckets/" + name}
+}
+
+func utc(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+// longer reports whether expiry a outlasts b; nil is forever.
+func longer(a, b *time.Time) bool {
+	switch {
+	case b == nil:
+		return false
+	case a == nil:
+		return true
+	}
+	return a.After(*b)
+}
+
+func sameExpiry(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Equal(*b)
+}
+
+func sortGrants(gs []Grant) {
+	sort.Slice(gs, func(a, b int) bool {
+		x, y := gs[a], gs[b]
+		if x.Principal != y.Principal {
+			return x.Principal < y.Principal
+		}
+		if x.Role != y.Role {
+			return x.Role < y.Role
+		}
+		return x.Target.Resource < y.Target.Resource
+	})
+}
+
+// FormatExpiry prints an expiry as the config writes it, or "never".
+func FormatExpiry(t *time.Time) string {
+	if t == nil {
+		return "never"
+	}
+	return t.UTC().Format(time.RFC3339)
+}

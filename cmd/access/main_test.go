@@ -1,0 +1,303 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const now = "-now=2026-11-23T00:00:00Z"
+
+// modify is the change an onboarding pull request makes: a new caller, a default impersonator's
+// expiry moved, and one caller removed.
+func modify(t *testing.T, s string) string {
+	t.Helper()
+	for _, r := range [][2]string{
+		{"    - name: billing-partner\n", "    - name: orders-audit\n      description: Monthly audit export of orders.\n    - name: billing-partner\n"},
+		{`expires: "2027-03-31T00:00:00Z"`, `expires: "2027-06-30T00:00:00Z"`},
+		{"    - name: cdn-purger\n      description: Purges CDN caches; passes the authz guard only, never calls the API.\n      invoke: false\n      authz: true\n", ""},
+	} {
+		if !strings.Contains(s, r[0]) {
+			t.Fatalf("Pulumi.dev.yaml changed: %q not found; update this test's edit", r[0])
+		}
+		s = strings.Replace(s, r[0], r[1], 1)
+	}
+	return s
+}
+
+// project copies the repository's Pulumi.yaml and Pulumi.dev.yaml into a temp dir.
+func project(t *testing.T) (dir, devYAML string) {
+	t.Helper()
+	dir = t.TempDir()
+	for _, name := range []string{"Pulumi.yaml", "Pulumi.dev.yaml"} {
+		data, err := os.ReadFile(filepath.Join("..", "..", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(dir, name), string(data))
+		if name == "Pulumi.dev.yaml" {
+			devYAML = string(data)
+		}
+	}
+	return dir, devYAML
+}
+
+func writeFile(t *testing.T, path, text string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func contains(t *testing.T, what, got string, want ...string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains(got, w) {
+			t.Errorf("%s lacks %q:\n%s", what, w, got)
+		}
+	}
+}
+
+const (
+	audit = "orders-audit@acme-platform-dev.iam.gserviceaccount.com"
+	purge = "cdn-purger@acme-platform-dev.iam.gserviceaccount.com"
+)
+
+// wantDiff are lines the onboarding change must show, one per grant, grouped by principal.
+var wantDiff = []string{
+	"grants 4 added, 4 removed, 2 changed; created resources 1 added, 1 removed, 0 changed",
+	"  group:orders-api-developers@acme.example\n    - roles/iam.serviceAccountTokenCreator on service account " + purge + "\n    + roles/iam.serviceAccountTokenCreator on service account " + audit + "; no expiry; may impersonate caller orders-audit\n",
+	"  serviceAccount:" + audit + "\n    + roles/iam.serviceAccountOpenIdTokenCreator on service account " + audit,
+	"    + roles/run.invoker on service orders-api; no expiry; caller orders-audit may call the service\n",
+	"    - projects/acme-platform-dev/roles/ordersApiAuthz on bucket acme-platform-dev-orders-api-authz\n",
+	"    ~ roles/iam.serviceAccountTokenCreator on service account orders-batch@acme-platform-dev.iam.gserviceaccount.com: expiry 2027-03-31T00:00:00Z -> 2027-06-30T00:00:00Z\n",
+	"  - service account " + purge + " (caller cdn-purger;",
+	"  + service account " + audit + ` (caller orders-audit; "Monthly audit export of orders.")`,
+}
+
+func TestReport(t *testing.T) {
+	dir, _ := project(t)
+	for _, tc := range []struct {
+		format string
+		want   []string
+	}{
+		{"text", []string{
+			"Access report for stack dev, project acme-platform-dev (expiries judged at 2026-11-23T00:00:00Z)",
+			"Grants (15), by principal",
+			"  user:kenji.ito@acme.example\n    roles/iam.serviceAccountTokenCreator  ",
+			"  serviceAccount:billing-runner@acme-billing-prod.iam.gserviceaccount.com\n    roles/run.invoker  ",
+			"Created (7)",
+		}},
+		{"markdown", []string{"### Access report: stack `dev`", "| `user:hana.sato@acme.example` | `roles/iam.serviceAccountTokenCreator` | service account `orders-batch@acme-platform-dev.iam.gserviceaccount.com` | 2027-03-31T00:00:00Z |"}},
+		{"json", []string{`"project": "acme-platform-dev"`}},
+	} {
+		t.Run(tc.format, func(t *testing.T) {
+			code, out, errOut := runCLI(t, "-stack", "dev", "-dir", dir, "-format", tc.format, now)
+			if code != 0 || errOut != "" {
+				t.Fatalf("exit %d, stderr %q; want 0 and nothing on stderr", code, errOut)
+			}
+			contains(t, "report", out, tc.want...)
+			if tc.format == "json" {
+				var r struct {
+					Grants []struct{ Principal, Role string }
+				}
+				if err := json.Unmarshal([]byte(out), &r); err != nil || len(r.Grants) != 15 {
+					t.Errorf("JSON report: %d grants, err %v; want 15", len(r.Grants), err)
+				}
+			}
+		})
+	}
+}
+
+func TestDiffAgainstFile(t *testing.T) {
+	dir, dev := project(t)
+	same := filepath.Join(dir, "same.yaml")
+	writeFile(t, same, dev)
+
+	code, out, errOut := runCLI(t, "-stack", "dev", "-dir", dir, "-base", same, now)
+	if code != 0 {
+		t.Fatalf("same config: exit %d, want 0\n%s%s", code, out, errOut)
+	}
+	contains(t, "no-change output", out, "No access change in stack dev ("+same+" -> ")
+	if strings.Contains(out, "roles/") {
+		t.Errorf("no-change output lists grants:\n%s", out)
+	}
+
+	writeFile(t, filepath.Join(dir, "Pulumi.dev.yaml"), modify(t, dev))
+	code, out, errOut = runCLI(t, "-stack", "dev", "-dir", dir, "-base", same, now)
+	if code != 3 {
+		t.Fatalf("onboarding change: exit %d, want 3\n%s%s", code, out, errOut)
+	}
+	contains(t, "diff", out, wantDiff...)
+	if strings.Contains(out, "kenji.ito") {
+		t.Errorf("the diff mentions a principal whose access did not change:\n%s", out)
+	}
+
+	code, out, _ = runCLI(t, "-stack", "dev", "-dir", dir, "-base", same, "-format", "markdown", now)
+	if code != 3 {
+		t.Fatalf("markdown: exit %d, want 3", code)
+	}
+	contains(t, "markdown diff", out, "```diff\n", "\n+ roles/run.invoker on service orders-api; no expiry; caller orders-audit may call the service\n")
+}
+
+func TestInvalidConfigExits2WithoutReport(t *testing.T) {
+	dir, dev := project(t)
+	good := filepath.Join(dir, "good.yaml")
+	writeFile(t, good, dev)
+	bad := strings.Replace(dev, "    - name: orders-front\n", "    - name: Orders_Front\n", 1)
+	bad = strings.Replace(bad, "    ingress: all\n", "    ingress: public\n", 1)
+	if bad == dev {
+		t.Fatal("edit did nothing")
+	}
+
+	t.Run("head", func(t *testing.T) {
+		writeFile(t, filepath.Join(dir, "Pulumi.dev.yaml"), bad)
+		for _, args := range [][]string{{}, {"-base", good}, {"-format", "json"}} {
+			code, out, errOut := runCLI(t, append([]string{"-stack", "dev", "-dir", dir, now}, args...)...)
+			if code != 2 {
+				t.Errorf("%v: exit %d, want 2", args, code)
+			}
+			if out != "" {
+				t.Errorf("%v: an invalid config must print no report, got:\n%s", args, out)
+			}
+			contains(t, "stderr", errOut,
+				"invalid stack config (2 problems); nothing was deployed:",
+				`  - service.ingress "public": is not a known ingress`,
+				`  - callers[1].name "Orders_Front": must be 6-30 chars`)
+		}
+		writeFile(t, filepath.Join(dir, "Pulumi.dev.yaml"), dev)
+	})
+
+	t.Run("base", func(t *testing.T) {
+		badBase := filepath.Join(dir, "bad.yaml")
+		writeFile(t, badBase, bad)
+		code, out, errOut := runCLI(t, "-stack", "dev", "-dir", dir, "-base", badBase, now)
+		if code != 2 || out != "" {
+			t.Errorf("invalid base: exit %d, stdout %q; want 2 and nothing", code, out)
+		}
+		contains(t, "stderr", errOut, "base "+badBase+": invalid stack config (2 problems)")
+	})
+}
+
+func TestOtherFailuresExit1(t *testing.T) {
+	dir, _ := project(t)
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no stack", []string{"-dir", dir}, "-stack is required"},
+		{"bad format", []string{"-stack", "dev", "-dir", dir, "-format", "yaml"}, `unknown format "yaml": use text, markdown or json`},
+		{"bad now", []string{"-stack", "dev", "-dir", dir, "-now", "tomorrow"}, `-now "tomorrow" is not an RFC 3339 time`},
+		{"unknown flag", []string{"-stack", "dev", "-bogus"}, "flag provided but not defined: -bogus"},
+		{"stray argument", []string{"-stack", "dev", "-dir", dir, "dev"}, `unexpected argument "dev"`},
+		{"missing stack file", []string{"-stack", "prod", "-dir", dir}, "Pulumi.prod.yaml: no such file"},
+		{"base neither file nor revision", []string{"-stack", "dev", "-dir", dir, "-base", "no-such-rev"}, `-base "no-such-rev" is neither an existing file nor a git revision`},
+		{"base option-like", []string{"-stack", "dev", "-dir", dir, "-base", "--output=/tmp/x"}, "is neither an existing file nor a git revision"},
+		{"base outside a repository", []string{"-stack", "dev", "-dir", dir, "-base", "HEAD"}, "not a git repository"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errOut := runCLI(t, tc.args...)
+			if code != 1 || out != "" {
+				t.Errorf("exit %d, stdout %q; want 1 and no output", code, out)
+			}
+			contains(t, "stderr", errOut, tc.want)
+		})
+	}
+
+	t.Run("help", func(t *testing.T) {
+		code, out, errOut := runCLI(t, "-h")
+		if code != 0 || out != "" {
+			t.Errorf("-h: exit %d, stdout %q", code, out)
+		}
+		contains(t, "usage", errOut, "usage: go run ./cmd/access -stack NAME", "3  access changed", "-format string")
+	})
+}
+
+// git runs git in dir with an identity and no user or system config, so that the test does not
+// depend on the machine's git setup.
+func git(t *testing.T, dir string, args ...string) {
+	t.Helper()
+	cmd := exec.Command("git", append([]string{"-C", dir, "-c", "user.name=Test", "-c", "user.email=test@example.com", "-c", "commit.gpgsign=false"}, args...)...)
+	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL="+os.DevNull)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("git %v: %v\n%s", args, err, out)
+	}
+}
+
+func TestDiffAgainstGitRevision(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git is not installed")
+	}
+	t.Setenv("GIT_CONFIG_NOSYSTEM", "1")
+	t.Setenv("GIT_CONFIG_GLOBAL", os.DevNull)
+	// The program lives in a subdirectory of the repository, so that "rev:./file" must resolve
+	// from -dir rather than from the repository root.
+	repo := t.TempDir()
+	src, dev := project(t)
+	dir := filepath.Join(repo, "infra")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	pulumiYAML, err := os.ReadFile(filepath.Join(src, "Pulumi.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "Pulumi.yaml"), string(pulumiYAML))
+	writeFile(t, filepath.Join(dir, "Pulumi.dev.yaml"), dev)
+	git(t, repo, "init", "-q")
+	git(t, repo, "add", ".")
+	git(t, repo, "commit", "-q", "-m", "dev stack")
+
+	code, out, errOut := runCLI(t, "-stack", "dev", "-dir", dir, "-base", "HEAD", now)
+	if code != 0 {
+		t.Fatalf("unchanged working tree: exit %d, want 0\n%s%s", code, out, errOut)
+	}
+	contains(t, "output", out, "No access change in stack dev (HEAD (")
+
+	writeFile(t, filepath.Join(dir, "Pulumi.dev.yaml"), modify(t, dev))
+	code, out, errOut = runCLI(t, "-stack", "dev", "-dir", dir, "-base", "HEAD", now)
+	if code != 3 {
+		t.Fatalf("modified working tree: exit %d, want 3\n%s%s", code, out, errOut)
+	}
+	contains(t, "diff", out, wantDiff...)
+
+	// Once committed, the change is the base: nothing left to report.
+	git(t, repo, "commit", "-q", "-am", "onboard orders-audit")
+	if code, out, _ = runCLI(t, "-stack", "dev", "-dir", dir, "-base", "HEAD", now); code != 0 {
+		t.Errorf("after commit: exit %d, want 0\n%s", code, out)
+	}
+	// ...and the previous commit shows it again.
+	if code, out, _ = runCLI(t, "-stack", "dev", "-dir", dir, "-base", "HEAD~1", now); code != 3 || !strings.Contains(out, "+ roles/run.invoker on service orders-api") {
+		t.Errorf("against HEAD~1: exit %d, want 3 with the new invoker\n%s", code, out)
+	}
+
+	// An unknown revision in a repository is a failure, not an empty base.
+	code, out, errOut = runCLI(t, "-stack", "dev", "-dir", dir, "-base", "origin/main", now)
+	if code != 1 || out != "" {
+		t.Errorf("unknown revision: exit %d, stdout %q; want 1 and no output", code, out)
+	}
+	contains(t, "stderr", errOut, `-base "origin/main" is neither an existing file nor a git revision`, "shallow CI checkout")
+
+	// A stack that does not exist at the base grants nothing there: all of it is added.
+	writeFile(t, filepath.Join(dir, "Pulumi.staging.yaml"), dev)
+	code, out, errOut = runCLI(t, "-stack", "staging", "-dir", dir, "-base", "HEAD", now)
+	if code != 3 {
+		t.Fatalf("new stack: exit %d, want 3\n%s%s", code, out, errOut)
+	}
+	contains(t, "new stack diff", out, ", without Pulumi.staging.yaml -> ", "grants 15 added, 0 removed, 0 changed; created resources 7 added, 0 removed, 0 changed")
+	if strings.Contains(out, "\n    - ") || strings.Contains(out, "\n    ~ ") {
+		t.Errorf("a new stack can only add:\n%s", out)
+	}
+}

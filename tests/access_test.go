@@ -1,0 +1,311 @@
+package tests
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/platform/private-run-api/access"
+	"github.com/platform/private-run-api/config"
+)
+
+// The access report is only worth reading if it lists exactly what the program deploys. These
+// tests run the program under mocks and derive grants from the registered IAM resources alone,
+// then compare them with the report built from the plan.
+
+// accessCases are stacks that exercise every way a grant is made or left out.
+var accessCases = []struct {
+	name string
+	yaml string // "" means the repository's Pulumi.dev.yaml
+	// want are grants that must be among the deployed ones ("principal role resource expiry"),
+	// so that a case cannot pass by both sides being empty or by a case losing its point.
+	want []string
+	// grants is how many grants the case deploys.
+	grants int
+	// warning must be among the program's warnings, and so among the report's.
+	warning string
+}{
+	{
+		name: "dev stack",
+		want: []string{
+			"user:hana.sato@acme.example roles/iam.serviceAccountTokenCreator //iam.googleapis.com/projects/acme-platform-dev/serviceAccounts/orders-front@acme-platform-dev.iam.gserviceaccount.com 2027-03-31T00:00:00Z",
+			"serviceAccount:billing-runner@acme-billing-prod.iam.gserviceaccount.com roles/run.invoker //run.googleapis.com/projects/acme-platform-dev/locations/asia-northeast1/services/orders-api never",
+			"serviceAccount:cdn-purger@acme-platform-dev.iam.gserviceaccount.com projects/acme-platform-dev/roles/ordersApiAuthz //storage.googleapis.com/projects/_/buckets/acme-platform-dev-orders-api-authz never",
+		},
+		grants: 15,
+	},
+	{
+		name:   "minimal",
+		yaml:   minimal,
+		want:   []string{"serviceAccount:orders-batch@acme-test.iam.gserviceaccount.com roles/run.invoker //run.googleapis.com/projects/acme-test/locations/us-central1/services/orders-api never"},
+		grants: 1,
+	},
+	{
+		// Expired, future, overlapping and per-caller expiries: one account ends up with three
+		// token-creator bindings (no expiry, and two distinct expiries).
+		name: "expiries",
+		yaml: minimal + `    - name: orders-front
+      impersonators:
+        - member: user:ann@acme.example
+          expires: "2027-06-30T00:00:00Z"
+        - user:bob@acme.example
+        - member: user:carol@acme.example
+          expires: "2026-12-24T18:00:00+09:00"
+  private-run-api:impersonators:
+    - group:devs@acme.example
+    - member: user:gone@acme.example
+      expires: "2026-01-01T00:00:00Z"
+    - member: user:ann@acme.example
+      expires: "2027-01-31T00:00:00Z"
+    - member: user:bob@acme.example
+      expires: "2027-01-31T00:00:00Z"
+`,
+		want: []string{
+			"user:ann@acme.example roles/iam.serviceAccountTokenCreator //iam.googleapis.com/projects/acme-test/serviceAccounts/orders-batch@acme-test.iam.gserviceaccount.com 2027-01-31T00:00:00Z",
+			"user:bob@acme.example roles/iam.serviceAccountTokenCreator //iam.googleapis.com/projects/acme-test/serviceAccounts/orders-front@acme-test.iam.gserviceaccount.com never",
+			"user:ann@acme.example roles/iam.serviceAccountTokenCreator //iam.googleapis.com/projects/acme-test/serviceAccounts/orders-front@acme-test.iam.gserviceaccount.com 2027-06-30T00:00:00Z",
+			"user:carol@acme.example roles/iam.serviceAccountTokenCreator //iam.googleapis.com/projects/acme-test/serviceAccounts/orders-front@acme-test.iam.gserviceaccount.com 2026-12-24T09:00:00Z",
+		},
+		grants:  11,
+		warning: "impersonators[1] (user:gone@acme.example) expired at 2026-01-01T00:00:00Z",
+	},
+	{
+		name: "external callers",
+		yaml: `
+config:
+  gcp:project: acme-test
+  gcp:region: us-central1
+  private-run-api:service:
+    name: orders-api
+    image: us-docker.pkg.dev/cloudrun/container/hello
+  private-run-api:impersonators:
+    - group:devs@acme.example
+  private-run-api:callers:
+    - name: billing-partner
+      email: billing@acme-billing.iam.gserviceaccount.com
+      authz: true
+    - name: audit-partner
+      email: audit@acme-audit.iam.gserviceaccount.com
+      invoke: false
+      authz: true
+`,
+		want: []string{
+			"serviceAccount:billing@acme-billing.iam.gserviceaccount.com roles/run.invoker //run.googleapis.com/projects/acme-test/locations/us-central1/services/orders-api never",
+			"serviceAccount:audit@acme-audit.iam.gserviceaccount.com projects/acme-test/roles/orders_api_authz //storage.googleapis.com/projects/_/buckets/acme-test-orders-api-authz never",
+		},
+		// No impersonation on accounts the program does not own, though a default exists.
+		grants: 3,
+	},
+	{
+		name: "guard off",
+		yaml: minimal + `
+    - name: orders-front
+      impersonators:
+        - user:ann@acme.example
+  private-run-api:authz:
+    enabled: false
+`,
+		want: []string{
+			"user:ann@acme.example roles/iam.serviceAccountTokenCreator //iam.googleapis.com/projects/acme-test/serviceAccounts/orders-front@acme-test.iam.gserviceaccount.com never",
+			"serviceAccount:orders-front@acme-test.iam.gserviceaccount.com roles/iam.serviceAccountOpenIdTokenCreator //iam.googleapis.com/projects/acme-test/serviceAccounts/orders-front@acme-test.iam.gserviceaccount.com never",
+		},
+		grants: 4,
+	},
+	{
+		name: "nobody invokes",
+		yaml: strings.Replace(minimal, "    - name: orders-batch\n", "    - name: orders-batch\n      invoke: false\n      authz: true\n", 1),
+		want: []string{
+			"serviceAccount:orders-batch@acme-test.iam.gserviceaccount.com projects/acme-test/roles/orders_api_authz //storage.googleapis.com/projects/_/buckets/acme-test-orders-api-authz never",
+		},
+		grants:  1,
+		warning: "no caller may invoke the private service",
+	},
+}
+
+func TestAccessReportMatchesDeployedGrants(t *testing.T) {
+	for _, tc := range accessCases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := devStack(t)
+			if tc.yaml != "" {
+				cfg = stackYAML(t, tc.yaml)
+			}
+			r := mustRun(t, cfg, runOpts{})
+			report := accessReportFor(t, cfg)
+
+			deployed := accessDeployedGrants(t, r)
+			reported := map[string]bool{}
+			for _, g := range report.Grants {
+				reported[accessGrantKey(g.Principal, g.Role, g.Target.Resource, g.Expires)] = true
+			}
+			for _, k := range accessSortedSet(deployed) {
+				if !reported[k] {
+					t.Errorf("deployed but not in the report: %s", k)
+				}
+			}
+			for _, k := range accessSortedSet(reported) {
+				if !deployed[k] {
+					t.Errorf("in the report but not deployed: %s", k)
+				}
+			}
+			for _, w := range tc.want {
+				if !deployed[w] {
+					t.Errorf("case expects the program to deploy %s; deployed:\n  %s", w, strings.Join(accessSortedSet(deployed), "\n  "))
+				}
+			}
+			// The program logs the plan's warnings; the report must show the same ones.
+			if strings.Join(report.Warnings, "\n") != strings.Join(r.warnings, "\n") {
+				t.Errorf("report warnings %q differ from the program's %q", report.Warnings, r.warnings)
+			}
+			if tc.warning != "" && !strings.Contains(strings.Join(r.warnings, "\n"), tc.warning) {
+				t.Errorf("the program's warnings %q lack %q", r.warnings, tc.warning)
+			}
+			if len(deployed) != tc.grants || len(report.Grants) != tc.grants {
+				t.Errorf("%d grants deployed, %d reported; the case expects %d", len(deployed), len(report.Grants), tc.grants)
+			}
+		})
+	}
+}
+
+func TestAccessReportMatchesDeployedInventory(t *testing.T) {
+	for _, tc := range accessCases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := devStack(t)
+			if tc.yaml != "" {
+				cfg = stackYAML(t, tc.yaml)
+			}
+			r := mustRun(t, cfg, runOpts{})
+			report := accessReportFor(t, cfg)
+
+			// An account's detail is the report's own words for its purpose, so accounts compare
+			// by resource name only; every other item's detail is read back from the inputs.
+			reported := map[string]bool{}
+			for _, it := range report.Inventory {
+				if it.Kind == access.KindServiceAccount {
+					reported[it.Kind+" "+it.Resource] = true
+				} else {
+					reported[it.Kind+" "+it.Resource+" "+it.Detail] = true
+				}
+			}
+			deployed := map[string]bool{}
+			for _, x := range r.byType(tAccount) {
+				email := x.str("accountId") + "@" + x.str("project") + ".iam.gserviceaccount.com"
+				deployed[access.KindServiceAccount+" //iam.googleapis.com/projects/"+x.str("project")+"/serviceAccounts/"+email] = true
+			}
+			for _, x := range r.byType(tCustomRole) {
+				perms := x.strs("permissions")
+				sort.Strings(perms)
+				deployed[access.KindCustomRole+" //iam.googleapis.com/projects/"+x.str("project")+"/roles/"+x.str("roleId")+" permissions: "+strings.Join(perms, ", ")] = true
+			}
+			for _, x := range r.byType(tBucket) {
+				deployed[access.KindBucket+" //storage.googleapis.com/projects/_/buckets/"+x.str("name")+" location "+x.str("location")+"; empty; holds the authz guard's role for its members"] = true
+			}
+			for _, x := range r.byType(tService) {
+				runAs := x.obj("template")["serviceAccount"].StringValue()
+				deployed[fmt.Sprintf("%s //run.googleapis.com/projects/%s/locations/%s/services/%s region %s, ingress %s, runs as %s",
+					access.KindService, x.str("project"), x.str("location"), x.str("name"), x.str("location"), x.str("ingress"), runAs)] = true
+			}
+			for _, k := range accessSortedSet(deployed) {
+				if !reported[k] {
+					t.Errorf("deployed but not in the report: %s", k)
+				}
+			}
+			for _, k := range accessSortedSet(reported) {
+				if !deployed[k] {
+					t.Errorf("in the report but not deployed: %s", k)
+				}
+			}
+			// Accounts are the runtime account plus one per created caller; at least the runtime
+			// one and the service always exist, so an empty comparison cannot pass.
+			if len(r.byType(tAccount)) < 1 || len(r.byType(tService)) != 1 {
+				t.Errorf("expected a runtime account and one service, got %d accounts, %d services", len(r.byType(tAccount)), len(r.byType(tService)))
+			}
+		})
+	}
+}
+
+// accessReportFor builds the report the way cmd/access does: decode, validate, resolve, build.
+func accessReportFor(t *testing.T, cfg map[string]string) access.Report {
+	t.Helper()
+	keys := make([]string, 0, len(cfg))
+	for k := range cfg {
+		keys = append(keys, k)
+	}
+	c, err := config.Load(project, config.MapSource(cfg), keys)
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	return access.Build(stackName, config.Resolve(c, fixedNow), fixedNow)
+}
+
+var accessConditionRe = regexp.MustCompile(`^request\.time < timestamp\("([^"]+)"\)$`)
+
+// accessDeployedGrants reads every IAM binding the program registered. A resource type that can grant
+// access and is not understood here fails the test: a new kind of grant must reach the report.
+func accessDeployedGrants(t *testing.T, r *result) map[string]bool {
+	t.Helper()
+	out := map[string]bool{}
+	add := func(x registered, resourceName string, expires *time.Time) {
+		members := x.strs("members")
+		if len(members) == 0 {
+			t.Errorf("%s %s has no members", x.Type, x.Name)
+		}
+		for _, m := range members {
+			out[accessGrantKey(m, x.str("role"), resourceName, expires)] = true
+		}
+	}
+	for _, x := range r.res {
+		if !x.Custom {
+			continue
+		}
+		switch x.Type {
+		case tServiceIAM:
+			if x.obj("condition") != nil {
+				t.Errorf("%s has a condition the report cannot show", x.Name)
+			}
+			add(x, fmt.Sprintf("//run.googleapis.com/projects/%s/locations/%s/services/%s", x.str("project"), x.str("location"), x.str("name")), nil)
+		case tAccountIAM:
+			var expires *time.Time
+			if cond := x.obj("condition"); cond != nil {
+				expr := cond["expression"].StringValue()
+				m := accessConditionRe.FindStringSubmatch(expr)
+				if m == nil {
+					t.Errorf("%s: condition %q is not an expiry; the report would misstate it", x.Name, expr)
+					continue
+				}
+				at, err := time.Parse(time.RFC3339, m[1])
+				if err != nil {
+					t.Errorf("%s: condition time %q: %v", x.Name, m[1], err)
+					continue
+				}
+				expires = &at
+			}
+			add(x, "//iam.googleapis.com/"+x.str("serviceAccountId"), expires)
+		case tBucketIAM:
+			if x.obj("condition") != nil {
+				t.Errorf("%s has a condition the report cannot show", x.Name)
+			}
+			add(x, "//storage.googleapis.com/projects/_/buckets/"+x.str("bucket"), nil)
+		case tCustomRole, tAccount, tService, tBucket, tProjectAPI:
+			// Not grants; the inventory test covers the ones the report lists.
+		default:
+			t.Errorf("resource type %s (%s) is not known to the access report test: if it grants access, add it to access.Build and here", x.Type, x.Name)
+		}
+	}
+	return out
+}
+
+func accessGrantKey(principal, role, resourceName string, expires *time.Time) string {
+	return strings.Join([]string{principal, role, resourceName, access.FormatExpiry(expires)}, " ")
+}
+
+func accessSortedSet(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
