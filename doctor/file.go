@@ -133,7 +133,7 @@ func (d *diag) impersonated(f adcFile) {
 		var detail []string
 		if c.OpenIDSelf {
 			detail = append(detail, fmt.Sprintf("The stack also grants the account %s on itself, which Go's idtoken", config.RoleOpenIDTokenCreator),
-				"needs under impersonation before google.golang.org/api v0.276.0 (google-api-go-client#2301).")
+				"needs under impersonation before google.golang.org/api v0.277.0 (google-api-go-client#2301).")
 		}
 		detail = append(detail,
 			"If a call still fails with \"Permission 'iam.serviceAccounts.getOpenIdToken' denied\" (or getAccessToken):",

@@ -74,7 +74,7 @@ func onlineError(err error, c config.CallerPlan) Finding {
 		f.Detail = append(f.Detail,
 			"Likely causes, most likely first: you lack "+config.RoleTokenCreator+" on the account (check",
 			"offline with -me); the grant is younger than about 2 minutes (sometimes 7 or more); or, with the new",
-			"auth library or google.golang.org/api before v0.276.0, the account lacks "+config.RoleOpenIDTokenCreator,
+			"auth library or google.golang.org/api before v0.277.0, the account lacks "+config.RoleOpenIDTokenCreator,
 			"on itself (google-api-go-client#2301; the stack declares it, so deploy). Then clear gcloud's cached login:")
 		f.Commands = []string{"gcloud auth application-default revoke", c.ImpersonationCommand()}
 	case strings.Contains(msg, "invalid_grant"), strings.Contains(msg, "invalid_rapt"), strings.Contains(msg, "reauth"):
