@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"reflect"
 	"slices"
 	"sort"
@@ -46,13 +47,7 @@ func decode(namespace string, src Source, allKeys []string) (*Config, []Problem)
 	var ps problems
 	cfg := &Config{EnableAPIs: true}
 
-	for _, k := range unknownKeys(namespace, allKeys) {
-		fix := "remove it, or use one of: " + strings.Join(Keys, ", ")
-		if s := closest(k, Keys); s != "" {
-			fix = fmt.Sprintf("did you mean %q? Known keys: %s", namespace+":"+s, strings.Join(Keys, ", "))
-		}
-		ps.add(namespace+":"+k, "", "is not a config key this program reads", fix)
-	}
+	ps = append(ps, UnknownKeys(namespace, allKeys, Keys, "this program")...)
 
 	cfg.Project, _ = src(KeyGCPProject)
 	cfg.Region, _ = src(KeyGCPRegion)
@@ -292,21 +287,48 @@ func closest(s string, known []string) string {
 	return best
 }
 
-// unknownKeys lists keys in namespace that the program does not read, sorted.
-func unknownKeys(namespace string, allKeys []string) []string {
-	known := map[string]bool{}
-	for _, k := range Keys {
-		known[k] = true
+// UnknownKeys reports every key of allKeys in namespace that is not in known, sorted, with the
+// nearest known key as a suggestion. reader names the program in the message.
+func UnknownKeys(namespace string, allKeys, known []string, reader string) []Problem {
+	isKnown := map[string]bool{}
+	for _, k := range known {
+		isKnown[k] = true
 	}
-	var out []string
+	var unknown []string
 	for _, k := range allKeys {
-		rest, ok := strings.CutPrefix(k, namespace+":")
-		if ok && !known[rest] {
-			out = append(out, rest)
+		if rest, ok := strings.CutPrefix(k, namespace+":"); ok && !isKnown[rest] {
+			unknown = append(unknown, rest)
 		}
 	}
-	sort.Strings(out)
-	return out
+	sort.Strings(unknown)
+	var ps problems
+	for _, k := range unknown {
+		fix := "remove it; known keys: " + strings.Join(known, ", ")
+		if s := closest(k, known); s != "" {
+			fix = fmt.Sprintf("did you mean %q? Known keys: %s", namespace+":"+s, strings.Join(known, ", "))
+		}
+		ps.add(namespace+":"+k, "", "is not a config key "+reader+" reads", fix)
+	}
+	return ps
+}
+
+// EngineConfigKeys lists the keys of the whole stack config, which the Pulumi language host
+// passes to the program as a JSON object in PULUMI_CONFIG; nil when it is absent (tests, tools).
+// ctx.GetConfig answers one key at a time, so this is the only way to see a typo'd key.
+func EngineConfigKeys() []string {
+	raw := os.Getenv("PULUMI_CONFIG")
+	if raw == "" {
+		return nil
+	}
+	var m map[string]json.RawMessage
+	if json.Unmarshal([]byte(raw), &m) != nil {
+		return nil
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	return keys
 }
 
 // canonicalJSON is used by tests and tools that need to compare raw values; kept here so every

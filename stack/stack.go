@@ -4,8 +4,6 @@
 package stack
 
 import (
-	"encoding/json"
-	"os"
 	"sort"
 	"time"
 
@@ -45,7 +43,7 @@ func RunWith(ctx *pulumi.Context, opts Options) error {
 		opts.Export = ctx.Export
 	}
 	if opts.ConfigKeys == nil {
-		opts.ConfigKeys = engineConfigKeys()
+		opts.ConfigKeys = config.EngineConfigKeys()
 	}
 	cfg, err := config.Load(ctx.Project(), ctx.GetConfig, opts.ConfigKeys)
 	if err != nil {
@@ -76,24 +74,6 @@ func (o Outputs) Names() []string {
 	}
 	sort.Strings(names)
 	return names
-}
-
-// engineConfigKeys lists the keys of the config the language host passed in PULUMI_CONFIG (a
-// JSON object), or nil when it is absent.
-func engineConfigKeys() []string {
-	raw := os.Getenv(pulumi.EnvConfig)
-	if raw == "" {
-		return nil
-	}
-	var m map[string]json.RawMessage
-	if json.Unmarshal([]byte(raw), &m) != nil {
-		return nil
-	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	return keys
 }
 
 // Deploy registers the resources of a resolved plan and returns the stack outputs.

@@ -1,9 +1,7 @@
 package ci
 
 import (
-	"encoding/json"
 	"fmt"
-	"os"
 	"sort"
 	"unicode/utf8"
 
@@ -12,6 +10,8 @@ import (
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/serviceaccount"
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/storage"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/platform/private-run-api/config"
 )
 
 // GitHub repository variables the workflows read; the stack exports their values under the same
@@ -42,7 +42,7 @@ func RunWith(ctx *pulumi.Context, opts Options) error {
 		opts.Export = ctx.Export
 	}
 	if opts.ConfigKeys == nil {
-		opts.ConfigKeys = engineConfigKeys()
+		opts.ConfigKeys = config.EngineConfigKeys()
 	}
 	cfg, err := Load(ctx.Project(), ctx.GetConfig, opts.ConfigKeys)
 	if err != nil {
@@ -61,23 +61,6 @@ func RunWith(ctx *pulumi.Context, opts Options) error {
 		opts.Export(name, outputs[name])
 	}
 	return nil
-}
-
-// engineConfigKeys lists the keys of the config the language host passed in PULUMI_CONFIG.
-func engineConfigKeys() []string {
-	raw := os.Getenv(pulumi.EnvConfig)
-	if raw == "" {
-		return nil
-	}
-	var m map[string]json.RawMessage
-	if json.Unmarshal([]byte(raw), &m) != nil {
-		return nil
-	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	return keys
 }
 
 // Outputs are the stack outputs Declare produces, by name.

@@ -478,7 +478,7 @@ func TestInvalidConfigRegistersNothingAndListsEveryProblem(t *testing.T) {
 }
 
 func TestTypoFixSuggestsTheKey(t *testing.T) {
-	_, err := ci.Load(project, ci.MapSource(base(map[string]string{"deployBrnach": "main"})), []string{project + ":deployBrnach"})
+	_, err := ci.Load(project, config.MapSource(base(map[string]string{"deployBrnach": "main"})), []string{project + ":deployBrnach"})
 	var cerr *config.Error
 	if !errors.As(err, &cerr) || len(cerr.Problems) != 1 {
 		t.Fatalf("err = %v", err)
@@ -541,7 +541,7 @@ func TestReadmeNamesEveryRoleAndVariable(t *testing.T) {
 
 func mustLoad(tb testing.TB, cfg map[string]string) *ci.Config {
 	tb.Helper()
-	c, err := ci.Load(project, ci.MapSource(cfg), nil)
+	c, err := ci.Load(project, config.MapSource(cfg), nil)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -9,11 +9,9 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 
-	"github.com/agext/levenshtein"
 
 	"github.com/platform/private-run-api/config"
 )
@@ -85,26 +83,11 @@ type Config struct {
 	Protect bool
 }
 
-// Source returns the raw value Pulumi holds for a fully qualified key, as ctx.GetConfig does.
-type Source func(key string) (string, bool)
-
-// MapSource serves config from a map of fully qualified keys (RunInfo.Config, stack files).
-func MapSource(m map[string]string) Source {
-	return func(key string) (string, bool) { v, ok := m[key]; return v, ok }
-}
-
 // Load decodes and validates the bootstrap config. namespace is the Pulumi project name; allKeys,
 // when known, lists every key the stack sets so that unknown ones are reported. The error, if
 // any, is a *config.Error listing every problem at once, so one run shows everything to fix.
-func Load(namespace string, src Source, allKeys []string) (*Config, error) {
-	var ps problems
-	for _, k := range unknownKeys(namespace, allKeys) {
-		fix := "remove it; known keys: " + strings.Join(Keys, ", ")
-		if s := closest(k, Keys); s != "" {
-			fix = fmt.Sprintf("did you mean %q? Known keys: %s", namespace+":"+s, strings.Join(Keys, ", "))
-		}
-		ps.add(namespace+":"+k, "", "is not a config key the bootstrap program reads", fix)
-	}
+func Load(namespace string, src config.Source, allKeys []string) (*Config, error) {
+	ps := problems(config.UnknownKeys(namespace, allKeys, Keys, "the bootstrap program"))
 
 	str := func(key, def string) string {
 		raw, ok := src(namespace + ":" + key)
@@ -306,33 +289,6 @@ func short(s string) string {
 		return s[:57] + "..."
 	}
 	return s
-}
-
-// unknownKeys lists keys in namespace that the program does not read, sorted.
-func unknownKeys(namespace string, allKeys []string) []string {
-	known := map[string]bool{}
-	for _, k := range Keys {
-		known[k] = true
-	}
-	var out []string
-	for _, k := range allKeys {
-		if rest, ok := strings.CutPrefix(k, namespace+":"); ok && !known[rest] {
-			out = append(out, rest)
-		}
-	}
-	sort.Strings(out)
-	return out
-}
-
-// closest suggests the known key nearest to a typo, if it is near enough to be one.
-func closest(s string, known []string) string {
-	best, bestD := "", 3
-	for _, k := range known {
-		if d := levenshtein.Distance(strings.ToLower(s), strings.ToLower(k), nil); d < bestD {
-			best, bestD = k, d
-		}
-	}
-	return best
 }
 
 // quote renders s as a CEL string literal. Validation already keeps quotes and backslashes out of
