@@ -1,0 +1,209 @@
+package tests
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"testing"
+)
+
+// genStack is a generated stack config with a realistic mix of callers, kept as plain data so
+// that the benchmarks' floor can declare the same resources without the program's config code.
+type genStack struct {
+	Project, Region string
+	Service         genService
+	Impersonators   []genImp
+	Callers         []genCaller
+	Authz           genAuthz
+	Labels          map[string]string
+}
+
+type genService struct {
+	Name  string `json:"name"`
+	Image string `json:"image"`
+}
+
+// genImp is an impersonator; without an expiry it is written as a plain member string, as people
+// write it in Pulumi.<stack>.yaml.
+type genImp struct {
+	Member  string `json:"member"`
+	Expires string `json:"expires,omitempty"`
+}
+
+func (i genImp) MarshalJSON() ([]byte, error) {
+	if i.Expires == "" {
+		return json.Marshal(i.Member)
+	}
+	type plain genImp
+	return json.Marshal(plain(i))
+}
+
+type genCaller struct {
+	Name          string   `json:"name"`
+	Description   string   `json:"description,omitempty"`
+	Email         string   `json:"email,omitempty"`
+	Impersonators []genImp `json:"impersonators,omitempty"`
+	Invoke        *bool    `json:"invoke,omitempty"`
+	Authz         bool     `json:"authz,omitempty"`
+}
+
+func (c genCaller) external() bool { return c.Email != "" }
+func (c genCaller) invokes() bool  { return c.Invoke == nil || *c.Invoke }
+
+type genAuthz struct {
+	Bucket    string `json:"bucket"`
+	RoleID    string `json:"roleId"`
+	RoleTitle string `json:"roleTitle"`
+}
+
+// Future expiries (fixedNow is 2026-11-23): three distinct dates shared across callers, as
+// temporary grants tend to end on the same few dates.
+var genExpiries = []string{"2027-03-31T00:00:00Z", "2027-06-30T00:00:00Z", "2027-12-31T00:00:00Z"}
+
+// genCallers builds a stack with n callers:
+//   - two default impersonators without expiry (a group and a lead);
+//   - every 4th caller (i%4 == 1) has one own impersonator with a future expiry, every 10th
+//     (i%10 == 5) two with different expiries, every 8th (i%8 == 3) an own on-call without expiry;
+//   - a third of the callers (i%3 == 0) pass the authz guard;
+//   - every 20th (i%20 == 13) only passes the guard (invoke: false, authz: true);
+//   - every 25th (i%25 == 9) is an existing account in another project (email, no impersonators).
+func genCallers(n int) genStack {
+	s := genStack{
+		Project: "acme-scale",
+		Region:  "asia-northeast1",
+		Service: genService{Name: "orders-api", Image: "asia-northeast1-docker.pkg.dev/acme-scale/apps/orders-api:1.4.2"},
+		Impersonators: []genImp{
+			{Member: "group:orders-api-developers@acme.example"},
+			{Member: "user:platform-lead@acme.example"},
+		},
+		Authz:  genAuthz{Bucket: "acme-scale-orders-api-authz", RoleID: "ordersApiAuthz", RoleTitle: "Orders API authz guard"},
+		Labels: map[string]string{"team": "platform", "env": "scale"},
+	}
+	no := false
+	for i := range n {
+		c := genCaller{Name: fmt.Sprintf("caller-%04d", i)}
+		if i%2 == 0 {
+			c.Description = fmt.Sprintf("Service %d of the order pipeline.", i)
+		}
+		switch {
+		case i%25 == 9:
+			c.Name = fmt.Sprintf("ext-caller-%04d", i)
+			c.Email = fmt.Sprintf("caller-%04d@other-proj.iam.gserviceaccount.com", i)
+		default:
+			if i%4 == 1 {
+				c.Impersonators = append(c.Impersonators, genImp{
+					Member:  fmt.Sprintf("user:dev-%02d@acme.example", i%37),
+					Expires: genExpiries[i%len(genExpiries)],
+				})
+			}
+			if i%10 == 5 {
+				c.Impersonators = append(c.Impersonators, genImp{
+					Member:  fmt.Sprintf("user:contractor-%02d@partner.example", i%13),
+					Expires: genExpiries[(i+1)%len(genExpiries)],
+				})
+			}
+			if i%8 == 3 {
+				c.Impersonators = append(c.Impersonators, genImp{Member: fmt.Sprintf("user:oncall-%d@acme.example", i%5)})
+			}
+		}
+		if i%3 == 0 {
+			c.Authz = true
+		}
+		if i%20 == 13 {
+			c.Invoke, c.Authz = &no, true
+		}
+		s.Callers = append(s.Callers, c)
+	}
+	return s
+}
+
+// raw renders the stack as the engine hands config to the program: fully qualified keys,
+// structured values as JSON text.
+func (s genStack) raw(tb testing.TB) map[string]string {
+	tb.Helper()
+	m := map[string]string{
+		"gcp:project": s.Project,
+		"gcp:region":  s.Region,
+	}
+	put := func(key string, v any) {
+		data, err := json.Marshal(v)
+		if err != nil {
+			tb.Fatalf("marshal %s: %v", key, err)
+		}
+		m[project+":"+key] = string(data)
+	}
+	put("service", s.Service)
+	if len(s.Impersonators) > 0 {
+		put("impersonators", s.Impersonators)
+	}
+	put("callers", s.Callers)
+	put("authz", s.Authz)
+	put("labels", s.Labels)
+	return m
+}
+
+// clone copies the stack deeply enough for tests to vary it.
+func (s genStack) clone() genStack {
+	out := s
+	out.Impersonators = slices.Clone(s.Impersonators)
+	out.Callers = make([]genCaller, len(s.Callers))
+	for i, c := range s.Callers {
+		c.Impersonators = slices.Clone(c.Impersonators)
+		out.Callers[i] = c
+	}
+	return out
+}
+
+// created counts the callers whose account the program creates.
+func (s genStack) created() int {
+	n := 0
+	for _, c := range s.Callers {
+		if !c.external() {
+			n++
+		}
+	}
+	return n
+}
+
+// TestGeneratorMix checks that the generated stacks hold the mix the benchmarks claim, and that
+// the program accepts them.
+func TestGeneratorMix(t *testing.T) {
+	for _, n := range []int{10, 100} {
+		s := genCallers(n)
+		var external, authz, ownExpiring, ownPlain, noInvoke int
+		for _, c := range s.Callers {
+			if c.external() {
+				external++
+				if len(c.Impersonators) > 0 {
+					t.Errorf("n=%d: external caller %s has impersonators", n, c.Name)
+				}
+			}
+			if c.Authz {
+				authz++
+			}
+			if !c.invokes() {
+				noInvoke++
+			}
+			for _, imp := range c.Impersonators {
+				if imp.Expires != "" {
+					ownExpiring++
+				} else {
+					ownPlain++
+				}
+			}
+		}
+		if external == 0 || authz < n/3 || authz > n/2 || ownExpiring == 0 || len(s.Impersonators) != 2 {
+			t.Errorf("n=%d: mix is off: %d external, %d authz, %d own expiring, %d defaults", n, external, authz, ownExpiring, len(s.Impersonators))
+		}
+		if n >= 100 && (ownPlain == 0 || noInvoke == 0) {
+			t.Errorf("n=%d: mix is off: %d own without expiry, %d guard-only", n, ownPlain, noInvoke)
+		}
+		r := mustRun(t, s.raw(t), runOpts{})
+		if got := len(r.byType(tAccount)); got != s.created()+1 {
+			t.Errorf("n=%d: %d accounts registered, want %d callers + the runtime account", n, got, s.created())
+		}
+		if len(r.warnings) != 0 {
+			t.Errorf("n=%d: unexpected warnings: %q", n, r.warnings)
+		}
+	}
+}
