@@ -4,6 +4,11 @@
 // config on its own, so the program, the access report and the doctor cannot disagree.
 package config
 
+import (
+	"bytes"
+	"encoding/json"
+)
+
 // Keys are the stack config keys this program reads, in the project's namespace
 // (`<project>:<key>` in Pulumi.<stack>.yaml). Any other key in that namespace is an error, so a
 // typo such as `caller:` is reported instead of silently ignored.
@@ -100,6 +105,25 @@ type Caller struct {
 	Authz bool `json:"authz,omitempty"`
 
 	undecodable bool // see Impersonator.undecodable
+}
+
+// UnmarshalJSON accepts a member string or a {member, expires} mapping, strictly: an unknown key
+// is an error here too.
+func (i *Impersonator) UnmarshalJSON(data []byte) error {
+	var s string
+	if json.Unmarshal(data, &s) == nil {
+		*i = Impersonator{Member: s}
+		return nil
+	}
+	type plain Impersonator // no UnmarshalJSON: no recursion
+	var p plain
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		return err
+	}
+	*i = Impersonator(p)
+	return nil
 }
 
 // External reports whether the caller is an existing account named by email.

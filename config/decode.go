@@ -89,6 +89,11 @@ func decode(namespace string, src Source, allKeys []string) (*Config, []Problem)
 
 func decodeCaller(ps *problems, path string, raw json.RawMessage) Caller {
 	var c Caller
+	if strictDecode(string(raw), &c) == nil {
+		return c
+	}
+	// Something is wrong: decode again field by field to report every problem with its path.
+	c = Caller{}
 	fields, _ := decodeObject(ps, path, raw, &c, "a mapping with name and optional description, email, impersonators, invoke, authz", "impersonators")
 	if fields == nil {
 		return Caller{undecodable: true}
@@ -100,6 +105,10 @@ func decodeCaller(ps *problems, path string, raw json.RawMessage) Caller {
 }
 
 func decodeImpersonators(ps *problems, path string, raw json.RawMessage) []Impersonator {
+	var all []Impersonator
+	if strictDecode(string(raw), &all) == nil {
+		return all
+	}
 	var items []json.RawMessage
 	if !decodeInto(ps, path, string(raw), &items, `a list of members ("user:a@example.com") or {member, expires} mappings`) {
 		return nil
@@ -128,6 +137,12 @@ func decodeImpersonators(ps *problems, path string, raw json.RawMessage) []Imper
 // caller and returned with the rest of the object's raw fields. ok is false when any problem was
 // recorded.
 func decodeObject(ps *problems, path string, raw json.RawMessage, v any, want string, deferred ...string) (map[string]json.RawMessage, bool) {
+	// The common case, a valid object, costs one strict decode; only a bad one pays for the
+	// field-by-field pass that names every problem.
+	if strictDecode(string(raw), v) == nil {
+		return map[string]json.RawMessage{}, true
+	}
+	reflect.ValueOf(v).Elem().SetZero()
 	before := len(*ps)
 	var fields map[string]json.RawMessage
 	if !decodeInto(ps, path, string(raw), &fields, want) {
@@ -163,17 +178,23 @@ func decodeObject(ps *problems, path string, raw json.RawMessage, v any, want st
 	return fields, len(*ps) == before
 }
 
+// strictDecode decodes one JSON value, refusing unknown keys and trailing data.
+func strictDecode(raw string, v any) error {
+	dec := json.NewDecoder(strings.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("trailing data")
+	}
+	return nil
+}
+
 // decodeInto decodes one JSON value strictly (unknown keys are errors) and records a problem
 // naming the path when it fails. want describes the expected shape for the fix.
 func decodeInto(ps *problems, path, raw string, v any, want string) bool {
-	dec := json.NewDecoder(strings.NewReader(raw))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
-	if err == nil {
-		if _, extra := dec.Token(); extra != io.EOF {
-			err = errors.New("trailing data")
-		}
-	}
+	err := strictDecode(raw, v)
 	if err == nil {
 		return true
 	}

@@ -215,7 +215,7 @@ func Resolve(c *Config, now time.Time) *Plan {
 	if len(p.Invokers) == 0 {
 		p.Warnings = append(p.Warnings, "no caller may invoke the private service: no roles/run.invoker binding is declared, so only project owners and editors can call it")
 	}
-	if created > ServiceAccountQuota {
+	if created+1 > ServiceAccountQuota { // the runtime account counts against the quota too
 		p.Warnings = append(p.Warnings, fmt.Sprintf("%d caller accounts plus the runtime account exceed the default quota of %d service accounts per project; request more in the console (IAM & Admin > Quotas, \"Service accounts\") before `pulumi up`", created, ServiceAccountQuota))
 	}
 	return p

@@ -219,6 +219,7 @@ func validateCallers(ps *problems, c *Config) {
 		emails[AccountEmail(c.Project, c.RuntimeAccountID())] = "the service's runtime account"
 	}
 	invokers, guarded := 0, 0
+	base := newPolicyBase(c.Impersonators)
 	for i, caller := range c.Callers {
 		if caller.undecodable {
 			continue
@@ -263,7 +264,7 @@ func validateCallers(ps *problems, c *Config) {
 		}
 		validateImpersonators(ps, p+".impersonators", caller.Impersonators)
 		if !caller.External() {
-			validatePolicySize(ps, p+".impersonators", c.Impersonators, caller.Impersonators)
+			validatePolicySize(ps, p+".impersonators", base, caller.Impersonators, "serviceAccount:"+c.CallerEmail(caller))
 		}
 		if caller.Invokes() {
 			invokers++
@@ -283,22 +284,51 @@ func validateCallers(ps *problems, c *Config) {
 	}
 }
 
-// validatePolicySize checks one caller account's allow policy: its effective impersonators, plus
-// the account itself for the OpenID self-grant.
-func validatePolicySize(ps *problems, path string, defaults, own []Impersonator) {
-	members := map[string]bool{}
-	for _, list := range [][]Impersonator{defaults, own} {
-		for _, imp := range list {
-			members[imp.Member] = true
+// policyBase is what every created caller's allow policy holds before its own impersonators: the
+// default impersonators, counted once rather than once per caller.
+type policyBase struct {
+	members map[string]bool
+	groups  int
+}
+
+func newPolicyBase(defaults []Impersonator) policyBase {
+	b := policyBase{members: make(map[string]bool, len(defaults))}
+	for _, imp := range defaults {
+		if !b.members[imp.Member] {
+			b.members[imp.Member] = true
+			if isGroupOrDomain(imp.Member) {
+				b.groups++
+			}
 		}
 	}
-	groups := 0
-	for m := range members {
-		if strings.HasPrefix(m, "group:") || strings.HasPrefix(m, "domain:") {
+	return b
+}
+
+func isGroupOrDomain(m string) bool {
+	return strings.HasPrefix(m, "group:") || strings.HasPrefix(m, "domain:")
+}
+
+// validatePolicySize checks one caller account's allow policy: its effective impersonators, plus
+// the account itself for the OpenID self-grant (twice if it is also listed as an impersonator of
+// itself: each occurrence counts). It costs O(len(own)), whatever the defaults.
+func validatePolicySize(ps *problems, path string, base policyBase, own []Impersonator, self string) {
+	n, groups := len(base.members), base.groups
+	seen := map[string]bool{}
+	for _, imp := range own {
+		if base.members[imp.Member] || seen[imp.Member] {
+			continue
+		}
+		seen[imp.Member] = true
+		n++
+		if isGroupOrDomain(imp.Member) {
 			groups++
 		}
 	}
-	if n := len(members) + 1; n > MaxPrincipalsPerPolicy {
+	n++ // the account itself, holding the OpenID self-grant
+	if base.members[self] || seen[self] {
+		n++
+	}
+	if n > MaxPrincipalsPerPolicy {
 		ps.add(path, fmt.Sprint(n), fmt.Sprintf("impersonators (with the defaults and the account itself) exceed IAM's %d principals in one allow policy", MaxPrincipalsPerPolicy), "grant impersonation to a group instead of individual developers")
 	}
 	if groups > MaxGroupsPerPolicy {

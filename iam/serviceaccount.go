@@ -48,16 +48,40 @@ func NewServiceAccount(ctx *pulumi.Context, name string, args ServiceAccountArgs
 	if err := ctx.RegisterComponentResource(ServiceAccountType, name, sa, opts...); err != nil {
 		return nil, err
 	}
+	acct, err := declareAccount(ctx, name, args, sa)
+	if err != nil {
+		return nil, err
+	}
+	sa.Account = acct
+	sa.Email = pulumi.String(args.Account.Email).ToStringOutput()
+	sa.Member = pulumi.String(args.Account.Member).ToStringOutput()
+	sa.Name = pulumi.String(args.Account.Name).ToStringOutput()
+	// Plain values, known from config: outputs here would each be awaited before the call.
+	if err := ctx.RegisterResourceOutputs(sa, pulumi.Map{
+		"email":  pulumi.String(args.Account.Email),
+		"member": pulumi.String(args.Account.Member),
+		"name":   pulumi.String(args.Account.Name),
+	}); err != nil {
+		return nil, err
+	}
+	return sa, nil
+}
+
+// declareAccount registers one account and its authoritative bindings under parent; the
+// bindings' names start with name.
+func declareAccount(ctx *pulumi.Context, name string, args ServiceAccountArgs, parent pulumi.Resource) (*serviceaccount.Account, error) {
 	acct, err := serviceaccount.NewAccount(ctx, name, &serviceaccount.AccountArgs{
 		Project:     pulumi.String(args.Project),
 		AccountId:   pulumi.String(args.Account.ID),
 		DisplayName: pulumi.String(args.DisplayName),
 		Description: pulumi.String(args.Description),
-	}, pulumi.Parent(sa), pulumi.DependsOn(args.DependsOn), pulumi.Protect(args.Protect))
+	}, pulumi.Parent(parent), pulumi.DependsOn(args.DependsOn), pulumi.Protect(args.Protect))
 	if err != nil {
 		return nil, err
 	}
-	sa.Account = acct
+	// The account's name is computed from config, not read from acct, so the dependency is
+	// explicit: nothing is granted on an account that does not exist yet.
+	deps := append([]pulumi.Resource{acct}, args.DependsOn...)
 	for _, b := range args.Bindings {
 		bargs := &serviceaccount.IAMBindingArgs{
 			ServiceAccountId: pulumi.String(args.Account.Name),
@@ -70,21 +94,9 @@ func NewServiceAccount(ctx *pulumi.Context, name string, args ServiceAccountArgs
 				Expression: pulumi.String(b.ConditionExpression()),
 			}
 		}
-		// The account's name is computed, not read from acct, so the dependency is explicit.
-		if _, err := serviceaccount.NewIAMBinding(ctx, name+"-"+b.Key, bargs,
-			pulumi.Parent(sa), pulumi.DependsOn(append([]pulumi.Resource{acct}, args.DependsOn...))); err != nil {
+		if _, err := serviceaccount.NewIAMBinding(ctx, name+"-"+b.Key, bargs, pulumi.Parent(parent), pulumi.DependsOn(deps)); err != nil {
 			return nil, err
 		}
 	}
-	sa.Email = pulumi.String(args.Account.Email).ToStringOutput()
-	sa.Member = pulumi.String(args.Account.Member).ToStringOutput()
-	sa.Name = pulumi.String(args.Account.Name).ToStringOutput()
-	if err := ctx.RegisterResourceOutputs(sa, pulumi.Map{
-		"email":  sa.Email,
-		"member": sa.Member,
-		"name":   sa.Name,
-	}); err != nil {
-		return nil, err
-	}
-	return sa, nil
+	return acct, nil
 }

@@ -4,6 +4,7 @@
 package stack
 
 import (
+	"fmt"
 	"sort"
 	"time"
 
@@ -87,7 +88,7 @@ func Deploy(ctx *pulumi.Context, plan *config.Plan) (Outputs, error) {
 		apiDeps = apis.Resources
 	}
 
-	accounts := map[string]pulumi.Resource{}
+	var callerAccounts []iam.ServiceAccountArgs
 	for _, c := range plan.Callers {
 		if !c.Created {
 			continue
@@ -96,7 +97,7 @@ func Deploy(ctx *pulumi.Context, plan *config.Plan) (Outputs, error) {
 		if desc == "" {
 			desc = "Caller of " + plan.Service.Name + "."
 		}
-		sa, err := iam.NewServiceAccount(ctx, c.Name, iam.ServiceAccountArgs{
+		callerAccounts = append(callerAccounts, iam.ServiceAccountArgs{
 			Project:     plan.Project,
 			Account:     c.Account,
 			DisplayName: "Caller " + c.Name,
@@ -104,15 +105,17 @@ func Deploy(ctx *pulumi.Context, plan *config.Plan) (Outputs, error) {
 			Bindings:    c.AccountBindings(),
 			DependsOn:   apiDeps,
 		})
-		if err != nil {
-			return nil, err
-		}
-		accounts[c.Name] = sa.Account
+	}
+	// Registered even with no created caller, so that onboarding the first one adds only its own
+	// resources.
+	callers, err := iam.NewCallers(ctx, "callers", iam.CallersArgs{Accounts: callerAccounts})
+	if err != nil {
+		return nil, err
 	}
 	depsFor := func(want func(config.CallerPlan) bool) []pulumi.Resource {
 		var out []pulumi.Resource
 		for _, c := range plan.Callers {
-			if a, ok := accounts[c.Name]; ok && want(c) {
+			if a, ok := callers.Accounts[c.Name]; ok && want(c) {
 				out = append(out, a)
 			}
 		}
@@ -162,7 +165,7 @@ func outputs(plan *config.Plan, url pulumi.StringOutput) Outputs {
 
 	callers := pulumi.Map{}
 	logins := pulumi.StringMap{}
-	invokes := pulumi.StringMap{}
+	invokers := map[string]string{} // caller name -> account email, for the invoke commands
 	for _, c := range plan.Callers {
 		entry := pulumi.Map{
 			"email":   pulumi.String(c.Account.Email),
@@ -175,14 +178,20 @@ func outputs(plan *config.Plan, url pulumi.StringOutput) Outputs {
 			entry["impersonateCommand"] = pulumi.String(c.ImpersonationCommand())
 			logins[c.Name] = pulumi.String(c.ImpersonationCommand())
 			if c.Invoke {
-				invokes[c.Name] = pulumi.Sprintf("curl -H \"Authorization: Bearer $(gcloud auth print-identity-token --impersonate-service-account=%s --audiences=%s --include-email)\" %s",
-					c.Account.Email, url, url)
+				invokers[c.Name] = c.Account.Email
 			}
 		}
 		callers[c.Name] = entry
 	}
 	out["callers"] = callers
 	out["impersonationCommands"] = logins
-	out["invokeCommands"] = invokes
+	// One apply for the whole map rather than one per caller: the URL is its only unknown.
+	out["invokeCommands"] = url.ApplyT(func(u string) map[string]string {
+		cmds := make(map[string]string, len(invokers))
+		for name, email := range invokers {
+			cmds[name] = fmt.Sprintf("curl -H \"Authorization: Bearer $(gcloud auth print-identity-token --impersonate-service-account=%s --audiences=%s --include-email)\" %s", email, u, u)
+		}
+		return cmds
+	}).(pulumi.StringMapOutput)
 	return out
 }

@@ -193,7 +193,7 @@ func TestCostOfChange(t *testing.T) {
 				s.Callers = append([]genCaller{{Name: "caller-new"}}, s.Callers...) // first: every position shifts
 			}),
 			added: slices.Concat(
-				names(tComponentSA, "caller-new"), names(tAccount, "caller-new"),
+				names(tAccount, "caller-new"),
 				names(tAccountIAM, "caller-new-token-creator", "caller-new-openid-self")),
 			changed: names(tServiceIAM, "orders-api-run-invoker"),
 			// Two bindings on the new account's policy, one on the service's; member by member
@@ -206,7 +206,7 @@ func TestCostOfChange(t *testing.T) {
 				s.Callers = slices.Insert(s.Callers, 50, guarded)
 			}),
 			added: slices.Concat(
-				names(tComponentSA, "caller-new-guarded"), names(tAccount, "caller-new-guarded"),
+				names(tAccount, "caller-new-guarded"),
 				names(tAccountIAM, "caller-new-guarded-token-creator", "caller-new-guarded-token-creator-expires-20270630t000000z", "caller-new-guarded-openid-self")),
 			changed: slices.Concat(names(tServiceIAM, "orders-api-run-invoker"), names(tBucketIAM, "authz-members")),
 			writes:  policyWrites{Bindings: 5, Members: 6, Policies: 3, MaxBindings: 3, MaxMembers: 4},
@@ -217,7 +217,7 @@ func TestCostOfChange(t *testing.T) {
 				s.Callers = append(s.Callers, many)
 			}),
 			added: slices.Concat(
-				names(tComponentSA, "caller-new-busy"), names(tAccount, "caller-new-busy"),
+				names(tAccount, "caller-new-busy"),
 				names(tAccountIAM, "caller-new-busy-token-creator", "caller-new-busy-openid-self")),
 			changed: names(tServiceIAM, "orders-api-run-invoker"),
 			// 52 token creators and the account itself: 53 serial writes member by member.
@@ -229,7 +229,7 @@ func TestCostOfChange(t *testing.T) {
 				s.Callers = slices.Delete(s.Callers, 21, 22)
 			}),
 			removed: slices.Concat(
-				names(tComponentSA, "caller-0021"), names(tAccount, "caller-0021"),
+				names(tAccount, "caller-0021"),
 				names(tAccountIAM, "caller-0021-token-creator", "caller-0021-token-creator-expires-20270331t000000z", "caller-0021-openid-self")),
 			changed: slices.Concat(names(tServiceIAM, "orders-api-run-invoker"), names(tBucketIAM, "authz-members")),
 			writes:  policyWrites{Bindings: 5, Members: 6, Policies: 3, MaxBindings: 3, MaxMembers: 4},
@@ -327,9 +327,9 @@ func TestResourcesDoNotGrowWithImpersonators(t *testing.T) {
 	if d := diffRuns(one, fifty); len(d.added)+len(d.removed) != 0 {
 		t.Errorf("going from 1 to 50 impersonators per caller adds %q and removes %q", d.added, d.removed)
 	}
-	// 96 created callers: account, component, token-creator and OpenID bindings each, plus the
-	// 10 fixed cloud resources and 4 fixed components.
-	if want := 96*4 + 14; len(fifty.res) != want {
+	// 96 created callers: account, token-creator and OpenID bindings each, plus the 10 fixed
+	// cloud resources and 5 fixed components.
+	if want := 96*3 + 15; len(fifty.res) != want {
 		t.Errorf("%d resources, want %d", len(fifty.res), want)
 	}
 	if got := fifty.find(t, tAccountIAM, "caller-0000-token-creator").strs("members"); len(got) != 52 {

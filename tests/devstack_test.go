@@ -53,10 +53,8 @@ func TestDevStackResources(t *testing.T) {
 		tBucket + " authz-bucket",
 		tBucketIAM + " authz-members",
 		tComponentAuth + " authz",
-		tComponentSA + " cdn-purger",
+		tComponentCall + " callers",
 		tComponentSA + " orders-api-runtime",
-		tComponentSA + " orders-batch",
-		tComponentSA + " orders-front",
 		tComponentAPIs + " apis",
 		tComponentAPI + " orders-api",
 	}
@@ -69,6 +67,10 @@ func TestDevStackResources(t *testing.T) {
 	runtimeComp := r.find(t, tComponentSA, "orders-api-runtime")
 	apis := r.find(t, tComponentAPIs, "apis")
 	guard := r.find(t, tComponentAuth, "authz")
+	callers := r.find(t, tComponentCall, "callers")
+	if callers.Parent != "" {
+		t.Errorf("callers component has parent %s", callers.Parent)
+	}
 
 	t.Run("service", func(t *testing.T) {
 		svc := r.find(t, tService, "orders-api")
@@ -155,10 +157,7 @@ func TestDevStackResources(t *testing.T) {
 			{"orders-front", []string{devGroup}},
 			{"cdn-purger", []string{devGroup}},
 		} {
-			comp := r.find(t, tComponentSA, tc.name)
-			if comp.Parent != "" {
-				t.Errorf("%s component has parent %s", tc.name, comp.Parent)
-			}
+			comp := callers
 			acct := r.find(t, tAccount, tc.name)
 			checkParent(t, acct, comp)
 			if acct.Protect {

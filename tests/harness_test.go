@@ -36,6 +36,7 @@ const (
 	tCustomRole    = "gcp:projects/iAMCustomRole:IAMCustomRole"
 	tProjectAPI    = "gcp:projects/service:Service"
 	tComponentSA   = "privateapi:iam:ServiceAccount"
+	tComponentCall = "privateapi:iam:Callers"
 	tComponentAPI  = "privateapi:services:PrivateApi"
 	tComponentAPIs = "privateapi:services:Apis"
 	tComponentAuth = "privateapi:iam:AuthzGuard"
