@@ -11,7 +11,7 @@ const CallersType = "privateapi:iam:Callers"
 // CallersArgs declare every caller account the program creates.
 type CallersArgs struct {
 	// Accounts are keyed by caller name, which is also each account's ID and logical name.
-	Accounts []ServiceAccountArgs
+	Accounts []AccountArgs
 }
 
 // Callers holds the caller accounts and the bindings on them under one component. One component
@@ -36,7 +36,7 @@ func NewCallers(ctx *pulumi.Context, name string, args CallersArgs, opts ...pulu
 		return nil, err
 	}
 	for _, a := range args.Accounts {
-		acct, err := declareAccount(ctx, a.Account.ID, a, c)
+		acct, err := NewAccount(ctx, a.Account.ID, a, c)
 		if err != nil {
 			return nil, err
 		}

@@ -9,13 +9,10 @@ import (
 	"github.com/platform/private-run-api/config"
 )
 
-// ServiceAccountType is the component's type token.
-const ServiceAccountType = "privateapi:iam:ServiceAccount"
-
-// ServiceAccountArgs declare one service account and the IAM on it. The email, member and
+// AccountArgs declare one service account and the IAM on it. The email, member and
 // resource name come computed from config (as Cloud Foundation Fabric's iam-service-account
 // module does), so bindings show real principals in a preview.
-type ServiceAccountArgs struct {
+type AccountArgs struct {
 	Project     string
 	Account     config.Account
 	DisplayName string
@@ -30,46 +27,11 @@ type ServiceAccountArgs struct {
 	DependsOn []pulumi.Resource
 }
 
-// ServiceAccount is a service account with role-keyed bindings on it.
-type ServiceAccount struct {
-	pulumi.ResourceState
-
-	Account *serviceaccount.Account
-	// Email, Member and Name are known in a preview.
-	Email  pulumi.StringOutput `pulumi:"email"`
-	Member pulumi.StringOutput `pulumi:"member"`
-	Name   pulumi.StringOutput `pulumi:"name"`
-}
-
-// NewServiceAccount registers the account and its bindings as children of one component named
-// name; children's names start with name so that instances never collide.
-func NewServiceAccount(ctx *pulumi.Context, name string, args ServiceAccountArgs, opts ...pulumi.ResourceOption) (*ServiceAccount, error) {
-	sa := &ServiceAccount{}
-	if err := ctx.RegisterComponentResource(ServiceAccountType, name, sa, opts...); err != nil {
-		return nil, err
-	}
-	acct, err := declareAccount(ctx, name, args, sa)
-	if err != nil {
-		return nil, err
-	}
-	sa.Account = acct
-	sa.Email = pulumi.String(args.Account.Email).ToStringOutput()
-	sa.Member = pulumi.String(args.Account.Member).ToStringOutput()
-	sa.Name = pulumi.String(args.Account.Name).ToStringOutput()
-	// Plain values, known from config: outputs here would each be awaited before the call.
-	if err := ctx.RegisterResourceOutputs(sa, pulumi.Map{
-		"email":  pulumi.String(args.Account.Email),
-		"member": pulumi.String(args.Account.Member),
-		"name":   pulumi.String(args.Account.Name),
-	}); err != nil {
-		return nil, err
-	}
-	return sa, nil
-}
-
-// declareAccount registers one account and its authoritative bindings under parent; the
-// bindings' names start with name.
-func declareAccount(ctx *pulumi.Context, name string, args ServiceAccountArgs, parent pulumi.Resource) (*serviceaccount.Account, error) {
+// NewAccount registers one account and its authoritative bindings as children of parent, a
+// component; the account is named name and its bindings' names start with name. It is not a
+// component of its own: a component per account costs the engine a registration and an outputs
+// call each, which under the benchmarks was a third more work per caller (README, "Scale").
+func NewAccount(ctx *pulumi.Context, name string, args AccountArgs, parent pulumi.Resource) (*serviceaccount.Account, error) {
 	acct, err := serviceaccount.NewAccount(ctx, name, &serviceaccount.AccountArgs{
 		Project:     pulumi.String(args.Project),
 		AccountId:   pulumi.String(args.Account.ID),

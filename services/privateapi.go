@@ -6,6 +6,7 @@ import (
 	"sort"
 
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/cloudrunv2"
+	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/serviceaccount"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/platform/private-run-api/config"
@@ -34,7 +35,7 @@ type PrivateAPI struct {
 	pulumi.ResourceState
 
 	Service *cloudrunv2.Service
-	Runtime *iam.ServiceAccount
+	Runtime *serviceaccount.Account
 	// URL is the service URL, which is also the audience of the ID tokens callers send.
 	URL         pulumi.StringOutput `pulumi:"url"`
 	ServiceName pulumi.StringOutput `pulumi:"name"`
@@ -49,14 +50,14 @@ func NewPrivateAPI(ctx *pulumi.Context, name string, args PrivateAPIArgs, opts .
 	p := args.Plan
 	// A dedicated account with no roles: without it the revision would run as the Compute
 	// Engine default account, which holds project Editor.
-	runtime, err := iam.NewServiceAccount(ctx, name+"-runtime", iam.ServiceAccountArgs{
+	runtime, err := iam.NewAccount(ctx, name+"-runtime", iam.AccountArgs{
 		Project:     args.Project,
 		Account:     p.Runtime,
 		DisplayName: "Runtime of " + p.Name,
 		Description: "Identity the Cloud Run service " + p.Name + " runs as. Holds no roles; grant it only what the service itself calls.",
 		Protect:     p.Protect,
 		DependsOn:   args.DependsOn,
-	}, pulumi.Parent(api))
+	}, api)
 	if err != nil {
 		return nil, err
 	}
@@ -103,7 +104,7 @@ func NewPrivateAPI(ctx *pulumi.Context, name string, args PrivateAPIArgs, opts .
 		Labels:   pulumi.ToStringMap(args.Labels),
 		Template: template,
 	}, pulumi.Parent(api), pulumi.Protect(p.Protect),
-		pulumi.DependsOn(append([]pulumi.Resource{runtime.Account}, args.DependsOn...)))
+		pulumi.DependsOn(append([]pulumi.Resource{runtime}, args.DependsOn...)))
 	if err != nil {
 		return nil, err
 	}
@@ -132,7 +133,7 @@ func NewPrivateAPI(ctx *pulumi.Context, name string, args PrivateAPIArgs, opts .
 	if err := ctx.RegisterResourceOutputs(api, pulumi.Map{
 		"url":            api.URL,
 		"name":           api.ServiceName,
-		"runtimeAccount": runtime.Email,
+		"runtimeAccount": pulumi.String(p.Runtime.Email),
 	}); err != nil {
 		return nil, err
 	}

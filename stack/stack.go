@@ -88,7 +88,7 @@ func Deploy(ctx *pulumi.Context, plan *config.Plan) (Outputs, error) {
 		apiDeps = apis.Resources
 	}
 
-	var callerAccounts []iam.ServiceAccountArgs
+	var callerAccounts []iam.AccountArgs
 	for _, c := range plan.Callers {
 		if !c.Created {
 			continue
@@ -97,7 +97,7 @@ func Deploy(ctx *pulumi.Context, plan *config.Plan) (Outputs, error) {
 		if desc == "" {
 			desc = "Caller of " + plan.Service.Name + "."
 		}
-		callerAccounts = append(callerAccounts, iam.ServiceAccountArgs{
+		callerAccounts = append(callerAccounts, iam.AccountArgs{
 			Project:     plan.Project,
 			Account:     c.Account,
 			DisplayName: "Caller " + c.Name,

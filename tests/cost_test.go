@@ -328,8 +328,8 @@ func TestResourcesDoNotGrowWithImpersonators(t *testing.T) {
 		t.Errorf("going from 1 to 50 impersonators per caller adds %q and removes %q", d.added, d.removed)
 	}
 	// 96 created callers: account, token-creator and OpenID bindings each, plus the 10 fixed
-	// cloud resources and 5 fixed components.
-	if want := 96*3 + 15; len(fifty.res) != want {
+	// cloud resources and 4 fixed components.
+	if want := 96*3 + 14; len(fifty.res) != want {
 		t.Errorf("%d resources, want %d", len(fifty.res), want)
 	}
 	if got := fifty.find(t, tAccountIAM, "caller-0000-token-creator").strs("members"); len(got) != 52 {

@@ -54,7 +54,6 @@ func TestDevStackResources(t *testing.T) {
 		tBucketIAM + " authz-members",
 		tComponentAuth + " authz",
 		tComponentCall + " callers",
-		tComponentSA + " orders-api-runtime",
 		tComponentAPIs + " apis",
 		tComponentAPI + " orders-api",
 	}
@@ -64,7 +63,6 @@ func TestDevStackResources(t *testing.T) {
 	}
 
 	api := r.find(t, tComponentAPI, "orders-api")
-	runtimeComp := r.find(t, tComponentSA, "orders-api-runtime")
 	apis := r.find(t, tComponentAPIs, "apis")
 	guard := r.find(t, tComponentAuth, "authz")
 	callers := r.find(t, tComponentCall, "callers")
@@ -112,8 +110,7 @@ func TestDevStackResources(t *testing.T) {
 
 	t.Run("runtime account", func(t *testing.T) {
 		acct := r.find(t, tAccount, "orders-api-runtime")
-		checkParent(t, runtimeComp, api)
-		checkParent(t, acct, runtimeComp)
+		checkParent(t, acct, api)
 		if !acct.Protect {
 			t.Error("runtime account not protected")
 		}
@@ -121,7 +118,7 @@ func TestDevStackResources(t *testing.T) {
 			t.Errorf("runtime account inputs = %v", acct.Inputs)
 		}
 		for _, b := range r.byType(tAccountIAM) {
-			if b.Parent == runtimeComp.URN {
+			if strings.Contains(b.str("serviceAccountId"), "/orders-api-run@") {
 				t.Errorf("runtime account carries a binding %s; it must hold no roles", b.Name)
 			}
 		}

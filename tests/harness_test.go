@@ -35,7 +35,6 @@ const (
 	tBucketIAM     = "gcp:storage/bucketIAMBinding:BucketIAMBinding"
 	tCustomRole    = "gcp:projects/iAMCustomRole:IAMCustomRole"
 	tProjectAPI    = "gcp:projects/service:Service"
-	tComponentSA   = "privateapi:iam:ServiceAccount"
 	tComponentCall = "privateapi:iam:Callers"
 	tComponentAPI  = "privateapi:services:PrivateApi"
 	tComponentAPIs = "privateapi:services:Apis"

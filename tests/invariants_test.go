@@ -76,7 +76,7 @@ config:
 // service-account key or anything else unexpected fails the test by not being listed here.
 var allowedTypes = map[string]bool{
 	tAccount: true, tAccountIAM: true, tService: true, tServiceIAM: true, tBucket: true, tBucketIAM: true,
-	tCustomRole: true, tProjectAPI: true, tComponentSA: true, tComponentCall: true, tComponentAPI: true, tComponentAPIs: true, tComponentAuth: true,
+	tCustomRole: true, tProjectAPI: true, tComponentCall: true, tComponentAPI: true, tComponentAPIs: true, tComponentAuth: true,
 }
 
 func TestInvariants(t *testing.T) {

@@ -360,8 +360,8 @@ func TestFloorDeclaresWhatTheProgramDoes(t *testing.T) {
 				t.Errorf("n=%d: %s depends on\nprogram %q\nfloor   %q", n, key(f), pd, fd)
 			}
 		}
-		// A fixed five, whatever the callers: Apis, PrivateApi, its runtime account, Callers, guard.
-		if wantComponents := 5; components != wantComponents {
+		// A fixed four, whatever the callers: Apis, PrivateApi, Callers, guard.
+		if wantComponents := 4; components != wantComponents {
 			t.Errorf("n=%d: program registered %d components, want %d", n, components, wantComponents)
 		}
 	}
