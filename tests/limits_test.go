@@ -184,6 +184,12 @@ func TestServiceAccountQuotaWarning(t *testing.T) {
 		}
 	}
 
+	// 100 created callers are 101 accounts with the runtime one: over the quota already.
+	r = mustRun(t, limitStack(nil, createdCallers(100)).raw(t), runOpts{})
+	if w := quotaWarnings(r); len(w) != 1 || !strings.Contains(w[0], "100 caller accounts plus the runtime account") {
+		t.Errorf("100 created callers: quota warnings = %q, want one counting the runtime account", w)
+	}
+
 	// 99 created callers (100 accounts with the runtime one) and any number of external ones:
 	// within the quota.
 	r = mustRun(t, limitStack(nil, append(createdCallers(99), externalCallers(200, true, false)...)).raw(t), runOpts{})
