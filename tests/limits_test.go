@@ -197,3 +197,32 @@ func TestServiceAccountQuotaWarning(t *testing.T) {
 		t.Errorf("99 created and 200 external callers warned: %q", w)
 	}
 }
+
+// TestSelfImpersonationCountsTwice: an account listed as its own impersonator occurs in its
+// policy twice (token creator and the OpenID self-grant), and IAM counts every occurrence.
+func TestSelfImpersonationCountsTwice(t *testing.T) {
+	yaml := func(users int, self bool) string {
+		var b strings.Builder
+		b.WriteString(base + "  private-run-api:impersonators: [group:a@acme.example, group:b@acme.example]\n")
+		b.WriteString("  private-run-api:callers:\n    - name: orders-batch\n      impersonators:\n")
+		for i := range users {
+			fmt.Fprintf(&b, "        - user:dev%04d@acme.example\n", i)
+		}
+		if self {
+			b.WriteString("        - serviceAccount:orders-batch@acme-test.iam.gserviceaccount.com\n")
+		}
+		return b.String()
+	}
+	// 2 defaults + 1,497 developers + the account's self-grant = 1,500: allowed.
+	if r := run(t, stackYAML(t, yaml(1497, false)), runOpts{}); r.err != nil {
+		t.Fatalf("1,500 principals refused: %v", r.err)
+	}
+	// 2 + 1,496 + the account as impersonator and as self-grant = 1,501 occurrences: refused.
+	r := run(t, stackYAML(t, yaml(1496, true)), runOpts{})
+	if r.err == nil || !strings.Contains(r.err.Error(), `callers[0].impersonators "1501": impersonators (with the defaults and the account itself) exceed IAM's 1500 principals`) {
+		t.Fatalf("err = %v", r.err)
+	}
+	if len(r.res) != 0 {
+		t.Errorf("%d resources registered", len(r.res))
+	}
+}
