@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -79,7 +80,7 @@ func ParseStackYAML(namespace, path string, data []byte) (StackFile, error) {
 			out.Values[full] = node.Value
 			continue
 		}
-		v, err := nodeValue(&node)
+		v, err := (&yamlWalk{budget: maxYAMLNodes}).value(&node, 0)
 		if err == nil {
 			out.Values[full], err = canonicalJSON(v)
 		}
@@ -90,21 +91,34 @@ func ParseStackYAML(namespace, path string, data []byte) (StackFile, error) {
 	return out, errors.Join(errs...)
 }
 
-// nodeValue converts YAML to JSON-ready values keeping scalars as written: an unquoted timestamp
+// Limits on what one stack value may expand to: aliases can nest and recurse, and a stack file
+// is input from a pull request.
+const (
+	maxYAMLNodes = 200_000
+	maxYAMLDepth = 64
+)
+
+// yamlWalk converts YAML to JSON-ready values keeping scalars as written: an unquoted timestamp
 // stays the text the user typed rather than becoming a time.Time re-rendered differently.
-func nodeValue(n *yaml.Node) (any, error) {
+type yamlWalk struct{ budget int }
+
+func (w *yamlWalk) value(n *yaml.Node, depth int) (any, error) {
+	w.budget--
+	if w.budget < 0 || depth > maxYAMLDepth {
+		return nil, fmt.Errorf("the value at line %d nests too deep or expands too far (a recursive alias?)", n.Line)
+	}
 	switch n.Kind {
 	case yaml.DocumentNode:
 		if len(n.Content) == 0 {
 			return nil, nil
 		}
-		return nodeValue(n.Content[0])
+		return w.value(n.Content[0], depth+1)
 	case yaml.AliasNode:
-		return nodeValue(n.Alias)
+		return w.value(n.Alias, depth+1)
 	case yaml.SequenceNode:
 		out := make([]any, 0, len(n.Content))
 		for _, c := range n.Content {
-			v, err := nodeValue(c)
+			v, err := w.value(c, depth+1)
 			if err != nil {
 				return nil, err
 			}
@@ -114,7 +128,7 @@ func nodeValue(n *yaml.Node) (any, error) {
 	case yaml.MappingNode:
 		out := make(map[string]any, len(n.Content)/2)
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			v, err := nodeValue(n.Content[i+1])
+			v, err := w.value(n.Content[i+1], depth+1)
 			if err != nil {
 				return nil, err
 			}
@@ -133,7 +147,7 @@ func nodeValue(n *yaml.Node) (any, error) {
 			}
 			return n.Value, nil
 		case "!!float":
-			if f, err := strconv.ParseFloat(n.Value, 64); err == nil {
+			if f, err := strconv.ParseFloat(n.Value, 64); err == nil && !math.IsInf(f, 0) && !math.IsNaN(f) {
 				return f, nil
 			}
 			return n.Value, nil

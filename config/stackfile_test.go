@@ -48,6 +48,18 @@ config:
 			wantErr: "private-run-api:labels is a secret",
 		},
 		{
+			name:    "recursive alias",
+			yaml:    "config:\n  private-run-api:labels: &a\n    x: *a\n",
+			wantErr: "nests too deep or expands too far",
+		},
+		{
+			name: "alias bomb",
+			yaml: "config:\n  private-run-api:labels:\n    a: &a [x, x, x, x, x, x, x, x, x, x]\n    b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n" +
+				"    c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n    d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n" +
+				"    e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n    f: [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n",
+			wantErr: "nests too deep or expands too far",
+		},
+		{
 			name:    "not YAML",
 			yaml:    "config: [\n",
 			wantErr: "not valid YAML",

@@ -1,0 +1,108 @@
+package config
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+// FuzzLoad feeds arbitrary values to every structured key. Whatever it gets, Load must either
+// refuse with a *Error whose every problem names a path and a rule, or accept a config whose plan
+// grants nothing public, names only valid accounts and declares no empty binding. `go test`
+// runs the seeds; `go test -fuzz FuzzLoad ./config/` explores.
+func FuzzLoad(f *testing.F) {
+	f.Add(`{"name":"orders-api","image":"gcr.io/a/b","port":8080,"env":{"A":"b"}}`,
+		`["group:devs@acme.example",{"member":"user:a@acme.example","expires":"2027-01-01T00:00:00Z"}]`,
+		`[{"name":"orders-batch","impersonators":["user:b@acme.example"]},{"name":"partner","email":"x@p.iam.gserviceaccount.com","authz":true}]`,
+		`{"bucket":"acme-authz","roleId":"a_b"}`, `{"team":"x"}`, "true")
+	f.Add(`{"name":"Orders"}`, `["allUsers"]`, `[{"name":"x"},{"name":"x"}]`, `{"enabled":false}`, `[]`, "maybe")
+	f.Add(`null`, `null`, `[null,{"impersonators":[42,{"expire":1}]}]`, `"x"`, `{"A":"B"}`, "")
+	f.Add(`{"name":"a","image":"b","minInstances":-1,"maxInstances":0}`, `[{"member":"user:a@b.c","expires":"2000-01-01T00:00:00Z"}]`,
+		`[{"name":"abcdef","email":"123-compute@developer.gserviceaccount.com","impersonators":["user:a@b.c"]}]`, `{}`, `{}`, "false")
+
+	now := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, service, impersonators, callers, authz, labels, enableAPIs string) {
+		raw := map[string]string{
+			KeyGCPProject: "acme-test", KeyGCPRegion: "us-central1",
+			"ns:service": service, "ns:impersonators": impersonators, "ns:callers": callers,
+			"ns:authz": authz, "ns:labels": labels, "ns:enableApis": enableAPIs,
+		}
+		keys := make([]string, 0, len(raw))
+		for k := range raw {
+			keys = append(keys, k)
+		}
+		cfg, err := Load("ns", MapSource(raw), keys)
+		if err != nil {
+			var cerr *Error
+			if !errors.As(err, &cerr) || len(cerr.Problems) == 0 {
+				t.Fatalf("Load failed without problems: %T %v", err, err)
+			}
+			for _, p := range cerr.Problems {
+				if p.Path == "" || p.Rule == "" {
+					t.Fatalf("problem without a path or rule: %+v", p)
+				}
+			}
+			return
+		}
+		plan := Resolve(cfg, now)
+		if !validAccountID(plan.Service.Runtime.ID) || plan.Service.Name == "" || plan.Service.Image == "" {
+			t.Fatalf("accepted a service that cannot exist: %+v", plan.Service)
+		}
+		check := func(what string, members []string) {
+			if len(members) == 0 {
+				t.Fatalf("%s: a binding with no members", what)
+			}
+			for _, m := range members {
+				l := strings.ToLower(m)
+				if l == "allusers" || l == "allauthenticatedusers" || strings.HasPrefix(l, "principalset://goog/public") {
+					t.Fatalf("%s: public member %q accepted", what, m)
+				}
+				if rule, _ := validateMember(m); rule != "" {
+					t.Fatalf("%s: invalid member %q accepted: %s", what, m, rule)
+				}
+			}
+		}
+		for _, m := range plan.Invokers {
+			if !strings.HasPrefix(m, "serviceAccount:") {
+				t.Fatalf("invoker %q is not a service account", m)
+			}
+		}
+		for _, c := range plan.Callers {
+			if c.Created && !validAccountID(c.Account.ID) {
+				t.Fatalf("caller account ID %q accepted", c.Account.ID)
+			}
+			if !c.Created && len(c.TokenCreators) > 0 {
+				t.Fatalf("impersonation granted on external account %s", c.Account.Email)
+			}
+			for _, b := range c.AccountBindings() {
+				check(c.Name+" "+b.Role, b.Members)
+				if b.Expires != nil && !b.Expires.After(now) {
+					t.Fatalf("expired binding declared: %+v", b)
+				}
+			}
+		}
+		if plan.Guard != nil {
+			if len(plan.Guard.Permissions) != 1 || plan.Guard.Permissions[0] != AuthzPermission {
+				t.Fatalf("guard permissions %v", plan.Guard.Permissions)
+			}
+			if len(plan.Guard.Members) > 0 {
+				check("guard", plan.Guard.Members)
+			}
+		}
+	})
+}
+
+// FuzzParseStackYAML: any bytes give values or an error, never a panic.
+func FuzzParseStackYAML(f *testing.F) {
+	f.Add([]byte("config:\n  gcp:project: x\n  ns:callers:\n    - name: a\n"))
+	f.Add([]byte("config:\n  ns:labels:\n    secure: abc\n"))
+	f.Add([]byte("config: &a\n  x: *a\n"))
+	f.Add([]byte("config:\n  ns:x: [1, 2.5, true, null, 0x1F, 1e400, ~]\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		sf, err := ParseStackYAML("ns", "fuzz.yaml", data)
+		if err == nil && sf.Values == nil {
+			t.Fatal("no error and no values")
+		}
+	})
+}
