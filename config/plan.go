@@ -161,6 +161,13 @@ func Resolve(c *Config, now time.Time) *Plan {
 		}
 	}
 
+	// Defaults first, so that a stale entry is reported even when no caller account exists.
+	for j, imp := range c.Impersonators {
+		if t, err := time.Parse(time.RFC3339, imp.Expires); err == nil && !t.After(now) {
+			expired(fmt.Sprintf("%s[%d]", KeyImpersonators, j), imp, t)
+		}
+	}
+
 	var guardMembers []string
 	created := 0
 	for i, caller := range c.Callers {
