@@ -10,6 +10,7 @@ import (
 
 	"github.com/platform/private-run-api/access"
 	"github.com/platform/private-run-api/config"
+	"github.com/platform/private-run-api/internal/mocktest"
 )
 
 // The access report is only worth reading if it lists exactly what the program deploys. These
@@ -190,22 +191,22 @@ func TestAccessReportMatchesDeployedInventory(t *testing.T) {
 				}
 			}
 			deployed := map[string]bool{}
-			for _, x := range r.byType(tAccount) {
-				email := x.str("accountId") + "@" + x.str("project") + ".iam.gserviceaccount.com"
-				deployed[access.KindServiceAccount+" //iam.googleapis.com/projects/"+x.str("project")+"/serviceAccounts/"+email] = true
+			for _, x := range r.ByType(tAccount) {
+				email := x.Str("accountId") + "@" + x.Str("project") + ".iam.gserviceaccount.com"
+				deployed[access.KindServiceAccount+" //iam.googleapis.com/projects/"+x.Str("project")+"/serviceAccounts/"+email] = true
 			}
-			for _, x := range r.byType(tCustomRole) {
-				perms := x.strs("permissions")
+			for _, x := range r.ByType(tCustomRole) {
+				perms := x.Strs("permissions")
 				sort.Strings(perms)
-				deployed[access.KindCustomRole+" //iam.googleapis.com/projects/"+x.str("project")+"/roles/"+x.str("roleId")+" permissions: "+strings.Join(perms, ", ")] = true
+				deployed[access.KindCustomRole+" //iam.googleapis.com/projects/"+x.Str("project")+"/roles/"+x.Str("roleId")+" permissions: "+strings.Join(perms, ", ")] = true
 			}
-			for _, x := range r.byType(tBucket) {
-				deployed[access.KindBucket+" //storage.googleapis.com/projects/_/buckets/"+x.str("name")+" location "+x.str("location")+"; empty; holds the authz guard's role for its members"] = true
+			for _, x := range r.ByType(tBucket) {
+				deployed[access.KindBucket+" //storage.googleapis.com/projects/_/buckets/"+x.Str("name")+" location "+x.Str("location")+"; empty; holds the authz guard's role for its members"] = true
 			}
-			for _, x := range r.byType(tService) {
-				runAs := x.obj("template")["serviceAccount"].StringValue()
+			for _, x := range r.ByType(tService) {
+				runAs := x.Obj("template")["serviceAccount"].StringValue()
 				deployed[fmt.Sprintf("%s //run.googleapis.com/projects/%s/locations/%s/services/%s region %s, ingress %s, runs as %s",
-					access.KindService, x.str("project"), x.str("location"), x.str("name"), x.str("location"), x.str("ingress"), runAs)] = true
+					access.KindService, x.Str("project"), x.Str("location"), x.Str("name"), x.Str("location"), x.Str("ingress"), runAs)] = true
 			}
 			for _, k := range accessSortedSet(deployed) {
 				if !reported[k] {
@@ -219,8 +220,8 @@ func TestAccessReportMatchesDeployedInventory(t *testing.T) {
 			}
 			// Accounts are the runtime account plus one per created caller; at least the runtime
 			// one and the service always exist, so an empty comparison cannot pass.
-			if len(r.byType(tAccount)) < 1 || len(r.byType(tService)) != 1 {
-				t.Errorf("expected a runtime account and one service, got %d accounts, %d services", len(r.byType(tAccount)), len(r.byType(tService)))
+			if len(r.ByType(tAccount)) < 1 || len(r.ByType(tService)) != 1 {
+				t.Errorf("expected a runtime account and one service, got %d accounts, %d services", len(r.ByType(tAccount)), len(r.ByType(tService)))
 			}
 		})
 	}
@@ -247,28 +248,28 @@ var accessConditionRe = regexp.MustCompile(`^request\.time < timestamp\("([^"]+)
 func accessDeployedGrants(t *testing.T, r *result) map[string]bool {
 	t.Helper()
 	out := map[string]bool{}
-	add := func(x registered, resourceName string, expires *time.Time) {
-		members := x.strs("members")
+	add := func(x mocktest.Resource, resourceName string, expires *time.Time) {
+		members := x.Strs("members")
 		if len(members) == 0 {
 			t.Errorf("%s %s has no members", x.Type, x.Name)
 		}
 		for _, m := range members {
-			out[accessGrantKey(m, x.str("role"), resourceName, expires)] = true
+			out[accessGrantKey(m, x.Str("role"), resourceName, expires)] = true
 		}
 	}
-	for _, x := range r.res {
+	for _, x := range r.Resources {
 		if !x.Custom {
 			continue
 		}
 		switch x.Type {
 		case tServiceIAM:
-			if x.obj("condition") != nil {
+			if x.Obj("condition") != nil {
 				t.Errorf("%s has a condition the report cannot show", x.Name)
 			}
-			add(x, fmt.Sprintf("//run.googleapis.com/projects/%s/locations/%s/services/%s", x.str("project"), x.str("location"), x.str("name")), nil)
+			add(x, fmt.Sprintf("//run.googleapis.com/projects/%s/locations/%s/services/%s", x.Str("project"), x.Str("location"), x.Str("name")), nil)
 		case tAccountIAM:
 			var expires *time.Time
-			if cond := x.obj("condition"); cond != nil {
+			if cond := x.Obj("condition"); cond != nil {
 				expr := cond["expression"].StringValue()
 				m := accessConditionRe.FindStringSubmatch(expr)
 				if m == nil {
@@ -282,12 +283,12 @@ func accessDeployedGrants(t *testing.T, r *result) map[string]bool {
 				}
 				expires = &at
 			}
-			add(x, "//iam.googleapis.com/"+x.str("serviceAccountId"), expires)
+			add(x, "//iam.googleapis.com/"+x.Str("serviceAccountId"), expires)
 		case tBucketIAM:
-			if x.obj("condition") != nil {
+			if x.Obj("condition") != nil {
 				t.Errorf("%s has a condition the report cannot show", x.Name)
 			}
-			add(x, "//storage.googleapis.com/projects/_/buckets/"+x.str("bucket"), nil)
+			add(x, "//storage.googleapis.com/projects/_/buckets/"+x.Str("bucket"), nil)
 		case tCustomRole, tAccount, tService, tBucket, tProjectAPI:
 			// Not grants; the inventory test covers the ones the report lists.
 		default:

@@ -339,13 +339,13 @@ config:
 			}
 			for _, dry := range []bool{false, true} {
 				r := run(t, cfg, runOpts{dryRun: dry})
-				if r.err == nil {
+				if r.Err == nil {
 					t.Fatalf("preview=%v: no error; want %q", dry, tc.want)
 				}
-				if len(r.res) != 0 {
-					t.Errorf("preview=%v: %d resources registered for an invalid config:\n%s", dry, len(r.res), r.listing())
+				if len(r.Resources) != 0 {
+					t.Errorf("preview=%v: %d resources registered for an invalid config:\n%s", dry, len(r.Resources), r.Listing())
 				}
-				msg := r.err.Error()
+				msg := r.Err.Error()
 				for _, w := range tc.want {
 					if !strings.Contains(msg, w) {
 						t.Errorf("preview=%v: error lacks %q; got:\n%s", dry, w, msg)
@@ -376,11 +376,11 @@ func TestTooManyPrincipals(t *testing.T) {
 	}
 	b.WriteString("  private-run-api:callers:\n    - name: orders-batch\n")
 	r := run(t, stackYAML(t, b.String()), runOpts{})
-	if r.err == nil || !strings.Contains(r.err.Error(), `callers[0].impersonators "1501": impersonators (with the defaults and the account itself) exceed IAM's 1500 principals in one allow policy`) {
-		t.Fatalf("err = %v", r.err)
+	if r.Err == nil || !strings.Contains(r.Err.Error(), `callers[0].impersonators "1501": impersonators (with the defaults and the account itself) exceed IAM's 1500 principals in one allow policy`) {
+		t.Fatalf("err = %v", r.Err)
 	}
-	if len(r.res) != 0 {
-		t.Errorf("%d resources registered", len(r.res))
+	if len(r.Resources) != 0 {
+		t.Errorf("%d resources registered", len(r.Resources))
 	}
 }
 

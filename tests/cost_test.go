@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/platform/private-run-api/internal/mocktest"
 )
 
 // The cost of change, counted: the generated 100-caller stack is run before and after one edit,
@@ -41,14 +43,14 @@ func isIAMBinding(typ string) bool {
 }
 
 // policyOf names the allow policy an IAM binding resource writes.
-func policyOf(r registered) string {
+func policyOf(r mocktest.Resource) string {
 	switch r.Type {
 	case tAccountIAM:
-		return "account " + r.str("serviceAccountId")
+		return "account " + r.Str("serviceAccountId")
 	case tServiceIAM:
-		return "service " + r.str("project") + "/" + r.str("location") + "/" + r.str("name")
+		return "service " + r.Str("project") + "/" + r.Str("location") + "/" + r.Str("name")
 	case tBucketIAM:
-		return "bucket " + r.str("bucket")
+		return "bucket " + r.Str("bucket")
 	}
 	return ""
 }
@@ -56,13 +58,13 @@ func policyOf(r registered) string {
 // memberGrants is how many member resources turn over when a binding goes from before to after
 // (either may be absent): members added plus members removed, or all of both if the role or
 // condition changed.
-func memberGrants(before, after *registered) int {
+func memberGrants(before, after *mocktest.Resource) int {
 	var mb, ma []string
 	if before != nil {
-		mb = before.strs("members")
+		mb = before.Strs("members")
 	}
 	if after != nil {
-		ma = after.strs("members")
+		ma = after.Strs("members")
 	}
 	if before != nil && after != nil {
 		b, a := before.Inputs.Copy(), after.Inputs.Copy()
@@ -88,9 +90,9 @@ func memberGrants(before, after *registered) int {
 
 func diffRuns(before, after *result) costDiff {
 	var d costDiff
-	b, a := before.urns(), after.urns()
+	b, a := before.URNs(), after.URNs()
 	bindings, members := map[string]int{}, map[string]int{}
-	count := func(x registered, prev, next *registered) {
+	count := func(x mocktest.Resource, prev, next *mocktest.Resource) {
 		if !isIAMBinding(x.Type) {
 			return
 		}
@@ -277,8 +279,8 @@ func TestCostOfChange(t *testing.T) {
 	if want := (policyWrites{Bindings: 228, Members: 466, Policies: 98, MaxBindings: 4, MaxMembers: 95}); first.writes != want {
 		t.Errorf("first deploy writes = %+v, want %+v", first.writes, want)
 	}
-	if len(first.added) != len(before.res) {
-		t.Errorf("first deploy adds %d of %d resources", len(first.added), len(before.res))
+	if len(first.added) != len(before.Resources) {
+		t.Errorf("first deploy adds %d of %d resources", len(first.added), len(before.Resources))
 	}
 	row("first deploy (100 callers)", first)
 
@@ -321,18 +323,18 @@ func TestResourcesDoNotGrowWithImpersonators(t *testing.T) {
 		return mustRun(t, s.raw(t), runOpts{})
 	}
 	one, fifty := withOwn(1), withOwn(50)
-	if len(one.res) != len(fifty.res) {
-		t.Errorf("%d resources with 1 impersonator per caller, %d with 50", len(one.res), len(fifty.res))
+	if len(one.Resources) != len(fifty.Resources) {
+		t.Errorf("%d resources with 1 impersonator per caller, %d with 50", len(one.Resources), len(fifty.Resources))
 	}
 	if d := diffRuns(one, fifty); len(d.added)+len(d.removed) != 0 {
 		t.Errorf("going from 1 to 50 impersonators per caller adds %q and removes %q", d.added, d.removed)
 	}
 	// 96 created callers: account, token-creator and OpenID bindings each, plus the 10 fixed
 	// cloud resources and 4 fixed components.
-	if want := 96*3 + 14; len(fifty.res) != want {
-		t.Errorf("%d resources, want %d", len(fifty.res), want)
+	if want := 96*3 + 14; len(fifty.Resources) != want {
+		t.Errorf("%d resources, want %d", len(fifty.Resources), want)
 	}
-	if got := fifty.find(t, tAccountIAM, "caller-0000-token-creator").strs("members"); len(got) != 52 {
+	if got := fifty.Find(t, tAccountIAM, "caller-0000-token-creator").Strs("members"); len(got) != 52 {
 		t.Errorf("token-creator binding holds %d members, want 50 own + 2 defaults", len(got))
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/platform/private-run-api/internal/mocktest"
 )
 
 const (
@@ -25,7 +27,7 @@ func TestDevStackResources(t *testing.T) {
 	r := mustRun(t, devStack(t), runOpts{})
 
 	var got []string
-	for _, x := range r.res {
+	for _, x := range r.Resources {
 		got = append(got, x.Type+" "+x.Name)
 	}
 	sort.Strings(got)
@@ -62,26 +64,26 @@ func TestDevStackResources(t *testing.T) {
 		t.Fatalf("registered resources differ\n got: %v\nwant: %v", got, want)
 	}
 
-	api := r.find(t, tComponentAPI, "orders-api")
-	apis := r.find(t, tComponentAPIs, "apis")
-	guard := r.find(t, tComponentAuth, "authz")
-	callers := r.find(t, tComponentCall, "callers")
+	api := r.Find(t, tComponentAPI, "orders-api")
+	apis := r.Find(t, tComponentAPIs, "apis")
+	guard := r.Find(t, tComponentAuth, "authz")
+	callers := r.Find(t, tComponentCall, "callers")
 	if callers.Parent != "" {
 		t.Errorf("callers component has parent %s", callers.Parent)
 	}
 
 	t.Run("service", func(t *testing.T) {
-		svc := r.find(t, tService, "orders-api")
+		svc := r.Find(t, tService, "orders-api")
 		checkParent(t, svc, api)
 		if !svc.Protect {
 			t.Error("the service is not protected; protect defaults to true")
 		}
 		for k, want := range map[string]string{"name": "orders-api", "location": "asia-northeast1", "project": devProject, "ingress": "INGRESS_TRAFFIC_ALL"} {
-			if got := svc.str(k); got != want {
+			if got := svc.Str(k); got != want {
 				t.Errorf("service %s = %q, want %q", k, got, want)
 			}
 		}
-		tpl := svc.obj("template")
+		tpl := svc.Obj("template")
 		if got := tpl["serviceAccount"].StringValue(); got != "orders-api-run@"+devProject+".iam.gserviceaccount.com" {
 			t.Errorf("template.serviceAccount = %q", got)
 		}
@@ -100,32 +102,32 @@ func TestDevStackResources(t *testing.T) {
 		if sc["minInstanceCount"].NumberValue() != 0 || sc["maxInstanceCount"].NumberValue() != 5 {
 			t.Errorf("scaling = %v", sc)
 		}
-		labels := svc.obj("labels")
+		labels := svc.Obj("labels")
 		if labels["team"].StringValue() != "platform" || labels["env"].StringValue() != "dev" || len(labels) != 2 {
 			t.Errorf("labels = %v", labels)
 		}
-		checkDependsOn(t, r, svc, "runtime account", r.find(t, tAccount, "orders-api-runtime"))
-		checkDependsOn(t, r, svc, "Cloud Run API", r.find(t, tProjectAPI, "apis-run.googleapis.com"))
+		checkDependsOn(t, r, svc, "runtime account", r.Find(t, tAccount, "orders-api-runtime"))
+		checkDependsOn(t, r, svc, "Cloud Run API", r.Find(t, tProjectAPI, "apis-run.googleapis.com"))
 	})
 
 	t.Run("runtime account", func(t *testing.T) {
-		acct := r.find(t, tAccount, "orders-api-runtime")
+		acct := r.Find(t, tAccount, "orders-api-runtime")
 		checkParent(t, acct, api)
 		if !acct.Protect {
 			t.Error("runtime account not protected")
 		}
-		if acct.str("accountId") != "orders-api-run" || acct.str("project") != devProject {
+		if acct.Str("accountId") != "orders-api-run" || acct.Str("project") != devProject {
 			t.Errorf("runtime account inputs = %v", acct.Inputs)
 		}
-		for _, b := range r.byType(tAccountIAM) {
-			if strings.Contains(b.str("serviceAccountId"), "/orders-api-run@") {
+		for _, b := range r.ByType(tAccountIAM) {
+			if strings.Contains(b.Str("serviceAccountId"), "/orders-api-run@") {
 				t.Errorf("runtime account carries a binding %s; it must hold no roles", b.Name)
 			}
 		}
 	})
 
 	t.Run("invoker binding", func(t *testing.T) {
-		b := r.find(t, tServiceIAM, "orders-api-run-invoker")
+		b := r.Find(t, tServiceIAM, "orders-api-run-invoker")
 		checkParent(t, b, api)
 		if b.Protect {
 			t.Error("the invoker binding is protected: removing the last invoker could never apply")
@@ -134,15 +136,15 @@ func TestDevStackResources(t *testing.T) {
 			"serviceAccount:billing-runner@acme-billing-prod.iam.gserviceaccount.com",
 			sa("orders-batch"), sa("orders-front"),
 		}
-		if got := b.strs("members"); !reflect.DeepEqual(got, want) {
+		if got := b.Strs("members"); !reflect.DeepEqual(got, want) {
 			t.Errorf("invoker members = %v, want %v", got, want)
 		}
-		if b.str("role") != "roles/run.invoker" || b.str("name") != "orders-api" || b.str("location") != "asia-northeast1" {
+		if b.Str("role") != "roles/run.invoker" || b.Str("name") != "orders-api" || b.Str("location") != "asia-northeast1" {
 			t.Errorf("invoker binding inputs = %v", b.Inputs)
 		}
-		checkDependsOn(t, r, b, "service", r.find(t, tService, "orders-api"))
-		checkDependsOn(t, r, b, "orders-batch account", r.find(t, tAccount, "orders-batch"))
-		checkDependsOn(t, r, b, "orders-front account", r.find(t, tAccount, "orders-front"))
+		checkDependsOn(t, r, b, "service", r.Find(t, tService, "orders-api"))
+		checkDependsOn(t, r, b, "orders-batch account", r.Find(t, tAccount, "orders-batch"))
+		checkDependsOn(t, r, b, "orders-front account", r.Find(t, tAccount, "orders-front"))
 	})
 
 	t.Run("caller accounts", func(t *testing.T) {
@@ -155,62 +157,62 @@ func TestDevStackResources(t *testing.T) {
 			{"cdn-purger", []string{devGroup}},
 		} {
 			comp := callers
-			acct := r.find(t, tAccount, tc.name)
+			acct := r.Find(t, tAccount, tc.name)
 			checkParent(t, acct, comp)
 			if acct.Protect {
 				t.Errorf("caller account %s is protected; removing a caller must be possible", tc.name)
 			}
-			if acct.str("accountId") != tc.name || acct.str("displayName") != "Caller "+tc.name || acct.str("description") == "" {
+			if acct.Str("accountId") != tc.name || acct.Str("displayName") != "Caller "+tc.name || acct.Str("description") == "" {
 				t.Errorf("%s account inputs = %v", tc.name, acct.Inputs)
 			}
 			name := "projects/" + devProject + "/serviceAccounts/" + tc.name + "@" + devProject + ".iam.gserviceaccount.com"
 
-			perm := r.find(t, tAccountIAM, tc.name+"-token-creator")
+			perm := r.Find(t, tAccountIAM, tc.name+"-token-creator")
 			checkBinding(t, perm, name, "roles/iam.serviceAccountTokenCreator", tc.permanent, "")
 			checkParent(t, perm, comp)
 			checkDependsOn(t, r, perm, "its account", acct)
 
-			exp := r.find(t, tAccountIAM, tc.name+"-token-creator-expires-20270331t000000z")
+			exp := r.Find(t, tAccountIAM, tc.name+"-token-creator-expires-20270331t000000z")
 			checkBinding(t, exp, name, "roles/iam.serviceAccountTokenCreator", []string{devHana}, `request.time < timestamp("2027-03-31T00:00:00Z")`)
 
-			self := r.find(t, tAccountIAM, tc.name+"-openid-self")
+			self := r.Find(t, tAccountIAM, tc.name+"-openid-self")
 			checkBinding(t, self, name, "roles/iam.serviceAccountOpenIdTokenCreator", []string{sa(tc.name)}, "")
 			checkDependsOn(t, r, self, "its account", acct)
 		}
 	})
 
 	t.Run("authz guard", func(t *testing.T) {
-		role := r.find(t, tCustomRole, "authz-role")
-		bucket := r.find(t, tBucket, "authz-bucket")
-		binding := r.find(t, tBucketIAM, "authz-members")
-		for _, x := range []registered{role, bucket, binding} {
+		role := r.Find(t, tCustomRole, "authz-role")
+		bucket := r.Find(t, tBucket, "authz-bucket")
+		binding := r.Find(t, tBucketIAM, "authz-members")
+		for _, x := range []mocktest.Resource{role, bucket, binding} {
 			checkParent(t, x, guard)
 		}
-		if role.str("roleId") != "ordersApiAuthz" || role.str("title") != "Orders API authz guard" || role.str("stage") != "GA" {
+		if role.Str("roleId") != "ordersApiAuthz" || role.Str("title") != "Orders API authz guard" || role.Str("stage") != "GA" {
 			t.Errorf("role inputs = %v", role.Inputs)
 		}
-		if got := role.strs("permissions"); !reflect.DeepEqual(got, []string{"storage.buckets.get"}) {
+		if got := role.Strs("permissions"); !reflect.DeepEqual(got, []string{"storage.buckets.get"}) {
 			t.Errorf("role permissions = %v", got)
 		}
-		if bucket.str("name") != "acme-platform-dev-orders-api-authz" || bucket.str("location") != "ASIA-NORTHEAST1" {
+		if bucket.Str("name") != "acme-platform-dev-orders-api-authz" || bucket.Str("location") != "ASIA-NORTHEAST1" {
 			t.Errorf("bucket inputs = %v", bucket.Inputs)
 		}
-		if bucket.obj("labels")["team"].StringValue() != "platform" {
-			t.Errorf("bucket labels = %v", bucket.obj("labels"))
+		if bucket.Obj("labels")["team"].StringValue() != "platform" {
+			t.Errorf("bucket labels = %v", bucket.Obj("labels"))
 		}
-		if binding.str("bucket") != "acme-platform-dev-orders-api-authz" || binding.str("role") != "projects/"+devProject+"/roles/ordersApiAuthz" {
+		if binding.Str("bucket") != "acme-platform-dev-orders-api-authz" || binding.Str("role") != "projects/"+devProject+"/roles/ordersApiAuthz" {
 			t.Errorf("bucket binding inputs = %v", binding.Inputs)
 		}
-		if got := binding.strs("members"); !reflect.DeepEqual(got, []string{sa("cdn-purger"), sa("orders-front")}) {
+		if got := binding.Strs("members"); !reflect.DeepEqual(got, []string{sa("cdn-purger"), sa("orders-front")}) {
 			t.Errorf("guard members = %v", got)
 		}
 		checkDependsOn(t, r, binding, "role", role)
 		checkDependsOn(t, r, binding, "bucket", bucket)
-		checkDependsOn(t, r, binding, "cdn-purger account", r.find(t, tAccount, "cdn-purger"))
+		checkDependsOn(t, r, binding, "cdn-purger account", r.Find(t, tAccount, "cdn-purger"))
 	})
 
 	t.Run("apis", func(t *testing.T) {
-		for _, x := range r.byType(tProjectAPI) {
+		for _, x := range r.ByType(tProjectAPI) {
 			checkParent(t, x, apis)
 			if x.Inputs["disableOnDestroy"].BoolValue() || x.Inputs["disableDependentServices"].BoolValue() {
 				t.Errorf("%s would disable an API on destroy", x.Name)
@@ -228,11 +230,11 @@ func TestDevStackResources(t *testing.T) {
 			"authzRole":             "projects/" + devProject + "/roles/ordersApiAuthz",
 		}
 		for k, want := range wantStr {
-			if got, _ := r.outputs[k].(string); got != want {
-				t.Errorf("output %s = %v, want %q", k, r.outputs[k], want)
+			if got, _ := r.Outputs[k].(string); got != want {
+				t.Errorf("output %s = %v, want %q", k, r.Outputs[k], want)
 			}
 		}
-		callers := r.outputs["callers"].(map[string]any)
+		callers := r.Outputs["callers"].(map[string]any)
 		if len(callers) != 4 {
 			t.Fatalf("callers output has %d entries: %v", len(callers), callers)
 		}
@@ -248,14 +250,14 @@ func TestDevStackResources(t *testing.T) {
 		if _, ok := partner["impersonateCommand"]; ok {
 			t.Error("an external caller got an impersonation command")
 		}
-		logins := r.outputs["impersonationCommands"].(map[string]string)
+		logins := r.Outputs["impersonationCommands"].(map[string]string)
 		if got := logins["orders-batch"]; got != "gcloud auth application-default login --impersonate-service-account orders-batch@"+devProject+".iam.gserviceaccount.com" {
 			t.Errorf("impersonation command = %v", got)
 		}
 		if len(logins) != 3 {
 			t.Errorf("impersonation commands for %d callers, want 3: %v", len(logins), logins)
 		}
-		invokes := r.outputs["invokeCommands"].(map[string]string)
+		invokes := r.Outputs["invokeCommands"].(map[string]string)
 		if _, ok := invokes["cdn-purger"]; ok || len(invokes) != 2 {
 			t.Errorf("invoke commands = %v; want orders-batch and orders-front only", invokes)
 		}
@@ -269,29 +271,29 @@ func TestDevStackResources(t *testing.T) {
 	}
 }
 
-func checkParent(t *testing.T, child, parent registered) {
+func checkParent(t *testing.T, child, parent mocktest.Resource) {
 	t.Helper()
 	if child.Parent != parent.URN {
 		t.Errorf("%s %s: parent %q, want %q", child.Type, child.Name, child.Parent, parent.URN)
 	}
 }
 
-func checkDependsOn(t *testing.T, r *result, x registered, what string, dep registered) {
+func checkDependsOn(t *testing.T, r *result, x mocktest.Resource, what string, dep mocktest.Resource) {
 	t.Helper()
 	if !slices.Contains(x.Deps, dep.URN) {
 		t.Errorf("%s %s does not depend on the %s (%s); deps: %v", x.Type, x.Name, what, dep.URN, x.Deps)
 	}
 }
 
-func checkBinding(t *testing.T, b registered, account, role string, members []string, condition string) {
+func checkBinding(t *testing.T, b mocktest.Resource, account, role string, members []string, condition string) {
 	t.Helper()
-	if b.str("serviceAccountId") != account || b.str("role") != role {
-		t.Errorf("%s: serviceAccountId=%q role=%q, want %q %q", b.Name, b.str("serviceAccountId"), b.str("role"), account, role)
+	if b.Str("serviceAccountId") != account || b.Str("role") != role {
+		t.Errorf("%s: serviceAccountId=%q role=%q, want %q %q", b.Name, b.Str("serviceAccountId"), b.Str("role"), account, role)
 	}
-	if got := b.strs("members"); !reflect.DeepEqual(got, members) {
+	if got := b.Strs("members"); !reflect.DeepEqual(got, members) {
 		t.Errorf("%s: members %v, want %v", b.Name, got, members)
 	}
-	cond := b.obj("condition")
+	cond := b.Obj("condition")
 	switch {
 	case condition == "" && cond != nil:
 		t.Errorf("%s: unexpected condition %v", b.Name, cond)

@@ -12,9 +12,9 @@ import (
 func TestExpiredGrantsWarnAndGrantNothing(t *testing.T) {
 	// On 2027-04-01 the dev stack's expiring grant (impersonators[1], until 2027-03-31) has passed.
 	r := mustRun(t, devStack(t), runOpts{now: time.Date(2027, 4, 1, 0, 0, 0, 0, time.UTC)})
-	for _, b := range r.byType(tAccountIAM) {
-		if strings.Contains(b.Name, "expires") || slices.Contains(b.strs("members"), devHana) {
-			t.Errorf("expired grant still declared: %s %v", b.Name, b.strs("members"))
+	for _, b := range r.ByType(tAccountIAM) {
+		if strings.Contains(b.Name, "expires") || slices.Contains(b.Strs("members"), devHana) {
+			t.Errorf("expired grant still declared: %s %v", b.Name, b.Strs("members"))
 		}
 	}
 	if len(r.warnings) != 1 {
@@ -25,8 +25,8 @@ func TestExpiredGrantsWarnAndGrantNothing(t *testing.T) {
 		t.Errorf("warning = %q\nwant %q", r.warnings[0], want)
 	}
 	// The permanent grants stay.
-	b := r.find(t, tAccountIAM, "orders-batch-token-creator")
-	if got := b.strs("members"); !reflect.DeepEqual(got, []string{devGroup, devKenji}) {
+	b := r.Find(t, tAccountIAM, "orders-batch-token-creator")
+	if got := b.Strs("members"); !reflect.DeepEqual(got, []string{devGroup, devKenji}) {
 		t.Errorf("members = %v", got)
 	}
 }
@@ -56,9 +56,9 @@ func TestExpiryMerging(t *testing.T) {
 
 	got := map[string][]string{}
 	cond := map[string]string{}
-	for _, b := range r.byType(tAccountIAM) {
-		got[b.Name] = b.strs("members")
-		if c := b.obj("condition"); c != nil {
+	for _, b := range r.ByType(tAccountIAM) {
+		got[b.Name] = b.Strs("members")
+		if c := b.Obj("condition"); c != nil {
 			cond[b.Name] = c["expression"].StringValue()
 		}
 	}
@@ -92,27 +92,27 @@ func TestExpiryMerging(t *testing.T) {
 
 func TestCallerWithNoImpersonators(t *testing.T) {
 	r := mustRun(t, stackYAML(t, minimal), runOpts{})
-	if n := len(r.byType(tAccountIAM)); n != 0 {
+	if n := len(r.ByType(tAccountIAM)); n != 0 {
 		t.Errorf("%d bindings on an account nobody may impersonate; the OpenID self-grant is only for impersonated accounts", n)
 	}
-	if logins := r.outputs["impersonationCommands"].(map[string]string); len(logins) != 0 {
+	if logins := r.Outputs["impersonationCommands"].(map[string]string); len(logins) != 0 {
 		t.Errorf("impersonation commands = %v", logins)
 	}
 	// The guard defaults to on, with derived names.
-	bucket := r.find(t, tBucket, "authz-bucket")
-	role := r.find(t, tCustomRole, "authz-role")
-	if bucket.str("name") != "acme-test-orders-api-authz" || bucket.str("location") != "US-CENTRAL1" || role.str("roleId") != "orders_api_authz" {
-		t.Errorf("derived guard names: bucket %q in %q, role %q", bucket.str("name"), bucket.str("location"), role.str("roleId"))
+	bucket := r.Find(t, tBucket, "authz-bucket")
+	role := r.Find(t, tCustomRole, "authz-role")
+	if bucket.Str("name") != "acme-test-orders-api-authz" || bucket.Str("location") != "US-CENTRAL1" || role.Str("roleId") != "orders_api_authz" {
+		t.Errorf("derived guard names: bucket %q in %q, role %q", bucket.Str("name"), bucket.Str("location"), role.Str("roleId"))
 	}
-	if len(r.byType(tBucketIAM)) != 0 {
+	if len(r.ByType(tBucketIAM)) != 0 {
 		t.Error("a bucket binding with no caller passing the guard")
 	}
-	svc := r.find(t, tService, "orders-api")
-	c := svc.obj("template")["containers"].ArrayValue()[0].ObjectValue()
+	svc := r.Find(t, tService, "orders-api")
+	c := svc.Obj("template")["containers"].ArrayValue()[0].ObjectValue()
 	if _, ok := c["ports"]; ok {
 		t.Errorf("ports set without service.port: %v", c["ports"])
 	}
-	if _, ok := svc.obj("template")["scaling"]; ok {
+	if _, ok := svc.Obj("template")["scaling"]; ok {
 		t.Error("scaling set without min/max instances")
 	}
 }
@@ -128,21 +128,21 @@ func TestExternalCallers(t *testing.T) {
       invoke: false
       authz: true
 `), runOpts{})
-	if n := len(r.byType(tAccount)); n != 1 {
+	if n := len(r.ByType(tAccount)); n != 1 {
 		t.Errorf("%d accounts; want only the runtime account", n)
 	}
-	if n := len(r.byType(tAccountIAM)); n != 0 {
+	if n := len(r.ByType(tAccountIAM)); n != 0 {
 		t.Errorf("%d account bindings; external accounts get no impersonation", n)
 	}
-	inv := r.find(t, tServiceIAM, "orders-api-run-invoker")
-	if got := inv.strs("members"); !reflect.DeepEqual(got, []string{"serviceAccount:caller@partner-prod.iam.gserviceaccount.com"}) {
+	inv := r.Find(t, tServiceIAM, "orders-api-run-invoker")
+	if got := inv.Strs("members"); !reflect.DeepEqual(got, []string{"serviceAccount:caller@partner-prod.iam.gserviceaccount.com"}) {
 		t.Errorf("invokers = %v", got)
 	}
-	g := r.find(t, tBucketIAM, "authz-members")
-	if got := g.strs("members"); !reflect.DeepEqual(got, []string{"serviceAccount:guarded@partner-prod.iam.gserviceaccount.com"}) {
+	g := r.Find(t, tBucketIAM, "authz-members")
+	if got := g.Strs("members"); !reflect.DeepEqual(got, []string{"serviceAccount:guarded@partner-prod.iam.gserviceaccount.com"}) {
 		t.Errorf("guard members = %v", got)
 	}
-	callers := r.outputs["callers"].(map[string]any)
+	callers := r.Outputs["callers"].(map[string]any)
 	if c := callers["partner-guarded"].(map[string]any); c["created"] != false || c["invoke"] != false || c["authz"] != true {
 		t.Errorf("partner-guarded output = %v", c)
 	}
@@ -151,34 +151,34 @@ func TestExternalCallers(t *testing.T) {
 func TestGuardOffAndAPIsOff(t *testing.T) {
 	r := mustRun(t, stackYAML(t, invariantStacks["guard off, apis off, internal ingress"]), runOpts{})
 	for _, typ := range []string{tBucket, tBucketIAM, tCustomRole, tComponentAuth, tProjectAPI, tComponentAPIs} {
-		if n := len(r.byType(typ)); n != 0 {
+		if n := len(r.ByType(typ)); n != 0 {
 			t.Errorf("%d %s registered", n, typ)
 		}
 	}
 	for _, k := range []string{"authzBucket", "authzRole"} {
-		if _, ok := r.outputs[k]; ok {
+		if _, ok := r.Outputs[k]; ok {
 			t.Errorf("output %s exported with the guard off", k)
 		}
 	}
-	svc := r.find(t, tService, "ledger")
-	if svc.str("ingress") != "INGRESS_TRAFFIC_INTERNAL_ONLY" {
-		t.Errorf("ingress = %q", svc.str("ingress"))
+	svc := r.Find(t, tService, "ledger")
+	if svc.Str("ingress") != "INGRESS_TRAFFIC_INTERNAL_ONLY" {
+		t.Errorf("ingress = %q", svc.Str("ingress"))
 	}
-	if svc.Protect || r.find(t, tAccount, "ledger-runtime").Protect {
+	if svc.Protect || r.Find(t, tAccount, "ledger-runtime").Protect {
 		t.Error("protect: false still protects")
 	}
-	if got := r.find(t, tServiceIAM, "ledger-run-invoker").strs("members"); !reflect.DeepEqual(got, []string{"serviceAccount:ledger-batch@acme-test.iam.gserviceaccount.com"}) {
+	if got := r.Find(t, tServiceIAM, "ledger-run-invoker").Strs("members"); !reflect.DeepEqual(got, []string{"serviceAccount:ledger-batch@acme-test.iam.gserviceaccount.com"}) {
 		t.Errorf("invokers = %v; ledger-front has invoke: false", got)
 	}
 }
 
 func TestAPIsOnEverythingDependsOnThem(t *testing.T) {
 	r := mustRun(t, devStack(t), runOpts{})
-	apis := r.byType(tProjectAPI)
+	apis := r.ByType(tProjectAPI)
 	if len(apis) != 4 {
 		t.Fatalf("%d APIs enabled, want 4", len(apis))
 	}
-	for _, x := range r.res {
+	for _, x := range r.Resources {
 		if !x.Custom || x.Type == tProjectAPI {
 			continue
 		}
@@ -197,7 +197,7 @@ func TestNoInvokers(t *testing.T) {
       invoke: false
       authz: true
 `), runOpts{})
-	if n := len(r.byType(tServiceIAM)); n != 0 {
+	if n := len(r.ByType(tServiceIAM)); n != 0 {
 		t.Errorf("%d invoker bindings with no invoker", n)
 	}
 	if len(r.warnings) != 1 || !strings.Contains(r.warnings[0], "no caller may invoke the private service") {
@@ -207,24 +207,24 @@ func TestNoInvokers(t *testing.T) {
 
 func TestPreviewIsLegible(t *testing.T) {
 	r := mustRun(t, devStack(t), runOpts{dryRun: true})
-	if r.known["serviceUrl"] {
-		t.Errorf("serviceUrl known in a preview (%v): the mocks do not model preview", r.outputs["serviceUrl"])
+	if r.Known["serviceUrl"] {
+		t.Errorf("serviceUrl known in a preview (%v): the mocks do not model preview", r.Outputs["serviceUrl"])
 	}
 	for _, k := range []string{"callers", "impersonationCommands", "runtimeServiceAccount", "invokers", "authzRole"} {
-		if !r.known[k] {
+		if !r.Known[k] {
 			t.Errorf("output %s unknown in a preview; it is computed from config", k)
 		}
 	}
 	// Every binding names its principals and target, as `pulumi preview` will print them.
-	inv := r.find(t, tServiceIAM, "orders-api-run-invoker")
-	if got := inv.strs("members"); len(got) != 3 || got[1] != sa("orders-batch") {
+	inv := r.Find(t, tServiceIAM, "orders-api-run-invoker")
+	if got := inv.Strs("members"); len(got) != 3 || got[1] != sa("orders-batch") {
 		t.Errorf("invoker members in preview = %v", got)
 	}
-	b := r.find(t, tAccountIAM, "orders-front-openid-self")
-	if b.str("serviceAccountId") != "projects/"+devProject+"/serviceAccounts/orders-front@"+devProject+".iam.gserviceaccount.com" {
+	b := r.Find(t, tAccountIAM, "orders-front-openid-self")
+	if b.Str("serviceAccountId") != "projects/"+devProject+"/serviceAccounts/orders-front@"+devProject+".iam.gserviceaccount.com" {
 		t.Errorf("serviceAccountId in preview = %v", b.Inputs["serviceAccountId"])
 	}
-	if g := r.find(t, tBucketIAM, "authz-members"); g.str("role") != "projects/"+devProject+"/roles/ordersApiAuthz" {
+	if g := r.Find(t, tBucketIAM, "authz-members"); g.Str("role") != "projects/"+devProject+"/roles/ordersApiAuthz" {
 		t.Errorf("bucket binding role in preview = %v", g.Inputs["role"])
 	}
 }
@@ -237,17 +237,17 @@ func TestUnknownKeysFromEngine(t *testing.T) {
 	data, _ := json.Marshal(cfg)
 	t.Setenv("PULUMI_CONFIG", string(data))
 	r := run(t, cfg, runOpts{engineKeys: true})
-	if r.err == nil || !strings.Contains(r.err.Error(), `private-run-api:enableAPIs: is not a config key this program reads; did you mean "private-run-api:enableApis"?`) {
-		t.Fatalf("err = %v", r.err)
+	if r.Err == nil || !strings.Contains(r.Err.Error(), `private-run-api:enableAPIs: is not a config key this program reads; did you mean "private-run-api:enableApis"?`) {
+		t.Fatalf("err = %v", r.Err)
 	}
-	if len(r.res) != 0 {
-		t.Errorf("%d resources registered", len(r.res))
+	if len(r.Resources) != 0 {
+		t.Errorf("%d resources registered", len(r.Resources))
 	}
 
 	// Without PULUMI_CONFIG the program cannot list keys and still runs.
 	t.Setenv("PULUMI_CONFIG", "")
-	if r := run(t, devStack(t), runOpts{engineKeys: true}); r.err != nil || len(r.res) == 0 {
-		t.Errorf("without PULUMI_CONFIG: err=%v, %d resources", r.err, len(r.res))
+	if r := run(t, devStack(t), runOpts{engineKeys: true}); r.Err != nil || len(r.Resources) == 0 {
+		t.Errorf("without PULUMI_CONFIG: err=%v, %d resources", r.Err, len(r.Resources))
 	}
 }
 
@@ -266,7 +266,7 @@ config:
     enabled: false
 `), runOpts{})
 	want := "serviceAccount:orders-batch@orders-prod.example.com.iam.gserviceaccount.com"
-	if got := r.find(t, tServiceIAM, "orders-api-run-invoker").strs("members"); !reflect.DeepEqual(got, []string{want}) {
+	if got := r.Find(t, tServiceIAM, "orders-api-run-invoker").Strs("members"); !reflect.DeepEqual(got, []string{want}) {
 		t.Errorf("member = %v, want %s", got, want)
 	}
 }

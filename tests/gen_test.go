@@ -199,7 +199,7 @@ func TestGeneratorMix(t *testing.T) {
 			t.Errorf("n=%d: mix is off: %d own without expiry, %d guard-only", n, ownPlain, noInvoke)
 		}
 		r := mustRun(t, s.raw(t), runOpts{})
-		if got := len(r.byType(tAccount)); got != s.created()+1 {
+		if got := len(r.ByType(tAccount)); got != s.created()+1 {
 			t.Errorf("n=%d: %d accounts registered, want %d callers + the runtime account", n, got, s.created())
 		}
 		if len(r.warnings) != 0 {

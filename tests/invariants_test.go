@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+
+	"github.com/platform/private-run-api/internal/mocktest"
 )
 
 // invariantStacks are varied valid stacks; every invariant must hold for each, in preview and in
@@ -88,7 +90,7 @@ func TestInvariants(t *testing.T) {
 		for _, dry := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/preview=%v", name, dry), func(t *testing.T) {
 				r := mustRun(t, cfg, runOpts{dryRun: dry})
-				if len(r.res) == 0 {
+				if len(r.Resources) == 0 {
 					t.Fatal("nothing registered")
 				}
 				checkInvariants(t, r, cfg["gcp:project"])
@@ -99,12 +101,12 @@ func TestInvariants(t *testing.T) {
 
 func checkInvariants(t *testing.T, r *result, project string) {
 	t.Helper()
-	accounts := map[string]registered{} // member -> account resource
-	for _, a := range r.byType(tAccount) {
-		accounts["serviceAccount:"+a.str("accountId")+"@"+project+".iam.gserviceaccount.com"] = a
+	accounts := map[string]mocktest.Resource{} // member -> account resource
+	for _, a := range r.ByType(tAccount) {
+		accounts["serviceAccount:"+a.Str("accountId")+"@"+project+".iam.gserviceaccount.com"] = a
 	}
 	seen := map[string]bool{}
-	for _, x := range r.res {
+	for _, x := range r.Resources {
 		// The engine refuses a program that registers one URN twice; the mocks do not.
 		if seen[x.URN] {
 			t.Errorf("URN registered twice: %s", x.URN)
@@ -119,12 +121,12 @@ func checkInvariants(t *testing.T, r *result, project string) {
 				t.Errorf("%s %s: public principal %q at %s", x.Type, x.Name, s, path)
 			}
 		})
-		if x.Custom && x.Type != tBucketIAM && x.Type != tAccountIAM && x.str("project") != project {
-			t.Errorf("%s %s: project %q, want %q set explicitly", x.Type, x.Name, x.str("project"), project)
+		if x.Custom && x.Type != tBucketIAM && x.Type != tAccountIAM && x.Str("project") != project {
+			t.Errorf("%s %s: project %q, want %q set explicitly", x.Type, x.Name, x.Str("project"), project)
 		}
 		switch x.Type {
 		case tAccountIAM, tServiceIAM, tBucketIAM:
-			role := x.str("role")
+			role := x.Str("role")
 			if role == "roles/iam.serviceAccountTokenCreator" || role == "roles/iam.serviceAccountUser" {
 				if x.Type != tAccountIAM {
 					t.Errorf("%s %s grants %s outside a service account", x.Type, x.Name, role)
@@ -133,7 +135,7 @@ func checkInvariants(t *testing.T, r *result, project string) {
 			if role == "" || strings.Contains(role, "admin") || strings.Contains(role, "editor") || strings.Contains(role, "owner") {
 				t.Errorf("%s %s: role %q", x.Type, x.Name, role)
 			}
-			members := x.strs("members")
+			members := x.Strs("members")
 			if len(members) == 0 {
 				t.Errorf("%s %s has no members", x.Type, x.Name)
 			}
@@ -151,7 +153,7 @@ func checkInvariants(t *testing.T, r *result, project string) {
 				}
 			}
 			if x.Type == tAccountIAM {
-				id := x.str("serviceAccountId")
+				id := x.Str("serviceAccountId")
 				email := id[strings.LastIndex(id, "/")+1:]
 				a, ok := accounts["serviceAccount:"+email]
 				if !ok {
@@ -161,7 +163,7 @@ func checkInvariants(t *testing.T, r *result, project string) {
 				}
 			}
 		case tService:
-			runAs := x.obj("template")["serviceAccount"]
+			runAs := x.Obj("template")["serviceAccount"]
 			if !runAs.IsString() {
 				t.Fatalf("service %s runs as %v: it must name its own account", x.Name, runAs)
 			}
@@ -173,14 +175,14 @@ func checkInvariants(t *testing.T, r *result, project string) {
 				t.Errorf("service runs as %s, which this program does not create", email)
 			}
 		case tBucket:
-			if !x.Inputs["uniformBucketLevelAccess"].BoolValue() || x.str("publicAccessPrevention") != "enforced" {
-				t.Errorf("bucket %s: uniform=%v publicAccessPrevention=%q", x.Name, x.Inputs["uniformBucketLevelAccess"], x.str("publicAccessPrevention"))
+			if !x.Inputs["uniformBucketLevelAccess"].BoolValue() || x.Str("publicAccessPrevention") != "enforced" {
+				t.Errorf("bucket %s: uniform=%v publicAccessPrevention=%q", x.Name, x.Inputs["uniformBucketLevelAccess"], x.Str("publicAccessPrevention"))
 			}
-			if x.Inputs["forceDestroy"].BoolValue() || x.obj("versioning")["enabled"].BoolValue() {
+			if x.Inputs["forceDestroy"].BoolValue() || x.Obj("versioning")["enabled"].BoolValue() {
 				t.Errorf("bucket %s: forceDestroy or versioning on", x.Name)
 			}
 		case tCustomRole:
-			if got := x.strs("permissions"); !slices.Equal(got, []string{"storage.buckets.get"}) {
+			if got := x.Strs("permissions"); !slices.Equal(got, []string{"storage.buckets.get"}) {
 				t.Errorf("custom role permissions = %v", got)
 			}
 		}

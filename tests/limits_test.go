@@ -58,21 +58,21 @@ func users(prefix string, n int) []genImp {
 func refused(t *testing.T, s genStack, want string) {
 	t.Helper()
 	r := run(t, s.raw(t), runOpts{})
-	if r.err == nil {
-		t.Fatalf("the program accepted the config and registered %d resources; want it refused with %q", len(r.res), want)
+	if r.Err == nil {
+		t.Fatalf("the program accepted the config and registered %d resources; want it refused with %q", len(r.Resources), want)
 	}
 	var cerr *config.Error
-	if !errors.As(r.err, &cerr) {
-		t.Errorf("error is %T, not a *config.Error: %v", r.err, r.err)
+	if !errors.As(r.Err, &cerr) {
+		t.Errorf("error is %T, not a *config.Error: %v", r.Err, r.Err)
 	}
-	if !strings.Contains(r.err.Error(), want) {
-		t.Errorf("error does not say %q:\n%v", want, r.err)
+	if !strings.Contains(r.Err.Error(), want) {
+		t.Errorf("error does not say %q:\n%v", want, r.Err)
 	}
-	if !strings.Contains(r.err.Error(), "nothing was deployed") {
-		t.Errorf("error does not say nothing was deployed:\n%v", r.err)
+	if !strings.Contains(r.Err.Error(), "nothing was deployed") {
+		t.Errorf("error does not say nothing was deployed:\n%v", r.Err)
 	}
-	if len(r.res) != 0 {
-		t.Errorf("%d resources registered by a refused config", len(r.res))
+	if len(r.Resources) != 0 {
+		t.Errorf("%d resources registered by a refused config", len(r.Resources))
 	}
 }
 
@@ -81,7 +81,7 @@ func TestInvokerPolicyLimit(t *testing.T) {
 	// created here.
 	ok := limitStack(nil, append(externalCallers(1400, true, false), createdCallers(100)...))
 	r := mustRun(t, ok.raw(t), runOpts{})
-	if got := len(r.find(t, tServiceIAM, "orders-api-run-invoker").strs("members")); got != 1500 {
+	if got := len(r.Find(t, tServiceIAM, "orders-api-run-invoker").Strs("members")); got != 1500 {
 		t.Errorf("invoker binding holds %d members, want 1500", got)
 	}
 
@@ -90,7 +90,7 @@ func TestInvokerPolicyLimit(t *testing.T) {
 
 	// Callers that do not invoke do not count toward the service's policy.
 	notInvoking := limitStack(nil, append(externalCallers(1500, true, false), externalCallers(1600, false, true)[1500:]...))
-	if r := mustRun(t, notInvoking.raw(t), runOpts{}); len(r.find(t, tServiceIAM, "orders-api-run-invoker").strs("members")) != 1500 {
+	if r := mustRun(t, notInvoking.raw(t), runOpts{}); len(r.Find(t, tServiceIAM, "orders-api-run-invoker").Strs("members")) != 1500 {
 		t.Errorf("invoker binding should hold the 1500 invoking callers only")
 	}
 }
@@ -98,7 +98,7 @@ func TestInvokerPolicyLimit(t *testing.T) {
 func TestGuardPolicyLimit(t *testing.T) {
 	ok := limitStack(nil, externalCallers(1500, false, true))
 	r := mustRun(t, ok.raw(t), runOpts{})
-	if got := len(r.find(t, tBucketIAM, "authz-members").strs("members")); got != 1500 {
+	if got := len(r.Find(t, tBucketIAM, "authz-members").Strs("members")); got != 1500 {
 		t.Errorf("bucket binding holds %d members, want 1500", got)
 	}
 	refused(t, limitStack(nil, externalCallers(1501, false, true)),
@@ -113,7 +113,7 @@ func TestAccountPolicyLimit(t *testing.T) {
 
 	// 2 defaults + 1,497 own + the account itself (OpenID self-grant) = 1,500.
 	r := mustRun(t, one(users("dev", 1497)).raw(t), runOpts{})
-	if got := len(r.find(t, tAccountIAM, "orders-batch-token-creator").strs("members")); got != 1499 {
+	if got := len(r.Find(t, tAccountIAM, "orders-batch-token-creator").Strs("members")); got != 1499 {
 		t.Errorf("token-creator binding holds %d members, want 1499", got)
 	}
 	const over = `callers[0].impersonators "1501": impersonators (with the defaults and the account itself) exceed IAM's 1500 principals in one allow policy; grant impersonation to a group`
@@ -121,8 +121,8 @@ func TestAccountPolicyLimit(t *testing.T) {
 
 	// A member listed both as a default and as the caller's own is one principal in the policy.
 	withDup := append(users("dev", 1497), defaults[1])
-	if r := run(t, one(withDup).raw(t), runOpts{}); r.err != nil {
-		t.Errorf("a member listed in both lists was counted twice: %v", r.err)
+	if r := run(t, one(withDup).raw(t), runOpts{}); r.Err != nil {
+		t.Errorf("a member listed in both lists was counted twice: %v", r.Err)
 	}
 
 	// The limit is per policy, not per binding: spreading the members over expiries (one binding
@@ -139,8 +139,8 @@ func TestAccountPolicyLimit(t *testing.T) {
 		{Name: "caller-b", Impersonators: users("b", 500)},
 	})
 	refused(t, many, `callers[1].impersonators "1501"`)
-	if r := run(t, many.raw(t), runOpts{}); r.err == nil || strings.Contains(r.err.Error(), "callers[0].impersonators") {
-		t.Errorf("want caller-b refused and caller-a's policy (1,500 principals) accepted; got %v", r.err)
+	if r := run(t, many.raw(t), runOpts{}); r.Err == nil || strings.Contains(r.Err.Error(), "callers[0].impersonators") {
+		t.Errorf("want caller-b refused and caller-a's policy (1,500 principals) accepted; got %v", r.Err)
 	}
 }
 
@@ -152,8 +152,8 @@ func TestGroupsPerPolicyLimit(t *testing.T) {
 		}
 		return out
 	}
-	if r := run(t, limitStack(groups(250), createdCallers(1)).raw(t), runOpts{}); r.err != nil {
-		t.Errorf("250 groups refused: %v", r.err)
+	if r := run(t, limitStack(groups(250), createdCallers(1)).raw(t), runOpts{}); r.Err != nil {
+		t.Errorf("250 groups refused: %v", r.Err)
 	}
 	refused(t, limitStack(groups(251), createdCallers(1)), `callers[0].impersonators "251": groups and domains (with the defaults) exceed IAM's 250 per allow policy`)
 }
@@ -171,7 +171,7 @@ func TestServiceAccountQuotaWarning(t *testing.T) {
 
 	// 101 caller accounts: deployed in full, with one warning naming the quota and where to raise it.
 	r := mustRun(t, limitStack(nil, createdCallers(101)).raw(t), runOpts{})
-	if got := len(r.byType(tAccount)); got != 102 {
+	if got := len(r.ByType(tAccount)); got != 102 {
 		t.Errorf("%d accounts registered, want 101 callers + the runtime account", got)
 	}
 	w := quotaWarnings(r)
@@ -214,15 +214,15 @@ func TestSelfImpersonationCountsTwice(t *testing.T) {
 		return b.String()
 	}
 	// 2 defaults + 1,497 developers + the account's self-grant = 1,500: allowed.
-	if r := run(t, stackYAML(t, yaml(1497, false)), runOpts{}); r.err != nil {
-		t.Fatalf("1,500 principals refused: %v", r.err)
+	if r := run(t, stackYAML(t, yaml(1497, false)), runOpts{}); r.Err != nil {
+		t.Fatalf("1,500 principals refused: %v", r.Err)
 	}
 	// 2 + 1,496 + the account as impersonator and as self-grant = 1,501 occurrences: refused.
 	r := run(t, stackYAML(t, yaml(1496, true)), runOpts{})
-	if r.err == nil || !strings.Contains(r.err.Error(), `callers[0].impersonators "1501": impersonators (with the defaults and the account itself) exceed IAM's 1500 principals`) {
-		t.Fatalf("err = %v", r.err)
+	if r.Err == nil || !strings.Contains(r.Err.Error(), `callers[0].impersonators "1501": impersonators (with the defaults and the account itself) exceed IAM's 1500 principals`) {
+		t.Fatalf("err = %v", r.Err)
 	}
-	if len(r.res) != 0 {
-		t.Errorf("%d resources registered", len(r.res))
+	if len(r.Resources) != 0 {
+		t.Errorf("%d resources registered", len(r.Resources))
 	}
 }

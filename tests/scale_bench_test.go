@@ -32,6 +32,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/platform/private-run-api/config"
+	"github.com/platform/private-run-api/internal/mocktest"
 	"github.com/platform/private-run-api/stack"
 )
 
@@ -40,35 +41,17 @@ var benchSizes = []int{10, 100, 1000}
 // benchMocks is the harness's mocks without the recording: it counts registrations and returns
 // the same computed outputs. The program and the floor both run on it.
 type benchMocks struct {
+	mocktest.NoCalls
 	all, custom atomic.Int64
 }
 
 func (m *benchMocks) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
 	m.all.Add(1)
-	if !args.Custom {
-		return "", resource.PropertyMap{}, nil
+	if args.Custom {
+		m.custom.Add(1)
 	}
-	m.custom.Add(1)
-	state := args.Inputs.Copy()
-	in := func(k string) string { return args.Inputs[resource.PropertyKey(k)].StringValue() }
-	switch args.TypeToken {
-	case tAccount:
-		email := fmt.Sprintf("%s@%s.iam.gserviceaccount.com", in("accountId"), in("project"))
-		state["email"] = resource.NewProperty(email)
-		state["member"] = resource.NewProperty("serviceAccount:" + email)
-		state["name"] = resource.NewProperty("projects/" + in("project") + "/serviceAccounts/" + email)
-	case tService:
-		state["uri"] = resource.NewProperty("https://" + in("name") + "-abcdefghij-an.a.run.app")
-	case tCustomRole:
-		state["name"] = resource.NewProperty("projects/" + in("project") + "/roles/" + in("roleId"))
-	case tBucket:
-		state["url"] = resource.NewProperty("gs://" + in("name"))
-	}
-	return args.Name + "_id", state, nil
-}
-
-func (m *benchMocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
-	return resource.PropertyMap{}, fmt.Errorf("unexpected call to %s", args.Token)
+	id, state := mocktest.Outputs(computed).Reply(args, false)
+	return id, state, nil
 }
 
 func configKeys(cfg map[string]string) []string {
@@ -310,14 +293,14 @@ func TestFloorDeclaresWhatTheProgramDoes(t *testing.T) {
 		s := genCallers(n)
 		cfg := s.raw(t)
 		prog := mustRun(t, cfg, runOpts{})
-		fm := &mocks{}
+		fm := newMocks(false)
 		if err := runFloor(s, cfg, fm); err != nil {
 			t.Fatalf("n=%d: floor failed: %v", n, err)
 		}
-		flat := fm.res
+		flat := fm.Resources()
 
-		key := func(r registered) string { return r.Type + " " + r.Name }
-		depNames := func(all []registered, r registered) []string {
+		key := func(r mocktest.Resource) string { return r.Type + " " + r.Name }
+		depNames := func(all []mocktest.Resource, r mocktest.Resource) []string {
 			byURN := map[string]string{}
 			for _, x := range all {
 				byURN[x.URN] = key(x)
@@ -329,9 +312,9 @@ func TestFloorDeclaresWhatTheProgramDoes(t *testing.T) {
 			sort.Strings(out)
 			return out
 		}
-		want := map[string]registered{}
+		want := map[string]mocktest.Resource{}
 		components := 0
-		for _, r := range prog.res {
+		for _, r := range prog.Resources {
 			if r.Custom {
 				want[key(r)] = r
 			} else {
@@ -356,7 +339,7 @@ func TestFloorDeclaresWhatTheProgramDoes(t *testing.T) {
 			if p.Protect != f.Protect {
 				t.Errorf("n=%d: %s protect: program %v, floor %v", n, key(f), p.Protect, f.Protect)
 			}
-			if pd, fd := depNames(prog.res, p), depNames(flat, f); !slices.Equal(pd, fd) {
+			if pd, fd := depNames(prog.Resources, p), depNames(flat, f); !slices.Equal(pd, fd) {
 				t.Errorf("n=%d: %s depends on\nprogram %q\nfloor   %q", n, key(f), pd, fd)
 			}
 		}

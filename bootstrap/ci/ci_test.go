@@ -12,6 +12,7 @@ import (
 
 	"github.com/platform/private-run-api/bootstrap/ci"
 	"github.com/platform/private-run-api/config"
+	"github.com/platform/private-run-api/internal/mocktest"
 )
 
 // exampleStack reads bootstrap/Pulumi.example.yaml through the same reader the main stack's
@@ -32,7 +33,7 @@ func TestExampleStackDeclaresTheCIIdentities(t *testing.T) {
 	r := mustRun(t, exampleStack(t))
 
 	var got []string
-	for _, x := range r.res {
+	for _, x := range r.Resources {
 		got = append(got, x.Type+" "+x.Name)
 	}
 	want := []string{
@@ -68,15 +69,15 @@ func TestExampleStackDeclaresTheCIIdentities(t *testing.T) {
 		t.Fatalf("resources:\n got %q\nwant %q", got, want)
 	}
 
-	for _, api := range r.byType(tAPI) {
+	for _, api := range r.ByType(tAPI) {
 		if api.Inputs["disableOnDestroy"].BoolValue() {
 			t.Errorf("%s would disable its API on destroy, which the main stack relies on", api.Name)
 		}
 	}
-	preview := r.find(t, tAccount, "preview-account")
-	deploy := r.find(t, tAccount, "deploy-account")
-	if preview.str("accountId") != "ci-preview" || deploy.str("accountId") != "ci-deploy" || preview.str("project") != "acme-platform-dev" {
-		t.Errorf("accounts: preview %q, deploy %q in %q", preview.str("accountId"), deploy.str("accountId"), preview.str("project"))
+	preview := r.Find(t, tAccount, "preview-account")
+	deploy := r.Find(t, tAccount, "deploy-account")
+	if preview.Str("accountId") != "ci-preview" || deploy.Str("accountId") != "ci-deploy" || preview.Str("project") != "acme-platform-dev" {
+		t.Errorf("accounts: preview %q, deploy %q in %q", preview.Str("accountId"), deploy.Str("accountId"), preview.Str("project"))
 	}
 	// The accounts exist only after the APIs are on: a fresh project would refuse them otherwise.
 	if len(deploy.Deps) < len(ci.APIs) {
@@ -93,11 +94,11 @@ func TestExampleStackDeclaresTheCIIdentities(t *testing.T) {
 		"deployRef":                "refs/heads/main",
 	}
 	for name, want := range wantOut {
-		if got := r.outputs[name]; got != want {
+		if got := r.Outputs[name]; got != want {
 			t.Errorf("output %s = %v, want %v", name, got, want)
 		}
 	}
-	vars, _ := r.outputs["githubVariables"].(map[string]string)
+	vars, _ := r.Outputs["githubVariables"].(map[string]string)
 	wantVars := map[string]string{
 		ci.VarWorkloadIdentityProvider: provider,
 		ci.VarPreviewServiceAccount:    "ci-preview@acme-platform-dev.iam.gserviceaccount.com",
@@ -124,8 +125,8 @@ func TestProviderTrustsOnlyTheRepository(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			r := mustRun(t, base(tc.overrides))
-			p := r.find(t, tProvider, "github-provider")
-			if got := p.str("attributeCondition"); got != tc.condition {
+			p := r.Find(t, tProvider, "github-provider")
+			if got := p.Str("attributeCondition"); got != tc.condition {
 				t.Errorf("attributeCondition = %q, want %q", got, tc.condition)
 			}
 			oidc := p.Inputs["oidc"].ObjectValue()
@@ -135,7 +136,7 @@ func TestProviderTrustsOnlyTheRepository(t *testing.T) {
 			if aud, ok := oidc["allowedAudiences"]; ok && aud.IsArray() && len(aud.ArrayValue()) > 0 {
 				t.Errorf("allowedAudiences = %v; the default (the provider's own URL) is what the auth action requests", aud)
 			}
-			mapping := p.strMap("attributeMapping")
+			mapping := p.StrMap("attributeMapping")
 			for attr, expr := range map[string]string{
 				"google.subject":             "assertion.sub",
 				"attribute.repository":       "assertion.repository",
@@ -148,7 +149,7 @@ func TestProviderTrustsOnlyTheRepository(t *testing.T) {
 				}
 			}
 			// The provider must live in the pool declared here, not in some other pool.
-			if got := p.str("workloadIdentityPoolId"); got != "github" {
+			if got := p.Str("workloadIdentityPoolId"); got != "github" {
 				t.Errorf("provider's pool = %q, want github", got)
 			}
 		})
@@ -168,22 +169,22 @@ func TestDeployAccountIsImpersonableOnlyFromTheDeployBranch(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			r := mustRun(t, base(tc.overrides))
-			deploy := r.find(t, tSABinding, "deploy-workload-identity-user")
-			if got := deploy.strs("members"); !reflect.DeepEqual(got, []string{tc.deploy}) {
+			deploy := r.Find(t, tSABinding, "deploy-workload-identity-user")
+			if got := deploy.Strs("members"); !reflect.DeepEqual(got, []string{tc.deploy}) {
 				t.Errorf("deploy account's impersonators = %q, want only %q", got, tc.deploy)
 			}
-			if deploy.str("serviceAccountId") != "projects/acme-test/serviceAccounts/ci-deploy@acme-test.iam.gserviceaccount.com" ||
-				deploy.str("role") != ci.RoleWorkloadIdentityUser {
-				t.Errorf("deploy binding: %s on %s", deploy.str("role"), deploy.str("serviceAccountId"))
+			if deploy.Str("serviceAccountId") != "projects/acme-test/serviceAccounts/ci-deploy@acme-test.iam.gserviceaccount.com" ||
+				deploy.Str("role") != ci.RoleWorkloadIdentityUser {
+				t.Errorf("deploy binding: %s on %s", deploy.Str("role"), deploy.Str("serviceAccountId"))
 			}
 			pool := strings.TrimSuffix(strings.Split(tc.deploy, "/attribute.")[0], "/")
-			preview := r.find(t, tSABinding, "preview-workload-identity-user")
-			if got, want := preview.strs("members"), []string{pool + "/attribute.repository/acme/private-run-api"}; !reflect.DeepEqual(got, want) {
+			preview := r.Find(t, tSABinding, "preview-workload-identity-user")
+			if got, want := preview.Strs("members"), []string{pool + "/attribute.repository/acme/private-run-api"}; !reflect.DeepEqual(got, want) {
 				t.Errorf("preview account's impersonators = %q, want %q (any ref: pull requests preview)", got, want)
 			}
 
 			// Nothing else lets anyone act as, or mint tokens for, the deploy account.
-			deployName := deploy.str("serviceAccountId")
+			deployName := deploy.Str("serviceAccountId")
 			for _, g := range r.grants() {
 				if g.Target == deployName && g.Name != "deploy-workload-identity-user" {
 					t.Errorf("%s also grants on the deploy account", g)
@@ -251,9 +252,9 @@ func TestPreviewAccountHoldsOnlyReadOnlyRoles(t *testing.T) {
 	if !reflect.DeepEqual(roles, want) {
 		t.Errorf("preview roles = %q, want %q", roles, want)
 	}
-	reader := r.find(t, tBucketMem, "preview-state-reader")
-	if reader.str("bucket") != "acme-test-pulumi-state" {
-		t.Errorf("preview reads state in bucket %q", reader.str("bucket"))
+	reader := r.Find(t, tBucketMem, "preview-state-reader")
+	if reader.Str("bucket") != "acme-test-pulumi-state" {
+		t.Errorf("preview reads state in bucket %q", reader.Str("bucket"))
 	}
 }
 
@@ -279,11 +280,11 @@ func TestDeployAccountHoldsExactlyWhatUpNeeds(t *testing.T) {
 		t.Errorf("deploy grants:\n got %q\nwant %q", got, want)
 	}
 
-	role := r.find(t, tCustomRole, "deploy-bucket-role")
-	if role.str("roleId") != "ciBucketDeployer" || role.str("stage") != "GA" {
-		t.Errorf("custom role %q stage %q", role.str("roleId"), role.str("stage"))
+	role := r.Find(t, tCustomRole, "deploy-bucket-role")
+	if role.Str("roleId") != "ciBucketDeployer" || role.Str("stage") != "GA" {
+		t.Errorf("custom role %q stage %q", role.Str("roleId"), role.Str("stage"))
 	}
-	perms := role.strs("permissions")
+	perms := role.Strs("permissions")
 	if !reflect.DeepEqual(perms, ci.BucketPermissions) {
 		t.Errorf("custom role permissions = %q, want %q", perms, ci.BucketPermissions)
 	}
@@ -293,13 +294,13 @@ func TestDeployAccountHoldsExactlyWhatUpNeeds(t *testing.T) {
 		}
 	}
 	// The role grant must wait for the role, or IAM refuses an unknown role.
-	grant := r.find(t, tProjMember, "deploy-bucket-role")
+	grant := r.Find(t, tProjMember, "deploy-bucket-role")
 	if !dependsOn(grant, tCustomRole, "deploy-bucket-role") {
 		t.Errorf("the custom role's grant does not depend on the role: %q", grant.Deps)
 	}
 }
 
-func dependsOn(r registered, typ, name string) bool {
+func dependsOn(r mocktest.Resource, typ, name string) bool {
 	for _, d := range r.Deps {
 		if strings.HasSuffix(d, typ+"::"+name) {
 			return true
@@ -310,7 +311,7 @@ func dependsOn(r registered, typ, name string) bool {
 
 func TestNoKeysNoProjectLevelImpersonationNothingPublic(t *testing.T) {
 	r := mustRun(t, exampleStack(t))
-	if keys := r.byType(tAccountKey); len(keys) > 0 {
+	if keys := r.ByType(tAccountKey); len(keys) > 0 {
 		t.Errorf("%d service account keys declared; CI authenticates by federation only", len(keys))
 	}
 	// CIS 1.6 and the rest: none of these may be held on the whole project.
@@ -346,13 +347,13 @@ func TestProtection(t *testing.T) {
 	}{{"", true}, {"true", true}, {"false", false}} {
 		t.Run("protect="+tc.protect, func(t *testing.T) {
 			r := mustRun(t, base(map[string]string{"protect": tc.protect}))
-			for _, x := range append(append(r.byType(tPool), r.byType(tProvider)...), r.byType(tAccount)...) {
+			for _, x := range append(append(r.ByType(tPool), r.ByType(tProvider)...), r.ByType(tAccount)...) {
 				if x.Protect != tc.want {
 					t.Errorf("%s protect = %v, want %v", x.Name, x.Protect, tc.want)
 				}
 			}
 			// Grants must follow the code freely, whatever the setting.
-			for _, x := range r.res {
+			for _, x := range r.Resources {
 				if x.Protect && (x.Type != tPool && x.Type != tProvider && x.Type != tAccount) {
 					t.Errorf("%s %s is protected", x.Type, x.Name)
 				}
@@ -363,25 +364,25 @@ func TestProtection(t *testing.T) {
 
 func TestEnableAPIsFalseDeclaresNoAPIs(t *testing.T) {
 	r := mustRun(t, base(map[string]string{"enableApis": "false"}))
-	if apis := r.byType(tAPI); len(apis) != 0 {
+	if apis := r.ByType(tAPI); len(apis) != 0 {
 		t.Errorf("%d APIs declared with enableApis false", len(apis))
 	}
-	if len(r.byType(tAccount)) != 2 || len(r.byType(tProvider)) != 1 {
-		t.Errorf("identities missing:\n%s", r.listing())
+	if len(r.ByType(tAccount)) != 2 || len(r.ByType(tProvider)) != 1 {
+		t.Errorf("identities missing:\n%s", r.Listing())
 	}
 }
 
 func TestPreviewShowsEveryNameExceptTheProvidersNumber(t *testing.T) {
 	r := run(t, base(nil), true)
-	if r.err != nil {
-		t.Fatal(r.err)
+	if r.Err != nil {
+		t.Fatal(r.Err)
 	}
-	if !r.known["deployServiceAccount"] || r.outputs["deployServiceAccount"] != "ci-deploy@acme-test.iam.gserviceaccount.com" {
-		t.Errorf("deployServiceAccount in a preview = %v (known %v)", r.outputs["deployServiceAccount"], r.known["deployServiceAccount"])
+	if !r.Known["deployServiceAccount"] || r.Outputs["deployServiceAccount"] != "ci-deploy@acme-test.iam.gserviceaccount.com" {
+		t.Errorf("deployServiceAccount in a preview = %v (known %v)", r.Outputs["deployServiceAccount"], r.Known["deployServiceAccount"])
 	}
 	// The project number only exists once Google answers: a first preview cannot show it.
-	if r.known["workloadIdentityProvider"] {
-		t.Errorf("workloadIdentityProvider known in a first preview: %v", r.outputs["workloadIdentityProvider"])
+	if r.Known["workloadIdentityProvider"] {
+		t.Errorf("workloadIdentityProvider known in a first preview: %v", r.Outputs["workloadIdentityProvider"])
 	}
 	// Grants to the accounts are fully known in a preview, so a reviewer sees every role.
 	for _, g := range r.grants() {
@@ -454,15 +455,15 @@ func TestInvalidConfigRegistersNothingAndListsEveryProblem(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			r := run(t, base(tc.overrides), false)
-			if len(r.res) != 0 {
-				t.Errorf("%d resources registered for an invalid config:\n%s", len(r.res), r.listing())
+			if len(r.Resources) != 0 {
+				t.Errorf("%d resources registered for an invalid config:\n%s", len(r.Resources), r.Listing())
 			}
 			var cerr *config.Error
-			if !errors.As(r.err, &cerr) {
-				t.Fatalf("error = %v, want a *config.Error", r.err)
+			if !errors.As(r.Err, &cerr) {
+				t.Fatalf("error = %v, want a *config.Error", r.Err)
 			}
 			if len(cerr.Problems) != len(tc.want) {
-				t.Fatalf("%d problems, want %d:\n%v", len(cerr.Problems), len(tc.want), r.err)
+				t.Fatalf("%d problems, want %d:\n%v", len(cerr.Problems), len(tc.want), r.Err)
 			}
 			for i, w := range tc.want {
 				p := cerr.Problems[i]
@@ -554,18 +555,18 @@ func TestLongNamesStayWithinGoogleLimits(t *testing.T) {
 	branch := strings.Repeat("b", 199)
 	r := mustRun(t, base(map[string]string{"repository": owner + "/" + name, "deployBranch": branch}))
 	limits := map[string]int{"description": 256, "displayName": 32}
-	for _, x := range append(append(r.byType(tPool), r.byType(tProvider)...), r.byType(tAccount)...) {
+	for _, x := range append(append(r.ByType(tPool), r.ByType(tProvider)...), r.ByType(tAccount)...) {
 		for key, max := range limits {
 			if x.Type == tAccount && key == "displayName" {
 				max = 100
 			}
-			if got := x.str(key); got == "" || len(got) > max {
+			if got := x.Str(key); got == "" || len(got) > max {
 				t.Errorf("%s %s: %s has %d bytes, want 1-%d", x.Type, x.Name, key, len(got), max)
 			}
 		}
 	}
-	deploy := r.find(t, tSABinding, "deploy-workload-identity-user")
-	if want := poolPrefix("github") + "/attribute.repo_ref/" + owner + "/" + name + "@refs/heads/" + branch; deploy.strs("members")[0] != want {
-		t.Errorf("a long name must never be shortened in the binding itself: %q", deploy.strs("members"))
+	deploy := r.Find(t, tSABinding, "deploy-workload-identity-user")
+	if want := poolPrefix("github") + "/attribute.repo_ref/" + owner + "/" + name + "@refs/heads/" + branch; deploy.Strs("members")[0] != want {
+		t.Errorf("a long name must never be shortened in the binding itself: %q", deploy.Strs("members"))
 	}
 }

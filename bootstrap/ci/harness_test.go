@@ -4,15 +4,14 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
-	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/internals"
 
 	"github.com/platform/private-run-api/bootstrap/ci"
 	"github.com/platform/private-run-api/config"
+	"github.com/platform/private-run-api/internal/mocktest"
 )
 
 const (
@@ -38,149 +37,59 @@ const (
 	tBucketBind = "gcp:storage/bucketIAMBinding:BucketIAMBinding"
 )
 
-// registered is one resource as the mock monitor received it.
-type registered struct {
-	Type, Name string
-	Protect    bool
-	Deps       []string
-	Inputs     resource.PropertyMap
-}
-
-func (r registered) str(key string) string {
-	v, ok := r.Inputs[resource.PropertyKey(key)]
-	if !ok || !v.IsString() {
-		return ""
-	}
-	return v.StringValue()
-}
-
-func (r registered) strs(key string) []string {
-	v, ok := r.Inputs[resource.PropertyKey(key)]
-	if !ok || !v.IsArray() {
-		return nil
-	}
-	var out []string
-	for _, e := range v.ArrayValue() {
-		if e.IsString() {
-			out = append(out, e.StringValue())
-		} else {
-			out = append(out, "<"+e.TypeString()+">")
-		}
-	}
-	return out
-}
-
-func (r registered) strMap(key string) map[string]string {
-	v, ok := r.Inputs[resource.PropertyKey(key)]
-	if !ok || !v.IsObject() {
-		return nil
-	}
-	out := map[string]string{}
-	for k, e := range v.ObjectValue() {
-		if e.IsString() {
-			out[string(k)] = e.StringValue()
-		}
-	}
-	return out
-}
-
-// member is the one principal a grant gives its role to: Member for additive grants, the only
+// members is the one principal a grant gives its role to: Member for additive grants, the only
 // entry of Members for bindings.
-func (r registered) members() []string {
-	if m := r.str("member"); m != "" {
+func members(x mocktest.Resource) []string {
+	if m := x.Str("member"); m != "" {
 		return []string{m}
 	}
-	return r.strs("members")
+	return x.Strs("members")
 }
 
-// mocks records every registration; the engine calls it concurrently.
-type mocks struct {
-	dryRun bool
-	mu     sync.Mutex
-	res    []registered
-}
-
-func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
-	m.mu.Lock()
-	m.res = append(m.res, registered{
-		Type: args.TypeToken, Name: args.Name, Protect: args.RegisterRPC.GetProtect(),
-		Deps: args.RegisterRPC.GetDependencies(), Inputs: args.Inputs,
-	})
-	m.mu.Unlock()
-	state := args.Inputs.Copy()
-	// In a preview the provider knows no computed output: return inputs only, so that anything
-	// derived from one shows up as unknown.
-	if !m.dryRun {
-		in := func(k string) string { return args.Inputs[resource.PropertyKey(k)].StringValue() }
-		poolName := func() string {
-			return "projects/" + projectNumber + "/locations/global/workloadIdentityPools/" + in("workloadIdentityPoolId")
-		}
-		switch args.TypeToken {
-		case tAccount:
-			email := config.AccountEmail(in("project"), in("accountId"))
-			state["email"] = resource.NewProperty(email)
-			state["member"] = resource.NewProperty("serviceAccount:" + email)
-			state["name"] = resource.NewProperty(config.AccountName(in("project"), email))
-		case tPool:
-			state["name"] = resource.NewProperty(poolName())
-		case tProvider:
-			state["name"] = resource.NewProperty(poolName() + "/providers/" + in("workloadIdentityPoolProviderId"))
-		case tCustomRole:
-			state["name"] = resource.NewProperty("projects/" + in("project") + "/roles/" + in("roleId"))
-		}
+// computed adds what the provider computes for the bootstrap's resources to state, a copy of
+// inputs.
+func computed(typ string, inputs, state resource.PropertyMap) {
+	in := func(k string) string { return inputs[resource.PropertyKey(k)].StringValue() }
+	poolName := func() string {
+		return "projects/" + projectNumber + "/locations/global/workloadIdentityPools/" + in("workloadIdentityPoolId")
 	}
-	return args.Name + "_id", state, nil
-}
-
-func (m *mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
-	return resource.PropertyMap{}, fmt.Errorf("unexpected call to %s", args.Token)
+	switch typ {
+	case tAccount:
+		email := config.AccountEmail(in("project"), in("accountId"))
+		state["email"] = resource.NewProperty(email)
+		state["member"] = resource.NewProperty("serviceAccount:" + email)
+		state["name"] = resource.NewProperty(config.AccountName(in("project"), email))
+	case tPool:
+		state["name"] = resource.NewProperty(poolName())
+	case tProvider:
+		state["name"] = resource.NewProperty(poolName() + "/providers/" + in("workloadIdentityPoolProviderId"))
+	case tCustomRole:
+		state["name"] = resource.NewProperty("projects/" + in("project") + "/roles/" + in("roleId"))
+	}
 }
 
 // result is one run of the bootstrap program.
 type result struct {
-	err     error
-	res     []registered
-	outputs map[string]any
-	known   map[string]bool
+	mocktest.Result
 }
 
 // run runs the program with a stack config (fully qualified keys to raw values); the config's
-// keys are what PULUMI_CONFIG would list.
+// keys are what PULUMI_CONFIG would list. Resources are listed by type, then name.
 func run(tb testing.TB, cfg map[string]string, dryRun bool) *result {
 	tb.Helper()
 	keys := make([]string, 0, len(cfg))
 	for k := range cfg {
 		keys = append(keys, k)
 	}
-	m := &mocks{dryRun: dryRun}
-	r := &result{outputs: map[string]any{}, known: map[string]bool{}}
-	exports := map[string]pulumi.Input{}
-	err := pulumi.RunErr(func(ctx *pulumi.Context) error {
-		if err := ci.RunWith(ctx, ci.Options{
-			ConfigKeys: keys,
-			Export:     func(name string, v pulumi.Input) { exports[name] = v },
-		}); err != nil {
-			return err
+	m := &mocktest.Mocks{Project: project, Stack: stackName, DryRun: dryRun, Outputs: computed}
+	r := &result{*mocktest.Run(m, cfg, func(ctx *pulumi.Context, export func(string, pulumi.Input)) error {
+		return ci.RunWith(ctx, ci.Options{ConfigKeys: keys, Export: export})
+	})}
+	sort.Slice(r.Resources, func(i, j int) bool {
+		if r.Resources[i].Type != r.Resources[j].Type {
+			return r.Resources[i].Type < r.Resources[j].Type
 		}
-		for name, v := range exports {
-			got, err := internals.UnsafeAwaitOutput(ctx.Context(), pulumi.ToOutput(v))
-			if err != nil {
-				return fmt.Errorf("output %s: %w", name, err)
-			}
-			r.outputs[name], r.known[name] = got.Value, got.Known
-		}
-		return nil
-	}, pulumi.WithMocks(project, stackName, m), func(info *pulumi.RunInfo) {
-		info.Config = cfg
-		info.DryRun = dryRun
-	})
-	r.err = err
-	r.res = m.res
-	sort.Slice(r.res, func(i, j int) bool {
-		if r.res[i].Type != r.res[j].Type {
-			return r.res[i].Type < r.res[j].Type
-		}
-		return r.res[i].Name < r.res[j].Name
+		return r.Resources[i].Name < r.Resources[j].Name
 	})
 	return r
 }
@@ -188,8 +97,8 @@ func run(tb testing.TB, cfg map[string]string, dryRun bool) *result {
 func mustRun(tb testing.TB, cfg map[string]string) *result {
 	tb.Helper()
 	r := run(tb, cfg, false)
-	if r.err != nil {
-		tb.Fatalf("program failed: %v", r.err)
+	if r.Err != nil {
+		tb.Fatalf("program failed: %v", r.Err)
 	}
 	return r
 }
@@ -215,35 +124,6 @@ func base(overrides map[string]string) map[string]string {
 	return cfg
 }
 
-func (r *result) byType(typ string) []registered {
-	var out []registered
-	for _, x := range r.res {
-		if x.Type == typ {
-			out = append(out, x)
-		}
-	}
-	return out
-}
-
-func (r *result) find(tb testing.TB, typ, name string) registered {
-	tb.Helper()
-	for _, x := range r.res {
-		if x.Type == typ && x.Name == name {
-			return x
-		}
-	}
-	tb.Fatalf("no %s named %q among %d resources:\n%s", typ, name, len(r.res), r.listing())
-	return registered{}
-}
-
-func (r *result) listing() string {
-	var b strings.Builder
-	for _, x := range r.res {
-		fmt.Fprintf(&b, "  %s %s\n", x.Type, x.Name)
-	}
-	return b.String()
-}
-
 // grantTypes are every resource type that gives a role to someone.
 var grantTypes = []string{tSABinding, tSAMember, tProjMember, tProjBind, tBucketMem, tBucketBind}
 
@@ -259,16 +139,16 @@ func (g grant) String() string {
 func (r *result) grants() []grant {
 	var out []grant
 	for _, typ := range grantTypes {
-		for _, x := range r.byType(typ) {
-			target := x.str("project")
+		for _, x := range r.ByType(typ) {
+			target := x.Str("project")
 			switch typ {
 			case tSABinding, tSAMember:
-				target = x.str("serviceAccountId")
+				target = x.Str("serviceAccountId")
 			case tBucketMem, tBucketBind:
-				target = "bucket " + x.str("bucket")
+				target = "bucket " + x.Str("bucket")
 			}
-			for _, m := range x.members() {
-				out = append(out, grant{Type: typ, Name: x.Name, Target: target, Role: x.str("role"), Member: m})
+			for _, m := range members(x) {
+				out = append(out, grant{Type: typ, Name: x.Name, Target: target, Role: x.Str("role"), Member: m})
 			}
 		}
 	}
