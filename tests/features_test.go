@@ -270,3 +270,17 @@ config:
 		t.Errorf("member = %v, want %s", got, want)
 	}
 }
+
+func TestExpiredDefaultWarnsWithoutCallerAccounts(t *testing.T) {
+	r := mustRun(t, stackYAML(t, base+`
+  private-run-api:impersonators:
+    - member: user:gone@acme.example
+      expires: "2026-01-01T00:00:00Z"
+  private-run-api:callers:
+    - name: partner
+      email: caller@partner.iam.gserviceaccount.com
+`), runOpts{})
+	if len(r.warnings) != 1 || !strings.HasPrefix(r.warnings[0], "impersonators[0] (user:gone@acme.example) expired at 2026-01-01T00:00:00Z") {
+		t.Errorf("warnings = %q", r.warnings)
+	}
+}
