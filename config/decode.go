@@ -159,16 +159,12 @@ func decodeObject(ps *problems, path string, raw json.RawMessage, v any, want st
 			byName[name] = i
 		}
 	}
-	known := jsonFields(rt)
+	known := sortedKeys(byName)
 	for _, key := range sortedKeys(fields) {
 		i, ok := byName[key]
 		switch {
 		case !ok:
-			fix := "remove it; known keys: " + strings.Join(known, ", ")
-			if s := closest(key, known); s != "" {
-				fix = fmt.Sprintf("did you mean %q? Known keys: %s", s, strings.Join(known, ", "))
-			}
-			ps.add(path+"."+key, "", "is not a known key", fix)
+			ps.add(path+"."+key, "", "is not a known key", unknownKeyFix(key, "", known))
 		case slices.Contains(deferred, key):
 		default:
 			f := rt.Field(i)
@@ -207,14 +203,6 @@ func decodeInto(ps *problems, path, raw string, v any, want string) bool {
 			p = path + "." + typeErr.Field
 		}
 		ps.add(p, "", fmt.Sprintf("is %s, expected %s", article(typeErr.Value), kindOf(typeErr.Type)), "write "+kindOf(typeErr.Type)+" here")
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		known := jsonFields(reflect.TypeOf(v))
-		fix := "remove it; known keys: " + strings.Join(known, ", ")
-		if s := closest(field, known); s != "" {
-			fix = fmt.Sprintf("did you mean %q? Known keys: %s", s, strings.Join(known, ", "))
-		}
-		ps.add(path+"."+field, "", "is not a known key", fix)
 	case errors.As(err, &syntaxErr), errors.Is(err, io.EOF), err.Error() == "trailing data":
 		ps.add(path, short(raw), "does not parse", "write "+want)
 	default:
@@ -266,35 +254,13 @@ func kindOf(t reflect.Type) string {
 	return t.String()
 }
 
-// jsonFields lists the JSON keys of a struct (flattening embedded structs), for "known keys".
-func jsonFields(t reflect.Type) []string {
-	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice {
-		t = t.Elem()
+// unknownKeyFix tells how to fix an unknown key: the nearest known one (written with prefix) when
+// it is near enough to be a typo, and the list of known keys.
+func unknownKeyFix(key, prefix string, known []string) string {
+	if s := closest(key, known); s != "" {
+		return fmt.Sprintf("did you mean %q? Known keys: %s", prefix+s, strings.Join(known, ", "))
 	}
-	if t.Kind() != reflect.Struct {
-		return nil
-	}
-	seen := map[string]bool{}
-	var out []string
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		if f.Anonymous {
-			for _, n := range jsonFields(f.Type) {
-				if !seen[n] {
-					seen[n] = true
-					out = append(out, n)
-				}
-			}
-			continue
-		}
-		name := strings.Split(f.Tag.Get("json"), ",")[0]
-		if name != "" && name != "-" && !seen[name] {
-			seen[name] = true
-			out = append(out, name)
-		}
-	}
-	sort.Strings(out)
-	return out
+	return "remove it; known keys: " + strings.Join(known, ", ")
 }
 
 // closest suggests the known name nearest to a typo, if it is near enough to be a typo.
@@ -324,11 +290,7 @@ func UnknownKeys(namespace string, allKeys, known []string, reader string) []Pro
 	sort.Strings(unknown)
 	var ps problems
 	for _, k := range unknown {
-		fix := "remove it; known keys: " + strings.Join(known, ", ")
-		if s := closest(k, known); s != "" {
-			fix = fmt.Sprintf("did you mean %q? Known keys: %s", namespace+":"+s, strings.Join(known, ", "))
-		}
-		ps.add(namespace+":"+k, "", "is not a config key "+reader+" reads", fix)
+		ps.add(namespace+":"+k, "", "is not a config key "+reader+" reads", unknownKeyFix(k, namespace+":", known))
 	}
 	return ps
 }
