@@ -126,15 +126,21 @@ config:
 	},
 }
 
+// runAccessCase runs the program and builds the report on the same config: the dev stack, or
+// the case's own YAML.
+func runAccessCase(t *testing.T, yaml string) (*result, access.Report) {
+	t.Helper()
+	cfg := devStack(t)
+	if yaml != "" {
+		cfg = stackYAML(t, yaml)
+	}
+	return mustRun(t, cfg, runOpts{}), accessReportFor(t, cfg)
+}
+
 func TestAccessReportMatchesDeployedGrants(t *testing.T) {
 	for _, tc := range accessCases {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := devStack(t)
-			if tc.yaml != "" {
-				cfg = stackYAML(t, tc.yaml)
-			}
-			r := mustRun(t, cfg, runOpts{})
-			report := accessReportFor(t, cfg)
+			r, report := runAccessCase(t, tc.yaml)
 
 			deployed := accessDeployedGrants(t, r)
 			reported := map[string]bool{}
@@ -173,12 +179,7 @@ func TestAccessReportMatchesDeployedGrants(t *testing.T) {
 func TestAccessReportMatchesDeployedInventory(t *testing.T) {
 	for _, tc := range accessCases {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := devStack(t)
-			if tc.yaml != "" {
-				cfg = stackYAML(t, tc.yaml)
-			}
-			r := mustRun(t, cfg, runOpts{})
-			report := accessReportFor(t, cfg)
+			r, report := runAccessCase(t, tc.yaml)
 
 			// An account's detail is the report's own words for its purpose, so accounts compare
 			// by resource name only; every other item's detail is read back from the inputs.
