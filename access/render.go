@@ -119,6 +119,12 @@ func reportText(w io.Writer, r Report) error {
 			e.f("  %s\n", line)
 		}
 	}
+	if len(r.Outside) > 0 {
+		e.f("\nOutside this program's control (%d)\n", len(r.Outside))
+		for _, o := range r.Outside {
+			e.f("  * %s\n", clean(o))
+		}
+	}
 	warningsText(e, r.Warnings)
 	return e.err
 }
@@ -269,6 +275,12 @@ func reportMarkdown(w io.Writer, r Report) error {
 		e.f("| Kind | Name | Detail |\n|---|---|---|\n")
 		for _, it := range r.Inventory {
 			e.f("| %s | %s | %s |\n", it.Kind, mdCode(it.Name), mdText(itemDetail(it)))
+		}
+	}
+	if len(r.Outside) > 0 {
+		e.f("\n#### Outside this program's control (%d)\n\n", len(r.Outside))
+		for _, o := range r.Outside {
+			e.f("- %s\n", mdText(o))
 		}
 	}
 	warningsMarkdown(e, r.Warnings)

@@ -63,15 +63,28 @@ type Report struct {
 	At        time.Time `json:"evaluatedAt"`
 	Grants    []Grant   `json:"grants"`
 	Inventory []Item    `json:"inventory"`
-	Warnings  []string  `json:"warnings"`
+	// Outside names who else can get in without any grant in this report: access held at project
+	// level or above, which the program neither grants nor can remove.
+	Outside  []string `json:"outside"`
+	Warnings []string `json:"warnings"`
 }
+
+// Access that project-level roles give, whatever the program declares.
+const (
+	OutsideInvoke = "Anyone holding run.routes.invoke on the project, its folder or organization can call every Cloud Run service in the project, this one included: roles/owner, roles/editor, roles/run.admin, and roles/run.invoker or roles/run.servicesInvoker granted there (or a custom role with that permission). The doctor's -who-else report lists them."
+	OutsideGuard  = "Anyone holding storage.buckets.get on the project, its folder or organization passes the authz guard (e.g. roles/owner, roles/editor, roles/storage.admin, roles/storage.bucketViewer). The bucket's own policy holds only the authz role: Cloud Storage's convenience bindings for project owners, editors and viewers are removed."
+)
 
 // Build derives the report from a plan. A nil plan is a stack that does not exist (a stack file
 // missing at the base revision): it grants and creates nothing.
 func Build(stack string, plan *config.Plan, at time.Time) Report {
-	r := Report{Stack: stack, At: at.UTC(), Grants: []Grant{}, Inventory: []Item{}, Warnings: []string{}}
+	r := Report{Stack: stack, At: at.UTC(), Grants: []Grant{}, Inventory: []Item{}, Outside: []string{}, Warnings: []string{}}
 	if plan == nil {
 		return r
+	}
+	r.Outside = append(r.Outside, OutsideInvoke)
+	if plan.Authz != nil && plan.Authz.Bucket != nil {
+		r.Outside = append(r.Outside, OutsideGuard)
 	}
 	r.Project = plan.Project
 	r.Warnings = append(r.Warnings, plan.Warnings...)
@@ -109,14 +122,14 @@ func Build(stack string, plan *config.Plan, at time.Time) Report {
 			}
 		}
 	}
-	if g := plan.Guard; g != nil {
-		bucket := bucketTarget(g.Bucket)
-		for _, m := range g.Members {
+	if a := plan.Authz; a != nil && a.Bucket != nil {
+		bucket := bucketTarget(a.Bucket.Name)
+		for _, m := range a.Bucket.Members {
 			why := "caller " + byMember[m] + " passes the authz guard"
 			if byMember[m] == "" {
 				why = "passes the authz guard"
 			}
-			add(Grant{Principal: m, Role: g.RoleName, Target: bucket, Why: why})
+			add(Grant{Principal: m, Role: a.RoleName, Target: bucket, Why: why})
 		}
 	}
 	for _, g := range grants {
@@ -139,14 +152,19 @@ func Build(stack string, plan *config.Plan, at time.Time) Report {
 		r.Inventory = append(r.Inventory, Item{Kind: KindServiceAccount, Name: c.Account.Email,
 			Resource: accountTarget(c.Account).Resource, Detail: "caller " + c.Name, Note: c.Description})
 	}
-	if g := plan.Guard; g != nil {
-		perms := append([]string(nil), g.Permissions...)
-		sort.Strings(perms)
-		r.Inventory = append(r.Inventory,
-			Item{Kind: KindCustomRole, Name: g.RoleName, Resource: "//iam.googleapis.com/" + g.RoleName,
-				Detail: "permissions: " + strings.Join(perms, ", "), Note: g.RoleTitle},
-			Item{Kind: KindBucket, Name: g.Bucket, Resource: bucketTarget(g.Bucket).Resource,
-				Detail: "location " + g.Location + "; empty; holds the authz guard's role for its members"})
+	if a := plan.Authz; a != nil {
+		role := Item{Kind: KindCustomRole, Name: a.RoleName, Resource: "//iam.googleapis.com/" + a.RoleName,
+			Detail: "made elsewhere (authz.role); it must hold only " + config.AuthzPermission}
+		if a.Role != nil {
+			perms := append([]string(nil), a.Role.Permissions...)
+			sort.Strings(perms)
+			role.Detail, role.Note = "permissions: "+strings.Join(perms, ", "), a.Role.Title
+		}
+		r.Inventory = append(r.Inventory, role)
+		if b := a.Bucket; b != nil {
+			r.Inventory = append(r.Inventory, Item{Kind: KindBucket, Name: b.Name, Resource: bucketTarget(b.Name).Resource,
+				Detail: "location " + b.Location + "; empty; its whole IAM policy is the authz role for its members, nothing else"})
+		}
 	}
 	sort.SliceStable(r.Inventory, func(a, b int) bool {
 		x, y := r.Inventory[a], r.Inventory[b]

@@ -63,7 +63,25 @@ type Service struct {
 	Protect *bool `json:"protect,omitempty"`
 	// RuntimeAccountID names the service's own runtime service account; default "<name>-run".
 	RuntimeAccountID string `json:"runtimeAccountId,omitempty"`
+	// ImageOwner says who changes the running image after the first deploy: ImageOwnerStack
+	// (default) or ImageOwnerPipeline.
+	ImageOwner string `json:"imageOwner,omitempty"`
 }
+
+// Image owners accepted in config.
+const (
+	// ImageOwnerStack: every `pulumi up` deploys service.image, reverting any other deploy.
+	ImageOwnerStack = "stack"
+	// ImageOwnerPipeline: the stack deploys service.image once; afterwards the app's own pipeline
+	// (`gcloud run deploy`) owns the image, and the stack ignores it and the client fields that
+	// such tools stamp on the service.
+	ImageOwnerPipeline = "pipeline"
+)
+
+// DefaultMaxInstances is what the program sends when service.maxInstances is not set: Cloud Run's
+// documented default for a service. Sending it, rather than leaving the field out, makes removing
+// maxInstances from config really reset it (the provider keeps a computed value otherwise).
+const DefaultMaxInstances = 100
 
 // Ingress values accepted in config, and the Cloud Run v2 enum each maps to.
 const (
@@ -139,6 +157,13 @@ type Authz struct {
 	Enabled *bool `json:"enabled,omitempty"`
 	// Bucket defaults to "<project>-<service>-authz".
 	Bucket string `json:"bucket,omitempty"`
+	// BucketDomainVerified admits a configured bucket name with dots, which Cloud Storage accepts
+	// only when the domain it ends in is verified as owned by the deployer.
+	BucketDomainVerified bool `json:"bucketDomainVerified,omitempty"`
+	// Role names an existing custom role (projects/<project>/roles/<id> or
+	// organizations/<number>/roles/<id>) holding only storage.buckets.get, made elsewhere (the
+	// bootstrap stack): the program then creates no role of its own. Excludes RoleID and RoleTitle.
+	Role string `json:"role,omitempty"`
 	// RoleID defaults to the service name with "-" turned into "_", plus "_authz".
 	RoleID    string `json:"roleId,omitempty"`
 	RoleTitle string `json:"roleTitle,omitempty"`

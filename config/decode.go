@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/agext/levenshtein"
 )
@@ -38,7 +39,24 @@ func Load(namespace string, src Source, allKeys []string) (*Config, error) {
 	if len(problems) > 0 {
 		return nil, &Error{Problems: problems}
 	}
+	normalizeExpiries(cfg)
 	return cfg, nil
+}
+
+// normalizeExpiries rewrites every valid expires as ParseExpiry reads it (UTC, whole seconds), so
+// that every reader of the config (the plan, the access report, the doctor) sees one instant.
+func normalizeExpiries(cfg *Config) {
+	fix := func(imps []Impersonator) {
+		for i := range imps {
+			if t, err := ParseExpiry(imps[i].Expires); err == nil {
+				imps[i].Expires = t.Format(time.RFC3339)
+			}
+		}
+	}
+	fix(cfg.Impersonators)
+	for i := range cfg.Callers {
+		fix(cfg.Callers[i].Impersonators)
+	}
 }
 
 // decode turns raw strings into a Config, collecting shape problems instead of stopping at the
@@ -62,7 +80,7 @@ func decode(namespace string, src Source, allKeys []string) (*Config, []Problem)
 	}
 
 	if raw, ok := get(KeyService); ok {
-		decodeObject(&ps, KeyService, json.RawMessage(raw), &cfg.Service, "a mapping with name, image and optional region, ingress, port, env, minInstances, maxInstances, protect, runtimeAccountId")
+		decodeObject(&ps, KeyService, json.RawMessage(raw), &cfg.Service, "a mapping with name, image and optional region, ingress, port, env, minInstances, maxInstances, protect, runtimeAccountId, imageOwner")
 	}
 	if raw, ok := get(KeyImpersonators); ok {
 		cfg.Impersonators = decodeImpersonators(&ps, KeyImpersonators, json.RawMessage(raw))
@@ -76,7 +94,7 @@ func decode(namespace string, src Source, allKeys []string) (*Config, []Problem)
 		}
 	}
 	if raw, ok := get(KeyAuthz); ok {
-		decodeObject(&ps, KeyAuthz, json.RawMessage(raw), &cfg.Authz, "a mapping with optional enabled, bucket, roleId, roleTitle, location")
+		decodeObject(&ps, KeyAuthz, json.RawMessage(raw), &cfg.Authz, "a mapping with optional enabled, bucket, bucketDomainVerified, role, roleId, roleTitle, location")
 	}
 	if raw, ok := get(KeyEnableAPIs); ok {
 		decodeInto(&ps, KeyEnableAPIs, raw, &cfg.EnableAPIs, "true or false")

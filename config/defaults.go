@@ -2,6 +2,7 @@ package config
 
 import (
 	"strings"
+	"time"
 )
 
 // The effective values below fill in defaults. Validation checks these (not only what was
@@ -34,12 +35,14 @@ func (c *Config) RuntimeAccountID() string {
 	return c.Service.Name + "-run"
 }
 
-// BucketName is authz.bucket, or "<project>-<service name>-authz".
+// BucketName is authz.bucket, or "<project>-<service name>-authz" with the ":" and "." of a
+// domain-scoped project ("example.com:proj") turned into "-": a bucket name with a dot needs the
+// domain verified as the deployer's.
 func (c *Config) BucketName() string {
 	if c.Authz.Bucket != "" {
 		return c.Authz.Bucket
 	}
-	return strings.ReplaceAll(c.Project, ":", "-") + "-" + c.Service.Name + "-authz"
+	return strings.NewReplacer(":", "-", ".", "-").Replace(c.Project) + "-" + c.Service.Name + "-authz"
 }
 
 // BucketLocation is authz.location, or the service's region, upper-cased as Storage reports it
@@ -68,9 +71,51 @@ func (c *Config) RoleTitle() string {
 	return "Authz guard for " + c.Service.Name
 }
 
-// RoleName is the custom role's full name, known before it exists.
+// RoleName is the custom role's full name, known before it exists: authz.role, or the role the
+// program creates.
 func (c *Config) RoleName() string {
+	if c.Authz.Role != "" {
+		return c.Authz.Role
+	}
 	return "projects/" + c.Project + "/roles/" + c.RoleID()
+}
+
+// OwnsRole reports whether the program creates the authz custom role (authz.role unset).
+func (c *Config) OwnsRole() bool { return c.Authz.Role == "" }
+
+// ImageOwnerOrDefault is service.imageOwner, or "stack" when unset.
+func (c *Config) ImageOwnerOrDefault() string {
+	if c.Service.ImageOwner == "" {
+		return ImageOwnerStack
+	}
+	return c.Service.ImageOwner
+}
+
+// MinInstances and MaxInstances are what the program sends: both always, so that removing either
+// from config resets it rather than leaving the last value in place.
+func (c *Config) MinInstances() int {
+	if c.Service.MinInstances != nil {
+		return *c.Service.MinInstances
+	}
+	return 0
+}
+
+func (c *Config) MaxInstances() int {
+	if c.Service.MaxInstances != nil {
+		return *c.Service.MaxInstances
+	}
+	return DefaultMaxInstances
+}
+
+// ParseExpiry reads an impersonator's expires value: RFC 3339, cut to whole seconds in UTC. IAM
+// conditions, binding names and the grouping of grants by expiry all use this one value, so two
+// expiries a fraction of a second apart are one grant, not two bindings with the same name.
+func ParseExpiry(s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return t.UTC().Truncate(time.Second), nil
 }
 
 // AccountEmail is the email Google gives the service account accountID in project, computed up

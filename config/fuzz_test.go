@@ -82,12 +82,12 @@ func FuzzLoad(f *testing.F) {
 				}
 			}
 		}
-		if plan.Guard != nil {
-			if len(plan.Guard.Permissions) != 1 || plan.Guard.Permissions[0] != AuthzPermission {
-				t.Fatalf("guard permissions %v", plan.Guard.Permissions)
+		if a := plan.Authz; a != nil {
+			if a.Role != nil && (len(a.Role.Permissions) != 1 || a.Role.Permissions[0] != AuthzPermission) {
+				t.Fatalf("authz role permissions %v", a.Role.Permissions)
 			}
-			if len(plan.Guard.Members) > 0 {
-				check("guard", plan.Guard.Members)
+			if a.Bucket != nil && len(a.Bucket.Members) > 0 {
+				check("authz bucket", a.Bucket.Members)
 			}
 		}
 	})

@@ -31,8 +31,8 @@ type Plan struct {
 	Callers []CallerPlan
 	// Invokers are the members of the one roles/run.invoker binding on the service, sorted.
 	Invokers []string
-	// Guard is nil when the authz guard is off.
-	Guard      *GuardPlan
+	// Authz is nil when the program declares neither the authz bucket nor its role.
+	Authz      *AuthzPlan
 	EnableAPIs bool
 	APIs       []string
 	Labels     map[string]string
@@ -57,10 +57,14 @@ type ServicePlan struct {
 	Ingress string // the Cloud Run v2 enum
 	Port    int
 	Env     map[string]string
-	Min     *int
-	Max     *int
-	Protect bool
-	Runtime Account
+	// MinInstances and MaxInstances are always sent (see Config.MaxInstances).
+	MinInstances int
+	MaxInstances int
+	// IgnoreImage leaves the image, and the client fields deploy tools stamp, to the app's own
+	// pipeline after the first deploy (service.imageOwner: pipeline).
+	IgnoreImage bool
+	Protect     bool
+	Runtime     Account
 }
 
 // CallerPlan is one caller and what it is granted.
@@ -117,16 +121,33 @@ func (b Binding) ConditionExpression() string {
 	return fmt.Sprintf("request.time < timestamp(%q)", b.Expires.UTC().Format(time.RFC3339))
 }
 
-// GuardPlan is the authz guard: custom role, bucket and the binding of the role on the bucket.
-type GuardPlan struct {
-	Bucket      string
-	Location    string
-	RoleID      string
-	RoleName    string
-	RoleTitle   string
+// AuthzPlan is the authz bucket and its custom role.
+type AuthzPlan struct {
+	// RoleName is the custom role granted on the bucket, whether the program creates it or not.
+	RoleName string
+	// Role is the custom role the program creates; nil when authz.role names one made elsewhere.
+	Role *RolePlan
+	// Bucket is nil when authz.enabled is false. The role the program creates stays even then: a
+	// deleted custom role's ID is blocked for up to 37 days, so deleting it would make turning
+	// the guard on again fail.
+	Bucket *BucketPlan
+}
+
+// RolePlan is a custom role the program creates.
+type RolePlan struct {
+	ID          string
+	Title       string
 	Description string
 	Permissions []string
-	// Members hold the custom role on the bucket, sorted.
+}
+
+// BucketPlan is the authz bucket and the whole of its IAM policy.
+type BucketPlan struct {
+	Name     string
+	Location string
+	// Members hold the custom role on the bucket, sorted. They are the bucket's only principals:
+	// the policy is owned whole, so the convenience bindings Cloud Storage adds to a new bucket
+	// (project owners, editors and viewers) are removed.
 	Members []string
 }
 
@@ -141,16 +162,17 @@ func Resolve(c *Config, now time.Time) *Plan {
 	}
 	runtimeEmail := AccountEmail(c.Project, c.RuntimeAccountID())
 	p.Service = ServicePlan{
-		Name:    c.Service.Name,
-		Region:  c.ServiceRegion(),
-		Image:   c.Service.Image,
-		Ingress: IngressValues[c.IngressOrDefault()],
-		Port:    c.Service.Port,
-		Env:     c.Service.Env,
-		Min:     c.Service.MinInstances,
-		Max:     c.Service.MaxInstances,
-		Protect: c.Protected(),
-		Runtime: account(c.Project, c.RuntimeAccountID(), runtimeEmail),
+		Name:         c.Service.Name,
+		Region:       c.ServiceRegion(),
+		Image:        c.Service.Image,
+		Ingress:      IngressValues[c.IngressOrDefault()],
+		Port:         c.Service.Port,
+		Env:          c.Service.Env,
+		MinInstances: c.MinInstances(),
+		MaxInstances: c.MaxInstances(),
+		IgnoreImage:  c.ImageOwnerOrDefault() == ImageOwnerPipeline,
+		Protect:      c.Protected(),
+		Runtime:      account(c.Project, c.RuntimeAccountID(), runtimeEmail),
 	}
 
 	warned := map[string]bool{}
@@ -163,7 +185,7 @@ func Resolve(c *Config, now time.Time) *Plan {
 
 	// Defaults first, so that a stale entry is reported even when no caller account exists.
 	for j, imp := range c.Impersonators {
-		if t, err := time.Parse(time.RFC3339, imp.Expires); err == nil && !t.After(now) {
+		if t, err := ParseExpiry(imp.Expires); err == nil && !t.After(now) {
 			expired(fmt.Sprintf("%s[%d]", KeyImpersonators, j), imp, t)
 		}
 	}
@@ -207,17 +229,19 @@ func Resolve(c *Config, now time.Time) *Plan {
 	sort.Strings(p.Invokers)
 	sort.Strings(guardMembers)
 
-	if c.Authz.On() {
-		p.Guard = &GuardPlan{
-			Bucket:      c.BucketName(),
-			Location:    c.BucketLocation(),
-			RoleID:      c.RoleID(),
-			RoleName:    c.RoleName(),
-			RoleTitle:   c.RoleTitle(),
-			Description: fmt.Sprintf("Held on bucket %s by the callers allowed through the authz guard of %s; grants only %s.", c.BucketName(), c.Service.Name, AuthzPermission),
+	if c.Authz.On() || c.OwnsRole() {
+		p.Authz = &AuthzPlan{RoleName: c.RoleName()}
+	}
+	if c.OwnsRole() {
+		p.Authz.Role = &RolePlan{
+			ID:          c.RoleID(),
+			Title:       c.RoleTitle(),
+			Description: fmt.Sprintf("Held on the authz bucket of %s by the callers allowed through its guard; grants only %s.", c.Service.Name, AuthzPermission),
 			Permissions: []string{AuthzPermission},
-			Members:     guardMembers,
 		}
+	}
+	if c.Authz.On() {
+		p.Authz.Bucket = &BucketPlan{Name: c.BucketName(), Location: c.BucketLocation(), Members: guardMembers}
 	}
 	if len(p.Invokers) == 0 {
 		p.Warnings = append(p.Warnings, "no caller may invoke the private service: no roles/run.invoker binding is declared, so only project owners and editors can call it")
@@ -242,7 +266,7 @@ func tokenCreators(defaults, own []Impersonator, now time.Time, onExpired func(j
 		for j, imp := range list {
 			var t time.Time
 			if imp.Expires != "" {
-				t, _ = time.Parse(time.RFC3339, imp.Expires) // validated already
+				t, _ = ParseExpiry(imp.Expires) // validated already
 				if !t.After(now) {
 					onExpired(j, isOwn, imp, t)
 					continue

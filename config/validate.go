@@ -6,7 +6,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"time"
+
+	"github.com/distribution/reference"
 )
 
 // MaxPrincipalsPerPolicy is IAM's limit on principals in one allow policy (each occurrence
@@ -32,6 +33,7 @@ var (
 	labelKeyRe  = regexp.MustCompile(`^[a-z][-a-z0-9_]{0,62}$`)
 	labelValRe  = regexp.MustCompile(`^[-a-z0-9_]{0,63}$`)
 	defaultSARe = regexp.MustCompile(`(^[0-9]+-compute@developer\.gserviceaccount\.com$)|(@appspot\.gserviceaccount\.com$)`)
+	roleNameRe  = regexp.MustCompile(`^(projects/([^/]+)|organizations/[0-9]+)/roles/[a-zA-Z0-9_.]{3,64}$`)
 )
 
 const (
@@ -71,12 +73,7 @@ func validateService(ps *problems, c *Config) {
 	case len(s.Name) >= 50 || !runNameRe.MatchString(s.Name):
 		ps.add("service.name", s.Name, `must be 1-49 chars of a-z, 0-9 and "-", starting with a letter and not ending with "-"`, "rename the service")
 	}
-	switch {
-	case strings.TrimSpace(s.Image) == "":
-		ps.add("service.image", "", "is missing", `set service.image to a container image, e.g. "us-docker.pkg.dev/cloudrun/container/hello"`)
-	case strings.ContainsAny(s.Image, " \t\n") || strings.Contains(s.Image, "://"):
-		ps.add("service.image", s.Image, "is not a container image reference", `write it as REGISTRY/PATH[:TAG|@DIGEST], without a scheme`)
-	}
+	validateImage(ps, s.Image)
 	switch r := c.ServiceRegion(); {
 	case r == "":
 		ps.add("service.region", "", "is missing and gcp:region is not set", "set service.region, or run `pulumi config set gcp:region <region>`")
@@ -107,8 +104,17 @@ func validateService(ps *problems, c *Config) {
 	if s.MaxInstances != nil && *s.MaxInstances < 1 {
 		ps.add("service.maxInstances", fmt.Sprint(*s.MaxInstances), "must be at least 1", "use 1 or more, or leave it out")
 	}
-	if s.MinInstances != nil && s.MaxInstances != nil && *s.MaxInstances >= 1 && *s.MinInstances > *s.MaxInstances {
-		ps.add("service.minInstances", fmt.Sprint(*s.MinInstances), fmt.Sprintf("is more than service.maxInstances (%d)", *s.MaxInstances), "lower minInstances or raise maxInstances")
+	if s.MinInstances != nil && *s.MinInstances >= 0 && c.MaxInstances() >= 1 && *s.MinInstances > c.MaxInstances() {
+		if s.MaxInstances != nil {
+			ps.add("service.minInstances", fmt.Sprint(*s.MinInstances), fmt.Sprintf("is more than service.maxInstances (%d)", *s.MaxInstances), "lower minInstances or raise maxInstances")
+		} else {
+			ps.add("service.minInstances", fmt.Sprint(*s.MinInstances), fmt.Sprintf("is more than the default maxInstances (%d)", DefaultMaxInstances), "set service.maxInstances too, at least as high")
+		}
+	}
+	switch s.ImageOwner {
+	case "", ImageOwnerStack, ImageOwnerPipeline:
+	default:
+		ps.add("service.imageOwner", s.ImageOwner, "is not a known image owner", fmt.Sprintf("use %q (default: every `pulumi up` deploys service.image) or %q (the app's pipeline deploys new images after the first)", ImageOwnerStack, ImageOwnerPipeline))
 	}
 	if s.Name != "" || s.RuntimeAccountID != "" {
 		if id := c.RuntimeAccountID(); !validAccountID(id) {
@@ -118,6 +124,32 @@ func validateService(ps *problems, c *Config) {
 			}
 			ps.add("service.runtimeAccountId", id, accountIDRule, fix)
 		}
+	}
+}
+
+// validateImage parses the image as Docker and containerd do (distribution/reference), so that a
+// reference Cloud Run would refuse fails in preview rather than halfway through a deploy.
+func validateImage(ps *problems, image string) {
+	const example = `e.g. "us-docker.pkg.dev/cloudrun/container/hello" or "REGISTRY/PATH@sha256:<64 hex digits>"`
+	switch {
+	case strings.TrimSpace(image) == "":
+		ps.add("service.image", "", "is missing", "set service.image to a container image, "+example)
+		return
+	case strings.Contains(image, "://"):
+		ps.add("service.image", image, "is a URL, not a container image reference", "drop the scheme: write REGISTRY/PATH[:TAG][@DIGEST], "+example)
+		return
+	}
+	if _, err := reference.ParseNormalizedNamed(image); err != nil {
+		rule := "is not a container image reference (" + err.Error() + ")"
+		fix := "write REGISTRY/PATH[:TAG][@DIGEST] in lower case, " + example
+		switch {
+		// The parser wraps its sentinel errors in text, so match on what they say.
+		case strings.Contains(err.Error(), "lowercase"):
+			fix = "write the repository path in lower case (only a tag may have upper-case letters)"
+		case strings.Contains(image, "@"):
+			fix = "write the digest in full, @sha256: followed by 64 hex digits"
+		}
+		ps.add("service.image", image, rule, fix)
 	}
 }
 
@@ -156,6 +188,9 @@ func suggestAccountID(s string) string {
 // validateMember checks one IAM principal and returns (rule, fix) when it is bad.
 func validateMember(m string) (string, string) {
 	lower := strings.ToLower(m)
+	if strings.HasPrefix(lower, "deleted:") {
+		return "is how IAM shows a principal that was deleted", "remove it from the stack config; a deleted principal can be granted nothing (README, \"Deleted principals\")"
+	}
 	if lower == "allusers" || lower == "allauthenticatedusers" || strings.HasPrefix(lower, "principalset://goog/public") {
 		return "makes the grant public", "name the developers or groups instead; this program never grants to everyone"
 	}
@@ -205,7 +240,7 @@ func validateImpersonators(ps *problems, path string, imps []Impersonator) {
 			seen[imp.Member] = i
 		}
 		if imp.Expires != "" {
-			if _, err := time.Parse(time.RFC3339, imp.Expires); err != nil {
+			if _, err := ParseExpiry(imp.Expires); err != nil {
 				ps.add(p+".expires", imp.Expires, "is not an RFC 3339 time", `write e.g. "2027-01-31T00:00:00Z" (UTC) or "2027-01-31T09:00:00+09:00"`)
 			}
 		}
@@ -343,7 +378,9 @@ func validateAuthz(ps *problems, c *Config) {
 	if c.Project != "" && (c.Service.Name != "" || c.Authz.Bucket != "") {
 		validateBucket(ps, c)
 	}
-	if c.Service.Name != "" || c.Authz.RoleID != "" {
+	if c.Authz.Role != "" {
+		validateExistingRole(ps, c)
+	} else if c.Service.Name != "" || c.Authz.RoleID != "" {
 		if id := c.RoleID(); !roleIDRe.MatchString(id) {
 			fix := "use letters, digits, _ and . only (no hyphen)"
 			if c.Authz.RoleID == "" {
@@ -357,6 +394,25 @@ func validateAuthz(ps *problems, c *Config) {
 	}
 	if loc := c.BucketLocation(); loc != "" && !locationRe.MatchString(loc) {
 		ps.add("authz.location", c.Authz.Location, "is not a Cloud Storage location", `use a region ("asia-northeast1"), a dual-region or a multi-region ("US", "EU", "ASIA")`)
+	}
+}
+
+// validateExistingRole checks authz.role, a custom role made elsewhere. A project's custom role can
+// be granted only on that project's resources, so it must be gcp:project's.
+func validateExistingRole(ps *problems, c *Config) {
+	a := c.Authz
+	m := roleNameRe.FindStringSubmatch(a.Role)
+	switch {
+	case m == nil:
+		ps.add("authz.role", a.Role, "is not a custom role's full name", `write "projects/<project>/roles/<roleId>" or "organizations/<number>/roles/<roleId>", as the bootstrap stack's authzRole output gives it`)
+	case m[2] != "" && c.Project != "" && m[2] != c.Project:
+		ps.add("authz.role", a.Role, fmt.Sprintf("is a custom role of project %q, which cannot be granted on a bucket of %q", m[2], c.Project), "create the role in "+c.Project+", or name an organization-level role")
+	}
+	if a.RoleID != "" {
+		ps.add("authz.roleId", a.RoleID, "is set together with authz.role", "remove authz.roleId: the program creates no role when authz.role names one")
+	}
+	if a.RoleTitle != "" {
+		ps.add("authz.roleTitle", short(a.RoleTitle), "is set together with authz.role", "remove authz.roleTitle: the program creates no role when authz.role names one")
 	}
 }
 
@@ -376,6 +432,8 @@ func validateBucket(ps *problems, c *Config) {
 		bad(`must not contain "google"`)
 	case strings.Contains(name, ".."):
 		bad(`must not contain ".."`)
+	case strings.Contains(name, ".") && !c.Authz.BucketDomainVerified:
+		ps.add("authz.bucket", name, "has a dot: Cloud Storage creates such a bucket only for a domain verified as the deployer's", `remove the dots, or set authz.bucketDomainVerified: true once the domain is verified (Search Console)`)
 	default:
 		if _, err := netip.ParseAddr(name); err == nil {
 			bad("must not be an IP address")

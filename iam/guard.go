@@ -1,6 +1,7 @@
 package iam
 
 import (
+	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/organizations"
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/projects"
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/storage"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -11,79 +12,109 @@ import (
 // AuthzGuardType is the component's type token.
 const AuthzGuardType = "privateapi:iam:AuthzGuard"
 
-// AuthzGuardArgs declare the guard from its plan.
+// AuthzGuardArgs declare the authz bucket and its role from the plan.
 type AuthzGuardArgs struct {
 	Project string
-	Plan    config.GuardPlan
+	Plan    config.AuthzPlan
 	Labels  map[string]string
-	// MemberDeps are the accounts named in Plan.Members that this program creates: nothing is
-	// granted to an account that does not exist yet.
+	// MemberDeps are the accounts named in Plan.Bucket.Members that this program creates: nothing
+	// is granted to an account that does not exist yet.
 	MemberDeps []pulumi.Resource
 	DependsOn  []pulumi.Resource
 }
 
-// AuthzGuard is an empty bucket, a custom role holding only storage.buckets.get, and the binding
-// of that role on that bucket (never on the project, where it would reach every bucket).
+// AuthzGuard is an empty bucket, a custom role holding only storage.buckets.get, and the bucket's
+// whole IAM policy, which grants that role (never on the project, where it would reach every
+// bucket) and nothing else.
 type AuthzGuard struct {
 	pulumi.ResourceState
 
-	Bucket *storage.Bucket
+	// Role is nil when the plan names a role made elsewhere; Bucket is nil when the guard is off.
 	Role   *projects.IAMCustomRole
-	// BucketName and RoleName are known in a preview.
-	BucketName pulumi.StringOutput `pulumi:"bucket"`
-	RoleName   pulumi.StringOutput `pulumi:"role"`
+	Bucket *storage.Bucket
+	// RoleName is known in a preview.
+	RoleName pulumi.StringOutput `pulumi:"role"`
 }
 
-// NewAuthzGuard registers the guard's resources under one component.
+// NewAuthzGuard registers the role and the bucket with its policy under one component.
 func NewAuthzGuard(ctx *pulumi.Context, name string, args AuthzGuardArgs, opts ...pulumi.ResourceOption) (*AuthzGuard, error) {
 	g := &AuthzGuard{}
 	if err := ctx.RegisterComponentResource(AuthzGuardType, name, g, opts...); err != nil {
 		return nil, err
 	}
 	p := args.Plan
-	role, err := projects.NewIAMCustomRole(ctx, name+"-role", &projects.IAMCustomRoleArgs{
-		Project: pulumi.String(args.Project),
-		// Set explicitly: auto-naming appends "-xxxxxxx", which role IDs refuse.
-		RoleId:      pulumi.String(p.RoleID),
-		Title:       pulumi.String(p.RoleTitle),
-		Description: pulumi.String(p.Description),
-		Permissions: pulumi.ToStringArray(p.Permissions),
-		Stage:       pulumi.String("GA"),
-	}, pulumi.Parent(g), pulumi.DependsOn(args.DependsOn))
-	if err != nil {
-		return nil, err
-	}
-	bucket, err := storage.NewBucket(ctx, name+"-bucket", &storage.BucketArgs{
-		Project:                  pulumi.String(args.Project),
-		Name:                     pulumi.String(p.Bucket),
-		Location:                 pulumi.String(p.Location),
-		UniformBucketLevelAccess: pulumi.Bool(true),
-		PublicAccessPrevention:   pulumi.String("enforced"),
-		// The bucket never holds objects: nothing to version, and nothing that should ever be
-		// deleted along with it by force.
-		Versioning:   &storage.BucketVersioningArgs{Enabled: pulumi.Bool(false)},
-		ForceDestroy: pulumi.Bool(false),
-		Labels:       pulumi.ToStringMap(args.Labels),
-	}, pulumi.Parent(g), pulumi.DependsOn(args.DependsOn))
-	if err != nil {
-		return nil, err
-	}
-	g.Bucket, g.Role = bucket, role
-	// IAM refuses a binding with no members; with nobody allowed, no binding is the same policy.
-	if len(p.Members) > 0 {
-		deps := append([]pulumi.Resource{bucket, role}, args.MemberDeps...)
-		if _, err := storage.NewBucketIAMBinding(ctx, name+"-members", &storage.BucketIAMBindingArgs{
-			Bucket:  pulumi.String(p.Bucket),
-			Role:    pulumi.String(p.RoleName),
-			Members: pulumi.ToStringArray(p.Members),
-		}, pulumi.Parent(g), pulumi.DependsOn(append(deps, args.DependsOn...))); err != nil {
+	g.RoleName = pulumi.String(p.RoleName).ToStringOutput()
+	if r := p.Role; r != nil {
+		role, err := projects.NewIAMCustomRole(ctx, name+"-role", &projects.IAMCustomRoleArgs{
+			Project: pulumi.String(args.Project),
+			// Set explicitly: auto-naming appends "-xxxxxxx", which role IDs refuse.
+			RoleId:      pulumi.String(r.ID),
+			Title:       pulumi.String(r.Title),
+			Description: pulumi.String(r.Description),
+			Permissions: pulumi.ToStringArray(r.Permissions),
+			Stage:       pulumi.String("GA"),
+		}, pulumi.Parent(g), pulumi.DependsOn(args.DependsOn))
+		if err != nil {
 			return nil, err
 		}
+		g.Role = role
+		g.RoleName = Named(ctx, p.RoleName, role)
 	}
-	g.BucketName = pulumi.String(p.Bucket).ToStringOutput()
-	g.RoleName = pulumi.String(p.RoleName).ToStringOutput()
-	if err := ctx.RegisterResourceOutputs(g, pulumi.Map{"bucket": g.BucketName, "role": g.RoleName}); err != nil {
+	outputs := pulumi.Map{"role": g.RoleName}
+	if b := p.Bucket; b != nil {
+		bucket, err := storage.NewBucket(ctx, name+"-bucket", &storage.BucketArgs{
+			Project:                  pulumi.String(args.Project),
+			Name:                     pulumi.String(b.Name),
+			Location:                 pulumi.String(b.Location),
+			UniformBucketLevelAccess: pulumi.Bool(true),
+			PublicAccessPrevention:   pulumi.String("enforced"),
+			// The bucket never holds objects: nothing to version, and nothing that should ever be
+			// deleted along with it by force.
+			Versioning:   &storage.BucketVersioningArgs{Enabled: pulumi.Bool(false)},
+			ForceDestroy: pulumi.Bool(false),
+			Labels:       pulumi.ToStringMap(args.Labels),
+		}, pulumi.Parent(g), pulumi.DependsOn(args.DependsOn))
+		if err != nil {
+			return nil, err
+		}
+		g.Bucket = bucket
+		if err := newBucketPolicy(ctx, name+"-policy", g, bucket, b.Members, args); err != nil {
+			return nil, err
+		}
+		outputs["bucket"] = bucket.Name
+	}
+	if err := ctx.RegisterResourceOutputs(g, outputs); err != nil {
 		return nil, err
 	}
 	return g, nil
+}
+
+// newBucketPolicy owns the bucket's whole IAM policy. A new bucket carries convenience bindings
+// (project owners and editors as legacyBucketOwner, viewers as legacyBucketReader), and both hold
+// storage.buckets.get: a binding beside them would let every project member pass the guard. The
+// policy document comes from the provider's own renderer (getIAMPolicy), so its form is the one
+// the provider compares with what Storage returns; every input is known, so a preview shows it.
+func newBucketPolicy(ctx *pulumi.Context, name string, g *AuthzGuard, bucket *storage.Bucket, members []string, args AuthzGuardArgs) error {
+	var bindings []organizations.GetIAMPolicyBinding
+	if len(members) > 0 { // IAM refuses a binding with no members; no binding denies everyone
+		bindings = []organizations.GetIAMPolicyBinding{{Role: args.Plan.RoleName, Members: members}}
+	}
+	doc, err := organizations.LookupIAMPolicy(ctx, &organizations.LookupIAMPolicyArgs{Bindings: bindings}, pulumi.Parent(g))
+	if err != nil {
+		return err
+	}
+	deps := append([]pulumi.Resource{bucket}, args.MemberDeps...)
+	deps = append(deps, args.DependsOn...)
+	// The bucket and the role reach the policy as properties, not dependsOn alone: when either is
+	// replaced (a new location, a new role ID), the engine replaces or updates the policy with it,
+	// instead of leaving the new bucket with Storage's default policy.
+	policyData := pulumi.String(doc.PolicyData).ToStringOutput()
+	if g.Role != nil {
+		policyData = Named(ctx, doc.PolicyData, g.Role)
+	}
+	_, err = storage.NewBucketIAMPolicy(ctx, name, &storage.BucketIAMPolicyArgs{
+		Bucket:     bucket.Name,
+		PolicyData: policyData,
+	}, pulumi.Parent(g), pulumi.DependsOn(deps))
+	return err
 }

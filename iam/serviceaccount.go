@@ -41,12 +41,14 @@ func NewAccount(ctx *pulumi.Context, name string, args AccountArgs, parent pulum
 	if err != nil {
 		return nil, err
 	}
-	// The account's name is computed from config, not read from acct, so the dependency is
-	// explicit: nothing is granted on an account that does not exist yet.
+	// The account's name is computed from config (known in a preview) and carries a property
+	// dependency on acct: nothing is granted on an account that does not exist yet, and a
+	// replaced account takes its bindings with it.
 	deps := append([]pulumi.Resource{acct}, args.DependsOn...)
+	target := Named(ctx, args.Account.Name, acct)
 	for _, b := range args.Bindings {
 		bargs := &serviceaccount.IAMBindingArgs{
-			ServiceAccountId: pulumi.String(args.Account.Name),
+			ServiceAccountId: target,
 			Role:             pulumi.String(b.Role),
 			Members:          pulumi.ToStringArray(b.Members),
 		}

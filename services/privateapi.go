@@ -83,18 +83,23 @@ func NewPrivateAPI(ctx *pulumi.Context, name string, args PrivateAPIArgs, opts .
 		container.Envs = envs
 	}
 	template := &cloudrunv2.ServiceTemplateArgs{
-		ServiceAccount: pulumi.String(p.Runtime.Email),
+		// The runtime account's email, known in a preview, with a property dependency on it.
+		ServiceAccount: iam.Named(ctx, p.Runtime.Email, runtime),
 		Containers:     cloudrunv2.ServiceTemplateContainerArray{container},
+		// Both bounds always: Cloud Run has refused a minimum without a maximum, and the provider
+		// keeps the last maximum when none is sent, so removing it from config would change
+		// nothing.
+		Scaling: &cloudrunv2.ServiceTemplateScalingArgs{
+			MinInstanceCount: pulumi.Int(p.MinInstances),
+			MaxInstanceCount: pulumi.Int(p.MaxInstances),
+		},
 	}
-	if p.Min != nil || p.Max != nil {
-		scaling := &cloudrunv2.ServiceTemplateScalingArgs{}
-		if p.Min != nil {
-			scaling.MinInstanceCount = pulumi.Int(*p.Min)
-		}
-		if p.Max != nil {
-			scaling.MaxInstanceCount = pulumi.Int(*p.Max)
-		}
-		template.Scaling = scaling
+	svcOpts := []pulumi.ResourceOption{pulumi.Parent(api), pulumi.Protect(p.Protect),
+		pulumi.DependsOn(append([]pulumi.Resource{runtime}, args.DependsOn...))}
+	if p.IgnoreImage {
+		// The app's pipeline deploys new images (gcloud run deploy), stamping client and
+		// clientVersion as it does: the stack sets the first image and then leaves all three.
+		svcOpts = append(svcOpts, pulumi.IgnoreChanges([]string{"template.containers[0].image", "client", "clientVersion"}))
 	}
 	svc, err := cloudrunv2.NewService(ctx, name, &cloudrunv2.ServiceArgs{
 		Project:  pulumi.String(args.Project),
@@ -103,8 +108,7 @@ func NewPrivateAPI(ctx *pulumi.Context, name string, args PrivateAPIArgs, opts .
 		Ingress:  pulumi.String(p.Ingress),
 		Labels:   pulumi.ToStringMap(args.Labels),
 		Template: template,
-	}, pulumi.Parent(api), pulumi.Protect(p.Protect),
-		pulumi.DependsOn(append([]pulumi.Resource{runtime}, args.DependsOn...)))
+	}, svcOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +124,7 @@ func NewPrivateAPI(ctx *pulumi.Context, name string, args PrivateAPIArgs, opts .
 		if _, err := cloudrunv2.NewServiceIamBinding(ctx, name+"-"+roleKey(role), &cloudrunv2.ServiceIamBindingArgs{
 			Project:  pulumi.String(args.Project),
 			Location: pulumi.String(p.Region),
-			Name:     pulumi.String(p.Name),
+			Name:     iam.Named(ctx, p.Name, svc), // a replaced service takes its bindings with it
 			Role:     pulumi.String(role),
 			Members:  pulumi.ToStringArray(members),
 		}, pulumi.Parent(api), pulumi.DependsOn(deps)); err != nil {

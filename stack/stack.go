@@ -134,10 +134,10 @@ func Deploy(ctx *pulumi.Context, plan *config.Plan) (Outputs, error) {
 		return nil, err
 	}
 
-	if plan.Guard != nil {
+	if plan.Authz != nil {
 		if _, err := iam.NewAuthzGuard(ctx, "authz", iam.AuthzGuardArgs{
 			Project:    plan.Project,
-			Plan:       *plan.Guard,
+			Plan:       *plan.Authz,
 			Labels:     plan.Labels,
 			MemberDeps: depsFor(func(c config.CallerPlan) bool { return c.Authz }),
 			DependsOn:  apiDeps,
@@ -158,9 +158,11 @@ func outputs(plan *config.Plan, url pulumi.StringOutput) Outputs {
 		"runtimeServiceAccount": pulumi.String(plan.Service.Runtime.Email),
 		"invokers":              pulumi.ToStringArray(plan.Invokers),
 	}
-	if plan.Guard != nil {
-		out["authzBucket"] = pulumi.String(plan.Guard.Bucket)
-		out["authzRole"] = pulumi.String(plan.Guard.RoleName)
+	if a := plan.Authz; a != nil {
+		out["authzRole"] = pulumi.String(a.RoleName)
+		if a.Bucket != nil {
+			out["authzBucket"] = pulumi.String(a.Bucket.Name)
+		}
 	}
 
 	callers := pulumi.Map{}
