@@ -59,3 +59,12 @@ func (c *decisionCache) put(k tokenKey, d Decision, expires time.Time) {
 	}
 	c.byKey[k] = c.order.PushFront(&cacheEntry{key: k, d: d, expires: expires})
 }
+
+func (c *decisionCache) remove(k tokenKey) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.byKey[k]; ok {
+		c.order.Remove(el)
+		delete(c.byKey, k)
+	}
+}

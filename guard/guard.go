@@ -3,7 +3,20 @@
 // no objects, a custom role carrying only storage.buckets.get granted on that
 // bucket to the allowed callers, and a handler that asks Cloud Storage, using
 // the caller's own OAuth2 access token, whether the caller holds that
-// permission (buckets.testIamPermissions).
+// permission.
+//
+// The question is asked as buckets.get with fields=projectNumber rather than
+// buckets.testIamPermissions. Cloud Storage authorises buckets.get with
+// exactly storage.buckets.get, so a 200 is the same "yes", and the reply also
+// names the project that owns the bucket. Bucket names are global: if the
+// authz bucket is ever deleted, anyone can create a bucket of that name in
+// their own project and grant it to everyone. Comparing the owner with the
+// expected project number (WithProjectNumber) closes that hole in the same
+// single round trip; testIamPermissions cannot, as its reply carries only
+// permissions. The price is that "no" arrives as a 403 rather than a 200
+// without the permission, so a 403 is read by its reasons: only those about
+// the caller's own credentials deny, anything else fails closed as
+// Unavailable.
 //
 // Every outcome other than an explicit "yes" from Cloud Storage refuses the
 // request: the guard fails closed.
@@ -12,24 +25,29 @@ package guard
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/singleflight"
-	"google.golang.org/api/googleapi"
 	"google.golang.org/api/option"
 	storage "google.golang.org/api/storage/v1"
 )
 
-// Permission is the one permission the guard tests on the bucket. The custom
-// role granted to callers should hold exactly this permission.
+// Permission is the one permission the guard relies on. Cloud Storage
+// authorises buckets.get with exactly this permission, so a successful
+// buckets.get made with the caller's token proves the caller holds it on the
+// bucket. The custom role granted to callers should hold only this permission.
 const Permission = "storage.buckets.get"
 
 const (
@@ -41,33 +59,50 @@ const (
 	// MaxCacheTTL bounds WithCacheTTL: past it a revoked grant, or a token
 	// that has expired, would keep being honoured for too long.
 	MaxCacheTTL = 10 * time.Minute
-	// DefaultCacheSize bounds the number of cached decisions. A flood of
-	// distinct (for example random) tokens evicts old entries instead of
-	// growing memory.
+	// DefaultCacheSize bounds each of the two decision caches: one for
+	// allowed tokens, one for refused ones. Keeping refusals apart means a
+	// flood of distinct bad tokens can only evict other refusals, never the
+	// allowed callers.
 	DefaultCacheSize = 10000
-	// DefaultTimeout bounds one testIamPermissions round trip. Storage answers
-	// in tens of milliseconds; waiting longer only holds the caller's request.
+	// DefaultTimeout bounds one Cloud Storage round trip. Storage answers in
+	// tens of milliseconds; waiting longer only holds the caller's request.
 	DefaultTimeout = 3 * time.Second
+	// DefaultMaxConcurrentLookups bounds the Cloud Storage round trips in
+	// flight at once. At tens of milliseconds each it still allows a few
+	// thousand cache misses a second, while a flood of unknown tokens gets
+	// quick 503s instead of piling up goroutines, connections and Storage
+	// quota. It matches the idle connections kept to Storage, so every
+	// permitted lookup can reuse a warm connection.
+	DefaultMaxConcurrentLookups = 64
 )
 
 // maxTokenLen rejects absurd headers before they cost a Storage round trip.
 // Google documents access tokens as up to 2048 bytes; leave room to grow.
 const maxTokenLen = 8192
 
+// busyLogInterval spaces out the warnings about a full lookup limit: during a
+// flood, one line per refused request would be a second flood.
+const busyLogInterval = 10 * time.Second
+
 // Decision is the outcome of a check. Its zero value is Unavailable, so code
 // that ignores the error still refuses the request.
 type Decision uint8
 
 const (
-	// Unavailable: the guard could not get an answer from Cloud Storage
-	// (outage, timeout, missing bucket, unreadable reply). Refuse with 503.
+	// Unavailable: the guard could not get a trustworthy answer (Cloud
+	// Storage outage or timeout, missing bucket, bucket in the wrong
+	// project, a 403 about a project rather than the caller, too many
+	// lookups in flight, unreadable reply). Refuse with 503.
 	Unavailable Decision = iota
-	// Allow: Cloud Storage confirmed the caller holds Permission on the bucket.
+	// Allow: Cloud Storage confirmed the caller holds Permission on the
+	// bucket, and the bucket belongs to the expected project.
 	Allow
-	// Deny: the token is valid but the caller lacks Permission. Refuse with 403.
+	// Deny: the token is valid but the caller lacks Permission, or the token
+	// lacks a Cloud Storage scope. Refuse with 403.
 	Deny
-	// Unauthenticated: there is no usable token, or Cloud Storage rejected it
-	// as invalid or expired. Refuse with 401.
+	// Unauthenticated: there is no usable token, it is a JWT (such as an ID
+	// token) rather than an access token, or Cloud Storage rejected it as
+	// invalid or expired. Refuse with 401.
 	Unauthenticated
 )
 
@@ -124,24 +159,61 @@ func (e *unavailableError) Unwrap() []error {
 type Option func(*config)
 
 type config struct {
-	ttl        time.Duration
-	size       int
-	timeout    time.Duration
-	logger     *slog.Logger
-	now        func() time.Time
-	clientOpts []option.ClientOption
+	ttl         time.Duration
+	size        int
+	timeout     time.Duration
+	maxLookups  int
+	logger      *slog.Logger
+	now         func() time.Time
+	clientOpts  []option.ClientOption
+	project     string
+	projectSet  bool
+	skipProject bool
+}
+
+// WithProjectNumber pins the bucket to the project that must own it: the
+// project number (digits, such as "123456789012"), not the project ID. New
+// requires either this or WithInsecureSkipProjectCheck.
+//
+// Bucket names are global. Should the authz bucket be deleted, anyone could
+// create a bucket of the same name in their own project and grant
+// storage.buckets.get on it to every account; without the pin, the guard
+// would then let everyone through. With it, a bucket owned by any other
+// project fails every check closed, with an ERROR line.
+//
+// The number is a string so that it can come straight from an environment
+// variable: an unset one gives "", which New rejects instead of running
+// unpinned.
+func WithProjectNumber(n string) Option {
+	return func(c *config) { c.project, c.projectSet = n, true }
+}
+
+// WithInsecureSkipProjectCheck accepts the bucket whichever project owns it,
+// so a deleted bucket whose name someone else re-creates would let through
+// whoever they choose. Use it only where the project number cannot be known,
+// and never together with WithProjectNumber.
+func WithInsecureSkipProjectCheck() Option {
+	return func(c *config) { c.skipProject = true }
 }
 
 // WithCacheTTL sets how long a decision is reused. Zero disables caching;
 // negative values and values above MaxCacheTTL are rejected by New.
 func WithCacheTTL(d time.Duration) Option { return func(c *config) { c.ttl = d } }
 
-// WithCacheSize bounds the number of cached decisions; the least recently used
-// is evicted first. Zero disables caching; negative values are rejected.
+// WithCacheSize bounds each of the two decision caches (allowed tokens, and
+// refused tokens); the least recently used entry is evicted first. Zero
+// disables caching; negative values are rejected.
 func WithCacheSize(n int) Option { return func(c *config) { c.size = n } }
 
 // WithTimeout bounds one Cloud Storage round trip. It must be positive.
 func WithTimeout(d time.Duration) Option { return func(c *config) { c.timeout = d } }
+
+// WithMaxConcurrentLookups bounds the Cloud Storage round trips in flight at
+// once (default DefaultMaxConcurrentLookups). A check that would exceed it is
+// refused at once as Unavailable (the middleware answers 503 with
+// Retry-After) without calling Storage; cached decisions are still served.
+// It must be positive.
+func WithMaxConcurrentLookups(n int) Option { return func(c *config) { c.maxLookups = n } }
 
 // WithLogger sets where the guard logs. A nil logger means slog.Default().
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
@@ -162,24 +234,39 @@ func WithClientOptions(opts ...option.ClientOption) Option {
 // create one per process and share it.
 type Guard struct {
 	bucket  string
+	project uint64 // 0 only with WithInsecureSkipProjectCheck
 	svc     *storage.Service
 	timeout time.Duration
 	log     *slog.Logger
 	now     func() time.Time
-	cache   *decisionCache // nil when caching is disabled
 	ttl     time.Duration
+	// allowed and refused are nil when caching is disabled. Two caches, so
+	// that refusals (which anyone can cause) never evict allowed callers.
+	allowed *decisionCache
+	refused *decisionCache
 	flights singleflight.Group
+	// lookups holds one token per Storage round trip in flight.
+	lookups chan struct{}
+	// busyRefused counts lookups refused for a full limit since the last
+	// warning; busyLoggedAt is when that warning was written (UnixNano).
+	busyRefused  atomic.Int64
+	busyLoggedAt atomic.Int64
 }
 
-// New returns a Guard for bucket, the bare bucket name (not gs://...).
+// New returns a Guard for bucket, the bare bucket name (not gs://...). One of
+// WithProjectNumber or WithInsecureSkipProjectCheck is required.
 // ctx is used only while building the Storage client.
 func New(ctx context.Context, bucket string, opts ...Option) (*Guard, error) {
 	if err := validateBucket(bucket); err != nil {
 		return nil, err
 	}
-	cfg := config{ttl: DefaultCacheTTL, size: DefaultCacheSize, timeout: DefaultTimeout}
+	cfg := config{ttl: DefaultCacheTTL, size: DefaultCacheSize, timeout: DefaultTimeout, maxLookups: DefaultMaxConcurrentLookups}
 	for _, o := range opts {
 		o(&cfg)
+	}
+	project, err := projectPin(bucket, cfg)
+	if err != nil {
+		return nil, err
 	}
 	switch {
 	case cfg.ttl < 0:
@@ -190,6 +277,8 @@ func New(ctx context.Context, bucket string, opts ...Option) (*Guard, error) {
 		return nil, fmt.Errorf("guard: cache size %d is negative; use 0 to disable caching", cfg.size)
 	case cfg.timeout <= 0:
 		return nil, fmt.Errorf("guard: timeout %v must be positive (default %v)", cfg.timeout, DefaultTimeout)
+	case cfg.maxLookups <= 0:
+		return nil, fmt.Errorf("guard: max concurrent lookups %d must be positive (default %d)", cfg.maxLookups, DefaultMaxConcurrentLookups)
 	}
 	if cfg.logger == nil {
 		cfg.logger = slog.Default()
@@ -202,18 +291,46 @@ func New(ctx context.Context, bucket string, opts ...Option) (*Guard, error) {
 	if err != nil {
 		return nil, err
 	}
+	log := cfg.logger.With("component", "guard", "bucket", bucket)
+	if project == 0 {
+		log.WarnContext(ctx, "guard: the bucket's project is not checked (guard.WithInsecureSkipProjectCheck); if the bucket is deleted and someone re-creates its name, they decide who passes. Pin it with guard.WithProjectNumber")
+	}
 	g := &Guard{
 		bucket:  bucket,
+		project: project,
 		svc:     svc,
 		timeout: cfg.timeout,
-		log:     cfg.logger.With("component", "guard", "bucket", bucket),
+		log:     log,
 		now:     cfg.now,
 		ttl:     cfg.ttl,
+		lookups: make(chan struct{}, cfg.maxLookups),
 	}
 	if cfg.ttl > 0 && cfg.size > 0 {
-		g.cache = newDecisionCache(cfg.size)
+		g.allowed = newDecisionCache(cfg.size)
+		g.refused = newDecisionCache(cfg.size)
 	}
 	return g, nil
+}
+
+// projectPin turns the project options into the number to compare with, or
+// 0 when the check is explicitly skipped.
+func projectPin(bucket string, cfg config) (uint64, error) {
+	const find = "find it with: gcloud projects describe PROJECT_ID --format='value(projectNumber)'"
+	switch {
+	case cfg.projectSet && cfg.skipProject:
+		return 0, errors.New("guard: both WithProjectNumber and WithInsecureSkipProjectCheck given; keep only WithProjectNumber")
+	case cfg.skipProject:
+		return 0, nil
+	case !cfg.projectSet:
+		return 0, fmt.Errorf("guard: no project pin for bucket %q: pass guard.WithProjectNumber(\"<number of the project that owns the bucket>\") (%s), or guard.WithInsecureSkipProjectCheck() to accept the bucket in any project", bucket, find)
+	case cfg.project == "":
+		return 0, fmt.Errorf("guard: the project number for bucket %q is empty (an unset environment variable?); pass the number of the project that owns the bucket (%s)", bucket, find)
+	}
+	n, err := strconv.ParseUint(cfg.project, 10, 64)
+	if err != nil || n == 0 {
+		return 0, fmt.Errorf("guard: project number %q is not a project number; pass the digits of the project number, not the project ID (%s)", cfg.project, find)
+	}
+	return n, nil
 }
 
 // newStorageService builds the one Storage client the Guard uses for every
@@ -229,11 +346,11 @@ func newStorageService(ctx context.Context, clientOpts []option.ClientOption) (*
 	base := http.DefaultTransport.(*http.Transport).Clone()
 	// Every request goes to one host; the default of 2 idle connections per
 	// host would close and reopen connections during any burst.
-	base.MaxIdleConnsPerHost = 64
+	base.MaxIdleConnsPerHost = DefaultMaxConcurrentLookups
 	bt := &bearerTransport{base: base}
 	client := &http.Client{
 		Transport: bt,
-		// testIamPermissions never redirects. Following a redirect would mean
+		// buckets.get never redirects. Following a redirect would mean
 		// sending the caller's token wherever a Location header points, so a
 		// redirect is returned as is and treated as a failure.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
@@ -305,6 +422,30 @@ func validToken(t string) bool {
 	return true
 }
 
+// isJWT reports whether t is a compact JWS: three dot-separated segments, the
+// first a base64url JSON object with an "alg" member. Google's access tokens
+// are opaque and never look like that, while ID tokens always do. Sending an
+// ID token to Storage would only earn a 401, and would hand a token that
+// proves the caller's identity to one more service; refusing it here lets the
+// reply say what to send instead. The signature is not looked at: Cloud Run
+// strips it from the ID token it has verified before passing the header on.
+func isJWT(t string) bool {
+	header, rest, ok := strings.Cut(t, ".")
+	if !ok || strings.Count(rest, ".") != 1 {
+		return false
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(header, "="))
+	if err != nil {
+		return false
+	}
+	var h map[string]json.RawMessage
+	if json.Unmarshal(raw, &h) != nil {
+		return false
+	}
+	_, ok = h["alg"]
+	return ok
+}
+
 type tokenKey [sha256.Size]byte
 
 // tokenID is a short, non-reversible label for log lines, so that lines about
@@ -319,7 +460,8 @@ type result struct {
 // Check reports whether the holder of accessToken (an OAuth2 access token,
 // without the "Bearer " prefix) holds Permission on the bucket. The error is
 // non-nil exactly when the decision is Unavailable, and then matches
-// ErrUnavailable; its text never contains the token.
+// ErrUnavailable; its text never contains the token. A JWT (such as an ID
+// token) is Unauthenticated without any call to Storage.
 func (g *Guard) Check(ctx context.Context, accessToken string) (Decision, error) {
 	if !validToken(accessToken) {
 		return Unauthenticated, nil
@@ -327,6 +469,10 @@ func (g *Guard) Check(ctx context.Context, accessToken string) (Decision, error)
 	// The cache and the flights are keyed by a hash so that the long-lived
 	// cache never holds bearer tokens that a heap dump could reveal.
 	key := tokenKey(sha256.Sum256([]byte(accessToken)))
+	if isJWT(accessToken) {
+		g.log.DebugContext(ctx, "guard: refused a JWT (an ID token?) in place of an OAuth2 access token", "token_id", key.id())
+		return Unauthenticated, nil
+	}
 	if d, ok := g.cached(key); ok {
 		return d, nil
 	}
@@ -349,10 +495,32 @@ func (g *Guard) Check(ctx context.Context, accessToken string) (Decision, error)
 }
 
 func (g *Guard) cached(key tokenKey) (Decision, bool) {
-	if g.cache == nil {
+	if g.allowed == nil {
 		return Unavailable, false
 	}
-	return g.cache.get(key, g.now())
+	now := g.now()
+	// Refusals first: put keeps a token in at most one cache, but if that
+	// ever slipped, refusing is the side to err on.
+	if d, ok := g.refused.get(key, now); ok {
+		return d, true
+	}
+	return g.allowed.get(key, now)
+}
+
+func (g *Guard) remember(key tokenKey, d Decision) {
+	if g.allowed == nil {
+		return
+	}
+	expires := g.now().Add(g.ttl)
+	switch d {
+	case Allow:
+		g.refused.remove(key)
+		g.allowed.put(key, d, expires)
+	case Deny, Unauthenticated:
+		g.allowed.remove(key)
+		g.refused.put(key, d, expires)
+	}
+	// Unavailable is never cached: the next request asks again.
 }
 
 // lookup runs once per flight.
@@ -363,76 +531,36 @@ func (g *Guard) lookup(ctx context.Context, token string, key tokenKey) result {
 	if d, ok := g.cached(key); ok {
 		return result{d: d}
 	}
+	select {
+	case g.lookups <- struct{}{}:
+		defer func() { <-g.lookups }()
+	default:
+		// Waiting for a slot would only let a flood queue up; a quick 503
+		// tells a real caller to retry, and costs nothing.
+		return g.busy(ctx)
+	}
 	// The flight is shared, so it must not die with whichever caller happened
 	// to start it; only the guard's own timeout bounds it.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), g.timeout)
 	defer cancel()
 	ctx = withCallerToken(ctx, token)
 
-	resp, err := g.svc.Buckets.TestIamPermissions(g.bucket, []string{Permission}).Context(ctx).Do()
-	res := g.classify(ctx, token, key, resp, err)
-	if res.d != Unavailable && g.cache != nil {
-		g.cache.put(key, res.d, g.now().Add(g.ttl))
-	}
+	b, err := g.svc.Buckets.Get(g.bucket).Fields("projectNumber").Context(ctx).Do()
+	res := g.classify(ctx, token, key, b, err)
+	g.remember(key, res.d)
 	return res
 }
 
-func (g *Guard) classify(ctx context.Context, token string, key tokenKey, resp *storage.TestIamPermissionsResponse, err error) result {
-	if err == nil {
-		// Storage answers 200 whether or not the caller holds the permission;
-		// only the presence of Permission in the list means yes.
-		if slices.Contains(resp.Permissions, Permission) {
-			return result{d: Allow}
-		}
-		g.log.DebugContext(ctx, "guard: caller lacks the permission on the bucket", "token_id", key.id(), "permission", Permission)
-		return result{d: Deny}
+func (g *Guard) busy(ctx context.Context) result {
+	limit := cap(g.lookups)
+	g.busyRefused.Add(1)
+	now := g.now().UnixNano()
+	last := g.busyLoggedAt.Load()
+	if (last == 0 || now-last >= int64(busyLogInterval)) && g.busyLoggedAt.CompareAndSwap(last, now) {
+		g.log.WarnContext(ctx, "guard: too many authorization lookups in flight; refusing new ones with 503 until some finish. A flood of unknown tokens, slow Cloud Storage, or a limit too low for the traffic (guard.WithMaxConcurrentLookups)",
+			"limit", limit, "refused_since_last_warning", g.busyRefused.Swap(0))
 	}
-
-	var gerr *googleapi.Error
-	if errors.As(err, &gerr) {
-		switch gerr.Code {
-		case http.StatusUnauthorized:
-			g.log.DebugContext(ctx, "guard: Cloud Storage rejected the caller's token as invalid or expired", "token_id", key.id())
-			return result{d: Unauthenticated}
-		case http.StatusForbidden:
-			// Not "lacks the permission" (that is a 200 without it) but a
-			// refusal to answer at all: usually a token minted without a
-			// Storage or cloud-platform scope, or a VPC Service Controls
-			// perimeter. The caller is still refused; the line tells an
-			// operator which it is.
-			g.log.WarnContext(ctx, "guard: Cloud Storage refused testIamPermissions for this token (403); check the token's OAuth scopes and any VPC Service Controls perimeter",
-				"token_id", key.id(), "error", scrub(gerr.Error(), token))
-			return result{d: Deny}
-		}
-	}
-
-	var reason string
-	switch {
-	case errors.Is(err, context.DeadlineExceeded):
-		reason = fmt.Sprintf("Cloud Storage did not answer within %v (guard.WithTimeout)", g.timeout)
-	case gerr != nil && gerr.Code == http.StatusNotFound:
-		reason = fmt.Sprintf("bucket %q not found (404): create it, or fix the bucket name passed to guard.New", g.bucket)
-	case gerr != nil && gerr.Code >= 300 && gerr.Code < 400:
-		reason = fmt.Sprintf("Cloud Storage endpoint answered with a redirect (%d); check option.WithEndpoint", gerr.Code)
-	case gerr != nil:
-		reason = fmt.Sprintf("Cloud Storage answered HTTP %d", gerr.Code)
-	default:
-		reason = "could not reach Cloud Storage or read its reply"
-	}
-	status := 0
-	if gerr != nil {
-		status = gerr.Code
-	}
-	detail := scrub(err.Error(), token)
-	// The single log line for this failure: emitted by the flight, not by each
-	// caller that shares it.
-	g.log.ErrorContext(ctx, "guard: authorization check failed; refusing the request (fail closed)",
-		"reason", reason, "storage_status", status, "token_id", key.id(), "error", detail)
-	var cause error
-	if errors.Is(err, context.DeadlineExceeded) {
-		cause = context.DeadlineExceeded
-	}
-	return result{d: Unavailable, err: &unavailableError{msg: "guard: authorization check unavailable: " + reason + ": " + detail, cause: cause}}
+	return result{d: Unavailable, err: &unavailableError{msg: fmt.Sprintf("guard: authorization check unavailable: %d Cloud Storage lookups already in flight (guard.WithMaxConcurrentLookups); retry shortly", limit)}}
 }
 
 // scrub removes the caller's token from text that came from elsewhere (error

@@ -22,10 +22,17 @@ import (
 	"github.com/platform/private-run-api/guard"
 )
 
-const bucket = "authz-guard-test"
+const (
+	bucket = "authz-guard-test"
+	// project is the number of the project the tests pin the bucket to.
+	project = "123456789012"
+	// otherProject owns a bucket of the same name after it was re-created
+	// elsewhere.
+	otherProject = "999999999999"
+)
 
 // fakeStorage speaks just enough of the Storage JSON API: GET
-// /storage/v1/b/BUCKET/iam/testPermissions?permissions=...
+// /storage/v1/b/BUCKET?fields=projectNumber
 type fakeStorage struct {
 	t       *testing.T
 	srv     *httptest.Server
@@ -49,14 +56,14 @@ func (fs *fakeStorage) serve(w http.ResponseWriter, r *http.Request) {
 	fs.mu.Lock()
 	fs.auth = append(fs.auth, auth)
 	fs.mu.Unlock()
-	wantPath := "/storage/v1/b/" + bucket + "/iam/testPermissions"
+	wantPath := "/storage/v1/b/" + bucket
 	if r.Method != http.MethodGet || r.URL.Path != wantPath {
 		fs.t.Errorf("fake storage: got %s %s, want GET %s", r.Method, r.URL.Path, wantPath)
 		http.Error(w, "unexpected request", http.StatusBadRequest)
 		return
 	}
-	if got := r.URL.Query()["permissions"]; len(got) != 1 || got[0] != guard.Permission {
-		fs.t.Errorf("fake storage: permissions=%q, want [%q]", got, guard.Permission)
+	if got := r.URL.Query()["fields"]; len(got) != 1 || got[0] != "projectNumber" {
+		fs.t.Errorf("fake storage: fields=%q, want [projectNumber]", got)
 	}
 	token, _ := strings.CutPrefix(auth, "Bearer ")
 	fs.respond(w, r, token)
@@ -75,25 +82,47 @@ func (fs *fakeStorage) authHeaders() []string {
 // Responders. Error bodies quote the caller's token on purpose: the guard
 // must keep it out of logs and error text even when a server echoes it.
 
-func grant(perms ...string) func(http.ResponseWriter, *http.Request, string) {
+// bucketIn answers buckets.get as Storage does for a caller holding
+// storage.buckets.get: the bucket, trimmed to the requested projectNumber.
+func bucketIn(projectNumber string) func(http.ResponseWriter, *http.Request, string) {
 	return func(w http.ResponseWriter, _ *http.Request, _ string) {
-		body := map[string]any{"kind": "storage#testIamPermissionsResponse"}
-		if len(perms) > 0 {
-			body["permissions"] = perms
-		}
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(body)
+		_ = json.NewEncoder(w).Encode(map[string]any{"projectNumber": projectNumber})
 	}
 }
 
+// allow is the caller holding the permission on the pinned bucket.
+var allow = bucketIn(project)
+
+// deny is Storage's answer to a caller without storage.buckets.get.
+var deny = forbidden("forbidden")
+
 func apiError(code int) func(http.ResponseWriter, *http.Request, string) {
+	return reasonsError(code, []string{"fake"}, nil)
+}
+
+// forbidden is a 403 with the given errors[].reason values.
+func forbidden(reasons ...string) func(http.ResponseWriter, *http.Request, string) {
+	return reasonsError(http.StatusForbidden, reasons, nil)
+}
+
+// reasonsError is a Google API error with errors[].reason values and
+// google.rpc.ErrorInfo reasons in details, as current Google APIs send them.
+func reasonsError(code int, reasons, errorInfo []string) func(http.ResponseWriter, *http.Request, string) {
 	return func(w http.ResponseWriter, _ *http.Request, token string) {
 		msg := fmt.Sprintf("fake failure for token %s", token)
+		items := []map[string]any{}
+		for _, r := range reasons {
+			items = append(items, map[string]any{"message": msg, "domain": "global", "reason": r})
+		}
+		details := []map[string]any{}
+		for _, r := range errorInfo {
+			details = append(details, map[string]any{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": r, "domain": "googleapis.com"})
+		}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(code)
 		_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{
-			"code": code, "message": msg,
-			"errors": []map[string]any{{"message": msg, "reason": "fake"}},
+			"code": code, "message": msg, "errors": items, "details": details,
 		}})
 	}
 }
@@ -121,7 +150,7 @@ func stall(w http.ResponseWriter, r *http.Request, tok string) {
 	select {
 	case <-r.Context().Done():
 	case <-time.After(2 * time.Second):
-		grant(guard.Permission)(w, r, tok)
+		allow(w, r, tok)
 	}
 }
 
@@ -170,7 +199,7 @@ func newGuard(t *testing.T, fs *fakeStorage, opts ...guard.Option) (*guard.Guard
 	t.Helper()
 	sink := &logSink{}
 	logger := slog.New(slog.NewJSONHandler(sink, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	all := append([]guard.Option{guard.WithLogger(logger), guard.WithClientOptions(fs.endpoint())}, opts...)
+	all := append([]guard.Option{guard.WithLogger(logger), guard.WithClientOptions(fs.endpoint()), guard.WithProjectNumber(project)}, opts...)
 	g, err := guard.New(context.Background(), bucket, all...)
 	if err != nil {
 		t.Fatalf("guard.New: %v", err)
@@ -210,19 +239,20 @@ func TestStorageAnswers(t *testing.T) {
 		wantWarn   int    // lines at WARN level or above
 		logHint    string // substring the error line must hold, to be actionable
 	}{
-		{name: "permission granted", respond: grant(guard.Permission), want: guard.Allow, wantStatus: 200},
-		{name: "permissions omitted", respond: grant(), want: guard.Deny, wantStatus: 403},
-		{name: "other permission only", respond: grant("storage.buckets.list"), want: guard.Deny, wantStatus: 403},
-		{name: "empty permissions array", respond: raw(200, `{"kind":"storage#testIamPermissionsResponse","permissions":[]}`), want: guard.Deny, wantStatus: 403},
+		{name: "bucket in the pinned project", respond: allow, want: guard.Allow, wantStatus: 200},
+		{name: "403 lacks the permission", respond: deny, want: guard.Deny, wantStatus: 403},
+		{name: "403 token lacks a Storage scope", respond: reasonsError(403, []string{"insufficientPermissions"}, []string{"ACCESS_TOKEN_SCOPE_INSUFFICIENT"}), want: guard.Deny, wantStatus: 403, wantWarn: 1, logHint: "devstorage.read_only"},
+		{name: "403 about the project", respond: forbidden("accountDisabled"), want: guard.Unavailable, wantStatus: 503, wantErrLog: 1, wantWarn: 1, logHint: "accountDisabled"},
 		{name: "401 bad or expired token", respond: apiError(401), want: guard.Unauthenticated, wantStatus: 401, wantChall: `error="invalid_token"`},
-		{name: "403 refused (scope or perimeter)", respond: apiError(403), want: guard.Deny, wantStatus: 403, wantWarn: 1, logHint: "scopes"},
 		{name: "404 bucket missing", respond: apiError(404), want: guard.Unavailable, wantStatus: 503, wantErrLog: 1, wantWarn: 1, logHint: "not found"},
+		{name: "bucket in another project", respond: bucketIn(otherProject), want: guard.Unavailable, wantStatus: 503, wantErrLog: 1, wantWarn: 1, logHint: "belongs to project number " + otherProject + ", not the pinned " + project},
+		{name: "reply without projectNumber", respond: raw(200, `{}`), want: guard.Unavailable, wantStatus: 503, wantErrLog: 1, wantWarn: 1, logHint: "did not name the bucket's project"},
 		{name: "500", respond: apiError(500), want: guard.Unavailable, wantStatus: 503, wantErrLog: 1, wantWarn: 1, logHint: "HTTP 500"},
 		{name: "503", respond: apiError(503), want: guard.Unavailable, wantStatus: 503, wantErrLog: 1, wantWarn: 1, logHint: "HTTP 503"},
 		{name: "429", respond: apiError(429), want: guard.Unavailable, wantStatus: 503, wantErrLog: 1, wantWarn: 1, logHint: "HTTP 429"},
 		{name: "400 plain-text body echoing token", respond: raw(400, "bad request for TOKEN"), want: guard.Unavailable, wantStatus: 503, wantErrLog: 1, wantWarn: 1, logHint: "HTTP 400"},
-		{name: "malformed body", respond: raw(200, `{"permissions": [`), want: guard.Unavailable, wantStatus: 503, wantErrLog: 1, wantWarn: 1, logHint: "read its reply"},
-		{name: "wrong JSON type", respond: raw(200, `{"permissions": "storage.buckets.get"}`), want: guard.Unavailable, wantStatus: 503, wantErrLog: 1, wantWarn: 1},
+		{name: "malformed body", respond: raw(200, `{"projectNumber": "12`), want: guard.Unavailable, wantStatus: 503, wantErrLog: 1, wantWarn: 1, logHint: "read its reply"},
+		{name: "wrong JSON type", respond: raw(200, `{"projectNumber": ["123456789012"]}`), want: guard.Unavailable, wantStatus: 503, wantErrLog: 1, wantWarn: 1},
 		{name: "connection dropped", respond: hangUp, want: guard.Unavailable, wantStatus: 503, wantErrLog: 1, wantWarn: 1, logHint: "could not reach"},
 		{name: "timeout", respond: stall, opts: []guard.Option{guard.WithTimeout(30 * time.Millisecond)}, want: guard.Unavailable, wantStatus: 503, wantErrLog: 1, wantWarn: 1, logHint: "did not answer within 30ms"},
 	}
@@ -338,7 +368,7 @@ func TestAuthorizationHeader(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			fs := newFakeStorage(t, grant(guard.Permission))
+			fs := newFakeStorage(t, allow)
 			g, _ := newGuard(t, fs)
 			var reached bool
 			h := g.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { reached = true }))
@@ -369,7 +399,7 @@ func TestAuthorizationHeader(t *testing.T) {
 }
 
 func TestCheckRejectsUnusableTokenWithoutCallingStorage(t *testing.T) {
-	fs := newFakeStorage(t, grant(guard.Permission))
+	fs := newFakeStorage(t, allow)
 	g, _ := newGuard(t, fs)
 	for _, tok := range []string{"", "has space", "line\nbreak", strings.Repeat("a", 9000)} {
 		d, err := g.Check(context.Background(), tok)
@@ -391,11 +421,13 @@ func TestCachedDecisions(t *testing.T) {
 		want      guard.Decision
 		wantCalls int32
 	}{
-		{"allow", grant(guard.Permission), guard.Allow, 1},
-		{"deny", grant(), guard.Deny, 1},
+		{"allow", allow, guard.Allow, 1},
+		{"deny", deny, guard.Deny, 1},
 		{"unauthenticated", apiError(401), guard.Unauthenticated, 1},
-		{"storage 403", apiError(403), guard.Deny, 1},
+		{"scope-insufficient 403", forbidden("insufficientPermissions"), guard.Deny, 1},
 		{"failure is not cached", apiError(500), guard.Unavailable, 3},
+		{"403 about the project is not cached", forbidden("userProjectAccountProblem"), guard.Unavailable, 3},
+		{"bucket in another project is not cached", bucketIn(otherProject), guard.Unavailable, 3},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -427,7 +459,7 @@ func TestRecoversAfterFailure(t *testing.T) {
 			apiError(503)(w, r, tok)
 			return
 		}
-		grant(guard.Permission)(w, r, tok)
+		allow(w, r, tok)
 	})
 	g, _ := newGuard(t, fs)
 	tok := tokenFor(t, "a")
@@ -471,7 +503,7 @@ func TestCacheExpiry(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			fs := newFakeStorage(t, grant(guard.Permission))
+			fs := newFakeStorage(t, allow)
 			clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 			g, _ := newGuard(t, fs, append(tc.opts, guard.WithClock(clock.Now))...)
 			tok := tokenFor(t, "a")
@@ -504,12 +536,15 @@ func TestDefaults(t *testing.T) {
 	if guard.MaxCacheTTL >= time.Hour {
 		t.Errorf("MaxCacheTTL = %v must stay below an access token's 1h life", guard.MaxCacheTTL)
 	}
+	if guard.DefaultMaxConcurrentLookups < 8 || guard.DefaultMaxConcurrentLookups > 1000 {
+		t.Errorf("DefaultMaxConcurrentLookups = %d, want a few dozen", guard.DefaultMaxConcurrentLookups)
+	}
 }
 
 // TestCacheIsBoundedLRU: with room for two, the least recently used token is
 // the one evicted.
 func TestCacheIsBoundedLRU(t *testing.T) {
-	fs := newFakeStorage(t, grant(guard.Permission))
+	fs := newFakeStorage(t, allow)
 	g, _ := newGuard(t, fs, guard.WithCacheSize(2))
 	a, b, c := tokenFor(t, "a"), tokenFor(t, "b"), tokenFor(t, "c")
 	steps := []struct {
@@ -537,7 +572,7 @@ func TestCacheIsBoundedLRU(t *testing.T) {
 
 func TestCacheCanBeDisabled(t *testing.T) {
 	for _, opt := range []guard.Option{guard.WithCacheTTL(0), guard.WithCacheSize(0)} {
-		fs := newFakeStorage(t, grant(guard.Permission))
+		fs := newFakeStorage(t, allow)
 		g, _ := newGuard(t, fs, opt)
 		tok := tokenFor(t, "a")
 		for range 3 {
@@ -561,7 +596,7 @@ func blockingStorage(t *testing.T) (fs *fakeStorage, entered chan struct{}, rele
 		case <-r.Context().Done():
 			return
 		}
-		grant(guard.Permission)(w, r, tok)
+		allow(w, r, tok)
 	})
 	t.Cleanup(func() {
 		select {
@@ -654,7 +689,7 @@ func TestRedirectIsNotFollowed(t *testing.T) {
 	var elsewhere atomic.Int32
 	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		elsewhere.Add(1)
-		grant(guard.Permission)(w, r, "")
+		allow(w, r, "")
 	}))
 	t.Cleanup(other.Close)
 	fs := newFakeStorage(t, func(w http.ResponseWriter, r *http.Request, _ string) {
@@ -683,6 +718,7 @@ func TestUnreachableStorage(t *testing.T) {
 
 	sink := &logSink{}
 	g, err := guard.New(context.Background(), bucket,
+		guard.WithProjectNumber(project),
 		guard.WithLogger(slog.New(slog.NewJSONHandler(sink, nil))),
 		guard.WithClientOptions(option.WithEndpoint("http://"+addr+"/storage/v1/")))
 	if err != nil {
@@ -700,8 +736,9 @@ func TestUnreachableStorage(t *testing.T) {
 }
 
 func TestEndpointWithoutTrailingSlash(t *testing.T) {
-	fs := newFakeStorage(t, grant(guard.Permission))
+	fs := newFakeStorage(t, allow)
 	g, err := guard.New(context.Background(), bucket,
+		guard.WithProjectNumber(project),
 		guard.WithLogger(slog.New(slog.DiscardHandler)),
 		guard.WithClientOptions(option.WithEndpoint(fs.srv.URL+"/storage/v1")))
 	if err != nil {
@@ -714,22 +751,31 @@ func TestEndpointWithoutTrailingSlash(t *testing.T) {
 
 func TestNewRejectsBadConfig(t *testing.T) {
 	ep := guard.WithClientOptions(option.WithEndpoint("http://127.0.0.1:1/storage/v1/"))
+	pin := guard.WithProjectNumber(project)
 	cases := []struct {
 		name   string
 		bucket string
 		opts   []guard.Option
 		hint   string
 	}{
-		{"empty bucket", "", nil, "empty"},
-		{"gs URL", "gs://my-bucket", nil, "bare bucket name"},
-		{"upper case", "My-Bucket", nil, "lowercase"},
-		{"too short", "ab", nil, "3 to 63"},
-		{"negative TTL", bucket, []guard.Option{guard.WithCacheTTL(-time.Second)}, "use 0 to disable"},
-		{"TTL too long", bucket, []guard.Option{guard.WithCacheTTL(time.Hour)}, "revoked"},
-		{"negative size", bucket, []guard.Option{guard.WithCacheSize(-1)}, "use 0 to disable"},
-		{"zero timeout", bucket, []guard.Option{guard.WithTimeout(0)}, "positive"},
-		{"endpoint without host", bucket, []guard.Option{guard.WithClientOptions(option.WithEndpoint("http:///storage/v1/"))}, "absolute"},
-		{"endpoint with odd scheme", bucket, []guard.Option{guard.WithClientOptions(option.WithEndpoint("ftp://example.test/storage/v1/"))}, "absolute"},
+		{"empty bucket", "", []guard.Option{pin}, "empty"},
+		{"gs URL", "gs://my-bucket", []guard.Option{pin}, "bare bucket name"},
+		{"upper case", "My-Bucket", []guard.Option{pin}, "lowercase"},
+		{"too short", "ab", []guard.Option{pin}, "3 to 63"},
+		{"no project pin", bucket, nil, "guard.WithProjectNumber"},
+		{"empty project number", bucket, []guard.Option{guard.WithProjectNumber("")}, "unset environment variable"},
+		{"project ID instead of number", bucket, []guard.Option{guard.WithProjectNumber("acme-platform-dev")}, "not the project ID"},
+		{"signed project number", bucket, []guard.Option{guard.WithProjectNumber("+" + project)}, "not the project ID"},
+		{"zero project number", bucket, []guard.Option{guard.WithProjectNumber("0")}, "not the project ID"},
+		{"pin and skip together", bucket, []guard.Option{pin, guard.WithInsecureSkipProjectCheck()}, "both"},
+		{"negative TTL", bucket, []guard.Option{pin, guard.WithCacheTTL(-time.Second)}, "use 0 to disable"},
+		{"TTL too long", bucket, []guard.Option{pin, guard.WithCacheTTL(time.Hour)}, "revoked"},
+		{"negative size", bucket, []guard.Option{pin, guard.WithCacheSize(-1)}, "use 0 to disable"},
+		{"zero timeout", bucket, []guard.Option{pin, guard.WithTimeout(0)}, "positive"},
+		{"zero lookup limit", bucket, []guard.Option{pin, guard.WithMaxConcurrentLookups(0)}, "positive"},
+		{"negative lookup limit", bucket, []guard.Option{pin, guard.WithMaxConcurrentLookups(-1)}, "positive"},
+		{"endpoint without host", bucket, []guard.Option{pin, guard.WithClientOptions(option.WithEndpoint("http:///storage/v1/"))}, "absolute"},
+		{"endpoint with odd scheme", bucket, []guard.Option{pin, guard.WithClientOptions(option.WithEndpoint("ftp://example.test/storage/v1/"))}, "absolute"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -767,10 +813,11 @@ func BenchmarkCheck(b *testing.B) {
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				grant(guard.Permission)(w, r, "")
+				allow(w, r, "")
 			}))
 			defer srv.Close()
 			g, err := guard.New(context.Background(), bucket, append([]guard.Option{
+				guard.WithProjectNumber(project),
 				guard.WithLogger(slog.New(slog.DiscardHandler)),
 				guard.WithClientOptions(option.WithEndpoint(srv.URL + "/storage/v1/")),
 			}, bc.opts...)...)
@@ -793,7 +840,7 @@ func BenchmarkCheck(b *testing.B) {
 // the caller's.
 func TestNewNeedsNoCredentials(t *testing.T) {
 	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", t.TempDir()+"/does-not-exist.json")
-	fs := newFakeStorage(t, grant(guard.Permission))
+	fs := newFakeStorage(t, allow)
 	g, _ := newGuard(t, fs, guard.WithClientOptions(option.WithAuthCredentialsFile(option.ServiceAccount, t.TempDir()+"/also-missing.json")))
 	tok := tokenFor(t, "a")
 	if d, err := g.Check(context.Background(), tok); d != guard.Allow {
@@ -802,7 +849,7 @@ func TestNewNeedsNoCredentials(t *testing.T) {
 	if got := fs.authHeaders(); len(got) != 1 || got[0] != "Bearer "+tok {
 		t.Errorf("storage saw Authorization %q, want only the caller's token", got)
 	}
-	if _, err := guard.New(context.Background(), bucket); err != nil {
+	if _, err := guard.New(context.Background(), bucket, guard.WithProjectNumber(project)); err != nil {
 		t.Errorf("New with the production endpoint and no credentials: %v", err)
 	}
 }

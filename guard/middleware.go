@@ -9,9 +9,11 @@ import (
 // in its Authorization header. Otherwise it answers itself:
 //
 //   - 401 with a WWW-Authenticate: Bearer challenge when the header is
-//     missing or malformed, or Cloud Storage rejects the token;
+//     missing or malformed, carries a JWT such as an ID token (never sent to
+//     Cloud Storage), or Cloud Storage rejects the token;
 //   - 403 when the caller lacks the permission;
-//   - 503 with Retry-After when no answer could be had (fail closed).
+//   - 503 with Retry-After when no answer could be had (fail closed),
+//     including when too many lookups are already in flight.
 //
 // The Authorization header is passed on to next unchanged.
 func (g *Guard) Middleware(next http.Handler) http.Handler {
@@ -26,6 +28,11 @@ func (g *Guard) Middleware(next http.Handler) http.Handler {
 			}
 			w.Header().Set("WWW-Authenticate", challenge)
 			refuse(w, http.StatusUnauthorized, "missing or malformed Authorization header: send 'Authorization: Bearer <OAuth2 access token>'")
+			return
+		}
+		if isJWT(token) {
+			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token", error_description="a JWT such as an ID token was sent; send an OAuth2 access token"`)
+			refuse(w, http.StatusUnauthorized, idTokenHelp)
 			return
 		}
 		d, _ := g.Check(r.Context(), token) // Check has logged any failure once
@@ -43,6 +50,14 @@ func (g *Guard) Middleware(next http.Handler) http.Handler {
 		}
 	})
 }
+
+// idTokenHelp answers the most likely mix-up: on Cloud Run, the caller put
+// the ID token for the platform's invoker check where the guard expects the
+// access token.
+const idTokenHelp = "the Authorization header carries a JWT (such as an ID token), but this endpoint needs an OAuth2 access token: " +
+	"send 'Authorization: Bearer <access token>' (for example from 'gcloud auth print-access-token'). " +
+	"On Cloud Run, send the ID token for the platform's invoker check in 'X-Serverless-Authorization: Bearer <ID token>' instead; " +
+	"Cloud Run checks that header and passes Authorization through to this handler unchanged."
 
 func refuse(w http.ResponseWriter, status int, msg string) {
 	// Refusals depend on the caller's credentials; a shared cache must not
