@@ -432,13 +432,16 @@ func validateBucket(ps *problems, c *Config) {
 		bad(`must not contain "google"`)
 	case strings.Contains(name, ".."):
 		bad(`must not contain ".."`)
+	case isIP(name):
+		bad("must not be an IP address")
 	case strings.Contains(name, ".") && !c.Authz.BucketDomainVerified:
 		ps.add("authz.bucket", name, "has a dot: Cloud Storage creates such a bucket only for a domain verified as the deployer's", `remove the dots, or set authz.bucketDomainVerified: true once the domain is verified (Search Console)`)
-	default:
-		if _, err := netip.ParseAddr(name); err == nil {
-			bad("must not be an IP address")
-		}
 	}
+}
+
+func isIP(s string) bool {
+	_, err := netip.ParseAddr(s)
+	return err == nil
 }
 
 func validateLabels(ps *problems, labels map[string]string) {

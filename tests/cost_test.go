@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"sort"
@@ -39,7 +40,22 @@ type policyWrites struct {
 }
 
 func isIAMBinding(typ string) bool {
-	return typ == tAccountIAM || typ == tServiceIAM || typ == tBucketIAM
+	return typ == tAccountIAM || typ == tServiceIAM || typ == tBucketPolicy
+}
+
+// grantees are the members an IAM resource grants to: a binding's members, or every member of a
+// whole policy (the authz bucket's holds one role).
+func grantees(r mocktest.Resource) []string {
+	if r.Type != tBucketPolicy {
+		return r.Strs("members")
+	}
+	var out []string
+	var p bucketPolicy
+	_ = json.Unmarshal([]byte(r.Str("policyData")), &p)
+	for _, b := range p.Bindings {
+		out = append(out, b.Members...)
+	}
+	return out
 }
 
 // policyOf names the allow policy an IAM binding resource writes.
@@ -49,7 +65,7 @@ func policyOf(r mocktest.Resource) string {
 		return "account " + r.Str("serviceAccountId")
 	case tServiceIAM:
 		return "service " + r.Str("project") + "/" + r.Str("location") + "/" + r.Str("name")
-	case tBucketIAM:
+	case tBucketPolicy:
 		return "bucket " + r.Str("bucket")
 	}
 	return ""
@@ -61,12 +77,12 @@ func policyOf(r mocktest.Resource) string {
 func memberGrants(before, after *mocktest.Resource) int {
 	var mb, ma []string
 	if before != nil {
-		mb = before.Strs("members")
+		mb = grantees(*before)
 	}
 	if after != nil {
-		ma = after.Strs("members")
+		ma = grantees(*after)
 	}
-	if before != nil && after != nil {
+	if before != nil && after != nil && before.Type != tBucketPolicy {
 		b, a := before.Inputs.Copy(), after.Inputs.Copy()
 		delete(b, "members")
 		delete(a, "members")
@@ -210,7 +226,7 @@ func TestCostOfChange(t *testing.T) {
 			added: slices.Concat(
 				names(tAccount, "caller-new-guarded"),
 				names(tAccountIAM, "caller-new-guarded-token-creator", "caller-new-guarded-token-creator-expires-20270630t000000z", "caller-new-guarded-openid-self")),
-			changed: slices.Concat(names(tServiceIAM, "orders-api-run-invoker"), names(tBucketIAM, "authz-members")),
+			changed: slices.Concat(names(tServiceIAM, "orders-api-run-invoker"), names(tBucketPolicy, "authz-policy")),
 			writes:  policyWrites{Bindings: 5, Members: 6, Policies: 3, MaxBindings: 3, MaxMembers: 4},
 		},
 		{
@@ -233,7 +249,7 @@ func TestCostOfChange(t *testing.T) {
 			removed: slices.Concat(
 				names(tAccount, "caller-0021"),
 				names(tAccountIAM, "caller-0021-token-creator", "caller-0021-token-creator-expires-20270331t000000z", "caller-0021-openid-self")),
-			changed: slices.Concat(names(tServiceIAM, "orders-api-run-invoker"), names(tBucketIAM, "authz-members")),
+			changed: slices.Concat(names(tServiceIAM, "orders-api-run-invoker"), names(tBucketPolicy, "authz-policy")),
 			writes:  policyWrites{Bindings: 5, Members: 6, Policies: 3, MaxBindings: 3, MaxMembers: 4},
 		},
 		{
@@ -241,7 +257,7 @@ func TestCostOfChange(t *testing.T) {
 			stack: edit(func(s *genStack) {
 				s.Callers = slices.Delete(s.Callers, 9, 10)
 			}),
-			changed: slices.Concat(names(tServiceIAM, "orders-api-run-invoker"), names(tBucketIAM, "authz-members")),
+			changed: slices.Concat(names(tServiceIAM, "orders-api-run-invoker"), names(tBucketPolicy, "authz-policy")),
 			writes:  policyWrites{Bindings: 2, Members: 2, Policies: 2, MaxBindings: 1, MaxMembers: 1},
 		},
 		{

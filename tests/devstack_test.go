@@ -53,7 +53,7 @@ func TestDevStackResources(t *testing.T) {
 		tAccountIAM + " orders-front-token-creator",
 		tAccountIAM + " orders-front-token-creator-expires-20270331t000000z",
 		tBucket + " authz-bucket",
-		tBucketIAM + " authz-members",
+		tBucketPolicy + " authz-policy",
 		tComponentAuth + " authz",
 		tComponentCall + " callers",
 		tComponentAPIs + " apis",
@@ -107,6 +107,7 @@ func TestDevStackResources(t *testing.T) {
 			t.Errorf("labels = %v", labels)
 		}
 		checkDependsOn(t, r, svc, "runtime account", r.Find(t, tAccount, "orders-api-runtime"))
+		checkPropertyDep(t, svc, "template", r.Find(t, tAccount, "orders-api-runtime"))
 		checkDependsOn(t, r, svc, "Cloud Run API", r.Find(t, tProjectAPI, "apis-run.googleapis.com"))
 	})
 
@@ -143,6 +144,7 @@ func TestDevStackResources(t *testing.T) {
 			t.Errorf("invoker binding inputs = %v", b.Inputs)
 		}
 		checkDependsOn(t, r, b, "service", r.Find(t, tService, "orders-api"))
+		checkPropertyDep(t, b, "name", r.Find(t, tService, "orders-api"))
 		checkDependsOn(t, r, b, "orders-batch account", r.Find(t, tAccount, "orders-batch"))
 		checkDependsOn(t, r, b, "orders-front account", r.Find(t, tAccount, "orders-front"))
 	})
@@ -171,6 +173,7 @@ func TestDevStackResources(t *testing.T) {
 			checkBinding(t, perm, name, "roles/iam.serviceAccountTokenCreator", tc.permanent, "")
 			checkParent(t, perm, comp)
 			checkDependsOn(t, r, perm, "its account", acct)
+			checkPropertyDep(t, perm, "serviceAccountId", acct)
 
 			exp := r.Find(t, tAccountIAM, tc.name+"-token-creator-expires-20270331t000000z")
 			checkBinding(t, exp, name, "roles/iam.serviceAccountTokenCreator", []string{devHana}, `request.time < timestamp("2027-03-31T00:00:00Z")`)
@@ -184,8 +187,8 @@ func TestDevStackResources(t *testing.T) {
 	t.Run("authz guard", func(t *testing.T) {
 		role := r.Find(t, tCustomRole, "authz-role")
 		bucket := r.Find(t, tBucket, "authz-bucket")
-		binding := r.Find(t, tBucketIAM, "authz-members")
-		for _, x := range []mocktest.Resource{role, bucket, binding} {
+		policy := r.Find(t, tBucketPolicy, "authz-policy")
+		for _, x := range []mocktest.Resource{role, bucket, policy} {
 			checkParent(t, x, guard)
 		}
 		if role.Str("roleId") != "ordersApiAuthz" || role.Str("title") != "Orders API authz guard" || role.Str("stage") != "GA" {
@@ -200,15 +203,16 @@ func TestDevStackResources(t *testing.T) {
 		if bucket.Obj("labels")["team"].StringValue() != "platform" {
 			t.Errorf("bucket labels = %v", bucket.Obj("labels"))
 		}
-		if binding.Str("bucket") != "acme-platform-dev-orders-api-authz" || binding.Str("role") != "projects/"+devProject+"/roles/ordersApiAuthz" {
-			t.Errorf("bucket binding inputs = %v", binding.Inputs)
+		// The whole policy, exactly as the provider's getIAMPolicy renders it: the convenience
+		// bindings Cloud Storage adds to a new bucket are gone because nothing else is in it.
+		wantPolicy := `{"bindings":[{"members":["` + sa("cdn-purger") + `","` + sa("orders-front") + `"],"role":"projects/` + devProject + `/roles/ordersApiAuthz"}]}`
+		if policy.Str("bucket") != "acme-platform-dev-orders-api-authz" || policy.Str("policyData") != wantPolicy {
+			t.Errorf("bucket policy inputs = %v\nwant policyData %s", policy.Inputs, wantPolicy)
 		}
-		if got := binding.Strs("members"); !reflect.DeepEqual(got, []string{sa("cdn-purger"), sa("orders-front")}) {
-			t.Errorf("guard members = %v", got)
-		}
-		checkDependsOn(t, r, binding, "role", role)
-		checkDependsOn(t, r, binding, "bucket", bucket)
-		checkDependsOn(t, r, binding, "cdn-purger account", r.Find(t, tAccount, "cdn-purger"))
+		// Property dependencies: a replaced bucket or role takes the policy with it.
+		checkPropertyDep(t, policy, "bucket", bucket)
+		checkPropertyDep(t, policy, "policyData", role)
+		checkDependsOn(t, r, policy, "cdn-purger account", r.Find(t, tAccount, "cdn-purger"))
 	})
 
 	t.Run("apis", func(t *testing.T) {
@@ -282,6 +286,15 @@ func checkDependsOn(t *testing.T, r *result, x mocktest.Resource, what string, d
 	t.Helper()
 	if !slices.Contains(x.Deps, dep.URN) {
 		t.Errorf("%s %s does not depend on the %s (%s); deps: %v", x.Type, x.Name, what, dep.URN, x.Deps)
+	}
+}
+
+// checkPropertyDep fails unless x took its input prop from owner: the dependency for which the
+// engine replaces x along with a replaced owner (dependsOn alone does not).
+func checkPropertyDep(t *testing.T, x mocktest.Resource, prop string, owner mocktest.Resource) {
+	t.Helper()
+	if !slices.Contains(x.PropertyDeps[prop], owner.URN) {
+		t.Errorf("%s %s: input %s has no property dependency on %s; it has %v", x.Type, x.Name, prop, owner.URN, x.PropertyDeps)
 	}
 }
 

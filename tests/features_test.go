@@ -104,16 +104,21 @@ func TestCallerWithNoImpersonators(t *testing.T) {
 	if bucket.Str("name") != "acme-test-orders-api-authz" || bucket.Str("location") != "US-CENTRAL1" || role.Str("roleId") != "orders_api_authz" {
 		t.Errorf("derived guard names: bucket %q in %q, role %q", bucket.Str("name"), bucket.Str("location"), role.Str("roleId"))
 	}
-	if len(r.ByType(tBucketIAM)) != 0 {
-		t.Error("a bucket binding with no caller passing the guard")
+	// Nobody passes the guard: the bucket's whole policy is empty, which also removes the
+	// convenience bindings Cloud Storage gives project owners, editors and viewers.
+	if p := r.Find(t, tBucketPolicy, "authz-policy"); p.Str("policyData") != "{}" {
+		t.Errorf("bucket policy with no caller passing the guard = %s, want {}", p.Str("policyData"))
 	}
 	svc := r.Find(t, tService, "orders-api")
 	c := svc.Obj("template")["containers"].ArrayValue()[0].ObjectValue()
 	if _, ok := c["ports"]; ok {
 		t.Errorf("ports set without service.port: %v", c["ports"])
 	}
-	if _, ok := svc.Obj("template")["scaling"]; ok {
-		t.Error("scaling set without min/max instances")
+	// Both bounds are always sent, Cloud Run's defaults when config has none: a removed bound
+	// must really go back to its default, which leaving the field out would not do.
+	sc := svc.Obj("template")["scaling"].ObjectValue()
+	if sc["minInstanceCount"].NumberValue() != 0 || sc["maxInstanceCount"].NumberValue() != 100 {
+		t.Errorf("scaling without min/max instances = %v, want 0 and 100", sc)
 	}
 }
 
@@ -138,9 +143,9 @@ func TestExternalCallers(t *testing.T) {
 	if got := inv.Strs("members"); !reflect.DeepEqual(got, []string{"serviceAccount:caller@partner-prod.iam.gserviceaccount.com"}) {
 		t.Errorf("invokers = %v", got)
 	}
-	g := r.Find(t, tBucketIAM, "authz-members")
-	if got := g.Strs("members"); !reflect.DeepEqual(got, []string{"serviceAccount:guarded@partner-prod.iam.gserviceaccount.com"}) {
-		t.Errorf("guard members = %v", got)
+	g := bucketPolicyOf(t, r.Find(t, tBucketPolicy, "authz-policy"))
+	if len(g.Bindings) != 1 || !reflect.DeepEqual(g.Bindings[0].Members, []string{"serviceAccount:guarded@partner-prod.iam.gserviceaccount.com"}) {
+		t.Errorf("guard policy = %+v", g)
 	}
 	callers := r.Outputs["callers"].(map[string]any)
 	if c := callers["partner-guarded"].(map[string]any); c["created"] != false || c["invoke"] != false || c["authz"] != true {
@@ -150,12 +155,20 @@ func TestExternalCallers(t *testing.T) {
 
 func TestGuardOffAndAPIsOff(t *testing.T) {
 	r := mustRun(t, stackYAML(t, invariantStacks["guard off, apis off, internal ingress"]), runOpts{})
-	for _, typ := range []string{tBucket, tBucketIAM, tCustomRole, tComponentAuth, tProjectAPI, tComponentAPIs} {
+	for _, typ := range []string{tBucket, tBucketPolicy, tProjectAPI, tComponentAPIs} {
 		if n := len(r.ByType(typ)); n != 0 {
 			t.Errorf("%d %s registered", n, typ)
 		}
 	}
-	for _, k := range []string{"authzBucket", "authzRole"} {
+	// The role stays with the guard off: a deleted custom role's ID is blocked for up to 37
+	// days, so turning the guard on again would otherwise fail.
+	if role := r.Find(t, tCustomRole, "authz-role"); role.Str("roleId") != "ledger_authz" {
+		t.Errorf("role with the guard off: %v", role.Inputs)
+	}
+	if r.Outputs["authzRole"] != "projects/acme-test/roles/ledger_authz" {
+		t.Errorf("authzRole output = %v", r.Outputs["authzRole"])
+	}
+	for _, k := range []string{"authzBucket"} {
 		if _, ok := r.Outputs[k]; ok {
 			t.Errorf("output %s exported with the guard off", k)
 		}
@@ -224,8 +237,8 @@ func TestPreviewIsLegible(t *testing.T) {
 	if b.Str("serviceAccountId") != "projects/"+devProject+"/serviceAccounts/orders-front@"+devProject+".iam.gserviceaccount.com" {
 		t.Errorf("serviceAccountId in preview = %v", b.Inputs["serviceAccountId"])
 	}
-	if g := r.Find(t, tBucketIAM, "authz-members"); g.Str("role") != "projects/"+devProject+"/roles/ordersApiAuthz" {
-		t.Errorf("bucket binding role in preview = %v", g.Inputs["role"])
+	if g := bucketPolicyOf(t, r.Find(t, tBucketPolicy, "authz-policy")); len(g.Bindings) != 1 || g.Bindings[0].Role != "projects/"+devProject+"/roles/ordersApiAuthz" {
+		t.Errorf("bucket policy in preview = %+v", g)
 	}
 }
 

@@ -3,6 +3,7 @@
 package tests
 
 import (
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"sync"
@@ -29,7 +30,7 @@ const (
 	tService       = "gcp:cloudrunv2/service:Service"
 	tServiceIAM    = "gcp:cloudrunv2/serviceIamBinding:ServiceIamBinding"
 	tBucket        = "gcp:storage/bucket:Bucket"
-	tBucketIAM     = "gcp:storage/bucketIAMBinding:BucketIAMBinding"
+	tBucketPolicy  = "gcp:storage/bucketIAMPolicy:BucketIAMPolicy"
 	tCustomRole    = "gcp:projects/iAMCustomRole:IAMCustomRole"
 	tProjectAPI    = "gcp:projects/service:Service"
 	tComponentCall = "privateapi:iam:Callers"
@@ -37,6 +38,30 @@ const (
 	tComponentAPIs = "privateapi:services:Apis"
 	tComponentAuth = "privateapi:iam:AuthzGuard"
 )
+
+// bucketPolicy is a BucketIAMPolicy's policyData, decoded.
+type bucketPolicy struct {
+	Bindings []struct {
+		Role      string   `json:"role"`
+		Members   []string `json:"members"`
+		Condition any      `json:"condition"`
+	} `json:"bindings"`
+}
+
+// bucketPolicyOf decodes a BucketIAMPolicy's policyData; a policy that is not a known JSON string fails
+// the test, since a reviewer could not read it in a preview.
+func bucketPolicyOf(tb testing.TB, x mocktest.Resource) bucketPolicy {
+	tb.Helper()
+	v := x.Inputs["policyData"]
+	if !v.IsString() {
+		tb.Fatalf("%s: policyData is %v, not a known string: a preview would not show who holds the bucket", x.Name, v)
+	}
+	var p bucketPolicy
+	if err := json.Unmarshal([]byte(v.StringValue()), &p); err != nil {
+		tb.Fatalf("%s: policyData %q: %v", x.Name, v.StringValue(), err)
+	}
+	return p
+}
 
 // fixedNow is the clock the tests run at; expiries before it have passed.
 var fixedNow = time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)

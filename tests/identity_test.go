@@ -75,7 +75,7 @@ func TestStableIdentities(t *testing.T) {
 				tAccountIAM + " orders-mobile-token-creator-expires-20270331t000000z",
 				tAccountIAM + " orders-mobile-token-creator-expires-20270630t000000z",
 			},
-			changed: []string{tBucketIAM + " authz-members", tServiceIAM + " orders-api-run-invoker"},
+			changed: []string{tBucketPolicy + " authz-policy", tServiceIAM + " orders-api-run-invoker"},
 		},
 		{
 			name: "remove a caller",

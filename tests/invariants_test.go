@@ -21,7 +21,7 @@ config:
   gcp:region: europe-west1
   private-run-api:service:
     name: ledger
-    image: europe-docker.pkg.dev/acme/apps/ledger@sha256:0123
+    image: europe-docker.pkg.dev/acme/apps/ledger@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
     ingress: internal
     protect: false
   private-run-api:impersonators: [group:ledger-devs@acme.example]
@@ -77,7 +77,7 @@ config:
 // allowedTypes is every resource type the program may register. A project-level IAM resource, a
 // service-account key or anything else unexpected fails the test by not being listed here.
 var allowedTypes = map[string]bool{
-	tAccount: true, tAccountIAM: true, tService: true, tServiceIAM: true, tBucket: true, tBucketIAM: true,
+	tAccount: true, tAccountIAM: true, tService: true, tServiceIAM: true, tBucket: true, tBucketPolicy: true,
 	tCustomRole: true, tProjectAPI: true, tComponentCall: true, tComponentAPI: true, tComponentAPIs: true, tComponentAuth: true,
 }
 
@@ -121,11 +121,13 @@ func checkInvariants(t *testing.T, r *result, project string) {
 				t.Errorf("%s %s: public principal %q at %s", x.Type, x.Name, s, path)
 			}
 		})
-		if x.Custom && x.Type != tBucketIAM && x.Type != tAccountIAM && x.Str("project") != project {
+		if x.Custom && x.Type != tBucketPolicy && x.Type != tAccountIAM && x.Str("project") != project {
 			t.Errorf("%s %s: project %q, want %q set explicitly", x.Type, x.Name, x.Str("project"), project)
 		}
 		switch x.Type {
-		case tAccountIAM, tServiceIAM, tBucketIAM:
+		case tBucketPolicy:
+			checkBucketPolicy(t, r, x, accounts)
+		case tAccountIAM, tServiceIAM:
 			role := x.Str("role")
 			if role == "roles/iam.serviceAccountTokenCreator" || role == "roles/iam.serviceAccountUser" {
 				if x.Type != tAccountIAM {
@@ -184,6 +186,35 @@ func checkInvariants(t *testing.T, r *result, project string) {
 		case tCustomRole:
 			if got := x.Strs("permissions"); !slices.Equal(got, []string{"storage.buckets.get"}) {
 				t.Errorf("custom role permissions = %v", got)
+			}
+		}
+	}
+}
+
+// checkBucketPolicy: the authz bucket's IAM is one whole policy, fully known in a preview, that
+// grants only the authz custom role, to known members, once each account exists; and it names
+// its bucket through the bucket's output, so a replaced bucket gets its policy back.
+func checkBucketPolicy(t *testing.T, r *result, x mocktest.Resource, accounts map[string]mocktest.Resource) {
+	t.Helper()
+	buckets := r.ByType(tBucket)
+	if len(buckets) != 1 || buckets[0].Str("name") != x.Str("bucket") {
+		t.Errorf("%s: policy of bucket %q; buckets registered: %d", x.Name, x.Str("bucket"), len(buckets))
+	} else if !slices.Contains(x.PropertyDeps["bucket"], buckets[0].URN) {
+		t.Errorf("%s: bucket is not taken from the bucket's output (property dependencies %v)", x.Name, x.PropertyDeps)
+	}
+	if n := len(r.ByType(tBucketPolicy)); n != 1 {
+		t.Errorf("%d bucket policies registered; the authz bucket has exactly one", n)
+	}
+	for _, b := range bucketPolicyOf(t, x).Bindings {
+		if !strings.Contains(b.Role, "/roles/") || strings.HasPrefix(b.Role, "roles/") {
+			t.Errorf("%s grants %q: only the authz custom role belongs on the bucket", x.Name, b.Role)
+		}
+		if len(b.Members) == 0 || b.Condition != nil {
+			t.Errorf("%s: binding %+v (empty or conditioned)", x.Name, b)
+		}
+		for _, m := range b.Members {
+			if a, ok := accounts[m]; ok && !slices.Contains(x.Deps, a.URN) {
+				t.Errorf("%s grants to %s before its account exists (no dependency)", x.Name, m)
 			}
 		}
 	}

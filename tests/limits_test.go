@@ -98,7 +98,7 @@ func TestInvokerPolicyLimit(t *testing.T) {
 func TestGuardPolicyLimit(t *testing.T) {
 	ok := limitStack(nil, externalCallers(1500, false, true))
 	r := mustRun(t, ok.raw(t), runOpts{})
-	if got := len(r.Find(t, tBucketIAM, "authz-members").Strs("members")); got != 1500 {
+	if got := len(grantees(r.Find(t, tBucketPolicy, "authz-policy"))); got != 1500 {
 		t.Errorf("bucket binding holds %d members, want 1500", got)
 	}
 	refused(t, limitStack(nil, externalCallers(1501, false, true)),

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/cloudrunv2"
+	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/organizations"
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/projects"
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/serviceaccount"
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/storage"
@@ -41,7 +42,7 @@ var benchSizes = []int{10, 100, 1000}
 // benchMocks is the harness's mocks without the recording: it counts registrations and returns
 // the same computed outputs. The program and the floor both run on it.
 type benchMocks struct {
-	mocktest.NoCalls
+	mocktest.Calls
 	all, custom atomic.Int64
 }
 
@@ -198,6 +199,7 @@ func floor(s genStack) pulumi.RunFunc {
 				Containers: cloudrunv2.ServiceTemplateContainerArray{
 					&cloudrunv2.ServiceTemplateContainerArgs{Image: pulumi.String(s.Service.Image)},
 				},
+				Scaling: &cloudrunv2.ServiceTemplateScalingArgs{MinInstanceCount: pulumi.Int(0), MaxInstanceCount: pulumi.Int(config.DefaultMaxInstances)},
 			},
 		}, pulumi.Protect(true), pulumi.DependsOn(append([]pulumi.Resource{runtime}, apis...)))
 		if err != nil {
@@ -220,7 +222,7 @@ func floor(s genStack) pulumi.RunFunc {
 			Project:     pulumi.String(proj),
 			RoleId:      pulumi.String(s.Authz.RoleID),
 			Title:       pulumi.String(s.Authz.RoleTitle),
-			Description: pulumi.String(fmt.Sprintf("Held on bucket %s by the callers allowed through the authz guard of %s; grants only storage.buckets.get.", s.Authz.Bucket, svcName)),
+			Description: pulumi.String(fmt.Sprintf("Held on the authz bucket of %s by the callers allowed through its guard; grants only storage.buckets.get.", svcName)),
 			Permissions: pulumi.ToStringArray([]string{"storage.buckets.get"}),
 			Stage:       pulumi.String("GA"),
 		}, pulumi.DependsOn(apis))
@@ -240,15 +242,20 @@ func floor(s genStack) pulumi.RunFunc {
 		if err != nil {
 			return err
 		}
+		var bindings []organizations.GetIAMPolicyBinding
 		if len(guarded) > 0 {
-			deps := append(append([]pulumi.Resource{bucket, role}, guardDeps...), apis...)
-			if _, err := storage.NewBucketIAMBinding(ctx, "authz-members", &storage.BucketIAMBindingArgs{
-				Bucket:  pulumi.String(s.Authz.Bucket),
-				Role:    pulumi.String("projects/" + proj + "/roles/" + s.Authz.RoleID),
-				Members: pulumi.ToStringArray(guarded),
-			}, pulumi.DependsOn(deps)); err != nil {
-				return err
-			}
+			bindings = []organizations.GetIAMPolicyBinding{{Role: "projects/" + proj + "/roles/" + s.Authz.RoleID, Members: guarded}}
+		}
+		doc, err := organizations.LookupIAMPolicy(ctx, &organizations.LookupIAMPolicyArgs{Bindings: bindings})
+		if err != nil {
+			return err
+		}
+		deps := append(append([]pulumi.Resource{bucket, role}, guardDeps...), apis...)
+		if _, err := storage.NewBucketIAMPolicy(ctx, "authz-policy", &storage.BucketIAMPolicyArgs{
+			Bucket:     bucket.Name,
+			PolicyData: pulumi.String(doc.PolicyData),
+		}, pulumi.DependsOn(deps)); err != nil {
+			return err
 		}
 		return nil
 	}

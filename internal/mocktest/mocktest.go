@@ -6,6 +6,8 @@
 package mocktest
 
 import (
+	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -16,6 +18,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/tokens"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/internals"
+	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 )
 
 // Resource is one resource as the mock monitor received it. Parent is "" for a child of the
@@ -24,7 +27,10 @@ type Resource struct {
 	Type, Name, URN, Parent string
 	Custom, Protect         bool
 	Deps                    []string
-	Inputs                  resource.PropertyMap
+	// PropertyDeps are the resources each input was taken from: the dependencies for which the
+	// engine replaces this resource along with a replaced one (dependsOn alone does not).
+	PropertyDeps map[string][]string
+	Inputs       resource.PropertyMap
 }
 
 // Str is the string input key, or "" if it is not set or not a string.
@@ -99,12 +105,104 @@ func (o Outputs) Reply(args pulumi.MockResourceArgs, dryRun bool) (string, resou
 	return args.Name + "_id", state
 }
 
-// NoCalls fails every provider function call: the programs under test make none.
-type NoCalls struct{}
+// Calls answers the provider functions the programs call as the GCP provider does, and fails
+// any other.
+type Calls struct{}
 
-// Call returns an error naming the function.
-func (NoCalls) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
-	return resource.PropertyMap{}, fmt.Errorf("unexpected call to %s", args.Token)
+// Call answers gcp:organizations/getIAMPolicy as the provider's data source renders a policy
+// document (terraform-provider-google, data_source_google_iam_policy.go): bindings of one role
+// and condition merged, sorted by role then condition, members sorted, marshalled as
+// cloudresourcemanager.Policy is, so that tests see the JSON a real preview would show.
+func (Calls) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
+	if args.Token != "gcp:organizations/getIAMPolicy:getIAMPolicy" {
+		return resource.PropertyMap{}, fmt.Errorf("unexpected call to %s", args.Token)
+	}
+	doc, err := PolicyData(args.Args)
+	if err != nil {
+		return nil, err
+	}
+	out := args.Args.Copy()
+	out["policyData"] = resource.NewProperty(doc)
+	out["id"] = resource.NewProperty(fmt.Sprintf("%x", sha256.Sum256([]byte(doc)))[:10])
+	return out, nil
+}
+
+// policyCondition and policyBinding mirror cloudresourcemanager's JSON field order.
+type policyCondition struct {
+	Description string `json:"description,omitempty"`
+	Expression  string `json:"expression,omitempty"`
+	Location    string `json:"location,omitempty"`
+	Title       string `json:"title,omitempty"`
+}
+
+type policyBinding struct {
+	Condition *policyCondition `json:"condition,omitempty"`
+	Members   []string         `json:"members,omitempty"`
+	Role      string           `json:"role,omitempty"`
+}
+
+// PolicyData renders getIAMPolicy's arguments into the provider's policy document.
+func PolicyData(args resource.PropertyMap) (string, error) {
+	merged := map[string]*policyBinding{}
+	if v, ok := args["bindings"]; ok && v.IsArray() {
+		for _, e := range v.ArrayValue() {
+			if !e.IsObject() {
+				return "", fmt.Errorf("getIAMPolicy: binding %v is not an object", e)
+			}
+			o := e.ObjectValue()
+			b := policyBinding{Role: str(o, "role")}
+			if c, ok := o["condition"]; ok && c.IsObject() {
+				co := c.ObjectValue()
+				b.Condition = &policyCondition{Description: str(co, "description"), Expression: str(co, "expression"), Title: str(co, "title")}
+			}
+			if m, ok := o["members"]; ok && m.IsArray() {
+				for _, x := range m.ArrayValue() {
+					if !x.IsString() {
+						return "", fmt.Errorf("getIAMPolicy: member %v is not a known string", x)
+					}
+					b.Members = append(b.Members, x.StringValue())
+				}
+			}
+			key := b.Role
+			if b.Condition != nil {
+				key += fmt.Sprintf("-[%s]-[%s]-[%s]", b.Condition.Expression, b.Condition.Title, b.Condition.Description)
+			}
+			if prev, ok := merged[key]; ok {
+				prev.Members = append(prev.Members, b.Members...)
+			} else {
+				merged[key] = &b
+			}
+		}
+	}
+	var policy struct {
+		Bindings []*policyBinding `json:"bindings,omitempty"`
+	}
+	for _, b := range merged {
+		sort.Strings(b.Members)
+		policy.Bindings = append(policy.Bindings, b)
+	}
+	condKey := func(c *policyCondition) string {
+		if c == nil {
+			return ""
+		}
+		return c.Expression + "\x00" + c.Title + "\x00" + c.Description
+	}
+	sort.Slice(policy.Bindings, func(i, j int) bool {
+		a, b := policy.Bindings[i], policy.Bindings[j]
+		if a.Role != b.Role {
+			return a.Role < b.Role
+		}
+		return condKey(a.Condition) < condKey(b.Condition)
+	})
+	doc, err := json.Marshal(policy)
+	return string(doc), err
+}
+
+func str(m resource.PropertyMap, k string) string {
+	if v, ok := m[resource.PropertyKey(k)]; ok && v.IsString() {
+		return v.StringValue()
+	}
+	return ""
 }
 
 // Mocks is a pulumi.MockResourceMonitor that records every registration (the engine registers
@@ -116,7 +214,7 @@ type Mocks struct {
 	DryRun bool
 	// Outputs computes the outputs of custom resources outside a preview; nil for none.
 	Outputs Outputs
-	NoCalls
+	Calls
 
 	mu  sync.Mutex
 	res []Resource
@@ -138,10 +236,19 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	m.res = append(m.res, Resource{
 		Type: args.TypeToken, Name: args.Name, URN: string(urn), Parent: parent,
 		Custom: args.Custom, Protect: rpc.GetProtect(), Deps: rpc.GetDependencies(), Inputs: args.Inputs,
+		PropertyDeps: propertyDeps(rpc.GetPropertyDependencies()),
 	})
 	m.mu.Unlock()
 	id, state := m.Outputs.Reply(args, m.DryRun)
 	return id, state, nil
+}
+
+func propertyDeps(in map[string]*pulumirpc.RegisterResourceRequest_PropertyDependencies) map[string][]string {
+	out := make(map[string][]string, len(in))
+	for k, v := range in {
+		out[k] = v.GetUrns()
+	}
+	return out
 }
 
 // Resources are the registrations so far, in the order they arrived.
