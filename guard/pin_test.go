@@ -1,0 +1,112 @@
+package guard_test
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/platform/private-run-api/guard"
+)
+
+// TestProjectPin walks through the attack the pin exists for: the authz
+// bucket is deleted and its name re-created in another project that lets
+// everyone through. The guard must refuse (503, never cached) from the first
+// cache miss on, and say so at ERROR.
+func TestProjectPin(t *testing.T) {
+	var owner atomic.Value
+	owner.Store(project)
+	fs := newFakeStorage(t, func(w http.ResponseWriter, r *http.Request, tok string) {
+		bucketIn(owner.Load().(string))(w, r, tok)
+	})
+	clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	g, logs := newGuard(t, fs, guard.WithClock(clock.Now))
+	var reached int
+	h := g.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { reached++ }))
+	serve := func(tok string) *httptest.ResponseRecorder {
+		t.Helper()
+		req := httptest.NewRequest(http.MethodGet, "/", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	calls := func(want int32) {
+		t.Helper()
+		if got := fs.calls.Load(); got != want {
+			t.Fatalf("storage calls = %d, want %d", got, want)
+		}
+	}
+	known, newcomer := tokenFor(t, "known"), tokenFor(t, "newcomer")
+
+	if rec := serve(known); rec.Code != http.StatusOK {
+		t.Fatalf("bucket in the pinned project: status %d, want 200", rec.Code)
+	}
+	calls(1)
+
+	owner.Store(otherProject) // deleted, and re-created elsewhere
+	for i := range 2 {
+		rec := serve(newcomer)
+		if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" {
+			t.Errorf("request %d to a bucket in another project: status %d, Retry-After %q; want 503 with Retry-After", i, rec.Code, rec.Header().Get("Retry-After"))
+		}
+		calls(int32(2 + i)) // a mismatch is never cached
+	}
+	if d, err := g.Check(context.Background(), newcomer); d != guard.Unavailable || err == nil || !strings.Contains(err.Error(), "guard.WithProjectNumber") {
+		t.Errorf("Check = %v, %v; want unavailable naming the pin", d, err)
+	}
+	calls(4)
+
+	// The known caller's allow was decided against the real bucket; it lasts
+	// at most the TTL (documented), then the mismatch catches it too.
+	if rec := serve(known); rec.Code != http.StatusOK {
+		t.Errorf("cached allow within the TTL: status %d, want 200", rec.Code)
+	}
+	clock.Advance(guard.DefaultCacheTTL)
+	if rec := serve(known); rec.Code != http.StatusServiceUnavailable {
+		t.Errorf("after the TTL: status %d, want 503", rec.Code)
+	}
+	calls(5)
+	if reached != 2 {
+		t.Errorf("handler reached %d times, want 2 (only the allowed requests)", reached)
+	}
+
+	if got := logs.count(t, slog.LevelError); got != 4 {
+		t.Errorf("ERROR lines = %d, want 4 (one per mismatched lookup):\n%s", got, logs)
+	}
+	for _, want := range []string{`"expected_project_number":` + project, `"bucket_project_number":` + otherProject, "re-created in another project"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("log lacks %s:\n%s", want, logs)
+		}
+	}
+
+	owner.Store(project) // back where it belongs
+	if d, _ := g.Check(context.Background(), newcomer); d != guard.Allow {
+		t.Errorf("bucket back in the pinned project: %v, want allow", d)
+	}
+}
+
+// TestProjectCheckCanBeSkippedOnlyExplicitly: without a pin New fails (see
+// TestNewRejectsBadConfig); the explicit opt-out accepts a bucket in any
+// project, and says at construction what that risks.
+func TestProjectCheckCanBeSkippedOnlyExplicitly(t *testing.T) {
+	fs := newFakeStorage(t, bucketIn(otherProject))
+	sink := &logSink{}
+	g, err := guard.New(context.Background(), bucket,
+		guard.WithInsecureSkipProjectCheck(),
+		guard.WithLogger(slog.New(slog.NewJSONHandler(sink, nil))),
+		guard.WithClientOptions(fs.endpoint()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := sink.count(t, slog.LevelWarn); got != 1 || !strings.Contains(sink.String(), "guard.WithProjectNumber") {
+		t.Errorf("New without a pin logged %d warnings, want 1 pointing to guard.WithProjectNumber:\n%s", got, sink)
+	}
+	if d, err := g.Check(context.Background(), tokenFor(t, "a")); d != guard.Allow {
+		t.Errorf("Check = %v, %v; want allow with the project check skipped", d, err)
+	}
+}
