@@ -330,6 +330,65 @@ config:
 				`gcp:region "tokyo": is not a Cloud Run region`,
 			},
 		},
+		{
+			name: "images Cloud Run would refuse at deploy",
+			yaml: strings.Replace(base, "image: us-docker.pkg.dev/cloudrun/container/hello", "image: Bad_Name!!", 1),
+			want: []string{`service.image "Bad_Name!!": is not a container image reference (invalid reference format: repository name (library/Bad_Name!!) must be lowercase); write the repository path in lower case`},
+		},
+		{
+			name: "short digest and URL images",
+			yaml: strings.Replace(base, "image: us-docker.pkg.dev/cloudrun/container/hello", "image: gcr.io/acme/api@sha256:0123", 1),
+			want: []string{`service.image "gcr.io/acme/api@sha256:0123": is not a container image reference (invalid reference format); write the digest in full, @sha256: followed by 64 hex digits`},
+		},
+		{
+			name: "image as a URL",
+			yaml: strings.Replace(base, "image: us-docker.pkg.dev/cloudrun/container/hello", "image: https://gcr.io/acme/api:1", 1),
+			want: []string{`service.image "https://gcr.io/acme/api:1": is a URL, not a container image reference; drop the scheme`},
+		},
+		{
+			name: "minInstances above the default maximum, unknown image owner",
+			yaml: base + `    minInstances: 150
+    imageOwner: ci
+`,
+			want: []string{
+				`service.minInstances "150": is more than the default maxInstances (100); set service.maxInstances too, at least as high`,
+				`service.imageOwner "ci": is not a known image owner; use "stack" (default`,
+			},
+		},
+		{
+			name: "bucket with dots, unverified",
+			yaml: base + `  private-run-api:authz:
+    bucket: authz.orders.acme.example
+`,
+			want: []string{`authz.bucket "authz.orders.acme.example": has a dot: Cloud Storage creates such a bucket only for a domain verified as the deployer's; remove the dots, or set authz.bucketDomainVerified: true`},
+		},
+		{
+			name: "existing role: malformed, other project, with roleId and roleTitle",
+			yaml: base + `  private-run-api:authz:
+    role: roles/storage.objectViewer
+    roleId: ordersAuthz
+    roleTitle: Orders
+`,
+			want: []string{
+				`authz.role "roles/storage.objectViewer": is not a custom role's full name; write "projects/<project>/roles/<roleId>"`,
+				`authz.roleId "ordersAuthz": is set together with authz.role; remove authz.roleId`,
+				`authz.roleTitle "Orders": is set together with authz.role; remove authz.roleTitle`,
+			},
+		},
+		{
+			name: "existing role of another project",
+			yaml: base + `  private-run-api:authz:
+    role: projects/acme-other/roles/ordersAuthz
+`,
+			want: []string{`authz.role "projects/acme-other/roles/ordersAuthz": is a custom role of project "acme-other", which cannot be granted on a bucket of "acme-test"; create the role in acme-test`},
+		},
+		{
+			name: "a deleted principal copied from a policy",
+			yaml: base + `  private-run-api:impersonators:
+    - deleted:user:gone@acme.example?uid=123456789
+`,
+			want: []string{`impersonators[0].member "deleted:user:gone@acme.example?uid=123456789": is how IAM shows a principal that was deleted; remove it from the stack config`},
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 
+	"github.com/platform/private-run-api/config"
 	"github.com/platform/private-run-api/internal/mocktest"
 )
 
@@ -103,7 +104,7 @@ func checkInvariants(t *testing.T, r *result, project string) {
 	t.Helper()
 	accounts := map[string]mocktest.Resource{} // member -> account resource
 	for _, a := range r.ByType(tAccount) {
-		accounts["serviceAccount:"+a.Str("accountId")+"@"+project+".iam.gserviceaccount.com"] = a
+		accounts["serviceAccount:"+config.AccountEmail(project, a.Str("accountId"))] = a
 	}
 	seen := map[string]bool{}
 	for _, x := range r.Resources {

@@ -30,7 +30,9 @@ type Resource struct {
 	// PropertyDeps are the resources each input was taken from: the dependencies for which the
 	// engine replaces this resource along with a replaced one (dependsOn alone does not).
 	PropertyDeps map[string][]string
-	Inputs       resource.PropertyMap
+	// IgnoreChanges are the input paths the engine leaves alone after creation.
+	IgnoreChanges []string
+	Inputs        resource.PropertyMap
 }
 
 // Str is the string input key, or "" if it is not set or not a string.
@@ -236,7 +238,7 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	m.res = append(m.res, Resource{
 		Type: args.TypeToken, Name: args.Name, URN: string(urn), Parent: parent,
 		Custom: args.Custom, Protect: rpc.GetProtect(), Deps: rpc.GetDependencies(), Inputs: args.Inputs,
-		PropertyDeps: propertyDeps(rpc.GetPropertyDependencies()),
+		PropertyDeps: propertyDeps(rpc.GetPropertyDependencies()), IgnoreChanges: rpc.GetIgnoreChanges(),
 	})
 	m.mu.Unlock()
 	id, state := m.Outputs.Reply(args, m.DryRun)
