@@ -1,6 +1,7 @@
 package doctor
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 )
@@ -14,6 +15,8 @@ type Env struct {
 	HomeDir func() string
 	// GOOS decides where gcloud's file lives (%APPDATA% on Windows) and how fixes are spelled.
 	GOOS string
+	// Getwd resolves a relative CLOUDSDK_CONFIG; nil means os.Getwd.
+	Getwd func() (string, error)
 }
 
 func (e Env) get(k string) string {
@@ -24,6 +27,24 @@ func (e Env) get(k string) string {
 }
 
 func (e Env) windows() bool { return e.GOOS == "windows" }
+
+// abs makes path absolute against the working directory, as gcloud resolves a relative
+// CLOUDSDK_CONFIG against the directory it runs in. It returns path unchanged when the working
+// directory is unknown.
+func (e Env) abs(path string) string {
+	if filepath.IsAbs(path) {
+		return filepath.Clean(path)
+	}
+	getwd := e.Getwd
+	if getwd == nil {
+		getwd = os.Getwd
+	}
+	wd, err := getwd()
+	if err != nil || !filepath.IsAbs(wd) {
+		return path
+	}
+	return filepath.Join(wd, path)
+}
 
 const (
 	envCredentials = "GOOGLE_APPLICATION_CREDENTIALS"
@@ -60,22 +81,27 @@ type Credentials struct {
 	// GcloudPath is the well-known file Go reads: ~/.config/gcloud/... or %APPDATA%\gcloud\...
 	GcloudPath   string
 	GcloudExists bool
-	// CloudSDKPath is where gcloud writes logins when CLOUDSDK_CONFIG is set ("" when unset).
+	// CloudSDKPath is where gcloud writes logins when CLOUDSDK_CONFIG is set ("" when unset),
+	// made absolute: a fix that exports it must work from any directory.
 	CloudSDKPath   string
 	CloudSDKExists bool
+	// CloudSDKRelative is CLOUDSDK_CONFIG as set when it is a relative path, "" otherwise.
+	// gcloud resolves it against whatever directory it runs in, so each directory gets its own
+	// login.
+	CloudSDKRelative string
 }
 
 // Describe says which file wins and why, for the report's header.
 func (c Credentials) Describe() string {
 	switch c.Source {
 	case SourceEnv:
-		return c.Path + " (from " + envCredentials + ", which wins over gcloud's file)"
+		return shown(c.Path) + " (from " + envCredentials + ", which wins over gcloud's file)"
 	case SourceGcloud:
-		return c.Path + " (gcloud's application-default file; " + envCredentials + " is not set)"
+		return shown(c.Path) + " (gcloud's application-default file; " + envCredentials + " is not set)"
 	case SourceCloudSDK:
-		return "none: Go does not look in " + envCloudSDK + "; diagnosing " + c.Path + " as if it were exported"
+		return "none: Go does not look in " + envCloudSDK + "; diagnosing " + shown(c.Path) + " as if it were exported"
 	default:
-		return "none found (" + envCredentials + " is not set and " + c.GcloudPath + " does not exist)"
+		return "none found (" + envCredentials + " is not set and " + shown(c.GcloudPath) + " does not exist)"
 	}
 }
 
@@ -94,7 +120,10 @@ func Locate(env Env, exists func(string) bool) Credentials {
 	}
 	c.GcloudExists = exists(c.GcloudPath)
 	if dir := env.get(envCloudSDK); dir != "" {
-		c.CloudSDKPath = filepath.Join(dir, adcFileName)
+		if !filepath.IsAbs(dir) {
+			c.CloudSDKRelative = dir
+		}
+		c.CloudSDKPath = filepath.Join(env.abs(dir), adcFileName)
 		if filepath.Clean(c.CloudSDKPath) == filepath.Clean(c.GcloudPath) {
 			// Pointing CLOUDSDK_CONFIG at the default directory changes nothing.
 			c.CloudSDKPath = ""
@@ -123,8 +152,14 @@ func unsetCredentialsCmd(env Env) string {
 }
 
 func exportCredentialsCmd(env Env, path string) string {
+	return exportCmd(env, envCredentials, path)
+}
+
+// exportCmd sets a variable to a value quoted for the shell, so that spaces or quotes in a path
+// cannot split it or end the command early.
+func exportCmd(env Env, name, value string) string {
 	if env.windows() {
-		return "$env:" + envCredentials + " = '" + strings.ReplaceAll(path, "'", "''") + "'"
+		return "$env:" + name + " = '" + strings.ReplaceAll(value, "'", "''") + "'"
 	}
-	return "export " + envCredentials + "='" + strings.ReplaceAll(path, "'", `'\''`) + "'"
+	return "export " + name + "='" + strings.ReplaceAll(value, "'", `'\''`) + "'"
 }

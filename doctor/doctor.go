@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -244,11 +245,18 @@ func (d *diag) stackFindings() {
 func (d *diag) credentialFindings() {
 	c := d.creds
 	env := d.req.Env
+	if c.CloudSDKRelative != "" {
+		d.r.add(Warning, envCloudSDK+" is a relative path: each directory you run gcloud in gets its own login", []string{
+			fmt.Sprintf("%s is %s. gcloud resolves it against its working directory, so a login made in one", envCloudSDK, shown(c.CloudSDKRelative)),
+			fmt.Sprintf("directory is not found from another. From here it means %s.", shown(filepath.Dir(c.CloudSDKPath))),
+			"Make it absolute (and change it in your shell profile too):",
+		}, exportCmd(env, envCloudSDK, filepath.Dir(c.CloudSDKPath)))
+	}
 	switch c.Source {
 	case SourceEnv:
 		if other := d.gcloudFile(); other != "" {
 			d.r.add(Warning, envCredentials+" is set, so it wins over your gcloud login", []string{
-				fmt.Sprintf("It names %s. While it is set, Go never reads %s, so an impersonated", c.EnvPath, other),
+				fmt.Sprintf("It names %s. While it is set, Go never reads %s, so an impersonated", shown(c.EnvPath), shown(other)),
 				"`gcloud auth application-default login` is silently ignored. If that is not what you want, unset it",
 				"(and remove it from your shell profile or IDE run configuration):",
 			}, unsetCredentialsCmd(env))
@@ -256,40 +264,52 @@ func (d *diag) credentialFindings() {
 	case SourceGcloud:
 		if c.CloudSDKExists {
 			d.r.add(Warning, "Go reads a different gcloud file than the one gcloud writes", []string{
-				fmt.Sprintf("%s is set, so `gcloud auth application-default login` writes %s;", envCloudSDK, c.CloudSDKPath),
-				fmt.Sprintf("Go's libraries ignore %s and read %s, which may be an older login.", envCloudSDK, c.GcloudPath),
+				fmt.Sprintf("%s is set, so `gcloud auth application-default login` writes %s;", envCloudSDK, shown(c.CloudSDKPath)),
+				fmt.Sprintf("Go's libraries ignore %s and read %s, which may be an older login.", envCloudSDK, shown(c.GcloudPath)),
 				"To make Go use your latest login:",
 			}, exportCredentialsCmd(env, c.CloudSDKPath))
 		}
 	case SourceCloudSDK:
 		d.r.add(Problem, "Go will not find your gcloud login: it ignores "+envCloudSDK, []string{
-			fmt.Sprintf("%s is set, so gcloud wrote your login to %s; Go's libraries only read", envCloudSDK, c.CloudSDKPath),
-			fmt.Sprintf("%s and %s (golang/oauth2#506), so the call fails with", envCredentials, c.GcloudPath),
+			fmt.Sprintf("%s is set, so gcloud wrote your login to %s; Go's libraries only read", envCloudSDK, shown(c.CloudSDKPath)),
+			fmt.Sprintf("%s and %s (golang/oauth2#506), so the call fails with", envCredentials, shown(c.GcloudPath)),
 			"\"could not find default credentials\". Point Go at the file (the findings below assume you did):",
 		}, exportCredentialsCmd(env, c.CloudSDKPath))
 	case SourceNone:
 		detail := []string{
-			fmt.Sprintf("%s is not set and %s does not exist, so idtoken.NewClient fails with", envCredentials, c.GcloudPath),
+			fmt.Sprintf("%s is not set and %s does not exist, so idtoken.NewClient fails with", envCredentials, shown(c.GcloudPath)),
 			"\"could not find default credentials\". Log in with gcloud, impersonating the caller's account:",
 		}
 		if c.CloudSDKPath != "" {
-			detail = append(detail, fmt.Sprintf("(%s is set, so gcloud will write %s, which Go does not read: export it too.)", envCloudSDK, c.CloudSDKPath))
+			detail = append(detail, fmt.Sprintf("(%s is set, so gcloud will write %s, which Go does not read: export it too.)", envCloudSDK, shown(c.CloudSDKPath)))
 		}
 		d.r.add(Problem, "No Application Default Credentials found", detail, d.loginFix()...)
 		return
 	}
 
-	data, err := os.ReadFile(c.Path)
+	data, err := readCredentials(c.Path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist) && c.Source == SourceEnv:
 		d.r.add(Problem, envCredentials+" names a file that does not exist", []string{
-			fmt.Sprintf("%s does not exist. Go does not fall back to gcloud's file: the call fails with", c.Path),
+			fmt.Sprintf("%s does not exist. Go does not fall back to gcloud's file: the call fails with", shown(c.Path)),
 			"\"google: error getting credentials using GOOGLE_APPLICATION_CREDENTIALS environment variable\".",
 			"Unset it and log in, impersonating the caller's account:",
 		}, d.loginFix()...)
 		return
+	case errors.Is(err, errNotRegular):
+		d.r.add(Problem, "The credentials path is not a regular file", []string{
+			err.Error() + ". Go's libraries would block or fail reading it.",
+			"Remove it (or, for " + envCredentials + ", point the variable at a real file) and log in again:",
+		}, d.loginFix()...)
+		return
+	case errors.Is(err, errTooLarge):
+		d.r.add(Problem, "The credentials file is too large to be one", []string{
+			err.Error() + " (real ones are a few kilobytes).",
+			"Something else was written there. Log in again, which rewrites gcloud's file:",
+		}, d.loginFix()...)
+		return
 	case err != nil:
-		d.r.add(Problem, "Cannot read the credentials file", []string{err.Error(), "Fix its permissions, or log in again, which rewrites it:"}, d.loginFix()...)
+		d.r.add(Problem, "Cannot read the credentials file", []string{shown(err.Error()), "Fix its permissions, or log in again, which rewrites it:"}, d.loginFix()...)
 		return
 	}
 	d.diagnoseFile(data)

@@ -129,6 +129,8 @@ type machine struct {
 	home string
 	env  map[string]string
 	goos string
+	// wd is the working directory a relative CLOUDSDK_CONFIG resolves against.
+	wd string
 }
 
 func (m *machine) gcloudFile() string {
@@ -140,11 +142,13 @@ func (m *machine) Env() Env {
 		Getenv:  func(k string) string { return m.env[k] },
 		HomeDir: func() string { return m.home },
 		GOOS:    m.goos,
+		Getwd:   func() (string, error) { return m.wd, nil },
 	}
 }
 
 func newMachine(t *testing.T) *machine {
-	return &machine{home: t.TempDir(), env: map[string]string{}, goos: "linux"}
+	home := t.TempDir()
+	return &machine{home: home, env: map[string]string{}, goos: "linux", wd: home}
 }
 
 func diagnose(t *testing.T, dir, stack, caller, me string, m *machine) (*Report, string) {
@@ -187,6 +191,7 @@ func TestDiagnose(t *testing.T) {
 		// problems is whether the command would exit 1.
 		problems bool
 		findings []want
+		// contains may name the fake home directory as {home}.
 		contains []string
 		absent   []string
 	}{
@@ -200,8 +205,10 @@ func TestDiagnose(t *testing.T) {
 			},
 			problems: true,
 			contains: []string{"idtoken: unsupported credentials type", ind + batchLogin + "\n", "(gcloud's application-default file; GOOGLE_APPLICATION_CREDENTIALS is not set)",
-				"user:lead@acme.example (no expiry)", "user:soon@acme.example (until 2026-11-25T00:00:00Z)"},
-			absent: []string{"user:old@acme.example"},
+				"user:lead@acme.example (no expiry)", "user:soon@acme.example (until 2026-11-25T00:00:00Z)",
+				// Cloud Run accepts a user's ID token; what it does not do is test the caller's grant.
+				"Cloud Run does accept an ID token minted for your user", "runs as you, not as " + batchEmail, "proves nothing about caller orders-batch's"},
+			absent: []string{"user:old@acme.example", "reject"},
 		},
 		{
 			name:     "impersonated, right target, developer granted",
@@ -357,8 +364,105 @@ func TestDiagnose(t *testing.T) {
 			caller:   "orders-batch",
 			setup:    func(t *testing.T, m *machine) { writeFile(t, m.gcloudFile(), `{"type": "authorized_user",`) },
 			problems: true,
-			findings: []want{{Problem, "not valid JSON"}},
+			findings: []want{{Problem, "The credentials file is not JSON"}},
+			contains: []string{"it does not parse as JSON: unexpected end of JSON input", batchLogin},
+			absent:   []string{"wrong shape"},
+		},
+		{
+			name:     "empty credentials file",
+			caller:   "orders-batch",
+			setup:    func(t *testing.T, m *machine) { writeFile(t, m.gcloudFile(), " \n") },
+			problems: true,
+			findings: []want{{Problem, "The credentials file is empty"}},
 			contains: []string{batchLogin},
+		},
+		{
+			name:     "credentials file holding a JSON array",
+			caller:   "orders-batch",
+			setup:    func(t *testing.T, m *machine) { writeFile(t, m.gcloudFile(), `[`+userADC()+`]`) },
+			problems: true,
+			findings: []want{{Problem, "The credentials file is valid JSON of the wrong shape"}},
+			contains: []string{"it holds an array, but credentials are one JSON object with a \"type\" field", batchLogin},
+			absent:   []string{"is not JSON"},
+		},
+		{
+			name:     "credentials file with a number for its type",
+			caller:   "orders-batch",
+			setup:    func(t *testing.T, m *machine) { writeFile(t, m.gcloudFile(), `{"type": 5}`) },
+			problems: true,
+			findings: []want{{Problem, "valid JSON of the wrong shape"}},
+			contains: []string{"its field type is a number where credentials have a string"},
+		},
+		{
+			name:   "impersonated credentials with a string for delegates",
+			caller: "orders-batch",
+			setup: func(t *testing.T, m *machine) {
+				writeFile(t, m.gcloudFile(), strings.Replace(impersonatedADC(batchEmail), `"delegates":[]`, `"delegates":"hop@acme-test.iam.gserviceaccount.com"`, 1))
+			},
+			problems: true,
+			findings: []want{{Problem, "valid JSON of the wrong shape"}},
+			contains: []string{"its field delegates is a string where credentials have an array of strings"},
+		},
+		{
+			name:     "credentials path is a directory",
+			caller:   "orders-batch",
+			setup:    func(t *testing.T, m *machine) { m.env["GOOGLE_APPLICATION_CREDENTIALS"] = m.home },
+			problems: true,
+			findings: []want{{Problem, "The credentials path is not a regular file"}},
+			contains: []string{"not a regular file (a directory)"},
+		},
+		{
+			name:   "credentials file larger than 1 MiB",
+			caller: "orders-batch",
+			setup: func(t *testing.T, m *machine) {
+				writeFile(t, m.gcloudFile(), `{"type":"authorized_user","pad":"`+strings.Repeat("x", 1<<20)+`"}`)
+			},
+			problems: true,
+			findings: []want{{Problem, "The credentials file is too large to be one"}},
+			contains: []string{"larger than 1048576 bytes (1 MiB)", batchLogin},
+			absent:   []string{"plain user login"},
+		},
+		{
+			name:   "terminal escape sequences in a credentials file are printed escaped",
+			caller: "orders-batch",
+			setup: func(t *testing.T, m *machine) {
+				writeFile(t, m.gcloudFile(), `{"type":"\u001b]0;owned\u0007\u001b[2Jgdch","delegates":["\u001b[31mred"]}`)
+			},
+			problems: true,
+			findings: []want{{Problem, `does not support credentials of type "\x1b]0;owned\a\x1b[2Jgdch"`}},
+			absent:   []string{"\x1b", "\a"},
+		},
+		{
+			name:   "control characters in an impersonation URL",
+			caller: "orders-batch",
+			setup: func(t *testing.T, m *machine) {
+				writeFile(t, m.gcloudFile(), strings.Replace(impersonatedADC(batchEmail), `"delegates":[]`, `"delegates":["a\u001b[2Jb@x.iam.gserviceaccount.com"]`, 1))
+			},
+			findings: []want{{Warning, "delegation chain"}},
+			contains: []string{`delegates: "a\x1b[2Jb@x.iam.gserviceaccount.com".`},
+			absent:   []string{"\x1b"},
+		},
+		{
+			name:   "an escaped control character in the impersonated account's email",
+			caller: "orders-batch",
+			setup: func(t *testing.T, m *machine) {
+				writeFile(t, m.gcloudFile(), impersonatedADC("orders-batch%1B%5B2J@acme-test.iam.gserviceaccount.com"))
+			},
+			problems: true,
+			findings: []want{{Problem, "Your impersonated credentials name no service account"}},
+			absent:   []string{"\x1b"},
+		},
+		{
+			name:   "a key file whose key ID and email would break the printed command",
+			caller: "orders-batch",
+			setup: func(t *testing.T, m *machine) {
+				key := strings.Replace(keyADC(`ci\u001b[8m@acme-test.iam.gserviceaccount.com`), `"0123abcd"`, `"x; rm -rf ~"`, 1)
+				writeFile(t, m.gcloudFile(), key)
+			},
+			problems: true,
+			findings: []want{{Problem, `service account key for "ci\x1b[8m@acme-test.iam.gserviceaccount.com", not caller orders-batch's account`}},
+			contains: []string{ind + "gcloud iam service-accounts keys delete KEY_ID --iam-account SA_EMAIL\n"},
+			absent:   []string{"rm -rf", "\x1b"},
 		},
 		{
 			name:     "credentials file without a type",
@@ -412,6 +516,23 @@ func TestDiagnose(t *testing.T) {
 			problems: true,
 			findings: []want{{Problem, "Go will not find your gcloud login: it ignores CLOUDSDK_CONFIG"}, {OK, "Your credentials impersonate " + batchEmail}},
 			contains: []string{"golang/oauth2#506", ind + "export GOOGLE_APPLICATION_CREDENTIALS='", filepath.Join("gcloud-work", "application_default_credentials.json") + "'\n"},
+		},
+		{
+			name:   "relative CLOUDSDK_CONFIG gets absolute fixes",
+			caller: "orders-batch",
+			setup: func(t *testing.T, m *machine) {
+				m.env["CLOUDSDK_CONFIG"] = "gcloud-work"
+				m.wd = filepath.Join(m.home, "src", "app")
+				writeFile(t, filepath.Join(m.wd, "gcloud-work", "application_default_credentials.json"), impersonatedADC(batchEmail))
+			},
+			problems: true,
+			findings: []want{{Warning, "CLOUDSDK_CONFIG is a relative path"}, {Problem, "Go will not find your gcloud login"}, {OK, "Your credentials impersonate " + batchEmail}},
+			contains: []string{
+				"CLOUDSDK_CONFIG is gcloud-work.",
+				ind + "export CLOUDSDK_CONFIG='" + filepath.Join("{home}", "src", "app", "gcloud-work") + "'\n",
+				ind + "export GOOGLE_APPLICATION_CREDENTIALS='" + filepath.Join("{home}", "src", "app", "gcloud-work", "application_default_credentials.json") + "'\n",
+			},
+			absent: []string{"='gcloud-work"},
 		},
 		{
 			name:   "CLOUDSDK_CONFIG and an older default gcloud file",
@@ -508,6 +629,7 @@ func TestDiagnose(t *testing.T) {
 				}
 			}
 			for _, s := range tc.contains {
+				s = strings.ReplaceAll(s, "{home}", m.home)
 				if !strings.Contains(out, s) {
 					t.Errorf("output lacks %q:\n%s", s, out)
 				}
@@ -645,5 +767,47 @@ func TestLocate(t *testing.T) {
 				t.Errorf("GcloudPath = %q, want %q", c.GcloudPath, gcloud)
 			}
 		})
+	}
+}
+
+func TestShownAndCleanLine(t *testing.T) {
+	tests := []struct {
+		in, shown, clean string
+	}{
+		{"alice@acme.example", "alice@acme.example", "alice@acme.example"},
+		{"日本語のパス/adc.json", "日本語のパス/adc.json", "日本語のパス/adc.json"},
+		{"\x1b[2Jx", `"\x1b[2Jx"`, `\x1b[2Jx`},
+		{"a\rb\nc", `"a\rb\nc"`, `a\rb\nc`},
+		{"evil\u202etxt.json", `"evil\u202etxt.json"`, `evil\u202etxt.json`},
+		{"bad\xffbyte", `"bad\xffbyte"`, `bad\xffbyte`},
+		{"tab\tkept", `"tab\tkept"`, "tab\tkept"},
+	}
+	for _, tc := range tests {
+		if got := shown(tc.in); got != tc.shown {
+			t.Errorf("shown(%q) = %s, want %s", tc.in, got, tc.shown)
+		}
+		if got := cleanLine(tc.in); got != tc.clean {
+			t.Errorf("cleanLine(%q) = %s, want %s", tc.in, got, tc.clean)
+		}
+	}
+}
+
+// TestWriteEscapesEveryLine: whatever a finding carries, nothing reaches the terminal raw.
+func TestWriteEscapesEveryLine(t *testing.T) {
+	r := &Report{Stack: "test", Findings: []Finding{{Severity: Problem, Summary: "s\x1b[31m", Detail: []string{"d\x07\nsecond"}, Commands: []string{"c\x1b]0;t\x07"}}}}
+	var b bytes.Buffer
+	if err := r.Write(&b); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, bad := range []string{"\x1b", "\x07", "d\a\nsecond"} {
+		if strings.Contains(out, bad) {
+			t.Errorf("output carries %q:\n%s", bad, out)
+		}
+	}
+	for _, want := range []string{`s\x1b[31m`, `d\a\nsecond`, `c\x1b]0;t\a`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
 	}
 }

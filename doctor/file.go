@@ -1,9 +1,13 @@
 package doctor
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
+	"reflect"
+	"regexp"
 	"strings"
 
 	"github.com/platform/private-run-api/config"
@@ -34,11 +38,11 @@ const (
 )
 
 func (d *diag) diagnoseFile(data []byte) {
-	path := d.creds.Path
-	var f adcFile
-	if err := json.Unmarshal(data, &f); err != nil {
-		d.r.add(Problem, "The credentials file is not valid JSON", []string{
-			fmt.Sprintf("%s: %v.", path, err),
+	path := shown(d.creds.Path)
+	f, problem := parseADC(data)
+	if problem != nil {
+		d.r.add(Problem, problem.summary, []string{
+			path + ": " + problem.detail + ".",
 			"Go's libraries refuse it before making any call. Log in again, which rewrites gcloud's file:",
 		}, d.loginFix()...)
 		return
@@ -46,13 +50,14 @@ func (d *diag) diagnoseFile(data []byte) {
 	switch f.Type {
 	case "":
 		d.r.add(Problem, "The credentials file has no \"type\" field", []string{
-			path + " is JSON but not a credentials file Google's libraries know. Log in again:",
+			path + " is a JSON object, but not a credentials file Google's libraries know. Log in again:",
 		}, d.loginFix()...)
 	case typeUser:
 		d.r.add(Problem, "Your credentials are a plain user login, which Go's idtoken cannot use", []string{
 			"idtoken.NewClient fails with \"idtoken: unsupported credentials type\": it mints ID tokens only as a",
-			"service account. (An ID token from a user login would carry gcloud's client ID as its audience,",
-			"which Cloud Run rejects anyway.) Log in again, impersonating the caller's account:",
+			"service account. Cloud Run does accept an ID token minted for your user (gcloud auth print-identity-token),",
+			fmt.Sprintf("but such a call runs as you, not as %s, so it proves nothing about caller %s's", d.caller.Account.Email, d.caller.Name),
+			"grant. Log in again, impersonating the caller's account:",
 		}, d.loginFix()...)
 	case typeImpersonated:
 		d.impersonated(f)
@@ -90,10 +95,86 @@ func impersonationTarget(raw string) (string, bool) {
 		return "", false
 	}
 	email, ok := strings.CutSuffix(rest, generateAccessToken)
-	if !ok || !strings.Contains(email, "@") || strings.Contains(email, "/") {
+	email = strings.ToLower(email)
+	if !ok || !emailRE.MatchString(email) {
 		return "", false
 	}
-	return strings.ToLower(email), true
+	return email, true
+}
+
+// emailRE accepts what IAM accepts as an account email, and nothing a shell or a terminal would
+// act on, so a matching value can go into a printed command as it is.
+var emailRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._%+-]*@[a-z0-9][a-z0-9.-]*$`)
+
+// keyIDRE is a service account key ID (40 hex digits in practice), loosely, for the same reason.
+var keyIDRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// adcProblem says why a file is not usable credentials JSON.
+type adcProblem struct{ summary, detail string }
+
+// parseADC decodes an ADC file, telling apart a file that is not JSON at all (truncated, or
+// something else written there) from JSON of the wrong shape (an array, or a field of the wrong
+// type), since the two have different causes.
+func parseADC(data []byte) (adcFile, *adcProblem) {
+	var f adcFile
+	trimmed := bytes.TrimSpace(data)
+	switch {
+	case len(trimmed) == 0:
+		return f, &adcProblem{"The credentials file is empty", "it holds no JSON at all (an interrupted login, or a file truncated by hand)"}
+	case !json.Valid(trimmed):
+		err := json.Unmarshal(trimmed, new(any))
+		return f, &adcProblem{"The credentials file is not JSON", "it does not parse as JSON: " + shown(err.Error())}
+	case trimmed[0] != '{':
+		return f, &adcProblem{"The credentials file is valid JSON of the wrong shape", "it holds " + jsonKindOf(trimmed[0]) + ", but credentials are one JSON object with a \"type\" field"}
+	}
+	if err := json.Unmarshal(trimmed, &f); err != nil {
+		detail := "it is a JSON object, but not credentials: " + shown(err.Error())
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			detail = fmt.Sprintf("it is a JSON object, but its field %s is %s where credentials have %s", shown(te.Field), article(te.Value), goKind(te.Type))
+		}
+		return adcFile{}, &adcProblem{"The credentials file is valid JSON of the wrong shape", detail}
+	}
+	return f, nil
+}
+
+func jsonKindOf(first byte) string {
+	switch first {
+	case '[':
+		return "an array"
+	case '"':
+		return "a string"
+	case 't', 'f':
+		return "a boolean"
+	case 'n':
+		return "null"
+	default:
+		return "a number"
+	}
+}
+
+// article names a JSON value kind as encoding/json reports it ("number", "array", ...).
+func article(kind string) string {
+	switch kind {
+	case "array", "object":
+		return "an " + kind
+	case "null":
+		return kind
+	}
+	return "a " + kind
+}
+
+func goKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Slice:
+		return "an array of " + strings.TrimPrefix(goKind(t.Elem()), "a ") + "s"
+	case reflect.Struct, reflect.Pointer:
+		return "an object"
+	default:
+		return "a " + t.Kind().String()
+	}
 }
 
 func (d *diag) impersonated(f adcFile) {
@@ -114,7 +195,7 @@ func (d *diag) impersonated(f adcFile) {
 	}
 	if len(f.Delegates) > 0 {
 		d.r.add(Warning, "Your impersonated login goes through a delegation chain, which Go's idtoken skips", []string{
-			fmt.Sprintf("delegates: %s. Go's idtoken mints the ID token as %s directly,", strings.Join(f.Delegates, ", "), target),
+			fmt.Sprintf("delegates: %s. Go's idtoken mints the ID token as %s directly,", shown(strings.Join(f.Delegates, ", ")), target),
 			"so you need the grant on that account itself. Log in without the chain:",
 		}, d.loginFix()...)
 	}
@@ -149,16 +230,21 @@ func (d *diag) serviceAccountKey(f adcFile) {
 	email := strings.ToLower(f.ClientEmail)
 	if email == "" {
 		d.r.add(Problem, "The service account key file has no client_email", []string{
-			d.creds.Path + " is damaged. Do not repair it: log in with impersonation instead:",
+			shown(d.creds.Path) + " is damaged. Do not repair it: log in with impersonation instead:",
 		}, d.loginFix()...)
 		return
 	}
+	// The key ID and email go into a command the developer copies: only values that cannot
+	// break out of it are used as they are, anything else becomes a placeholder.
 	cmds := d.loginFix()
-	keyID := f.PrivateKeyID
-	if keyID == "" {
+	keyID, account := f.PrivateKeyID, email
+	if !keyIDRE.MatchString(keyID) {
 		keyID = "KEY_ID"
 	}
-	cmds = append(cmds, fmt.Sprintf("gcloud iam service-accounts keys delete %s --iam-account %s", keyID, email))
+	if !emailRE.MatchString(account) {
+		account = "SA_EMAIL"
+	}
+	cmds = append(cmds, fmt.Sprintf("gcloud iam service-accounts keys delete %s --iam-account %s", keyID, account))
 	why := []string{
 		"A key is a long-lived secret on a laptop (CIS GCP 1.4: no user-managed keys); it is what this setup",
 		"exists to avoid. Impersonation gives the same identity with short-lived tokens and grants that expire.",
@@ -168,8 +254,8 @@ func (d *diag) serviceAccountKey(f adcFile) {
 		d.r.add(Warning, fmt.Sprintf("Your credentials are a service account key for %s", email), why, cmds...)
 		return
 	}
-	d.r.add(Problem, fmt.Sprintf("Your credentials are a service account key for %s, not caller %s's account", email, c.Name),
-		append([]string{fmt.Sprintf("%s is %s; the call would be made as it.", email, d.whoIs(email))}, why...), cmds...)
+	d.r.add(Problem, fmt.Sprintf("Your credentials are a service account key for %s, not caller %s's account", shown(email), c.Name),
+		append([]string{fmt.Sprintf("%s is %s; the call would be made as it.", shown(email), d.whoIs(email))}, why...), cmds...)
 }
 
 func (d *diag) external(f adcFile) {

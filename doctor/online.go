@@ -2,13 +2,16 @@ package doctor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
+	"golang.org/x/oauth2"
 	"google.golang.org/api/idtoken"
 
 	"github.com/platform/private-run-api/config"
@@ -24,31 +27,109 @@ func Audience(raw string) (string, error) {
 	return u.Scheme + "://" + u.Host, nil
 }
 
-// Online makes one real call the way the developer's code does: an ID token from ADC through
-// idtoken.NewClient, then GET rawURL. It needs Google Cloud and the network, which the tests do
-// not have: only the classification below is tested, so keep this function to the calls.
-func Online(ctx context.Context, rawURL string, c config.CallerPlan, timeout time.Duration) Finding {
-	audience, err := Audience(rawURL)
+// OnlineRequest is one real call to the service as the caller.
+type OnlineRequest struct {
+	URL    string
+	Caller config.CallerPlan
+	// Timeout bounds the whole check: finding the credentials, minting the ID token, the call.
+	Timeout time.Duration
+	// Transport carries every request of the check, the token exchange and the call; nil means
+	// http.DefaultTransport. Tests pass an httptest TLS server's, which trusts its certificate.
+	// (An impersonated login's generateIdToken call is made by Google's library on a transport of
+	// its own; the Timeout still bounds it.)
+	Transport http.RoundTripper
+}
+
+// Online makes one real call the way the developer's code does: an ID token for the service's
+// audience minted from Application Default Credentials (as idtoken.NewClient does), then GET
+// URL with it. The credentials are found by Google's libraries from the real process
+// environment, not from Env.
+func Online(ctx context.Context, req OnlineRequest) Finding {
+	audience, err := Audience(req.URL)
 	if err != nil {
 		return Finding{Severity: Problem, Summary: "Online check skipped", Detail: []string{err.Error()}}
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := context.WithTimeout(ctx, req.Timeout)
 	defer cancel()
-	client, err := idtoken.NewClient(ctx, audience)
-	if err != nil {
-		return onlineError(err, c)
+	var step atomic.Value
+	step.Store("reading your credentials and minting an ID token")
+	f, ok := bounded(ctx, func(ctx context.Context) Finding { return call(ctx, req, audience, &step) })
+	if !ok || ctx.Err() != nil {
+		// An error the deadline caused is reported as the timeout it is, whichever came first.
+		return timedOut(ctx, req, step.Load().(string))
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
-	if err != nil {
-		return onlineError(err, c)
+	return f
+}
+
+// bounded runs work and returns its result, or ok=false as soon as ctx is done, whichever comes
+// first. Google's libraries mint some tokens without any context (a service account key's token
+// exchange in golang.org/x/oauth2/jwt, an impersonated ID token inside client.Do), so a context
+// handed to them cannot stop them; waiting on ctx here can. The work's goroutine is left to
+// finish on its own: the doctor exits right after.
+func bounded[T any](ctx context.Context, work func(context.Context) T) (T, bool) {
+	done := make(chan T, 1) // buffered, so the goroutine never blocks once nobody waits
+	go func() { done <- work(ctx) }()
+	select {
+	case v := <-done:
+		return v, true
+	case <-ctx.Done():
+		var zero T
+		return zero, false
 	}
-	resp, err := client.Do(req)
+}
+
+func call(ctx context.Context, req OnlineRequest, audience string, step *atomic.Value) Finding {
+	base := req.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	// golang.org/x/oauth2 takes the client for token exchanges from the context.
+	ctx = context.WithValue(ctx, oauth2.HTTPClient, &http.Client{Transport: base})
+	// idtoken.NewClient is NewTokenSource plus a transport that cannot be given a base, so the
+	// two are assembled here, with the same token source, to let tests trust their TLS server.
+	ts, err := idtoken.NewTokenSource(ctx, audience)
 	if err != nil {
-		return onlineError(err, c)
+		return onlineError(err, req.Caller)
+	}
+	client := &http.Client{Transport: &oauth2.Transport{Source: steps{ts, step, req.URL}, Base: base}}
+	r, err := http.NewRequestWithContext(ctx, http.MethodGet, req.URL, nil)
+	if err != nil {
+		return onlineError(err, req.Caller)
+	}
+	resp, err := client.Do(r)
+	if err != nil {
+		return onlineError(err, req.Caller)
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
-	return onlineStatus(resp.StatusCode, string(body), audience, c)
+	return onlineStatus(resp.StatusCode, string(body), audience, req.Caller)
+}
+
+// steps records whether a token is being minted or the service called, for the timeout message:
+// an impersonated login mints its ID token only inside client.Do.
+type steps struct {
+	ts   oauth2.TokenSource
+	step *atomic.Value
+	url  string
+}
+
+func (s steps) Token() (*oauth2.Token, error) {
+	s.step.Store("minting an ID token")
+	t, err := s.ts.Token()
+	s.step.Store("calling " + s.url)
+	return t, err
+}
+
+func timedOut(ctx context.Context, req OnlineRequest, step string) Finding {
+	if errors.Is(ctx.Err(), context.Canceled) {
+		return Finding{Severity: Problem, Summary: "The online check was interrupted", Detail: []string{"It stopped while " + step + "."}}
+	}
+	return Finding{Severity: Problem, Summary: fmt.Sprintf("The online check timed out after %s", req.Timeout), Detail: []string{
+		"Nothing answered while " + step + ".",
+		"Check your network (VPN, proxy, firewall) and the URL; a service scaled to zero can also take a while",
+		"to start. Impersonation needs iamcredentials.googleapis.com and oauth2.googleapis.com to be reachable.",
+		"Try again with a longer -timeout.",
+	}}
 }
 
 // onlineError explains a failure before any answer from the service: minting the token.
@@ -59,6 +140,11 @@ func onlineError(err error, c config.CallerPlan) Finding {
 	case strings.Contains(msg, "unsupported credentials type"):
 		f.Summary = "Could not mint an ID token: your ADC is not a service account identity"
 		f.Detail = append(f.Detail, "Log in impersonating the caller's account (see the findings above):")
+		f.Commands = []string{c.ImpersonationCommand()}
+	case strings.Contains(msg, "error getting credentials using "+envCredentials):
+		f.Summary = "Could not mint an ID token: " + envCredentials + " names a file Go cannot read"
+		f.Detail = append(f.Detail, "Go does not fall back to gcloud's file while it is set. Unset it (the findings above give the",
+			"command for your shell) and log in, impersonating the caller's account:")
 		f.Commands = []string{c.ImpersonationCommand()}
 	case strings.Contains(msg, "could not find default credentials"), strings.Contains(msg, "couldn't find any credentials"):
 		f.Summary = "Could not mint an ID token: no Application Default Credentials"

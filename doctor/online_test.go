@@ -1,15 +1,31 @@
 package doctor
 
 import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
 	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/platform/private-run-api/config"
 )
 
-// The online call itself needs Google Cloud and is not run here; these cover how its outcomes
-// are explained.
+// TestOnlineStatus and TestOnlineError cover how outcomes are explained; TestOnlineAgainstServers
+// and TestOnlineTimeout run the real path against a token endpoint and a service on httptest.
 
 func onlineCaller(invoke bool) config.CallerPlan {
 	return config.CallerPlan{Name: "orders-batch", Invoke: invoke, Created: true,
@@ -97,5 +113,266 @@ func TestOnlineError(t *testing.T) {
 		if !strings.Contains(strings.Join(f.Detail, " "), tc.err) {
 			t.Errorf("%q: the original error is not shown: %q", tc.err, f.Detail)
 		}
+	}
+}
+
+// googleish is a token endpoint and a Cloud Run service on httptest TLS servers, with a service
+// account key whose token_uri points at the endpoint: the -online path runs for real against it.
+type googleish struct {
+	key    *rsa.PrivateKey
+	token  *httptest.Server
+	target *httptest.Server
+	// adc is the path of the service account key file.
+	adc string
+	// idToken is what the endpoint mints and the target expects.
+	idToken string
+
+	mu        sync.Mutex
+	audiences []string // target_audience of every assertion the endpoint received
+	authz     []string // Authorization headers the target received
+
+	// tokenHangs and targetCode are set before a call.
+	tokenHangs bool
+	targetCode int
+	targetBody string
+	targetHang bool
+	release    chan struct{}
+}
+
+func newGoogleish(t *testing.T) *googleish {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &googleish{key: key, release: make(chan struct{}), targetCode: http.StatusOK}
+	g.token = httptest.NewTLSServer(http.HandlerFunc(g.serveToken))
+	g.target = httptest.NewTLSServer(http.HandlerFunc(g.serveTarget))
+	// Cleanups run last-in first-out: the hanging handlers are released before the servers
+	// close, since Close waits for them.
+	t.Cleanup(g.token.Close)
+	t.Cleanup(g.target.Close)
+	t.Cleanup(func() { close(g.release) })
+
+	g.idToken = g.sign(t, map[string]any{"aud": g.target.URL, "email": batchEmail, "exp": time.Now().Add(time.Hour).Unix(), "iss": "https://accounts.google.com"})
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	adc, err := json.Marshal(map[string]string{
+		"type":           "service_account",
+		"project_id":     "acme-test",
+		"private_key_id": "0123abcd",
+		"private_key":    string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})),
+		"client_email":   batchEmail,
+		"client_id":      "1234567890",
+		"token_uri":      g.token.URL + "/token",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.adc = writeFile(t, filepath.Join(t.TempDir(), "key.json"), string(adc))
+	return g
+}
+
+func b64(v []byte) string { return base64.RawURLEncoding.EncodeToString(v) }
+
+func (g *googleish) sign(t *testing.T, claims map[string]any) string {
+	t.Helper()
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed := b64([]byte(`{"alg":"RS256","typ":"JWT"}`)) + "." + b64(payload)
+	sum := sha256.Sum256([]byte(signed))
+	sig, err := rsa.SignPKCS1v15(rand.Reader, g.key, crypto.SHA256, sum[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signed + "." + b64(sig)
+}
+
+// serveToken answers as oauth2.googleapis.com/token does for a service account's JWT-bearer
+// grant with a target_audience: an ID token, once the assertion's signature checks out.
+func (g *googleish) serveToken(w http.ResponseWriter, r *http.Request) {
+	if g.tokenHangs {
+		select {
+		case <-g.release:
+		case <-r.Context().Done():
+		}
+		return
+	}
+	if r.ParseForm() != nil || r.Form.Get("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer" {
+		http.Error(w, `{"error":"unsupported_grant_type"}`, http.StatusBadRequest)
+		return
+	}
+	parts := strings.Split(r.Form.Get("assertion"), ".")
+	if len(parts) != 3 {
+		http.Error(w, `{"error":"invalid_grant"}`, http.StatusBadRequest)
+		return
+	}
+	sig, _ := base64.RawURLEncoding.DecodeString(parts[2])
+	sum := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
+	if rsa.VerifyPKCS1v15(&g.key.PublicKey, crypto.SHA256, sum[:], sig) != nil {
+		http.Error(w, `{"error":"invalid_grant","error_description":"Invalid JWT Signature."}`, http.StatusBadRequest)
+		return
+	}
+	payload, _ := base64.RawURLEncoding.DecodeString(parts[1])
+	var claims struct {
+		Iss            string `json:"iss"`
+		Aud            string `json:"aud"`
+		TargetAudience string `json:"target_audience"`
+	}
+	if json.Unmarshal(payload, &claims) != nil || claims.Iss != batchEmail || claims.Aud != g.token.URL+"/token" {
+		http.Error(w, `{"error":"invalid_grant"}`, http.StatusBadRequest)
+		return
+	}
+	g.mu.Lock()
+	g.audiences = append(g.audiences, claims.TargetAudience)
+	g.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	fmt.Fprintf(w, `{"id_token":%q}`, g.idToken)
+}
+
+func (g *googleish) serveTarget(w http.ResponseWriter, r *http.Request) {
+	g.mu.Lock()
+	g.authz = append(g.authz, r.Header.Get("Authorization"))
+	g.mu.Unlock()
+	if g.targetHang {
+		select {
+		case <-g.release:
+		case <-r.Context().Done():
+		}
+		return
+	}
+	if r.Header.Get("Authorization") != "Bearer "+g.idToken {
+		w.WriteHeader(http.StatusUnauthorized)
+		return
+	}
+	w.WriteHeader(g.targetCode)
+	io.WriteString(w, g.targetBody)
+}
+
+// onlineWithin runs Online and fails the test if it has not returned within limit: without a
+// bound of its own, Online would block for as long as a hanging server holds the request.
+func onlineWithin(t *testing.T, req OnlineRequest, limit time.Duration) (Finding, time.Duration) {
+	t.Helper()
+	type result struct {
+		f       Finding
+		elapsed time.Duration
+	}
+	done := make(chan result, 1)
+	go func() {
+		start := time.Now()
+		f := Online(context.Background(), req)
+		done <- result{f, time.Since(start)}
+	}()
+	select {
+	case r := <-done:
+		return r.f, r.elapsed
+	case <-time.After(limit):
+		t.Fatalf("Online did not return within %s (timeout %s)", limit, req.Timeout)
+		return Finding{}, 0
+	}
+}
+
+// The environment is process-wide, so these tests do not run in parallel.
+func useADC(t *testing.T, path string) {
+	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", path)
+	t.Setenv("GOOGLE_API_GO_EXPERIMENTAL_ENABLE_NEW_AUTH_LIB", "")
+}
+
+func TestOnlineAgainstServers(t *testing.T) {
+	runForbidden := "<html><body><h1>Error: Forbidden</h1><h2>Your client does not have permission to get URL <code>/v1/orders</code> from this server.</h2></body></html>"
+	tests := []struct {
+		name    string
+		code    int
+		body    string
+		sev     Severity
+		summary string
+		detail  string
+	}{
+		{"200", http.StatusOK, `{"orders":[]}`, OK, "The service answered 200 OK to a call as " + batchEmail, ""},
+		{"401", http.StatusUnauthorized, "", Problem, "401 Unauthorized: it did not accept the ID token", "audience must be the service's run.app URL; it was https://127.0.0.1:"},
+		{"403 from Cloud Run", http.StatusForbidden, runForbidden, Problem, "403 Forbidden: the caller may not invoke it", batchEmail + " lacks roles/run.invoker"},
+		{"403 from the application", http.StatusForbidden, `{"error":"denied"}`, Problem, "403 Forbidden", "the application refused the call"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			g := newGoogleish(t)
+			useADC(t, g.adc)
+			g.targetCode, g.targetBody = tc.code, tc.body
+			f, _ := onlineWithin(t, OnlineRequest{URL: g.target.URL + "/v1/orders?limit=1", Caller: onlineCaller(true), Timeout: 20 * time.Second, Transport: g.target.Client().Transport}, time.Minute)
+			if f.Severity != tc.sev || !strings.Contains(f.Summary, tc.summary) {
+				t.Errorf("got %s %q; want %s containing %q\n%v", f.Severity, f.Summary, tc.sev, tc.summary, f.Detail)
+			}
+			if !strings.Contains(strings.Join(f.Detail, " "), tc.detail) {
+				t.Errorf("detail %q lacks %q", f.Detail, tc.detail)
+			}
+			g.mu.Lock()
+			defer g.mu.Unlock()
+			// The audience is the scheme and host only: no path, no query.
+			if len(g.audiences) != 1 || g.audiences[0] != g.target.URL {
+				t.Errorf("ID tokens minted for audiences %q; want exactly [%q]", g.audiences, g.target.URL)
+			}
+			if len(g.authz) != 1 || g.authz[0] != "Bearer "+g.idToken {
+				t.Errorf("the target got Authorization %q; want the minted ID token", g.authz)
+			}
+		})
+	}
+}
+
+func TestOnlineTimeout(t *testing.T) {
+	const timeout = 500 * time.Millisecond
+	tests := []struct {
+		name        string
+		tokenHangs  bool
+		targetHangs bool
+		step        string
+	}{
+		// The service account's token exchange runs without any context (golang.org/x/oauth2/jwt),
+		// so only the doctor's own bound can stop it.
+		{"token endpoint hangs", true, false, "minting an ID token"},
+		{"service hangs", false, true, "calling https://127.0.0.1:"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			g := newGoogleish(t)
+			useADC(t, g.adc)
+			g.tokenHangs, g.targetHang = tc.tokenHangs, tc.targetHangs
+			f, elapsed := onlineWithin(t, OnlineRequest{URL: g.target.URL, Caller: onlineCaller(true), Timeout: timeout, Transport: g.target.Client().Transport}, 30*time.Second)
+			if f.Severity != Problem || f.Summary != "The online check timed out after 500ms" {
+				t.Errorf("got %s %q; want PROBLEM timed out after 500ms", f.Severity, f.Summary)
+			}
+			if !strings.Contains(strings.Join(f.Detail, " "), tc.step) || !strings.Contains(strings.Join(f.Detail, " "), "-timeout") {
+				t.Errorf("detail %q does not say what was pending (%q) and how to allow longer", f.Detail, tc.step)
+			}
+			if elapsed < timeout {
+				t.Errorf("returned after %s, before the %s timeout", elapsed, timeout)
+			}
+		})
+	}
+}
+
+func TestOnlineCredentialErrors(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name, adc, summary string
+	}{
+		{"plain user login", userADC(), "not a service account identity"},
+		{"missing file", "", "Could not mint an ID token: GOOGLE_APPLICATION_CREDENTIALS names a file Go cannot read"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(dir, "missing.json")
+			if tc.adc != "" {
+				path = writeFile(t, filepath.Join(dir, "adc.json"), tc.adc)
+			}
+			useADC(t, path)
+			f, _ := onlineWithin(t, OnlineRequest{URL: "https://orders-api-abc123-an.a.run.app", Caller: onlineCaller(true), Timeout: 10 * time.Second}, time.Minute)
+			if f.Severity != Problem || !strings.Contains(f.Summary, tc.summary) {
+				t.Errorf("got %s %q %q; want PROBLEM containing %q", f.Severity, f.Summary, f.Detail, tc.summary)
+			}
+		})
 	}
 }

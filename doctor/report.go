@@ -13,13 +13,15 @@ import (
 )
 
 // Severity grades a finding. Only Problem changes the exit code: warnings describe things the
-// doctor cannot verify offline or practices to avoid, not certain failures.
+// doctor cannot verify offline or practices to avoid, not certain failures; Info reports what
+// is outside the program's control and never counts.
 type Severity int
 
 const (
 	OK Severity = iota
 	Warning
 	Problem
+	Info
 )
 
 func (s Severity) String() string {
@@ -28,6 +30,8 @@ func (s Severity) String() string {
 		return "OK"
 	case Warning:
 		return "WARNING"
+	case Info:
+		return "INFO"
 	default:
 		return "PROBLEM"
 	}
@@ -84,23 +88,30 @@ const (
 func (r *Report) Write(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Local access doctor: stack %s, caller %s (%s)\n", r.Stack, r.Caller.Name, r.Caller.Account.Email)
-	fmt.Fprintf(&b, "Credentials Go will use: %s\n\n", r.Credentials.Describe())
-	pad := strings.Repeat(" ", labelWidth)
-	for _, f := range r.Findings {
-		label := f.Severity.String()
-		fmt.Fprintf(&b, "%s%s%s\n", label, strings.Repeat(" ", labelWidth-len(label)), f.Summary)
-		for _, d := range f.Detail {
-			fmt.Fprintf(&b, "%s%s\n", pad, d)
-		}
-		for _, c := range f.Commands {
-			fmt.Fprintf(&b, "%s%s%s\n", pad, cmdIndent, c)
-		}
-		b.WriteString("\n")
-	}
+	fmt.Fprintf(&b, "Credentials Go will use: %s\n\n", cleanLine(r.Credentials.Describe()))
+	writeFindings(&b, r.Findings)
 	b.WriteString(r.verdict())
 	b.WriteString("\n")
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeFindings prints findings under their labels. Every piece goes through cleanLine, whatever
+// it was built from (an error text from a library, a server's answer, a file's contents), so no
+// finding can carry a terminal escape sequence or break the layout with a newline of its own.
+func writeFindings(b *strings.Builder, findings []Finding) {
+	pad := strings.Repeat(" ", labelWidth)
+	for _, f := range findings {
+		label := f.Severity.String()
+		fmt.Fprintf(b, "%s%s%s\n", label, strings.Repeat(" ", labelWidth-len(label)), cleanLine(f.Summary))
+		for _, d := range f.Detail {
+			fmt.Fprintf(b, "%s%s\n", pad, cleanLine(d))
+		}
+		for _, c := range f.Commands {
+			fmt.Fprintf(b, "%s%s%s\n", pad, cmdIndent, cleanLine(c))
+		}
+		b.WriteString("\n")
+	}
 }
 
 func (r *Report) verdict() string {

@@ -85,7 +85,7 @@ func run(args []string, env func(string) string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if *online {
-		report.Add(doctor.Online(context.Background(), *rawURL, report.Caller, onlineTimeout))
+		report.Add(doctor.Online(context.Background(), doctor.OnlineRequest{URL: *rawURL, Caller: report.Caller, Timeout: onlineTimeout}))
 	}
 	if err := report.Write(stdout); err != nil {
 		fmt.Fprintln(stderr, err)
