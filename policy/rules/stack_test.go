@@ -1,0 +1,185 @@
+package rules
+
+import (
+	"strings"
+	"testing"
+)
+
+func guardRoleRes(props map[string]any) Resource {
+	base := map[string]any{"project": "acme-dev", "roleId": "ordersApiAuthz", "permissions": []string{AuthzPermission}}
+	for k, v := range props {
+		base[k] = v
+	}
+	return res(tProjectRole, "authz-role", base)
+}
+
+func guardBucket() Resource {
+	return res(tBucket, "authz-bucket", map[string]any{
+		"name": "acme-dev-orders-api-authz", "uniformBucketLevelAccess": true, "publicAccessPrevention": "enforced"})
+}
+
+func TestAuthzBucketIAMOnePolicy(t *testing.T) {
+	const bucket = "acme-dev-orders-api-authz"
+	guardPolicy := res(tBucketIAMPolicy, "authz-policy", map[string]any{
+		"bucket": bucket, "policyData": policyData(map[string]any{"role": guard, "members": []string{sa}})})
+	cases := []struct {
+		name string
+		rs   []Resource
+		// want are substrings, one per expected finding, in order.
+		want []string
+	}{
+		{name: "the guard's bucket with one policy passes", rs: []Resource{guardRoleRes(nil), guardBucket(), guardPolicy}},
+		{name: "the guard role granted by a BucketIAMBinding", rs: []Resource{guardRoleRes(nil), guardBucket(),
+			res(tBucketIAMBinding, "authz-members", map[string]any{"bucket": bucket, "role": guard, "members": []string{sa}})},
+			want: []string{`BucketIAMBinding "authz-members" grants the authz guard role projects/acme-dev/roles/ordersApiAuthz as a partial grant`}},
+		{name: "a member of another role next to the guard's policy", rs: []Resource{guardRoleRes(nil), guardBucket(), guardPolicy,
+			res(tBucketIAMMember, "reader", map[string]any{"bucket": bucket, "role": "roles/storage.objectViewer", "member": sa})},
+			want: []string{`BucketIAMMember "reader" adds to bucket acme-dev-orders-api-authz, whose whole IAM BucketIAMPolicy "authz-policy" sets`}},
+		{name: "a binding of another role on a guard's bucket granted partially", rs: []Resource{guardRoleRes(nil),
+			res(tBucketIAMMember, "guard", map[string]any{"bucket": bucket, "role": guard, "member": sa}),
+			res(tBucketIAMMember, "reader", map[string]any{"bucket": bucket, "role": "roles/storage.objectViewer", "member": sa})},
+			want: []string{`BucketIAMMember "guard" grants the authz guard role`,
+				`BucketIAMMember "reader" grants on bucket acme-dev-orders-api-authz, an authz guard's bucket (role projects/acme-dev/roles/ordersApiAuthz), outside one BucketIAMPolicy`}},
+		{name: "two policies on one bucket", rs: []Resource{guardRoleRes(nil), guardPolicy,
+			res(tBucketIAMPolicy, "second", map[string]any{"bucket": bucket, "policyData": policyData()})},
+			want: []string{`bucket acme-dev-orders-api-authz has 2 BucketIAMPolicy resources (BucketIAMPolicy "authz-policy" and BucketIAMPolicy "second")`}},
+		{name: "the guard role at project level", rs: []Resource{guardRoleRes(nil),
+			res(tProjectIAMMember, "everywhere", map[string]any{"project": "acme-dev", "role": guard, "member": sa})},
+			want: []string{`IAMMember "everywhere" grants the authz guard role projects/acme-dev/roles/ordersApiAuthz at project level`}},
+		{name: "the guard role in a folder's policy", rs: []Resource{guardRoleRes(nil),
+			res(tFolderIAMPolicy, "f", map[string]any{"policyData": policyData(map[string]any{"role": guard, "members": []string{sa}})})},
+			want: []string{"at folder level"}},
+		{name: "an ordinary bucket may use partial IAM", rs: []Resource{guardRoleRes(nil), guardBucket(), guardPolicy,
+			res(tBucketIAMMember, "logs-reader", map[string]any{"bucket": "acme-dev-logs", "role": "roles/storage.objectViewer", "member": sa})}},
+		{name: "a role with more than buckets.get is no guard's", rs: []Resource{
+			guardRoleRes(map[string]any{"permissions": []string{AuthzPermission, "storage.objects.get"}}),
+			res(tBucketIAMMember, "m", map[string]any{"bucket": bucket, "role": guard, "member": sa})}},
+		{name: "the role's project left to the provider: matched by role ID", rs: []Resource{
+			guardRoleRes(map[string]any{"project": nil}),
+			res(tBucketIAMMember, "m", map[string]any{"bucket": bucket, "role": "projects/other/roles/ordersApiAuthz", "member": sa})},
+			want: []string{"as a partial grant"}},
+		{name: "outputs: the role's name and the bucket as b/<name>", rs: []Resource{
+			guardRoleRes(map[string]any{"project": nil, "name": "projects/acme-prod/roles/ordersApiAuthz"}),
+			res(tBucketIAMPolicy, "p", map[string]any{"bucket": "b/" + bucket,
+				"policyData": policyData(map[string]any{"role": "projects/acme-prod/roles/ordersApiAuthz", "members": []string{sa}})}),
+			res(tBucketIAMMember, "extra", map[string]any{"bucket": bucket, "role": "roles/storage.admin", "member": sa})},
+			want: []string{`BucketIAMMember "extra" adds to bucket acme-dev-orders-api-authz, whose whole IAM BucketIAMPolicy "p" sets`}},
+		{name: "policyData unknown in a preview: the partial grant is still wrong", rs: []Resource{guardRoleRes(nil),
+			res(tBucketIAMPolicy, "p", map[string]any{"bucket": unknown, "policyData": unknown}),
+			res(tBucketIAMBinding, "b", map[string]any{"bucket": unknown, "role": guard, "members": unknown})},
+			want: []string{`BucketIAMBinding "b" grants the authz guard role`}},
+		{name: "role permissions unknown in a preview: no guard role yet", rs: []Resource{guardRoleRes(map[string]any{"permissions": unknown}),
+			res(tBucketIAMBinding, "b", map[string]any{"bucket": bucket, "role": guard, "members": []string{sa}})}},
+		{name: "a role made elsewhere cannot be recognised", rs: []Resource{guardBucket(),
+			res(tBucketIAMBinding, "b", map[string]any{"bucket": bucket, "role": guard, "members": []string{sa}})}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := authzBucketIAMOnePolicy.Check(c.rs)
+			var msgs []string
+			for _, f := range got {
+				msgs = append(msgs, f.Message+" @ "+f.URN)
+			}
+			if len(got) != len(c.want) {
+				t.Fatalf("%d findings, want %d:\n%s", len(got), len(c.want), strings.Join(msgs, "\n"))
+			}
+			for i, w := range c.want {
+				if !strings.Contains(got[i].Message, w) {
+					t.Errorf("finding %d = %q, want it to contain %q", i, got[i].Message, w)
+				}
+				if !strings.HasPrefix(got[i].URN, "urn:pulumi:") {
+					t.Errorf("finding %d names no resource: %q", i, got[i].URN)
+				}
+			}
+		})
+	}
+}
+
+func TestCheckStack(t *testing.T) {
+	rs := []Resource{
+		guardRoleRes(nil), guardBucket(),
+		res(tBucketIAMBinding, "authz-members", map[string]any{"bucket": "acme-dev-orders-api-authz", "role": guard, "members": []string{sa}}),
+		res(tSAKey, "key", map[string]any{"serviceAccountId": "x"}),
+		res(tSAIAMMember, "tc", map[string]any{"role": "roles/iam.serviceAccountTokenCreator", "member": "user:a@acme.example"}),
+	}
+	byPolicy := func(vs []Violation) map[string]int {
+		n := map[string]int{}
+		for _, v := range vs {
+			n[v.Policy+"/"+LevelName(v.Level)]++
+		}
+		return n
+	}
+	got := byPolicy(CheckStack(rs))
+	want := map[string]int{
+		"authz-bucket-iam-one-policy/mandatory": 1,
+		"no-service-account-keys/mandatory":     1,
+		"impersonation-grants-expire/advisory":  1,
+	}
+	if len(got) != len(want) {
+		t.Fatalf("violations by policy = %v, want %v", got, want)
+	}
+	for k, n := range want {
+		if got[k] != n {
+			t.Errorf("violations by policy = %v, want %v", got, want)
+		}
+	}
+
+	c, err := ParseConfig([]byte(`{"no-service-account-keys": "disabled", "impersonation-grants-expire": {"enforcementLevel": "mandatory"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs, err := CheckStackWith(rs, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = byPolicy(vs)
+	if got["no-service-account-keys/mandatory"] != 0 || got["impersonation-grants-expire/mandatory"] != 1 {
+		t.Errorf("under config: %v", got)
+	}
+	if s := vs[0].String(); !strings.Contains(s, "[mandatory] ") || !strings.Contains(s, "urn:pulumi:") {
+		t.Errorf("Violation.String() = %q", s)
+	}
+}
+
+func TestParseConfig(t *testing.T) {
+	good := map[string]func(Config) bool{
+		`{}`: func(c Config) bool {
+			return c.Levels["no-public-principals"] == DefaultConfig().Levels["no-public-principals"]
+		},
+		`{"all": "advisory", "no-public-principals": "mandatory"}`: func(c Config) bool {
+			return c.Levels["no-public-principals"] == levelNames["mandatory"] && c.Levels["no-service-account-keys"] == levelNames["advisory"]
+		},
+		`{"run-invoker-service-accounts-only": {"allowedMembers": ["group:oncall@acme.example"]}}`: func(c Config) bool {
+			return len(c.Props["run-invoker-service-accounts-only"]["allowedMembers"].([]any)) == 1 &&
+				c.Levels["run-invoker-service-accounts-only"] == levelNames["mandatory"]
+		},
+		`{"authz-bucket-iam-one-policy": {"enforcementLevel": "advisory"}}`: func(c Config) bool {
+			return c.Levels["authz-bucket-iam-one-policy"] == levelNames["advisory"] && c.Props["authz-bucket-iam-one-policy"] == nil
+		},
+	}
+	for text, ok := range good {
+		c, err := ParseConfig([]byte(text))
+		if err != nil {
+			t.Errorf("ParseConfig(%s): %v", text, err)
+			continue
+		}
+		if !ok(c) {
+			t.Errorf("ParseConfig(%s) = %+v", text, c)
+		}
+	}
+	for text, want := range map[string]string{
+		`[]`:                                    "not a JSON object",
+		`{"no-such-policy": "mandatory"}`:       `unknown policy "no-such-policy"`,
+		`{"no-public-principals": "blocking"}`:  "use advisory, mandatory or disabled",
+		`{"no-public-principals": "remediate"}`: "use advisory, mandatory or disabled",
+		`{"all": "off"}`:                        "use advisory, mandatory or disabled",
+		`{"no-public-principals": 1}`:           "want a level or an object",
+		`{"run-invoker-service-accounts-only": {"allowedMembers": "group:x"}}`:         "want an array of strings",
+		`{"authz-role-only-buckets-get": {"guardRolePattern": "("}}`:                   "not a regular expression",
+		`{"no-service-account-keys": {"enforcementLevel": "mandatory", "except": []}}`: `unknown config property "except"`,
+	} {
+		if _, err := ParseConfig([]byte(text)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("ParseConfig(%s): err = %v, want %q", text, err, want)
+		}
+	}
+}
