@@ -72,7 +72,6 @@ func TestLookupLimit(t *testing.T) {
 	release := make(chan struct{})
 	var releaseOnce sync.Once
 	unblock := func() { releaseOnce.Do(func() { close(release) }) }
-	t.Cleanup(unblock)
 	fs := newFakeStorage(t, func(w http.ResponseWriter, r *http.Request, tok string) {
 		if strings.HasSuffix(tok, ".slow") {
 			entered <- struct{}{}
@@ -84,6 +83,9 @@ func TestLookupLimit(t *testing.T) {
 		}
 		allow(w, r, tok)
 	})
+	// Registered after the server's own cleanup, so it runs first: a failed
+	// test must not leave the server's Close waiting on stalled handlers.
+	t.Cleanup(unblock)
 	clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	g, logs := newGuard(t, fs, guard.WithMaxConcurrentLookups(2), guard.WithClock(clock.Now))
 	ctx := context.Background()
