@@ -71,8 +71,8 @@ const (
 	// flight at once. At tens of milliseconds each it still allows a few
 	// thousand cache misses a second, while a flood of unknown tokens gets
 	// quick 503s instead of piling up goroutines, connections and Storage
-	// quota. It matches the idle connections kept to Storage, so every
-	// permitted lookup can reuse a warm connection.
+	// quota. The guard keeps as many idle connections to Storage as the
+	// limit, so every permitted lookup can reuse a warm one.
 	DefaultMaxConcurrentLookups = 64
 )
 
@@ -287,7 +287,7 @@ func New(ctx context.Context, bucket string, opts ...Option) (*Guard, error) {
 		cfg.now = time.Now
 	}
 
-	svc, err := newStorageService(ctx, cfg.clientOpts)
+	svc, err := newStorageService(ctx, cfg.clientOpts, cfg.maxLookups)
 	if err != nil {
 		return nil, err
 	}
@@ -342,11 +342,12 @@ func projectPin(bucket string, cfg config) (uint64, error) {
 // pay for setup and often a fresh TLS handshake. Here one *http.Client (one
 // pool, kept warm) serves all callers, and bearerTransport adds the caller's
 // token to each request from the request context.
-func newStorageService(ctx context.Context, clientOpts []option.ClientOption) (*storage.Service, error) {
+func newStorageService(ctx context.Context, clientOpts []option.ClientOption, maxLookups int) (*storage.Service, error) {
 	base := http.DefaultTransport.(*http.Transport).Clone()
 	// Every request goes to one host; the default of 2 idle connections per
 	// host would close and reopen connections during any burst.
-	base.MaxIdleConnsPerHost = DefaultMaxConcurrentLookups
+	base.MaxIdleConnsPerHost = maxLookups
+	base.MaxIdleConns = max(base.MaxIdleConns, maxLookups)
 	bt := &bearerTransport{base: base}
 	client := &http.Client{
 		Transport: bt,
@@ -557,7 +558,7 @@ func (g *Guard) busy(ctx context.Context) result {
 	now := g.now().UnixNano()
 	last := g.busyLoggedAt.Load()
 	if (last == 0 || now-last >= int64(busyLogInterval)) && g.busyLoggedAt.CompareAndSwap(last, now) {
-		g.log.WarnContext(ctx, "guard: too many authorization lookups in flight; refusing new ones with 503 until some finish. A flood of unknown tokens, slow Cloud Storage, or a limit too low for the traffic (guard.WithMaxConcurrentLookups)",
+		g.log.WarnContext(ctx, "guard: too many authorization lookups in flight; refusing new ones with 503 until some finish. Likely causes: a flood of unknown tokens, slow Cloud Storage, or a limit too low for the traffic (raise it with guard.WithMaxConcurrentLookups)",
 			"limit", limit, "refused_since_last_warning", g.busyRefused.Swap(0))
 	}
 	return result{d: Unavailable, err: &unavailableError{msg: fmt.Sprintf("guard: authorization check unavailable: %d Cloud Storage lookups already in flight (guard.WithMaxConcurrentLookups); retry shortly", limit)}}
