@@ -37,11 +37,7 @@ func (e *UsageError) Error() string { return e.Msg }
 // everything that will make the local call fail. The error is a *UsageError, a *config.Error
 // (the program's own list of config problems) or a failure to read the stack files.
 func Diagnose(req Request) (*Report, error) {
-	sf, err := config.ReadStack(req.Dir, req.Stack)
-	if err != nil {
-		return nil, fmt.Errorf("cannot read stack %q from %s: %w\n(run from the repository root, or pass -dir; stacks are the Pulumi.<stack>.yaml files there)", req.Stack, req.Dir, err)
-	}
-	cfg, err := sf.Load()
+	cfg, err := loadStack(req.Dir, req.Stack)
 	if err != nil {
 		return nil, err
 	}
@@ -65,6 +61,24 @@ func Diagnose(req Request) (*Report, error) {
 	d.credentialFindings()
 	d.grantFindings()
 	return d.r, nil
+}
+
+// LoadPlan reads a stack and resolves it as the program does at deploy time, for reports that
+// need no caller. The errors are those of Diagnose.
+func LoadPlan(dir, stack string, now time.Time) (*config.Plan, error) {
+	cfg, err := loadStack(dir, stack)
+	if err != nil {
+		return nil, err
+	}
+	return config.Resolve(cfg, now), nil
+}
+
+func loadStack(dir, stack string) (*config.Config, error) {
+	sf, err := config.ReadStack(dir, stack)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read stack %q from %s: %w\n(run from the repository root, or pass -dir; stacks are the Pulumi.<stack>.yaml files there)", stack, dir, err)
+	}
+	return sf.Load()
 }
 
 // diag carries one diagnosis.
