@@ -414,12 +414,14 @@ func TestPackOverTheAnalyzerProtocol(t *testing.T) {
 	})
 }
 
-// TestPublishReadsMetadataBeforeStackConfig pins an upstream bug that blocks `pulumi policy
-// publish` with this SDK: publishing asks for the pack's metadata without configuring a stack
-// first, and policyx (v3.259.0) builds the pack only in ConfigureStack, so GetAnalyzerInfo
-// dereferences a nil pack and the process dies (pulumi/pulumi#24646, open). When this test fails
-// after an SDK upgrade, publishing works: update "Publishing" in README.md.
-func TestPublishReadsMetadataBeforeStackConfig(t *testing.T) {
+// TestPackDiesWithoutStackConfigure pins an upstream bug of policyx (v3.259.0) that blocks two
+// CLI commands: `pulumi policy publish` and `pulumi policy analyze` load the pack without a stack
+// and ask for its metadata without calling ConfigureStack first, but policyx builds the pack only
+// in ConfigureStack, so GetAnalyzerInfo dereferences a nil pack and the process dies
+// (pulumi/pulumi#24646, open). `pulumi preview` and `pulumi up` configure the stack first and are
+// not affected. When this test fails after an SDK upgrade, those commands work: update
+// README.md ("Checking a stack's state" and "Publishing") and turn this test around.
+func TestPackDiesWithoutStackConfigure(t *testing.T) {
 	var stderr bytes.Buffer
 	p := startPack(t, &stderr)
 	root := "."
@@ -428,7 +430,7 @@ func TestPublishReadsMetadataBeforeStackConfig(t *testing.T) {
 	}
 	_, err := p.client.GetAnalyzerInfo(ctx(t), &emptypb.Empty{})
 	if err == nil {
-		t.Fatal("GetAnalyzerInfo answered without ConfigureStack: policyx is fixed, update README.md (Publishing) and this test")
+		t.Fatal("GetAnalyzerInfo answered without ConfigureStack: policyx is fixed, update README.md and this test")
 	}
 	werr := p.cmd.Wait()
 	var exit *exec.ExitError
