@@ -3,6 +3,7 @@ package ci
 import (
 	"fmt"
 	"sort"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/iam"
@@ -14,8 +15,8 @@ import (
 	"github.com/platform/private-run-api/config"
 )
 
-// GitHub repository variables the workflows read; the stack exports their values under the same
-// names (output githubVariables) so that setting them is a copy, not a translation.
+// GitHub variables the workflows read; the stack exports their values under the same names
+// (output githubVariables) so that setting them is a copy, not a translation.
 const (
 	VarWorkloadIdentityProvider = "GCP_WORKLOAD_IDENTITY_PROVIDER"
 	VarPreviewServiceAccount    = "GCP_PREVIEW_SERVICE_ACCOUNT"
@@ -68,115 +69,141 @@ type Outputs map[string]pulumi.Input
 
 // Declare registers the plan's resources and returns the stack outputs.
 func Declare(ctx *pulumi.Context, p *Plan) (Outputs, error) {
-	project := pulumi.String(p.Project)
-	var apis []pulumi.Resource
+	apis := map[string][]pulumi.Resource{}
 	if p.EnableAPIs {
-		for _, api := range p.APIs {
-			svc, err := projects.NewService(ctx, "api-"+api, &projects.ServiceArgs{
-				Project: project,
-				Service: pulumi.String(api),
-				// Other workloads, and the main stack, rely on these APIs: destroying the
-				// bootstrap must not switch them off.
-				DisableOnDestroy:         pulumi.Bool(false),
-				DisableDependentServices: pulumi.Bool(false),
-			})
-			if err != nil {
-				return nil, err
+		for _, group := range p.APIs {
+			for _, api := range group.APIs {
+				svc, err := projects.NewService(ctx, group.Key+"-"+api, &projects.ServiceArgs{
+					Project: pulumi.String(group.Project),
+					Service: pulumi.String(api),
+					// Other workloads, and the main stack, rely on these APIs: destroying the
+					// bootstrap must not switch them off.
+					DisableOnDestroy:         pulumi.Bool(false),
+					DisableDependentServices: pulumi.Bool(false),
+				})
+				if err != nil {
+					return nil, err
+				}
+				apis[group.Project] = append(apis[group.Project], svc)
 			}
-			apis = append(apis, svc)
 		}
 	}
+	ciAPIs, appAPIs := pulumi.DependsOn(apis[p.CIProject]), pulumi.DependsOn(apis[p.Project])
 	protect := pulumi.Protect(p.Protect)
 
 	// A deleted pool or provider is kept for 30 days and its ID cannot be reused meanwhile, so an
 	// accidental destroy would cut CI off for a month: both are protected like the accounts.
 	pool, err := iam.NewWorkloadIdentityPool(ctx, "github-pool", &iam.WorkloadIdentityPoolArgs{
-		Project:                project,
+		Project:                pulumi.String(p.CIProject),
 		WorkloadIdentityPoolId: pulumi.String(p.PoolID),
 		DisplayName:            pulumi.String("GitHub Actions"),
 		Description:            pulumi.String(limit("Workflows of "+p.Repository+" only. Add no provider for another repository: bindings on this pool trust its attributes.", 256)),
-	}, pulumi.DependsOn(apis), protect)
+	}, ciAPIs, protect)
 	if err != nil {
 		return nil, err
 	}
 	provider, err := iam.NewWorkloadIdentityPoolProvider(ctx, "github-provider", &iam.WorkloadIdentityPoolProviderArgs{
-		Project:                        project,
+		Project:                        pulumi.String(p.CIProject),
 		WorkloadIdentityPoolId:         pool.WorkloadIdentityPoolId,
 		WorkloadIdentityPoolProviderId: pulumi.String(p.ProviderID),
 		DisplayName:                    pulumi.String("GitHub " + shortName(p.Repository)),
-		Description:                    pulumi.String(limit("GitHub Actions OIDC tokens of "+p.Repository+"; every other repository is refused by the attribute condition.", 256)),
-		AttributeMapping:               pulumi.ToStringMap(p.AttributeMapping),
-		// GitHub signs tokens for every repository with the same issuer: without this condition
-		// any workflow on GitHub could exchange its token in this pool.
-		AttributeCondition: pulumi.String(p.AttributeCondition),
+		Description:                    pulumi.String(limit("GitHub Actions OIDC tokens of repository ID "+p.RepositoryID+" ("+p.Repository+"), for "+strings.Join(AcceptedEvents(), ", ")+" runs only.", 256)),
+		AttributeMapping:               pulumi.ToStringMap(p.Mapping.CEL()),
+		AttributeCondition:             pulumi.String(p.Condition.CEL()),
 		Oidc: &iam.WorkloadIdentityPoolProviderOidcArgs{
 			IssuerUri: pulumi.String(GitHubIssuer),
 			// No allowed audiences: Google then accepts only the provider's own resource URL,
 			// which is the audience google-github-actions/auth requests by default.
 		},
-	}, pulumi.DependsOn(apis), protect)
+	}, ciAPIs, protect)
 	if err != nil {
 		return nil, err
 	}
 
-	preview, err := newAccount(ctx, "preview", p, p.PreviewAccess, pool, apis, protect,
-		"CI preview (read-only)", "Impersonated by every workflow of "+p.Repository+", pull requests included, to run `pulumi preview`. Holds read-only roles only.")
+	preview, err := newCIAccount(ctx, "preview", p.CIProject, p.PreviewAccess, pool, ciAPIs, protect,
+		"CI preview (state only)", "Impersonated by pull_request runs of "+p.Repository+" to run `pulumi preview`. Reads the main stack's state and nothing else.")
 	if err != nil {
 		return nil, err
 	}
-	deploy, err := newAccount(ctx, "deploy", p, p.DeployAccess, pool, apis, protect,
-		"CI deploy", "Impersonated only by workflows of "+p.Repository+" running on "+p.DeployRef+", to run `pulumi up`.")
+	deploy, err := newCIAccount(ctx, "deploy", p.CIProject, p.DeployAccess, pool, ciAPIs, protect,
+		"CI deploy", "Impersonated only by "+p.DeployWorkflowRef+" in environment "+p.DeployEnvironment+", to run `pulumi up` of the main stack.")
 	if err != nil {
 		return nil, err
 	}
-	accounts := map[string]pulumi.Resource{p.Preview.Member: preview, p.Deploy.Member: deploy}
+	runtime, err := serviceaccount.NewAccount(ctx, "runtime-account", &serviceaccount.AccountArgs{
+		Project:     pulumi.String(p.Project),
+		AccountId:   pulumi.String(p.Runtime.ID),
+		DisplayName: pulumi.String("Cloud Run runtime"),
+		// The main stack references this account (service.runtimeAccount) and grants it nothing.
+		Description: pulumi.String("Identity the private Cloud Run service runs as. Owned by the CI bootstrap so that the deploy account may act as it without owning it. Grant it only what the service itself calls."),
+	}, appAPIs, protect)
+	if err != nil {
+		return nil, err
+	}
+	created := map[string]pulumi.Resource{p.Preview.Member: preview, p.Deploy.Member: deploy, p.Runtime.Name: runtime}
 
-	role, err := projects.NewIAMCustomRole(ctx, "deploy-bucket-role", &projects.IAMCustomRoleArgs{
-		Project: project,
-		// Set explicitly: auto-naming appends "-xxxxxxx", which role IDs refuse.
-		RoleId:      pulumi.String(p.BucketRole.ID),
-		Title:       pulumi.String(p.BucketRole.Title),
-		Description: pulumi.String(p.BucketRole.Description),
-		Permissions: pulumi.ToStringArray(p.BucketRole.Permissions),
-		Stage:       pulumi.String("GA"),
-	}, pulumi.DependsOn(apis))
-	if err != nil {
-		return nil, err
+	roles := map[string]pulumi.Resource{}
+	for _, r := range p.Roles {
+		role, err := projects.NewIAMCustomRole(ctx, r.Key, &projects.IAMCustomRoleArgs{
+			Project: pulumi.String(r.Project),
+			// Set explicitly: auto-naming appends "-xxxxxxx", which role IDs refuse.
+			RoleId:      pulumi.String(r.ID),
+			Title:       pulumi.String(r.Title),
+			Description: pulumi.String(limit(r.Description, 256)),
+			Permissions: pulumi.ToStringArray(r.PermissionNames()),
+			Stage:       pulumi.String("GA"),
+		}, appAPIs, pulumi.Protect(r.Protect && p.Protect))
+		if err != nil {
+			return nil, err
+		}
+		roles[r.Key] = role
 	}
 
 	for _, g := range p.Grants {
 		// Members and targets are computed up front, so the order is made explicit: nothing is
-		// granted to an account, or with a role, that does not exist yet.
-		deps := []pulumi.Resource{accounts[g.Member]}
-		if g.CustomRole {
-			deps = append(deps, role)
+		// granted to an account, on an account, or with a role, that does not exist yet.
+		var deps []pulumi.Resource
+		for _, k := range []string{g.Member, g.Target} {
+			if r, ok := created[k]; ok {
+				deps = append(deps, r)
+			}
+		}
+		if g.CustomRole != "" {
+			deps = append(deps, roles[g.CustomRole])
 		}
 		opt := pulumi.DependsOn(deps)
-		// Every grant here is additive (a member, never a binding): the project, the runtime
-		// account and the state bucket belong to other owners, whose grants of the same roles
-		// must survive.
-		switch g.Scope {
-		case ScopeProject:
-			_, err = projects.NewIAMMember(ctx, g.Key, &projects.IAMMemberArgs{
-				Project: pulumi.String(g.Target), Role: pulumi.String(g.Role), Member: pulumi.String(g.Member),
+		switch {
+		case g.Scope == ScopeProject && !g.Authoritative:
+			args := &projects.IAMMemberArgs{Project: pulumi.String(g.Target), Role: pulumi.String(g.Role), Member: pulumi.String(g.Member)}
+			if c := g.Condition; c != nil {
+				args.Condition = &projects.IAMMemberConditionArgs{
+					Title: pulumi.String(c.Title), Description: pulumi.String(c.Description), Expression: pulumi.String(c.Expression),
+				}
+			}
+			_, err = projects.NewIAMMember(ctx, g.Key, args, opt)
+		case g.Scope == ScopeServiceAccount && g.Authoritative && g.Condition == nil:
+			// The bootstrap owns the account: anyone else added for this role is removed on the
+			// next `pulumi up`.
+			_, err = serviceaccount.NewIAMBinding(ctx, g.Key, &serviceaccount.IAMBindingArgs{
+				ServiceAccountId: pulumi.String(g.Target), Role: pulumi.String(g.Role), Members: pulumi.StringArray{pulumi.String(g.Member)},
 			}, opt)
-		case ScopeServiceAccount:
-			_, err = serviceaccount.NewIAMMember(ctx, g.Key, &serviceaccount.IAMMemberArgs{
-				ServiceAccountId: pulumi.String(g.Target), Role: pulumi.String(g.Role), Member: pulumi.String(g.Member),
-			}, opt)
-		case ScopeBucket:
+		case g.Scope == ScopeBucket && !g.Authoritative && g.Condition == nil:
+			// The state bucket is the admin's: other grants of the same role on it must survive.
 			_, err = storage.NewBucketIAMMember(ctx, g.Key, &storage.BucketIAMMemberArgs{
 				Bucket: pulumi.String(g.Target), Role: pulumi.String(g.Role), Member: pulumi.String(g.Member),
 			}, opt)
 		default:
-			err = fmt.Errorf("grant %s: unknown scope %q", g.Key, g.Scope)
+			err = fmt.Errorf("grant %s: no resource declares a %s grant (authoritative %v, conditioned %v)", g.Key, g.Scope, g.Authoritative, g.Condition != nil)
 		}
 		if err != nil {
 			return nil, err
 		}
 	}
 
-	backend := pulumi.String("gs://" + p.StateBucket)
+	mainConfig := pulumi.StringMap{}
+	for k, v := range p.MainStackConfig() {
+		mainConfig[k] = pulumi.String(v)
+	}
 	return Outputs{
 		// The provider's full resource name carries the project number, which only Google knows:
 		// it is the value of workload_identity_provider in the workflows.
@@ -184,30 +211,34 @@ func Declare(ctx *pulumi.Context, p *Plan) (Outputs, error) {
 		"workloadIdentityPool":     pool.Name,
 		"previewServiceAccount":    pulumi.String(p.Preview.Email),
 		"deployServiceAccount":     pulumi.String(p.Deploy.Email),
-		"attributeCondition":       pulumi.String(p.AttributeCondition),
-		"deployRef":                pulumi.String(p.DeployRef),
+		"runtimeServiceAccount":    pulumi.String(p.Runtime.Email),
+		"authzRole":                pulumi.String(p.AuthzRoleName()),
+		"attributeCondition":       pulumi.String(p.Condition.CEL()),
+		"deployWorkflowRef":        pulumi.String(p.DeployWorkflowRef),
+		"deployEnvironment":        pulumi.String(p.DeployEnvironment),
+		"mainStackConfig":          mainConfig,
 		"githubVariables": pulumi.StringMap{
 			VarWorkloadIdentityProvider: provider.Name,
 			VarPreviewServiceAccount:    pulumi.String(p.Preview.Email),
 			VarDeployServiceAccount:     pulumi.String(p.Deploy.Email),
-			VarBackendURL:               backend,
+			VarBackendURL:               pulumi.String("gs://" + p.StateBucket),
 		},
 	}, nil
 }
 
-// newAccount creates one CI account and the one authoritative binding of
+// newCIAccount creates one CI account and the one authoritative binding of
 // roles/iam.workloadIdentityUser on it. The binding is authoritative because the bootstrap owns
 // the account: anyone added by hand is removed on the next `pulumi up`.
-func newAccount(ctx *pulumi.Context, name string, p *Plan, access Impersonation, pool *iam.WorkloadIdentityPool,
-	apis []pulumi.Resource, protect pulumi.ResourceOption, display, description string) (*serviceaccount.Account, error) {
+func newCIAccount(ctx *pulumi.Context, name, project string, access Impersonation, pool *iam.WorkloadIdentityPool,
+	apis, protect pulumi.ResourceOption, display, description string) (*serviceaccount.Account, error) {
 	acct, err := serviceaccount.NewAccount(ctx, name+"-account", &serviceaccount.AccountArgs{
-		Project:     pulumi.String(p.Project),
+		Project:     pulumi.String(project),
 		AccountId:   pulumi.String(access.Account.ID),
 		DisplayName: pulumi.String(display),
 		// Google refuses a description over 256 bytes; a long repository and branch name
 		// should cost the tail of a sentence, not the deploy.
 		Description: pulumi.String(limit(description, 256)),
-	}, pulumi.DependsOn(apis), protect)
+	}, apis, protect)
 	if err != nil {
 		return nil, err
 	}

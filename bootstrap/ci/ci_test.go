@@ -39,29 +39,25 @@ func TestExampleStackDeclaresTheCIIdentities(t *testing.T) {
 	want := []string{
 		tPool + " github-pool",
 		tProvider + " github-provider",
-		tCustomRole + " deploy-bucket-role",
-		tProjMember + " deploy-bucket-role",
-		tProjMember + " deploy-iam-roleAdmin",
-		tProjMember + " deploy-iam-serviceAccountAdmin",
-		tProjMember + " deploy-run-admin",
-		tProjMember + " deploy-serviceusage-serviceUsageAdmin",
-		tProjMember + " preview-iam-roleViewer",
-		tProjMember + " preview-iam-securityReviewer",
-		tProjMember + " preview-iam-serviceAccountViewer",
-		tProjMember + " preview-run-viewer",
-		tProjMember + " preview-serviceusage-serviceUsageViewer",
-		tProjMember + " preview-storage-bucketViewer",
-		tAPI + " api-cloudresourcemanager.googleapis.com",
-		tAPI + " api-iam.googleapis.com",
-		tAPI + " api-iamcredentials.googleapis.com",
-		tAPI + " api-sts.googleapis.com",
 		tAccount + " deploy-account",
 		tAccount + " preview-account",
+		tAccount + " runtime-account",
 		tSABinding + " deploy-workload-identity-user",
 		tSABinding + " preview-workload-identity-user",
-		tSAMember + " deploy-act-as-runtime",
+		tSABinding + " deploy-act-as-runtime",
+		tCustomRole + " " + ci.RoleKeyAuthz,
+		tCustomRole + " " + ci.RoleKeyDeploy,
+		tCustomRole + " " + ci.RoleKeyAuthzBucket,
+		tProjMember + " deploy-role",
+		tProjMember + " deploy-authz-bucket",
 		tBucketMem + " deploy-state-writer",
 		tBucketMem + " preview-state-reader",
+	}
+	for _, api := range ci.CIAPIs {
+		want = append(want, tAPI+" ci-api-"+api)
+	}
+	for _, api := range ci.AppAPIs {
+		want = append(want, tAPI+" app-api-"+api)
 	}
 	sort.Strings(got)
 	sort.Strings(want)
@@ -73,25 +69,45 @@ func TestExampleStackDeclaresTheCIIdentities(t *testing.T) {
 		if api.Inputs["disableOnDestroy"].BoolValue() {
 			t.Errorf("%s would disable its API on destroy, which the main stack relies on", api.Name)
 		}
+		wantProject := "acme-platform-ci"
+		if strings.HasPrefix(api.Name, "app-api-") {
+			wantProject = "acme-platform-dev"
+		}
+		if api.Str("project") != wantProject {
+			t.Errorf("%s enabled in %q, want %q", api.Name, api.Str("project"), wantProject)
+		}
 	}
-	preview := r.Find(t, tAccount, "preview-account")
-	deploy := r.Find(t, tAccount, "deploy-account")
-	if preview.Str("accountId") != "ci-preview" || deploy.Str("accountId") != "ci-deploy" || preview.Str("project") != "acme-platform-dev" {
-		t.Errorf("accounts: preview %q, deploy %q in %q", preview.Str("accountId"), deploy.Str("accountId"), preview.Str("project"))
+	for name, wantProject := range map[string]string{
+		"preview-account": "acme-platform-ci", "deploy-account": "acme-platform-ci", "runtime-account": "acme-platform-dev",
+	} {
+		if got := r.Find(t, tAccount, name).Str("project"); got != wantProject {
+			t.Errorf("%s in project %q, want %q", name, got, wantProject)
+		}
 	}
-	// The accounts exist only after the APIs are on: a fresh project would refuse them otherwise.
-	if len(deploy.Deps) < len(ci.APIs) {
-		t.Errorf("deploy account depends on %d resources, want at least the %d APIs", len(deploy.Deps), len(ci.APIs))
+	for _, typ := range []string{tPool, tProvider} {
+		for _, x := range r.ByType(typ) {
+			if x.Str("project") != "acme-platform-ci" {
+				t.Errorf("%s %s in project %q, want the CI project", typ, x.Name, x.Str("project"))
+			}
+		}
+	}
+	// The accounts exist only after the APIs of their project are on: a fresh project would
+	// refuse them otherwise.
+	if deps := r.Find(t, tAccount, "deploy-account").Deps; len(deps) < len(ci.CIAPIs) {
+		t.Errorf("deploy account depends on %d resources, want at least the %d CI APIs", len(deps), len(ci.CIAPIs))
 	}
 
 	provider := "projects/" + projectNumber + "/locations/global/workloadIdentityPools/github/providers/github-actions"
 	wantOut := map[string]any{
 		"workloadIdentityProvider": provider,
 		"workloadIdentityPool":     "projects/" + projectNumber + "/locations/global/workloadIdentityPools/github",
-		"previewServiceAccount":    "ci-preview@acme-platform-dev.iam.gserviceaccount.com",
-		"deployServiceAccount":     "ci-deploy@acme-platform-dev.iam.gserviceaccount.com",
-		"attributeCondition":       `assertion.repository == "acme/private-run-api" && assertion.repository_id == "812345678"`,
-		"deployRef":                "refs/heads/main",
+		"previewServiceAccount":    "ci-preview@acme-platform-ci.iam.gserviceaccount.com",
+		"deployServiceAccount":     "ci-deploy@acme-platform-ci.iam.gserviceaccount.com",
+		"runtimeServiceAccount":    "orders-api-run@acme-platform-dev.iam.gserviceaccount.com",
+		"authzRole":                "projects/acme-platform-dev/roles/privateRunApiAuthz",
+		"attributeCondition":       `assertion.repository_id == "812345678" && assertion.repository_owner_id == "98765432" && (assertion.event_name == "pull_request" || assertion.event_name == "push" || assertion.event_name == "workflow_dispatch")`,
+		"deployWorkflowRef":        "acme/private-run-api/.github/workflows/deploy.yml@refs/heads/main",
+		"deployEnvironment":        "production",
 	}
 	for name, want := range wantOut {
 		if got := r.Outputs[name]; got != want {
@@ -101,203 +117,75 @@ func TestExampleStackDeclaresTheCIIdentities(t *testing.T) {
 	vars, _ := r.Outputs["githubVariables"].(map[string]string)
 	wantVars := map[string]string{
 		ci.VarWorkloadIdentityProvider: provider,
-		ci.VarPreviewServiceAccount:    "ci-preview@acme-platform-dev.iam.gserviceaccount.com",
-		ci.VarDeployServiceAccount:     "ci-deploy@acme-platform-dev.iam.gserviceaccount.com",
-		ci.VarBackendURL:               "gs://acme-platform-dev-pulumi-state",
+		ci.VarPreviewServiceAccount:    "ci-preview@acme-platform-ci.iam.gserviceaccount.com",
+		ci.VarDeployServiceAccount:     "ci-deploy@acme-platform-ci.iam.gserviceaccount.com",
+		ci.VarBackendURL:               "gs://acme-platform-ci-pulumi-state",
 	}
 	if !reflect.DeepEqual(vars, wantVars) {
 		t.Errorf("githubVariables = %v, want %v", vars, wantVars)
 	}
+	mainConfig, _ := r.Outputs["mainStackConfig"].(map[string]string)
+	wantMain := map[string]string{
+		"private-run-api:authz.role":             "projects/acme-platform-dev/roles/privateRunApiAuthz",
+		"private-run-api:authz.bucket":           "acme-platform-dev-orders-api-authz",
+		"private-run-api:service.runtimeAccount": "orders-api-run@acme-platform-dev.iam.gserviceaccount.com",
+		"private-run-api:enableApis":             "false",
+	}
+	if !reflect.DeepEqual(mainConfig, wantMain) {
+		t.Errorf("mainStackConfig = %v, want %v", mainConfig, wantMain)
+	}
 }
 
-func TestProviderTrustsOnlyTheRepository(t *testing.T) {
+func TestCustomRolesHoldExactlyTheirLists(t *testing.T) {
+	r := mustRun(t, base(nil))
 	cases := []struct {
-		name      string
-		overrides map[string]string
-		condition string
+		key, id string
+		perms   []string
+		protect bool
 	}{
-		{"repository only", nil, `assertion.repository == "acme/private-run-api"`},
-		{"repository and its ID", map[string]string{"repositoryId": "812345678"},
-			`assertion.repository == "acme/private-run-api" && assertion.repository_id == "812345678"`},
-		{"case kept as GitHub spells it", map[string]string{"repository": "Acme-Corp/Private.Run_API"},
-			`assertion.repository == "Acme-Corp/Private.Run_API"`},
+		{ci.RoleKeyAuthz, ci.DefaultAuthzRoleID, []string{"storage.buckets.get"}, true},
+		{ci.RoleKeyDeploy, ci.DefaultDeployRoleID, names(ci.DeployPermissions), false},
+		{ci.RoleKeyAuthzBucket, ci.DefaultAuthzBucketRoleID, names(ci.AuthzBucketPermissions), false},
 	}
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			r := mustRun(t, base(tc.overrides))
-			p := r.Find(t, tProvider, "github-provider")
-			if got := p.Str("attributeCondition"); got != tc.condition {
-				t.Errorf("attributeCondition = %q, want %q", got, tc.condition)
+		t.Run(tc.key, func(t *testing.T) {
+			role := r.Find(t, tCustomRole, tc.key)
+			if role.Str("roleId") != tc.id || role.Str("project") != "acme-test" || role.Str("stage") != "GA" {
+				t.Errorf("role %q in %q, stage %q", role.Str("roleId"), role.Str("project"), role.Str("stage"))
 			}
-			oidc := p.Inputs["oidc"].ObjectValue()
-			if got := oidc["issuerUri"].StringValue(); got != "https://token.actions.githubusercontent.com" {
-				t.Errorf("issuer = %q", got)
+			if got := role.Strs("permissions"); !reflect.DeepEqual(got, tc.perms) {
+				t.Errorf("permissions = %q, want %q", got, tc.perms)
 			}
-			if aud, ok := oidc["allowedAudiences"]; ok && aud.IsArray() && len(aud.ArrayValue()) > 0 {
-				t.Errorf("allowedAudiences = %v; the default (the provider's own URL) is what the auth action requests", aud)
+			if role.Protect != tc.protect {
+				t.Errorf("protect = %v, want %v", role.Protect, tc.protect)
 			}
-			mapping := p.StrMap("attributeMapping")
-			for attr, expr := range map[string]string{
-				"google.subject":             "assertion.sub",
-				"attribute.repository":       "assertion.repository",
-				"attribute.repository_owner": "assertion.repository_owner",
-				"attribute.ref":              "assertion.ref",
-				"attribute.repo_ref":         `assertion.repository + "@" + assertion.ref`,
-			} {
-				if mapping[attr] != expr {
-					t.Errorf("attributeMapping[%s] = %q, want %q", attr, mapping[attr], expr)
-				}
-			}
-			// The provider must live in the pool declared here, not in some other pool.
-			if got := p.Str("workloadIdentityPoolId"); got != "github" {
-				t.Errorf("provider's pool = %q, want github", got)
+			if d := role.Str("description"); d == "" || len(d) > 256 {
+				t.Errorf("description has %d bytes, want 1-256", len(d))
 			}
 		})
 	}
-}
-
-func TestDeployAccountIsImpersonableOnlyFromTheDeployBranch(t *testing.T) {
-	cases := []struct {
-		name      string
-		overrides map[string]string
-		deploy    string
-	}{
-		{"default branch", nil, poolPrefix("github") + "/attribute.repo_ref/acme/private-run-api@refs/heads/main"},
-		{"release branch, own pool", map[string]string{"deployBranch": "release/prod", "poolId": "ci-pool"},
-			poolPrefix("ci-pool") + "/attribute.repo_ref/acme/private-run-api@refs/heads/release/prod"},
+	for _, p := range append(append([]ci.Permission(nil), ci.DeployPermissions...), ci.AuthzBucketPermissions...) {
+		if p.Why == "" {
+			t.Errorf("%s has no reason", p.Name)
+		}
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			r := mustRun(t, base(tc.overrides))
-			deploy := r.Find(t, tSABinding, "deploy-workload-identity-user")
-			if got := deploy.Strs("members"); !reflect.DeepEqual(got, []string{tc.deploy}) {
-				t.Errorf("deploy account's impersonators = %q, want only %q", got, tc.deploy)
-			}
-			if deploy.Str("serviceAccountId") != "projects/acme-test/serviceAccounts/ci-deploy@acme-test.iam.gserviceaccount.com" ||
-				deploy.Str("role") != ci.RoleWorkloadIdentityUser {
-				t.Errorf("deploy binding: %s on %s", deploy.Str("role"), deploy.Str("serviceAccountId"))
-			}
-			pool := strings.TrimSuffix(strings.Split(tc.deploy, "/attribute.")[0], "/")
-			preview := r.Find(t, tSABinding, "preview-workload-identity-user")
-			if got, want := preview.Strs("members"), []string{pool + "/attribute.repository/acme/private-run-api"}; !reflect.DeepEqual(got, want) {
-				t.Errorf("preview account's impersonators = %q, want %q (any ref: pull requests preview)", got, want)
-			}
-
-			// Nothing else lets anyone act as, or mint tokens for, the deploy account.
-			deployName := deploy.Str("serviceAccountId")
-			for _, g := range r.grants() {
-				if g.Target == deployName && g.Name != "deploy-workload-identity-user" {
-					t.Errorf("%s also grants on the deploy account", g)
-				}
-				if strings.HasPrefix(g.Member, "principal") && g.Target != deployName && g.Name != "preview-workload-identity-user" {
-					t.Errorf("%s gives a federated identity access outside the two bindings", g)
-				}
-			}
-		})
+	// Every grant of a custom role must wait for the role, or IAM refuses an unknown role.
+	for _, g := range []struct{ grant, role string }{{"deploy-role", ci.RoleKeyDeploy}, {"deploy-authz-bucket", ci.RoleKeyAuthzBucket}} {
+		if !dependsOn(r.Find(t, tProjMember, g.grant), tCustomRole, g.role) {
+			t.Errorf("%s does not depend on the role %s", g.grant, g.role)
+		}
+	}
+	if !dependsOn(r.Find(t, tSABinding, "deploy-act-as-runtime"), tAccount, "runtime-account") {
+		t.Error("the actAs binding does not wait for the runtime account")
 	}
 }
 
-// readOnly is the allowlist the preview account is held to: a role is read-only when its name
-// says it views, or when it is listed here after checking that it holds only get/list
-// permissions.
-func readOnly(role string) bool {
-	extra := map[string]bool{
-		// getIamPolicy and list on every resource type; no set, no data access.
-		"roles/iam.securityReviewer": true,
+func names(ps []ci.Permission) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.Name
 	}
-	return strings.HasSuffix(role, ".viewer") || strings.HasSuffix(role, "Viewer") || extra[role]
-}
-
-func TestReadOnlyAllowlist(t *testing.T) {
-	for role, want := range map[string]bool{
-		"roles/run.viewer":                      true,
-		"roles/storage.objectViewer":            true,
-		"roles/iam.securityReviewer":            true,
-		"roles/run.admin":                       false,
-		"roles/editor":                          false,
-		"roles/iam.serviceAccountTokenCreator":  false,
-		"roles/storage.objectUser":              false,
-		"projects/acme-test/roles/someReviewer": false,
-	} {
-		if got := readOnly(role); got != want {
-			t.Errorf("readOnly(%q) = %v, want %v", role, got, want)
-		}
-	}
-}
-
-func TestPreviewAccountHoldsOnlyReadOnlyRoles(t *testing.T) {
-	r := mustRun(t, base(nil))
-	var roles []string
-	for _, g := range r.grants() {
-		if g.Member != sa("ci-preview") {
-			continue
-		}
-		roles = append(roles, g.Role)
-		if !readOnly(g.Role) {
-			t.Errorf("preview account holds %s, which is not on the read-only allowlist", g)
-		}
-	}
-	sort.Strings(roles)
-	// Every resource type the main program declares must be readable, or `pulumi preview
-	// --refresh` fails on a pull request.
-	want := []string{
-		"roles/iam.roleViewer",                  // projects.IAMCustomRole
-		"roles/iam.securityReviewer",            // every *IamBinding's policy
-		"roles/iam.serviceAccountViewer",        // serviceaccount.Account
-		"roles/run.viewer",                      // cloudrunv2.Service
-		"roles/serviceusage.serviceUsageViewer", // projects.Service
-		"roles/storage.bucketViewer",            // storage.Bucket
-		"roles/storage.objectViewer",            // the Pulumi state
-	}
-	if !reflect.DeepEqual(roles, want) {
-		t.Errorf("preview roles = %q, want %q", roles, want)
-	}
-	reader := r.Find(t, tBucketMem, "preview-state-reader")
-	if reader.Str("bucket") != "acme-test-pulumi-state" {
-		t.Errorf("preview reads state in bucket %q", reader.Str("bucket"))
-	}
-}
-
-func TestDeployAccountHoldsExactlyWhatUpNeeds(t *testing.T) {
-	r := mustRun(t, base(nil))
-	var got []string
-	for _, g := range r.grants() {
-		if g.Member == sa("ci-deploy") {
-			got = append(got, g.Role+" on "+g.Target)
-		}
-	}
-	sort.Strings(got)
-	want := []string{
-		"projects/acme-test/roles/ciBucketDeployer on acme-test",
-		"roles/iam.roleAdmin on acme-test",
-		"roles/iam.serviceAccountAdmin on acme-test",
-		"roles/iam.serviceAccountUser on projects/acme-test/serviceAccounts/orders-api-run@acme-test.iam.gserviceaccount.com",
-		"roles/run.admin on acme-test",
-		"roles/serviceusage.serviceUsageAdmin on acme-test",
-		"roles/storage.objectUser on bucket acme-test-pulumi-state",
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("deploy grants:\n got %q\nwant %q", got, want)
-	}
-
-	role := r.Find(t, tCustomRole, "deploy-bucket-role")
-	if role.Str("roleId") != "ciBucketDeployer" || role.Str("stage") != "GA" {
-		t.Errorf("custom role %q stage %q", role.Str("roleId"), role.Str("stage"))
-	}
-	perms := role.Strs("permissions")
-	if !reflect.DeepEqual(perms, ci.BucketPermissions) {
-		t.Errorf("custom role permissions = %q, want %q", perms, ci.BucketPermissions)
-	}
-	for _, p := range perms {
-		if !strings.HasPrefix(p, "storage.buckets.") {
-			t.Errorf("custom role holds %s: the deploy account needs no object access outside the state bucket", p)
-		}
-	}
-	// The role grant must wait for the role, or IAM refuses an unknown role.
-	grant := r.Find(t, tProjMember, "deploy-bucket-role")
-	if !dependsOn(grant, tCustomRole, "deploy-bucket-role") {
-		t.Errorf("the custom role's grant does not depend on the role: %q", grant.Deps)
-	}
+	return out
 }
 
 func dependsOn(r mocktest.Resource, typ, name string) bool {
@@ -309,12 +197,91 @@ func dependsOn(r mocktest.Resource, typ, name string) bool {
 	return false
 }
 
+func TestGrantsOfEachAccount(t *testing.T) {
+	r := mustRun(t, base(nil))
+	got := map[string][]string{}
+	for _, g := range r.grants() {
+		got[g.Member] = append(got[g.Member], g.String())
+	}
+	authzCond := `resource.name == "projects/_/buckets/acme-test-orders-api-authz"`
+	want := map[string][]string{
+		// A preview without refresh reads the state and nothing else: no bucket metadata (which
+		// would pass the authz guard) and no IAM policy.
+		ciSA("ci-preview"): {
+			tBucketMem + " roles/storage.objectViewer on bucket acme-test-ci-pulumi-state to " + ciSA("ci-preview"),
+		},
+		ciSA("ci-deploy"): {
+			tBucketMem + " roles/storage.objectUser on bucket acme-test-ci-pulumi-state to " + ciSA("ci-deploy"),
+			tProjMember + " projects/acme-test/roles/privateRunApiAuthzBucketDeployer on project acme-test to " + ciSA("ci-deploy") + " if " + authzCond,
+			tProjMember + " projects/acme-test/roles/privateRunApiDeployer on project acme-test to " + ciSA("ci-deploy"),
+			tSABinding + " roles/iam.serviceAccountUser on serviceAccount projects/acme-test/serviceAccounts/orders-api-run@acme-test.iam.gserviceaccount.com to " + ciSA("ci-deploy"),
+		},
+	}
+	for m := range got {
+		if strings.HasPrefix(m, "principalSet://") {
+			delete(got, m) // the impersonation bindings, tested on their own
+		}
+	}
+	for _, list := range got {
+		sort.Strings(list)
+	}
+	for _, list := range want {
+		sort.Strings(list)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("grants:\n got %q\nwant %q", got, want)
+	}
+	// The runtime account's actAs binding is authoritative: the bootstrap owns the account, so a
+	// hand-added actAs is removed on the next run.
+	if m := r.Find(t, tSABinding, "deploy-act-as-runtime").Strs("members"); !reflect.DeepEqual(m, []string{ciSA("ci-deploy")}) {
+		t.Errorf("actAs on the runtime account = %q, want the deploy account alone", m)
+	}
+}
+
+func TestImpersonationBindings(t *testing.T) {
+	cases := []struct {
+		name      string
+		overrides map[string]string
+		deploy    string
+		preview   string
+	}{
+		{"defaults", nil,
+			poolPrefix("github") + "/attribute.deploy_job/812345678:acme/private-run-api/.github/workflows/deploy.yml@refs/heads/main:repo:acme/private-run-api:environment:production",
+			poolPrefix("github") + "/attribute.repo_event/812345678:pull_request"},
+		{"release branch, own workflow, environment and pool", map[string]string{
+			"deployBranch": "release/prod", "deployWorkflow": "release.yaml", "deployEnvironment": "prod-eu", "poolId": "ci-pool", "repositoryId": "42",
+		},
+			poolPrefix("ci-pool") + "/attribute.deploy_job/42:acme/private-run-api/.github/workflows/release.yaml@refs/heads/release/prod:repo:acme/private-run-api:environment:prod-eu",
+			poolPrefix("ci-pool") + "/attribute.repo_event/42:pull_request"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := mustRun(t, base(tc.overrides))
+			for name, want := range map[string]string{"deploy": tc.deploy, "preview": tc.preview} {
+				b := r.Find(t, tSABinding, name+"-workload-identity-user")
+				if got := b.Strs("members"); !reflect.DeepEqual(got, []string{want}) {
+					t.Errorf("%s account's impersonators = %q, want only %q", name, got, want)
+				}
+				if b.Str("role") != ci.RoleWorkloadIdentityUser || b.Str("serviceAccountId") != "projects/acme-test-ci/serviceAccounts/ci-"+name+"@acme-test-ci.iam.gserviceaccount.com" {
+					t.Errorf("%s binding: %s on %s", name, b.Str("role"), b.Str("serviceAccountId"))
+				}
+			}
+			// Nothing else lets a federated identity reach anything.
+			for _, g := range r.grants() {
+				if strings.HasPrefix(g.Member, "principal") && !strings.HasSuffix(g.Name, "-workload-identity-user") {
+					t.Errorf("%s gives a federated identity access outside the two bindings", g)
+				}
+			}
+		})
+	}
+}
+
 func TestNoKeysNoProjectLevelImpersonationNothingPublic(t *testing.T) {
 	r := mustRun(t, exampleStack(t))
 	if keys := r.ByType(tAccountKey); len(keys) > 0 {
 		t.Errorf("%d service account keys declared; CI authenticates by federation only", len(keys))
 	}
-	// CIS 1.6 and the rest: none of these may be held on the whole project.
+	// CIS 1.6 and the rest: none of these may be held on a whole project.
 	forbidden := map[string]bool{
 		"roles/iam.serviceAccountTokenCreator":       true,
 		"roles/iam.serviceAccountOpenIdTokenCreator": true,
@@ -327,7 +294,7 @@ func TestNoKeysNoProjectLevelImpersonationNothingPublic(t *testing.T) {
 	}
 	runtime := "projects/acme-platform-dev/serviceAccounts/orders-api-run@acme-platform-dev.iam.gserviceaccount.com"
 	for _, g := range r.grants() {
-		if (g.Type == tProjMember || g.Type == tProjBind) && forbidden[g.Role] {
+		if g.Scope == ci.ScopeProject && forbidden[g.Role] {
 			t.Errorf("project-level %s", g)
 		}
 		if g.Role == ci.RoleServiceAccountUser && g.Target != runtime {
@@ -341,21 +308,21 @@ func TestNoKeysNoProjectLevelImpersonationNothingPublic(t *testing.T) {
 }
 
 func TestProtection(t *testing.T) {
+	protectedWhenOn := map[string]bool{
+		tPool + " github-pool": true, tProvider + " github-provider": true,
+		tAccount + " preview-account": true, tAccount + " deploy-account": true, tAccount + " runtime-account": true,
+		tCustomRole + " " + ci.RoleKeyAuthz: true,
+	}
 	for _, tc := range []struct {
 		protect string
 		want    bool
 	}{{"", true}, {"true", true}, {"false", false}} {
 		t.Run("protect="+tc.protect, func(t *testing.T) {
 			r := mustRun(t, base(map[string]string{"protect": tc.protect}))
-			for _, x := range append(append(r.ByType(tPool), r.ByType(tProvider)...), r.ByType(tAccount)...) {
-				if x.Protect != tc.want {
-					t.Errorf("%s protect = %v, want %v", x.Name, x.Protect, tc.want)
-				}
-			}
-			// Grants must follow the code freely, whatever the setting.
 			for _, x := range r.Resources {
-				if x.Protect && (x.Type != tPool && x.Type != tProvider && x.Type != tAccount) {
-					t.Errorf("%s %s is protected", x.Type, x.Name)
+				want := tc.want && protectedWhenOn[x.Type+" "+x.Name]
+				if x.Protect != want {
+					t.Errorf("%s %s protect = %v, want %v (grants and the CI roles must follow the code freely)", x.Type, x.Name, x.Protect, want)
 				}
 			}
 		})
@@ -367,7 +334,7 @@ func TestEnableAPIsFalseDeclaresNoAPIs(t *testing.T) {
 	if apis := r.ByType(tAPI); len(apis) != 0 {
 		t.Errorf("%d APIs declared with enableApis false", len(apis))
 	}
-	if len(r.ByType(tAccount)) != 2 || len(r.ByType(tProvider)) != 1 {
+	if len(r.ByType(tAccount)) != 3 || len(r.ByType(tProvider)) != 1 || len(r.ByType(tCustomRole)) != 3 {
 		t.Errorf("identities missing:\n%s", r.Listing())
 	}
 }
@@ -377,8 +344,14 @@ func TestPreviewShowsEveryNameExceptTheProvidersNumber(t *testing.T) {
 	if r.Err != nil {
 		t.Fatal(r.Err)
 	}
-	if !r.Known["deployServiceAccount"] || r.Outputs["deployServiceAccount"] != "ci-deploy@acme-test.iam.gserviceaccount.com" {
-		t.Errorf("deployServiceAccount in a preview = %v (known %v)", r.Outputs["deployServiceAccount"], r.Known["deployServiceAccount"])
+	for name, want := range map[string]string{
+		"deployServiceAccount":  "ci-deploy@acme-test-ci.iam.gserviceaccount.com",
+		"runtimeServiceAccount": "orders-api-run@acme-test.iam.gserviceaccount.com",
+		"authzRole":             "projects/acme-test/roles/privateRunApiAuthz",
+	} {
+		if !r.Known[name] || r.Outputs[name] != want {
+			t.Errorf("%s in a preview = %v (known %v), want %s", name, r.Outputs[name], r.Known[name], want)
+		}
 	}
 	// The project number only exists once Google answers: a first preview cannot show it.
 	if r.Known["workloadIdentityProvider"] {
@@ -399,12 +372,19 @@ func TestInvalidConfigRegistersNothingAndListsEveryProblem(t *testing.T) {
 		overrides map[string]string
 		want      []want
 	}{
-		{"empty", map[string]string{"gcp:project": "", "repository": "", "runtimeServiceAccount": "", "stateBucket": ""}, []want{
+		{"empty", map[string]string{"gcp:project": "", "ciProject": "", "repository": "", "repositoryId": "", "repositoryOwnerId": "",
+			"runtimeAccountId": "", "stateBucket": "", "authzBucket": ""}, []want{
 			{"gcp:project", "", "is missing"},
+			{"ciProject", "", "is missing"},
 			{"repository", "", "is missing"},
-			{"runtimeServiceAccount", "", "is missing"},
+			{"repositoryId", "", "is missing"},
+			{"repositoryOwnerId", "", "is missing"},
+			{"runtimeAccountId", "", "is missing"},
 			{"stateBucket", "", "is missing"},
+			{"authzBucket", "", "is missing"},
 		}},
+		{"CI in the main stack's project", map[string]string{"ciProject": "acme-test"},
+			[]want{{"ciProject", "acme-test", "is the main stack's project"}}},
 		{"repository as a URL", map[string]string{"repository": "https://github.com/acme/private-run-api"},
 			[]want{{"repository", "https://github.com/acme/private-run-api", "is a URL"}}},
 		{"repository without owner", map[string]string{"repository": "private-run-api"},
@@ -415,34 +395,40 @@ func TestInvalidConfigRegistersNothingAndListsEveryProblem(t *testing.T) {
 			[]want{{"repository", "ac--me/api", "has an owner GitHub would refuse"}}},
 		{"repository with a quote", map[string]string{"repository": `acme/api" || true`},
 			[]want{{"repository", `acme/api" || true`, "has a repository name GitHub would refuse"}}},
-		{"repository ID not a number", map[string]string{"repositoryId": "R_kgDOabc"},
-			[]want{{"repositoryId", "R_kgDOabc", "is not a GitHub repository ID"}}},
+		{"IDs not numbers", map[string]string{"repositoryId": "R_kgDOabc", "repositoryOwnerId": `1" || true`}, []want{
+			{"repositoryId", "R_kgDOabc", "is not a GitHub numeric ID"},
+			{"repositoryOwnerId", `1" || true`, "is not a GitHub numeric ID"},
+		}},
 		{"branch as a ref", map[string]string{"deployBranch": "refs/heads/main"},
 			[]want{{"deployBranch", "refs/heads/main", "is a full ref"}}},
 		{"branch pattern", map[string]string{"deployBranch": "release/*"},
 			[]want{{"deployBranch", "release/*", "is a pattern"}}},
+		{"workflow path and environment with a space", map[string]string{"deployWorkflow": ".github/workflows/deploy.yml", "deployEnvironment": "prod env"}, []want{
+			{"deployWorkflow", ".github/workflows/deploy.yml", "is not a workflow file name"},
+			{"deployEnvironment", "prod env", "is not an environment name"},
+		}},
 		{"pool and provider IDs", map[string]string{"poolId": "gcp-github", "providerId": "gh"}, []want{
 			{"poolId", "gcp-github", `starts with "gcp-"`},
 			{"providerId", "gh", "must be 4-32 chars"},
 		}},
-		{"provider ID upper case and too long", map[string]string{"providerId": "GitHub-Actions-For-The-Orders-API-Team"},
-			[]want{{"providerId", "GitHub-Actions-For-The-Orders-API-Team", "must be 4-32 chars"}}},
-		{"account IDs", map[string]string{"previewAccountId": "ci", "deployAccountId": "Deploy-Bot"}, []want{
+		{"account IDs", map[string]string{"previewAccountId": "ci", "deployAccountId": "Deploy-Bot", "runtimeAccountId": "run-"}, []want{
 			{"previewAccountId", "ci", "must be 6-30 chars"},
 			{"deployAccountId", "Deploy-Bot", "must be 6-30 chars"},
+			{"runtimeAccountId", "run-", "must be 6-30 chars"},
 		}},
 		{"one account for both", map[string]string{"previewAccountId": "ci-bot", "deployAccountId": "ci-bot"},
 			[]want{{"deployAccountId", "ci-bot", "is the same account as previewAccountId"}}},
-		{"runtime is the compute default", map[string]string{"runtimeServiceAccount": "123456789012-compute@developer.gserviceaccount.com"},
-			[]want{{"runtimeServiceAccount", "123456789012-compute@developer.gserviceaccount.com", "is not a user-managed service account email"}}},
-		{"runtime in another project", map[string]string{"runtimeServiceAccount": "orders-api-run@other-proj.iam.gserviceaccount.com"},
-			[]want{{"runtimeServiceAccount", "orders-api-run@other-proj.iam.gserviceaccount.com", "is not an account of gcp:project acme-test"}}},
-		{"runtime is the deploy account", map[string]string{"runtimeServiceAccount": "ci-deploy@acme-test.iam.gserviceaccount.com"},
-			[]want{{"runtimeServiceAccount", "ci-deploy@acme-test.iam.gserviceaccount.com", "is one of the CI accounts"}}},
-		{"state bucket as a URL", map[string]string{"stateBucket": "gs://acme-state/"},
-			[]want{{"stateBucket", "gs://acme-state/", "is a URL, expected a bucket name"}}},
-		{"bucket role with hyphen", map[string]string{"bucketRoleId": "ci-bucket-deployer"},
-			[]want{{"bucketRoleId", "ci-bucket-deployer", "no hyphen"}}},
+		{"buckets as URLs", map[string]string{"stateBucket": "gs://acme-state/", "authzBucket": "gs://acme-authz"}, []want{
+			{"stateBucket", "gs://acme-state/", "is a URL, expected a bucket name"},
+			{"authzBucket", "gs://acme-authz", "is a URL, expected a bucket name"},
+		}},
+		{"authz bucket is the state bucket", map[string]string{"authzBucket": "acme-test-ci-pulumi-state"},
+			[]want{{"authzBucket", "acme-test-ci-pulumi-state", "is the state bucket"}}},
+		{"role IDs", map[string]string{"authzRoleId": "authz-guard", "deployRoleId": "ciDeploy", "authzBucketRoleId": "ciDeploy"}, []want{
+			{"authzRoleId", "authz-guard", "no hyphen"},
+		}},
+		{"two roles, one ID", map[string]string{"deployRoleId": "ciDeploy", "authzBucketRoleId": "ciDeploy"},
+			[]want{{"authzBucketRoleId", "ciDeploy", "is the same role ID as deployRoleId"}}},
 		{"booleans", map[string]string{"enableApis": "yes", "protect": "1"}, []want{
 			{"enableApis", "yes", "is not true or false"},
 			{"protect", "1", "is not true or false"},
@@ -451,6 +437,8 @@ func TestInvalidConfigRegistersNothingAndListsEveryProblem(t *testing.T) {
 			[]want{{"repository", `{"owner":"acme","name":"api"}`, "is a mapping or a list"}}},
 		{"typo in a key", map[string]string{"deployBrnach": "main"},
 			[]want{{"private-run-api-bootstrap:deployBrnach", "", "is not a config key"}}},
+		{"key of the previous bootstrap", map[string]string{"runtimeServiceAccount": "orders-api-run@acme-test.iam.gserviceaccount.com"},
+			[]want{{"private-run-api-bootstrap:runtimeServiceAccount", "", "is not a config key"}}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -503,40 +491,61 @@ func TestExampleSetsEveryKey(t *testing.T) {
 			t.Errorf("Pulumi.example.yaml does not show %s; a complete example lists every key", full)
 		}
 	}
+	for k := range cfg {
+		if k != ci.KeyGCPProject && !strings.HasPrefix(k, project+":") {
+			t.Errorf("Pulumi.example.yaml sets %s, which the bootstrap never reads", k)
+		}
+	}
 }
 
-// The runbook must name every role the code grants, with its reason, and every GitHub variable
-// the workflows read: a reader who audits the accounts from the README must see what Google sees.
-func TestReadmeNamesEveryRoleAndVariable(t *testing.T) {
+func readme(tb testing.TB) string {
+	tb.Helper()
 	data, err := os.ReadFile(filepath.Join("..", "README.md"))
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	readme := string(data)
+	return string(data)
+}
+
+// The runbook must name every role and permission the code grants, every GitHub variable the
+// workflows read and every config key: a reader who audits the accounts from the README must see
+// what Google sees.
+func TestReadmeNamesEveryRolePermissionVariableAndKey(t *testing.T) {
+	text := readme(t)
 	p := ci.Resolve(mustLoad(t, base(nil)))
 	for _, g := range p.Grants {
 		role := g.Role
-		if g.CustomRole {
-			role = ci.DefaultBucketRoleID
+		if g.CustomRole != "" {
+			role = p.Role(g.CustomRole).ID
 		}
-		if !strings.Contains(readme, role) {
+		if !strings.Contains(text, role) {
 			t.Errorf("README.md does not mention %s (granted to %s: %s)", role, g.Member, g.Why)
 		}
 	}
-	for _, perm := range ci.BucketPermissions {
-		if !strings.Contains(readme, perm) {
-			t.Errorf("README.md does not list the custom role's %s", perm)
+	for _, r := range p.Roles {
+		for _, perm := range r.Permissions {
+			if !regexp.MustCompile("`" + regexp.QuoteMeta(perm.Name) + "`").MatchString(text) {
+				t.Errorf("README.md does not list %s of role %s", perm.Name, r.ID)
+			}
 		}
 	}
 	for _, v := range []string{ci.VarWorkloadIdentityProvider, ci.VarPreviewServiceAccount, ci.VarDeployServiceAccount, ci.VarBackendURL, "PULUMI_CONFIG_PASSPHRASE"} {
-		if !strings.Contains(readme, v) {
+		if !strings.Contains(text, v) {
 			t.Errorf("README.md does not say where %s comes from", v)
 		}
 	}
 	for _, k := range ci.Keys {
-		if !regexp.MustCompile(`\b` + regexp.QuoteMeta(k) + `\b`).MatchString(readme) {
+		if !regexp.MustCompile(`\b` + regexp.QuoteMeta(k) + `\b`).MatchString(text) {
 			t.Errorf("README.md does not document config key %s", k)
 		}
+	}
+	for k := range p.MainStackConfig() {
+		if !strings.Contains(text, strings.TrimPrefix(k, "private-run-api:")) {
+			t.Errorf("README.md does not tell the platform team to set %s in the main stack", k)
+		}
+	}
+	if !strings.Contains(text, "## Residual risk") {
+		t.Error("README.md has no residual-risk section")
 	}
 }
 
@@ -553,7 +562,11 @@ func TestLongNamesStayWithinGoogleLimits(t *testing.T) {
 	owner := strings.Repeat("o", 39)
 	name := strings.Repeat("r", 100)
 	branch := strings.Repeat("b", 199)
-	r := mustRun(t, base(map[string]string{"repository": owner + "/" + name, "deployBranch": branch}))
+	r := mustRun(t, base(map[string]string{
+		"repository": owner + "/" + name, "deployBranch": branch,
+		"deployWorkflow": strings.Repeat("w", 95) + ".yaml", "deployEnvironment": strings.Repeat("e", 255),
+		"repositoryId": strings.Repeat("9", 20), "repositoryOwnerId": strings.Repeat("9", 20),
+	}))
 	limits := map[string]int{"description": 256, "displayName": 32}
 	for _, x := range append(append(r.ByType(tPool), r.ByType(tProvider)...), r.ByType(tAccount)...) {
 		for key, max := range limits {
@@ -565,8 +578,13 @@ func TestLongNamesStayWithinGoogleLimits(t *testing.T) {
 			}
 		}
 	}
+	if cond := r.Find(t, tProvider, "github-provider").Str("attributeCondition"); len(cond) > ci.MaxConditionChars {
+		t.Errorf("attribute condition has %d characters, Google's limit is %d", len(cond), ci.MaxConditionChars)
+	}
 	deploy := r.Find(t, tSABinding, "deploy-workload-identity-user")
-	if want := poolPrefix("github") + "/attribute.repo_ref/" + owner + "/" + name + "@refs/heads/" + branch; deploy.Strs("members")[0] != want {
-		t.Errorf("a long name must never be shortened in the binding itself: %q", deploy.Strs("members"))
+	want := poolPrefix("github") + "/attribute.deploy_job/" + strings.Repeat("9", 20) + ":" + owner + "/" + name +
+		"/.github/workflows/" + strings.Repeat("w", 95) + ".yaml@refs/heads/" + branch + ":repo:" + owner + "/" + name + ":environment:" + strings.Repeat("e", 255)
+	if got := deploy.Strs("members"); len(got) != 1 || got[0] != want {
+		t.Errorf("a long name must never be shortened in the binding itself: %q", got)
 	}
 }

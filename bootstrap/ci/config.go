@@ -1,8 +1,11 @@
-// Package ci declares the identities CI/CD uses to preview and deploy the main stack: a Workload
-// Identity pool and GitHub OIDC provider that trust one repository, a read-only preview account
-// any branch of that repository may impersonate, and a deploy account only the deploy branch may
-// impersonate. It is a separate stack because the main stack cannot create the identity that
-// deploys it. Run is the one entry point bootstrap/main.go and the tests call.
+// Package ci declares the identities CI/CD uses to preview and deploy the main stack, and what
+// the admin must own so that those identities cannot climb: a Workload Identity pool and GitHub
+// OIDC provider pinned to one repository by its numeric IDs, a preview account only pull
+// requests may impersonate and that reads nothing but the state, a deploy account only the
+// deploy workflow on the deploy branch in the deploy environment may impersonate, the custom
+// roles both need, the runtime account the service runs as and the authz guard's role. It is a
+// separate, admin-run stack because the main stack must not own the identity that deploys it.
+// Run is the one entry point bootstrap/main.go and the tests call.
 package ci
 
 import (
@@ -18,67 +21,96 @@ import (
 // Config keys in the bootstrap project's namespace (`<project>:<key>`). Any other key in that
 // namespace is an error, so a typo is reported instead of silently falling back to a default.
 const (
-	KeyRepository            = "repository"
-	KeyRepositoryID          = "repositoryId"
-	KeyDeployBranch          = "deployBranch"
-	KeyPoolID                = "poolId"
-	KeyProviderID            = "providerId"
-	KeyPreviewAccountID      = "previewAccountId"
-	KeyDeployAccountID       = "deployAccountId"
-	KeyRuntimeServiceAccount = "runtimeServiceAccount"
-	KeyStateBucket           = "stateBucket"
-	KeyBucketRoleID          = "bucketRoleId"
-	KeyEnableAPIs            = "enableApis"
-	KeyProtect               = "protect"
+	KeyCIProject         = "ciProject"
+	KeyRepository        = "repository"
+	KeyRepositoryID      = "repositoryId"
+	KeyRepositoryOwnerID = "repositoryOwnerId"
+	KeyDeployBranch      = "deployBranch"
+	KeyDeployWorkflow    = "deployWorkflow"
+	KeyDeployEnvironment = "deployEnvironment"
+	KeyPoolID            = "poolId"
+	KeyProviderID        = "providerId"
+	KeyPreviewAccountID  = "previewAccountId"
+	KeyDeployAccountID   = "deployAccountId"
+	KeyRuntimeAccountID  = "runtimeAccountId"
+	KeyStateBucket       = "stateBucket"
+	KeyAuthzBucket       = "authzBucket"
+	KeyAuthzRoleID       = "authzRoleId"
+	KeyDeployRoleID      = "deployRoleId"
+	KeyAuthzBucketRoleID = "authzBucketRoleId"
+	KeyEnableAPIs        = "enableApis"
+	KeyProtect           = "protect"
 
-	// KeyGCPProject is the provider's own key, read so that emails are known up front.
+	// KeyGCPProject is the provider's own key: the main stack's project, where the service, its
+	// accounts, the authz guard and the custom roles live.
 	KeyGCPProject = "gcp:project"
 )
 
 // Keys lists every key the bootstrap program reads in its namespace.
 var Keys = []string{
-	KeyRepository, KeyRepositoryID, KeyDeployBranch, KeyPoolID, KeyProviderID,
-	KeyPreviewAccountID, KeyDeployAccountID, KeyRuntimeServiceAccount, KeyStateBucket,
-	KeyBucketRoleID, KeyEnableAPIs, KeyProtect,
+	KeyCIProject, KeyRepository, KeyRepositoryID, KeyRepositoryOwnerID,
+	KeyDeployBranch, KeyDeployWorkflow, KeyDeployEnvironment, KeyPoolID, KeyProviderID,
+	KeyPreviewAccountID, KeyDeployAccountID, KeyRuntimeAccountID, KeyStateBucket, KeyAuthzBucket,
+	KeyAuthzRoleID, KeyDeployRoleID, KeyAuthzBucketRoleID, KeyEnableAPIs, KeyProtect,
 }
 
 // Defaults for the optional keys.
 const (
-	DefaultDeployBranch     = "main"
-	DefaultPoolID           = "github"
-	DefaultProviderID       = "github-actions"
-	DefaultPreviewAccountID = "ci-preview"
-	DefaultDeployAccountID  = "ci-deploy"
-	DefaultBucketRoleID     = "ciBucketDeployer"
+	DefaultDeployBranch      = "main"
+	DefaultDeployWorkflow    = "deploy.yml"
+	DefaultDeployEnvironment = "production"
+	DefaultPoolID            = "github"
+	DefaultProviderID        = "github-actions"
+	DefaultPreviewAccountID  = "ci-preview"
+	DefaultDeployAccountID   = "ci-deploy"
+	DefaultAuthzRoleID       = "privateRunApiAuthz"
+	DefaultDeployRoleID      = "privateRunApiDeployer"
+	DefaultAuthzBucketRoleID = "privateRunApiAuthzBucketDeployer"
 )
 
 // Config is the bootstrap stack's configuration after decoding and defaulting.
 type Config struct {
-	// Project hosts the pool, the CI accounts and the main stack's resources (gcp:project).
+	// Project is the main stack's project (gcp:project): the service, its runtime and caller
+	// accounts, the authz guard, and the custom roles the CI accounts hold there.
 	Project string
-	// Repository is the GitHub repository, "owner/repo", exactly as GitHub spells it: the
-	// provider's condition compares it to the token's repository claim byte for byte.
+	// CIProject holds what the deploy account must not reach: the pool, the provider, both CI
+	// accounts and the state buckets. It must differ from Project, because no IAM condition can
+	// narrow service-account permissions and the deploy account manages the caller accounts of
+	// Project.
+	CIProject string
+	// Repository is "owner/repo" as GitHub spells it: the deploy workflow's job_workflow_ref and
+	// the token's sub carry it, so the deploy binding compares it byte for byte.
 	Repository string
-	// RepositoryID, when set, also pins the repository's numeric ID, which survives renames and
-	// cannot be taken over by someone who recreates a deleted owner/repo name.
-	RepositoryID string
-	// DeployBranch is the only branch whose workflows may impersonate the deploy account.
-	DeployBranch string
-	PoolID       string
-	ProviderID   string
-	// PreviewAccountID and DeployAccountID name the two CI service accounts.
+	// RepositoryID and RepositoryOwnerID pin the repository and its owner by numbers GitHub never
+	// reuses: a renamed, transferred or deleted-and-recreated name matches neither.
+	RepositoryID      string
+	RepositoryOwnerID string
+	// DeployBranch, DeployWorkflow (a file in .github/workflows) and DeployEnvironment are the
+	// only branch, workflow and environment whose jobs may impersonate the deploy account.
+	DeployBranch      string
+	DeployWorkflow    string
+	DeployEnvironment string
+	PoolID            string
+	ProviderID        string
+	// PreviewAccountID and DeployAccountID name the two CI accounts (in CIProject).
 	PreviewAccountID string
 	DeployAccountID  string
-	// RuntimeServiceAccount is the main stack's runtimeServiceAccount output: Cloud Run needs
-	// actAs on it to deploy a service that runs as it.
-	RuntimeServiceAccount string
+	// RuntimeAccountID names the account the Cloud Run service runs as (in Project). The
+	// bootstrap owns it so that the deploy account holds actAs on it without owning it, and so
+	// that it exists before the main stack's first deploy.
+	RuntimeAccountID string
 	// StateBucket holds the main stack's Pulumi state (PULUMI_BACKEND_URL=gs://<bucket>).
 	StateBucket string
-	// BucketRoleID names the custom role that lets the deploy account manage the authz bucket.
-	BucketRoleID string
-	// EnableAPIs enables the APIs Workload Identity Federation needs (never disabling them).
+	// AuthzBucket is the main stack's authz bucket: the only bucket the deploy account may
+	// change, and whose IAM policy it may set.
+	AuthzBucket string
+	// AuthzRoleID, DeployRoleID and AuthzBucketRoleID name the custom roles created in Project.
+	AuthzRoleID       string
+	DeployRoleID      string
+	AuthzBucketRoleID string
+	// EnableAPIs enables the APIs both projects need (never disabling them).
 	EnableAPIs bool
-	// Protect guards the pool, the provider and the two accounts against deletion.
+	// Protect guards the pool, the provider, the accounts and the authz role against deletion.
 	Protect bool
 }
 
@@ -120,19 +152,26 @@ func Load(namespace string, src config.Source, allKeys []string) (*Config, error
 
 	project, _ := src(KeyGCPProject)
 	c := &Config{
-		Project:               strings.TrimSpace(project),
-		Repository:            str(KeyRepository, ""),
-		RepositoryID:          str(KeyRepositoryID, ""),
-		DeployBranch:          str(KeyDeployBranch, DefaultDeployBranch),
-		PoolID:                str(KeyPoolID, DefaultPoolID),
-		ProviderID:            str(KeyProviderID, DefaultProviderID),
-		PreviewAccountID:      str(KeyPreviewAccountID, DefaultPreviewAccountID),
-		DeployAccountID:       str(KeyDeployAccountID, DefaultDeployAccountID),
-		RuntimeServiceAccount: str(KeyRuntimeServiceAccount, ""),
-		StateBucket:           str(KeyStateBucket, ""),
-		BucketRoleID:          str(KeyBucketRoleID, DefaultBucketRoleID),
-		EnableAPIs:            boolean(KeyEnableAPIs, true),
-		Protect:               boolean(KeyProtect, true),
+		Project:           strings.TrimSpace(project),
+		CIProject:         str(KeyCIProject, ""),
+		Repository:        str(KeyRepository, ""),
+		RepositoryID:      str(KeyRepositoryID, ""),
+		RepositoryOwnerID: str(KeyRepositoryOwnerID, ""),
+		DeployBranch:      str(KeyDeployBranch, DefaultDeployBranch),
+		DeployWorkflow:    str(KeyDeployWorkflow, DefaultDeployWorkflow),
+		DeployEnvironment: str(KeyDeployEnvironment, DefaultDeployEnvironment),
+		PoolID:            str(KeyPoolID, DefaultPoolID),
+		ProviderID:        str(KeyProviderID, DefaultProviderID),
+		PreviewAccountID:  str(KeyPreviewAccountID, DefaultPreviewAccountID),
+		DeployAccountID:   str(KeyDeployAccountID, DefaultDeployAccountID),
+		RuntimeAccountID:  str(KeyRuntimeAccountID, ""),
+		StateBucket:       str(KeyStateBucket, ""),
+		AuthzBucket:       str(KeyAuthzBucket, ""),
+		AuthzRoleID:       str(KeyAuthzRoleID, DefaultAuthzRoleID),
+		DeployRoleID:      str(KeyDeployRoleID, DefaultDeployRoleID),
+		AuthzBucketRoleID: str(KeyAuthzBucketRoleID, DefaultAuthzBucketRoleID),
+		EnableAPIs:        boolean(KeyEnableAPIs, true),
+		Protect:           boolean(KeyProtect, true),
 	}
 	// A value that did not decode was replaced by its default (or nothing): validation would
 	// only report it again, worse ("is missing"), so its path keeps the decoding problem alone.
@@ -154,30 +193,66 @@ func Load(namespace string, src config.Source, allKeys []string) (*Config, error
 }
 
 var (
-	projectRe   = regexp.MustCompile(`^([a-z][-a-z0-9.]*[a-z0-9]:)?[a-z][-a-z0-9]{4,28}[a-z0-9]$`)
-	ownerRe     = regexp.MustCompile(`^[A-Za-z0-9](-?[A-Za-z0-9])*$`)
-	repoNameRe  = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
-	numericRe   = regexp.MustCompile(`^[1-9][0-9]{0,19}$`)
-	branchRe    = regexp.MustCompile(`^[A-Za-z0-9._/-]+$`)
-	wifIDRe     = regexp.MustCompile(`^[a-z0-9-]{4,32}$`)
-	accountIDRe = regexp.MustCompile(`^[a-z]([-a-z0-9]*[a-z0-9])$`)
-	saEmailRe   = regexp.MustCompile(`^[a-z][-a-z0-9]*@[a-z0-9][-a-z0-9.]*\.iam\.gserviceaccount\.com$`)
-	roleIDRe    = regexp.MustCompile(`^[a-zA-Z0-9_.]{3,64}$`)
-	bucketRe    = regexp.MustCompile(`^[a-z0-9][-a-z0-9_.]{1,61}[a-z0-9]$`)
+	projectRe     = regexp.MustCompile(`^([a-z][-a-z0-9.]*[a-z0-9]:)?[a-z][-a-z0-9]{4,28}[a-z0-9]$`)
+	ownerRe       = regexp.MustCompile(`^[A-Za-z0-9](-?[A-Za-z0-9])*$`)
+	repoNameRe    = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
+	numericRe     = regexp.MustCompile(`^[1-9][0-9]{0,19}$`)
+	branchRe      = regexp.MustCompile(`^[A-Za-z0-9._/-]+$`)
+	workflowRe    = regexp.MustCompile(`^[A-Za-z0-9._-]+\.ya?ml$`)
+	environmentRe = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
+	wifIDRe       = regexp.MustCompile(`^[a-z0-9-]{4,32}$`)
+	accountIDRe   = regexp.MustCompile(`^[a-z]([-a-z0-9]*[a-z0-9])$`)
+	roleIDRe      = regexp.MustCompile(`^[a-zA-Z0-9_.]{3,64}$`)
+	bucketRe      = regexp.MustCompile(`^[a-z0-9][-a-z0-9_.]{1,61}[a-z0-9]$`)
+)
+
+// Length limits the binding values and Google's limits follow from.
+const (
+	maxOwner       = 39
+	maxRepoName    = 100
+	maxBranch      = 200
+	maxWorkflow    = 100
+	maxEnvironment = 255
 )
 
 func validate(ps *problems, c *Config) {
-	switch {
-	case c.Project == "":
-		ps.add(KeyGCPProject, "", "is missing", "run `pulumi config set gcp:project <project-id>` with the main stack's project")
-	case !projectRe.MatchString(c.Project):
-		ps.add(KeyGCPProject, c.Project, `is not a project ID (6-30 chars of a-z, 0-9 and "-", starting with a letter)`, "use the project ID, not its name or number")
+	validProjects := true
+	for _, p := range []struct{ key, value, missingFix string }{
+		{KeyGCPProject, c.Project, "run `pulumi config set gcp:project <project-id>` with the main stack's project"},
+		{KeyCIProject, c.CIProject, "create a project for the CI identities and the state (README, step 1) and run `pulumi config set ciProject <project-id>`"},
+	} {
+		switch {
+		case p.value == "":
+			validProjects = false
+			ps.add(p.key, "", "is missing", p.missingFix)
+		case !projectRe.MatchString(p.value):
+			validProjects = false
+			ps.add(p.key, p.value, `is not a project ID (6-30 chars of a-z, 0-9 and "-", starting with a letter)`, "use the project ID, not its name or number")
+		}
+	}
+	if validProjects && c.CIProject == c.Project {
+		ps.add(KeyCIProject, c.CIProject, "is the main stack's project (gcp:project)",
+			"use a separate project: the deploy account may set the IAM policy of every service account in gcp:project (no IAM condition narrows that), so its own account, the pool and the state must live elsewhere")
 	}
 	validateRepository(ps, c)
-	if c.RepositoryID != "" && !numericRe.MatchString(c.RepositoryID) {
-		ps.add(KeyRepositoryID, c.RepositoryID, "is not a GitHub repository ID (a positive whole number)", "read it with `gh api repos/OWNER/REPO --jq .id`, or leave it out")
+	for _, id := range []struct{ key, value, what string }{
+		{KeyRepositoryID, c.RepositoryID, "gh api repos/OWNER/REPO --jq .id"},
+		{KeyRepositoryOwnerID, c.RepositoryOwnerID, "gh api repos/OWNER/REPO --jq .owner.id"},
+	} {
+		switch {
+		case id.value == "":
+			ps.add(id.key, "", "is missing", "read it with `"+id.what+"`: the provider pins the repository by this number, which a renamed or re-created repository does not carry")
+		case !numericRe.MatchString(id.value):
+			ps.add(id.key, id.value, "is not a GitHub numeric ID (a positive whole number of at most 20 digits)", "read it with `"+id.what+"`")
+		}
 	}
 	validateBranch(ps, c.DeployBranch)
+	if len(c.DeployWorkflow) > maxWorkflow || !workflowRe.MatchString(c.DeployWorkflow) {
+		ps.add(KeyDeployWorkflow, c.DeployWorkflow, `is not a workflow file name (letters, digits, ".", "_" and "-", ending in .yml or .yaml, no directory)`, fmt.Sprintf("name the file in .github/workflows, e.g. %q", DefaultDeployWorkflow))
+	}
+	if len(c.DeployEnvironment) > maxEnvironment || !environmentRe.MatchString(c.DeployEnvironment) {
+		ps.add(KeyDeployEnvironment, c.DeployEnvironment, `is not an environment name this stack accepts (1-255 letters, digits, ".", "_" and "-")`, fmt.Sprintf("name the GitHub environment the deploy job runs in, e.g. %q", DefaultDeployEnvironment))
+	}
 	for _, id := range []struct{ key, value string }{{KeyPoolID, c.PoolID}, {KeyProviderID, c.ProviderID}} {
 		switch {
 		case !wifIDRe.MatchString(id.value):
@@ -187,8 +262,12 @@ func validate(ps *problems, c *Config) {
 		}
 	}
 	validAccounts := true
-	for _, a := range []struct{ key, value string }{{KeyPreviewAccountID, c.PreviewAccountID}, {KeyDeployAccountID, c.DeployAccountID}} {
-		if len(a.value) < 6 || len(a.value) > 30 || !accountIDRe.MatchString(a.value) {
+	for _, a := range []struct{ key, value string }{{KeyPreviewAccountID, c.PreviewAccountID}, {KeyDeployAccountID, c.DeployAccountID}, {KeyRuntimeAccountID, c.RuntimeAccountID}} {
+		switch {
+		case a.value == "":
+			validAccounts = false
+			ps.add(a.key, "", "is missing", `name the account the Cloud Run service runs as, e.g. "orders-api-run"`)
+		case len(a.value) < 6 || len(a.value) > 30 || !accountIDRe.MatchString(a.value):
 			validAccounts = false
 			ps.add(a.key, a.value, `must be 6-30 chars of a-z, 0-9 and "-", starting with a letter and not ending with "-"`, "rename the account")
 		}
@@ -196,10 +275,34 @@ func validate(ps *problems, c *Config) {
 	if validAccounts && c.PreviewAccountID == c.DeployAccountID {
 		ps.add(KeyDeployAccountID, c.DeployAccountID, "is the same account as previewAccountId", "give the deploy account its own ID: one account must stay read-only")
 	}
-	validateRuntime(ps, c)
-	validateStateBucket(ps, c.StateBucket)
-	if !roleIDRe.MatchString(c.BucketRoleID) {
-		ps.add(KeyBucketRoleID, c.BucketRoleID, "must be 3-64 chars of a-z, A-Z, 0-9, _ and . (no hyphen)", fmt.Sprintf("rename it, e.g. %q", DefaultBucketRoleID))
+	for _, b := range []struct{ key, value, missingFix string }{
+		{KeyStateBucket, c.StateBucket, "create the state bucket in ciProject (README, step 1) and run `pulumi config set stateBucket <bucket>`"},
+		{KeyAuthzBucket, c.AuthzBucket, "set it to the main stack's authz bucket: private-run-api:authz.bucket in Pulumi.<stack>.yaml, or its default <project>-<service>-authz"},
+	} {
+		validateBucket(ps, b.key, b.value, b.missingFix)
+	}
+	if c.StateBucket != "" && c.StateBucket == c.AuthzBucket {
+		ps.add(KeyAuthzBucket, c.AuthzBucket, "is the state bucket", "name the main stack's authz bucket: the deploy account may set its IAM policy, never the state's")
+	}
+	validRoles := true
+	for _, r := range []struct{ key, value, def string }{
+		{KeyAuthzRoleID, c.AuthzRoleID, DefaultAuthzRoleID},
+		{KeyDeployRoleID, c.DeployRoleID, DefaultDeployRoleID},
+		{KeyAuthzBucketRoleID, c.AuthzBucketRoleID, DefaultAuthzBucketRoleID},
+	} {
+		if !roleIDRe.MatchString(r.value) {
+			validRoles = false
+			ps.add(r.key, r.value, "must be 3-64 chars of a-z, A-Z, 0-9, _ and . (no hyphen)", fmt.Sprintf("rename it, e.g. %q", r.def))
+		}
+	}
+	if validRoles {
+		seen := map[string]string{}
+		for _, r := range []struct{ key, value string }{{KeyAuthzRoleID, c.AuthzRoleID}, {KeyDeployRoleID, c.DeployRoleID}, {KeyAuthzBucketRoleID, c.AuthzBucketRoleID}} {
+			if other, dup := seen[r.value]; dup {
+				ps.add(r.key, r.value, "is the same role ID as "+other, "give each custom role its own ID")
+			}
+			seen[r.value] = r.key
+		}
 	}
 }
 
@@ -217,9 +320,9 @@ func validateRepository(ps *problems, c *Config) {
 	switch {
 	case !ok || strings.Contains(name, "/"):
 		ps.add(KeyRepository, r, "is not OWNER/REPO", `write the owner and the repository name separated by one "/", e.g. "acme/private-run-api"`)
-	case len(owner) > 39 || !ownerRe.MatchString(owner):
+	case len(owner) > maxOwner || !ownerRe.MatchString(owner):
 		ps.add(KeyRepository, r, "has an owner GitHub would refuse (1-39 letters, digits and single hyphens, not starting or ending with a hyphen)", "copy the owner from the repository's URL")
-	case len(name) > 100 || !repoNameRe.MatchString(name) || name == "." || name == ".." || strings.HasSuffix(name, ".git"):
+	case len(name) > maxRepoName || !repoNameRe.MatchString(name) || name == "." || name == ".." || strings.HasSuffix(name, ".git"):
 		ps.add(KeyRepository, r, `has a repository name GitHub would refuse (1-100 letters, digits, ".", "-" and "_", without ".git")`, "copy the name from the repository's URL")
 	}
 }
@@ -233,48 +336,24 @@ func validateBranch(ps *problems, b string) {
 		bad("is a pattern; the deploy account trusts exactly one branch", `name one branch, e.g. "main"`)
 	case !branchRe.MatchString(b) || strings.Contains(b, "..") || strings.Contains(b, "//") ||
 		strings.HasPrefix(b, "/") || strings.HasPrefix(b, "-") || strings.HasSuffix(b, "/") ||
-		strings.HasSuffix(b, ".") || strings.HasSuffix(b, ".lock") || len(b) > 200:
+		strings.HasSuffix(b, ".") || strings.HasSuffix(b, ".lock") || len(b) > maxBranch:
 		bad("is not a branch name git accepts", `use letters, digits, ".", "_", "-" and "/", e.g. "main"`)
 	}
 }
 
-func validateRuntime(ps *problems, c *Config) {
-	e := c.RuntimeServiceAccount
-	switch {
-	case e == "":
-		ps.add(KeyRuntimeServiceAccount, "", "is missing", "set it to the main stack's runtimeServiceAccount output (`pulumi stack output runtimeServiceAccount -s dev` in the repository root)")
-	case !saEmailRe.MatchString(e):
-		ps.add(KeyRuntimeServiceAccount, e, "is not a user-managed service account email", "copy the main stack's runtimeServiceAccount output; default accounts (compute, App Engine) are refused because deploying as them needs actAs on an Editor")
-	case c.Project != "" && projectRe.MatchString(c.Project) && !strings.HasSuffix(e, "@"+accountDomain(c.Project)):
-		ps.add(KeyRuntimeServiceAccount, e, "is not an account of gcp:project "+c.Project, "the main stack creates its runtime account in its own project: copy its runtimeServiceAccount output")
-	default:
-		for _, id := range []string{c.PreviewAccountID, c.DeployAccountID} {
-			if strings.HasPrefix(e, id+"@") {
-				ps.add(KeyRuntimeServiceAccount, e, "is one of the CI accounts this stack creates", "name the Cloud Run service's runtime account")
-			}
-		}
-	}
-}
-
-func validateStateBucket(ps *problems, b string) {
+func validateBucket(ps *problems, key, b, missingFix string) {
 	switch {
 	case b == "":
-		ps.add(KeyStateBucket, "", "is missing", "create the state bucket (README, step 1) and run `pulumi config set stateBucket <bucket>`")
+		ps.add(key, "", "is missing", missingFix)
 	case strings.HasPrefix(b, "gs://"):
-		ps.add(KeyStateBucket, b, "is a URL, expected a bucket name", fmt.Sprintf("write %q", strings.TrimSuffix(strings.TrimPrefix(b, "gs://"), "/")))
+		ps.add(key, b, "is a URL, expected a bucket name", fmt.Sprintf("write %q", strings.TrimSuffix(strings.TrimPrefix(b, "gs://"), "/")))
 	case !bucketRe.MatchString(b) || strings.Contains(b, ".."):
-		ps.add(KeyStateBucket, b, `is not a bucket name (3-63 chars of a-z, 0-9, "-", "_" and ".", starting and ending with a letter or digit)`, "copy the bucket's name")
+		ps.add(key, b, `is not a bucket name (3-63 chars of a-z, 0-9, "-", "_" and ".", starting and ending with a letter or digit)`, "copy the bucket's name")
 	default:
 		if _, err := netip.ParseAddr(b); err == nil {
-			ps.add(KeyStateBucket, b, "is an IP address, not a bucket name", "copy the bucket's name")
+			ps.add(key, b, "is an IP address, not a bucket name", "copy the bucket's name")
 		}
 	}
-}
-
-// accountDomain is the part after "@" in the emails of project's service accounts.
-func accountDomain(project string) string {
-	email := config.AccountEmail(project, "x")
-	return email[strings.Index(email, "@")+1:]
 }
 
 type problems []config.Problem

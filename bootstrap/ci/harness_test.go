@@ -106,10 +106,14 @@ func mustRun(tb testing.TB, cfg map[string]string) *result {
 // base is a small valid config to vary from; with overrides applied ("" removes a key).
 func base(overrides map[string]string) map[string]string {
 	cfg := map[string]string{
-		"gcp:project":                      "acme-test",
-		project + ":repository":            "acme/private-run-api",
-		project + ":runtimeServiceAccount": "orders-api-run@acme-test.iam.gserviceaccount.com",
-		project + ":stateBucket":           "acme-test-pulumi-state",
+		"gcp:project":                  "acme-test",
+		project + ":ciProject":         "acme-test-ci",
+		project + ":repository":        "acme/private-run-api",
+		project + ":repositoryId":      "812345678",
+		project + ":repositoryOwnerId": "1234567",
+		project + ":runtimeAccountId":  "orders-api-run",
+		project + ":stateBucket":       "acme-test-ci-pulumi-state",
+		project + ":authzBucket":       "acme-test-orders-api-authz",
 	}
 	for k, v := range overrides {
 		if !strings.Contains(k, ":") {
@@ -127,36 +131,48 @@ func base(overrides map[string]string) map[string]string {
 // grantTypes are every resource type that gives a role to someone.
 var grantTypes = []string{tSABinding, tSAMember, tProjMember, tProjBind, tBucketMem, tBucketBind}
 
-// grant is a role given to a member on a target, whatever the resource type.
+// grant is a role given to a member on a target, whatever the resource type, with the
+// condition's expression ("" for none).
 type grant struct {
-	Type, Name, Target, Role, Member string
+	Type, Name, Scope, Target, Role, Member, Condition string
 }
 
 func (g grant) String() string {
-	return fmt.Sprintf("%s %s on %s to %s", g.Type, g.Role, g.Target, g.Member)
+	s := fmt.Sprintf("%s %s on %s %s to %s", g.Type, g.Role, g.Scope, g.Target, g.Member)
+	if g.Condition != "" {
+		s += " if " + g.Condition
+	}
+	return s
 }
 
 func (r *result) grants() []grant {
 	var out []grant
 	for _, typ := range grantTypes {
 		for _, x := range r.ByType(typ) {
-			target := x.Str("project")
+			scope, target := ci.ScopeProject, x.Str("project")
 			switch typ {
 			case tSABinding, tSAMember:
-				target = x.Str("serviceAccountId")
+				scope, target = ci.ScopeServiceAccount, x.Str("serviceAccountId")
 			case tBucketMem, tBucketBind:
-				target = "bucket " + x.Str("bucket")
+				scope, target = ci.ScopeBucket, x.Str("bucket")
+			}
+			var cond string
+			if c := x.Obj("condition"); c != nil {
+				cond = c["expression"].StringValue()
 			}
 			for _, m := range members(x) {
-				out = append(out, grant{Type: typ, Name: x.Name, Target: target, Role: x.Str("role"), Member: m})
+				out = append(out, grant{Type: typ, Name: x.Name, Scope: scope, Target: target, Role: x.Str("role"), Member: m, Condition: cond})
 			}
 		}
 	}
 	return out
 }
 
-func sa(id string) string { return "serviceAccount:" + id + "@acme-test.iam.gserviceaccount.com" }
+// ciSA is the member string of an account in the test config's CI project.
+func ciSA(id string) string { return "serviceAccount:" + id + "@acme-test-ci.iam.gserviceaccount.com" }
 
+// poolPrefix is a pool's principal-set prefix; the mock reports one project number for every
+// project.
 func poolPrefix(pool string) string {
 	return "principalSet://iam.googleapis.com/projects/" + projectNumber + "/locations/global/workloadIdentityPools/" + pool
 }

@@ -2,7 +2,6 @@ package ci
 
 import (
 	"sort"
-	"strings"
 
 	"github.com/platform/private-run-api/config"
 )
@@ -10,7 +9,14 @@ import (
 // GitHubIssuer is the issuer of the OIDC tokens GitHub Actions mints for a job.
 const GitHubIssuer = "https://token.actions.githubusercontent.com"
 
-// Roles the bootstrap grants, and the role a principal set needs to impersonate an account.
+// Google's limits on what the provider produces: google.subject at most 127 bytes (a longer one
+// fails the token exchange), the attribute condition at most 4096 characters.
+const (
+	MaxSubjectBytes   = 127
+	MaxConditionChars = 4096
+)
+
+// Predefined roles the bootstrap grants, each on one resource only.
 const (
 	RoleWorkloadIdentityUser = "roles/iam.workloadIdentityUser"
 	RoleServiceAccountUser   = "roles/iam.serviceAccountUser"
@@ -18,49 +24,95 @@ const (
 	RoleStateWriter          = "roles/storage.objectUser"
 )
 
-// Role is a role with the reason the account holds it; the README lists the same reasons.
-type Role struct {
-	Role string
+// AuthzPermission is the one permission of the authz guard's role: the guard asks Google whether
+// a caller's token holds it on the authz bucket.
+const AuthzPermission = "storage.buckets.get"
+
+// GitHub events whose tokens the provider accepts. Any other event (pull_request_target,
+// workflow_run, schedule, issue_comment, ...) is refused before any binding is looked at: those
+// run with ref=refs/heads/main while acting on input from a pull request or an outsider.
+const (
+	EventPullRequest      = "pull_request"
+	EventPush             = "push"
+	EventWorkflowDispatch = "workflow_dispatch"
+)
+
+// PreviewEvents may impersonate the preview account; DeployEvents may trigger the deploy
+// workflow. The deploy binding pins the workflow file, the branch and the environment, so the
+// event list only has to keep the others out.
+var (
+	PreviewEvents = []string{EventPullRequest}
+	DeployEvents  = []string{EventPush, EventWorkflowDispatch}
+)
+
+// AcceptedEvents are the events whose tokens the provider exchanges at all.
+func AcceptedEvents() []string {
+	return append(append([]string(nil), PreviewEvents...), DeployEvents...)
+}
+
+// Attributes the CI accounts' bindings match. A principal set filters on one attribute, so each
+// is a composite of everything its account must pin.
+const (
+	// AttrPreview is "<repository_id>:<event_name>": preview binds "<id>:pull_request".
+	AttrPreview = "attribute.repo_event"
+	// AttrDeploy is "<repository_id>:<job_workflow_ref>:<sub>". job_workflow_ref is the workflow
+	// file and the ref it was read from (a pull request's copy of deploy.yml reads
+	// refs/pull/N/merge); sub names the environment whenever the job declares one.
+	AttrDeploy = "attribute.deploy_job"
+)
+
+// Permission is one permission of a custom role and why the role holds it; the README lists the
+// same reasons.
+type Permission struct {
+	Name string
 	Why  string
 }
 
-// PreviewRoles are the preview account's project-level roles: read-only, and together enough for
-// `pulumi preview --refresh` to read every resource type the main program declares.
-var PreviewRoles = []Role{
-	{"roles/run.viewer", "reads the Cloud Run service (run.services.get) and its invoker policy"},
-	{"roles/iam.serviceAccountViewer", "reads the runtime and caller service accounts (iam.serviceAccounts.get)"},
-	{"roles/iam.roleViewer", "reads the authz guard's custom role (iam.roles.get)"},
-	{"roles/storage.bucketViewer", "reads the authz bucket's metadata (storage.buckets.get), never its objects"},
-	{"roles/iam.securityReviewer", "reads the IAM policies the program binds (storage.buckets.getIamPolicy has no narrower read-only role) and changes none"},
-	{"roles/serviceusage.serviceUsageViewer", "reads which APIs are enabled (serviceusage.services.get)"},
+// DeployPermissions is the deploy account's role in the main stack's project, without a
+// condition: none of these services honours resource attributes in IAM Conditions (Google's
+// list has neither iam.googleapis.com nor run.googleapis.com; serviceusage reads are harmless),
+// and bucket creation is checked against the project, where a bucket name cannot be matched. The
+// project holds only the program's resources, so the reach of these permissions is the program.
+var DeployPermissions = []Permission{
+	{"run.services.create", "creates the Cloud Run service"},
+	{"run.services.get", "reads it (refresh, and every update)"},
+	{"run.services.update", "deploys new revisions and settings"},
+	{"run.services.delete", "removes it when the stack says so"},
+	{"run.services.getIamPolicy", "reads the invoker binding"},
+	{"run.services.setIamPolicy", "sets the one authoritative roles/run.invoker binding"},
+	{"run.operations.get", "waits for the service's long-running operations"},
+	{"iam.serviceAccounts.create", "creates a caller account when a caller is onboarded, with no admin run"},
+	{"iam.serviceAccounts.get", "reads the caller and runtime accounts"},
+	{"iam.serviceAccounts.list", "finds an account just created, which the API shows late"},
+	{"iam.serviceAccounts.update", "keeps a caller account's display name and description"},
+	{"iam.serviceAccounts.delete", "removes a caller that leaves the config"},
+	{"iam.serviceAccounts.getIamPolicy", "reads the token-creator bindings on caller accounts"},
+	{"iam.serviceAccounts.setIamPolicy", "sets those bindings; reaches every account of the project, hence the project holds only the program's accounts"},
+	{"storage.buckets.create", "creates the authz bucket once; Cloud Storage checks it against the project, so no bucket-name condition can scope it"},
+	{"serviceusage.services.get", "refreshes an API enablement a main stack with enableApis true still holds; enables nothing"},
+	{"serviceusage.services.list", "the same, for the provider's batched reads"},
 }
 
-// DeployRoles are the deploy account's project-level predefined roles: what `pulumi up --refresh`
-// of the main program needs. The authz bucket is managed through a custom role (BucketPermissions)
-// instead of roles/storage.admin, which would also read and write every object in the project.
-var DeployRoles = []Role{
-	{"roles/run.admin", "creates and updates the Cloud Run service and sets its invoker binding (run.services.setIamPolicy, which roles/run.developer lacks)"},
-	{"roles/iam.serviceAccountAdmin", "creates the runtime and caller accounts and sets the token-creator and OpenID bindings on them; it holds neither actAs nor key creation"},
-	{"roles/iam.roleAdmin", "creates and updates the authz guard's custom role"},
-	{"roles/serviceusage.serviceUsageAdmin", "enables the run, iam, iamcredentials and storage APIs (projects.Service); the program never disables them"},
+// AuthzBucketPermissions is the deploy account's role on the authz bucket alone, by an IAM
+// Condition on the bucket's resource name (Cloud Storage honours resource.name for buckets that
+// use uniform bucket-level access, as the authz bucket does).
+var AuthzBucketPermissions = []Permission{
+	{"storage.buckets.get", "reads the bucket (refresh); also what passes the guard, so the deploy account is a de facto guard caller"},
+	{"storage.buckets.update", "keeps uniform access, public access prevention and labels"},
+	{"storage.buckets.delete", "removes the bucket when the guard is turned off"},
+	{"storage.buckets.getIamPolicy", "reads the bucket's one authoritative policy"},
+	{"storage.buckets.setIamPolicy", "sets that policy: the guard's role for its callers, nothing else"},
+	{"storage.objects.list", "the provider checks the bucket is empty before deleting it"},
 }
 
-// BucketPermissions are the custom role's permissions: create the authz bucket, keep its
-// settings, and set its IAM binding, with no access to any object.
-var BucketPermissions = []string{
-	"storage.buckets.create",
-	"storage.buckets.delete",
-	"storage.buckets.get",
-	"storage.buckets.getIamPolicy",
-	"storage.buckets.list",
-	"storage.buckets.setIamPolicy",
-	"storage.buckets.update",
-}
-
-// APIs are what Workload Identity Federation needs in the project: IAM (pools, providers),
-// Security Token Service (exchanging the GitHub token), IAM Credentials (minting the service
-// account's token) and Resource Manager, which Google's federation setup lists alongside them.
-var APIs = []string{"cloudresourcemanager.googleapis.com", "iam.googleapis.com", "iamcredentials.googleapis.com", "sts.googleapis.com"}
+// APIs each project needs. The CI project runs the token exchange (sts), mints the CI accounts'
+// tokens (iamcredentials) and holds the pool (iam). The main stack's project gets the APIs the
+// main program uses, so that its CI stack runs with enableApis false and the deploy account
+// needs no right to enable services.
+var (
+	CIAPIs  = []string{"cloudresourcemanager.googleapis.com", "iam.googleapis.com", "iamcredentials.googleapis.com", "sts.googleapis.com"}
+	AppAPIs = []string{"cloudresourcemanager.googleapis.com", "iam.googleapis.com", "iamcredentials.googleapis.com", "run.googleapis.com", "storage.googleapis.com"}
+)
 
 // Scopes a grant can have.
 const (
@@ -69,7 +121,14 @@ const (
 	ScopeBucket         = "bucket"
 )
 
-// Grant is one role given to one CI account on one resource.
+// IAMCondition narrows a grant to some resources; the grant applies only where Expression holds.
+type IAMCondition struct {
+	Title       string
+	Description string
+	Expression  string
+}
+
+// Grant is one role given to one principal on one resource.
 type Grant struct {
 	// Key is a stable suffix for the grant's logical name.
 	Key    string
@@ -78,12 +137,16 @@ type Grant struct {
 	Role   string
 	Member string
 	Why    string
-	// CustomRole marks the grant of the bucket custom role, which must exist first.
-	CustomRole bool
+	// CustomRole is the Key of the Plan.Roles entry the grant gives, which must exist first.
+	CustomRole string
+	Condition  *IAMCondition
+	// Authoritative grants are one binding owning the role on a resource this stack owns; the
+	// rest are members added beside whatever other owners grant.
+	Authoritative bool
 }
 
-// Impersonation lets a set of federated GitHub identities impersonate a CI account. The
-// principal set is the pool's resource name followed by "/" + Attribute + "/" + Value.
+// Impersonation lets a set of federated GitHub identities impersonate a CI account: those whose
+// Attribute is Value.
 type Impersonation struct {
 	Account   config.Account
 	Attribute string
@@ -95,101 +158,193 @@ func (i Impersonation) PrincipalSet(poolName string) string {
 	return "principalSet://iam.googleapis.com/" + poolName + "/" + i.Attribute + "/" + i.Value
 }
 
-// Plan is everything the bootstrap declares, with every name computed from config up front.
-type Plan struct {
-	Project    string
-	Repository string
-	PoolID     string
-	ProviderID string
-	// AttributeMapping and AttributeCondition configure the provider.
-	AttributeMapping   map[string]string
-	AttributeCondition string
-	Preview            config.Account
-	Deploy             config.Account
-	// PreviewAccess is any workflow run of the repository (pull requests included); DeployAccess
-	// is only runs whose ref is the deploy branch.
-	PreviewAccess Impersonation
-	DeployAccess  Impersonation
-	DeployRef     string
-	BucketRole    CustomRole
-	Grants        []Grant
-	StateBucket   string
-	APIs          []string
-	EnableAPIs    bool
-	Protect       bool
-}
-
-// CustomRole is the deploy account's bucket role.
+// CustomRole is a role the bootstrap creates in the main stack's project.
 type CustomRole struct {
+	// Key is a stable suffix for the role's logical name.
+	Key         string
+	Project     string
 	ID          string
 	Name        string
 	Title       string
 	Description string
-	Permissions []string
+	Permissions []Permission
+	// Protect is set on a role others depend on: deleting the authz role would lock every
+	// caller out of the guard, and its ID stays blocked for weeks.
+	Protect bool
 }
+
+// PermissionNames lists the role's permissions.
+func (r CustomRole) PermissionNames() []string {
+	out := make([]string, len(r.Permissions))
+	for i, p := range r.Permissions {
+		out[i] = p.Name
+	}
+	return out
+}
+
+// ProjectAPIs are the APIs enabled in one project.
+type ProjectAPIs struct {
+	// Key is a stable prefix for the enablements' logical names.
+	Key     string
+	Project string
+	APIs    []string
+}
+
+// Keys of the custom roles.
+const (
+	RoleKeyAuthz       = "authz-role"
+	RoleKeyDeploy      = "deploy-role"
+	RoleKeyAuthzBucket = "deploy-authz-bucket-role"
+)
+
+// Plan is everything the bootstrap declares, with every name computed from config up front.
+type Plan struct {
+	Project           string
+	CIProject         string
+	Repository        string
+	RepositoryID      string
+	RepositoryOwnerID string
+	PoolID            string
+	ProviderID        string
+	// Mapping and Condition configure the provider.
+	Mapping   Mapping
+	Condition TokenCondition
+	Preview   config.Account
+	Deploy    config.Account
+	Runtime   config.Account
+	// PreviewAccess is pull_request runs of the repository; DeployAccess is only the deploy
+	// workflow read from the deploy branch, in a job of the deploy environment.
+	PreviewAccess     Impersonation
+	DeployAccess      Impersonation
+	DeployRef         string
+	DeployWorkflowRef string
+	DeployEnvironment string
+	Roles             []CustomRole
+	Grants            []Grant
+	StateBucket       string
+	AuthzBucket       string
+	APIs              []ProjectAPIs
+	EnableAPIs        bool
+	Protect           bool
+}
+
+// Role returns the custom role with key.
+func (p *Plan) Role(key string) CustomRole {
+	for _, r := range p.Roles {
+		if r.Key == key {
+			return r
+		}
+	}
+	return CustomRole{}
+}
+
+// AuthzRoleName is the full name of the authz guard's role, which the main stack references.
+func (p *Plan) AuthzRoleName() string { return p.Role(RoleKeyAuthz).Name }
+
+// BucketResourceName is a bucket's name as IAM Conditions see it.
+func BucketResourceName(bucket string) string { return "projects/_/buckets/" + bucket }
 
 // Resolve derives the plan from a validated config.
 func Resolve(c *Config) *Plan {
-	preview := account(c.Project, c.PreviewAccountID)
-	deploy := account(c.Project, c.DeployAccountID)
+	preview := account(c.CIProject, c.PreviewAccountID)
+	deploy := account(c.CIProject, c.DeployAccountID)
+	runtime := account(c.Project, c.RuntimeAccountID)
 	ref := "refs/heads/" + c.DeployBranch
-	cond := "assertion.repository == " + quote(c.Repository)
-	if c.RepositoryID != "" {
-		cond += " && assertion.repository_id == " + quote(c.RepositoryID)
+	workflowRef := c.Repository + "/.github/workflows/" + c.DeployWorkflow + "@" + ref
+
+	events := AnyOf{}
+	for _, e := range AcceptedEvents() {
+		events = append(events, Eq{"event_name", e})
 	}
 	p := &Plan{
-		Project:    c.Project,
-		Repository: c.Repository,
-		PoolID:     c.PoolID,
-		ProviderID: c.ProviderID,
-		AttributeMapping: map[string]string{
-			"google.subject":             "assertion.sub",
-			"attribute.actor":            "assertion.actor",
-			"attribute.repository":       "assertion.repository",
-			"attribute.repository_id":    "assertion.repository_id",
-			"attribute.repository_owner": "assertion.repository_owner",
-			"attribute.ref":              "assertion.ref",
-			// One attribute holding both, so that the deploy binding pins the repository and the
-			// branch together: a principal set filters on a single attribute, and a ref alone
-			// would also match the deploy branch of any other repository a provider in this pool
-			// might one day trust.
-			"attribute.repo_ref": `assertion.repository + "@" + assertion.ref`,
+		Project:           c.Project,
+		CIProject:         c.CIProject,
+		Repository:        c.Repository,
+		RepositoryID:      c.RepositoryID,
+		RepositoryOwnerID: c.RepositoryOwnerID,
+		PoolID:            c.PoolID,
+		ProviderID:        c.ProviderID,
+		Mapping: Mapping{
+			// At most 127 bytes whatever the repository's name: numbers and an event name only
+			// (see MaxSubjectBytes). The run ID leads from an audit log line to the run.
+			"google.subject":                {Claim("repository_id"), Lit(":"), Claim("event_name"), Lit(":"), Claim("run_id"), Lit(":"), Claim("run_attempt")},
+			"attribute.actor":               {Claim("actor")},
+			"attribute.event_name":          {Claim("event_name")},
+			"attribute.ref":                 {Claim("ref")},
+			"attribute.repository":          {Claim("repository")},
+			"attribute.repository_id":       {Claim("repository_id")},
+			"attribute.repository_owner_id": {Claim("repository_owner_id")},
+			"attribute.workflow_ref":        {Claim("job_workflow_ref")},
+			AttrPreview:                     {Claim("repository_id"), Lit(":"), Claim("event_name")},
+			// sub, not environment: the environment claim is absent from jobs without one, and a
+			// mapping that reads an absent claim fails every token exchange.
+			AttrDeploy: {Claim("repository_id"), Lit(":"), Claim("job_workflow_ref"), Lit(":"), Claim("sub")},
 		},
-		AttributeCondition: cond,
-		Preview:            preview,
-		Deploy:             deploy,
-		PreviewAccess:      Impersonation{Account: preview, Attribute: "attribute.repository", Value: c.Repository},
-		DeployAccess:       Impersonation{Account: deploy, Attribute: "attribute.repo_ref", Value: c.Repository + "@" + ref},
-		DeployRef:          ref,
-		BucketRole: CustomRole{
-			ID:          c.BucketRoleID,
-			Name:        "projects/" + c.Project + "/roles/" + c.BucketRoleID,
-			Title:       "CI deploy: authz bucket",
-			Description: "Lets the CI deploy account create the main stack's authz bucket and set its IAM binding, without access to any object.",
-			Permissions: append([]string(nil), BucketPermissions...),
+		// GitHub signs tokens for every repository with the same issuer: without this condition
+		// any workflow on GitHub could exchange its token in this pool.
+		Condition: TokenCondition{
+			{{"repository_id", c.RepositoryID}},
+			{{"repository_owner_id", c.RepositoryOwnerID}},
+			events,
 		},
-		StateBucket: c.StateBucket,
-		APIs:        append([]string(nil), APIs...),
-		EnableAPIs:  c.EnableAPIs,
-		Protect:     c.Protect,
+		Preview: preview,
+		Deploy:  deploy,
+		Runtime: runtime,
+		PreviewAccess: Impersonation{Account: preview, Attribute: AttrPreview,
+			Value: c.RepositoryID + ":" + EventPullRequest},
+		DeployAccess: Impersonation{Account: deploy, Attribute: AttrDeploy,
+			Value: c.RepositoryID + ":" + workflowRef + ":" + EnvironmentSubject(c.Repository, c.DeployEnvironment)},
+		DeployRef:         ref,
+		DeployWorkflowRef: workflowRef,
+		DeployEnvironment: c.DeployEnvironment,
+		StateBucket:       c.StateBucket,
+		AuthzBucket:       c.AuthzBucket,
+		APIs: []ProjectAPIs{
+			{Key: "ci-api", Project: c.CIProject, APIs: append([]string(nil), CIAPIs...)},
+			{Key: "app-api", Project: c.Project, APIs: append([]string(nil), AppAPIs...)},
+		},
+		EnableAPIs: c.EnableAPIs,
+		Protect:    c.Protect,
 	}
-	for _, r := range PreviewRoles {
-		p.Grants = append(p.Grants, Grant{Key: "preview-" + roleKey(r.Role), Scope: ScopeProject, Target: c.Project, Role: r.Role, Member: preview.Member, Why: r.Why})
+	role := func(key, id, title, description string, perms []Permission, protect bool) CustomRole {
+		return CustomRole{Key: key, Project: c.Project, ID: id, Name: "projects/" + c.Project + "/roles/" + id,
+			Title: title, Description: description, Permissions: append([]Permission(nil), perms...), Protect: protect}
 	}
-	p.Grants = append(p.Grants, Grant{Key: "preview-state-reader", Scope: ScopeBucket, Target: c.StateBucket, Role: RoleStateReader, Member: preview.Member,
-		Why: "reads the main stack's Pulumi state; a preview takes no lock in a gs:// backend, so it writes nothing"})
-	for _, r := range DeployRoles {
-		p.Grants = append(p.Grants, Grant{Key: "deploy-" + roleKey(r.Role), Scope: ScopeProject, Target: c.Project, Role: r.Role, Member: deploy.Member, Why: r.Why})
+	p.Roles = []CustomRole{
+		role(RoleKeyAuthz, c.AuthzRoleID, "Authz guard",
+			"Held on the authz bucket "+c.AuthzBucket+" by the callers the guard lets through. Created by the admin-run bootstrap so that the deploy account needs no right on roles.",
+			[]Permission{{AuthzPermission, "what the guard tests a caller's token for on the authz bucket"}}, true),
+		role(RoleKeyDeploy, c.DeployRoleID, "CI deploy",
+			"What pulumi up of the main stack needs in this project where no IAM condition applies. Holds no right on roles, keys, projects or tokens.",
+			DeployPermissions, false),
+		role(RoleKeyAuthzBucket, c.AuthzBucketRoleID, "CI deploy: authz bucket",
+			"Manage the authz bucket and set its IAM policy. Granted only with a condition naming that bucket.",
+			AuthzBucketPermissions, false),
 	}
-	p.Grants = append(p.Grants,
-		Grant{Key: "deploy-bucket-role", Scope: ScopeProject, Target: c.Project, Role: p.BucketRole.Name, Member: deploy.Member, CustomRole: true,
-			Why: "creates the authz bucket and sets its IAM binding (" + strings.Join(BucketPermissions, ", ") + ")"},
-		Grant{Key: "deploy-act-as-runtime", Scope: ScopeServiceAccount, Target: config.AccountName(c.Project, c.RuntimeServiceAccount), Role: RoleServiceAccountUser, Member: deploy.Member,
+	p.Grants = []Grant{
+		{Key: "preview-state-reader", Scope: ScopeBucket, Target: c.StateBucket, Role: RoleStateReader, Member: preview.Member,
+			Why: "reads the main stack's Pulumi state, which is all a preview without refresh reads; a gs:// backend takes no lock for a preview"},
+		{Key: "deploy-role", Scope: ScopeProject, Target: c.Project, Role: p.Role(RoleKeyDeploy).Name, Member: deploy.Member, CustomRole: RoleKeyDeploy,
+			Why: "manages the Cloud Run service, the caller accounts and their bindings, and creates the authz bucket"},
+		{Key: "deploy-authz-bucket", Scope: ScopeProject, Target: c.Project, Role: p.Role(RoleKeyAuthzBucket).Name, Member: deploy.Member, CustomRole: RoleKeyAuthzBucket,
+			Condition: &IAMCondition{
+				Title:       "authz-bucket-only",
+				Description: "Only the main stack's authz bucket " + c.AuthzBucket + ".",
+				Expression:  "resource.name == " + quote(BucketResourceName(c.AuthzBucket)),
+			},
+			Why: "manages the authz bucket and sets its policy, and no other bucket's (not the state's, not the bootstrap's)"},
+		{Key: "deploy-act-as-runtime", Scope: ScopeServiceAccount, Target: runtime.Name, Role: RoleServiceAccountUser, Member: deploy.Member, Authoritative: true,
 			Why: "Cloud Run refuses to deploy a service that runs as an account unless the deployer has iam.serviceAccounts.actAs on it; granted on the runtime account only (CIS 1.6)"},
-		Grant{Key: "deploy-state-writer", Scope: ScopeBucket, Target: c.StateBucket, Role: RoleStateWriter, Member: deploy.Member,
+		{Key: "deploy-state-writer", Scope: ScopeBucket, Target: c.StateBucket, Role: RoleStateWriter, Member: deploy.Member,
 			Why: "reads and writes the main stack's Pulumi state and its lock files"},
-	)
+	}
 	return p
+}
+
+// EnvironmentSubject is the sub claim GitHub puts in the token of a job that declares
+// environment env (unless the repository customised its subject template).
+func EnvironmentSubject(repository, env string) string {
+	return "repo:" + repository + ":environment:" + env
 }
 
 // RolesOf lists the roles granted to member, sorted, each once.
@@ -206,13 +361,18 @@ func (p *Plan) RolesOf(member string) []string {
 	return out
 }
 
+// MainStackConfig is what the main stack's Pulumi.<stack>.yaml must say so that it references
+// what this stack owns instead of creating it, and needs no right this stack withholds.
+func (p *Plan) MainStackConfig() map[string]string {
+	return map[string]string{
+		"private-run-api:authz.role":             p.AuthzRoleName(),
+		"private-run-api:authz.bucket":           p.AuthzBucket,
+		"private-run-api:service.runtimeAccount": p.Runtime.Email,
+		"private-run-api:enableApis":             "false",
+	}
+}
+
 func account(project, id string) config.Account {
 	email := config.AccountEmail(project, id)
 	return config.Account{ID: id, Email: email, Member: "serviceAccount:" + email, Name: config.AccountName(project, email)}
-}
-
-// roleKey turns "roles/run.viewer" into "run-viewer" for a logical name.
-func roleKey(role string) string {
-	r := strings.NewReplacer(".", "-", "/", "-")
-	return r.Replace(strings.TrimPrefix(role, "roles/"))
 }

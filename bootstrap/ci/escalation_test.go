@@ -1,0 +1,251 @@
+package ci_test
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/platform/private-run-api/bootstrap/ci"
+)
+
+// These tests read what the CI accounts end up able to do the way an attacker who holds their
+// token would: every permission, on every resource it reaches, under its condition. Custom roles
+// are read from what the program registers; predefined roles from the table below, which lists
+// the escalation-relevant permissions of each (Google's "IAM roles and permissions index"). A
+// predefined role missing from the table fails the test: add it, with its permissions, to grant
+// it.
+var predefinedEscalation = map[string][]string{
+	ci.RoleStateReader:                      nil,
+	ci.RoleStateWriter:                      nil,
+	ci.RoleServiceAccountUser:               {"iam.serviceAccounts.actAs"},
+	ci.RoleWorkloadIdentityUser:             {"iam.serviceAccounts.getAccessToken"},
+	"roles/iam.serviceAccountTokenCreator":  {"iam.serviceAccounts.getAccessToken", "iam.serviceAccounts.signBlob", "iam.serviceAccounts.signJwt"},
+	"roles/iam.serviceAccountAdmin":         {"iam.serviceAccounts.setIamPolicy"},
+	"roles/iam.roleAdmin":                   {"iam.roles.create", "iam.roles.update"},
+	"roles/iam.securityAdmin":               {"resourcemanager.projects.setIamPolicy", "iam.serviceAccounts.setIamPolicy", "storage.buckets.setIamPolicy"},
+	"roles/resourcemanager.projectIamAdmin": {"resourcemanager.projects.setIamPolicy"},
+	"roles/storage.admin":                   {"storage.buckets.setIamPolicy", "storage.buckets.get"},
+	"roles/storage.bucketViewer":            {"storage.buckets.get"},
+	"roles/iam.workloadIdentityPoolAdmin":   {"iam.workloadIdentityPoolProviders.update"},
+	"roles/editor":                          {"iam.serviceAccounts.actAs", "storage.buckets.get"},
+	"roles/owner": {"resourcemanager.projects.setIamPolicy", "iam.roles.create", "iam.roles.update",
+		"iam.serviceAccounts.setIamPolicy", "iam.serviceAccounts.actAs", "iam.serviceAccounts.getAccessToken",
+		"storage.buckets.setIamPolicy", "storage.buckets.get", "iam.workloadIdentityPoolProviders.update"},
+}
+
+// impersonation are the permissions that let a holder act as, or mint credentials of, a service
+// account, or hand those to itself.
+var impersonation = map[string]bool{
+	"iam.serviceAccounts.setIamPolicy":   true,
+	"iam.serviceAccounts.getAccessToken": true,
+	"iam.serviceAccounts.actAs":          true,
+	"iam.serviceAccounts.signBlob":       true,
+	"iam.serviceAccounts.signJwt":        true,
+}
+
+// held is one permission an account holds on one resource (a project reaches everything in it),
+// under a condition's expression ("" for none).
+type held struct {
+	Member, Permission, Scope, Target, Condition string
+}
+
+func (h held) String() string {
+	s := fmt.Sprintf("%s on %s %s", h.Permission, h.Scope, h.Target)
+	if h.Condition != "" {
+		s += " if " + h.Condition
+	}
+	return s
+}
+
+// permissionsHeld expands every grant the program registered into the permissions it gives.
+func permissionsHeld(t *testing.T, r *result) []held {
+	t.Helper()
+	custom := map[string][]string{}
+	for _, x := range r.ByType(tCustomRole) {
+		custom["projects/"+x.Str("project")+"/roles/"+x.Str("roleId")] = x.Strs("permissions")
+	}
+	var out []held
+	for _, g := range r.grants() {
+		perms, ok := custom[g.Role]
+		if !ok {
+			if perms, ok = predefinedEscalation[g.Role]; !ok {
+				t.Errorf("%s: predefined role %s is not in the escalation table; add it with its escalation-relevant permissions", g, g.Role)
+				continue
+			}
+		}
+		for _, p := range perms {
+			out = append(out, held{Member: g.Member, Permission: p, Scope: g.Scope, Target: g.Target, Condition: g.Condition})
+		}
+	}
+	return out
+}
+
+// world is what the checks need to know about the deployment.
+type world struct {
+	appProject, ciProject, runtimeAccount, authzBucket string
+	preview                                            string
+}
+
+func worldOf(p *ci.Plan) world {
+	return world{appProject: p.Project, ciProject: p.CIProject, runtimeAccount: p.Runtime.Name,
+		authzBucket: p.AuthzBucket, preview: p.Preview.Member}
+}
+
+// escalations lists every permission that lets its holder climb above what the main program
+// manages.
+func escalations(w world, hs []held) []string {
+	authzOnly := "resource.name == " + fmt.Sprintf("%q", ci.BucketResourceName(w.authzBucket))
+	var out []string
+	bad := func(h held, why string) { out = append(out, fmt.Sprintf("%s holds %s: %s", h.Member, h, why)) }
+	for _, h := range hs {
+		if h.Scope == ci.ScopeProject && h.Target != w.appProject {
+			bad(h, "a project-level grant outside the main stack's project reaches the CI identities or other workloads")
+			continue
+		}
+		// Google honours resource attributes for Cloud Storage only, among what is granted
+		// here: a condition on anything else narrows nothing and is read as absent.
+		conditioned := h.Condition != "" && strings.HasPrefix(h.Permission, "storage.")
+		switch p := h.Permission; {
+		case p == "resourcemanager.projects.setIamPolicy":
+			bad(h, "grants anyone anything in the project, Owner included")
+		case p == "iam.roles.create" || p == "iam.roles.update":
+			bad(h, "can add any permission to a role it holds")
+		case p == "iam.workloadIdentityPoolProviders.update":
+			bad(h, "can rewrite which GitHub runs may exchange tokens")
+		case impersonation[p]:
+			switch {
+			case h.Scope == ci.ScopeServiceAccount && h.Target == w.runtimeAccount:
+				// The runtime account: the service runs as it, so deploying already acts as it.
+			case h.Scope == ci.ScopeProject && p == "iam.serviceAccounts.setIamPolicy" && w.ciProject != w.appProject:
+				// Every account of the main stack's project, which holds only the runtime account
+				// and the callers the program creates; the CI accounts live in another project.
+			default:
+				bad(h, "reaches service accounts beyond the runtime account and the program's callers")
+			}
+		case p == "storage.buckets.setIamPolicy":
+			if !(h.Scope == ci.ScopeBucket && h.Target == w.authzBucket) && !(conditioned && h.Condition == authzOnly) {
+				bad(h, "can open a bucket other than the authz bucket (the state, the bootstrap's state)")
+			}
+		}
+		// The guard lets through whoever holds storage.buckets.get on the authz bucket; the
+		// preview account is whoever opens a pull request.
+		if h.Member == w.preview && h.Permission == ci.AuthzPermission {
+			if (h.Scope == ci.ScopeProject && (!conditioned || h.Condition == authzOnly)) || (h.Scope == ci.ScopeBucket && h.Target == w.authzBucket) {
+				bad(h, "passes the authz guard, and any pull request runs as this account")
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestCIAccountsCannotClimb(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  map[string]string
+	}{
+		{"example", exampleStack(t)},
+		{"small", base(nil)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := mustRun(t, tc.cfg)
+			p := ci.Resolve(mustLoad(t, tc.cfg))
+			// The federated principal sets hold roles/iam.workloadIdentityUser on the CI accounts;
+			// who may use them is TestTokensReachOnlyTheirAccount's subject.
+			var hs []held
+			for _, h := range permissionsHeld(t, r) {
+				if h.Member == p.Preview.Member || h.Member == p.Deploy.Member {
+					hs = append(hs, h)
+				} else if !strings.HasPrefix(h.Member, "principalSet://") {
+					t.Errorf("a grant to %s, neither CI account nor a federated principal set", h.Member)
+				}
+			}
+			for _, e := range escalations(worldOf(p), hs) {
+				t.Error(e)
+			}
+			// What each account can do at all, for the record: the preview account only reads the
+			// state; the deploy account holds the runtime's actAs and the authz bucket's policy.
+			byMember := map[string][]string{}
+			for _, h := range hs {
+				byMember[h.Member] = append(byMember[h.Member], h.Permission)
+			}
+			if got := byMember[p.Preview.Member]; len(got) != 0 {
+				t.Errorf("preview account holds escalation-relevant or custom permissions %q; it should read the state only", got)
+			}
+			if got := strings.Join(byMember[p.Deploy.Member], " "); !strings.Contains(got, "iam.serviceAccounts.actAs") || !strings.Contains(got, "storage.buckets.setIamPolicy") {
+				t.Errorf("deploy account holds %q; the test no longer sees what pulumi up needs", got)
+			}
+		})
+	}
+}
+
+// Every deploy permission that Google can narrow by resource name is granted narrowed: only the
+// services Google lists for resource attributes can take a condition, and of Cloud Storage's
+// bucket permissions only those checked on the bucket itself.
+func TestEveryNarrowablePermissionIsConditioned(t *testing.T) {
+	r := mustRun(t, base(nil))
+	projectOnly := map[string]bool{"storage.buckets.create": true, "storage.buckets.list": true}
+	for _, h := range permissionsHeld(t, r) {
+		if strings.HasPrefix(h.Member, "principalSet://") {
+			continue
+		}
+		narrowable := strings.HasPrefix(h.Permission, "storage.") && !projectOnly[h.Permission]
+		if h.Scope == ci.ScopeProject && narrowable && h.Condition == "" {
+			t.Errorf("%s holds %s without the condition Cloud Storage would honour", h.Member, h)
+		}
+		if h.Condition != "" && !narrowable {
+			t.Errorf("%s holds %s under a condition Google does not apply to that permission", h.Member, h)
+		}
+	}
+}
+
+// The checker itself: each escalation the issue names is caught, and each grant the design
+// relies on passes.
+func TestEscalationChecker(t *testing.T) {
+	w := world{appProject: "app", ciProject: "ci", runtimeAccount: "projects/app/serviceAccounts/run@app.iam.gserviceaccount.com",
+		authzBucket: "authz", preview: "serviceAccount:ci-preview@ci.iam.gserviceaccount.com"}
+	deploy := "serviceAccount:ci-deploy@ci.iam.gserviceaccount.com"
+	authzOnly := `resource.name == "projects/_/buckets/authz"`
+	cases := []struct {
+		name string
+		h    held
+		bad  bool
+	}{
+		{"project IAM", held{deploy, "resourcemanager.projects.setIamPolicy", ci.ScopeProject, "app", ""}, true},
+		{"role update", held{deploy, "iam.roles.update", ci.ScopeProject, "app", ""}, true},
+		{"role create", held{deploy, "iam.roles.create", ci.ScopeProject, "app", ""}, true},
+		{"provider update", held{deploy, "iam.workloadIdentityPoolProviders.update", ci.ScopeProject, "app", ""}, true},
+		{"actAs on the whole project", held{deploy, "iam.serviceAccounts.actAs", ci.ScopeProject, "app", ""}, true},
+		{"token of another account", held{deploy, "iam.serviceAccounts.getAccessToken", ci.ScopeServiceAccount, "projects/app/serviceAccounts/other@app.iam.gserviceaccount.com", ""}, true},
+		{"signJwt on the runtime account", held{deploy, "iam.serviceAccounts.signJwt", ci.ScopeServiceAccount, w.runtimeAccount, ""}, false},
+		{"account policies in the CI project", held{deploy, "iam.serviceAccounts.setIamPolicy", ci.ScopeProject, "ci", ""}, true},
+		{"account policies in the app project", held{deploy, "iam.serviceAccounts.setIamPolicy", ci.ScopeProject, "app", ""}, false},
+		{"a condition on accounts narrows nothing", held{deploy, "iam.serviceAccounts.getAccessToken", ci.ScopeProject, "app", `resource.name == "x"`}, true},
+		{"actAs on the runtime account", held{deploy, "iam.serviceAccounts.actAs", ci.ScopeServiceAccount, w.runtimeAccount, ""}, false},
+		{"bucket policy, unconditioned", held{deploy, "storage.buckets.setIamPolicy", ci.ScopeProject, "app", ""}, true},
+		{"bucket policy of another bucket", held{deploy, "storage.buckets.setIamPolicy", ci.ScopeProject, "app", `resource.name == "projects/_/buckets/state"`}, true},
+		{"bucket policy by prefix", held{deploy, "storage.buckets.setIamPolicy", ci.ScopeProject, "app", `resource.name.startsWith("projects/_/buckets/auth")`}, true},
+		{"bucket policy of the authz bucket", held{deploy, "storage.buckets.setIamPolicy", ci.ScopeProject, "app", authzOnly}, false},
+		{"bucket policy on the authz bucket itself", held{deploy, "storage.buckets.setIamPolicy", ci.ScopeBucket, "authz", ""}, false},
+		{"preview passes the guard", held{w.preview, "storage.buckets.get", ci.ScopeProject, "app", ""}, true},
+		{"preview passes the guard by condition", held{w.preview, "storage.buckets.get", ci.ScopeProject, "app", authzOnly}, true},
+		{"preview on the authz bucket", held{w.preview, "storage.buckets.get", ci.ScopeBucket, "authz", ""}, true},
+		{"preview reads another bucket", held{w.preview, "storage.buckets.get", ci.ScopeBucket, "state", ""}, false},
+		{"deploy passes the guard", held{deploy, "storage.buckets.get", ci.ScopeProject, "app", authzOnly}, false},
+		{"anything project-wide in the CI project", held{deploy, "run.services.get", ci.ScopeProject, "ci", ""}, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := escalations(w, []held{tc.h})
+			if (len(got) > 0) != tc.bad {
+				t.Errorf("escalations = %q, want bad=%v", got, tc.bad)
+			}
+		})
+	}
+	same := w
+	same.ciProject = same.appProject
+	if got := escalations(same, []held{{deploy, "iam.serviceAccounts.setIamPolicy", ci.ScopeProject, "app", ""}}); len(got) == 0 {
+		t.Error("account policies project-wide must fail when the CI accounts share the project")
+	}
+}
