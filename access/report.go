@@ -1,6 +1,7 @@
 package access
 
 import (
+	"fmt"
 	"sort"
 	"strings"
 	"time"
@@ -14,6 +15,7 @@ const (
 	KindServiceAccount = "service account"
 	KindCustomRole     = "custom role"
 	KindBucket         = "bucket"
+	KindSecret         = "secret"
 )
 
 // Target is the resource a grant is made on.
@@ -132,6 +134,10 @@ func Build(stack string, plan *config.Plan, at time.Time) Report {
 			add(Grant{Principal: m, Role: a.RoleName, Target: bucket, Why: why})
 		}
 	}
+	for _, sec := range plan.Service.Secrets {
+		add(Grant{Principal: plan.Service.Runtime.Member, Role: config.RoleSecretAccessor, Target: secretTarget(sec),
+			Why: "the service reads it as " + secretUses(plan.Service, sec)})
+	}
 	for _, g := range grants {
 		r.Grants = append(r.Grants, g)
 	}
@@ -143,7 +149,7 @@ func Build(stack string, plan *config.Plan, at time.Time) Report {
 			Item{Kind: KindService, Name: plan.Service.Name, Resource: svc.Resource,
 				Detail: "region " + plan.Service.Region + ", ingress " + plan.Service.Ingress + ", runs as " + rt.Email},
 			Item{Kind: KindServiceAccount, Name: rt.Email, Resource: accountTarget(rt).Resource,
-				Detail: "runtime account of " + plan.Service.Name + "; this program grants it no role"})
+				Detail: runtimeDetail(plan)})
 	}
 	for _, c := range plan.Callers {
 		if !c.Created {
@@ -176,7 +182,30 @@ func Build(stack string, plan *config.Plan, at time.Time) Report {
 	return r
 }
 
-var kindOrder = map[string]int{KindService: 0, KindServiceAccount: 1, KindCustomRole: 2, KindBucket: 3}
+var kindOrder = map[string]int{KindService: 0, KindServiceAccount: 1, KindCustomRole: 2, KindBucket: 3, KindSecret: 4}
+
+// secretTarget names a Secret Manager secret the service reads; the program does not create it.
+func secretTarget(s config.SecretRef) Target {
+	return Target{Kind: KindSecret, Name: s.Name, Resource: "//secretmanager.googleapis.com/" + s.Name}
+}
+
+// secretUses says how the service sees a secret, for a reviewer: "env DB_PASSWORD, file /s/key".
+func secretUses(sp config.ServicePlan, s config.SecretRef) string {
+	var uses []string
+	for _, e := range sp.SecretEnvs {
+		if e.Ref == s.Ref {
+			uses = append(uses, "env "+e.Name+" ("+e.Version+")")
+		}
+	}
+	for _, v := range sp.SecretVolumes {
+		if v.Ref == s.Ref {
+			for _, it := range v.Items {
+				uses = append(uses, "file "+v.MountPath+"/"+it.Path+" ("+it.Version+")")
+			}
+		}
+	}
+	return strings.Join(uses, ", ")
+}
 
 func serviceTarget(p *config.Plan) Target {
 	return Target{Kind: KindService, Name: p.Service.Name,
@@ -244,4 +273,12 @@ func FormatExpiry(t *time.Time) string {
 		return "never"
 	}
 	return t.UTC().Format(time.RFC3339)
+}
+
+func runtimeDetail(plan *config.Plan) string {
+	d := "runtime account of " + plan.Service.Name + "; this program grants it no role"
+	if n := len(plan.Service.Secrets); n > 0 {
+		d = fmt.Sprintf("runtime account of %s; this program grants it only %s on the %d secret(s) it reads", plan.Service.Name, config.RoleSecretAccessor, n)
+	}
+	return d
 }

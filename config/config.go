@@ -66,6 +66,29 @@ type Service struct {
 	// ImageOwner says who changes the running image after the first deploy: ImageOwnerStack
 	// (default) or ImageOwnerPipeline.
 	ImageOwner string `json:"imageOwner,omitempty"`
+
+	// Secrets are read from Secret Manager as env vars or files (see runtime.go).
+	Secrets []Secret `json:"secrets,omitempty"`
+	// VPC is the service's egress into a VPC; none when nil.
+	VPC *VPC `json:"vpc,omitempty"`
+	// CPU ("1", "2", "4", "6", "8" or "0.08" to "1") and Memory ("512Mi", "2Gi") limit each
+	// instance; defaults DefaultCPU and DefaultMemory.
+	CPU    string `json:"cpu,omitempty"`
+	Memory string `json:"memory,omitempty"`
+	// CPUAlwaysAllocated keeps CPU between requests (instance-based billing); default false.
+	CPUAlwaysAllocated *bool `json:"cpuAlwaysAllocated,omitempty"`
+	// StartupCPUBoost gives more CPU while an instance starts.
+	StartupCPUBoost bool `json:"startupCpuBoost,omitempty"`
+	// Concurrency is the most requests one instance serves at once: 1-1000, default 80 (1 with
+	// less than one CPU).
+	Concurrency *int `json:"concurrency,omitempty"`
+	// TimeoutSeconds bounds one request: 1-3600, default 300.
+	TimeoutSeconds *int `json:"timeoutSeconds,omitempty"`
+	// ExecutionEnvironment is "gen1" or "gen2"; Cloud Run chooses when unset.
+	ExecutionEnvironment string `json:"executionEnvironment,omitempty"`
+	// StartupProbe defaults to Cloud Run's own TCP probe; LivenessProbe to none.
+	StartupProbe  *Probe `json:"startupProbe,omitempty"`
+	LivenessProbe *Probe `json:"livenessProbe,omitempty"`
 }
 
 // Image owners accepted in config.

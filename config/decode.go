@@ -80,7 +80,7 @@ func decode(namespace string, src Source, allKeys []string) (*Config, []Problem)
 	}
 
 	if raw, ok := get(KeyService); ok {
-		decodeObject(&ps, KeyService, json.RawMessage(raw), &cfg.Service, "a mapping with name, image and optional region, ingress, port, env, minInstances, maxInstances, protect, runtimeAccountId, imageOwner")
+		decodeObject(&ps, KeyService, json.RawMessage(raw), &cfg.Service, "a mapping with name, image and optional region, ingress, port, env, minInstances, maxInstances, protect, runtimeAccountId, imageOwner, secrets, vpc, cpu, memory, cpuAlwaysAllocated, startupCpuBoost, concurrency, timeoutSeconds, executionEnvironment, startupProbe, livenessProbe")
 	}
 	if raw, ok := get(KeyImpersonators); ok {
 		cfg.Impersonators = decodeImpersonators(&ps, KeyImpersonators, json.RawMessage(raw))
@@ -185,11 +185,60 @@ func decodeObject(ps *problems, path string, raw json.RawMessage, v any, want st
 			ps.add(path+"."+key, "", "is not a known key", unknownKeyFix(key, "", known))
 		case slices.Contains(deferred, key):
 		default:
-			f := rt.Field(i)
-			decodeInto(ps, path+"."+key, string(fields[key]), rv.Field(i).Addr().Interface(), kindOf(f.Type))
+			decodeField(ps, path+"."+key, fields[key], rv.Field(i))
 		}
 	}
 	return fields, len(*ps) == before
+}
+
+// decodeField decodes one field, going into nested mappings and lists of mappings so that a
+// problem deep inside (a typo'd key in service.vpc) is named by its own path.
+func decodeField(ps *problems, path string, raw json.RawMessage, fv reflect.Value) {
+	t := fv.Type()
+	elem := t
+	if t.Kind() == reflect.Pointer {
+		elem = t.Elem()
+	}
+	switch {
+	case elem.Kind() == reflect.Struct && !hasUnmarshaler(elem):
+		if strings.TrimSpace(string(raw)) == "null" {
+			return
+		}
+		v := reflect.New(elem)
+		decodeObject(ps, path, raw, v.Interface(), "a mapping with "+strings.Join(jsonKeys(elem), ", "))
+		if t.Kind() == reflect.Pointer {
+			fv.Set(v)
+		} else {
+			fv.Set(v.Elem())
+		}
+	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Struct && !hasUnmarshaler(t.Elem()):
+		var items []json.RawMessage
+		if !decodeInto(ps, path, string(raw), &items, "a list of mappings") {
+			return
+		}
+		out := reflect.MakeSlice(t, len(items), len(items))
+		for j, item := range items {
+			decodeField(ps, fmt.Sprintf("%s[%d]", path, j), item, out.Index(j))
+		}
+		fv.Set(out)
+	default:
+		decodeInto(ps, path, string(raw), fv.Addr().Interface(), kindOf(t))
+	}
+}
+
+func hasUnmarshaler(t reflect.Type) bool {
+	return reflect.PointerTo(t).Implements(reflect.TypeFor[json.Unmarshaler]())
+}
+
+// jsonKeys lists a struct's config keys, for the shape a fix asks for.
+func jsonKeys(t reflect.Type) []string {
+	var out []string
+	for i := 0; i < t.NumField(); i++ {
+		if name := strings.Split(t.Field(i).Tag.Get("json"), ",")[0]; name != "" && name != "-" {
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 // strictDecode decodes one JSON value, refusing unknown keys and trailing data.

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -20,6 +21,9 @@ const (
 // APIs are the Google APIs the program needs: Cloud Run, IAM, IAM Credentials (impersonation)
 // and Cloud Storage (the authz bucket).
 var APIs = []string{"iam.googleapis.com", "iamcredentials.googleapis.com", "run.googleapis.com", "storage.googleapis.com"}
+
+// APISecretManager is enabled too when the service reads a secret of its own project.
+const APISecretManager = "secretmanager.googleapis.com"
 
 // Plan is everything the program will declare, derived from a validated Config with every name,
 // email and member computed up front. The Pulumi components render it and the access report
@@ -64,7 +68,26 @@ type ServicePlan struct {
 	// pipeline after the first deploy (service.imageOwner: pipeline).
 	IgnoreImage bool
 	Protect     bool
-	Runtime     Account
+	// Secrets are the distinct secrets the runtime account reads (an accessor grant on each);
+	// SecretEnvs and SecretVolumes are how the container sees them.
+	Secrets       []SecretRef
+	SecretEnvs    []SecretEnv
+	SecretVolumes []SecretVolume
+	VPC           *VPCPlan
+	// CPU and Memory are always sent, as are CPUIdle, Concurrency and Timeout ("<n>s"): see the
+	// defaults in runtime.go.
+	CPU, Memory     string
+	CPUIdle         bool
+	StartupCPUBoost bool
+	Concurrency     int
+	Timeout         string
+	// ExecutionEnvironment is the API's enum, "" to leave it to Cloud Run.
+	ExecutionEnvironment string
+	// StartupProbe is always set (Cloud Run's default TCP probe when config has none);
+	// LivenessProbe is nil when config has none.
+	StartupProbe  ProbePlan
+	LivenessProbe *ProbePlan
+	Runtime       Account
 }
 
 // CallerPlan is one caller and what it is granted.
@@ -173,6 +196,13 @@ func Resolve(c *Config, now time.Time) *Plan {
 		IgnoreImage:  c.ImageOwnerOrDefault() == ImageOwnerPipeline,
 		Protect:      c.Protected(),
 		Runtime:      account(c.Project, c.RuntimeAccountID(), runtimeEmail),
+	}
+
+	resolveRuntime(c, &p.Service)
+	for _, sec := range p.Service.Secrets {
+		if sec.Project == c.Project && !slices.Contains(p.APIs, APISecretManager) {
+			p.APIs = append(p.APIs, APISecretManager)
+		}
 	}
 
 	warned := map[string]bool{}

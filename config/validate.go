@@ -49,6 +49,7 @@ func validate(c *Config) []Problem {
 	var ps problems
 	validateProject(&ps, c)
 	validateService(&ps, c)
+	validateRuntime(&ps, c)
 	validateImpersonators(&ps, KeyImpersonators, c.Impersonators)
 	validateCallers(&ps, c)
 	validateAuthz(&ps, c)

@@ -6,6 +6,7 @@ import (
 	"sort"
 
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/cloudrunv2"
+	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/secretmanager"
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/serviceaccount"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -62,30 +63,28 @@ func NewPrivateAPI(ctx *pulumi.Context, name string, args PrivateAPIArgs, opts .
 		return nil, err
 	}
 
-	container := &cloudrunv2.ServiceTemplateContainerArgs{Image: pulumi.String(p.Image)}
-	if p.Port != 0 {
-		container.Ports = cloudrunv2.ServiceTemplateContainerPortArray{
-			&cloudrunv2.ServiceTemplateContainerPortArgs{ContainerPort: pulumi.Int(p.Port)},
+	// The runtime account reads each secret through a grant on that secret alone, never on the
+	// project. The grant is additive (IAMMember): the secret is not the program's, and an
+	// authoritative binding would remove whoever else reads it. The service waits for the grants,
+	// since Cloud Run checks access to every secret when it deploys a revision.
+	secretDeps := []pulumi.Resource{runtime}
+	for _, sec := range p.Secrets {
+		m, err := secretmanager.NewSecretIamMember(ctx, name+"-secret-"+sec.Key, &secretmanager.SecretIamMemberArgs{
+			Project:  pulumi.String(sec.Project),
+			SecretId: pulumi.String(sec.ID),
+			Role:     pulumi.String(config.RoleSecretAccessor),
+			Member:   iam.Named(ctx, p.Runtime.Member, runtime),
+		}, pulumi.Parent(api), pulumi.DependsOn(append([]pulumi.Resource{runtime}, args.DependsOn...)))
+		if err != nil {
+			return nil, err
 		}
+		secretDeps = append(secretDeps, m)
 	}
-	envNames := make([]string, 0, len(p.Env))
-	for k := range p.Env {
-		envNames = append(envNames, k)
-	}
-	sort.Strings(envNames) // a stable order, or every preview would show the env shuffled
-	if len(envNames) > 0 {
-		envs := cloudrunv2.ServiceTemplateContainerEnvArray{}
-		for _, k := range envNames {
-			envs = append(envs, &cloudrunv2.ServiceTemplateContainerEnvArgs{
-				Name: pulumi.String(k), Value: pulumi.String(p.Env[k]),
-			})
-		}
-		container.Envs = envs
-	}
+
 	template := &cloudrunv2.ServiceTemplateArgs{
 		// The runtime account's email, known in a preview, with a property dependency on it.
 		ServiceAccount: iam.Named(ctx, p.Runtime.Email, runtime),
-		Containers:     cloudrunv2.ServiceTemplateContainerArray{container},
+		Containers:     cloudrunv2.ServiceTemplateContainerArray{container(p)},
 		// Both bounds always: Cloud Run has refused a minimum without a maximum, and the provider
 		// keeps the last maximum when none is sent, so removing it from config would change
 		// nothing.
@@ -94,8 +93,9 @@ func NewPrivateAPI(ctx *pulumi.Context, name string, args PrivateAPIArgs, opts .
 			MaxInstanceCount: pulumi.Int(p.MaxInstances),
 		},
 	}
+	templateRuntime(template, p)
 	svcOpts := []pulumi.ResourceOption{pulumi.Parent(api), pulumi.Protect(p.Protect),
-		pulumi.DependsOn(append([]pulumi.Resource{runtime}, args.DependsOn...))}
+		pulumi.DependsOn(append(secretDeps, args.DependsOn...))}
 	if p.IgnoreImage {
 		// The app's pipeline deploys new images (gcloud run deploy), stamping client and
 		// clientVersion as it does: the stack sets the first image and then leaves all three.

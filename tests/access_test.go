@@ -35,8 +35,9 @@ var accessCases = []struct {
 			"user:hana.sato@acme.example roles/iam.serviceAccountTokenCreator //iam.googleapis.com/projects/acme-platform-dev/serviceAccounts/orders-front@acme-platform-dev.iam.gserviceaccount.com 2027-03-31T00:00:00Z",
 			"serviceAccount:billing-runner@acme-billing-prod.iam.gserviceaccount.com roles/run.invoker //run.googleapis.com/projects/acme-platform-dev/locations/asia-northeast1/services/orders-api never",
 			"serviceAccount:cdn-purger@acme-platform-dev.iam.gserviceaccount.com projects/acme-platform-dev/roles/ordersApiAuthz //storage.googleapis.com/projects/_/buckets/acme-platform-dev-orders-api-authz never",
+			"serviceAccount:orders-api-run@acme-platform-dev.iam.gserviceaccount.com roles/secretmanager.secretAccessor //secretmanager.googleapis.com/projects/acme-shared-secrets/secrets/payments-signing-key never",
 		},
-		grants: 15,
+		grants: 17,
 	},
 	{
 		name:   "minimal",
@@ -294,6 +295,11 @@ func accessDeployedGrants(t *testing.T, r *result) map[string]bool {
 					out[accessGrantKey(m, b.Role, "//storage.googleapis.com/projects/_/buckets/"+x.Str("bucket"), nil)] = true
 				}
 			}
+		case tSecretIAM:
+			if x.Obj("condition") != nil {
+				t.Errorf("%s has a condition the report cannot show", x.Name)
+			}
+			out[accessGrantKey(x.Str("member"), x.Str("role"), "//secretmanager.googleapis.com/projects/"+x.Str("project")+"/secrets/"+x.Str("secretId"), nil)] = true
 		case tCustomRole, tAccount, tService, tBucket, tProjectAPI:
 			// Not grants; the inventory test covers the ones the report lists.
 		default:

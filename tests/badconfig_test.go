@@ -389,6 +389,154 @@ config:
 `,
 			want: []string{`impersonators[0].member "deleted:user:gone@acme.example?uid=123456789": is how IAM shows a principal that was deleted; remove it from the stack config`},
 		},
+		{
+			name: "secrets: missing, malformed, both or neither use, clashing env and files",
+			yaml: base + `    env:
+      DB_PASSWORD: oops
+    secrets:
+      - env: TOKEN
+      - secret: "my secret!"
+        version: newest
+        env: X
+      - secret: db-password
+        env: DB_PASSWORD
+      - secret: api-key
+        env: API_KEY
+        path: /secrets/api/key
+      - secret: api-key
+      - secret: tls-cert
+        path: /secrets/api/cert.pem
+      - secret: tls-key
+        path: /secrets/api/key.pem
+      - secret: other
+        path: secrets/relative
+      - secret: kernel
+        path: /proc/thing
+`,
+			want: []string{
+				`service.secrets[0].secret: is missing`,
+				`service.secrets[1].secret "my secret!": is not a Secret Manager secret ID or name`,
+				`service.secrets[1].version "newest": is not "latest" or a version number`,
+				`service.secrets[2].env "DB_PASSWORD": is also set by service.env.DB_PASSWORD; set each environment variable once`,
+				`service.secrets[3] "api-key": sets both env and path; give each use of a secret its own entry`,
+				`service.secrets[4] "api-key": says neither env nor path`,
+				`service.secrets[6].path "/secrets/api/key.pem": is in /secrets/api, where another secret (projects/acme-test/secrets/tls-cert) is mounted; Cloud Run mounts one secret per directory`,
+				`service.secrets[7].path "secrets/relative": is not a clean absolute file path`,
+				`service.secrets[8].path "/proc/thing": would mount over /proc, which Cloud Run keeps for itself`,
+			},
+		},
+		{
+			name: "secret mounts nested",
+			yaml: base + `    secrets:
+      - secret: outer
+        path: /secrets/a/file
+      - secret: inner
+        path: /secrets/a/b/file
+`,
+			want: []string{`service.secrets "/secrets/a/b": is inside /secrets/a, where another secret is mounted`},
+		},
+		{
+			name: "vpc: connector with direct egress, bad names, bad egress",
+			yaml: base + `    vpc:
+      connector: Bad Connector
+      subnetwork: Orders_Subnet
+      tags: [ok-tag, Bad_Tag]
+      egress: everything
+`,
+			want: []string{
+				`service.vpc "Bad Connector": sets a connector and Direct VPC egress (network, subnetwork, tags) together; choose one`,
+				`service.vpc.connector "Bad Connector": is not a Serverless VPC Access connector`,
+				`service.vpc.subnetwork "Orders_Subnet": is not a subnetwork`,
+				`service.vpc.tags[1] "Bad_Tag": is not a network tag`,
+				`service.vpc.egress "everything": is not a Cloud Run VPC egress setting; use "private-ranges-only" (default) or "all-traffic"`,
+			},
+		},
+		{
+			name: "vpc naming nothing",
+			yaml: base + `    vpc:
+      egress: all-traffic
+`,
+			want: []string{`service.vpc: names no network, subnetwork or connector; set subnetwork (Direct VPC egress) or connector, or remove service.vpc`},
+		},
+		{
+			name: "resources outside Cloud Run's limits",
+			yaml: base + `    cpu: "3"
+    memory: 64Gi
+    concurrency: 1001
+    timeoutSeconds: 3601
+    executionEnvironment: gen3
+`,
+			want: []string{
+				`service.cpu "3": is not a Cloud Run CPU limit; use "1", "2", "4", "6" or "8"`,
+				`service.memory "64Gi": is more than Cloud Run's 32Gi`,
+				`service.concurrency "1001": is outside Cloud Run's 1-1000 requests per instance`,
+				`service.timeoutSeconds "3601": is outside Cloud Run's 1-3600 seconds`,
+				`service.executionEnvironment "gen3": is not a Cloud Run execution environment`,
+			},
+		},
+		{
+			name: "memory against CPU",
+			yaml: base + `    cpu: "2"
+    memory: 16Gi
+`,
+			want: []string{`service.cpu "2": is too little for memory 16Gi: more than 8Gi needs at least 4 CPU; raise service.cpu to 4, or lower service.memory`},
+		},
+		{
+			name: "CPU against memory",
+			yaml: base + `    cpu: "8"
+    memory: 2Gi
+`,
+			want: []string{`service.memory "2Gi": is too little for 8 CPU, which needs at least 4Gi; raise service.memory to 4Gi, or lower service.cpu`},
+		},
+		{
+			name: "a fraction of a CPU",
+			yaml: base + `    cpu: "0.5"
+    memory: 2Gi
+    concurrency: 10
+    cpuAlwaysAllocated: true
+    executionEnvironment: gen2
+`,
+			want: []string{
+				`service.cpu "0.5": is too little for memory 2Gi: more than 1Gi needs at least 1 CPU`,
+				`service.concurrency "10": is not allowed with a fraction of a CPU (0.5): Cloud Run requires 1`,
+				`service.cpuAlwaysAllocated "true": is not allowed with a fraction of a CPU (0.5): CPU must be allocated only during requests`,
+				`service.executionEnvironment "gen2": is not allowed with a fraction of a CPU (0.5): it needs the first generation`,
+			},
+		},
+		{
+			name: "gen2 below its memory minimum",
+			yaml: base + `    memory: 256Mi
+    executionEnvironment: gen2
+`,
+			want: []string{`service.memory "256Mi": is below Cloud Run's 512Mi minimum for this execution environment`},
+		},
+		{
+			name: "probes",
+			yaml: base + `    startupProbe:
+      periodSeconds: 60
+      failureThreshold: 5
+      timeoutSeconds: 90
+    livenessProbe:
+      tcp: true
+      initialDelaySeconds: 300
+`,
+			want: []string{
+				`service.startupProbe: says neither path (HTTP) nor tcp`,
+				`service.startupProbe.timeoutSeconds "90": is longer than periodSeconds (60)`,
+				`service.startupProbe.failureThreshold "5": times periodSeconds (60) is more than Cloud Run's 240 seconds for a container to start`,
+				`service.livenessProbe.tcp "true": is not a Cloud Run liveness probe: liveness probes are HTTP or gRPC`,
+				`service.livenessProbe.initialDelaySeconds "300": is outside Cloud Run's 0-240`,
+			},
+		},
+		{
+			name: "unknown keys inside the new blocks",
+			yaml: base + `    vpc:
+      subnet: orders
+    startupProbe:
+      paht: /healthz
+`,
+			want: []string{`service.vpc.subnet: is not a known key; remove it; known keys: connector, egress, network, subnetwork, tags`, `service.startupProbe.paht: is not a known key; did you mean "path"?`},
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,11 +1,14 @@
 package tests
 
 import (
+	"encoding/json"
 	"reflect"
 	"slices"
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 
 	"github.com/platform/private-run-api/internal/mocktest"
 )
@@ -54,6 +57,9 @@ func TestDevStackResources(t *testing.T) {
 		tAccountIAM + " orders-front-token-creator-expires-20270331t000000z",
 		tBucket + " authz-bucket",
 		tBucketPolicy + " authz-policy",
+		tSecretIAM + " orders-api-secret-orders-db-password",
+		tSecretIAM + " orders-api-secret-acme-shared-secrets-payments-signing-key",
+		tProjectAPI + " apis-secretmanager.googleapis.com",
 		tComponentAuth + " authz",
 		tComponentCall + " callers",
 		tComponentAPIs + " apis",
@@ -87,20 +93,14 @@ func TestDevStackResources(t *testing.T) {
 		if got := tpl["serviceAccount"].StringValue(); got != "orders-api-run@"+devProject+".iam.gserviceaccount.com" {
 			t.Errorf("template.serviceAccount = %q", got)
 		}
-		c := tpl["containers"].ArrayValue()[0].ObjectValue()
-		if got := c["image"].StringValue(); got != "asia-northeast1-docker.pkg.dev/acme-platform-dev/apps/orders-api:1.4.2" {
-			t.Errorf("image = %q", got)
+		// The whole template, as the dev stack asks for it: secrets as references (the env var
+		// carries no value), Direct VPC egress, sizing, behaviour and both probes.
+		got, err := json.MarshalIndent(resource.NewObjectProperty(tpl).Mappable(), "", "  ")
+		if err != nil {
+			t.Fatal(err)
 		}
-		if got := c["ports"].ArrayValue()[0].ObjectValue()["containerPort"].NumberValue(); got != 8080 {
-			t.Errorf("containerPort = %v", got)
-		}
-		env := c["envs"].ArrayValue()[0].ObjectValue()
-		if env["name"].StringValue() != "LOG_LEVEL" || env["value"].StringValue() != "info" {
-			t.Errorf("env = %v", env)
-		}
-		sc := tpl["scaling"].ObjectValue()
-		if sc["minInstanceCount"].NumberValue() != 0 || sc["maxInstanceCount"].NumberValue() != 5 {
-			t.Errorf("scaling = %v", sc)
+		if string(got) != devTemplate {
+			t.Errorf("template differs:\n got %s\nwant %s", got, devTemplate)
 		}
 		labels := svc.Obj("labels")
 		if labels["team"].StringValue() != "platform" || labels["env"].StringValue() != "dev" || len(labels) != 2 {
@@ -109,6 +109,25 @@ func TestDevStackResources(t *testing.T) {
 		checkDependsOn(t, r, svc, "runtime account", r.Find(t, tAccount, "orders-api-runtime"))
 		checkPropertyDep(t, svc, "template", r.Find(t, tAccount, "orders-api-runtime"))
 		checkDependsOn(t, r, svc, "Cloud Run API", r.Find(t, tProjectAPI, "apis-run.googleapis.com"))
+	})
+
+	t.Run("secret access", func(t *testing.T) {
+		runtime := r.Find(t, tAccount, "orders-api-runtime")
+		svc := r.Find(t, tService, "orders-api")
+		for name, want := range map[string][2]string{
+			"orders-api-secret-orders-db-password":                       {devProject, "orders-db-password"},
+			"orders-api-secret-acme-shared-secrets-payments-signing-key": {"acme-shared-secrets", "payments-signing-key"},
+		} {
+			m := r.Find(t, tSecretIAM, name)
+			checkParent(t, m, api)
+			if m.Str("project") != want[0] || m.Str("secretId") != want[1] || m.Str("role") != "roles/secretmanager.secretAccessor" ||
+				m.Str("member") != "serviceAccount:orders-api-run@"+devProject+".iam.gserviceaccount.com" {
+				t.Errorf("%s inputs = %v", name, m.Inputs)
+			}
+			checkPropertyDep(t, m, "member", runtime)
+			// Cloud Run checks access to each secret when it deploys a revision.
+			checkDependsOn(t, r, svc, name, m)
+		}
 	})
 
 	t.Run("runtime account", func(t *testing.T) {
@@ -316,3 +335,98 @@ func checkBinding(t *testing.T, b mocktest.Resource, account, role string, membe
 		t.Errorf("%s: condition has no title", b.Name)
 	}
 }
+
+// devTemplate is the Cloud Run template Pulumi.dev.yaml declares.
+const devTemplate = `{
+  "containers": [
+    {
+      "envs": [
+        {
+          "name": "DB_PASSWORD",
+          "valueSource": {
+            "secretKeyRef": {
+              "secret": "orders-db-password",
+              "version": "latest"
+            }
+          }
+        },
+        {
+          "name": "LOG_LEVEL",
+          "value": "info"
+        }
+      ],
+      "image": "asia-northeast1-docker.pkg.dev/acme-platform-dev/apps/orders-api:1.4.2",
+      "livenessProbe": {
+        "failureThreshold": 3,
+        "httpGet": {
+          "path": "/healthz"
+        },
+        "initialDelaySeconds": 0,
+        "periodSeconds": 30,
+        "timeoutSeconds": 1
+      },
+      "ports": [
+        {
+          "containerPort": 8080
+        }
+      ],
+      "resources": {
+        "cpuIdle": true,
+        "limits": {
+          "cpu": "1",
+          "memory": "1Gi"
+        },
+        "startupCpuBoost": true
+      },
+      "startupProbe": {
+        "failureThreshold": 12,
+        "httpGet": {
+          "path": "/healthz"
+        },
+        "initialDelaySeconds": 0,
+        "periodSeconds": 5,
+        "timeoutSeconds": 1
+      },
+      "volumeMounts": [
+        {
+          "mountPath": "/secrets/payments",
+          "name": "secrets-payments-bdc02d"
+        }
+      ]
+    }
+  ],
+  "executionEnvironment": "EXECUTION_ENVIRONMENT_GEN2",
+  "maxInstanceRequestConcurrency": 40,
+  "scaling": {
+    "maxInstanceCount": 5,
+    "minInstanceCount": 0
+  },
+  "serviceAccount": "orders-api-run@acme-platform-dev.iam.gserviceaccount.com",
+  "timeout": "60s",
+  "volumes": [
+    {
+      "name": "secrets-payments-bdc02d",
+      "secret": {
+        "items": [
+          {
+            "path": "signing-key.pem",
+            "version": "3"
+          }
+        ],
+        "secret": "projects/acme-shared-secrets/secrets/payments-signing-key"
+      }
+    }
+  ],
+  "vpcAccess": {
+    "egress": "PRIVATE_RANGES_ONLY",
+    "networkInterfaces": [
+      {
+        "network": "orders-vpc",
+        "subnetwork": "orders-private",
+        "tags": [
+          "orders-api"
+        ]
+      }
+    ]
+  }
+}`

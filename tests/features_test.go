@@ -188,8 +188,9 @@ func TestGuardOffAndAPIsOff(t *testing.T) {
 func TestAPIsOnEverythingDependsOnThem(t *testing.T) {
 	r := mustRun(t, devStack(t), runOpts{})
 	apis := r.ByType(tProjectAPI)
-	if len(apis) != 4 {
-		t.Fatalf("%d APIs enabled, want 4", len(apis))
+	// run, iam, iamcredentials, storage, and secretmanager for the secret in the dev project.
+	if len(apis) != 5 {
+		t.Fatalf("%d APIs enabled, want 5", len(apis))
 	}
 	for _, x := range r.Resources {
 		if !x.Custom || x.Type == tProjectAPI {

@@ -31,6 +31,7 @@ const (
 	tServiceIAM    = "gcp:cloudrunv2/serviceIamBinding:ServiceIamBinding"
 	tBucket        = "gcp:storage/bucket:Bucket"
 	tBucketPolicy  = "gcp:storage/bucketIAMPolicy:BucketIAMPolicy"
+	tSecretIAM     = "gcp:secretmanager/secretIamMember:SecretIamMember"
 	tCustomRole    = "gcp:projects/iAMCustomRole:IAMCustomRole"
 	tProjectAPI    = "gcp:projects/service:Service"
 	tComponentCall = "privateapi:iam:Callers"

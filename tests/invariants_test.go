@@ -78,7 +78,7 @@ config:
 // allowedTypes is every resource type the program may register. A project-level IAM resource, a
 // service-account key or anything else unexpected fails the test by not being listed here.
 var allowedTypes = map[string]bool{
-	tAccount: true, tAccountIAM: true, tService: true, tServiceIAM: true, tBucket: true, tBucketPolicy: true,
+	tAccount: true, tAccountIAM: true, tService: true, tServiceIAM: true, tBucket: true, tBucketPolicy: true, tSecretIAM: true,
 	tCustomRole: true, tProjectAPI: true, tComponentCall: true, tComponentAPI: true, tComponentAPIs: true, tComponentAuth: true,
 }
 
@@ -122,12 +122,24 @@ func checkInvariants(t *testing.T, r *result, project string) {
 				t.Errorf("%s %s: public principal %q at %s", x.Type, x.Name, s, path)
 			}
 		})
-		if x.Custom && x.Type != tBucketPolicy && x.Type != tAccountIAM && x.Str("project") != project {
+		if x.Custom && x.Type != tBucketPolicy && x.Type != tAccountIAM && x.Type != tSecretIAM && x.Str("project") != project {
 			t.Errorf("%s %s: project %q, want %q set explicitly", x.Type, x.Name, x.Str("project"), project)
 		}
 		switch x.Type {
 		case tBucketPolicy:
 			checkBucketPolicy(t, r, x, accounts)
+		case tSecretIAM:
+			// Only the runtime account, only the accessor role, only on a named secret.
+			runAs := ""
+			for _, svc := range r.ByType(tService) {
+				runAs = "serviceAccount:" + svc.Obj("template")["serviceAccount"].StringValue()
+			}
+			if x.Str("role") != config.RoleSecretAccessor || x.Str("member") != runAs || x.Str("secretId") == "" || x.Str("project") == "" {
+				t.Errorf("%s: %s to %s on %s/%s; only the runtime account may read a secret, and only with %s", x.Name, x.Str("role"), x.Str("member"), x.Str("project"), x.Str("secretId"), config.RoleSecretAccessor)
+			}
+			if a, ok := accounts[x.Str("member")]; !ok || !slices.Contains(x.PropertyDeps["member"], a.URN) {
+				t.Errorf("%s: member is not the runtime account's output", x.Name)
+			}
 		case tAccountIAM, tServiceIAM:
 			role := x.Str("role")
 			if role == "roles/iam.serviceAccountTokenCreator" || role == "roles/iam.serviceAccountUser" {
@@ -166,6 +178,7 @@ func checkInvariants(t *testing.T, r *result, project string) {
 				}
 			}
 		case tService:
+			checkNoSecretValues(t, x)
 			runAs := x.Obj("template")["serviceAccount"]
 			if !runAs.IsString() {
 				t.Fatalf("service %s runs as %v: it must name its own account", x.Name, runAs)
@@ -219,6 +232,35 @@ func checkBucketPolicy(t *testing.T, r *result, x mocktest.Resource, accounts ma
 			}
 		}
 	}
+}
+
+// checkNoSecretValues: a secret reaches the container only as a reference. An env entry that reads
+// a secret carries no value, and nothing in the service's inputs is a secret's payload (the
+// program has none: no SecretVersion is an allowed type), so neither state nor a preview holds one.
+func checkNoSecretValues(t *testing.T, svc mocktest.Resource) {
+	t.Helper()
+	for _, c := range svc.Obj("template")["containers"].ArrayValue() {
+		envs, ok := c.ObjectValue()["envs"]
+		if !ok {
+			continue
+		}
+		for _, e := range envs.ArrayValue() {
+			o := e.ObjectValue()
+			if _, ref := o["valueSource"]; ref {
+				if v, has := o["value"]; has {
+					t.Errorf("env %v reads a secret and also carries a value %v", o["name"], v)
+				}
+				if o["valueSource"].ObjectValue()["secretKeyRef"].ObjectValue()["secret"].StringValue() == "" {
+					t.Errorf("env %v: secret reference without a secret", o["name"])
+				}
+			}
+		}
+	}
+	walkStrings(svc.Inputs, func(path, s string) {
+		if strings.Contains(strings.ToLower(path), "secretdata") || strings.Contains(strings.ToLower(path), "payload") {
+			t.Errorf("service input %s carries secret data", path)
+		}
+	})
 }
 
 // walkStrings calls fn for every string in a property map, with a dotted path.

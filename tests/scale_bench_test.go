@@ -197,9 +197,22 @@ func floor(s genStack) pulumi.RunFunc {
 			Template: &cloudrunv2.ServiceTemplateArgs{
 				ServiceAccount: pulumi.String(email(runtimeID)),
 				Containers: cloudrunv2.ServiceTemplateContainerArray{
-					&cloudrunv2.ServiceTemplateContainerArgs{Image: pulumi.String(s.Service.Image)},
+					&cloudrunv2.ServiceTemplateContainerArgs{
+						Image: pulumi.String(s.Service.Image),
+						Resources: &cloudrunv2.ServiceTemplateContainerResourcesArgs{
+							Limits:  pulumi.StringMap{"cpu": pulumi.String(config.DefaultCPU), "memory": pulumi.String(config.DefaultMemory)},
+							CpuIdle: pulumi.Bool(true), StartupCpuBoost: pulumi.Bool(false),
+						},
+						StartupProbe: &cloudrunv2.ServiceTemplateContainerStartupProbeArgs{
+							InitialDelaySeconds: pulumi.Int(0), PeriodSeconds: pulumi.Int(config.DefaultProbePeriod),
+							TimeoutSeconds: pulumi.Int(config.DefaultProbeTimeout), FailureThreshold: pulumi.Int(config.DefaultProbeFailures),
+							TcpSocket: &cloudrunv2.ServiceTemplateContainerStartupProbeTcpSocketArgs{},
+						},
+					},
 				},
-				Scaling: &cloudrunv2.ServiceTemplateScalingArgs{MinInstanceCount: pulumi.Int(0), MaxInstanceCount: pulumi.Int(config.DefaultMaxInstances)},
+				Scaling:                       &cloudrunv2.ServiceTemplateScalingArgs{MinInstanceCount: pulumi.Int(0), MaxInstanceCount: pulumi.Int(config.DefaultMaxInstances)},
+				MaxInstanceRequestConcurrency: pulumi.Int(config.DefaultConcurrency),
+				Timeout:                       pulumi.String("300s"),
 			},
 		}, pulumi.Protect(true), pulumi.DependsOn(append([]pulumi.Resource{runtime}, apis...)))
 		if err != nil {

@@ -94,7 +94,7 @@ func TestReport(t *testing.T) {
 	}{
 		{"text", []string{
 			"Access report for stack dev, project acme-platform-dev (expiries judged at 2026-11-23T00:00:00Z)",
-			"Grants (15), by principal",
+			"Grants (17), by principal",
 			"  user:kenji.ito@acme.example\n    roles/iam.serviceAccountTokenCreator  ",
 			"  serviceAccount:billing-runner@acme-billing-prod.iam.gserviceaccount.com\n    roles/run.invoker  ",
 			"Created (7)",
@@ -112,8 +112,8 @@ func TestReport(t *testing.T) {
 				var r struct {
 					Grants []struct{ Principal, Role string }
 				}
-				if err := json.Unmarshal([]byte(out), &r); err != nil || len(r.Grants) != 15 {
-					t.Errorf("JSON report: %d grants, err %v; want 15", len(r.Grants), err)
+				if err := json.Unmarshal([]byte(out), &r); err != nil || len(r.Grants) != 17 {
+					t.Errorf("JSON report: %d grants, err %v; want 17", len(r.Grants), err)
 				}
 			}
 		})
@@ -296,7 +296,7 @@ func TestDiffAgainstGitRevision(t *testing.T) {
 	if code != 3 {
 		t.Fatalf("new stack: exit %d, want 3\n%s%s", code, out, errOut)
 	}
-	contains(t, "new stack diff", out, ", without Pulumi.staging.yaml -> ", "grants 15 added, 0 removed, 0 changed; created resources 7 added, 0 removed, 0 changed")
+	contains(t, "new stack diff", out, ", without Pulumi.staging.yaml -> ", "grants 17 added, 0 removed, 0 changed; created resources 7 added, 0 removed, 0 changed")
 	if strings.Contains(out, "\n    - ") || strings.Contains(out, "\n    ~ ") {
 		t.Errorf("a new stack can only add:\n%s", out)
 	}
