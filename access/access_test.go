@@ -526,3 +526,49 @@ func TestParseFormat(t *testing.T) {
 		t.Errorf("ParseFormat(yaml) error = %v, want one listing the formats", err)
 	}
 }
+
+// TestDiffShowsSecretAccess: reading a new secret is a grant to the runtime account, and the
+// diff shows it with the use that needs it; a moved version is not an access change.
+func TestDiffShowsSecretAccess(t *testing.T) {
+	build := func(secrets string) Report {
+		t.Helper()
+		sf, err := config.ParseStackYAML(namespace, "test.yaml", []byte(`
+config:
+  gcp:project: acme-test
+  gcp:region: us-central1
+  private-run-api:service:
+    name: orders-api
+    image: us-docker.pkg.dev/cloudrun/container/hello
+`+secrets))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := Plan(sf, "test.yaml", at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return Build("test", p, at)
+	}
+	base := build("")
+	head := build(`    secrets:
+      - secret: projects/acme-vault/secrets/db-password
+        env: DB_PASSWORD
+`)
+	d := Compare(base, head, "base", "head")
+	if !d.Changed || len(d.Grants) != 1 {
+		t.Fatalf("diff = %+v, want one added grant", d.Grants)
+	}
+	g := d.Grants[0]
+	if g.Change != Added || g.Principal != "serviceAccount:orders-api-run@acme-test.iam.gserviceaccount.com" || g.Role != "roles/secretmanager.secretAccessor" ||
+		g.Target.Resource != "//secretmanager.googleapis.com/projects/acme-vault/secrets/db-password" || !strings.Contains(g.Why, "env DB_PASSWORD") {
+		t.Errorf("secret grant = %+v", g)
+	}
+	moved := build(`    secrets:
+      - secret: projects/acme-vault/secrets/db-password
+        version: "7"
+        env: DB_PASSWORD
+`)
+	if d := Compare(head, moved, "head", "moved"); len(d.Grants) != 0 {
+		t.Errorf("a new version of the same secret shows as %+v", d.Grants)
+	}
+}
