@@ -147,8 +147,9 @@ func LevelName(l policyx.EnforcementLevel) string {
 // ParseConfig reads a policy config file the way the Pulumi CLI reads --policy-pack-config and
 // `pulumi policy enable --config`: an object from policy name (or "all") to either a level
 // ("advisory", "mandatory", "disabled") or an object with an optional "enforcementLevel" and the
-// policy's properties. It is stricter than the CLI: unknown policy names and properties are
-// errors, and so is "remediate", which none of these policies does.
+// policy's properties, plus the CLI's "environments" list. It is stricter than the CLI: unknown
+// policy names and properties are errors, and so is "remediate", which none of these policies
+// does.
 func ParseConfig(data []byte) (Config, error) {
 	var raw map[string]any
 	if err := json.Unmarshal(data, &raw); err != nil {
@@ -169,6 +170,9 @@ func ParseConfig(data []byte) (Config, error) {
 	}
 	// "all" first: the CLI applies it before the per-policy entries, whatever the file's order.
 	if v, ok := raw["all"]; ok {
+		if m, isMap := v.(map[string]any); isMap {
+			v = m["enforcementLevel"]
+		}
 		l, err := level("all", v)
 		if err != nil {
 			return Config{}, err
@@ -180,6 +184,13 @@ func ParseConfig(data []byte) (Config, error) {
 	names := slices.Sorted(maps.Keys(raw))
 	for _, name := range names {
 		if name == "all" {
+			continue
+		}
+		if name == "environments" {
+			// ESC environments the CLI resolves for the pack (--policy-pack-config only).
+			if _, err := stringArray(raw[name]); err != nil {
+				return Config{}, fmt.Errorf("environments: %v", err)
+			}
 			continue
 		}
 		if _, ok := c.Levels[name]; !ok {

@@ -153,6 +153,9 @@ func TestParseConfig(t *testing.T) {
 			return len(c.Props["run-invoker-service-accounts-only"]["allowedMembers"].([]any)) == 1 &&
 				c.Levels["run-invoker-service-accounts-only"] == levelNames["mandatory"]
 		},
+		`{"all": {"enforcementLevel": "disabled"}, "environments": ["acme/policy"]}`: func(c Config) bool {
+			return c.Levels["no-public-principals"] == levelNames["disabled"]
+		},
 		`{"authz-bucket-iam-one-policy": {"enforcementLevel": "advisory"}}`: func(c Config) bool {
 			return c.Levels["authz-bucket-iam-one-policy"] == levelNames["advisory"] && c.Props["authz-bucket-iam-one-policy"] == nil
 		},
