@@ -82,7 +82,7 @@ type Config struct {
 	// the token's sub carry it, so the deploy binding compares it byte for byte.
 	Repository string
 	// RepositoryID and RepositoryOwnerID pin the repository and its owner by numbers GitHub never
-	// reuses: a renamed, transferred or deleted-and-recreated name matches neither.
+	// reuses: a repository re-created under a freed name matches neither.
 	RepositoryID      string
 	RepositoryOwnerID string
 	// DeployBranch, DeployWorkflow (a file in .github/workflows) and DeployEnvironment are the

@@ -69,10 +69,10 @@ type Permission struct {
 }
 
 // DeployPermissions is the deploy account's role in the main stack's project, without a
-// condition: none of these services honours resource attributes in IAM Conditions (Google's
-// list has neither iam.googleapis.com nor run.googleapis.com; serviceusage reads are harmless),
-// and bucket creation is checked against the project, where a bucket name cannot be matched. The
-// project holds only the program's resources, so the reach of these permissions is the program.
+// condition: Google's list of services that evaluate resource attributes in IAM Conditions has
+// neither iam.googleapis.com nor run.googleapis.com (serviceusage reads are harmless), and bucket
+// creation is checked against the project, where no bucket name can be matched. The project holds
+// only the program's resources, so the reach of these permissions is the program's.
 var DeployPermissions = []Permission{
 	{"run.services.create", "creates the Cloud Run service"},
 	{"run.services.get", "reads it (refresh, and every update)"},
@@ -83,14 +83,13 @@ var DeployPermissions = []Permission{
 	{"run.operations.get", "waits for the service's long-running operations"},
 	{"iam.serviceAccounts.create", "creates a caller account when a caller is onboarded, with no admin run"},
 	{"iam.serviceAccounts.get", "reads the caller and runtime accounts"},
-	{"iam.serviceAccounts.list", "finds an account just created, which the API shows late"},
 	{"iam.serviceAccounts.update", "keeps a caller account's display name and description"},
 	{"iam.serviceAccounts.delete", "removes a caller that leaves the config"},
 	{"iam.serviceAccounts.getIamPolicy", "reads the token-creator bindings on caller accounts"},
 	{"iam.serviceAccounts.setIamPolicy", "sets those bindings; reaches every account of the project, hence the project holds only the program's accounts"},
 	{"storage.buckets.create", "creates the authz bucket once; Cloud Storage checks it against the project, so no bucket-name condition can scope it"},
-	{"serviceusage.services.get", "refreshes an API enablement a main stack with enableApis true still holds; enables nothing"},
-	{"serviceusage.services.list", "the same, for the provider's batched reads"},
+	{"serviceusage.services.get", "reads an API enablement that a main stack still on enableApis true holds; enables nothing"},
+	{"serviceusage.services.list", "the same read, as the provider lists a project's enabled services"},
 }
 
 // AuthzBucketPermissions is the deploy account's role on the authz bucket alone, by an IAM
@@ -277,7 +276,7 @@ func Resolve(c *Config) *Plan {
 			"attribute.workflow_ref":        {Claim("job_workflow_ref")},
 			AttrPreview:                     {Claim("repository_id"), Lit(":"), Claim("event_name")},
 			// sub, not environment: the environment claim is absent from jobs without one, and a
-			// mapping that reads an absent claim fails every token exchange.
+			// mapping that reads an absent claim risks failing their token exchange.
 			AttrDeploy: {Claim("repository_id"), Lit(":"), Claim("job_workflow_ref"), Lit(":"), Claim("sub")},
 		},
 		// GitHub signs tokens for every repository with the same issuer: without this condition
