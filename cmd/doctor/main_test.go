@@ -2,10 +2,22 @@ package main
 
 import (
 	"bytes"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	"google.golang.org/api/option"
 )
 
 const devBatch = "orders-batch@acme-platform-dev.iam.gserviceaccount.com"
@@ -122,9 +134,17 @@ func TestRun(t *testing.T) {
 			stderr: []string{"add -online"}, noStdout: true},
 		{name: "plain http URL", args: []string{"-stack", "dev", "-caller", "orders-batch", "-online", "-url", "http://x.a.run.app"}, code: 2,
 			stderr: []string{"https URL"}, noStdout: true},
+		{name: "-online without -caller", args: []string{"-stack", "dev", "-online", "-url", "https://x.a.run.app"}, code: 2,
+			stderr: []string{"-online calls as a caller: pass -caller NAME"}, noStdout: true},
+		{name: "-iam-token-file without -who-else", args: []string{"-stack", "dev", "-caller", "orders-batch", "-iam-token-file", "-"}, code: 2,
+			stderr: []string{"-iam-token-file is only used by -who-else"}, noStdout: true},
+		{name: "zero timeout", args: []string{"-stack", "dev", "-caller", "orders-batch", "-timeout", "0s"}, code: 2,
+			stderr: []string{"-timeout must be positive"}, noStdout: true},
+		{name: "-who-else on an invalid stack", args: []string{"-stack", "broken", "-who-else", "-dir", testDir}, code: 2,
+			stderr: []string{"invalid stack config"}, noStdout: true},
 		{name: "stray argument", args: []string{"-stack", "dev", "orders-batch"}, code: 2, stderr: []string{`unexpected argument "orders-batch"`}, noStdout: true},
 		{name: "unknown flag", args: []string{"-stak", "dev"}, code: 2, stderr: []string{"flag provided but not defined: -stak"}, noStdout: true},
-		{name: "help", args: []string{"-h"}, code: 0, stderr: []string{"usage: go run ./cmd/doctor", "Exit status"}, noStdout: true},
+		{name: "help", args: []string{"-h"}, code: 0, stderr: []string{"usage: go run ./cmd/doctor", "-who-else", "-timeout", "Exit status"}, noStdout: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -139,7 +159,7 @@ func TestRun(t *testing.T) {
 				return ""
 			}
 			var stdout, stderr bytes.Buffer
-			code := run(tc.args, env, &stdout, &stderr)
+			code := run(tc.args, system{env: env, stdout: &stdout, stderr: &stderr})
 			if code != tc.code {
 				t.Errorf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tc.code, stdout.String(), stderr.String())
 			}
@@ -157,5 +177,183 @@ func TestRun(t *testing.T) {
 				t.Errorf("want nothing on stdout, got:\n%s", stdout.String())
 			}
 		})
+	}
+}
+
+// fakePolicies answers the project's and the service's IAM policy reads, and records the
+// Authorization header each read came with.
+func fakePolicies(t *testing.T) (*httptest.Server, *[]string) {
+	var mu sync.Mutex
+	var auth []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		auth = append(auth, r.Header.Get("Authorization"))
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Path {
+		case "/v3/projects/acme-test:getIamPolicy":
+			io.WriteString(w, `{"bindings":[{"role":"roles/editor","members":["user:boss@acme.example","deleted:user:gone@acme.example?uid=1"]}]}`)
+		case "/v2/projects/acme-test/locations/asia-northeast1/services/orders-api:getIamPolicy":
+			io.WriteString(w, `{"bindings":[{"role":"roles/run.invoker","members":["serviceAccount:orders-batch@acme-test.iam.gserviceaccount.com","serviceAccount:cdn-purger@acme-test.iam.gserviceaccount.com"]}]}`)
+		default:
+			io.WriteString(w, `{}`)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &auth
+}
+
+func TestRunWhoElse(t *testing.T) {
+	testDir := t.TempDir()
+	write(t, filepath.Join(testDir, "Pulumi.yaml"), "name: private-run-api\nruntime: go\n")
+	write(t, filepath.Join(testDir, "Pulumi.test.yaml"), testStack)
+	home := t.TempDir()
+	write(t, filepath.Join(home, ".config", "gcloud", "application_default_credentials.json"), plainLogin)
+	env := func(k string) string {
+		if k == "HOME" {
+			return home
+		}
+		return ""
+	}
+	tests := []struct {
+		name  string
+		args  []string
+		stdin string
+		code  int
+		// stdout holds these in this order.
+		stdout []string
+		absent []string
+	}{
+		{
+			name:   "alone, reading as yourself from stdin",
+			args:   []string{"-stack", "test", "-dir", testDir, "-who-else", "-iam-token-file", "-"},
+			stdin:  "ya29.a0-token\n",
+			code:   0,
+			stdout: []string{"Who else can call service orders-api (project acme-test): outside this program's control", "INFO     1 principal can call every Cloud Run service in project acme-test", "user:boss@acme.example (roles/editor)", "WARNING  A deleted principal is still bound: deleted:user:gone@acme.example?uid=1", "gcloud projects remove-iam-policy-binding acme-test --member='deleted:user:gone@acme.example?uid=1' --role='roles/editor'"},
+			absent: []string{"Local access doctor"},
+		},
+		{
+			// The offline diagnosis decides the exit status; the report only adds to the output.
+			name:   "with a caller whose diagnosis has a problem",
+			args:   []string{"-stack", "test", "-dir", testDir, "-caller", "orders-batch", "-who-else", "-iam-token-file", "-"},
+			stdin:  "ya29.a0-token",
+			code:   1,
+			stdout: []string{"Local access doctor: stack test, caller orders-batch", "PROBLEM  Your credentials are a plain user login", "\n\nWho else can call service orders-api", "A deleted principal is still bound"},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, auth := fakePolicies(t)
+			var stdout, stderr bytes.Buffer
+			code := run(tc.args, system{env: env, stdin: strings.NewReader(tc.stdin), stdout: &stdout, stderr: &stderr,
+				apiOptions: []option.ClientOption{option.WithEndpoint(srv.URL + "/")}})
+			if code != tc.code {
+				t.Errorf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tc.code, stdout.String(), stderr.String())
+			}
+			out := stdout.String()
+			at := 0
+			for _, s := range tc.stdout {
+				i := strings.Index(out[at:], s)
+				if i < 0 {
+					t.Errorf("stdout lacks %q after offset %d:\n%s", s, at, out)
+					continue
+				}
+				at += i + len(s)
+			}
+			for _, s := range tc.absent {
+				if strings.Contains(out, s) {
+					t.Errorf("stdout has %q:\n%s", s, out)
+				}
+			}
+			srv.Close() // waits for the handlers, so auth is complete
+			if len(*auth) == 0 {
+				t.Fatal("no policy was read")
+			}
+			for _, a := range *auth {
+				if a != "Bearer ya29.a0-token" {
+					t.Errorf("a read carried Authorization %q, want the token from stdin", a)
+				}
+			}
+		})
+	}
+}
+
+func TestRunWhoElseWithoutCredentials(t *testing.T) {
+	testDir := t.TempDir()
+	write(t, filepath.Join(testDir, "Pulumi.yaml"), "name: private-run-api\nruntime: go\n")
+	write(t, filepath.Join(testDir, "Pulumi.test.yaml"), testStack)
+	// Google's libraries read the real environment: point them at a file that does not exist.
+	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", filepath.Join(testDir, "missing.json"))
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"-stack", "test", "-dir", testDir, "-who-else"}, system{env: func(string) string { return "" }, stdout: &stdout, stderr: &stderr})
+	if code != 0 {
+		t.Errorf("exit %d, want 0: the report never fails the doctor\n%s%s", code, stdout.String(), stderr.String())
+	}
+	want := "gcloud auth print-access-token | go run ./cmd/doctor -stack test -dir '" + testDir + "' -who-else -iam-token-file -"
+	if !strings.Contains(stdout.String(), "WARNING  Could not read any IAM policy") || !strings.Contains(stdout.String(), want) {
+		t.Errorf("want the no-credentials warning and %q:\n%s", want, stdout.String())
+	}
+}
+
+func TestRunBadToken(t *testing.T) {
+	for _, stdin := range []string{"", "two tokens", strings.Repeat("x", 20<<10), "tok\x1b[2J"} {
+		var stdout, stderr bytes.Buffer
+		code := run([]string{"-stack", "test", "-who-else", "-iam-token-file", "-"}, system{env: func(string) string { return "" }, stdin: strings.NewReader(stdin), stdout: &stdout, stderr: &stderr})
+		if code != 2 || !strings.Contains(stderr.String(), "expected one OAuth access token") || stdout.Len() > 0 {
+			t.Errorf("token %.20q: exit %d, stderr %q; want 2 and the expected-token message", stdin, code, stderr.String())
+		}
+	}
+}
+
+// TestRunOnlineTimeout checks that -timeout reaches the online check: a service account key whose
+// token endpoint never answers must end in a timeout finding, not a hang.
+func TestRunOnlineTimeout(t *testing.T) {
+	testDir := t.TempDir()
+	write(t, filepath.Join(testDir, "Pulumi.yaml"), "name: private-run-api\nruntime: go\n")
+	write(t, filepath.Join(testDir, "Pulumi.test.yaml"), testStack)
+	release := make(chan struct{})
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(hang.Close)
+	t.Cleanup(func() { close(release) })
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	adc, _ := json.Marshal(map[string]string{
+		"type": "service_account", "client_email": "orders-batch@acme-test.iam.gserviceaccount.com", "private_key_id": "k1",
+		"private_key": string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})), "token_uri": hang.URL + "/token",
+	})
+	keyFile := filepath.Join(testDir, "key.json")
+	write(t, keyFile, string(adc))
+	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", keyFile)
+	env := func(k string) string {
+		if k == "GOOGLE_APPLICATION_CREDENTIALS" {
+			return keyFile
+		}
+		return ""
+	}
+
+	done := make(chan int, 1)
+	var stdout, stderr bytes.Buffer
+	go func() {
+		done <- run([]string{"-stack", "test", "-dir", testDir, "-caller", "orders-batch", "-online", "-url", "https://orders-api-abc123-an.a.run.app", "-timeout", "300ms"},
+			system{env: env, stdout: &stdout, stderr: &stderr})
+	}()
+	select {
+	case code := <-done:
+		if code != 1 || !strings.Contains(stdout.String(), "PROBLEM  The online check timed out after 300ms") {
+			t.Errorf("exit %d, want 1 and the timeout finding:\n%s%s", code, stdout.String(), stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the doctor did not return")
 	}
 }
