@@ -91,7 +91,12 @@ func call(ctx context.Context, req OnlineRequest, audience string, step *atomic.
 	if err != nil {
 		return onlineError(err, req.Caller)
 	}
-	client := &http.Client{Transport: &oauth2.Transport{Source: steps{ts, step, req.URL}, Base: base}}
+	client := &http.Client{
+		Transport: &oauth2.Transport{Source: steps{ts, step, req.URL}, Base: base},
+		// oauth2.Transport adds the ID token to every request, redirects included, so following
+		// one would hand the token to wherever the service points. The answer is reported instead.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
 	r, err := http.NewRequestWithContext(ctx, http.MethodGet, req.URL, nil)
 	if err != nil {
 		return onlineError(err, req.Caller)

@@ -130,6 +130,7 @@ type googleish struct {
 	mu        sync.Mutex
 	audiences []string // target_audience of every assertion the endpoint received
 	authz     []string // Authorization headers the target received
+	leaked    []string // Authorization headers sent to where the target redirected
 
 	// tokenHangs and targetCode are set before a call.
 	tokenHangs bool
@@ -195,6 +196,12 @@ func (g *googleish) sign(t *testing.T, claims map[string]any) string {
 // serveToken answers as oauth2.googleapis.com/token does for a service account's JWT-bearer
 // grant with a target_audience: an ID token, once the assertion's signature checks out.
 func (g *googleish) serveToken(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/elsewhere" {
+		g.mu.Lock()
+		g.leaked = append(g.leaked, r.Header.Get("Authorization"))
+		g.mu.Unlock()
+		return
+	}
 	if g.tokenHangs {
 		select {
 		case <-g.release:
@@ -249,6 +256,9 @@ func (g *googleish) serveTarget(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusUnauthorized)
 		return
 	}
+	if g.targetCode == http.StatusFound {
+		w.Header().Set("Location", g.token.URL+"/elsewhere")
+	}
 	w.WriteHeader(g.targetCode)
 	io.WriteString(w, g.targetBody)
 }
@@ -296,6 +306,8 @@ func TestOnlineAgainstServers(t *testing.T) {
 		{"401", http.StatusUnauthorized, "", Problem, "401 Unauthorized: it did not accept the ID token", "audience must be the service's run.app URL; it was https://127.0.0.1:"},
 		{"403 from Cloud Run", http.StatusForbidden, runForbidden, Problem, "403 Forbidden: the caller may not invoke it", batchEmail + " lacks roles/run.invoker"},
 		{"403 from the application", http.StatusForbidden, `{"error":"denied"}`, Problem, "403 Forbidden", "the application refused the call"},
+		// A redirect is reported, not followed: following it would send the ID token along.
+		{"302 is not followed", http.StatusFound, "", OK, "The service answered 302 Found", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -317,6 +329,9 @@ func TestOnlineAgainstServers(t *testing.T) {
 			}
 			if len(g.authz) != 1 || g.authz[0] != "Bearer "+g.idToken {
 				t.Errorf("the target got Authorization %q; want the minted ID token", g.authz)
+			}
+			if len(g.leaked) > 0 {
+				t.Errorf("the redirect was followed with Authorization %q", g.leaked)
 			}
 		})
 	}

@@ -120,7 +120,7 @@ func (r *Report) verdict() string {
 	if p > 0 {
 		return counts + ": the local call will fail until the problems above are fixed, in the order shown."
 	}
-	return counts + ": nothing found offline that stops the local call. To try a real call: -online -url $(pulumi stack output serviceUrl --stack " + r.Stack + ")"
+	return counts + ": nothing found offline that stops the local call. To try a real call: -online -url $(pulumi stack output serviceUrl --stack " + r.Stack + "); to see who else can call the service: -who-else"
 }
 
 func plural(n int, noun string) string {

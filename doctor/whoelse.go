@@ -182,7 +182,7 @@ func whoElse(ctx context.Context, req WhoElseRequest) []Finding {
 			return nil
 		}
 		for _, b := range pol.Bindings {
-			project.bindings = append(project.bindings, newBinding(b.Role, b.Members, crmCondition(b.Condition)))
+			project.bindings = append(project.bindings, binding{role: b.Role, members: b.Members, condition: crmCondition(b.Condition)})
 		}
 		return nil
 	})
@@ -194,7 +194,7 @@ func whoElse(ctx context.Context, req WhoElseRequest) []Finding {
 			return nil
 		}
 		for _, b := range pol.Bindings {
-			service.bindings = append(service.bindings, newBinding(b.Role, b.Members, runCondition(b.Condition)))
+			service.bindings = append(service.bindings, binding{role: b.Role, members: b.Members, condition: runCondition(b.Condition)})
 		}
 		return nil
 	})
@@ -206,7 +206,7 @@ func whoElse(ctx context.Context, req WhoElseRequest) []Finding {
 				return nil
 			}
 			for _, b := range pol.Bindings {
-				a.bindings = append(a.bindings, newBinding(b.Role, b.Members, iamCondition(b.Condition)))
+				a.bindings = append(a.bindings, binding{role: b.Role, members: b.Members, condition: iamCondition(b.Condition)})
 			}
 			return nil
 		})
@@ -223,10 +223,6 @@ func whoElse(ctx context.Context, req WhoElseRequest) []Finding {
 		out = append(out, deletedFindings(req, t)...)
 	}
 	return out
-}
-
-func newBinding(role string, members []string, condition string) binding {
-	return binding{role: role, members: members, condition: condition}
 }
 
 func crmCondition(e *crm.Expr) string {
@@ -250,14 +246,13 @@ func iamCondition(e *iam.Expr) string {
 	return conditionName(e.Title, e.Expression)
 }
 
+// conditionName names a condition by its title, which the program sets on the conditions it
+// writes, else by its expression.
 func conditionName(title, expression string) string {
 	if title != "" {
 		return title
 	}
-	if expression != "" {
-		return expression
-	}
-	return ""
+	return expression
 }
 
 // roleCheck is what the IAM API said about a role.
