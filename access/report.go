@@ -148,8 +148,11 @@ func Build(stack string, plan *config.Plan, at time.Time) Report {
 		r.Inventory = append(r.Inventory,
 			Item{Kind: KindService, Name: plan.Service.Name, Resource: svc.Resource,
 				Detail: "region " + plan.Service.Region + ", ingress " + plan.Service.Ingress + ", runs as " + rt.Email},
-			Item{Kind: KindServiceAccount, Name: rt.Email, Resource: accountTarget(rt).Resource,
+		)
+		if plan.Service.RuntimeCreated {
+			r.Inventory = append(r.Inventory, Item{Kind: KindServiceAccount, Name: rt.Email, Resource: accountTarget(rt).Resource,
 				Detail: runtimeDetail(plan)})
+		}
 	}
 	for _, c := range plan.Callers {
 		if !c.Created {

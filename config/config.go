@@ -63,6 +63,10 @@ type Service struct {
 	Protect *bool `json:"protect,omitempty"`
 	// RuntimeAccountID names the service's own runtime service account; default "<name>-run".
 	RuntimeAccountID string `json:"runtimeAccountId,omitempty"`
+	// RuntimeAccount names an existing runtime account of gcp:project by email (one the bootstrap
+	// stack made, so that the CI deploy identity needs actAs on it alone); the program then
+	// creates none. Excludes RuntimeAccountID.
+	RuntimeAccount string `json:"runtimeAccount,omitempty"`
 	// ImageOwner says who changes the running image after the first deploy: ImageOwnerStack
 	// (default) or ImageOwnerPipeline.
 	ImageOwner string `json:"imageOwner,omitempty"`

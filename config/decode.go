@@ -80,7 +80,7 @@ func decode(namespace string, src Source, allKeys []string) (*Config, []Problem)
 	}
 
 	if raw, ok := get(KeyService); ok {
-		decodeObject(&ps, KeyService, json.RawMessage(raw), &cfg.Service, "a mapping with name, image and optional region, ingress, port, env, minInstances, maxInstances, protect, runtimeAccountId, imageOwner, secrets, vpc, cpu, memory, cpuAlwaysAllocated, startupCpuBoost, concurrency, timeoutSeconds, executionEnvironment, startupProbe, livenessProbe")
+		decodeObject(&ps, KeyService, json.RawMessage(raw), &cfg.Service, "a mapping with name, image and optional region, ingress, port, env, minInstances, maxInstances, protect, runtimeAccountId, runtimeAccount, imageOwner, secrets, vpc, cpu, memory, cpuAlwaysAllocated, startupCpuBoost, concurrency, timeoutSeconds, executionEnvironment, startupProbe, livenessProbe")
 	}
 	if raw, ok := get(KeyImpersonators); ok {
 		cfg.Impersonators = decodeImpersonators(&ps, KeyImpersonators, json.RawMessage(raw))

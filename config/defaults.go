@@ -35,6 +35,15 @@ func (c *Config) RuntimeAccountID() string {
 	return c.Service.Name + "-run"
 }
 
+// RuntimeEmail is the runtime account's email: service.runtimeAccount, or the one the program
+// creates.
+func (c *Config) RuntimeEmail() string {
+	if c.Service.RuntimeAccount != "" {
+		return c.Service.RuntimeAccount
+	}
+	return AccountEmail(c.Project, c.RuntimeAccountID())
+}
+
 // BucketName is authz.bucket, or "<project>-<service name>-authz" with the ":" and "." of a
 // domain-scoped project ("example.com:proj") turned into "-": a bucket name with a dot needs the
 // domain verified as the deployer's.

@@ -88,6 +88,8 @@ type ServicePlan struct {
 	StartupProbe  ProbePlan
 	LivenessProbe *ProbePlan
 	Runtime       Account
+	// RuntimeCreated is false when service.runtimeAccount names an account made elsewhere.
+	RuntimeCreated bool
 }
 
 // CallerPlan is one caller and what it is granted.
@@ -183,21 +185,25 @@ func Resolve(c *Config, now time.Time) *Plan {
 		APIs:       append([]string(nil), APIs...),
 		Labels:     c.Labels,
 	}
-	runtimeEmail := AccountEmail(c.Project, c.RuntimeAccountID())
+	runtimeEmail := c.RuntimeEmail()
 	p.Service = ServicePlan{
-		Name:         c.Service.Name,
-		Region:       c.ServiceRegion(),
-		Image:        c.Service.Image,
-		Ingress:      IngressValues[c.IngressOrDefault()],
-		Port:         c.Service.Port,
-		Env:          c.Service.Env,
-		MinInstances: c.MinInstances(),
-		MaxInstances: c.MaxInstances(),
-		IgnoreImage:  c.ImageOwnerOrDefault() == ImageOwnerPipeline,
-		Protect:      c.Protected(),
-		Runtime:      account(c.Project, c.RuntimeAccountID(), runtimeEmail),
+		Name:           c.Service.Name,
+		Region:         c.ServiceRegion(),
+		Image:          c.Service.Image,
+		Ingress:        IngressValues[c.IngressOrDefault()],
+		Port:           c.Service.Port,
+		Env:            c.Service.Env,
+		MinInstances:   c.MinInstances(),
+		MaxInstances:   c.MaxInstances(),
+		IgnoreImage:    c.ImageOwnerOrDefault() == ImageOwnerPipeline,
+		Protect:        c.Protected(),
+		Runtime:        account(c.Project, c.RuntimeAccountID(), runtimeEmail),
+		RuntimeCreated: c.Service.RuntimeAccount == "",
 	}
 
+	if !p.Service.RuntimeCreated {
+		p.Service.Runtime.ID = ""
+	}
 	resolveRuntime(c, &p.Service)
 	for _, sec := range p.Service.Secrets {
 		if sec.Project == c.Project && !slices.Contains(p.APIs, APISecretManager) {

@@ -117,7 +117,16 @@ func validateService(ps *problems, c *Config) {
 	default:
 		ps.add("service.imageOwner", s.ImageOwner, "is not a known image owner", fmt.Sprintf("use %q (default: every `pulumi up` deploys service.image) or %q (the app's pipeline deploys new images after the first)", ImageOwnerStack, ImageOwnerPipeline))
 	}
-	if s.Name != "" || s.RuntimeAccountID != "" {
+	if s.RuntimeAccount != "" {
+		switch own := "@" + strings.TrimPrefix(AccountEmail(c.Project, "x"), "x@"); {
+		case s.RuntimeAccountID != "":
+			ps.add("service.runtimeAccountId", s.RuntimeAccountID, "is set together with service.runtimeAccount", "remove one: runtimeAccount names an existing account, runtimeAccountId one the program creates")
+		case defaultSARe.MatchString(s.RuntimeAccount):
+			ps.add("service.runtimeAccount", s.RuntimeAccount, "is a default service account, which holds broad project roles", "give the service a dedicated account with no roles")
+		case !saEmailRe.MatchString(s.RuntimeAccount) || !strings.HasSuffix(s.RuntimeAccount, own):
+			ps.add("service.runtimeAccount", s.RuntimeAccount, "is not a service account of "+c.Project, "write the email of an account in "+c.Project+", ending in "+own+" (the bootstrap stack's runtimeServiceAccount output)")
+		}
+	} else if s.Name != "" || s.RuntimeAccountID != "" {
 		if id := c.RuntimeAccountID(); !validAccountID(id) {
 			fix := "choose another service.runtimeAccountId"
 			if s.RuntimeAccountID == "" {
@@ -251,8 +260,8 @@ func validateImpersonators(ps *problems, path string, imps []Impersonator) {
 func validateCallers(ps *problems, c *Config) {
 	names := map[string]int{}
 	emails := map[string]string{}
-	if c.Service.Name != "" || c.Service.RuntimeAccountID != "" {
-		emails[AccountEmail(c.Project, c.RuntimeAccountID())] = "the service's runtime account"
+	if c.Service.Name != "" || c.Service.RuntimeAccountID != "" || c.Service.RuntimeAccount != "" {
+		emails[c.RuntimeEmail()] = "the service's runtime account"
 	}
 	invokers, guarded := 0, 0
 	base := newPolicyBase(c.Impersonators)

@@ -50,31 +50,40 @@ func NewPrivateAPI(ctx *pulumi.Context, name string, args PrivateAPIArgs, opts .
 	}
 	p := args.Plan
 	// A dedicated account with no roles: without it the revision would run as the Compute
-	// Engine default account, which holds project Editor.
-	runtime, err := iam.NewAccount(ctx, name+"-runtime", iam.AccountArgs{
-		Project:     args.Project,
-		Account:     p.Runtime,
-		DisplayName: "Runtime of " + p.Name,
-		Description: "Identity the Cloud Run service " + p.Name + " runs as. Holds no roles; grant it only what the service itself calls.",
-		Protect:     p.Protect,
-		DependsOn:   args.DependsOn,
-	}, api)
-	if err != nil {
-		return nil, err
+	// Engine default account, which holds project Editor. An account named by
+	// service.runtimeAccount was made elsewhere (the bootstrap stack) and is only referenced.
+	var runtime *serviceaccount.Account
+	var runtimeDeps []pulumi.Resource
+	runAs := func(v string) pulumi.StringInput { return pulumi.String(v) }
+	if p.RuntimeCreated {
+		acct, err := iam.NewAccount(ctx, name+"-runtime", iam.AccountArgs{
+			Project:     args.Project,
+			Account:     p.Runtime,
+			DisplayName: "Runtime of " + p.Name,
+			Description: "Identity the Cloud Run service " + p.Name + " runs as. Holds no roles; grant it only what the service itself calls.",
+			Protect:     p.Protect,
+			DependsOn:   args.DependsOn,
+		}, api)
+		if err != nil {
+			return nil, err
+		}
+		runtime, runtimeDeps = acct, []pulumi.Resource{acct}
+		// Known in a preview, with a property dependency on the account.
+		runAs = func(v string) pulumi.StringInput { return iam.Named(ctx, v, acct) }
 	}
 
 	// The runtime account reads each secret through a grant on that secret alone, never on the
 	// project. The grant is additive (IAMMember): the secret is not the program's, and an
 	// authoritative binding would remove whoever else reads it. The service waits for the grants,
 	// since Cloud Run checks access to every secret when it deploys a revision.
-	secretDeps := []pulumi.Resource{runtime}
+	secretDeps := append([]pulumi.Resource(nil), runtimeDeps...)
 	for _, sec := range p.Secrets {
 		m, err := secretmanager.NewSecretIamMember(ctx, name+"-secret-"+sec.Key, &secretmanager.SecretIamMemberArgs{
 			Project:  pulumi.String(sec.Project),
 			SecretId: pulumi.String(sec.ID),
 			Role:     pulumi.String(config.RoleSecretAccessor),
-			Member:   iam.Named(ctx, p.Runtime.Member, runtime),
-		}, pulumi.Parent(api), pulumi.DependsOn(append([]pulumi.Resource{runtime}, args.DependsOn...)))
+			Member:   runAs(p.Runtime.Member),
+		}, pulumi.Parent(api), pulumi.DependsOn(append(append([]pulumi.Resource(nil), runtimeDeps...), args.DependsOn...)))
 		if err != nil {
 			return nil, err
 		}
@@ -82,8 +91,7 @@ func NewPrivateAPI(ctx *pulumi.Context, name string, args PrivateAPIArgs, opts .
 	}
 
 	template := &cloudrunv2.ServiceTemplateArgs{
-		// The runtime account's email, known in a preview, with a property dependency on it.
-		ServiceAccount: iam.Named(ctx, p.Runtime.Email, runtime),
+		ServiceAccount: runAs(p.Runtime.Email),
 		Containers:     cloudrunv2.ServiceTemplateContainerArray{container(p)},
 		// Both bounds always: Cloud Run has refused a minimum without a maximum, and the provider
 		// keeps the last maximum when none is sent, so removing it from config would change

@@ -452,6 +452,25 @@ config:
 			},
 		},
 		{
+			name: "runtime account: default, other project, with runtimeAccountId",
+			yaml: base + `    runtimeAccount: 123456789012-compute@developer.gserviceaccount.com
+`,
+			want: []string{`service.runtimeAccount "123456789012-compute@developer.gserviceaccount.com": is a default service account, which holds broad project roles`},
+		},
+		{
+			name: "runtime account of another project, and an ID beside it",
+			yaml: base + `    runtimeAccount: api-run@acme-other.iam.gserviceaccount.com
+`,
+			want: []string{`service.runtimeAccount "api-run@acme-other.iam.gserviceaccount.com": is not a service account of acme-test; write the email of an account in acme-test, ending in @acme-test.iam.gserviceaccount.com`},
+		},
+		{
+			name: "runtime account beside runtimeAccountId",
+			yaml: base + `    runtimeAccount: api-run@acme-test.iam.gserviceaccount.com
+    runtimeAccountId: api-runtime
+`,
+			want: []string{`service.runtimeAccountId "api-runtime": is set together with service.runtimeAccount; remove one`},
+		},
+		{
 			name: "vpc naming nothing",
 			yaml: base + `    vpc:
       egress: all-traffic

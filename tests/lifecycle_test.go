@@ -101,6 +101,29 @@ func TestLifecycleTraps(t *testing.T) {
 			},
 		},
 		{
+			// With the bootstrap stack the runtime account is the admin's: the deploy identity
+			// then needs actAs on that one account only, and the program creates none.
+			name: "runtime account made elsewhere",
+			yaml: strings.Replace(minimal, "    image: us-docker.pkg.dev/cloudrun/container/hello\n", "    image: us-docker.pkg.dev/cloudrun/container/hello\n    runtimeAccount: orders-api-run@acme-test.iam.gserviceaccount.com\n    secrets:\n      - secret: db-password\n        env: DB_PASSWORD\n", 1),
+			check: func(t *testing.T, r *result) {
+				for _, a := range r.ByType(tAccount) {
+					if a.Name == "orders-api-runtime" {
+						t.Errorf("runtime account created though service.runtimeAccount names one")
+					}
+				}
+				svc := r.Find(t, tService, "orders-api")
+				if got := svc.Obj("template")["serviceAccount"].StringValue(); got != "orders-api-run@acme-test.iam.gserviceaccount.com" {
+					t.Errorf("runs as %q", got)
+				}
+				if m := r.Find(t, tSecretIAM, "orders-api-secret-db-password"); m.Str("member") != "serviceAccount:orders-api-run@acme-test.iam.gserviceaccount.com" {
+					t.Errorf("secret accessor = %q", m.Str("member"))
+				}
+				if r.Outputs["runtimeServiceAccount"] != "orders-api-run@acme-test.iam.gserviceaccount.com" {
+					t.Errorf("runtimeServiceAccount output = %v", r.Outputs["runtimeServiceAccount"])
+				}
+			},
+		},
+		{
 			// Only the minimum used to be sent; the API has refused that, and without a maximum
 			// the server's default showed as a diff. Both go, always.
 			name: "minInstances without maxInstances",
