@@ -62,9 +62,9 @@ func run(args []string, sys system) int {
 	dir := fs.String("dir", ".", "directory holding Pulumi.yaml and the stack files")
 	me := fs.String("me", "", "your identity, user:EMAIL, to check your own impersonation grant")
 	online := fs.Bool("online", false, "also make one real call to -url with an ID token from your credentials (needs network)")
-	rawURL := fs.String("url", "", "the service URL for -online: `pulumi stack output serviceUrl --stack <stack>`")
+	rawURL := fs.String("url", "", "the service `URL` for -online, from: pulumi stack output serviceUrl --stack STACK")
 	whoElse := fs.Bool("who-else", false, "also report, from the live IAM policies, who else can call the service and deleted principals left in them (needs network; informs only)")
-	tokenFile := fs.String("iam-token-file", "", "for -who-else: a file holding an OAuth access token to read the policies with, - for stdin (default: your Application Default Credentials)")
+	tokenFile := fs.String("iam-token-file", "", "for -who-else: a `FILE` holding an OAuth access token to read the policies with, - for stdin (default: your Application Default Credentials)")
 	timeout := fs.Duration("timeout", defaultTimeout, "bounds each online check: -online's call and -who-else's report")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: go run ./cmd/doctor -stack STACK -caller NAME [-dir DIR] [-me user:EMAIL] [-online -url URL] [-who-else [-iam-token-file FILE]] [-timeout D]")
