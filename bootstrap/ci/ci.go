@@ -6,8 +6,10 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/compute"
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/iam"
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/projects"
+	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/secretmanager"
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/serviceaccount"
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/storage"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -192,6 +194,20 @@ func Declare(ctx *pulumi.Context, p *Plan) (Outputs, error) {
 			_, err = storage.NewBucketIAMMember(ctx, g.Key, &storage.BucketIAMMemberArgs{
 				Bucket: pulumi.String(g.Target), Role: pulumi.String(g.Role), Member: pulumi.String(g.Member),
 			}, opt)
+		case g.Scope == ScopeSecret && !g.Authoritative && g.Condition == nil:
+			// The secret is not the bootstrap's: its owners' bindings, and the accessor binding
+			// the main stack adds, must survive.
+			project, id, _ := cutResourceName(g.Target, "secrets")
+			_, err = secretmanager.NewSecretIamMember(ctx, g.Key, &secretmanager.SecretIamMemberArgs{
+				Project: pulumi.String(project), SecretId: pulumi.String(id), Role: pulumi.String(g.Role), Member: pulumi.String(g.Member),
+			}, opt)
+		case g.Scope == ScopeSubnetwork && !g.Authoritative && g.Condition == nil:
+			// A Shared VPC subnetwork belongs to the network's owners, who grant it to others too.
+			project, name, region := cutResourceName(g.Target, "subnetworks")
+			_, err = compute.NewSubnetworkIAMMember(ctx, g.Key, &compute.SubnetworkIAMMemberArgs{
+				Project: pulumi.String(project), Region: pulumi.String(region), Subnetwork: pulumi.String(name),
+				Role: pulumi.String(g.Role), Member: pulumi.String(g.Member),
+			}, opt)
 		default:
 			err = fmt.Errorf("grant %s: no resource declares a %s grant (authoritative %v, conditioned %v)", g.Key, g.Scope, g.Authoritative, g.Condition != nil)
 		}
@@ -251,6 +267,18 @@ func newCIAccount(ctx *pulumi.Context, name, project string, access Impersonatio
 		return nil, err
 	}
 	return acct, nil
+}
+
+// cutResourceName splits projects/<project>/secrets/<id> or
+// projects/<project>/regions/<region>/subnetworks/<name> into the project, the last segment and
+// the region ("" for a secret). Config validation guarantees the form.
+func cutResourceName(name, collection string) (project, last, region string) {
+	parts := strings.Split(name, "/")
+	project, last = parts[1], parts[len(parts)-1]
+	if collection == "subnetworks" {
+		region = parts[3]
+	}
+	return project, last, region
 }
 
 // limit cuts s to at most n bytes, on a rune boundary.

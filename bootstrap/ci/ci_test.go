@@ -52,6 +52,13 @@ func TestExampleStackDeclaresTheCIIdentities(t *testing.T) {
 		tProjMember + " deploy-authz-bucket",
 		tBucketMem + " deploy-state-writer",
 		tBucketMem + " preview-state-reader",
+		// The example's two secrets live in two projects, so the secret role exists in both.
+		// Its subnetwork is in the main project: no VPC grant at all.
+		tCustomRole + " " + ci.SecretRoleKey("acme-platform-dev"),
+		tCustomRole + " " + ci.SecretRoleKey("acme-shared-secrets"),
+		tSecretMem + " deploy-secret-iam-acme-platform-dev/orders-db-password",
+		tSecretMem + " deploy-secret-iam-acme-shared-secrets/payments-signing-key",
+		tAPI + " app-api-" + ci.APISecretManager,
 	}
 	for _, api := range ci.CIAPIs {
 		want = append(want, tAPI+" ci-api-"+api)
@@ -513,19 +520,27 @@ func readme(tb testing.TB) string {
 func TestReadmeNamesEveryRolePermissionVariableAndKey(t *testing.T) {
 	text := readme(t)
 	p := ci.Resolve(mustLoad(t, base(nil)))
-	for _, g := range p.Grants {
-		role := g.Role
-		if g.CustomRole != "" {
-			role = p.Role(g.CustomRole).ID
+	// Every grant any config can produce: secrets, and both kinds of Shared VPC resource.
+	for _, overrides := range []map[string]string{
+		nil,
+		merge(withSecrets, map[string]string{"vpc": sharedSubnet, "projectNumber": "424242"}),
+		{"vpc": sharedConnector, "projectNumber": "424242"},
+	} {
+		p := ci.Resolve(mustLoad(t, base(overrides)))
+		for _, g := range p.Grants {
+			role := g.Role
+			if g.CustomRole != "" {
+				role = p.Role(g.CustomRole).ID
+			}
+			if !strings.Contains(text, role) {
+				t.Errorf("README.md does not mention %s (granted to %s: %s)", role, g.Member, g.Why)
+			}
 		}
-		if !strings.Contains(text, role) {
-			t.Errorf("README.md does not mention %s (granted to %s: %s)", role, g.Member, g.Why)
-		}
-	}
-	for _, r := range p.Roles {
-		for _, perm := range r.Permissions {
-			if !regexp.MustCompile("`" + regexp.QuoteMeta(perm.Name) + "`").MatchString(text) {
-				t.Errorf("README.md does not list %s of role %s", perm.Name, r.ID)
+		for _, r := range p.Roles {
+			for _, perm := range r.Permissions {
+				if !regexp.MustCompile("`" + regexp.QuoteMeta(perm.Name) + "`").MatchString(text) {
+					t.Errorf("README.md does not list %s of role %s", perm.Name, r.ID)
+				}
 			}
 		}
 	}

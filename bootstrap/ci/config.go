@@ -9,6 +9,7 @@
 package ci
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"regexp"
@@ -40,6 +41,10 @@ const (
 	KeyAuthzBucketRoleID = "authzBucketRoleId"
 	KeyEnableAPIs        = "enableApis"
 	KeyProtect           = "protect"
+	KeySecrets           = "secrets"
+	KeySecretRoleID      = "secretRoleId"
+	KeyVPC               = "vpc"
+	KeyProjectNumber     = "projectNumber"
 
 	// KeyGCPProject is the provider's own key: the main stack's project, where the service, its
 	// accounts, the authz guard and the custom roles live.
@@ -52,6 +57,7 @@ var Keys = []string{
 	KeyDeployBranch, KeyDeployWorkflow, KeyDeployEnvironment, KeyPoolID, KeyProviderID,
 	KeyPreviewAccountID, KeyDeployAccountID, KeyRuntimeAccountID, KeyStateBucket, KeyAuthzBucket,
 	KeyAuthzRoleID, KeyDeployRoleID, KeyAuthzBucketRoleID, KeyEnableAPIs, KeyProtect,
+	KeySecrets, KeySecretRoleID, KeyVPC, KeyProjectNumber,
 }
 
 // Defaults for the optional keys.
@@ -66,6 +72,7 @@ const (
 	DefaultAuthzRoleID       = "privateRunApiAuthz"
 	DefaultDeployRoleID      = "privateRunApiDeployer"
 	DefaultAuthzBucketRoleID = "privateRunApiAuthzBucketDeployer"
+	DefaultSecretRoleID      = "privateRunApiSecretIamDeployer"
 )
 
 // Config is the bootstrap stack's configuration after decoding and defaulting.
@@ -112,6 +119,47 @@ type Config struct {
 	EnableAPIs bool
 	// Protect guards the pool, the provider, the accounts and the authz role against deletion.
 	Protect bool
+	// Secrets are the Secret Manager secrets the main stack grants its runtime account access to
+	// (service.secrets), by full name, each once. The deploy account may set the IAM policy of
+	// these secrets and of no other.
+	Secrets []Secret
+	// SecretRoleID names the custom role holding the secret-policy permissions, created in each
+	// project that holds one of Secrets: a project-level custom role can be granted only on that
+	// project and what it contains.
+	SecretRoleID string
+	// VPC is the subnetwork (Direct VPC egress) or Serverless VPC Access connector the main
+	// stack's service uses; nil for none.
+	VPC *VPCResource
+	// ProjectNumber is Project's number. Cloud Run's service agent is named after it, and it needs
+	// a grant only when VPC lives in another project.
+	ProjectNumber string
+}
+
+// Secret is one Secret Manager secret by project ID and secret ID.
+type Secret struct {
+	Project, ID string
+}
+
+// Name is the secret's resource name, projects/<project>/secrets/<id>.
+func (s Secret) Name() string { return "projects/" + s.Project + "/secrets/" + s.ID }
+
+// Kinds of VPC resource the main stack's service can send egress through.
+const (
+	VPCSubnetwork = "subnetwork"
+	VPCConnector  = "connector"
+)
+
+// VPCResource is a subnetwork or a connector by full name.
+type VPCResource struct {
+	Kind, Project, Region, Name string
+}
+
+// FullName is the resource name as Cloud Run and IAM take it.
+func (v VPCResource) FullName() string {
+	if v.Kind == VPCConnector {
+		return "projects/" + v.Project + "/locations/" + v.Region + "/connectors/" + v.Name
+	}
+	return "projects/" + v.Project + "/regions/" + v.Region + "/subnetworks/" + v.Name
 }
 
 // Load decodes and validates the bootstrap config. namespace is the Pulumi project name; allKeys,
@@ -172,7 +220,11 @@ func Load(namespace string, src config.Source, allKeys []string) (*Config, error
 		AuthzBucketRoleID: str(KeyAuthzBucketRoleID, DefaultAuthzBucketRoleID),
 		EnableAPIs:        boolean(KeyEnableAPIs, true),
 		Protect:           boolean(KeyProtect, true),
+		SecretRoleID:      str(KeySecretRoleID, DefaultSecretRoleID),
+		ProjectNumber:     str(KeyProjectNumber, ""),
 	}
+	rawSecrets := stringList(&ps, src, namespace, KeySecrets)
+	rawVPC := str(KeyVPC, "")
 	// A value that did not decode was replaced by its default (or nothing): validation would
 	// only report it again, worse ("is missing"), so its path keeps the decoding problem alone.
 	decoded := map[string]bool{}
@@ -181,6 +233,8 @@ func Load(namespace string, src config.Source, allKeys []string) (*Config, error
 	}
 	var checks problems
 	validate(&checks, c)
+	c.Secrets = validateSecrets(&checks, c, rawSecrets)
+	c.VPC = validateVPC(&checks, c, rawVPC)
 	for _, p := range checks {
 		if !decoded[p.Path] {
 			ps = append(ps, p)
@@ -246,6 +300,9 @@ func validate(ps *problems, c *Config) {
 			ps.add(id.key, id.value, "is not a GitHub numeric ID (a positive whole number of at most 20 digits)", "read it with `"+id.what+"`")
 		}
 	}
+	if c.ProjectNumber != "" && !numericRe.MatchString(c.ProjectNumber) {
+		ps.add(KeyProjectNumber, c.ProjectNumber, "is not a project number (a positive whole number)", "read it with `gcloud projects describe <gcp:project> --format='value(projectNumber)'`")
+	}
 	validateBranch(ps, c.DeployBranch)
 	if len(c.DeployWorkflow) > maxWorkflow || !workflowRe.MatchString(c.DeployWorkflow) {
 		ps.add(KeyDeployWorkflow, c.DeployWorkflow, `is not a workflow file name (letters, digits, ".", "_" and "-", ending in .yml or .yaml, no directory)`, fmt.Sprintf("name the file in .github/workflows, e.g. %q", DefaultDeployWorkflow))
@@ -289,6 +346,7 @@ func validate(ps *problems, c *Config) {
 		{KeyAuthzRoleID, c.AuthzRoleID, DefaultAuthzRoleID},
 		{KeyDeployRoleID, c.DeployRoleID, DefaultDeployRoleID},
 		{KeyAuthzBucketRoleID, c.AuthzBucketRoleID, DefaultAuthzBucketRoleID},
+		{KeySecretRoleID, c.SecretRoleID, DefaultSecretRoleID},
 	} {
 		if !roleIDRe.MatchString(r.value) {
 			validRoles = false
@@ -297,7 +355,9 @@ func validate(ps *problems, c *Config) {
 	}
 	if validRoles {
 		seen := map[string]string{}
-		for _, r := range []struct{ key, value string }{{KeyAuthzRoleID, c.AuthzRoleID}, {KeyDeployRoleID, c.DeployRoleID}, {KeyAuthzBucketRoleID, c.AuthzBucketRoleID}} {
+		// The secret role is created in each secret's project, the main project included, so it
+		// must not take the ID of a role the main project already holds.
+		for _, r := range []struct{ key, value string }{{KeyAuthzRoleID, c.AuthzRoleID}, {KeyDeployRoleID, c.DeployRoleID}, {KeyAuthzBucketRoleID, c.AuthzBucketRoleID}, {KeySecretRoleID, c.SecretRoleID}} {
 			if other, dup := seen[r.value]; dup {
 				ps.add(r.key, r.value, "is the same role ID as "+other, "give each custom role its own ID")
 			}
@@ -354,6 +414,141 @@ func validateBucket(ps *problems, key, b, missingFix string) {
 			ps.add(key, b, "is an IP address, not a bucket name", "copy the bucket's name")
 		}
 	}
+}
+
+// listItem is one entry of a list value: its text, and whether it was a string at all (an entry
+// that was not is reported while decoding and left out of validation).
+type listItem struct {
+	value string
+	ok    bool
+}
+
+// stringList decodes a list of strings. Pulumi hands a YAML list to the program as JSON text; a
+// plain string here is a list written as a scalar, which would otherwise be read as one entry.
+func stringList(ps *problems, src config.Source, namespace, key string) []listItem {
+	raw, ok := src(namespace + ":" + key)
+	raw = strings.TrimSpace(raw)
+	if !ok || raw == "" {
+		return nil
+	}
+	var entries []any
+	if !strings.HasPrefix(raw, "[") || json.Unmarshal([]byte(raw), &entries) != nil {
+		ps.add(key, short(raw), "is not a list", "write it as a YAML list, one full name per entry (see Pulumi.example.yaml)")
+		return nil
+	}
+	out := make([]listItem, len(entries))
+	for i, e := range entries {
+		s, isString := e.(string)
+		if !isString {
+			text, _ := json.Marshal(e)
+			ps.add(fmt.Sprintf("%s[%d]", key, i), short(string(text)), "is not a string", `write the full name as text, e.g. "projects/<project>/secrets/<id>"`)
+			continue
+		}
+		out[i] = listItem{value: strings.TrimSpace(s), ok: true}
+	}
+	return out
+}
+
+var (
+	secretNameRe  = regexp.MustCompile(`^projects/([^/]+)/secrets/([^/]+)$`)
+	secretIDRe    = regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`)
+	secretVersion = regexp.MustCompile(`^(projects/[^/]+/secrets/[^/]+)/versions/[^/]+$`)
+	subnetworkRe  = regexp.MustCompile(`^projects/([^/]+)/regions/([^/]+)/subnetworks/([^/]+)$`)
+	connectorRe   = regexp.MustCompile(`^projects/([^/]+)/locations/([^/]+)/connectors/([^/]+)$`)
+	networkRe     = regexp.MustCompile(`^projects/[^/]+/global/networks/[^/]+$`)
+	regionRe      = regexp.MustCompile(`^[a-z]+-[a-z]+[0-9]+$`)
+	subnetNameRe  = regexp.MustCompile(`^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$`)
+	connectorIDRe = regexp.MustCompile(`^[a-z][-a-z0-9]{0,23}$`)
+	barePathSegRe = regexp.MustCompile(`^[^/]+$`)
+)
+
+// validateSecrets checks each secret name and returns the valid ones, each once.
+func validateSecrets(ps *problems, c *Config, items []listItem) []Secret {
+	var out []Secret
+	seen := map[string]int{}
+	for i, it := range items {
+		if !it.ok {
+			continue
+		}
+		path, v := fmt.Sprintf("%s[%d]", KeySecrets, i), it.value
+		m := secretNameRe.FindStringSubmatch(v)
+		switch {
+		case v == "":
+			ps.add(path, "", "is empty", "remove the entry, or write the secret's full name projects/<project>/secrets/<id>")
+			continue
+		case secretVersion.MatchString(v):
+			ps.add(path, v, "names a secret version, not a secret", fmt.Sprintf("write %q: access is granted on the secret, whatever version the service reads", secretVersion.FindStringSubmatch(v)[1]))
+			continue
+		case m == nil && barePathSegRe.MatchString(v) && secretIDRe.MatchString(v):
+			ps.add(path, v, "is a secret ID, not a full secret name", fmt.Sprintf("write %q if it is in gcp:project, or name its own project: the bootstrap grants on the secret and creates a role in its project", "projects/"+c.Project+"/secrets/"+v))
+			continue
+		case m == nil:
+			ps.add(path, v, "is not a full secret name (projects/<project>/secrets/<id>)", "copy the name from `gcloud secrets describe <id> --project <project> --format='value(name)'`, with the project ID in place of its number")
+			continue
+		case !projectRe.MatchString(m[1]):
+			ps.add(path, v, "names its project by something other than a project ID", "write the project ID (6-30 chars of a-z, 0-9 and \"-\"), not its number: the role it needs is created in that project by ID")
+			continue
+		case !secretIDRe.MatchString(m[2]):
+			ps.add(path, v, `has a secret ID Secret Manager would refuse (1-255 letters, digits, "-" and "_")`, "copy the secret's ID as Secret Manager spells it")
+			continue
+		case m[1] == c.CIProject:
+			ps.add(path, v, "is in ciProject", "keep the main stack's secrets in gcp:project or a secrets project: the deploy account must hold nothing in ciProject but the state")
+			continue
+		}
+		if j, dup := seen[v]; dup {
+			ps.add(path, v, fmt.Sprintf("is listed twice (also %s[%d])", KeySecrets, j), "list each secret once")
+			continue
+		}
+		seen[v] = i
+		out = append(out, Secret{Project: m[1], ID: m[2]})
+	}
+	return out
+}
+
+// validateVPC checks the VPC resource and, when it lives in another project, that the project
+// number needed to name Cloud Run's service agent is there.
+func validateVPC(ps *problems, c *Config, v string) *VPCResource {
+	if v == "" {
+		return nil
+	}
+	fullFix := "write projects/<project>/regions/<region>/subnetworks/<name> (Direct VPC egress) or projects/<project>/locations/<region>/connectors/<name> (a connector)"
+	var r *VPCResource
+	if m := subnetworkRe.FindStringSubmatch(v); m != nil {
+		r = &VPCResource{Kind: VPCSubnetwork, Project: m[1], Region: m[2], Name: m[3]}
+	} else if m := connectorRe.FindStringSubmatch(v); m != nil {
+		r = &VPCResource{Kind: VPCConnector, Project: m[1], Region: m[2], Name: m[3]}
+	}
+	switch {
+	case networkRe.MatchString(v):
+		ps.add(KeyVPC, v, "is a network; the bootstrap needs the subnetwork", "name the subnetwork the service uses: with only a network, Cloud Run uses the subnetwork of the same name in the service's region")
+		return nil
+	case r == nil && barePathSegRe.MatchString(v):
+		ps.add(KeyVPC, v, "is a short name, which does not say its project or region", fullFix)
+		return nil
+	case r == nil:
+		ps.add(KeyVPC, v, "is not a subnetwork or a Serverless VPC Access connector", fullFix)
+		return nil
+	case !projectRe.MatchString(r.Project):
+		ps.add(KeyVPC, v, "names its project by something other than a project ID", "write the project ID, not its number")
+		return nil
+	case !regionRe.MatchString(r.Region):
+		ps.add(KeyVPC, v, "has no region Google would accept (e.g. asia-northeast1)", "copy the region from the resource's name")
+		return nil
+	case r.Kind == VPCSubnetwork && !subnetNameRe.MatchString(r.Name):
+		ps.add(KeyVPC, v, `has a subnetwork name Compute Engine would refuse (1-63 chars of a-z, 0-9 and "-", starting with a letter)`, "copy the subnetwork's name")
+		return nil
+	case r.Kind == VPCConnector && !connectorIDRe.MatchString(r.Name):
+		ps.add(KeyVPC, v, `has a connector name Serverless VPC Access would refuse (1-24 chars of a-z, 0-9 and "-", starting with a letter)`, "copy the connector's name")
+		return nil
+	case r.Project == c.CIProject:
+		ps.add(KeyVPC, v, "is in ciProject", "use the main project's network or a Shared VPC host project: the CI project holds the identities and the state only")
+		return nil
+	}
+	if r.Project != c.Project && c.ProjectNumber == "" {
+		ps.add(KeyProjectNumber, "", "is missing; vpc is in another project, where Cloud Run's service agent (named by this number) needs a grant",
+			fmt.Sprintf("run `pulumi config set projectNumber \"$(gcloud projects describe %s --format='value(projectNumber)')\"`", c.Project))
+	}
+	return r
 }
 
 type problems []config.Problem

@@ -2,6 +2,7 @@ package ci_test
 
 import (
 	"fmt"
+	"reflect"
 	"sort"
 	"strings"
 	"testing"
@@ -28,10 +29,17 @@ var predefinedEscalation = map[string][]string{
 	"roles/storage.admin":                   {"storage.buckets.setIamPolicy", "storage.buckets.get"},
 	"roles/storage.bucketViewer":            {"storage.buckets.get"},
 	"roles/iam.workloadIdentityPoolAdmin":   {"iam.workloadIdentityPoolProviders.update"},
-	"roles/editor":                          {"iam.serviceAccounts.actAs", "storage.buckets.get"},
+	"roles/editor":                          {"iam.serviceAccounts.actAs", "storage.buckets.get", "secretmanager.versions.access"},
 	"roles/owner": {"resourcemanager.projects.setIamPolicy", "iam.roles.create", "iam.roles.update",
 		"iam.serviceAccounts.setIamPolicy", "iam.serviceAccounts.actAs", "iam.serviceAccounts.getAccessToken",
-		"storage.buckets.setIamPolicy", "storage.buckets.get", "iam.workloadIdentityPoolProviders.update"},
+		"storage.buckets.setIamPolicy", "storage.buckets.get", "iam.workloadIdentityPoolProviders.update",
+		"secretmanager.secrets.setIamPolicy", "secretmanager.versions.access"},
+	"roles/secretmanager.admin":          {"secretmanager.secrets.setIamPolicy", "secretmanager.versions.access"},
+	"roles/secretmanager.secretAccessor": {"secretmanager.versions.access"},
+	// Network use: what lets a holder put a workload on a private network.
+	ci.RoleNetworkUser:   {"compute.subnetworks.use"},
+	ci.RoleNetworkViewer: nil,
+	ci.RoleVPCAccessUser: {"vpcaccess.connectors.use"},
 }
 
 // impersonation are the permissions that let a holder act as, or mint credentials of, a service
@@ -85,11 +93,17 @@ func permissionsHeld(t *testing.T, r *result) []held {
 type world struct {
 	appProject, ciProject, runtimeAccount, authzBucket string
 	preview                                            string
+	// secrets are the full names of the secrets the main stack reads.
+	secrets map[string]bool
 }
 
 func worldOf(p *ci.Plan) world {
-	return world{appProject: p.Project, ciProject: p.CIProject, runtimeAccount: p.Runtime.Name,
-		authzBucket: p.AuthzBucket, preview: p.Preview.Member}
+	w := world{appProject: p.Project, ciProject: p.CIProject, runtimeAccount: p.Runtime.Name,
+		authzBucket: p.AuthzBucket, preview: p.Preview.Member, secrets: map[string]bool{}}
+	for _, s := range p.Secrets {
+		w.secrets[s.Name()] = true
+	}
+	return w
 }
 
 // escalations lists every permission that lets its holder climb above what the main program
@@ -127,6 +141,16 @@ func escalations(w world, hs []held) []string {
 			if !(h.Scope == ci.ScopeBucket && h.Target == w.authzBucket) && !(conditioned && h.Condition == authzOnly) {
 				bad(h, "can open a bucket other than the authz bucket (the state, the bootstrap's state)")
 			}
+		case p == "secretmanager.versions.access":
+			bad(h, "reads secret values; the runtime account reads them, the deployer only grants that")
+		case p == "secretmanager.secrets.setIamPolicy":
+			// Only a grant on the secret itself counts as narrow: a conditioned project grant
+			// would rest on Google evaluating secret names in conditions, which is unverified.
+			if h.Scope != ci.ScopeSecret || !w.secrets[h.Target] {
+				bad(h, "can open a secret the main stack does not read")
+			}
+		case p == "compute.subnetworks.use" || p == "vpcaccess.connectors.use":
+			bad(h, "can put workloads on a private network; Cloud Run attaches revisions as its service agent, never as the deployer")
 		}
 		// The guard lets through whoever holds storage.buckets.get on the authz bucket; the
 		// preview account is whoever opens a pull request.
@@ -140,6 +164,29 @@ func escalations(w world, hs []held) []string {
 	return out
 }
 
+// agentEscalations lists every grant to Cloud Run's service agent beyond what a Shared VPC
+// resource needs: network user on the subnetwork and network viewer on its project, or
+// Serverless VPC Access user on the connector's project.
+func agentEscalations(v *ci.VPCResource, agent string, gs []grant) []string {
+	allowed := map[string]bool{}
+	if v != nil {
+		switch v.Kind {
+		case ci.VPCSubnetwork:
+			allowed[ci.RoleNetworkUser+" "+ci.ScopeSubnetwork+" "+v.FullName()] = true
+			allowed[ci.RoleNetworkViewer+" "+ci.ScopeProject+" "+v.Project] = true
+		case ci.VPCConnector:
+			allowed[ci.RoleVPCAccessUser+" "+ci.ScopeProject+" "+v.Project] = true
+		}
+	}
+	var out []string
+	for _, g := range gs {
+		if g.Member == agent && (!allowed[g.Role+" "+g.Scope+" "+g.Target] || g.Condition != "") {
+			out = append(out, fmt.Sprintf("Cloud Run's service agent holds %s: more than the Shared VPC resource needs", g))
+		}
+	}
+	return out
+}
+
 func TestCIAccountsCannotClimb(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -147,21 +194,29 @@ func TestCIAccountsCannotClimb(t *testing.T) {
 	}{
 		{"example", exampleStack(t)},
 		{"small", base(nil)},
+		{"secrets and a Shared VPC subnetwork", base(merge(withSecrets, map[string]string{"vpc": sharedSubnet, "projectNumber": "424242"}))},
+		{"Shared VPC connector", base(map[string]string{"vpc": sharedConnector, "projectNumber": "424242"})},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := mustRun(t, tc.cfg)
 			p := ci.Resolve(mustLoad(t, tc.cfg))
 			// The federated principal sets hold roles/iam.workloadIdentityUser on the CI accounts;
-			// who may use them is TestTokensReachOnlyTheirAccount's subject.
+			// who may use them is TestTokensReachOnlyTheirAccount's subject. Cloud Run's service
+			// agent is Google's, and holds only what a Shared VPC resource needs.
 			var hs []held
 			for _, h := range permissionsHeld(t, r) {
-				if h.Member == p.Preview.Member || h.Member == p.Deploy.Member {
+				switch {
+				case h.Member == p.Preview.Member || h.Member == p.Deploy.Member:
 					hs = append(hs, h)
-				} else if !strings.HasPrefix(h.Member, "principalSet://") {
-					t.Errorf("a grant to %s, neither CI account nor a federated principal set", h.Member)
+				case strings.HasPrefix(h.Member, "principalSet://"), p.RunAgent != "" && h.Member == p.RunAgent:
+				default:
+					t.Errorf("a grant to %s, neither CI account, federated principal set nor Cloud Run's service agent", h.Member)
 				}
 			}
 			for _, e := range escalations(worldOf(p), hs) {
+				t.Error(e)
+			}
+			for _, e := range agentEscalations(p.VPC, p.RunAgent, r.grants()) {
 				t.Error(e)
 			}
 			// What each account can do at all, for the record: the preview account only reads the
@@ -175,6 +230,17 @@ func TestCIAccountsCannotClimb(t *testing.T) {
 			}
 			if got := strings.Join(byMember[p.Deploy.Member], " "); !strings.Contains(got, "iam.serviceAccounts.actAs") || !strings.Contains(got, "storage.buckets.setIamPolicy") {
 				t.Errorf("deploy account holds %q; the test no longer sees what pulumi up needs", got)
+			}
+			// One secret-policy grant per named secret, each on that secret: the checks above see
+			// them, so they have something to pass or fail.
+			onSecrets := map[string]bool{}
+			for _, h := range hs {
+				if h.Member == p.Deploy.Member && h.Permission == "secretmanager.secrets.setIamPolicy" && h.Scope == ci.ScopeSecret {
+					onSecrets[h.Target] = true
+				}
+			}
+			if !reflect.DeepEqual(onSecrets, worldOf(p).secrets) {
+				t.Errorf("deploy account may set the policy of %v, want exactly the named secrets %v", onSecrets, worldOf(p).secrets)
 			}
 		})
 	}
@@ -204,7 +270,7 @@ func TestEveryNarrowablePermissionIsConditioned(t *testing.T) {
 // relies on passes.
 func TestEscalationChecker(t *testing.T) {
 	w := world{appProject: "app", ciProject: "ci", runtimeAccount: "projects/app/serviceAccounts/run@app.iam.gserviceaccount.com",
-		authzBucket: "authz", preview: "serviceAccount:ci-preview@ci.iam.gserviceaccount.com"}
+		authzBucket: "authz", preview: "serviceAccount:ci-preview@ci.iam.gserviceaccount.com", secrets: map[string]bool{"projects/app/secrets/db": true}}
 	deploy := "serviceAccount:ci-deploy@ci.iam.gserviceaccount.com"
 	authzOnly := `resource.name == "projects/_/buckets/authz"`
 	cases := []struct {
@@ -234,6 +300,14 @@ func TestEscalationChecker(t *testing.T) {
 		{"preview reads another bucket", held{w.preview, "storage.buckets.get", ci.ScopeBucket, "state", ""}, false},
 		{"deploy passes the guard", held{deploy, "storage.buckets.get", ci.ScopeProject, "app", authzOnly}, false},
 		{"anything project-wide in the CI project", held{deploy, "run.services.get", ci.ScopeProject, "ci", ""}, true},
+		{"policy of a named secret", held{deploy, "secretmanager.secrets.setIamPolicy", ci.ScopeSecret, "projects/app/secrets/db", ""}, false},
+		{"policy of another secret", held{deploy, "secretmanager.secrets.setIamPolicy", ci.ScopeSecret, "projects/app/secrets/other", ""}, true},
+		{"policy of every secret of the project", held{deploy, "secretmanager.secrets.setIamPolicy", ci.ScopeProject, "app", ""}, true},
+		{"policy of secrets by condition", held{deploy, "secretmanager.secrets.setIamPolicy", ci.ScopeProject, "app", `resource.name == "projects/app/secrets/db"`}, true},
+		{"value of a named secret", held{deploy, "secretmanager.versions.access", ci.ScopeSecret, "projects/app/secrets/db", ""}, true},
+		{"preview reads a secret value", held{w.preview, "secretmanager.versions.access", ci.ScopeSecret, "projects/app/secrets/db", ""}, true},
+		{"deploy uses a subnetwork", held{deploy, "compute.subnetworks.use", ci.ScopeSubnetwork, "projects/host/regions/r/subnetworks/s", ""}, true},
+		{"deploy uses a connector", held{deploy, "vpcaccess.connectors.use", ci.ScopeProject, "app", ""}, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -247,5 +321,37 @@ func TestEscalationChecker(t *testing.T) {
 	same.ciProject = same.appProject
 	if got := escalations(same, []held{{deploy, "iam.serviceAccounts.setIamPolicy", ci.ScopeProject, "app", ""}}); len(got) == 0 {
 		t.Error("account policies project-wide must fail when the CI accounts share the project")
+	}
+}
+
+func TestAgentEscalationChecker(t *testing.T) {
+	agent := "serviceAccount:service-1@serverless-robot-prod.iam.gserviceaccount.com"
+	subnet := &ci.VPCResource{Kind: ci.VPCSubnetwork, Project: "host", Region: "r", Name: "s"}
+	conn := &ci.VPCResource{Kind: ci.VPCConnector, Project: "host", Region: "r", Name: "c"}
+	g := func(role, scope, target string) grant {
+		return grant{Type: "t", Name: "n", Scope: scope, Target: target, Role: role, Member: agent}
+	}
+	cases := []struct {
+		name string
+		vpc  *ci.VPCResource
+		g    grant
+		bad  bool
+	}{
+		{"network user on the subnetwork", subnet, g(ci.RoleNetworkUser, ci.ScopeSubnetwork, subnet.FullName()), false},
+		{"network viewer on the host project", subnet, g(ci.RoleNetworkViewer, ci.ScopeProject, "host"), false},
+		{"network user on the host project", subnet, g(ci.RoleNetworkUser, ci.ScopeProject, "host"), true},
+		{"network user on another subnetwork", subnet, g(ci.RoleNetworkUser, ci.ScopeSubnetwork, "projects/host/regions/r/subnetworks/other"), true},
+		{"connector user with a subnetwork", subnet, g(ci.RoleVPCAccessUser, ci.ScopeProject, "host"), true},
+		{"connector user on the connector's project", conn, g(ci.RoleVPCAccessUser, ci.ScopeProject, "host"), false},
+		{"connector user elsewhere", conn, g(ci.RoleVPCAccessUser, ci.ScopeProject, "app"), true},
+		{"anything without a VPC", nil, g(ci.RoleNetworkViewer, ci.ScopeProject, "host"), true},
+		{"a condition", subnet, grant{Scope: ci.ScopeProject, Target: "host", Role: ci.RoleNetworkViewer, Member: agent, Condition: "true"}, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := agentEscalations(tc.vpc, agent, []grant{tc.g}); (len(got) > 0) != tc.bad {
+				t.Errorf("agentEscalations = %q, want bad=%v", got, tc.bad)
+			}
+		})
 	}
 }

@@ -35,6 +35,10 @@ const (
 	tCustomRole = "gcp:projects/iAMCustomRole:IAMCustomRole"
 	tBucketMem  = "gcp:storage/bucketIAMMember:BucketIAMMember"
 	tBucketBind = "gcp:storage/bucketIAMBinding:BucketIAMBinding"
+	tSecretMem  = "gcp:secretmanager/secretIamMember:SecretIamMember"
+	tSecretBind = "gcp:secretmanager/secretIamBinding:SecretIamBinding"
+	tSubnetMem  = "gcp:compute/subnetworkIAMMember:SubnetworkIAMMember"
+	tSubnetBind = "gcp:compute/subnetworkIAMBinding:SubnetworkIAMBinding"
 )
 
 // members is the one principal a grant gives its role to: Member for additive grants, the only
@@ -129,7 +133,7 @@ func base(overrides map[string]string) map[string]string {
 }
 
 // grantTypes are every resource type that gives a role to someone.
-var grantTypes = []string{tSABinding, tSAMember, tProjMember, tProjBind, tBucketMem, tBucketBind}
+var grantTypes = []string{tSABinding, tSAMember, tProjMember, tProjBind, tBucketMem, tBucketBind, tSecretMem, tSecretBind, tSubnetMem, tSubnetBind}
 
 // grant is a role given to a member on a target, whatever the resource type, with the
 // condition's expression ("" for none).
@@ -155,6 +159,10 @@ func (r *result) grants() []grant {
 				scope, target = ci.ScopeServiceAccount, x.Str("serviceAccountId")
 			case tBucketMem, tBucketBind:
 				scope, target = ci.ScopeBucket, x.Str("bucket")
+			case tSecretMem, tSecretBind:
+				scope, target = ci.ScopeSecret, "projects/"+x.Str("project")+"/secrets/"+x.Str("secretId")
+			case tSubnetMem, tSubnetBind:
+				scope, target = ci.ScopeSubnetwork, "projects/"+x.Str("project")+"/regions/"+x.Str("region")+"/subnetworks/"+x.Str("subnetwork")
 			}
 			var cond string
 			if c := x.Obj("condition"); c != nil {
@@ -163,6 +171,30 @@ func (r *result) grants() []grant {
 			for _, m := range members(x) {
 				out = append(out, grant{Type: typ, Name: x.Name, Scope: scope, Target: target, Role: x.Str("role"), Member: m, Condition: cond})
 			}
+		}
+	}
+	return out
+}
+
+// Secret and VPC settings to add to base: two secrets of the main project and one of another
+// (listed out of order, with a shared project, so that nothing depends on order), a Shared VPC
+// subnetwork and a Shared VPC connector.
+var (
+	withSecrets = map[string]string{
+		"secrets": `["projects/acme-vault/secrets/payments-key","projects/acme-test/secrets/db_password","projects/acme-test/secrets/api-token"]`,
+	}
+	sharedSubnet    = "projects/acme-net-host/regions/asia-northeast1/subnetworks/orders-private"
+	sharedConnector = "projects/acme-net-host/locations/asia-northeast1/connectors/orders-conn"
+	// runAgent is Cloud Run's service agent of the test config's main project (number 424242).
+	runAgent = "serviceAccount:service-424242@serverless-robot-prod.iam.gserviceaccount.com"
+)
+
+// merge returns the union of override maps, later ones winning.
+func merge(ms ...map[string]string) map[string]string {
+	out := map[string]string{}
+	for _, m := range ms {
+		for k, v := range m {
+			out[k] = v
 		}
 	}
 	return out

@@ -22,7 +22,21 @@ const (
 	RoleServiceAccountUser   = "roles/iam.serviceAccountUser"
 	RoleStateReader          = "roles/storage.objectViewer"
 	RoleStateWriter          = "roles/storage.objectUser"
+	// Granted to Cloud Run's service agent in a Shared VPC host project, never to a CI account.
+	RoleNetworkUser   = "roles/compute.networkUser"
+	RoleNetworkViewer = "roles/compute.networkViewer"
+	RoleVPCAccessUser = "roles/vpcaccess.user"
 )
+
+// APISecretManager is enabled in the main project when the main stack reads secrets: the main
+// program runs with enableApis false and its deploy account cannot enable services.
+const APISecretManager = "secretmanager.googleapis.com"
+
+// RunServiceAgent is the member of Cloud Run's service agent of the project with this number.
+// Cloud Run attaches a revision to a VPC as this agent, not as the deployer.
+func RunServiceAgent(projectNumber string) string {
+	return "serviceAccount:service-" + projectNumber + "@serverless-robot-prod.iam.gserviceaccount.com"
+}
 
 // AuthzPermission is the one permission of the authz guard's role: the guard asks Google whether
 // a caller's token holds it on the authz bucket.
@@ -104,6 +118,16 @@ var AuthzBucketPermissions = []Permission{
 	{"storage.objects.list", "the provider checks the bucket is empty before deleting it"},
 }
 
+// SecretIAMPermissions is the deploy account's role on each secret the main stack reads, granted
+// on that secret only. They are what the provider's SecretIamMember calls: getIamPolicy to read
+// (refresh, and before each change) and setIamPolicy to add or remove the runtime account's
+// accessor binding. secretmanager.secrets.get is not among them because the provider never
+// calls secrets.get for an IAM member, and secretmanager.versions.access (the value) never is.
+var SecretIAMPermissions = []Permission{
+	{"secretmanager.secrets.getIamPolicy", "reads the secret's policy, on refresh and before adding or removing the runtime account's accessor binding"},
+	{"secretmanager.secrets.setIamPolicy", "adds the runtime account's roles/secretmanager.secretAccessor binding (and takes it out when the secret leaves the config); it could grant anyone anything on this secret, see Residual risk"},
+}
+
 // APIs each project needs. The CI project runs the token exchange (sts), mints the CI accounts'
 // tokens (iamcredentials) and holds the pool (iam). The main stack's project gets the APIs the
 // main program uses, so that its CI stack runs with enableApis false and the deploy account
@@ -118,6 +142,8 @@ const (
 	ScopeProject        = "project"
 	ScopeServiceAccount = "serviceAccount"
 	ScopeBucket         = "bucket"
+	ScopeSecret         = "secret"
+	ScopeSubnetwork     = "subnetwork"
 )
 
 // IAMCondition narrows a grant to some resources; the grant applies only where Expression holds.
@@ -132,7 +158,7 @@ type Grant struct {
 	// Key is a stable suffix for the grant's logical name.
 	Key    string
 	Scope  string
-	Target string // project ID, service account resource name, or bucket name
+	Target string // project ID, service account, secret or subnetwork resource name, or bucket name
 	Role   string
 	Member string
 	Why    string
@@ -196,6 +222,10 @@ const (
 	RoleKeyAuthzBucket = "deploy-authz-bucket-role"
 )
 
+// SecretRoleKey is the key of the secret-policy role in project: one role per project that holds
+// a named secret, since a project's custom role can be granted only within that project.
+func SecretRoleKey(project string) string { return "deploy-secret-role-" + project }
+
 // Plan is everything the bootstrap declares, with every name computed from config up front.
 type Plan struct {
 	Project           string
@@ -222,9 +252,15 @@ type Plan struct {
 	Grants            []Grant
 	StateBucket       string
 	AuthzBucket       string
-	APIs              []ProjectAPIs
-	EnableAPIs        bool
-	Protect           bool
+	// Secrets are the secrets the main stack reads; VPC is its subnetwork or connector, nil for
+	// none; RunAgent is the member of Cloud Run's service agent of the main project, "" unless
+	// VPC is in another project.
+	Secrets    []Secret
+	VPC        *VPCResource
+	RunAgent   string
+	APIs       []ProjectAPIs
+	EnableAPIs bool
+	Protect    bool
 }
 
 // Role returns the custom role with key.
@@ -298,12 +334,17 @@ func Resolve(c *Config) *Plan {
 		DeployEnvironment: c.DeployEnvironment,
 		StateBucket:       c.StateBucket,
 		AuthzBucket:       c.AuthzBucket,
+		Secrets:           append([]Secret(nil), c.Secrets...),
+		VPC:               c.VPC,
 		APIs: []ProjectAPIs{
 			{Key: "ci-api", Project: c.CIProject, APIs: append([]string(nil), CIAPIs...)},
 			{Key: "app-api", Project: c.Project, APIs: append([]string(nil), AppAPIs...)},
 		},
 		EnableAPIs: c.EnableAPIs,
 		Protect:    c.Protect,
+	}
+	if len(c.Secrets) > 0 {
+		p.APIs[1].APIs = append(p.APIs[1].APIs, APISecretManager)
 	}
 	role := func(key, id, title, description string, perms []Permission, protect bool) CustomRole {
 		return CustomRole{Key: key, Project: c.Project, ID: id, Name: "projects/" + c.Project + "/roles/" + id,
@@ -337,7 +378,57 @@ func Resolve(c *Config) *Plan {
 		{Key: "deploy-state-writer", Scope: ScopeBucket, Target: c.StateBucket, Role: RoleStateWriter, Member: deploy.Member,
 			Why: "reads and writes the main stack's Pulumi state and its lock files"},
 	}
+	p.addSecretGrants(c)
+	p.addVPCGrants(c)
 	return p
+}
+
+// addSecretGrants gives the deploy account the secret-policy role on each named secret, with the
+// role created in the secret's own project.
+func (p *Plan) addSecretGrants(c *Config) {
+	roleNames := map[string]string{}
+	for _, sec := range c.Secrets {
+		key := SecretRoleKey(sec.Project)
+		if _, ok := roleNames[sec.Project]; !ok {
+			name := "projects/" + sec.Project + "/roles/" + c.SecretRoleID
+			roleNames[sec.Project] = name
+			p.Roles = append(p.Roles, CustomRole{Key: key, Project: sec.Project, ID: c.SecretRoleID, Name: name,
+				Title:       "CI deploy: secret IAM policy",
+				Description: "Read and set the IAM policy of the secrets the private-run-api main stack (" + c.Project + ") lets its runtime account read. Granted on each such secret only, to the CI deploy account. Cannot read a secret's value.",
+				Permissions: append([]Permission(nil), SecretIAMPermissions...)})
+		}
+		p.Grants = append(p.Grants, Grant{
+			// The secret's full name is its stable key: "/" appears in neither a project ID nor a
+			// secret ID, so no two secrets share a logical name, whatever their order in config.
+			Key: "deploy-secret-iam-" + sec.Project + "/" + sec.ID, Scope: ScopeSecret, Target: sec.Name(),
+			Role: roleNames[sec.Project], Member: p.Deploy.Member, CustomRole: key,
+			Why: "the main stack adds the runtime account's accessor binding on this secret (additive); nothing on any other secret",
+		})
+	}
+}
+
+// addVPCGrants lets Cloud Run's service agent attach revisions to a subnetwork or connector of a
+// Shared VPC host project. In the main project the agent's own role (roles/run.serviceAgent)
+// already covers it, and the deploy account needs no network permission in either case: Cloud
+// Run uses the network as its service agent.
+func (p *Plan) addVPCGrants(c *Config) {
+	v := c.VPC
+	if v == nil || v.Project == c.Project {
+		return
+	}
+	p.RunAgent = RunServiceAgent(c.ProjectNumber)
+	switch v.Kind {
+	case VPCSubnetwork:
+		p.Grants = append(p.Grants,
+			Grant{Key: "run-agent-subnet-network-user", Scope: ScopeSubnetwork, Target: v.FullName(), Role: RoleNetworkUser, Member: p.RunAgent,
+				Why: "Direct VPC egress: Cloud Run's service agent takes addresses from this subnetwork for each instance; granted on the subnetwork only"},
+			Grant{Key: "run-agent-network-viewer", Scope: ScopeProject, Target: v.Project, Role: RoleNetworkViewer, Member: p.RunAgent,
+				Why: "Direct VPC egress in a Shared VPC: the read-only half of Google's narrower option (network viewer on the host project, network user on the subnetwork)"})
+	case VPCConnector:
+		p.Grants = append(p.Grants,
+			Grant{Key: "run-agent-vpcaccess-user", Scope: ScopeProject, Target: v.Project, Role: RoleVPCAccessUser, Member: p.RunAgent,
+				Why: "a connector in another project: Cloud Run's service agent must use it; connectors have no IAM policy of their own, so the host project is the narrowest scope"})
+	}
 }
 
 // EnvironmentSubject is the sub claim GitHub puts in the token of a job that declares
