@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/platform/private-run-api/diag"
 	"reflect"
 	"strings"
 	"testing"
@@ -156,7 +157,7 @@ func TestBuildExpiriesAndGuardOff(t *testing.T) {
 			yaml:    base,
 			now:     time.Date(2027, 2, 1, 0, 0, 0, 0, time.UTC),
 			absent:  []string{"user:ann@acme.example"},
-			warning: "callers[1].impersonators[0] (user:ann@acme.example) expired at 2027-01-31T00:00:00Z",
+			warning: "callers[1].impersonators[0] \"user:ann@acme.example\": expired at 2027-01-31T00:00:00Z",
 		},
 		{
 			name:    "guard off: no bucket grant, no bucket, the role stays",
@@ -232,9 +233,9 @@ func TestPlanInvalidConfigReturnsConfigError(t *testing.T) {
 		t.Fatal(err)
 	}
 	p, err := Plan(sf, "bad.yaml", at)
-	var cfgErr *config.Error
+	var cfgErr *diag.ConfigError
 	if !errors.As(err, &cfgErr) {
-		t.Fatalf("Plan error = %v, want a *config.Error", err)
+		t.Fatalf("Plan error = %v, want a *diag.ConfigError", err)
 	}
 	if p != nil {
 		t.Errorf("an invalid config must yield no plan, got %+v", p)
@@ -257,14 +258,14 @@ func TestRender(t *testing.T) {
 			"service account orders-front@acme-test.iam.gserviceaccount.com  2027-01-31T00:00:00Z  may impersonate caller orders-front\n",
 			"Created (7)",
 			"  bucket           acme-test-orders-api-authz",
-			"Warnings (1)\n  ! callers[0].impersonators[0] (user:bob@acme.example) expired at 2026-01-01T00:00:00Z",
+			"Warnings (1)\n  ! callers[0].impersonators[0] \"user:bob@acme.example\": expired at 2026-01-01T00:00:00Z",
 		}},
 		{Markdown, []string{
 			"### Access report: stack `test`, project `acme-test`",
 			"| Principal | Role | On | Expires | Why |\n|---|---|---|---|---|\n",
 			"| `user:ann@acme.example` | `roles/iam.serviceAccountTokenCreator` | service account `orders-front@acme-test.iam.gserviceaccount.com` | 2027-01-31T00:00:00Z | may impersonate caller orders-front |\n",
 			"| custom role | `projects/acme-test/roles/orders_api_authz` | permissions: storage.buckets.get; \"Authz guard for orders-api\" |",
-			"#### Warnings (1)\n\n- callers\\[0\\].impersonators\\[0\\] (user:bob@acme.example) expired",
+			"#### Warnings (1)\n\n- callers\\[0\\].impersonators\\[0\\] \"user:bob@acme.example\": expired",
 		}},
 		{JSON, []string{
 			`"evaluatedAt": "2026-11-23T00:00:00Z"`,

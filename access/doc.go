@@ -28,7 +28,7 @@
 //
 //	0  no access change (or, without -base, the report was printed)
 //	1  other failure: bad flags, unreadable or unparsable file, unknown git revision
-//	2  invalid stack config: the *config.Error list is printed on stderr and no report is printed
+//	2  invalid stack config: the *diag.ConfigError list is printed on stderr and no report is printed
 //	3  access changed: at least one grant or created resource was added, removed or changed
 package access
 

@@ -89,7 +89,9 @@ func Build(stack string, plan *config.Plan, at time.Time) Report {
 		r.Outside = append(r.Outside, OutsideGuard)
 	}
 	r.Project = plan.Project
-	r.Warnings = append(r.Warnings, plan.Warnings...)
+	for _, w := range plan.Warnings {
+		r.Warnings = append(r.Warnings, w.String())
+	}
 
 	svc := serviceTarget(plan)
 	byMember := map[string]string{} // caller account member -> caller name, for Why

@@ -17,7 +17,7 @@ import (
 func StackFileName(stack string) string { return "Pulumi." + stack + ".yaml" }
 
 // Plan decodes, validates and resolves a stack file with the program's own code. An invalid
-// config returns an error wrapping the *config.Error, prefixed with where it came from.
+// config returns an error wrapping the *diag.ConfigError, prefixed with where it came from.
 func Plan(sf config.StackFile, from string, now time.Time) (*config.Plan, error) {
 	cfg, err := sf.Load()
 	if err != nil {

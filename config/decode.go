@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/platform/private-run-api/diag"
 	"io"
 	"os"
 	"reflect"
@@ -29,7 +30,7 @@ func MapSource(m map[string]string) Source {
 
 // Load decodes and validates the stack config. namespace is the Pulumi project name; allKeys, when
 // known, lists every config key the stack sets so that unknown keys in the namespace are reported
-// (pass nil when the caller cannot list them). The error, if any, is an *Error listing every
+// (pass nil when the caller cannot list them). The error, if any, is an *diag.ConfigError listing every
 // problem found.
 func Load(namespace string, src Source, allKeys []string) (*Config, error) {
 	cfg, problems := decode(namespace, src, allKeys)
@@ -37,7 +38,7 @@ func Load(namespace string, src Source, allKeys []string) (*Config, error) {
 		problems = append(problems, validate(cfg)...)
 	}
 	if len(problems) > 0 {
-		return nil, &Error{Problems: problems}
+		return nil, &diag.ConfigError{Diagnostics: problems}
 	}
 	normalizeExpiries(cfg)
 	return cfg, nil
@@ -80,32 +81,32 @@ func decode(namespace string, src Source, allKeys []string) (*Config, []Problem)
 	}
 
 	if raw, ok := get(KeyService); ok {
-		decodeObject(&ps, KeyService, json.RawMessage(raw), &cfg.Service, "a mapping with name, image and optional region, ingress, port, env, minInstances, maxInstances, protect, runtimeAccountId, runtimeAccount, imageOwner, secrets, vpc, cpu, memory, cpuAlwaysAllocated, startupCpuBoost, concurrency, timeoutSeconds, executionEnvironment, startupProbe, livenessProbe")
+		decodeObject(&ps, diag.NewPath(KeyService), json.RawMessage(raw), &cfg.Service, "a mapping with name, image and optional region, ingress, port, env, minInstances, maxInstances, protect, runtimeAccountId, runtimeAccount, imageOwner, secrets, vpc, cpu, memory, cpuAlwaysAllocated, startupCpuBoost, concurrency, timeoutSeconds, executionEnvironment, startupProbe, livenessProbe")
 	}
 	if raw, ok := get(KeyImpersonators); ok {
-		cfg.Impersonators = decodeImpersonators(&ps, KeyImpersonators, json.RawMessage(raw))
+		cfg.Impersonators = decodeImpersonators(&ps, diag.NewPath(KeyImpersonators), json.RawMessage(raw))
 	}
 	if raw, ok := get(KeyCallers); ok {
 		var items []json.RawMessage
-		if decodeInto(&ps, KeyCallers, raw, &items, "a list of callers, each a mapping with a name") {
+		if decodeInto(&ps, diag.NewPath(KeyCallers), raw, &items, "a list of callers, each a mapping with a name") {
 			for i, item := range items {
-				cfg.Callers = append(cfg.Callers, decodeCaller(&ps, fmt.Sprintf("%s[%d]", KeyCallers, i), item))
+				cfg.Callers = append(cfg.Callers, decodeCaller(&ps, diag.NewPath(KeyCallers).Index(i), item))
 			}
 		}
 	}
 	if raw, ok := get(KeyAuthz); ok {
-		decodeObject(&ps, KeyAuthz, json.RawMessage(raw), &cfg.Authz, "a mapping with optional enabled, bucket, bucketDomainVerified, role, roleId, roleTitle, location")
+		decodeObject(&ps, diag.NewPath(KeyAuthz), json.RawMessage(raw), &cfg.Authz, "a mapping with optional enabled, bucket, bucketDomainVerified, role, roleId, roleTitle, location")
 	}
 	if raw, ok := get(KeyEnableAPIs); ok {
-		decodeInto(&ps, KeyEnableAPIs, raw, &cfg.EnableAPIs, "true or false")
+		decodeInto(&ps, diag.NewPath(KeyEnableAPIs), raw, &cfg.EnableAPIs, "true or false")
 	}
 	if raw, ok := get(KeyLabels); ok {
-		decodeInto(&ps, KeyLabels, raw, &cfg.Labels, "a mapping of label keys to string values")
+		decodeInto(&ps, diag.NewPath(KeyLabels), raw, &cfg.Labels, "a mapping of label keys to string values")
 	}
 	return cfg, ps
 }
 
-func decodeCaller(ps *problems, path string, raw json.RawMessage) Caller {
+func decodeCaller(ps *problems, path diag.Path, raw json.RawMessage) Caller {
 	var c Caller
 	if strictDecode(string(raw), &c) == nil {
 		return c
@@ -117,12 +118,12 @@ func decodeCaller(ps *problems, path string, raw json.RawMessage) Caller {
 		return Caller{undecodable: true}
 	}
 	if fields["impersonators"] != nil {
-		c.Impersonators = decodeImpersonators(ps, path+".impersonators", fields["impersonators"])
+		c.Impersonators = decodeImpersonators(ps, path.Child("impersonators"), fields["impersonators"])
 	}
 	return c
 }
 
-func decodeImpersonators(ps *problems, path string, raw json.RawMessage) []Impersonator {
+func decodeImpersonators(ps *problems, path diag.Path, raw json.RawMessage) []Impersonator {
 	var all []Impersonator
 	if strictDecode(string(raw), &all) == nil {
 		return all
@@ -133,7 +134,7 @@ func decodeImpersonators(ps *problems, path string, raw json.RawMessage) []Imper
 	}
 	out := make([]Impersonator, 0, len(items))
 	for i, item := range items {
-		p := fmt.Sprintf("%s[%d]", path, i)
+		p := path.Index(i)
 		var s string
 		if json.Unmarshal(item, &s) == nil {
 			out = append(out, Impersonator{Member: s})
@@ -154,7 +155,7 @@ func decodeImpersonators(ps *problems, path string, raw json.RawMessage) []Imper
 // and every badly typed field is reported, not only the first. Keys in defer are left for the
 // caller and returned with the rest of the object's raw fields. ok is false when any problem was
 // recorded.
-func decodeObject(ps *problems, path string, raw json.RawMessage, v any, want string, deferred ...string) (map[string]json.RawMessage, bool) {
+func decodeObject(ps *problems, path diag.Path, raw json.RawMessage, v any, want string, deferred ...string) (map[string]json.RawMessage, bool) {
 	// The common case, a valid object, costs one strict decode; only a bad one pays for the
 	// field-by-field pass that names every problem.
 	if strictDecode(string(raw), v) == nil {
@@ -182,10 +183,10 @@ func decodeObject(ps *problems, path string, raw json.RawMessage, v any, want st
 		i, ok := byName[key]
 		switch {
 		case !ok:
-			ps.add(path+"."+key, "", "is not a known key", unknownKeyFix(key, "", known))
+			ps.Add(diag.Unknown, path.Child(key), "", "is not a known key", unknownKeyFix(key, "", known))
 		case slices.Contains(deferred, key):
 		default:
-			decodeField(ps, path+"."+key, fields[key], rv.Field(i))
+			decodeField(ps, path.Child(key), fields[key], rv.Field(i))
 		}
 	}
 	return fields, len(*ps) == before
@@ -193,7 +194,7 @@ func decodeObject(ps *problems, path string, raw json.RawMessage, v any, want st
 
 // decodeField decodes one field, going into nested mappings and lists of mappings so that a
 // problem deep inside (a typo'd key in service.vpc) is named by its own path.
-func decodeField(ps *problems, path string, raw json.RawMessage, fv reflect.Value) {
+func decodeField(ps *problems, path diag.Path, raw json.RawMessage, fv reflect.Value) {
 	t := fv.Type()
 	elem := t
 	if t.Kind() == reflect.Pointer {
@@ -218,7 +219,7 @@ func decodeField(ps *problems, path string, raw json.RawMessage, fv reflect.Valu
 		}
 		out := reflect.MakeSlice(t, len(items), len(items))
 		for j, item := range items {
-			decodeField(ps, fmt.Sprintf("%s[%d]", path, j), item, out.Index(j))
+			decodeField(ps, path.Index(j), item, out.Index(j))
 		}
 		fv.Set(out)
 	default:
@@ -256,7 +257,7 @@ func strictDecode(raw string, v any) error {
 
 // decodeInto decodes one JSON value strictly (unknown keys are errors) and records a problem
 // naming the path when it fails. want describes the expected shape for the fix.
-func decodeInto(ps *problems, path, raw string, v any, want string) bool {
+func decodeInto(ps *problems, path diag.Path, raw string, v any, want string) bool {
 	err := strictDecode(raw, v)
 	if err == nil {
 		return true
@@ -267,13 +268,13 @@ func decodeInto(ps *problems, path, raw string, v any, want string) bool {
 	case errors.As(err, &typeErr):
 		p := path
 		if typeErr.Field != "" {
-			p = path + "." + typeErr.Field
+			p = path.Child(typeErr.Field)
 		}
-		ps.add(p, "", fmt.Sprintf("is %s, expected %s", article(typeErr.Value), kindOf(typeErr.Type)), "write "+kindOf(typeErr.Type)+" here")
+		ps.Add(diag.Invalid, p, "", fmt.Sprintf("is %s, expected %s", article(typeErr.Value), kindOf(typeErr.Type)), "write "+kindOf(typeErr.Type)+" here")
 	case errors.As(err, &syntaxErr), errors.Is(err, io.EOF), err.Error() == "trailing data":
-		ps.add(path, short(raw), "does not parse", "write "+want)
+		ps.Add(diag.Invalid, path, short(raw), "does not parse", "write "+want)
 	default:
-		ps.add(path, short(raw), err.Error(), "write "+want)
+		ps.Add(diag.Invalid, path, short(raw), err.Error(), "write "+want)
 	}
 	return false
 }
@@ -357,7 +358,7 @@ func UnknownKeys(namespace string, allKeys, known []string, reader string) []Pro
 	sort.Strings(unknown)
 	var ps problems
 	for _, k := range unknown {
-		ps.add(namespace+":"+k, "", "is not a config key "+reader+" reads", unknownKeyFix(k, namespace+":", known))
+		ps.Add(diag.Unknown, diag.NewPath(namespace+":"+k), "", "is not a config key "+reader+" reads", unknownKeyFix(k, namespace+":", known))
 	}
 	return ps
 }

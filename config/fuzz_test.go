@@ -2,13 +2,14 @@ package config
 
 import (
 	"errors"
+	"github.com/platform/private-run-api/diag"
 	"strings"
 	"testing"
 	"time"
 )
 
 // FuzzLoad feeds arbitrary values to every structured key. Whatever it gets, Load must either
-// refuse with a *Error whose every problem names a path and a rule, or accept a config whose plan
+// refuse with a *diag.ConfigError whose every problem names a path and a rule, or accept a config whose plan
 // grants nothing public, names only valid accounts and declares no empty binding. `go test`
 // runs the seeds; `go test -fuzz FuzzLoad ./config/` explores.
 func FuzzLoad(f *testing.F) {
@@ -34,11 +35,11 @@ func FuzzLoad(f *testing.F) {
 		}
 		cfg, err := Load("ns", MapSource(raw), keys)
 		if err != nil {
-			var cerr *Error
-			if !errors.As(err, &cerr) || len(cerr.Problems) == 0 {
+			var cerr *diag.ConfigError
+			if !errors.As(err, &cerr) || len(cerr.Diagnostics) == 0 {
 				t.Fatalf("Load failed without problems: %T %v", err, err)
 			}
-			for _, p := range cerr.Problems {
+			for _, p := range cerr.Diagnostics {
 				if p.Path == "" || p.Rule == "" {
 					t.Fatalf("problem without a path or rule: %+v", p)
 				}
@@ -58,7 +59,7 @@ func FuzzLoad(f *testing.F) {
 				if l == "allusers" || l == "allauthenticatedusers" || strings.HasPrefix(l, "principalset://goog/public") {
 					t.Fatalf("%s: public member %q accepted", what, m)
 				}
-				if rule, _ := validateMember(m); rule != "" {
+				if _, rule, _ := validateMember(m); rule != "" {
 					t.Fatalf("%s: invalid member %q accepted: %s", what, m, rule)
 				}
 			}

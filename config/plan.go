@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"github.com/platform/private-run-api/diag"
 	"slices"
 	"sort"
 	"strings"
@@ -41,7 +42,7 @@ type Plan struct {
 	APIs       []string
 	Labels     map[string]string
 	// Warnings are for the Pulumi log: nothing in them stops a deploy.
-	Warnings []string
+	Warnings diag.List
 }
 
 // Account is a service account, named before it exists.
@@ -212,17 +213,17 @@ func Resolve(c *Config, now time.Time) *Plan {
 	}
 
 	warned := map[string]bool{}
-	expired := func(path string, imp Impersonator, t time.Time) {
-		if !warned[path] {
-			warned[path] = true
-			p.Warnings = append(p.Warnings, fmt.Sprintf("%s (%s) expired at %s and grants nothing; remove the entry from the stack config", path, imp.Member, t.UTC().Format(time.RFC3339)))
+	expired := func(path diag.Path, imp Impersonator, t time.Time) {
+		if !warned[path.String()] {
+			warned[path.String()] = true
+			p.Warnings.Warn(diag.Invalid, path, imp.Member, "expired at "+t.UTC().Format(time.RFC3339)+" and grants nothing", "remove the entry from the stack config")
 		}
 	}
 
 	// Defaults first, so that a stale entry is reported even when no caller account exists.
 	for j, imp := range c.Impersonators {
 		if t, err := ParseExpiry(imp.Expires); err == nil && !t.After(now) {
-			expired(fmt.Sprintf("%s[%d]", KeyImpersonators, j), imp, t)
+			expired(diag.NewPath(KeyImpersonators).Index(j), imp, t)
 		}
 	}
 
@@ -245,9 +246,9 @@ func Resolve(c *Config, now time.Time) *Plan {
 			created++
 			cp.TokenCreators = tokenCreators(c.Impersonators, caller.Impersonators, now,
 				func(j int, own bool, imp Impersonator, t time.Time) {
-					path := fmt.Sprintf("%s[%d]", KeyImpersonators, j)
+					path := diag.NewPath(KeyImpersonators).Index(j)
 					if own {
-						path = fmt.Sprintf("%s[%d].impersonators[%d]", KeyCallers, i, j)
+						path = diag.NewPath(KeyCallers).Index(i).Child("impersonators").Index(j)
 					}
 					expired(path, imp, t)
 				})
@@ -280,10 +281,10 @@ func Resolve(c *Config, now time.Time) *Plan {
 		p.Authz.Bucket = &BucketPlan{Name: c.BucketName(), Location: c.BucketLocation(), Members: guardMembers}
 	}
 	if len(p.Invokers) == 0 {
-		p.Warnings = append(p.Warnings, "no caller may invoke the private service: no roles/run.invoker binding is declared, so only project owners and editors can call it")
+		p.Warnings.Warn(diag.Required, diag.NewPath(KeyCallers), "", "no caller may invoke the private service: no roles/run.invoker binding is declared, so only project owners and editors can call it", "give a caller invoke: true (the default) when the service should be called")
 	}
 	if created+1 > ServiceAccountQuota { // the runtime account counts against the quota too
-		p.Warnings = append(p.Warnings, fmt.Sprintf("%d caller accounts plus the runtime account exceed the default quota of %d service accounts per project; request more in the console (IAM & Admin > Quotas, \"Service accounts\") before `pulumi up`", created, ServiceAccountQuota))
+		p.Warnings.Warn(diag.TooMany, diag.NewPath(KeyCallers), fmt.Sprint(created), fmt.Sprintf("caller accounts plus the runtime account exceed the default quota of %d service accounts per project", ServiceAccountQuota), "request more in the console (IAM & Admin > Quotas, \"Service accounts\") before `pulumi up`")
 	}
 	return p
 }

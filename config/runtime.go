@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"github.com/platform/private-run-api/diag"
 	"math"
 	"path"
 	"regexp"
@@ -159,23 +160,23 @@ func validateRuntime(ps *problems, c *Config) {
 	mem, memOK := validateMemory(ps, s.Memory)
 	if s.ExecutionEnvironment != "" {
 		if _, ok := ExecutionEnvironments[s.ExecutionEnvironment]; !ok {
-			ps.add("service.executionEnvironment", s.ExecutionEnvironment, "is not a Cloud Run execution environment", `use "gen1" or "gen2", or leave it out for Cloud Run's choice`)
+			ps.Add(diag.NotSupported, diag.NewPath("service").Child("executionEnvironment"), s.ExecutionEnvironment, "is not a Cloud Run execution environment", `use "gen1" or "gen2", or leave it out for Cloud Run's choice`)
 		}
 	}
 	if s.Concurrency != nil && (*s.Concurrency < 1 || *s.Concurrency > 1000) {
-		ps.add("service.concurrency", fmt.Sprint(*s.Concurrency), "is outside Cloud Run's 1-1000 requests per instance", "use 1 to 1000, or leave it out for 80")
+		ps.Add(diag.Invalid, diag.NewPath("service").Child("concurrency"), fmt.Sprint(*s.Concurrency), "is outside Cloud Run's 1-1000 requests per instance", "use 1 to 1000, or leave it out for 80")
 	}
 	if s.TimeoutSeconds != nil && (*s.TimeoutSeconds < 1 || *s.TimeoutSeconds > 3600) {
-		ps.add("service.timeoutSeconds", fmt.Sprint(*s.TimeoutSeconds), "is outside Cloud Run's 1-3600 seconds", "use 1 to 3600, or leave it out for 300")
+		ps.Add(diag.Invalid, diag.NewPath("service").Child("timeoutSeconds"), fmt.Sprint(*s.TimeoutSeconds), "is outside Cloud Run's 1-3600 seconds", "use 1 to 3600, or leave it out for 300")
 	}
 	if cpuOK && memOK {
 		validateCPUMemory(ps, c, cpu, mem)
 	}
 	if s.StartupProbe != nil {
-		validateProbe(ps, "service.startupProbe", *s.StartupProbe, true)
+		validateProbe(ps, diag.NewPath("service").Child("startupProbe"), *s.StartupProbe, true)
 	}
 	if s.LivenessProbe != nil {
-		validateProbe(ps, "service.livenessProbe", *s.LivenessProbe, false)
+		validateProbe(ps, diag.NewPath("service").Child("livenessProbe"), *s.LivenessProbe, false)
 	}
 }
 
@@ -187,47 +188,47 @@ func validateSecrets(ps *problems, c *Config) {
 	dirs := map[string]string{}  // mount directory -> secret name, one secret per directory
 	files := map[string]string{} // file path -> entry path
 	for i, sec := range c.Service.Secrets {
-		p := fmt.Sprintf("service.secrets[%d]", i)
+		p := diag.NewPath("service").Child("secrets").Index(i)
 		ref, ok := secretRef(c.Project, sec.Secret)
 		switch {
 		case sec.Secret == "":
-			ps.add(p+".secret", "", "is missing", `name the secret, e.g. "orders-db-password" (in gcp:project) or "projects/<project>/secrets/<id>"`)
+			ps.Add(diag.Required, p.Child("secret"), "", "is missing", `name the secret, e.g. "orders-db-password" (in gcp:project) or "projects/<project>/secrets/<id>"`)
 		case !ok:
-			ps.add(p+".secret", sec.Secret, "is not a Secret Manager secret ID or name", `write its ID (letters, digits, "-" and "_") or projects/<project>/secrets/<id>; never the secret's value`)
+			ps.Add(diag.Invalid, p.Child("secret"), sec.Secret, "is not a Secret Manager secret ID or name", `write its ID (letters, digits, "-" and "_") or projects/<project>/secrets/<id>; never the secret's value`)
 		}
 		if sec.Version != "" && !versionRe.MatchString(sec.Version) {
-			ps.add(p+".version", sec.Version, `is not "latest" or a version number`, `write "latest" (default) or a number such as "3"`)
+			ps.Add(diag.Invalid, p.Child("version"), sec.Version, `is not "latest" or a version number`, `write "latest" (default) or a number such as "3"`)
 		}
 		switch {
 		case sec.Env == "" && sec.Path == "":
-			ps.add(p, sec.Secret, "says neither env nor path", "set env (an environment variable) or path (a file) for it")
+			ps.Add(diag.Required, p, sec.Secret, "says neither env nor path", "set env (an environment variable) or path (a file) for it")
 		case sec.Env != "" && sec.Path != "":
-			ps.add(p, sec.Secret, "sets both env and path", "give each use of a secret its own entry")
+			ps.Add(diag.Forbidden, p, sec.Secret, "sets both env and path", "give each use of a secret its own entry")
 		case sec.Env != "":
 			switch {
 			case !envNameRe.MatchString(sec.Env):
-				ps.add(p+".env", sec.Env, "is not a valid environment variable name", "use letters, digits and _, not starting with a digit")
+				ps.Add(diag.Invalid, p.Child("env"), sec.Env, "is not a valid environment variable name", "use letters, digits and _, not starting with a digit")
 			case reservedEnv[sec.Env]:
-				ps.add(p+".env", sec.Env, "is reserved: Cloud Run sets it itself", "choose another name")
+				ps.Add(diag.Forbidden, p.Child("env"), sec.Env, "is reserved: Cloud Run sets it itself", "choose another name")
 			case envs[sec.Env] != "":
-				ps.add(p+".env", sec.Env, "is also set by "+envs[sec.Env], "set each environment variable once")
+				ps.Add(diag.Duplicate, p.Child("env"), sec.Env, "is also set by "+envs[sec.Env], "set each environment variable once")
 			default:
-				envs[sec.Env] = p + ".env"
+				envs[sec.Env] = p.Child("env").String()
 			}
 		default:
 			clean := path.Clean(sec.Path)
 			dir := path.Dir(clean)
 			switch {
 			case !path.IsAbs(sec.Path) || clean != sec.Path || strings.HasSuffix(sec.Path, "/"):
-				ps.add(p+".path", sec.Path, "is not a clean absolute file path", `write it as "/secrets/db/password": the file appears there, in a directory that holds only this secret`)
+				ps.Add(diag.Invalid, p.Child("path"), sec.Path, "is not a clean absolute file path", `write it as "/secrets/db/password": the file appears there, in a directory that holds only this secret`)
 			case dir == "/" || reservedMount(dir):
-				ps.add(p+".path", sec.Path, "would mount over "+dir+", which Cloud Run keeps for itself", `put the file in a directory of its own, e.g. "/secrets/`+path.Base(clean)+`/`+path.Base(clean)+`"`)
+				ps.Add(diag.Forbidden, p.Child("path"), sec.Path, "would mount over "+dir+", which Cloud Run keeps for itself", `put the file in a directory of its own, e.g. "/secrets/`+path.Base(clean)+`/`+path.Base(clean)+`"`)
 			case files[clean] != "":
-				ps.add(p+".path", sec.Path, "is also the file of "+files[clean], "give each file its own path")
+				ps.Add(diag.Duplicate, p.Child("path"), sec.Path, "is also the file of "+files[clean], "give each file its own path")
 			case ok && dirs[dir] != "" && dirs[dir] != ref.Name:
-				ps.add(p+".path", sec.Path, "is in "+dir+", where another secret ("+dirs[dir]+") is mounted; Cloud Run mounts one secret per directory", "use a directory of its own for each secret")
+				ps.Add(diag.Forbidden, p.Child("path"), sec.Path, "is in "+dir+", where another secret ("+dirs[dir]+") is mounted; Cloud Run mounts one secret per directory", "use a directory of its own for each secret")
 			default:
-				files[clean] = p
+				files[clean] = p.String()
 				if ok {
 					dirs[dir] = ref.Name
 				}
@@ -243,7 +244,7 @@ func validateSecrets(ps *problems, c *Config) {
 	for i := 1; i < len(ds); i++ {
 		for _, outer := range ds[:i] {
 			if strings.HasPrefix(ds[i], outer+"/") {
-				ps.add("service.secrets", ds[i], "is inside "+outer+", where another secret is mounted", "use directories side by side, e.g. /secrets/a and /secrets/b")
+				ps.Add(diag.Forbidden, diag.NewPath("service").Child("secrets"), ds[i], "is inside "+outer+", where another secret is mounted", "use directories side by side, e.g. /secrets/a and /secrets/b")
 			}
 		}
 	}
@@ -282,26 +283,26 @@ func validateVPC(ps *problems, v VPC) {
 	direct := v.Network != "" || v.Subnetwork != "" || len(v.Tags) > 0
 	switch {
 	case v.Connector != "" && direct:
-		ps.add("service.vpc", v.Connector, "sets a connector and Direct VPC egress (network, subnetwork, tags) together", "choose one: Direct VPC egress is the newer, cheaper path")
+		ps.Add(diag.Forbidden, diag.NewPath("service").Child("vpc"), v.Connector, "sets a connector and Direct VPC egress (network, subnetwork, tags) together", "choose one: Direct VPC egress is the newer, cheaper path")
 	case v.Connector == "" && v.Network == "" && v.Subnetwork == "":
-		ps.add("service.vpc", "", "names no network, subnetwork or connector", "set subnetwork (Direct VPC egress) or connector, or remove service.vpc")
+		ps.Add(diag.Required, diag.NewPath("service").Child("vpc"), "", "names no network, subnetwork or connector", "set subnetwork (Direct VPC egress) or connector, or remove service.vpc")
 	}
 	if v.Connector != "" && !connectorRe.MatchString(v.Connector) && !shortConnRe.MatchString(v.Connector) {
-		ps.add("service.vpc.connector", v.Connector, "is not a Serverless VPC Access connector", "write its name, or projects/<project>/locations/<region>/connectors/<name>")
+		ps.Add(diag.Invalid, diag.NewPath("service").Child("vpc").Child("connector"), v.Connector, "is not a Serverless VPC Access connector", "write its name, or projects/<project>/locations/<region>/connectors/<name>")
 	}
 	if v.Network != "" && !networkRe.MatchString(v.Network) && !resNameRe.MatchString(v.Network) {
-		ps.add("service.vpc.network", v.Network, "is not a VPC network", "write its name, or projects/<project>/global/networks/<name> for a Shared VPC")
+		ps.Add(diag.Invalid, diag.NewPath("service").Child("vpc").Child("network"), v.Network, "is not a VPC network", "write its name, or projects/<project>/global/networks/<name> for a Shared VPC")
 	}
 	if v.Subnetwork != "" && !subnetRe.MatchString(v.Subnetwork) && !resNameRe.MatchString(v.Subnetwork) {
-		ps.add("service.vpc.subnetwork", v.Subnetwork, "is not a subnetwork", "write its name, or projects/<project>/regions/<region>/subnetworks/<name> for a Shared VPC")
+		ps.Add(diag.Invalid, diag.NewPath("service").Child("vpc").Child("subnetwork"), v.Subnetwork, "is not a subnetwork", "write its name, or projects/<project>/regions/<region>/subnetworks/<name> for a Shared VPC")
 	}
 	for i, t := range v.Tags {
 		if !resNameRe.MatchString(t) {
-			ps.add(fmt.Sprintf("service.vpc.tags[%d]", i), t, "is not a network tag", `use 1-63 chars of a-z, 0-9 and "-", starting with a letter`)
+			ps.Add(diag.Invalid, diag.NewPath("service").Child("vpc").Child("tags").Index(i), t, "is not a network tag", `use 1-63 chars of a-z, 0-9 and "-", starting with a letter`)
 		}
 	}
 	if _, ok := EgressValues[v.Egress]; v.Egress != "" && !ok {
-		ps.add("service.vpc.egress", v.Egress, "is not a Cloud Run VPC egress setting", fmt.Sprintf("use %q (default) or %q", EgressPrivateRanges, EgressAllTraffic))
+		ps.Add(diag.NotSupported, diag.NewPath("service").Child("vpc").Child("egress"), v.Egress, "is not a Cloud Run VPC egress setting", fmt.Sprintf("use %q (default) or %q", EgressPrivateRanges, EgressAllTraffic))
 	}
 }
 
@@ -312,7 +313,7 @@ func validateCPU(ps *problems, s string) (float64, bool) {
 	}
 	v, err := strconv.ParseFloat(s, 64)
 	if !cpuRe.MatchString(s) || err != nil || v < 0.08 {
-		ps.add("service.cpu", s, "is not a Cloud Run CPU limit", `use "1", "2", "4", "6" or "8", or a fraction from "0.08" to "1" (at most 3 decimals)`)
+		ps.Add(diag.Invalid, diag.NewPath("service").Child("cpu"), s, "is not a Cloud Run CPU limit", `use "1", "2", "4", "6" or "8", or a fraction from "0.08" to "1" (at most 3 decimals)`)
 		return 0, false
 	}
 	return v, true
@@ -325,7 +326,7 @@ func validateMemory(ps *problems, s string) (int, bool) {
 	}
 	m := memoryRe.FindStringSubmatch(s)
 	if m == nil {
-		ps.add("service.memory", s, "is not a memory limit", `write it in Mi or Gi, e.g. "512Mi" or "2Gi"`)
+		ps.Add(diag.Invalid, diag.NewPath("service").Child("memory"), s, "is not a memory limit", `write it in Mi or Gi, e.g. "512Mi" or "2Gi"`)
 		return 0, false
 	}
 	n, _ := strconv.Atoi(m[1])
@@ -333,7 +334,7 @@ func validateMemory(ps *problems, s string) (int, bool) {
 		n *= 1024
 	}
 	if n > 32*1024 {
-		ps.add("service.memory", s, "is more than Cloud Run's 32Gi", "use at most 32Gi")
+		ps.Add(diag.TooMany, diag.NewPath("service").Child("memory"), s, "is more than Cloud Run's 32Gi", "use at most 32Gi")
 		return 0, false
 	}
 	return n, true
@@ -355,14 +356,14 @@ func validateCPUMemory(ps *problems, c *Config, cpu float64, mib int) {
 		minMem = 512
 	}
 	if mib < minMem {
-		ps.add("service.memory", s.Memory, fmt.Sprintf("is below Cloud Run's %dMi minimum for this execution environment", minMem), "use at least "+fmt.Sprint(minMem)+"Mi")
+		ps.Add(diag.Invalid, diag.NewPath("service").Child("memory"), s.Memory, fmt.Sprintf("is below Cloud Run's %dMi minimum for this execution environment", minMem), "use at least "+fmt.Sprint(minMem)+"Mi")
 	}
 	for _, row := range []struct {
 		overMiB int
 		minCPU  float64
 	}{{24 * 1024, 8}, {16 * 1024, 6}, {8 * 1024, 4}, {4 * 1024, 2}, {1024, 1}, {512, 0.5}} {
 		if mib > row.overMiB && cpu < row.minCPU {
-			ps.add("service.cpu", cpuText, fmt.Sprintf("is too little for memory %s: more than %s needs at least %g CPU", memText, mibText(row.overMiB), row.minCPU), fmt.Sprintf("raise service.cpu to %g, or lower service.memory", row.minCPU))
+			ps.Add(diag.Invalid, diag.NewPath("service").Child("cpu"), cpuText, fmt.Sprintf("is too little for memory %s: more than %s needs at least %g CPU", memText, mibText(row.overMiB), row.minCPU), fmt.Sprintf("raise service.cpu to %g, or lower service.memory", row.minCPU))
 			break
 		}
 	}
@@ -371,19 +372,19 @@ func validateCPUMemory(ps *problems, c *Config, cpu float64, mib int) {
 		minMiB int
 	}{{8, 4096}, {6, 4096}, {4, 2048}} {
 		if cpu == row.cpu && mib < row.minMiB {
-			ps.add("service.memory", memText, fmt.Sprintf("is too little for %g CPU, which needs at least %s", cpu, mibText(row.minMiB)), "raise service.memory to "+mibText(row.minMiB)+", or lower service.cpu")
+			ps.Add(diag.Invalid, diag.NewPath("service").Child("memory"), memText, fmt.Sprintf("is too little for %g CPU, which needs at least %s", cpu, mibText(row.minMiB)), "raise service.memory to "+mibText(row.minMiB)+", or lower service.cpu")
 		}
 	}
 	if cpu < 1 {
 		why := fmt.Sprintf("is not allowed with a fraction of a CPU (%s)", cpuText)
 		if s.Concurrency != nil && *s.Concurrency != 1 {
-			ps.add("service.concurrency", fmt.Sprint(*s.Concurrency), why+": Cloud Run requires 1", "set concurrency to 1, or service.cpu to 1 or more")
+			ps.Add(diag.Forbidden, diag.NewPath("service").Child("concurrency"), fmt.Sprint(*s.Concurrency), why+": Cloud Run requires 1", "set concurrency to 1, or service.cpu to 1 or more")
 		}
 		if s.CPUAlwaysAllocated != nil && *s.CPUAlwaysAllocated {
-			ps.add("service.cpuAlwaysAllocated", "true", why+": CPU must be allocated only during requests", "remove cpuAlwaysAllocated, or set service.cpu to 1 or more")
+			ps.Add(diag.Forbidden, diag.NewPath("service").Child("cpuAlwaysAllocated"), "true", why+": CPU must be allocated only during requests", "remove cpuAlwaysAllocated, or set service.cpu to 1 or more")
 		}
 		if s.ExecutionEnvironment == "gen2" {
-			ps.add("service.executionEnvironment", "gen2", why+": it needs the first generation", `use "gen1", or set service.cpu to 1 or more`)
+			ps.Add(diag.Forbidden, diag.NewPath("service").Child("executionEnvironment"), "gen2", why+": it needs the first generation", `use "gen1", or set service.cpu to 1 or more`)
 		}
 	}
 }
@@ -395,20 +396,20 @@ func mibText(mib int) string {
 	return fmt.Sprintf("%dMi", mib)
 }
 
-func validateProbe(ps *problems, p string, pr Probe, startup bool) {
+func validateProbe(ps *problems, p diag.Path, pr Probe, startup bool) {
 	switch {
 	case pr.Path == "" && !pr.TCP:
-		ps.add(p, "", "says neither path (HTTP) nor tcp", `set path, e.g. "/healthz", or tcp: true`)
+		ps.Add(diag.Required, p, "", "says neither path (HTTP) nor tcp", `set path, e.g. "/healthz", or tcp: true`)
 	case pr.Path != "" && pr.TCP:
-		ps.add(p, pr.Path, "sets both path and tcp", "choose one")
+		ps.Add(diag.Forbidden, p, pr.Path, "sets both path and tcp", "choose one")
 	case pr.TCP && !startup:
-		ps.add(p+".tcp", "true", "is not a Cloud Run liveness probe: liveness probes are HTTP or gRPC", `set path to an HTTP endpoint, e.g. "/healthz"`)
+		ps.Add(diag.Invalid, p.Child("tcp"), "true", "is not a Cloud Run liveness probe: liveness probes are HTTP or gRPC", `set path to an HTTP endpoint, e.g. "/healthz"`)
 	case pr.Path != "" && !strings.HasPrefix(pr.Path, "/"):
-		ps.add(p+".path", pr.Path, `does not start with "/"`, `write the request path, e.g. "/healthz"`)
+		ps.Add(diag.Invalid, p.Child("path"), pr.Path, `does not start with "/"`, `write the request path, e.g. "/healthz"`)
 	}
 	bound := func(key string, v *int, lo, hi int) {
 		if v != nil && (*v < lo || *v > hi) {
-			ps.add(p+"."+key, fmt.Sprint(*v), fmt.Sprintf("is outside Cloud Run's %d-%d", lo, hi), fmt.Sprintf("use %d to %d", lo, hi))
+			ps.Add(diag.Invalid, p.Child(key), fmt.Sprint(*v), fmt.Sprintf("is outside Cloud Run's %d-%d", lo, hi), fmt.Sprintf("use %d to %d", lo, hi))
 		}
 	}
 	maxPeriod := 3600
@@ -421,10 +422,10 @@ func validateProbe(ps *problems, p string, pr Probe, startup bool) {
 	bound("failureThreshold", pr.FailureThreshold, 1, math.MaxInt32)
 	plan := probePlan(pr)
 	if plan.Timeout > plan.Period && (pr.TimeoutSeconds != nil || pr.PeriodSeconds != nil) {
-		ps.add(p+".timeoutSeconds", fmt.Sprint(plan.Timeout), fmt.Sprintf("is longer than periodSeconds (%d)", plan.Period), "make timeoutSeconds at most periodSeconds")
+		ps.Add(diag.Invalid, p.Child("timeoutSeconds"), fmt.Sprint(plan.Timeout), fmt.Sprintf("is longer than periodSeconds (%d)", plan.Period), "make timeoutSeconds at most periodSeconds")
 	}
 	if startup && plan.Failures*plan.Period > 240 && (pr.FailureThreshold != nil || pr.PeriodSeconds != nil) {
-		ps.add(p+".failureThreshold", fmt.Sprint(plan.Failures), fmt.Sprintf("times periodSeconds (%d) is more than Cloud Run's 240 seconds for a container to start", plan.Period), "lower failureThreshold or periodSeconds")
+		ps.Add(diag.TooMany, p.Child("failureThreshold"), fmt.Sprint(plan.Failures), fmt.Sprintf("times periodSeconds (%d) is more than Cloud Run's 240 seconds for a container to start", plan.Period), "lower failureThreshold or periodSeconds")
 	}
 }
 

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"github.com/platform/private-run-api/diag"
 	"net/netip"
 	"regexp"
 	"sort"
@@ -50,7 +51,7 @@ func validate(c *Config) []Problem {
 	validateProject(&ps, c)
 	validateService(&ps, c)
 	validateRuntime(&ps, c)
-	validateImpersonators(&ps, KeyImpersonators, c.Impersonators)
+	validateImpersonators(&ps, diag.NewPath(KeyImpersonators), c.Impersonators)
 	validateCallers(&ps, c)
 	validateAuthz(&ps, c)
 	validateLabels(&ps, c.Labels)
@@ -60,9 +61,9 @@ func validate(c *Config) []Problem {
 func validateProject(ps *problems, c *Config) {
 	switch {
 	case c.Project == "":
-		ps.add(KeyGCPProject, "", "is missing", "run `pulumi config set gcp:project <project-id>`")
+		ps.Add(diag.Required, diag.NewPath(KeyGCPProject), "", "is missing", "run `pulumi config set gcp:project <project-id>`")
 	case !projectRe.MatchString(c.Project):
-		ps.add(KeyGCPProject, c.Project, "is not a project ID (6-30 chars of a-z, 0-9 and \"-\", starting with a letter)", "use the project ID, not its name or number")
+		ps.Add(diag.Invalid, diag.NewPath(KeyGCPProject), c.Project, "is not a project ID (6-30 chars of a-z, 0-9 and \"-\", starting with a letter)", "use the project ID, not its name or number")
 	}
 }
 
@@ -70,61 +71,61 @@ func validateService(ps *problems, c *Config) {
 	s := c.Service
 	switch {
 	case s.Name == "":
-		ps.add("service.name", "", "is missing", `set service.name, e.g. "orders-api"`)
+		ps.Add(diag.Required, diag.NewPath("service").Child("name"), "", "is missing", `set service.name, e.g. "orders-api"`)
 	case len(s.Name) >= 50 || !runNameRe.MatchString(s.Name):
-		ps.add("service.name", s.Name, `must be 1-49 chars of a-z, 0-9 and "-", starting with a letter and not ending with "-"`, "rename the service")
+		ps.Add(diag.Invalid, diag.NewPath("service").Child("name"), s.Name, `must be 1-49 chars of a-z, 0-9 and "-", starting with a letter and not ending with "-"`, "rename the service")
 	}
 	validateImage(ps, s.Image)
 	switch r := c.ServiceRegion(); {
 	case r == "":
-		ps.add("service.region", "", "is missing and gcp:region is not set", "set service.region, or run `pulumi config set gcp:region <region>`")
+		ps.Add(diag.Required, diag.NewPath("service").Child("region"), "", "is missing and gcp:region is not set", "set service.region, or run `pulumi config set gcp:region <region>`")
 	case !regionRe.MatchString(r):
-		path := "service.region"
+		path := diag.NewPath("service").Child("region")
 		if s.Region == "" {
-			path = KeyGCPRegion
+			path = diag.NewPath(KeyGCPRegion)
 		}
-		ps.add(path, r, "is not a Cloud Run region", `use a region such as "asia-northeast1" or "us-central1"`)
+		ps.Add(diag.Invalid, path, r, "is not a Cloud Run region", `use a region such as "asia-northeast1" or "us-central1"`)
 	}
 	if _, ok := IngressValues[c.IngressOrDefault()]; !ok {
-		ps.add("service.ingress", s.Ingress, "is not a known ingress", fmt.Sprintf("use %q (default), %q or %q", IngressAll, IngressInternal, IngressInternalAndLB))
+		ps.Add(diag.NotSupported, diag.NewPath("service").Child("ingress"), s.Ingress, "is not a known ingress", fmt.Sprintf("use %q (default), %q or %q", IngressAll, IngressInternal, IngressInternalAndLB))
 	}
 	if s.Port < 0 || s.Port > 65535 {
-		ps.add("service.port", fmt.Sprint(s.Port), "is not a TCP port", "use 1-65535, or leave it out for Cloud Run's 8080")
+		ps.Add(diag.Invalid, diag.NewPath("service").Child("port"), fmt.Sprint(s.Port), "is not a TCP port", "use 1-65535, or leave it out for Cloud Run's 8080")
 	}
 	for _, k := range sortedKeys(s.Env) {
 		switch {
 		case !envNameRe.MatchString(k):
-			ps.add("service.env."+k, "", "is not a valid environment variable name", "use letters, digits and _, not starting with a digit")
+			ps.Add(diag.Invalid, diag.NewPath("service").Child("env").Child(k), "", "is not a valid environment variable name", "use letters, digits and _, not starting with a digit")
 		case reservedEnv[k]:
-			ps.add("service.env."+k, "", "is reserved: Cloud Run sets it itself", "remove it (use service.port for the port)")
+			ps.Add(diag.Forbidden, diag.NewPath("service").Child("env").Child(k), "", "is reserved: Cloud Run sets it itself", "remove it (use service.port for the port)")
 		}
 	}
 	if s.MinInstances != nil && *s.MinInstances < 0 {
-		ps.add("service.minInstances", fmt.Sprint(*s.MinInstances), "is negative", "use 0 or more")
+		ps.Add(diag.Invalid, diag.NewPath("service").Child("minInstances"), fmt.Sprint(*s.MinInstances), "is negative", "use 0 or more")
 	}
 	if s.MaxInstances != nil && *s.MaxInstances < 1 {
-		ps.add("service.maxInstances", fmt.Sprint(*s.MaxInstances), "must be at least 1", "use 1 or more, or leave it out")
+		ps.Add(diag.Invalid, diag.NewPath("service").Child("maxInstances"), fmt.Sprint(*s.MaxInstances), "must be at least 1", "use 1 or more, or leave it out")
 	}
 	if s.MinInstances != nil && *s.MinInstances >= 0 && c.MaxInstances() >= 1 && *s.MinInstances > c.MaxInstances() {
 		if s.MaxInstances != nil {
-			ps.add("service.minInstances", fmt.Sprint(*s.MinInstances), fmt.Sprintf("is more than service.maxInstances (%d)", *s.MaxInstances), "lower minInstances or raise maxInstances")
+			ps.Add(diag.Invalid, diag.NewPath("service").Child("minInstances"), fmt.Sprint(*s.MinInstances), fmt.Sprintf("is more than service.maxInstances (%d)", *s.MaxInstances), "lower minInstances or raise maxInstances")
 		} else {
-			ps.add("service.minInstances", fmt.Sprint(*s.MinInstances), fmt.Sprintf("is more than the default maxInstances (%d)", DefaultMaxInstances), "set service.maxInstances too, at least as high")
+			ps.Add(diag.Invalid, diag.NewPath("service").Child("minInstances"), fmt.Sprint(*s.MinInstances), fmt.Sprintf("is more than the default maxInstances (%d)", DefaultMaxInstances), "set service.maxInstances too, at least as high")
 		}
 	}
 	switch s.ImageOwner {
 	case "", ImageOwnerStack, ImageOwnerPipeline:
 	default:
-		ps.add("service.imageOwner", s.ImageOwner, "is not a known image owner", fmt.Sprintf("use %q (default: every `pulumi up` deploys service.image) or %q (the app's pipeline deploys new images after the first)", ImageOwnerStack, ImageOwnerPipeline))
+		ps.Add(diag.NotSupported, diag.NewPath("service").Child("imageOwner"), s.ImageOwner, "is not a known image owner", fmt.Sprintf("use %q (default: every `pulumi up` deploys service.image) or %q (the app's pipeline deploys new images after the first)", ImageOwnerStack, ImageOwnerPipeline))
 	}
 	if s.RuntimeAccount != "" {
 		switch own := "@" + strings.TrimPrefix(AccountEmail(c.Project, "x"), "x@"); {
 		case s.RuntimeAccountID != "":
-			ps.add("service.runtimeAccountId", s.RuntimeAccountID, "is set together with service.runtimeAccount", "remove one: runtimeAccount names an existing account, runtimeAccountId one the program creates")
+			ps.Add(diag.Forbidden, diag.NewPath("service").Child("runtimeAccountId"), s.RuntimeAccountID, "is set together with service.runtimeAccount", "remove one: runtimeAccount names an existing account, runtimeAccountId one the program creates")
 		case defaultSARe.MatchString(s.RuntimeAccount):
-			ps.add("service.runtimeAccount", s.RuntimeAccount, "is a default service account, which holds broad project roles", "give the service a dedicated account with no roles")
+			ps.Add(diag.Forbidden, diag.NewPath("service").Child("runtimeAccount"), s.RuntimeAccount, "is a default service account, which holds broad project roles", "give the service a dedicated account with no roles")
 		case !saEmailRe.MatchString(s.RuntimeAccount) || !strings.HasSuffix(s.RuntimeAccount, own):
-			ps.add("service.runtimeAccount", s.RuntimeAccount, "is not a service account of "+c.Project, "write the email of an account in "+c.Project+", ending in "+own+" (the bootstrap stack's runtimeServiceAccount output)")
+			ps.Add(diag.Invalid, diag.NewPath("service").Child("runtimeAccount"), s.RuntimeAccount, "is not a service account of "+c.Project, "write the email of an account in "+c.Project+", ending in "+own+" (the bootstrap stack's runtimeServiceAccount output)")
 		}
 	} else if s.Name != "" || s.RuntimeAccountID != "" {
 		if id := c.RuntimeAccountID(); !validAccountID(id) {
@@ -132,7 +133,7 @@ func validateService(ps *problems, c *Config) {
 			if s.RuntimeAccountID == "" {
 				fix = `it is derived from service.name; set service.runtimeAccountId explicitly, e.g. "` + suggestAccountID(s.Name+"-run") + `"`
 			}
-			ps.add("service.runtimeAccountId", id, accountIDRule, fix)
+			ps.Add(diag.Invalid, diag.NewPath("service").Child("runtimeAccountId"), id, accountIDRule, fix)
 		}
 	}
 }
@@ -143,10 +144,10 @@ func validateImage(ps *problems, image string) {
 	const example = `e.g. "us-docker.pkg.dev/cloudrun/container/hello" or "REGISTRY/PATH@sha256:<64 hex digits>"`
 	switch {
 	case strings.TrimSpace(image) == "":
-		ps.add("service.image", "", "is missing", "set service.image to a container image, "+example)
+		ps.Add(diag.Required, diag.NewPath("service").Child("image"), "", "is missing", "set service.image to a container image, "+example)
 		return
 	case strings.Contains(image, "://"):
-		ps.add("service.image", image, "is a URL, not a container image reference", "drop the scheme: write REGISTRY/PATH[:TAG][@DIGEST], "+example)
+		ps.Add(diag.Invalid, diag.NewPath("service").Child("image"), image, "is a URL, not a container image reference", "drop the scheme: write REGISTRY/PATH[:TAG][@DIGEST], "+example)
 		return
 	}
 	if _, err := reference.ParseNormalizedNamed(image); err != nil {
@@ -159,7 +160,7 @@ func validateImage(ps *problems, image string) {
 		case strings.Contains(image, "@"):
 			fix = "write the digest in full, @sha256: followed by 64 hex digits"
 		}
-		ps.add("service.image", image, rule, fix)
+		ps.Add(diag.Invalid, diag.NewPath("service").Child("image"), image, rule, fix)
 	}
 }
 
@@ -195,63 +196,63 @@ func suggestAccountID(s string) string {
 	return out
 }
 
-// validateMember checks one IAM principal and returns (rule, fix) when it is bad.
-func validateMember(m string) (string, string) {
+// validateMember checks one IAM principal and returns (type, rule, fix) when it is bad.
+func validateMember(m string) (diag.Type, string, string) {
 	lower := strings.ToLower(m)
 	if strings.HasPrefix(lower, "deleted:") {
-		return "is how IAM shows a principal that was deleted", "remove it from the stack config; a deleted principal can be granted nothing (README, \"Deleted principals\")"
+		return diag.Forbidden, "is how IAM shows a principal that was deleted", "remove it from the stack config; a deleted principal can be granted nothing (README, \"Deleted principals\")"
 	}
 	if lower == "allusers" || lower == "allauthenticatedusers" || strings.HasPrefix(lower, "principalset://goog/public") {
-		return "makes the grant public", "name the developers or groups instead; this program never grants to everyone"
+		return diag.Forbidden, "makes the grant public", "name the developers or groups instead; this program never grants to everyone"
 	}
 	kind, rest, ok := strings.Cut(m, ":")
 	if !ok {
-		return "has no principal type", "prefix it with one of " + memberPrefixes + `, e.g. "user:` + m + `"`
+		return diag.Invalid, "has no principal type", "prefix it with one of " + memberPrefixes + `, e.g. "user:` + m + `"`
 	}
 	switch kind {
 	case "user", "group", "serviceAccount":
 		if rest != strings.ToLower(rest) {
-			return "has upper-case letters", fmt.Sprintf("write %q: IAM stores members in lower case, and a mixed-case one would show a change on every preview", kind+":"+strings.ToLower(rest))
+			return diag.Invalid, "has upper-case letters", fmt.Sprintf("write %q: IAM stores members in lower case, and a mixed-case one would show a change on every preview", kind+":"+strings.ToLower(rest))
 		}
 		if !emailRe.MatchString(rest) {
-			return "is not " + kind + ":EMAIL", "write the full email, e.g. " + kind + ":someone@example.com"
+			return diag.Invalid, "is not " + kind + ":EMAIL", "write the full email, e.g. " + kind + ":someone@example.com"
 		}
 		if kind == "serviceAccount" && !saEmailRe.MatchString(rest) {
-			return "is not a service account email", "service account emails end in .gserviceaccount.com"
+			return diag.Invalid, "is not a service account email", "service account emails end in .gserviceaccount.com"
 		}
 	case "domain":
 		if !domainRe.MatchString(rest) {
-			return "is not domain:DOMAIN", "write a lower-case domain, e.g. domain:example.com"
+			return diag.Invalid, "is not domain:DOMAIN", "write a lower-case domain, e.g. domain:example.com"
 		}
 	case "principal", "principalSet":
 		if !principalRe.MatchString(m) {
-			return "is not a principal identifier", "write it as principal://iam.googleapis.com/... or principalSet://iam.googleapis.com/..."
+			return diag.Invalid, "is not a principal identifier", "write it as principal://iam.googleapis.com/... or principalSet://iam.googleapis.com/..."
 		}
 	default:
-		return "has an unknown principal type " + fmt.Sprintf("%q", kind), "use one of " + memberPrefixes
+		return diag.Invalid, "has an unknown principal type " + fmt.Sprintf("%q", kind), "use one of " + memberPrefixes
 	}
-	return "", ""
+	return "", "", ""
 }
 
-func validateImpersonators(ps *problems, path string, imps []Impersonator) {
+func validateImpersonators(ps *problems, path diag.Path, imps []Impersonator) {
 	seen := map[string]int{}
 	for i, imp := range imps {
 		if imp.undecodable {
 			continue
 		}
-		p := fmt.Sprintf("%s[%d]", path, i)
+		p := path.Index(i)
 		if imp.Member == "" {
-			ps.add(p+".member", "", "is missing", `write a member such as "user:alice@example.com"`)
-		} else if rule, fix := validateMember(imp.Member); rule != "" {
-			ps.add(p+".member", imp.Member, rule, fix)
+			ps.Add(diag.Required, p.Child("member"), "", "is missing", `write a member such as "user:alice@example.com"`)
+		} else if typ, rule, fix := validateMember(imp.Member); rule != "" {
+			ps.Add(typ, p.Child("member"), imp.Member, rule, fix)
 		} else if j, dup := seen[imp.Member]; dup {
-			ps.add(p+".member", imp.Member, fmt.Sprintf("is listed twice (also %s[%d])", path, j), "keep one entry")
+			ps.Add(diag.Duplicate, p.Child("member"), imp.Member, fmt.Sprintf("is listed twice (also %s[%d])", path, j), "keep one entry")
 		} else {
 			seen[imp.Member] = i
 		}
 		if imp.Expires != "" {
 			if _, err := ParseExpiry(imp.Expires); err != nil {
-				ps.add(p+".expires", imp.Expires, "is not an RFC 3339 time", `write e.g. "2027-01-31T00:00:00Z" (UTC) or "2027-01-31T09:00:00+09:00"`)
+				ps.Add(diag.Invalid, p.Child("expires"), imp.Expires, "is not an RFC 3339 time", `write e.g. "2027-01-31T00:00:00Z" (UTC) or "2027-01-31T09:00:00+09:00"`)
 			}
 		}
 	}
@@ -269,47 +270,47 @@ func validateCallers(ps *problems, c *Config) {
 		if caller.undecodable {
 			continue
 		}
-		p := fmt.Sprintf("%s[%d]", KeyCallers, i)
+		p := diag.NewPath(KeyCallers).Index(i)
 		switch {
 		case caller.Name == "":
-			ps.add(p+".name", "", "is missing", `give every caller a name, e.g. "batch-job"; it is the caller's stable key and, unless email is set, its account ID`)
+			ps.Add(diag.Required, p.Child("name"), "", "is missing", `give every caller a name, e.g. "batch-job"; it is the caller's stable key and, unless email is set, its account ID`)
 		case !validAccountID(caller.Name):
-			ps.add(p+".name", caller.Name, accountIDRule, fmt.Sprintf("rename it, e.g. %q", suggestAccountID(caller.Name)))
+			ps.Add(diag.Invalid, p.Child("name"), caller.Name, accountIDRule, fmt.Sprintf("rename it, e.g. %q", suggestAccountID(caller.Name)))
 		default:
 			if j, dup := names[caller.Name]; dup {
-				ps.add(p+".name", caller.Name, fmt.Sprintf("is used twice (also callers[%d])", j), "give each caller its own name")
+				ps.Add(diag.Duplicate, p.Child("name"), caller.Name, fmt.Sprintf("is used twice (also callers[%d])", j), "give each caller its own name")
 			} else {
 				names[caller.Name] = i
 			}
 		}
 		if len(caller.Description) > 256 {
-			ps.add(p+".description", short(caller.Description), "is longer than 256 bytes", "shorten it")
+			ps.Add(diag.TooLong, p.Child("description"), short(caller.Description), "is longer than 256 bytes", "shorten it")
 		}
 		if caller.External() {
 			switch {
 			case !saEmailRe.MatchString(caller.Email):
-				ps.add(p+".email", caller.Email, "is not a lower-case service account email", "write the account's email as IAM shows it, ending in .gserviceaccount.com")
+				ps.Add(diag.Invalid, p.Child("email"), caller.Email, "is not a lower-case service account email", "write the account's email as IAM shows it, ending in .gserviceaccount.com")
 			case defaultSARe.MatchString(caller.Email):
-				ps.add(p+".email", caller.Email, "is a default service account, which every workload without its own account runs as", "give the calling service a dedicated service account and name that one")
+				ps.Add(diag.Forbidden, p.Child("email"), caller.Email, "is a default service account, which every workload without its own account runs as", "give the calling service a dedicated service account and name that one")
 			}
 			if len(caller.Impersonators) > 0 {
-				ps.add(p+".impersonators", "", "is set on a caller named by email; the program grants no impersonation on accounts it does not own", "remove impersonators here, or drop email to let the program create the account")
+				ps.Add(diag.Forbidden, p.Child("impersonators"), "", "is set on a caller named by email; the program grants no impersonation on accounts it does not own", "remove impersonators here, or drop email to let the program create the account")
 			}
 			if !caller.Invokes() && !caller.Authz {
-				ps.add(p, caller.Name, "grants nothing: invoke and authz are both false for an account named by email", "remove the caller, or set invoke or authz to true")
+				ps.Add(diag.Forbidden, p, caller.Name, "grants nothing: invoke and authz are both false for an account named by email", "remove the caller, or set invoke or authz to true")
 			}
 		}
 		if caller.Name != "" && (caller.External() || validAccountID(caller.Name)) {
 			email := c.CallerEmail(caller)
 			if other, dup := emails[email]; dup {
-				ps.add(p, email, "is the same account as "+other, "each account may be declared once")
+				ps.Add(diag.Duplicate, p, email, "is the same account as "+other, "each account may be declared once")
 			} else {
-				emails[email] = p
+				emails[email] = p.String()
 			}
 		}
-		validateImpersonators(ps, p+".impersonators", caller.Impersonators)
+		validateImpersonators(ps, p.Child("impersonators"), caller.Impersonators)
 		if !caller.External() {
-			validatePolicySize(ps, p+".impersonators", base, caller.Impersonators, "serviceAccount:"+c.CallerEmail(caller))
+			validatePolicySize(ps, p.Child("impersonators"), base, caller.Impersonators, "serviceAccount:"+c.CallerEmail(caller))
 		}
 		if caller.Invokes() {
 			invokers++
@@ -317,15 +318,15 @@ func validateCallers(ps *problems, c *Config) {
 		if caller.Authz {
 			guarded++
 			if !c.Authz.On() {
-				ps.add(p+".authz", "true", "asks for the authz guard, but authz.enabled is false", "set authz.enabled to true, or authz to false on this caller")
+				ps.Add(diag.Forbidden, p.Child("authz"), "true", "asks for the authz guard, but authz.enabled is false", "set authz.enabled to true, or authz to false on this caller")
 			}
 		}
 	}
 	if invokers > MaxPrincipalsPerPolicy {
-		ps.add(KeyCallers, fmt.Sprint(invokers), fmt.Sprintf("callers that invoke exceed IAM's %d principals in the service's allow policy", MaxPrincipalsPerPolicy), "grant roles/run.invoker to a group instead of many accounts, or split the service")
+		ps.Add(diag.TooMany, diag.NewPath(KeyCallers), fmt.Sprint(invokers), fmt.Sprintf("callers that invoke exceed IAM's %d principals in the service's allow policy", MaxPrincipalsPerPolicy), "grant roles/run.invoker to a group instead of many accounts, or split the service")
 	}
 	if guarded > MaxPrincipalsPerPolicy {
-		ps.add(KeyCallers, fmt.Sprint(guarded), fmt.Sprintf("callers with authz exceed IAM's %d principals in the bucket's allow policy", MaxPrincipalsPerPolicy), "split the callers across guards")
+		ps.Add(diag.TooMany, diag.NewPath(KeyCallers), fmt.Sprint(guarded), fmt.Sprintf("callers with authz exceed IAM's %d principals in the bucket's allow policy", MaxPrincipalsPerPolicy), "split the callers across guards")
 	}
 }
 
@@ -356,7 +357,7 @@ func isGroupOrDomain(m string) bool {
 // validatePolicySize checks one caller account's allow policy: its effective impersonators, plus
 // the account itself for the OpenID self-grant (twice if it is also listed as an impersonator of
 // itself: each occurrence counts). It costs O(len(own)), whatever the defaults.
-func validatePolicySize(ps *problems, path string, base policyBase, own []Impersonator, self string) {
+func validatePolicySize(ps *problems, path diag.Path, base policyBase, own []Impersonator, self string) {
 	n, groups := len(base.members), base.groups
 	seen := map[string]bool{}
 	for _, imp := range own {
@@ -374,10 +375,10 @@ func validatePolicySize(ps *problems, path string, base policyBase, own []Impers
 		n++
 	}
 	if n > MaxPrincipalsPerPolicy {
-		ps.add(path, fmt.Sprint(n), fmt.Sprintf("impersonators (with the defaults and the account itself) exceed IAM's %d principals in one allow policy", MaxPrincipalsPerPolicy), "grant impersonation to a group instead of individual developers")
+		ps.Add(diag.TooMany, path, fmt.Sprint(n), fmt.Sprintf("impersonators (with the defaults and the account itself) exceed IAM's %d principals in one allow policy", MaxPrincipalsPerPolicy), "grant impersonation to a group instead of individual developers")
 	}
 	if groups > MaxGroupsPerPolicy {
-		ps.add(path, fmt.Sprint(groups), fmt.Sprintf("groups and domains (with the defaults) exceed IAM's %d per allow policy", MaxGroupsPerPolicy), "nest the groups in fewer groups")
+		ps.Add(diag.TooMany, path, fmt.Sprint(groups), fmt.Sprintf("groups and domains (with the defaults) exceed IAM's %d per allow policy", MaxGroupsPerPolicy), "nest the groups in fewer groups")
 	}
 }
 
@@ -396,14 +397,14 @@ func validateAuthz(ps *problems, c *Config) {
 			if c.Authz.RoleID == "" {
 				fix = "it is derived from service.name; set authz.roleId explicitly, e.g. \"privateApiAuthz\""
 			}
-			ps.add("authz.roleId", id, "must be 3-64 chars of a-z, A-Z, 0-9, _ and .", fix)
+			ps.Add(diag.Invalid, diag.NewPath("authz").Child("roleId"), id, "must be 3-64 chars of a-z, A-Z, 0-9, _ and .", fix)
 		}
 	}
 	if t := c.RoleTitle(); len(t) > 100 {
-		ps.add("authz.roleTitle", short(t), "is longer than 100 bytes", "shorten it")
+		ps.Add(diag.TooLong, diag.NewPath("authz").Child("roleTitle"), short(t), "is longer than 100 bytes", "shorten it")
 	}
 	if loc := c.BucketLocation(); loc != "" && !locationRe.MatchString(loc) {
-		ps.add("authz.location", c.Authz.Location, "is not a Cloud Storage location", `use a region ("asia-northeast1"), a dual-region or a multi-region ("US", "EU", "ASIA")`)
+		ps.Add(diag.Invalid, diag.NewPath("authz").Child("location"), c.Authz.Location, "is not a Cloud Storage location", `use a region ("asia-northeast1"), a dual-region or a multi-region ("US", "EU", "ASIA")`)
 	}
 }
 
@@ -414,15 +415,15 @@ func validateExistingRole(ps *problems, c *Config) {
 	m := roleNameRe.FindStringSubmatch(a.Role)
 	switch {
 	case m == nil:
-		ps.add("authz.role", a.Role, "is not a custom role's full name", `write "projects/<project>/roles/<roleId>" or "organizations/<number>/roles/<roleId>", as the bootstrap stack's authzRole output gives it`)
+		ps.Add(diag.Invalid, diag.NewPath("authz").Child("role"), a.Role, "is not a custom role's full name", `write "projects/<project>/roles/<roleId>" or "organizations/<number>/roles/<roleId>", as the bootstrap stack's authzRole output gives it`)
 	case m[2] != "" && c.Project != "" && m[2] != c.Project:
-		ps.add("authz.role", a.Role, fmt.Sprintf("is a custom role of project %q, which cannot be granted on a bucket of %q", m[2], c.Project), "create the role in "+c.Project+", or name an organization-level role")
+		ps.Add(diag.Forbidden, diag.NewPath("authz").Child("role"), a.Role, fmt.Sprintf("is a custom role of project %q, which cannot be granted on a bucket of %q", m[2], c.Project), "create the role in "+c.Project+", or name an organization-level role")
 	}
 	if a.RoleID != "" {
-		ps.add("authz.roleId", a.RoleID, "is set together with authz.role", "remove authz.roleId: the program creates no role when authz.role names one")
+		ps.Add(diag.Forbidden, diag.NewPath("authz").Child("roleId"), a.RoleID, "is set together with authz.role", "remove authz.roleId: the program creates no role when authz.role names one")
 	}
 	if a.RoleTitle != "" {
-		ps.add("authz.roleTitle", short(a.RoleTitle), "is set together with authz.role", "remove authz.roleTitle: the program creates no role when authz.role names one")
+		ps.Add(diag.Forbidden, diag.NewPath("authz").Child("roleTitle"), short(a.RoleTitle), "is set together with authz.role", "remove authz.roleTitle: the program creates no role when authz.role names one")
 	}
 }
 
@@ -432,7 +433,7 @@ func validateBucket(ps *problems, c *Config) {
 	if c.Authz.Bucket == "" {
 		fix = "it is derived from gcp:project and service.name; set authz.bucket explicitly"
 	}
-	bad := func(rule string) { ps.add("authz.bucket", name, rule, fix) }
+	bad := func(rule string) { ps.Add(diag.Invalid, diag.NewPath("authz").Child("bucket"), name, rule, fix) }
 	switch {
 	case !bucketRe.MatchString(name):
 		bad(`must be 3-63 chars of a-z, 0-9, "-", "_" and ".", starting and ending with a letter or digit`)
@@ -445,7 +446,7 @@ func validateBucket(ps *problems, c *Config) {
 	case isIP(name):
 		bad("must not be an IP address")
 	case strings.Contains(name, ".") && !c.Authz.BucketDomainVerified:
-		ps.add("authz.bucket", name, "has a dot: Cloud Storage creates such a bucket only for a domain verified as the deployer's", `remove the dots, or set authz.bucketDomainVerified: true once the domain is verified (Search Console)`)
+		ps.Add(diag.Invalid, diag.NewPath("authz").Child("bucket"), name, "has a dot: Cloud Storage creates such a bucket only for a domain verified as the deployer's", `remove the dots, or set authz.bucketDomainVerified: true once the domain is verified (Search Console)`)
 	}
 }
 
@@ -456,14 +457,14 @@ func isIP(s string) bool {
 
 func validateLabels(ps *problems, labels map[string]string) {
 	if len(labels) > 64 {
-		ps.add(KeyLabels, fmt.Sprint(len(labels)), "has more than 64 labels", "keep at most 64")
+		ps.Add(diag.TooMany, diag.NewPath(KeyLabels), fmt.Sprint(len(labels)), "has more than 64 labels", "keep at most 64")
 	}
 	for _, k := range sortedKeys(labels) {
 		if !labelKeyRe.MatchString(k) {
-			ps.add("labels."+k, "", `is not a label key (1-63 chars of a-z, 0-9, "-" and "_", starting with a letter)`, "rename the key")
+			ps.Add(diag.Invalid, diag.NewPath("labels").Child(k), "", `is not a label key (1-63 chars of a-z, 0-9, "-" and "_", starting with a letter)`, "rename the key")
 		}
 		if v := labels[k]; !labelValRe.MatchString(v) {
-			ps.add("labels."+k, v, `is not a label value (0-63 chars of a-z, 0-9, "-" and "_")`, "write it in lower case, without spaces")
+			ps.Add(diag.Invalid, diag.NewPath("labels").Child(k), v, `is not a label value (0-63 chars of a-z, 0-9, "-" and "_")`, "write it in lower case, without spaces")
 		}
 	}
 }

@@ -34,7 +34,7 @@ type UsageError struct{ Msg string }
 func (e *UsageError) Error() string { return e.Msg }
 
 // Diagnose reads the stack as the program does and the ADC as Go's libraries do, and reports
-// everything that will make the local call fail. The error is a *UsageError, a *config.Error
+// everything that will make the local call fail. The error is a *UsageError, a *diag.ConfigError
 // (the program's own list of config problems) or a failure to read the stack files.
 func Diagnose(req Request) (*Report, error) {
 	cfg, err := loadStack(req.Dir, req.Stack)

@@ -3,6 +3,7 @@ package doctor
 import (
 	"bytes"
 	"errors"
+	cfgdiag "github.com/platform/private-run-api/diag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -675,10 +676,10 @@ func TestDiagnoseErrors(t *testing.T) {
 			}
 		})
 	}
-	var cfgErr *config.Error
+	var cfgErr *cfgdiag.ConfigError
 	_, err := Diagnose(Request{Dir: dir, Stack: "broken", Caller: "x", Now: now, Env: newMachine(t).Env()})
 	if !errors.As(err, &cfgErr) {
-		t.Errorf("invalid config: want *config.Error, got %T", err)
+		t.Errorf("invalid config: want *cfgdiag.ConfigError, got %T", err)
 	}
 }
 

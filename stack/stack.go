@@ -31,7 +31,7 @@ type Options struct {
 // Run is the whole program: pulumi.Run(stack.Run) in main.go.
 func Run(ctx *pulumi.Context) error { return RunWith(ctx, Options{}) }
 
-// RunWith is Run with options. An invalid config returns a *config.Error listing every problem,
+// RunWith is Run with options. An invalid config returns a *diag.ConfigError listing every problem,
 // before any resource is registered.
 func RunWith(ctx *pulumi.Context, opts Options) error {
 	if opts.Now == nil {
@@ -52,7 +52,7 @@ func RunWith(ctx *pulumi.Context, opts Options) error {
 	}
 	plan := config.Resolve(cfg, opts.Now())
 	for _, w := range plan.Warnings {
-		opts.Warn(w)
+		opts.Warn(w.String())
 	}
 	outputs, err := Deploy(ctx, plan)
 	if err != nil {

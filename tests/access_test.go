@@ -72,7 +72,7 @@ var accessCases = []struct {
 			"user:carol@acme.example roles/iam.serviceAccountTokenCreator //iam.googleapis.com/projects/acme-test/serviceAccounts/orders-front@acme-test.iam.gserviceaccount.com 2026-12-24T09:00:00Z",
 		},
 		grants:  11,
-		warning: "impersonators[1] (user:gone@acme.example) expired at 2026-01-01T00:00:00Z",
+		warning: "impersonators[1] \"user:gone@acme.example\": expired at 2026-01-01T00:00:00Z",
 	},
 	{
 		name: "external callers",

@@ -2,6 +2,7 @@ package tests
 
 import (
 	"errors"
+	"github.com/platform/private-run-api/diag"
 	"strings"
 	"testing"
 
@@ -581,12 +582,12 @@ config:
 			// The same problems through the pure entry point, listed once each.
 			sf := config.StackFile{Namespace: project, Values: cfg}
 			_, err := sf.Load()
-			var cerr *config.Error
+			var cerr *diag.ConfigError
 			if !errors.As(err, &cerr) {
-				t.Fatalf("Load returned %T, want *config.Error", err)
+				t.Fatalf("Load returned %T, want *diag.ConfigError", err)
 			}
-			if len(cerr.Problems) < len(tc.want)/2 || !strings.HasPrefix(err.Error(), "invalid stack config (") {
-				t.Errorf("Load reported %d problems: %v", len(cerr.Problems), err)
+			if len(cerr.Diagnostics) < len(tc.want)/2 || !strings.HasPrefix(err.Error(), "invalid stack config (") {
+				t.Errorf("Load reported %d problems: %v", len(cerr.Diagnostics), err)
 			}
 		})
 	}

@@ -20,7 +20,7 @@ func TestExpiredGrantsWarnAndGrantNothing(t *testing.T) {
 	if len(r.warnings) != 1 {
 		t.Fatalf("warnings = %q, want one", r.warnings)
 	}
-	want := "impersonators[1] (user:hana.sato@acme.example) expired at 2027-03-31T00:00:00Z and grants nothing; remove the entry from the stack config"
+	want := "impersonators[1] \"user:hana.sato@acme.example\": expired at 2027-03-31T00:00:00Z and grants nothing; remove the entry from the stack config"
 	if r.warnings[0] != want {
 		t.Errorf("warning = %q\nwant %q", r.warnings[0], want)
 	}
@@ -83,7 +83,7 @@ func TestExpiryMerging(t *testing.T) {
 	if len(r.warnings) != 2 {
 		t.Errorf("warnings = %q; want the expired default and the expired group", r.warnings)
 	}
-	for _, w := range []string{"impersonators[2] (user:gone@acme.example) expired", "callers[0].impersonators[2] (group:only-expired@acme.example) expired"} {
+	for _, w := range []string{"impersonators[2] \"user:gone@acme.example\": expired", "callers[0].impersonators[2] \"group:only-expired@acme.example\": expired"} {
 		if !slices.ContainsFunc(r.warnings, func(s string) bool { return strings.HasPrefix(s, w) }) {
 			t.Errorf("no warning starting %q in %q", w, r.warnings)
 		}
@@ -294,7 +294,7 @@ func TestExpiredDefaultWarnsWithoutCallerAccounts(t *testing.T) {
     - name: partner
       email: caller@partner.iam.gserviceaccount.com
 `), runOpts{})
-	if len(r.warnings) != 1 || !strings.HasPrefix(r.warnings[0], "impersonators[0] (user:gone@acme.example) expired at 2026-01-01T00:00:00Z") {
+	if len(r.warnings) != 1 || !strings.HasPrefix(r.warnings[0], "impersonators[0] \"user:gone@acme.example\": expired at 2026-01-01T00:00:00Z") {
 		t.Errorf("warnings = %q", r.warnings)
 	}
 }

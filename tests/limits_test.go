@@ -3,10 +3,9 @@ package tests
 import (
 	"errors"
 	"fmt"
+	"github.com/platform/private-run-api/diag"
 	"strings"
 	"testing"
-
-	"github.com/platform/private-run-api/config"
 )
 
 // Limits at scale (gcp-facts.md, "Limits that matter at scale"): one allow policy holds at most
@@ -61,9 +60,9 @@ func refused(t *testing.T, s genStack, want string) {
 	if r.Err == nil {
 		t.Fatalf("the program accepted the config and registered %d resources; want it refused with %q", len(r.Resources), want)
 	}
-	var cerr *config.Error
+	var cerr *diag.ConfigError
 	if !errors.As(r.Err, &cerr) {
-		t.Errorf("error is %T, not a *config.Error: %v", r.Err, r.Err)
+		t.Errorf("error is %T, not a *diag.ConfigError: %v", r.Err, r.Err)
 	}
 	if !strings.Contains(r.Err.Error(), want) {
 		t.Errorf("error does not say %q:\n%v", want, r.Err)
@@ -178,7 +177,7 @@ func TestServiceAccountQuotaWarning(t *testing.T) {
 	if len(w) != 1 {
 		t.Fatalf("quota warnings = %q, want one", r.warnings)
 	}
-	for _, want := range []string{"101 caller accounts", "default quota of 100 service accounts per project", "IAM & Admin > Quotas", "before `pulumi up`"} {
+	for _, want := range []string{`callers "101": caller accounts plus the runtime account`, "default quota of 100 service accounts per project", "IAM & Admin > Quotas", "before `pulumi up`"} {
 		if !strings.Contains(w[0], want) {
 			t.Errorf("quota warning does not say %q: %s", want, w[0])
 		}
@@ -186,7 +185,7 @@ func TestServiceAccountQuotaWarning(t *testing.T) {
 
 	// 100 created callers are 101 accounts with the runtime one: over the quota already.
 	r = mustRun(t, limitStack(nil, createdCallers(100)).raw(t), runOpts{})
-	if w := quotaWarnings(r); len(w) != 1 || !strings.Contains(w[0], "100 caller accounts plus the runtime account") {
+	if w := quotaWarnings(r); len(w) != 1 || !strings.Contains(w[0], `callers "100": caller accounts plus the runtime account`) {
 		t.Errorf("100 created callers: quota warnings = %q, want one counting the runtime account", w)
 	}
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/platform/private-run-api/diag"
 	"io"
 	"os"
 	"strings"
@@ -111,7 +112,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 // failPlan reports an invalid config with the program's own problem list, or another error.
 func failPlan(stderr io.Writer, err error) int {
 	fmt.Fprintln(stderr, strings.TrimRight(err.Error(), "\n"))
-	var cfgErr *config.Error
+	var cfgErr *diag.ConfigError
 	if errors.As(err, &cfgErr) {
 		return access.ExitInvalidConfig
 	}
