@@ -30,7 +30,7 @@ const (
 
 // APISecretManager is enabled in the main project when the main stack reads secrets: the main
 // program runs with enableApis false and its deploy account cannot enable services.
-const APISecretManager = "secretmanager.googleapis.com"
+const APISecretManager = config.APISecretManager
 
 // RunServiceAgent is the member of Cloud Run's service agent of the project with this number.
 // Cloud Run attaches a revision to a VPC as this agent, not as the deployer.
