@@ -3,6 +3,7 @@ package tests
 import (
 	"errors"
 	"github.com/platform/private-run-api/diag"
+	"slices"
 	"strings"
 	"testing"
 
@@ -19,15 +20,21 @@ config:
     image: us-docker.pkg.dev/cloudrun/container/hello
 `
 
-func TestBadConfigs(t *testing.T) {
-	cases := []struct {
-		name string
-		yaml string
-		raw  map[string]string // overrides, for values YAML cannot express
-		want []string          // every line must appear in the error
-	}{
+type badConfigCase struct {
+	name string
+	yaml string
+	raw  map[string]string // overrides, for values YAML cannot express
+	// diags is every diagnostic, as "Type path", in the order reported.
+	diags []string
+	// want are lines that must appear in the error: what a person reads (path, value, rule, fix).
+	want []string
+}
+
+func badConfigCases() []badConfigCase {
+	return []badConfigCase{
 		{
-			name: "bad caller name",
+			name:  "bad caller name",
+			diags: []string{"Invalid callers[2].name"},
 			yaml: base + `
   private-run-api:callers:
     - name: orders-batch
@@ -37,7 +44,8 @@ func TestBadConfigs(t *testing.T) {
 			want: []string{`callers[2].name "Batch_Job": must be 6-30 chars of a-z, 0-9 and "-", starting with a letter and not ending with "-"; rename it, e.g. "batch-job"`},
 		},
 		{
-			name: "caller name too short, too long, missing",
+			name:  "caller name too short, too long, missing",
+			diags: []string{"Invalid callers[0].name", "Invalid callers[1].name", "Required callers[2].name"},
 			yaml: base + `
   private-run-api:callers:
     - name: api
@@ -51,7 +59,8 @@ func TestBadConfigs(t *testing.T) {
 			},
 		},
 		{
-			name: "duplicate names and emails",
+			name:  "duplicate names and emails",
+			diags: []string{"Duplicate callers[1].name", "Duplicate callers[1]", "Duplicate callers[3]", "Duplicate callers[4]", "Duplicate callers[5]"},
 			yaml: base + `
   private-run-api:callers:
     - name: orders-batch
@@ -72,7 +81,8 @@ func TestBadConfigs(t *testing.T) {
 			},
 		},
 		{
-			name: "service problems",
+			name:  "service problems",
+			diags: []string{"Invalid service.name", "Required service.image", "Required service.region", "NotSupported service.ingress", "Invalid service.port", "Invalid service.env.1BAD", "Forbidden service.env.PORT", "Invalid service.minInstances", "Invalid service.runtimeAccountId", "Invalid authz.bucket"},
 			yaml: `
 config:
   gcp:project: acme-test
@@ -99,7 +109,8 @@ config:
 			},
 		},
 		{
-			name: "missing service and project",
+			name:  "missing service and project",
+			diags: []string{"Required gcp:project", "Required service.name", "Required service.image", "Required service.region"},
 			yaml: `
 config:
   private-run-api:callers:
@@ -113,7 +124,8 @@ config:
 			},
 		},
 		{
-			name: "derived names too long",
+			name:  "derived names too long",
+			diags: []string{"Invalid service.runtimeAccountId", "Invalid authz.bucket"},
 			yaml: `
 config:
   gcp:project: acme-platform-production-1
@@ -130,7 +142,8 @@ config:
 			},
 		},
 		{
-			name: "bad principals",
+			name:  "bad principals",
+			diags: []string{"Forbidden impersonators[0].member", "Forbidden impersonators[1].member", "Forbidden impersonators[2].member", "Invalid impersonators[3].member", "Invalid impersonators[4].member", "Invalid impersonators[5].member", "Invalid impersonators[6].member", "Invalid impersonators[7].member", "Invalid impersonators[8].member", "Invalid impersonators[9].member", "Required impersonators[10].member"},
 			yaml: base + `
   private-run-api:impersonators:
     - allUsers
@@ -162,7 +175,8 @@ config:
 			},
 		},
 		{
-			name: "expiry, duplicates and email with impersonators",
+			name:  "expiry, duplicates and email with impersonators",
+			diags: []string{"Invalid impersonators[0].expires", "Invalid impersonators[1].expires", "Duplicate impersonators[2].member", "Forbidden callers[0].impersonators"},
 			yaml: base + `
   private-run-api:impersonators:
     - member: user:a@acme.example
@@ -183,7 +197,8 @@ config:
 			},
 		},
 		{
-			name: "bad external emails",
+			name:  "bad external emails",
+			diags: []string{"Forbidden callers[0].email", "Forbidden callers[1].email", "Invalid callers[2].email", "Forbidden callers[3]"},
 			yaml: base + `
   private-run-api:callers:
     - name: default-compute
@@ -204,7 +219,8 @@ config:
 			},
 		},
 		{
-			name: "authz problems",
+			name:  "authz problems",
+			diags: []string{"Invalid authz.bucket", "Invalid authz.roleId", "TooLong authz.roleTitle", "Invalid authz.location"},
 			yaml: `
 config:
   gcp:project: acme-test
@@ -227,7 +243,8 @@ config:
 			},
 		},
 		{
-			name: "bucket with google, an IP bucket",
+			name:  "bucket with google, an IP bucket",
+			diags: []string{"Invalid authz.bucket"},
 			yaml: base + `
   private-run-api:authz:
     bucket: my-google-bucket
@@ -235,7 +252,8 @@ config:
 			want: []string{`authz.bucket "my-google-bucket": must not contain "google"`},
 		},
 		{
-			name: "bucket as IP address",
+			name:  "bucket as IP address",
+			diags: []string{"Invalid authz.bucket"},
 			yaml: base + `
   private-run-api:authz:
     bucket: 192.168.5.4
@@ -243,7 +261,8 @@ config:
 			want: []string{`authz.bucket "192.168.5.4": must not be an IP address`},
 		},
 		{
-			name: "authz asked but guard off",
+			name:  "authz asked but guard off",
+			diags: []string{"Forbidden callers[0].authz"},
 			yaml: base + `
   private-run-api:authz:
     enabled: false
@@ -254,7 +273,8 @@ config:
 			want: []string{`callers[0].authz "true": asks for the authz guard, but authz.enabled is false`},
 		},
 		{
-			name: "unknown keys at every level",
+			name:  "unknown keys at every level",
+			diags: []string{"Unknown private-run-api:caller", "Unknown callers[0].invokes", "Unknown callers[0].impersonators[0].expire", "Unknown authz.bucketName"},
 			yaml: base + `
   private-run-api:caller:
     - name: orders-batch
@@ -275,7 +295,8 @@ config:
 			},
 		},
 		{
-			name: "wrong shapes",
+			name:  "wrong shapes",
+			diags: []string{"Invalid impersonators[0]", "Invalid callers", "Invalid enableApis", "Invalid labels"},
 			yaml: base + `
   private-run-api:callers:
     name: orders-batch
@@ -292,7 +313,8 @@ config:
 			},
 		},
 		{
-			name: "wrong field types",
+			name:  "wrong field types",
+			diags: []string{"Invalid service.port", "Invalid callers[0].invoke"},
 			yaml: base + `
   private-run-api:callers:
     - name: orders-batch
@@ -305,7 +327,8 @@ config:
 			},
 		},
 		{
-			name: "labels",
+			name:  "labels",
+			diags: []string{"Invalid labels.Team", "Invalid labels.env"},
 			yaml: base + `
   private-run-api:labels:
     Team: platform
@@ -317,7 +340,8 @@ config:
 			},
 		},
 		{
-			name: "bad project and region",
+			name:  "bad project and region",
+			diags: []string{"Invalid gcp:project", "Invalid gcp:region", "Invalid authz.bucket"},
 			yaml: `
 config:
   gcp:project: "My Project"
@@ -332,22 +356,26 @@ config:
 			},
 		},
 		{
-			name: "images Cloud Run would refuse at deploy",
-			yaml: strings.Replace(base, "image: us-docker.pkg.dev/cloudrun/container/hello", "image: Bad_Name!!", 1),
-			want: []string{`service.image "Bad_Name!!": is not a container image reference (invalid reference format: repository name (library/Bad_Name!!) must be lowercase); write the repository path in lower case`},
+			name:  "images Cloud Run would refuse at deploy",
+			diags: []string{"Invalid service.image"},
+			yaml:  strings.Replace(base, "image: us-docker.pkg.dev/cloudrun/container/hello", "image: Bad_Name!!", 1),
+			want:  []string{`service.image "Bad_Name!!": is not a container image reference (invalid reference format: repository name (library/Bad_Name!!) must be lowercase); write the repository path in lower case`},
 		},
 		{
-			name: "short digest and URL images",
-			yaml: strings.Replace(base, "image: us-docker.pkg.dev/cloudrun/container/hello", "image: gcr.io/acme/api@sha256:0123", 1),
-			want: []string{`service.image "gcr.io/acme/api@sha256:0123": is not a container image reference (invalid reference format); write the digest in full, @sha256: followed by 64 hex digits`},
+			name:  "short digest and URL images",
+			diags: []string{"Invalid service.image"},
+			yaml:  strings.Replace(base, "image: us-docker.pkg.dev/cloudrun/container/hello", "image: gcr.io/acme/api@sha256:0123", 1),
+			want:  []string{`service.image "gcr.io/acme/api@sha256:0123": is not a container image reference (invalid reference format); write the digest in full, @sha256: followed by 64 hex digits`},
 		},
 		{
-			name: "image as a URL",
-			yaml: strings.Replace(base, "image: us-docker.pkg.dev/cloudrun/container/hello", "image: https://gcr.io/acme/api:1", 1),
-			want: []string{`service.image "https://gcr.io/acme/api:1": is a URL, not a container image reference; drop the scheme`},
+			name:  "image as a URL",
+			diags: []string{"Invalid service.image"},
+			yaml:  strings.Replace(base, "image: us-docker.pkg.dev/cloudrun/container/hello", "image: https://gcr.io/acme/api:1", 1),
+			want:  []string{`service.image "https://gcr.io/acme/api:1": is a URL, not a container image reference; drop the scheme`},
 		},
 		{
-			name: "minInstances above the default maximum, unknown image owner",
+			name:  "minInstances above the default maximum, unknown image owner",
+			diags: []string{"Invalid service.minInstances", "NotSupported service.imageOwner"},
 			yaml: base + `    minInstances: 150
     imageOwner: ci
 `,
@@ -357,14 +385,16 @@ config:
 			},
 		},
 		{
-			name: "bucket with dots, unverified",
+			name:  "bucket with dots, unverified",
+			diags: []string{"Invalid authz.bucket"},
 			yaml: base + `  private-run-api:authz:
     bucket: authz.orders.acme.example
 `,
 			want: []string{`authz.bucket "authz.orders.acme.example": has a dot: Cloud Storage creates such a bucket only for a domain verified as the deployer's; remove the dots, or set authz.bucketDomainVerified: true`},
 		},
 		{
-			name: "existing role: malformed, other project, with roleId and roleTitle",
+			name:  "existing role: malformed, other project, with roleId and roleTitle",
+			diags: []string{"Invalid authz.role", "Forbidden authz.roleId", "Forbidden authz.roleTitle"},
 			yaml: base + `  private-run-api:authz:
     role: roles/storage.objectViewer
     roleId: ordersAuthz
@@ -377,21 +407,24 @@ config:
 			},
 		},
 		{
-			name: "existing role of another project",
+			name:  "existing role of another project",
+			diags: []string{"Forbidden authz.role"},
 			yaml: base + `  private-run-api:authz:
     role: projects/acme-other/roles/ordersAuthz
 `,
 			want: []string{`authz.role "projects/acme-other/roles/ordersAuthz": is a custom role of project "acme-other", which cannot be granted on a bucket of "acme-test"; create the role in acme-test`},
 		},
 		{
-			name: "a deleted principal copied from a policy",
+			name:  "a deleted principal copied from a policy",
+			diags: []string{"Forbidden impersonators[0].member"},
 			yaml: base + `  private-run-api:impersonators:
     - deleted:user:gone@acme.example?uid=123456789
 `,
 			want: []string{`impersonators[0].member "deleted:user:gone@acme.example?uid=123456789": is how IAM shows a principal that was deleted; remove it from the stack config`},
 		},
 		{
-			name: "secrets: missing, malformed, both or neither use, clashing env and files",
+			name:  "secrets: missing, malformed, both or neither use, clashing env and files",
+			diags: []string{"Required service.secrets[0].secret", "Invalid service.secrets[1].secret", "Invalid service.secrets[1].version", "Duplicate service.secrets[2].env", "Forbidden service.secrets[3]", "Required service.secrets[4]", "Forbidden service.secrets[6].path", "Invalid service.secrets[7].path", "Forbidden service.secrets[8].path"},
 			yaml: base + `    env:
       DB_PASSWORD: oops
     secrets:
@@ -427,7 +460,8 @@ config:
 			},
 		},
 		{
-			name: "secret mounts nested",
+			name:  "secret mounts nested",
+			diags: []string{"Forbidden service.secrets"},
 			yaml: base + `    secrets:
       - secret: outer
         path: /secrets/a/file
@@ -437,7 +471,8 @@ config:
 			want: []string{`service.secrets "/secrets/a/b": is inside /secrets/a, where another secret is mounted`},
 		},
 		{
-			name: "vpc: connector with direct egress, bad names, bad egress",
+			name:  "vpc: connector with direct egress, bad names, bad egress",
+			diags: []string{"Forbidden service.vpc", "Invalid service.vpc.connector", "Invalid service.vpc.subnetwork", "Invalid service.vpc.tags[1]", "NotSupported service.vpc.egress"},
 			yaml: base + `    vpc:
       connector: Bad Connector
       subnetwork: Orders_Subnet
@@ -453,33 +488,38 @@ config:
 			},
 		},
 		{
-			name: "runtime account: default, other project, with runtimeAccountId",
+			name:  "runtime account: default, other project, with runtimeAccountId",
+			diags: []string{"Forbidden service.runtimeAccount"},
 			yaml: base + `    runtimeAccount: 123456789012-compute@developer.gserviceaccount.com
 `,
 			want: []string{`service.runtimeAccount "123456789012-compute@developer.gserviceaccount.com": is a default service account, which holds broad project roles`},
 		},
 		{
-			name: "runtime account of another project, and an ID beside it",
+			name:  "runtime account of another project, and an ID beside it",
+			diags: []string{"Invalid service.runtimeAccount"},
 			yaml: base + `    runtimeAccount: api-run@acme-other.iam.gserviceaccount.com
 `,
 			want: []string{`service.runtimeAccount "api-run@acme-other.iam.gserviceaccount.com": is not a service account of acme-test; write the email of an account in acme-test, ending in @acme-test.iam.gserviceaccount.com`},
 		},
 		{
-			name: "runtime account beside runtimeAccountId",
+			name:  "runtime account beside runtimeAccountId",
+			diags: []string{"Forbidden service.runtimeAccountId"},
 			yaml: base + `    runtimeAccount: api-run@acme-test.iam.gserviceaccount.com
     runtimeAccountId: api-runtime
 `,
 			want: []string{`service.runtimeAccountId "api-runtime": is set together with service.runtimeAccount; remove one`},
 		},
 		{
-			name: "vpc naming nothing",
+			name:  "vpc naming nothing",
+			diags: []string{"Required service.vpc"},
 			yaml: base + `    vpc:
       egress: all-traffic
 `,
 			want: []string{`service.vpc: names no network, subnetwork or connector; set subnetwork (Direct VPC egress) or connector, or remove service.vpc`},
 		},
 		{
-			name: "resources outside Cloud Run's limits",
+			name:  "resources outside Cloud Run's limits",
+			diags: []string{"Invalid service.cpu", "TooMany service.memory", "NotSupported service.executionEnvironment", "Invalid service.concurrency", "Invalid service.timeoutSeconds"},
 			yaml: base + `    cpu: "3"
     memory: 64Gi
     concurrency: 1001
@@ -495,21 +535,24 @@ config:
 			},
 		},
 		{
-			name: "memory against CPU",
+			name:  "memory against CPU",
+			diags: []string{"Invalid service.cpu"},
 			yaml: base + `    cpu: "2"
     memory: 16Gi
 `,
 			want: []string{`service.cpu "2": is too little for memory 16Gi: more than 8Gi needs at least 4 CPU; raise service.cpu to 4, or lower service.memory`},
 		},
 		{
-			name: "CPU against memory",
+			name:  "CPU against memory",
+			diags: []string{"Invalid service.memory"},
 			yaml: base + `    cpu: "8"
     memory: 2Gi
 `,
 			want: []string{`service.memory "2Gi": is too little for 8 CPU, which needs at least 4Gi; raise service.memory to 4Gi, or lower service.cpu`},
 		},
 		{
-			name: "a fraction of a CPU",
+			name:  "a fraction of a CPU",
+			diags: []string{"Invalid service.cpu", "Forbidden service.concurrency", "Forbidden service.cpuAlwaysAllocated", "Forbidden service.executionEnvironment"},
 			yaml: base + `    cpu: "0.5"
     memory: 2Gi
     concurrency: 10
@@ -524,14 +567,16 @@ config:
 			},
 		},
 		{
-			name: "gen2 below its memory minimum",
+			name:  "gen2 below its memory minimum",
+			diags: []string{"Invalid service.memory"},
 			yaml: base + `    memory: 256Mi
     executionEnvironment: gen2
 `,
 			want: []string{`service.memory "256Mi": is below Cloud Run's 512Mi minimum for this execution environment`},
 		},
 		{
-			name: "probes",
+			name:  "probes",
+			diags: []string{"Required service.startupProbe", "Invalid service.startupProbe.timeoutSeconds", "TooMany service.startupProbe.failureThreshold", "Invalid service.livenessProbe.tcp", "Invalid service.livenessProbe.initialDelaySeconds"},
 			yaml: base + `    startupProbe:
       periodSeconds: 60
       failureThreshold: 5
@@ -549,7 +594,8 @@ config:
 			},
 		},
 		{
-			name: "unknown keys inside the new blocks",
+			name:  "unknown keys inside the new blocks",
+			diags: []string{"Unknown service.startupProbe.paht", "Unknown service.vpc.subnet", "Required service.vpc", "Required service.startupProbe"},
 			yaml: base + `    vpc:
       subnet: orders
     startupProbe:
@@ -558,7 +604,10 @@ config:
 			want: []string{`service.vpc.subnet: is not a known key; remove it; known keys: connector, egress, network, subnetwork, tags`, `service.startupProbe.paht: is not a known key; did you mean "path"?`},
 		},
 	}
-	for _, tc := range cases {
+}
+
+func TestBadConfigs(t *testing.T) {
+	for _, tc := range badConfigCases() {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := stackYAML(t, tc.yaml)
 			for k, v := range tc.raw {
@@ -586,8 +635,13 @@ config:
 			if !errors.As(err, &cerr) {
 				t.Fatalf("Load returned %T, want *diag.ConfigError", err)
 			}
-			if len(cerr.Diagnostics) < len(tc.want)/2 || !strings.HasPrefix(err.Error(), "invalid stack config (") {
-				t.Errorf("Load reported %d problems: %v", len(cerr.Diagnostics), err)
+			// Every diagnostic, by type and path, in order: the structure tools act on.
+			var got []string
+			for _, d := range cerr.Diagnostics {
+				got = append(got, string(d.Type)+" "+d.Path)
+			}
+			if !slices.Equal(got, tc.diags) {
+				t.Errorf("diagnostics:\n got %q\nwant %q", got, tc.diags)
 			}
 		})
 	}
