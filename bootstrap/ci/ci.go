@@ -38,7 +38,7 @@ type Options struct {
 // Run is the whole bootstrap program: pulumi.Run(ci.Run) in bootstrap/main.go.
 func Run(ctx *pulumi.Context) error { return RunWith(ctx, Options{}) }
 
-// RunWith is Run with options. An invalid config returns a *config.Error listing every problem,
+// RunWith is Run with options. An invalid config returns a *diag.ConfigError listing every problem,
 // before any resource is registered.
 func RunWith(ctx *pulumi.Context, opts Options) error {
 	if opts.Export == nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/platform/private-run-api/bootstrap/ci"
 	"github.com/platform/private-run-api/config"
+	"github.com/platform/private-run-api/diag"
 	"github.com/platform/private-run-api/internal/mocktest"
 )
 
@@ -453,15 +454,15 @@ func TestInvalidConfigRegistersNothingAndListsEveryProblem(t *testing.T) {
 			if len(r.Resources) != 0 {
 				t.Errorf("%d resources registered for an invalid config:\n%s", len(r.Resources), r.Listing())
 			}
-			var cerr *config.Error
+			var cerr *diag.ConfigError
 			if !errors.As(r.Err, &cerr) {
-				t.Fatalf("error = %v, want a *config.Error", r.Err)
+				t.Fatalf("error = %v, want a *diag.ConfigError", r.Err)
 			}
-			if len(cerr.Problems) != len(tc.want) {
-				t.Fatalf("%d problems, want %d:\n%v", len(cerr.Problems), len(tc.want), r.Err)
+			if len(cerr.Diagnostics) != len(tc.want) {
+				t.Fatalf("%d problems, want %d:\n%v", len(cerr.Diagnostics), len(tc.want), r.Err)
 			}
 			for i, w := range tc.want {
-				p := cerr.Problems[i]
+				p := cerr.Diagnostics[i]
 				if p.Path != w.path || p.Value != w.value || !strings.Contains(p.Rule, w.rule) {
 					t.Errorf("problem %d = {%q %q %q}, want {%q %q ~%q}", i, p.Path, p.Value, p.Rule, w.path, w.value, w.rule)
 				}
@@ -475,11 +476,11 @@ func TestInvalidConfigRegistersNothingAndListsEveryProblem(t *testing.T) {
 
 func TestTypoFixSuggestsTheKey(t *testing.T) {
 	_, err := ci.Load(project, config.MapSource(base(map[string]string{"deployBrnach": "main"})), []string{project + ":deployBrnach"})
-	var cerr *config.Error
-	if !errors.As(err, &cerr) || len(cerr.Problems) != 1 {
+	var cerr *diag.ConfigError
+	if !errors.As(err, &cerr) || len(cerr.Diagnostics) != 1 {
 		t.Fatalf("err = %v", err)
 	}
-	if fix := cerr.Problems[0].Fix; !strings.Contains(fix, `did you mean "private-run-api-bootstrap:deployBranch"`) {
+	if fix := cerr.Diagnostics[0].Fix; !strings.Contains(fix, `did you mean "private-run-api-bootstrap:deployBranch"`) {
 		t.Errorf("fix = %q, want a suggestion of deployBranch", fix)
 	}
 	if msg := err.Error(); !strings.Contains(msg, "nothing was deployed") {

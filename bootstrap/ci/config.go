@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/platform/private-run-api/config"
+	"github.com/platform/private-run-api/diag"
 )
 
 // Config keys in the bootstrap project's namespace (`<project>:<key>`). Any other key in that
@@ -164,7 +165,7 @@ func (v VPCResource) FullName() string {
 
 // Load decodes and validates the bootstrap config. namespace is the Pulumi project name; allKeys,
 // when known, lists every key the stack sets so that unknown ones are reported. The error, if
-// any, is a *config.Error listing every problem at once, so one run shows everything to fix.
+// any, is a *diag.ConfigError listing every problem at once, so one run shows everything to fix.
 func Load(namespace string, src config.Source, allKeys []string) (*Config, error) {
 	ps := problems(config.UnknownKeys(namespace, allKeys, Keys, "the bootstrap program"))
 
@@ -177,7 +178,7 @@ func Load(namespace string, src config.Source, allKeys []string) (*Config, error
 		// Structured values reach the program as JSON text; a mapping or list here means the key
 		// was set with --path or as YAML structure, and would otherwise be used verbatim.
 		if strings.HasPrefix(raw, "{") || strings.HasPrefix(raw, "[") {
-			ps.add(key, short(raw), "is a mapping or a list, expected a string", "set it as plain text: pulumi config set "+key+" <value>")
+			ps.add(diag.Invalid, key, short(raw), "is a mapping or a list, expected a string", "set it as plain text: pulumi config set "+key+" <value>")
 			return def
 		}
 		return raw
@@ -194,7 +195,7 @@ func Load(namespace string, src config.Source, allKeys []string) (*Config, error
 		case "false":
 			return false
 		}
-		ps.add(key, short(raw), "is not true or false", "write true or false")
+		ps.add(diag.NotSupported, key, short(raw), "is not true or false", "write true or false")
 		return def
 	}
 
@@ -241,7 +242,7 @@ func Load(namespace string, src config.Source, allKeys []string) (*Config, error
 		}
 	}
 	if len(ps) > 0 {
-		return nil, &config.Error{Problems: ps}
+		return nil, &diag.ConfigError{Diagnostics: diag.List(ps)}
 	}
 	return c, nil
 }
@@ -278,14 +279,14 @@ func validate(ps *problems, c *Config) {
 		switch {
 		case p.value == "":
 			validProjects = false
-			ps.add(p.key, "", "is missing", p.missingFix)
+			ps.add(diag.Required, p.key, "", "is missing", p.missingFix)
 		case !projectRe.MatchString(p.value):
 			validProjects = false
-			ps.add(p.key, p.value, `is not a project ID (6-30 chars of a-z, 0-9 and "-", starting with a letter)`, "use the project ID, not its name or number")
+			ps.add(diag.Invalid, p.key, p.value, `is not a project ID (6-30 chars of a-z, 0-9 and "-", starting with a letter)`, "use the project ID, not its name or number")
 		}
 	}
 	if validProjects && c.CIProject == c.Project {
-		ps.add(KeyCIProject, c.CIProject, "is the main stack's project (gcp:project)",
+		ps.add(diag.Forbidden, KeyCIProject, c.CIProject, "is the main stack's project (gcp:project)",
 			"use a separate project: the deploy account may set the IAM policy of every service account in gcp:project (no IAM condition narrows that), so its own account, the pool and the state must live elsewhere")
 	}
 	validateRepository(ps, c)
@@ -295,27 +296,27 @@ func validate(ps *problems, c *Config) {
 	} {
 		switch {
 		case id.value == "":
-			ps.add(id.key, "", "is missing", "read it with `"+id.what+"`: the provider pins the repository by this number, which a renamed or re-created repository does not carry")
+			ps.add(diag.Required, id.key, "", "is missing", "read it with `"+id.what+"`: the provider pins the repository by this number, which a renamed or re-created repository does not carry")
 		case !numericRe.MatchString(id.value):
-			ps.add(id.key, id.value, "is not a GitHub numeric ID (a positive whole number of at most 20 digits)", "read it with `"+id.what+"`")
+			ps.add(diag.Invalid, id.key, id.value, "is not a GitHub numeric ID (a positive whole number of at most 20 digits)", "read it with `"+id.what+"`")
 		}
 	}
 	if c.ProjectNumber != "" && !numericRe.MatchString(c.ProjectNumber) {
-		ps.add(KeyProjectNumber, c.ProjectNumber, "is not a project number (a positive whole number)", "read it with `gcloud projects describe <gcp:project> --format='value(projectNumber)'`")
+		ps.add(diag.Invalid, KeyProjectNumber, c.ProjectNumber, "is not a project number (a positive whole number)", "read it with `gcloud projects describe <gcp:project> --format='value(projectNumber)'`")
 	}
 	validateBranch(ps, c.DeployBranch)
 	if len(c.DeployWorkflow) > maxWorkflow || !workflowRe.MatchString(c.DeployWorkflow) {
-		ps.add(KeyDeployWorkflow, c.DeployWorkflow, `is not a workflow file name (letters, digits, ".", "_" and "-", ending in .yml or .yaml, no directory)`, fmt.Sprintf("name the file in .github/workflows, e.g. %q", DefaultDeployWorkflow))
+		ps.add(diag.Invalid, KeyDeployWorkflow, c.DeployWorkflow, `is not a workflow file name (letters, digits, ".", "_" and "-", ending in .yml or .yaml, no directory)`, fmt.Sprintf("name the file in .github/workflows, e.g. %q", DefaultDeployWorkflow))
 	}
 	if len(c.DeployEnvironment) > maxEnvironment || !environmentRe.MatchString(c.DeployEnvironment) {
-		ps.add(KeyDeployEnvironment, c.DeployEnvironment, `is not an environment name this stack accepts (1-255 letters, digits, ".", "_" and "-")`, fmt.Sprintf("name the GitHub environment the deploy job runs in, e.g. %q", DefaultDeployEnvironment))
+		ps.add(diag.Invalid, KeyDeployEnvironment, c.DeployEnvironment, `is not an environment name this stack accepts (1-255 letters, digits, ".", "_" and "-")`, fmt.Sprintf("name the GitHub environment the deploy job runs in, e.g. %q", DefaultDeployEnvironment))
 	}
 	for _, id := range []struct{ key, value string }{{KeyPoolID, c.PoolID}, {KeyProviderID, c.ProviderID}} {
 		switch {
 		case !wifIDRe.MatchString(id.value):
-			ps.add(id.key, id.value, `must be 4-32 chars of a-z, 0-9 and "-"`, fmt.Sprintf("rename it, e.g. %q", map[string]string{KeyPoolID: DefaultPoolID, KeyProviderID: DefaultProviderID}[id.key]))
+			ps.add(diag.Invalid, id.key, id.value, `must be 4-32 chars of a-z, 0-9 and "-"`, fmt.Sprintf("rename it, e.g. %q", map[string]string{KeyPoolID: DefaultPoolID, KeyProviderID: DefaultProviderID}[id.key]))
 		case strings.HasPrefix(id.value, "gcp-"):
-			ps.add(id.key, id.value, `starts with "gcp-", which Google reserves`, "choose an ID without that prefix")
+			ps.add(diag.Invalid, id.key, id.value, `starts with "gcp-", which Google reserves`, "choose an ID without that prefix")
 		}
 	}
 	validAccounts := true
@@ -323,14 +324,14 @@ func validate(ps *problems, c *Config) {
 		switch {
 		case a.value == "":
 			validAccounts = false
-			ps.add(a.key, "", "is missing", `name the account the Cloud Run service runs as, e.g. "orders-api-run"`)
+			ps.add(diag.Required, a.key, "", "is missing", `name the account the Cloud Run service runs as, e.g. "orders-api-run"`)
 		case len(a.value) < 6 || len(a.value) > 30 || !accountIDRe.MatchString(a.value):
 			validAccounts = false
-			ps.add(a.key, a.value, `must be 6-30 chars of a-z, 0-9 and "-", starting with a letter and not ending with "-"`, "rename the account")
+			ps.add(diag.Invalid, a.key, a.value, `must be 6-30 chars of a-z, 0-9 and "-", starting with a letter and not ending with "-"`, "rename the account")
 		}
 	}
 	if validAccounts && c.PreviewAccountID == c.DeployAccountID {
-		ps.add(KeyDeployAccountID, c.DeployAccountID, "is the same account as previewAccountId", "give the deploy account its own ID: one account must stay read-only")
+		ps.add(diag.Duplicate, KeyDeployAccountID, c.DeployAccountID, "is the same account as previewAccountId", "give the deploy account its own ID: one account must stay read-only")
 	}
 	for _, b := range []struct{ key, value, missingFix string }{
 		{KeyStateBucket, c.StateBucket, "create the state bucket in ciProject (README, step 1) and run `pulumi config set stateBucket <bucket>`"},
@@ -339,7 +340,7 @@ func validate(ps *problems, c *Config) {
 		validateBucket(ps, b.key, b.value, b.missingFix)
 	}
 	if c.StateBucket != "" && c.StateBucket == c.AuthzBucket {
-		ps.add(KeyAuthzBucket, c.AuthzBucket, "is the state bucket", "name the main stack's authz bucket: the deploy account may set its IAM policy, never the state's")
+		ps.add(diag.Forbidden, KeyAuthzBucket, c.AuthzBucket, "is the state bucket", "name the main stack's authz bucket: the deploy account may set its IAM policy, never the state's")
 	}
 	validRoles := true
 	for _, r := range []struct{ key, value, def string }{
@@ -350,7 +351,7 @@ func validate(ps *problems, c *Config) {
 	} {
 		if !roleIDRe.MatchString(r.value) {
 			validRoles = false
-			ps.add(r.key, r.value, "must be 3-64 chars of a-z, A-Z, 0-9, _ and . (no hyphen)", fmt.Sprintf("rename it, e.g. %q", r.def))
+			ps.add(diag.Invalid, r.key, r.value, "must be 3-64 chars of a-z, A-Z, 0-9, _ and . (no hyphen)", fmt.Sprintf("rename it, e.g. %q", r.def))
 		}
 	}
 	if validRoles {
@@ -359,7 +360,7 @@ func validate(ps *problems, c *Config) {
 		// must not take the ID of a role the main project already holds.
 		for _, r := range []struct{ key, value string }{{KeyAuthzRoleID, c.AuthzRoleID}, {KeyDeployRoleID, c.DeployRoleID}, {KeyAuthzBucketRoleID, c.AuthzBucketRoleID}, {KeySecretRoleID, c.SecretRoleID}} {
 			if other, dup := seen[r.value]; dup {
-				ps.add(r.key, r.value, "is the same role ID as "+other, "give each custom role its own ID")
+				ps.add(diag.Duplicate, r.key, r.value, "is the same role ID as "+other, "give each custom role its own ID")
 			}
 			seen[r.value] = r.key
 		}
@@ -369,26 +370,26 @@ func validate(ps *problems, c *Config) {
 func validateRepository(ps *problems, c *Config) {
 	r := c.Repository
 	if r == "" {
-		ps.add(KeyRepository, "", "is missing", "run `pulumi config set repository OWNER/REPO` with the repository whose workflows deploy the main stack")
+		ps.add(diag.Required, KeyRepository, "", "is missing", "run `pulumi config set repository OWNER/REPO` with the repository whose workflows deploy the main stack")
 		return
 	}
 	if strings.Contains(r, "://") || strings.HasPrefix(r, "github.com/") || strings.HasPrefix(r, "git@") {
-		ps.add(KeyRepository, r, "is a URL, expected OWNER/REPO", `write only the owner and the name, e.g. "acme/private-run-api"`)
+		ps.add(diag.Invalid, KeyRepository, r, "is a URL, expected OWNER/REPO", `write only the owner and the name, e.g. "acme/private-run-api"`)
 		return
 	}
 	owner, name, ok := strings.Cut(r, "/")
 	switch {
 	case !ok || strings.Contains(name, "/"):
-		ps.add(KeyRepository, r, "is not OWNER/REPO", `write the owner and the repository name separated by one "/", e.g. "acme/private-run-api"`)
+		ps.add(diag.Invalid, KeyRepository, r, "is not OWNER/REPO", `write the owner and the repository name separated by one "/", e.g. "acme/private-run-api"`)
 	case len(owner) > maxOwner || !ownerRe.MatchString(owner):
-		ps.add(KeyRepository, r, "has an owner GitHub would refuse (1-39 letters, digits and single hyphens, not starting or ending with a hyphen)", "copy the owner from the repository's URL")
+		ps.add(diag.Invalid, KeyRepository, r, "has an owner GitHub would refuse (1-39 letters, digits and single hyphens, not starting or ending with a hyphen)", "copy the owner from the repository's URL")
 	case len(name) > maxRepoName || !repoNameRe.MatchString(name) || name == "." || name == ".." || strings.HasSuffix(name, ".git"):
-		ps.add(KeyRepository, r, `has a repository name GitHub would refuse (1-100 letters, digits, ".", "-" and "_", without ".git")`, "copy the name from the repository's URL")
+		ps.add(diag.Invalid, KeyRepository, r, `has a repository name GitHub would refuse (1-100 letters, digits, ".", "-" and "_", without ".git")`, "copy the name from the repository's URL")
 	}
 }
 
 func validateBranch(ps *problems, b string) {
-	bad := func(rule, fix string) { ps.add(KeyDeployBranch, b, rule, fix) }
+	bad := func(rule, fix string) { ps.add(diag.Invalid, KeyDeployBranch, b, rule, fix) }
 	switch {
 	case strings.HasPrefix(b, "refs/"):
 		bad("is a full ref, expected a branch name", fmt.Sprintf("write %q: refs/heads/ is added for you", strings.TrimPrefix(b, "refs/heads/")))
@@ -404,14 +405,14 @@ func validateBranch(ps *problems, b string) {
 func validateBucket(ps *problems, key, b, missingFix string) {
 	switch {
 	case b == "":
-		ps.add(key, "", "is missing", missingFix)
+		ps.add(diag.Required, key, "", "is missing", missingFix)
 	case strings.HasPrefix(b, "gs://"):
-		ps.add(key, b, "is a URL, expected a bucket name", fmt.Sprintf("write %q", strings.TrimSuffix(strings.TrimPrefix(b, "gs://"), "/")))
+		ps.add(diag.Invalid, key, b, "is a URL, expected a bucket name", fmt.Sprintf("write %q", strings.TrimSuffix(strings.TrimPrefix(b, "gs://"), "/")))
 	case !bucketRe.MatchString(b) || strings.Contains(b, ".."):
-		ps.add(key, b, `is not a bucket name (3-63 chars of a-z, 0-9, "-", "_" and ".", starting and ending with a letter or digit)`, "copy the bucket's name")
+		ps.add(diag.Invalid, key, b, `is not a bucket name (3-63 chars of a-z, 0-9, "-", "_" and ".", starting and ending with a letter or digit)`, "copy the bucket's name")
 	default:
 		if _, err := netip.ParseAddr(b); err == nil {
-			ps.add(key, b, "is an IP address, not a bucket name", "copy the bucket's name")
+			ps.add(diag.Invalid, key, b, "is an IP address, not a bucket name", "copy the bucket's name")
 		}
 	}
 }
@@ -433,7 +434,7 @@ func stringList(ps *problems, src config.Source, namespace, key string) []listIt
 	}
 	var entries []any
 	if !strings.HasPrefix(raw, "[") || json.Unmarshal([]byte(raw), &entries) != nil {
-		ps.add(key, short(raw), "is not a list", "write it as a YAML list, one full name per entry (see Pulumi.example.yaml)")
+		ps.add(diag.Invalid, key, short(raw), "is not a list", "write it as a YAML list, one full name per entry (see Pulumi.example.yaml)")
 		return nil
 	}
 	out := make([]listItem, len(entries))
@@ -441,7 +442,7 @@ func stringList(ps *problems, src config.Source, namespace, key string) []listIt
 		s, isString := e.(string)
 		if !isString {
 			text, _ := json.Marshal(e)
-			ps.add(fmt.Sprintf("%s[%d]", key, i), short(string(text)), "is not a string", `write the full name as text, e.g. "projects/<project>/secrets/<id>"`)
+			ps.add(diag.Invalid, fmt.Sprintf("%s[%d]", key, i), short(string(text)), "is not a string", `write the full name as text, e.g. "projects/<project>/secrets/<id>"`)
 			continue
 		}
 		out[i] = listItem{value: strings.TrimSpace(s), ok: true}
@@ -474,29 +475,29 @@ func validateSecrets(ps *problems, c *Config, items []listItem) []Secret {
 		m := secretNameRe.FindStringSubmatch(v)
 		switch {
 		case v == "":
-			ps.add(path, "", "is empty", "remove the entry, or write the secret's full name projects/<project>/secrets/<id>")
+			ps.add(diag.Invalid, path, "", "is empty", "remove the entry, or write the secret's full name projects/<project>/secrets/<id>")
 			continue
 		case secretVersion.MatchString(v):
-			ps.add(path, v, "names a secret version, not a secret", fmt.Sprintf("write %q: access is granted on the secret, whatever version the service reads", secretVersion.FindStringSubmatch(v)[1]))
+			ps.add(diag.Invalid, path, v, "names a secret version, not a secret", fmt.Sprintf("write %q: access is granted on the secret, whatever version the service reads", secretVersion.FindStringSubmatch(v)[1]))
 			continue
 		case m == nil && barePathSegRe.MatchString(v) && secretIDRe.MatchString(v):
-			ps.add(path, v, "is a secret ID, not a full secret name", fmt.Sprintf("write %q if it is in gcp:project, or name its own project: the bootstrap grants on the secret and creates a role in its project", "projects/"+c.Project+"/secrets/"+v))
+			ps.add(diag.Invalid, path, v, "is a secret ID, not a full secret name", fmt.Sprintf("write %q if it is in gcp:project, or name its own project: the bootstrap grants on the secret and creates a role in its project", "projects/"+c.Project+"/secrets/"+v))
 			continue
 		case m == nil:
-			ps.add(path, v, "is not a full secret name (projects/<project>/secrets/<id>)", "copy the name from `gcloud secrets describe <id> --project <project> --format='value(name)'`, with the project ID in place of its number")
+			ps.add(diag.Invalid, path, v, "is not a full secret name (projects/<project>/secrets/<id>)", "copy the name from `gcloud secrets describe <id> --project <project> --format='value(name)'`, with the project ID in place of its number")
 			continue
 		case !projectRe.MatchString(m[1]):
-			ps.add(path, v, "names its project by something other than a project ID", "write the project ID (6-30 chars of a-z, 0-9 and \"-\"), not its number: the role it needs is created in that project by ID")
+			ps.add(diag.Invalid, path, v, "names its project by something other than a project ID", "write the project ID (6-30 chars of a-z, 0-9 and \"-\"), not its number: the role it needs is created in that project by ID")
 			continue
 		case !secretIDRe.MatchString(m[2]):
-			ps.add(path, v, `has a secret ID Secret Manager would refuse (1-255 letters, digits, "-" and "_")`, "copy the secret's ID as Secret Manager spells it")
+			ps.add(diag.Invalid, path, v, `has a secret ID Secret Manager would refuse (1-255 letters, digits, "-" and "_")`, "copy the secret's ID as Secret Manager spells it")
 			continue
 		case m[1] == c.CIProject:
-			ps.add(path, v, "is in ciProject", "keep the main stack's secrets in gcp:project or a secrets project: the deploy account must hold nothing in ciProject but the state")
+			ps.add(diag.Forbidden, path, v, "is in ciProject", "keep the main stack's secrets in gcp:project or a secrets project: the deploy account must hold nothing in ciProject but the state")
 			continue
 		}
 		if j, dup := seen[v]; dup {
-			ps.add(path, v, fmt.Sprintf("is listed twice (also %s[%d])", KeySecrets, j), "list each secret once")
+			ps.add(diag.Duplicate, path, v, fmt.Sprintf("is listed twice (also %s[%d])", KeySecrets, j), "list each secret once")
 			continue
 		}
 		seen[v] = i
@@ -520,41 +521,41 @@ func validateVPC(ps *problems, c *Config, v string) *VPCResource {
 	}
 	switch {
 	case networkRe.MatchString(v):
-		ps.add(KeyVPC, v, "is a network; the bootstrap needs the subnetwork", "name the subnetwork the service uses: with only a network, Cloud Run uses the subnetwork of the same name in the service's region")
+		ps.add(diag.Invalid, KeyVPC, v, "is a network; the bootstrap needs the subnetwork", "name the subnetwork the service uses: with only a network, Cloud Run uses the subnetwork of the same name in the service's region")
 		return nil
 	case r == nil && barePathSegRe.MatchString(v):
-		ps.add(KeyVPC, v, "is a short name, which does not say its project or region", fullFix)
+		ps.add(diag.Invalid, KeyVPC, v, "is a short name, which does not say its project or region", fullFix)
 		return nil
 	case r == nil:
-		ps.add(KeyVPC, v, "is not a subnetwork or a Serverless VPC Access connector", fullFix)
+		ps.add(diag.Invalid, KeyVPC, v, "is not a subnetwork or a Serverless VPC Access connector", fullFix)
 		return nil
 	case !projectRe.MatchString(r.Project):
-		ps.add(KeyVPC, v, "names its project by something other than a project ID", "write the project ID, not its number")
+		ps.add(diag.Invalid, KeyVPC, v, "names its project by something other than a project ID", "write the project ID, not its number")
 		return nil
 	case !regionRe.MatchString(r.Region):
-		ps.add(KeyVPC, v, "has no region Google would accept (e.g. asia-northeast1)", "copy the region from the resource's name")
+		ps.add(diag.Invalid, KeyVPC, v, "has no region Google would accept (e.g. asia-northeast1)", "copy the region from the resource's name")
 		return nil
 	case r.Kind == VPCSubnetwork && !subnetNameRe.MatchString(r.Name):
-		ps.add(KeyVPC, v, `has a subnetwork name Compute Engine would refuse (1-63 chars of a-z, 0-9 and "-", starting with a letter)`, "copy the subnetwork's name")
+		ps.add(diag.Invalid, KeyVPC, v, `has a subnetwork name Compute Engine would refuse (1-63 chars of a-z, 0-9 and "-", starting with a letter)`, "copy the subnetwork's name")
 		return nil
 	case r.Kind == VPCConnector && !connectorIDRe.MatchString(r.Name):
-		ps.add(KeyVPC, v, `has a connector name Serverless VPC Access would refuse (1-24 chars of a-z, 0-9 and "-", starting with a letter)`, "copy the connector's name")
+		ps.add(diag.Invalid, KeyVPC, v, `has a connector name Serverless VPC Access would refuse (1-24 chars of a-z, 0-9 and "-", starting with a letter)`, "copy the connector's name")
 		return nil
 	case r.Project == c.CIProject:
-		ps.add(KeyVPC, v, "is in ciProject", "use the main project's network or a Shared VPC host project: the CI project holds the identities and the state only")
+		ps.add(diag.Forbidden, KeyVPC, v, "is in ciProject", "use the main project's network or a Shared VPC host project: the CI project holds the identities and the state only")
 		return nil
 	}
 	if r.Project != c.Project && c.ProjectNumber == "" {
-		ps.add(KeyProjectNumber, "", "is missing; vpc is in another project, where Cloud Run's service agent (named by this number) needs a grant",
+		ps.add(diag.Required, KeyProjectNumber, "", "is missing; vpc is in another project, where Cloud Run's service agent (named by this number) needs a grant",
 			fmt.Sprintf("run `pulumi config set projectNumber \"$(gcloud projects describe %s --format='value(projectNumber)')\"`", c.Project))
 	}
 	return r
 }
 
-type problems []config.Problem
+type problems diag.List
 
-func (ps *problems) add(path, value, rule, fix string) {
-	*ps = append(*ps, config.Problem{Path: path, Value: value, Rule: rule, Fix: fix})
+func (ps *problems) add(t diag.Type, path, value, rule, fix string) {
+	*ps = append(*ps, diag.Diagnostic{Severity: diag.Error, Type: t, Path: path, Value: value, Rule: rule, Fix: fix})
 }
 
 func short(s string) string {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/platform/private-run-api/bootstrap/ci"
 	"github.com/platform/private-run-api/config"
+	"github.com/platform/private-run-api/diag"
 )
 
 // extraGrants are the grants a run declares beyond those of base(nil), as strings: what a
@@ -184,73 +185,73 @@ func TestInvalidSecretAndVPCConfigRegistersNothing(t *testing.T) {
 	cases := []struct {
 		name      string
 		overrides map[string]string
-		want      []config.Problem
+		want      diag.List
 	}{
-		{"secrets as one string", map[string]string{"secrets": "projects/acme-test/secrets/db"}, []config.Problem{
-			{Path: "secrets", Value: "projects/acme-test/secrets/db", Rule: "is not a list", Fix: "write it as a YAML list, one full name per entry (see Pulumi.example.yaml)"},
+		{"secrets as one string", map[string]string{"secrets": "projects/acme-test/secrets/db"}, diag.List{
+			{Type: diag.Invalid, Path: "secrets", Value: "projects/acme-test/secrets/db", Rule: "is not a list", Fix: "write it as a YAML list, one full name per entry (see Pulumi.example.yaml)"},
 		}},
-		{"an entry that is a mapping", map[string]string{"secrets": `[{"secret":"db"}]`}, []config.Problem{
-			{Path: "secrets[0]", Value: `{"secret":"db"}`, Rule: "is not a string", Fix: `write the full name as text, e.g. "projects/<project>/secrets/<id>"`},
+		{"an entry that is a mapping", map[string]string{"secrets": `[{"secret":"db"}]`}, diag.List{
+			{Type: diag.Invalid, Path: "secrets[0]", Value: `{"secret":"db"}`, Rule: "is not a string", Fix: `write the full name as text, e.g. "projects/<project>/secrets/<id>"`},
 		}},
-		{"every kind of bad secret name, all at once", map[string]string{"secrets": `["db-password", "", "projects/acme-test/secrets/db/versions/3", "secrets/db", "projects/123456789012/secrets/db", "projects/acme-test/secrets/db.password", "projects/acme-test-ci/secrets/db", "projects/acme-test/secrets/db", "projects/acme-test/secrets/db"]`}, []config.Problem{
-			{Path: "secrets[0]", Value: "db-password", Rule: "is a secret ID, not a full secret name",
+		{"every kind of bad secret name, all at once", map[string]string{"secrets": `["db-password", "", "projects/acme-test/secrets/db/versions/3", "secrets/db", "projects/123456789012/secrets/db", "projects/acme-test/secrets/db.password", "projects/acme-test-ci/secrets/db", "projects/acme-test/secrets/db", "projects/acme-test/secrets/db"]`}, diag.List{
+			{Type: diag.Invalid, Path: "secrets[0]", Value: "db-password", Rule: "is a secret ID, not a full secret name",
 				Fix: `write "projects/acme-test/secrets/db-password" if it is in gcp:project, or name its own project: the bootstrap grants on the secret and creates a role in its project`},
-			{Path: "secrets[1]", Value: "", Rule: "is empty", Fix: "remove the entry, or write the secret's full name projects/<project>/secrets/<id>"},
-			{Path: "secrets[2]", Value: "projects/acme-test/secrets/db/versions/3", Rule: "names a secret version, not a secret",
+			{Type: diag.Invalid, Path: "secrets[1]", Value: "", Rule: "is empty", Fix: "remove the entry, or write the secret's full name projects/<project>/secrets/<id>"},
+			{Type: diag.Invalid, Path: "secrets[2]", Value: "projects/acme-test/secrets/db/versions/3", Rule: "names a secret version, not a secret",
 				Fix: `write "projects/acme-test/secrets/db": access is granted on the secret, whatever version the service reads`},
-			{Path: "secrets[3]", Value: "secrets/db", Rule: "is not a full secret name (projects/<project>/secrets/<id>)",
+			{Type: diag.Invalid, Path: "secrets[3]", Value: "secrets/db", Rule: "is not a full secret name (projects/<project>/secrets/<id>)",
 				Fix: "copy the name from `gcloud secrets describe <id> --project <project> --format='value(name)'`, with the project ID in place of its number"},
-			{Path: "secrets[4]", Value: "projects/123456789012/secrets/db", Rule: "names its project by something other than a project ID",
+			{Type: diag.Invalid, Path: "secrets[4]", Value: "projects/123456789012/secrets/db", Rule: "names its project by something other than a project ID",
 				Fix: `write the project ID (6-30 chars of a-z, 0-9 and "-"), not its number: the role it needs is created in that project by ID`},
-			{Path: "secrets[5]", Value: "projects/acme-test/secrets/db.password", Rule: `has a secret ID Secret Manager would refuse (1-255 letters, digits, "-" and "_")`,
+			{Type: diag.Invalid, Path: "secrets[5]", Value: "projects/acme-test/secrets/db.password", Rule: `has a secret ID Secret Manager would refuse (1-255 letters, digits, "-" and "_")`,
 				Fix: "copy the secret's ID as Secret Manager spells it"},
-			{Path: "secrets[6]", Value: "projects/acme-test-ci/secrets/db", Rule: "is in ciProject",
+			{Type: diag.Forbidden, Path: "secrets[6]", Value: "projects/acme-test-ci/secrets/db", Rule: "is in ciProject",
 				Fix: "keep the main stack's secrets in gcp:project or a secrets project: the deploy account must hold nothing in ciProject but the state"},
-			{Path: "secrets[8]", Value: "projects/acme-test/secrets/db", Rule: "is listed twice (also secrets[7])", Fix: "list each secret once"},
+			{Type: diag.Duplicate, Path: "secrets[8]", Value: "projects/acme-test/secrets/db", Rule: "is listed twice (also secrets[7])", Fix: "list each secret once"},
 		}},
-		{"secret role ID with a hyphen", map[string]string{"secretRoleId": "secret-iam"}, []config.Problem{
-			{Path: "secretRoleId", Value: "secret-iam", Rule: "must be 3-64 chars of a-z, A-Z, 0-9, _ and . (no hyphen)", Fix: `rename it, e.g. "privateRunApiSecretIamDeployer"`},
+		{"secret role ID with a hyphen", map[string]string{"secretRoleId": "secret-iam"}, diag.List{
+			{Type: diag.Invalid, Path: "secretRoleId", Value: "secret-iam", Rule: "must be 3-64 chars of a-z, A-Z, 0-9, _ and . (no hyphen)", Fix: `rename it, e.g. "privateRunApiSecretIamDeployer"`},
 		}},
-		{"secret role ID of the deploy role", map[string]string{"secretRoleId": ci.DefaultDeployRoleID}, []config.Problem{
-			{Path: "secretRoleId", Value: ci.DefaultDeployRoleID, Rule: "is the same role ID as deployRoleId", Fix: "give each custom role its own ID"},
+		{"secret role ID of the deploy role", map[string]string{"secretRoleId": ci.DefaultDeployRoleID}, diag.List{
+			{Type: diag.Duplicate, Path: "secretRoleId", Value: ci.DefaultDeployRoleID, Rule: "is the same role ID as deployRoleId", Fix: "give each custom role its own ID"},
 		}},
-		{"vpc as a short name", map[string]string{"vpc": "orders-private"}, []config.Problem{
-			{Path: "vpc", Value: "orders-private", Rule: "is a short name, which does not say its project or region", Fix: fullFix},
+		{"vpc as a short name", map[string]string{"vpc": "orders-private"}, diag.List{
+			{Type: diag.Invalid, Path: "vpc", Value: "orders-private", Rule: "is a short name, which does not say its project or region", Fix: fullFix},
 		}},
-		{"vpc as a network", map[string]string{"vpc": "projects/acme-test/global/networks/orders-vpc"}, []config.Problem{
-			{Path: "vpc", Value: "projects/acme-test/global/networks/orders-vpc", Rule: "is a network; the bootstrap needs the subnetwork",
+		{"vpc as a network", map[string]string{"vpc": "projects/acme-test/global/networks/orders-vpc"}, diag.List{
+			{Type: diag.Invalid, Path: "vpc", Value: "projects/acme-test/global/networks/orders-vpc", Rule: "is a network; the bootstrap needs the subnetwork",
 				Fix: "name the subnetwork the service uses: with only a network, Cloud Run uses the subnetwork of the same name in the service's region"},
 		}},
-		{"vpc of another kind", map[string]string{"vpc": "projects/acme-test/zones/asia-northeast1-a/instances/vm"}, []config.Problem{
-			{Path: "vpc", Value: "projects/acme-test/zones/asia-northeast1-a/instances/vm", Rule: "is not a subnetwork or a Serverless VPC Access connector", Fix: fullFix},
+		{"vpc of another kind", map[string]string{"vpc": "projects/acme-test/zones/asia-northeast1-a/instances/vm"}, diag.List{
+			{Type: diag.Invalid, Path: "vpc", Value: "projects/acme-test/zones/asia-northeast1-a/instances/vm", Rule: "is not a subnetwork or a Serverless VPC Access connector", Fix: fullFix},
 		}},
-		{"vpc by project number", map[string]string{"vpc": "projects/987654321/regions/asia-northeast1/subnetworks/orders-private"}, []config.Problem{
-			{Path: "vpc", Value: "projects/987654321/regions/asia-northeast1/subnetworks/orders-private", Rule: "names its project by something other than a project ID", Fix: "write the project ID, not its number"},
+		{"vpc by project number", map[string]string{"vpc": "projects/987654321/regions/asia-northeast1/subnetworks/orders-private"}, diag.List{
+			{Type: diag.Invalid, Path: "vpc", Value: "projects/987654321/regions/asia-northeast1/subnetworks/orders-private", Rule: "names its project by something other than a project ID", Fix: "write the project ID, not its number"},
 		}},
-		{"vpc with a bad region", map[string]string{"vpc": "projects/acme-net-host/regions/Tokyo/subnetworks/orders-private", "projectNumber": "424242"}, []config.Problem{
-			{Path: "vpc", Value: "projects/acme-net-host/regions/Tokyo/subnetworks/orders-private", Rule: "has no region Google would accept (e.g. asia-northeast1)", Fix: "copy the region from the resource's name"},
+		{"vpc with a bad region", map[string]string{"vpc": "projects/acme-net-host/regions/Tokyo/subnetworks/orders-private", "projectNumber": "424242"}, diag.List{
+			{Type: diag.Invalid, Path: "vpc", Value: "projects/acme-net-host/regions/Tokyo/subnetworks/orders-private", Rule: "has no region Google would accept (e.g. asia-northeast1)", Fix: "copy the region from the resource's name"},
 		}},
-		{"connector name too long", map[string]string{"vpc": "projects/acme-test/locations/asia-northeast1/connectors/a-connector-name-too-long"}, []config.Problem{
-			{Path: "vpc", Value: "projects/acme-test/locations/asia-northeast1/connectors/a-connector-name-too-long",
+		{"connector name too long", map[string]string{"vpc": "projects/acme-test/locations/asia-northeast1/connectors/a-connector-name-too-long"}, diag.List{
+			{Type: diag.Invalid, Path: "vpc", Value: "projects/acme-test/locations/asia-northeast1/connectors/a-connector-name-too-long",
 				Rule: `has a connector name Serverless VPC Access would refuse (1-24 chars of a-z, 0-9 and "-", starting with a letter)`, Fix: "copy the connector's name"},
 		}},
-		{"subnetwork name with capitals", map[string]string{"vpc": "projects/acme-test/regions/asia-northeast1/subnetworks/Orders"}, []config.Problem{
-			{Path: "vpc", Value: "projects/acme-test/regions/asia-northeast1/subnetworks/Orders",
+		{"subnetwork name with capitals", map[string]string{"vpc": "projects/acme-test/regions/asia-northeast1/subnetworks/Orders"}, diag.List{
+			{Type: diag.Invalid, Path: "vpc", Value: "projects/acme-test/regions/asia-northeast1/subnetworks/Orders",
 				Rule: `has a subnetwork name Compute Engine would refuse (1-63 chars of a-z, 0-9 and "-", starting with a letter)`, Fix: "copy the subnetwork's name"},
 		}},
-		{"vpc in the CI project", map[string]string{"vpc": "projects/acme-test-ci/regions/asia-northeast1/subnetworks/orders-private"}, []config.Problem{
-			{Path: "vpc", Value: "projects/acme-test-ci/regions/asia-northeast1/subnetworks/orders-private", Rule: "is in ciProject",
+		{"vpc in the CI project", map[string]string{"vpc": "projects/acme-test-ci/regions/asia-northeast1/subnetworks/orders-private"}, diag.List{
+			{Type: diag.Forbidden, Path: "vpc", Value: "projects/acme-test-ci/regions/asia-northeast1/subnetworks/orders-private", Rule: "is in ciProject",
 				Fix: "use the main project's network or a Shared VPC host project: the CI project holds the identities and the state only"},
 		}},
-		{"Shared VPC without the project number", map[string]string{"vpc": sharedSubnet}, []config.Problem{
-			{Path: "projectNumber", Value: "", Rule: missingNumberRule, Fix: missingNumberFix},
+		{"Shared VPC without the project number", map[string]string{"vpc": sharedSubnet}, diag.List{
+			{Type: diag.Required, Path: "projectNumber", Value: "", Rule: missingNumberRule, Fix: missingNumberFix},
 		}},
-		{"Shared VPC connector with a project number that is not one", map[string]string{"vpc": sharedConnector, "projectNumber": "acme-test"}, []config.Problem{
-			{Path: "projectNumber", Value: "acme-test", Rule: "is not a project number (a positive whole number)",
+		{"Shared VPC connector with a project number that is not one", map[string]string{"vpc": sharedConnector, "projectNumber": "acme-test"}, diag.List{
+			{Type: diag.Invalid, Path: "projectNumber", Value: "acme-test", Rule: "is not a project number (a positive whole number)",
 				Fix: "read it with `gcloud projects describe <gcp:project> --format='value(projectNumber)'`"},
 		}},
-		{"vpc as a list", map[string]string{"vpc": `["` + sharedSubnet + `"]`}, []config.Problem{
-			{Path: "vpc", Value: short(`["` + sharedSubnet + `"]`), Rule: "is a mapping or a list, expected a string", Fix: "set it as plain text: pulumi config set vpc <value>"},
+		{"vpc as a list", map[string]string{"vpc": `["` + sharedSubnet + `"]`}, diag.List{
+			{Type: diag.Invalid, Path: "vpc", Value: short(`["` + sharedSubnet + `"]`), Rule: "is a mapping or a list, expected a string", Fix: "set it as plain text: pulumi config set vpc <value>"},
 		}},
 	}
 	for _, tc := range cases {
@@ -259,12 +260,12 @@ func TestInvalidSecretAndVPCConfigRegistersNothing(t *testing.T) {
 			if len(r.Resources) != 0 {
 				t.Errorf("%d resources registered for an invalid config:\n%s", len(r.Resources), r.Listing())
 			}
-			var cerr *config.Error
+			var cerr *diag.ConfigError
 			if !errors.As(r.Err, &cerr) {
-				t.Fatalf("error = %v, want a *config.Error", r.Err)
+				t.Fatalf("error = %v, want a *diag.ConfigError", r.Err)
 			}
-			if !reflect.DeepEqual(cerr.Problems, tc.want) {
-				t.Errorf("problems:\n got %q\nwant %q", cerr.Problems, tc.want)
+			if !reflect.DeepEqual(cerr.Diagnostics, tc.want) {
+				t.Errorf("problems:\n got %q\nwant %q", cerr.Diagnostics, tc.want)
 			}
 		})
 	}
