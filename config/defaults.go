@@ -1,6 +1,7 @@
 package config
 
 import (
+	"github.com/platform/private-run-api/gcp"
 	"strings"
 	"time"
 )
@@ -41,7 +42,7 @@ func (c *Config) RuntimeEmail() string {
 	if c.Service.RuntimeAccount != "" {
 		return c.Service.RuntimeAccount
 	}
-	return AccountEmail(c.Project, c.RuntimeAccountID())
+	return gcp.AccountEmail(c.Project, c.RuntimeAccountID())
 }
 
 // BucketName is authz.bucket, or "<project>-<service name>-authz" with the ":" and "." of a
@@ -127,25 +128,10 @@ func ParseExpiry(s string) (time.Time, error) {
 	return t.UTC().Truncate(time.Second), nil
 }
 
-// AccountEmail is the email Google gives the service account accountID in project, computed up
-// front so that previews show real members. Domain-scoped projects ("example.com:proj") get
-// "proj.example.com" as the domain part, as IAM documents.
-func AccountEmail(project, accountID string) string {
-	if domain, id, ok := strings.Cut(project, ":"); ok {
-		return accountID + "@" + id + "." + domain + ".iam.gserviceaccount.com"
-	}
-	return accountID + "@" + project + ".iam.gserviceaccount.com"
-}
-
-// AccountName is the resource name IAM bindings on a service account take.
-func AccountName(project, email string) string {
-	return "projects/" + project + "/serviceAccounts/" + email
-}
-
 // CallerEmail is the caller's account email: its own for an external caller, computed otherwise.
 func (c *Config) CallerEmail(caller Caller) string {
 	if caller.External() {
 		return caller.Email
 	}
-	return AccountEmail(c.Project, caller.Name)
+	return gcp.AccountEmail(c.Project, caller.Name)
 }

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"github.com/platform/private-run-api/diag"
+	"github.com/platform/private-run-api/gcp"
 	"strings"
 	"testing"
 	"time"
@@ -47,7 +48,7 @@ func FuzzLoad(f *testing.F) {
 			return
 		}
 		plan := Resolve(cfg, now)
-		if !validAccountID(plan.Service.Runtime.ID) || plan.Service.Name == "" || plan.Service.Image == "" {
+		if !gcp.ValidAccountID(plan.Service.Runtime.ID) || plan.Service.Name == "" || plan.Service.Image == "" {
 			t.Fatalf("accepted a service that cannot exist: %+v", plan.Service)
 		}
 		check := func(what string, members []string) {
@@ -70,7 +71,7 @@ func FuzzLoad(f *testing.F) {
 			}
 		}
 		for _, c := range plan.Callers {
-			if c.Created && !validAccountID(c.Account.ID) {
+			if c.Created && !gcp.ValidAccountID(c.Account.ID) {
 				t.Fatalf("caller account ID %q accepted", c.Account.ID)
 			}
 			if !c.Created && len(c.TokenCreators) > 0 {

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"github.com/platform/private-run-api/diag"
+	"github.com/platform/private-run-api/gcp"
 	"slices"
 	"sort"
 	"strings"
@@ -15,7 +16,6 @@ const (
 	RoleTokenCreator        = "roles/iam.serviceAccountTokenCreator"
 	RoleOpenIDTokenCreator  = "roles/iam.serviceAccountOpenIdTokenCreator"
 	AuthzPermission         = "storage.buckets.get"
-	ServiceAccountQuota     = 100
 	impersonationCommandFmt = "gcloud auth application-default login --impersonate-service-account %s"
 )
 
@@ -283,14 +283,14 @@ func Resolve(c *Config, now time.Time) *Plan {
 	if len(p.Invokers) == 0 {
 		p.Warnings.Warn(diag.Required, diag.NewPath(KeyCallers), "", "no caller may invoke the private service: no roles/run.invoker binding is declared, so only project owners and editors can call it", "give a caller invoke: true (the default) when the service should be called")
 	}
-	if created+1 > ServiceAccountQuota { // the runtime account counts against the quota too
-		p.Warnings.Warn(diag.TooMany, diag.NewPath(KeyCallers), fmt.Sprint(created), fmt.Sprintf("caller accounts plus the runtime account exceed the default quota of %d service accounts per project", ServiceAccountQuota), "request more in the console (IAM & Admin > Quotas, \"Service accounts\") before `pulumi up`")
+	if created+1 > gcp.ServiceAccountQuota { // the runtime account counts against the quota too
+		p.Warnings.Warn(diag.TooMany, diag.NewPath(KeyCallers), fmt.Sprint(created), fmt.Sprintf("caller accounts plus the runtime account exceed the default quota of %d service accounts per project", gcp.ServiceAccountQuota), "request more in the console (IAM & Admin > Quotas, \"Service accounts\") before `pulumi up`")
 	}
 	return p
 }
 
 func account(project, id, email string) Account {
-	return Account{ID: id, Email: email, Member: "serviceAccount:" + email, Name: AccountName(project, email)}
+	return Account{ID: id, Email: email, Member: "serviceAccount:" + email, Name: gcp.AccountName(project, email)}
 }
 
 // tokenCreators merges the default and the caller's own impersonators and groups them by expiry.

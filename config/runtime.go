@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"github.com/platform/private-run-api/diag"
+	"github.com/platform/private-run-api/gcp"
 	"math"
 	"path"
 	"regexp"
@@ -88,16 +89,9 @@ const (
 )
 
 var (
-	secretIDRe   = regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`)
-	secretNameRe = regexp.MustCompile(`^projects/([^/]+)/secrets/([A-Za-z0-9_-]{1,255})$`)
-	versionRe    = regexp.MustCompile(`^(latest|[1-9][0-9]*)$`)
-	resNameRe    = regexp.MustCompile(`^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$`)
-	networkRe    = regexp.MustCompile(`^projects/[^/]+/global/networks/[a-z]([-a-z0-9]{0,61}[a-z0-9])?$`)
-	subnetRe     = regexp.MustCompile(`^projects/[^/]+/regions/[a-z0-9-]+/subnetworks/[a-z]([-a-z0-9]{0,61}[a-z0-9])?$`)
-	connectorRe  = regexp.MustCompile(`^projects/[^/]+/locations/[a-z0-9-]+/connectors/[a-z][-a-z0-9]{0,23}$`)
-	shortConnRe  = regexp.MustCompile(`^[a-z][-a-z0-9]{0,23}$`)
-	memoryRe     = regexp.MustCompile(`^([1-9][0-9]*)(Mi|Gi)$`)
-	cpuRe        = regexp.MustCompile(`^(0\.[0-9]{1,3}|1|2|4|6|8)$`)
+	versionRe = regexp.MustCompile(`^(latest|[1-9][0-9]*)$`)
+	memoryRe  = regexp.MustCompile(`^([1-9][0-9]*)(Mi|Gi)$`)
+	cpuRe     = regexp.MustCompile(`^(0\.[0-9]{1,3}|1|2|4|6|8)$`)
 )
 
 // reservedMounts are directories Cloud Run keeps for itself.
@@ -261,7 +255,7 @@ func reservedMount(dir string) bool {
 
 // secretRef resolves a secret as written in config.
 func secretRef(project, s string) (SecretRef, bool) {
-	if m := secretNameRe.FindStringSubmatch(s); m != nil {
+	if m := gcp.SecretName.FindStringSubmatch(s); m != nil {
 		r := SecretRef{Project: m[1], ID: m[2], Name: s, Ref: s}
 		if m[1] == project {
 			r.Ref = m[2]
@@ -272,7 +266,7 @@ func secretRef(project, s string) (SecretRef, bool) {
 		}
 		return r, true
 	}
-	if !secretIDRe.MatchString(s) {
+	if !gcp.SecretID.MatchString(s) {
 		return SecretRef{}, false
 	}
 	return SecretRef{Project: project, ID: s, Name: "projects/" + project + "/secrets/" + s, Ref: s,
@@ -287,17 +281,17 @@ func validateVPC(ps *problems, v VPC) {
 	case v.Connector == "" && v.Network == "" && v.Subnetwork == "":
 		ps.Add(diag.Required, diag.NewPath("service").Child("vpc"), "", "names no network, subnetwork or connector", "set subnetwork (Direct VPC egress) or connector, or remove service.vpc")
 	}
-	if v.Connector != "" && !connectorRe.MatchString(v.Connector) && !shortConnRe.MatchString(v.Connector) {
+	if v.Connector != "" && !gcp.ConnectorName.MatchString(v.Connector) && !gcp.ConnectorID.MatchString(v.Connector) {
 		ps.Add(diag.Invalid, diag.NewPath("service").Child("vpc").Child("connector"), v.Connector, "is not a Serverless VPC Access connector", "write its name, or projects/<project>/locations/<region>/connectors/<name>")
 	}
-	if v.Network != "" && !networkRe.MatchString(v.Network) && !resNameRe.MatchString(v.Network) {
+	if v.Network != "" && !gcp.NetworkName.MatchString(v.Network) && !gcp.ResourceName.MatchString(v.Network) {
 		ps.Add(diag.Invalid, diag.NewPath("service").Child("vpc").Child("network"), v.Network, "is not a VPC network", "write its name, or projects/<project>/global/networks/<name> for a Shared VPC")
 	}
-	if v.Subnetwork != "" && !subnetRe.MatchString(v.Subnetwork) && !resNameRe.MatchString(v.Subnetwork) {
+	if v.Subnetwork != "" && !gcp.SubnetworkName.MatchString(v.Subnetwork) && !gcp.ResourceName.MatchString(v.Subnetwork) {
 		ps.Add(diag.Invalid, diag.NewPath("service").Child("vpc").Child("subnetwork"), v.Subnetwork, "is not a subnetwork", "write its name, or projects/<project>/regions/<region>/subnetworks/<name> for a Shared VPC")
 	}
 	for i, t := range v.Tags {
-		if !resNameRe.MatchString(t) {
+		if !gcp.ResourceName.MatchString(t) {
 			ps.Add(diag.Invalid, diag.NewPath("service").Child("vpc").Child("tags").Index(i), t, "is not a network tag", `use 1-63 chars of a-z, 0-9 and "-", starting with a letter`)
 		}
 	}

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"github.com/platform/private-run-api/gcp"
 	"os"
 	"path/filepath"
 	"strings"
@@ -134,7 +135,7 @@ func TestSuggestAccountID(t *testing.T) {
 		if got != want {
 			t.Errorf("suggestAccountID(%q) = %q, want %q", in, got, want)
 		}
-		if !validAccountID(got) {
+		if !gcp.ValidAccountID(got) {
 			t.Errorf("suggestion %q for %q is itself invalid", got, in)
 		}
 	}
@@ -145,8 +146,8 @@ func TestAccountEmail(t *testing.T) {
 		{"acme-dev", "orders-batch", "orders-batch@acme-dev.iam.gserviceaccount.com"},
 		{"example.com:orders", "orders-batch", "orders-batch@orders.example.com.iam.gserviceaccount.com"},
 	} {
-		if got := AccountEmail(tc.project, tc.id); got != tc.want {
-			t.Errorf("AccountEmail(%q, %q) = %q, want %q", tc.project, tc.id, got, tc.want)
+		if got := gcp.AccountEmail(tc.project, tc.id); got != tc.want {
+			t.Errorf("gcp.AccountEmail(%q, %q) = %q, want %q", tc.project, tc.id, got, tc.want)
 		}
 	}
 }

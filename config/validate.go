@@ -3,7 +3,7 @@ package config
 import (
 	"fmt"
 	"github.com/platform/private-run-api/diag"
-	"net/netip"
+	"github.com/platform/private-run-api/gcp"
 	"regexp"
 	"sort"
 	"strings"
@@ -11,34 +11,19 @@ import (
 	"github.com/distribution/reference"
 )
 
-// MaxPrincipalsPerPolicy is IAM's limit on principals in one allow policy (each occurrence
-// counts); MaxGroupsPerPolicy the limit on groups and domains within it.
-const (
-	MaxPrincipalsPerPolicy = 1500
-	MaxGroupsPerPolicy     = 250
-)
-
 var (
-	projectRe   = regexp.MustCompile(`^([a-z][-a-z0-9.]*[a-z0-9]:)?[a-z][-a-z0-9]{4,28}[a-z0-9]$`)
-	regionRe    = regexp.MustCompile(`^[a-z]+(-[a-z]+)+[0-9]+$`)
-	accountIDRe = regexp.MustCompile(`^[a-z]([-a-z0-9]*[a-z0-9])$`)
 	runNameRe   = regexp.MustCompile(`^[a-z]([-a-z0-9]*[a-z0-9])?$`)
 	envNameRe   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	saEmailRe   = regexp.MustCompile(`^[a-z0-9][-a-z0-9_.+]*@[a-z0-9][-a-z0-9.]*\.gserviceaccount\.com$`)
 	emailRe     = regexp.MustCompile(`^[^@\s:/A-Z]+@[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$`)
 	domainRe    = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$`)
 	principalRe = regexp.MustCompile(`^principal(Set)?://[a-z0-9.-]+/\S+$`)
-	roleIDRe    = regexp.MustCompile(`^[a-zA-Z0-9_.]{3,64}$`)
-	bucketRe    = regexp.MustCompile(`^[a-z0-9][-a-z0-9_.]{1,61}[a-z0-9]$`)
 	locationRe  = regexp.MustCompile(`^[A-Za-z]+[A-Za-z0-9-]*[A-Za-z0-9]$`)
 	labelKeyRe  = regexp.MustCompile(`^[a-z][-a-z0-9_]{0,62}$`)
 	labelValRe  = regexp.MustCompile(`^[-a-z0-9_]{0,63}$`)
-	defaultSARe = regexp.MustCompile(`(^[0-9]+-compute@developer\.gserviceaccount\.com$)|(@appspot\.gserviceaccount\.com$)`)
 	roleNameRe  = regexp.MustCompile(`^(projects/([^/]+)|organizations/[0-9]+)/roles/[a-zA-Z0-9_.]{3,64}$`)
 )
 
 const (
-	accountIDRule  = `must be 6-30 chars of a-z, 0-9 and "-", starting with a letter and not ending with "-"`
 	memberPrefixes = `user:, group:, serviceAccount:, domain:, principal:// or principalSet://`
 )
 
@@ -62,7 +47,7 @@ func validateProject(ps *problems, c *Config) {
 	switch {
 	case c.Project == "":
 		ps.Add(diag.Required, diag.NewPath(KeyGCPProject), "", "is missing", "run `pulumi config set gcp:project <project-id>`")
-	case !projectRe.MatchString(c.Project):
+	case !gcp.ProjectID.MatchString(c.Project):
 		ps.Add(diag.Invalid, diag.NewPath(KeyGCPProject), c.Project, "is not a project ID (6-30 chars of a-z, 0-9 and \"-\", starting with a letter)", "use the project ID, not its name or number")
 	}
 }
@@ -79,7 +64,7 @@ func validateService(ps *problems, c *Config) {
 	switch r := c.ServiceRegion(); {
 	case r == "":
 		ps.Add(diag.Required, diag.NewPath("service").Child("region"), "", "is missing and gcp:region is not set", "set service.region, or run `pulumi config set gcp:region <region>`")
-	case !regionRe.MatchString(r):
+	case !gcp.Region.MatchString(r):
 		path := diag.NewPath("service").Child("region")
 		if s.Region == "" {
 			path = diag.NewPath(KeyGCPRegion)
@@ -119,21 +104,21 @@ func validateService(ps *problems, c *Config) {
 		ps.Add(diag.NotSupported, diag.NewPath("service").Child("imageOwner"), s.ImageOwner, "is not a known image owner", fmt.Sprintf("use %q (default: every `pulumi up` deploys service.image) or %q (the app's pipeline deploys new images after the first)", ImageOwnerStack, ImageOwnerPipeline))
 	}
 	if s.RuntimeAccount != "" {
-		switch own := "@" + strings.TrimPrefix(AccountEmail(c.Project, "x"), "x@"); {
+		switch own := "@" + strings.TrimPrefix(gcp.AccountEmail(c.Project, "x"), "x@"); {
 		case s.RuntimeAccountID != "":
 			ps.Add(diag.Forbidden, diag.NewPath("service").Child("runtimeAccountId"), s.RuntimeAccountID, "is set together with service.runtimeAccount", "remove one: runtimeAccount names an existing account, runtimeAccountId one the program creates")
-		case defaultSARe.MatchString(s.RuntimeAccount):
+		case gcp.DefaultServiceAccount.MatchString(s.RuntimeAccount):
 			ps.Add(diag.Forbidden, diag.NewPath("service").Child("runtimeAccount"), s.RuntimeAccount, "is a default service account, which holds broad project roles", "give the service a dedicated account with no roles")
-		case !saEmailRe.MatchString(s.RuntimeAccount) || !strings.HasSuffix(s.RuntimeAccount, own):
+		case !gcp.ServiceAccountEmail.MatchString(s.RuntimeAccount) || !strings.HasSuffix(s.RuntimeAccount, own):
 			ps.Add(diag.Invalid, diag.NewPath("service").Child("runtimeAccount"), s.RuntimeAccount, "is not a service account of "+c.Project, "write the email of an account in "+c.Project+", ending in "+own+" (the bootstrap stack's runtimeServiceAccount output)")
 		}
 	} else if s.Name != "" || s.RuntimeAccountID != "" {
-		if id := c.RuntimeAccountID(); !validAccountID(id) {
+		if id := c.RuntimeAccountID(); !gcp.ValidAccountID(id) {
 			fix := "choose another service.runtimeAccountId"
 			if s.RuntimeAccountID == "" {
 				fix = `it is derived from service.name; set service.runtimeAccountId explicitly, e.g. "` + suggestAccountID(s.Name+"-run") + `"`
 			}
-			ps.Add(diag.Invalid, diag.NewPath("service").Child("runtimeAccountId"), id, accountIDRule, fix)
+			ps.Add(diag.Invalid, diag.NewPath("service").Child("runtimeAccountId"), id, gcp.AccountIDRule, fix)
 		}
 	}
 }
@@ -162,10 +147,6 @@ func validateImage(ps *problems, image string) {
 		}
 		ps.Add(diag.Invalid, diag.NewPath("service").Child("image"), image, rule, fix)
 	}
-}
-
-func validAccountID(id string) bool {
-	return len(id) >= 6 && len(id) <= 30 && accountIDRe.MatchString(id)
 }
 
 // suggestAccountID turns a bad name into one that passes, for the fix text.
@@ -217,7 +198,7 @@ func validateMember(m string) (diag.Type, string, string) {
 		if !emailRe.MatchString(rest) {
 			return diag.Invalid, "is not " + kind + ":EMAIL", "write the full email, e.g. " + kind + ":someone@example.com"
 		}
-		if kind == "serviceAccount" && !saEmailRe.MatchString(rest) {
+		if kind == "serviceAccount" && !gcp.ServiceAccountEmail.MatchString(rest) {
 			return diag.Invalid, "is not a service account email", "service account emails end in .gserviceaccount.com"
 		}
 	case "domain":
@@ -274,8 +255,8 @@ func validateCallers(ps *problems, c *Config) {
 		switch {
 		case caller.Name == "":
 			ps.Add(diag.Required, p.Child("name"), "", "is missing", `give every caller a name, e.g. "batch-job"; it is the caller's stable key and, unless email is set, its account ID`)
-		case !validAccountID(caller.Name):
-			ps.Add(diag.Invalid, p.Child("name"), caller.Name, accountIDRule, fmt.Sprintf("rename it, e.g. %q", suggestAccountID(caller.Name)))
+		case !gcp.ValidAccountID(caller.Name):
+			ps.Add(diag.Invalid, p.Child("name"), caller.Name, gcp.AccountIDRule, fmt.Sprintf("rename it, e.g. %q", suggestAccountID(caller.Name)))
 		default:
 			if j, dup := names[caller.Name]; dup {
 				ps.Add(diag.Duplicate, p.Child("name"), caller.Name, fmt.Sprintf("is used twice (also callers[%d])", j), "give each caller its own name")
@@ -288,9 +269,9 @@ func validateCallers(ps *problems, c *Config) {
 		}
 		if caller.External() {
 			switch {
-			case !saEmailRe.MatchString(caller.Email):
+			case !gcp.ServiceAccountEmail.MatchString(caller.Email):
 				ps.Add(diag.Invalid, p.Child("email"), caller.Email, "is not a lower-case service account email", "write the account's email as IAM shows it, ending in .gserviceaccount.com")
-			case defaultSARe.MatchString(caller.Email):
+			case gcp.DefaultServiceAccount.MatchString(caller.Email):
 				ps.Add(diag.Forbidden, p.Child("email"), caller.Email, "is a default service account, which every workload without its own account runs as", "give the calling service a dedicated service account and name that one")
 			}
 			if len(caller.Impersonators) > 0 {
@@ -300,7 +281,7 @@ func validateCallers(ps *problems, c *Config) {
 				ps.Add(diag.Forbidden, p, caller.Name, "grants nothing: invoke and authz are both false for an account named by email", "remove the caller, or set invoke or authz to true")
 			}
 		}
-		if caller.Name != "" && (caller.External() || validAccountID(caller.Name)) {
+		if caller.Name != "" && (caller.External() || gcp.ValidAccountID(caller.Name)) {
 			email := c.CallerEmail(caller)
 			if other, dup := emails[email]; dup {
 				ps.Add(diag.Duplicate, p, email, "is the same account as "+other, "each account may be declared once")
@@ -322,11 +303,11 @@ func validateCallers(ps *problems, c *Config) {
 			}
 		}
 	}
-	if invokers > MaxPrincipalsPerPolicy {
-		ps.Add(diag.TooMany, diag.NewPath(KeyCallers), fmt.Sprint(invokers), fmt.Sprintf("callers that invoke exceed IAM's %d principals in the service's allow policy", MaxPrincipalsPerPolicy), "grant roles/run.invoker to a group instead of many accounts, or split the service")
+	if invokers > gcp.MaxPrincipalsPerPolicy {
+		ps.Add(diag.TooMany, diag.NewPath(KeyCallers), fmt.Sprint(invokers), fmt.Sprintf("callers that invoke exceed IAM's %d principals in the service's allow policy", gcp.MaxPrincipalsPerPolicy), "grant roles/run.invoker to a group instead of many accounts, or split the service")
 	}
-	if guarded > MaxPrincipalsPerPolicy {
-		ps.Add(diag.TooMany, diag.NewPath(KeyCallers), fmt.Sprint(guarded), fmt.Sprintf("callers with authz exceed IAM's %d principals in the bucket's allow policy", MaxPrincipalsPerPolicy), "split the callers across guards")
+	if guarded > gcp.MaxPrincipalsPerPolicy {
+		ps.Add(diag.TooMany, diag.NewPath(KeyCallers), fmt.Sprint(guarded), fmt.Sprintf("callers with authz exceed IAM's %d principals in the bucket's allow policy", gcp.MaxPrincipalsPerPolicy), "split the callers across guards")
 	}
 }
 
@@ -374,11 +355,11 @@ func validatePolicySize(ps *problems, path diag.Path, base policyBase, own []Imp
 	if base.members[self] || seen[self] {
 		n++
 	}
-	if n > MaxPrincipalsPerPolicy {
-		ps.Add(diag.TooMany, path, fmt.Sprint(n), fmt.Sprintf("impersonators (with the defaults and the account itself) exceed IAM's %d principals in one allow policy", MaxPrincipalsPerPolicy), "grant impersonation to a group instead of individual developers")
+	if n > gcp.MaxPrincipalsPerPolicy {
+		ps.Add(diag.TooMany, path, fmt.Sprint(n), fmt.Sprintf("impersonators (with the defaults and the account itself) exceed IAM's %d principals in one allow policy", gcp.MaxPrincipalsPerPolicy), "grant impersonation to a group instead of individual developers")
 	}
-	if groups > MaxGroupsPerPolicy {
-		ps.Add(diag.TooMany, path, fmt.Sprint(groups), fmt.Sprintf("groups and domains (with the defaults) exceed IAM's %d per allow policy", MaxGroupsPerPolicy), "nest the groups in fewer groups")
+	if groups > gcp.MaxGroupsPerPolicy {
+		ps.Add(diag.TooMany, path, fmt.Sprint(groups), fmt.Sprintf("groups and domains (with the defaults) exceed IAM's %d per allow policy", gcp.MaxGroupsPerPolicy), "nest the groups in fewer groups")
 	}
 }
 
@@ -392,7 +373,7 @@ func validateAuthz(ps *problems, c *Config) {
 	if c.Authz.Role != "" {
 		validateExistingRole(ps, c)
 	} else if c.Service.Name != "" || c.Authz.RoleID != "" {
-		if id := c.RoleID(); !roleIDRe.MatchString(id) {
+		if id := c.RoleID(); !gcp.RoleID.MatchString(id) {
 			fix := "use letters, digits, _ and . only (no hyphen)"
 			if c.Authz.RoleID == "" {
 				fix = "it is derived from service.name; set authz.roleId explicitly, e.g. \"privateApiAuthz\""
@@ -433,26 +414,13 @@ func validateBucket(ps *problems, c *Config) {
 	if c.Authz.Bucket == "" {
 		fix = "it is derived from gcp:project and service.name; set authz.bucket explicitly"
 	}
-	bad := func(rule string) { ps.Add(diag.Invalid, diag.NewPath("authz").Child("bucket"), name, rule, fix) }
-	switch {
-	case !bucketRe.MatchString(name):
-		bad(`must be 3-63 chars of a-z, 0-9, "-", "_" and ".", starting and ending with a letter or digit`)
-	case strings.HasPrefix(name, "goog"):
-		bad(`must not start with "goog"`)
-	case strings.Contains(name, "google") || strings.Contains(name, "g00gle"):
-		bad(`must not contain "google"`)
-	case strings.Contains(name, ".."):
-		bad(`must not contain ".."`)
-	case isIP(name):
-		bad("must not be an IP address")
+	path := diag.NewPath("authz").Child("bucket")
+	switch rule := gcp.BucketNameProblem(name); {
+	case rule != "":
+		ps.Add(diag.Invalid, path, name, rule, fix)
 	case strings.Contains(name, ".") && !c.Authz.BucketDomainVerified:
-		ps.Add(diag.Invalid, diag.NewPath("authz").Child("bucket"), name, "has a dot: Cloud Storage creates such a bucket only for a domain verified as the deployer's", `remove the dots, or set authz.bucketDomainVerified: true once the domain is verified (Search Console)`)
+		ps.Add(diag.Forbidden, path, name, "has a dot: Cloud Storage creates such a bucket only for a domain verified as the deployer's", `remove the dots, or set authz.bucketDomainVerified: true once the domain is verified (Search Console)`)
 	}
-}
-
-func isIP(s string) bool {
-	_, err := netip.ParseAddr(s)
-	return err == nil
 }
 
 func validateLabels(ps *problems, labels map[string]string) {

@@ -386,7 +386,7 @@ config:
 		},
 		{
 			name:  "bucket with dots, unverified",
-			diags: []string{"Invalid authz.bucket"},
+			diags: []string{"Forbidden authz.bucket"},
 			yaml: base + `  private-run-api:authz:
     bucket: authz.orders.acme.example
 `,

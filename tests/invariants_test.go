@@ -9,6 +9,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 
 	"github.com/platform/private-run-api/config"
+	"github.com/platform/private-run-api/gcp"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/policyx"
 
 	"github.com/platform/private-run-api/internal/mocktest"
@@ -106,7 +107,7 @@ func checkInvariants(t *testing.T, r *result, project string) {
 	t.Helper()
 	accounts := map[string]mocktest.Resource{} // member -> account resource
 	for _, a := range r.ByType(tAccount) {
-		accounts["serviceAccount:"+config.AccountEmail(project, a.Str("accountId"))] = a
+		accounts["serviceAccount:"+gcp.AccountEmail(project, a.Str("accountId"))] = a
 	}
 	// The guardrails policy pack's mandatory rules, written once in policy/rules: no public
 	// principal anywhere (bindings, members, policyData), impersonation roles only on service
@@ -186,11 +187,11 @@ func checkInvariants(t *testing.T, r *result, project string) {
 			email := runAs.StringValue()
 			// Its own account: one the program creates, or (service.runtimeAccount) one of the same
 			// project made by the bootstrap stack, never an account of the program's callers.
-			if _, ok := accounts["serviceAccount:"+email]; !ok && !strings.HasSuffix(email, "@"+strings.TrimPrefix(config.AccountEmail(project, "x"), "x@")) {
+			if _, ok := accounts["serviceAccount:"+email]; !ok && !strings.HasSuffix(email, "@"+strings.TrimPrefix(gcp.AccountEmail(project, "x"), "x@")) {
 				t.Errorf("service runs as %s, which is neither created here nor an account of %s", email, project)
 			}
 			for _, c := range r.ByType(tAccount) {
-				if strings.Contains(c.Parent, tComponentCall) && config.AccountEmail(project, c.Str("accountId")) == email {
+				if strings.Contains(c.Parent, tComponentCall) && gcp.AccountEmail(project, c.Str("accountId")) == email {
 					t.Errorf("service runs as caller account %s", email)
 				}
 			}

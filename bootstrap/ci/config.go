@@ -11,7 +11,7 @@ package ci
 import (
 	"encoding/json"
 	"fmt"
-	"net/netip"
+	"github.com/platform/private-run-api/gcp"
 	"regexp"
 	"strconv"
 	"strings"
@@ -248,7 +248,6 @@ func Load(namespace string, src config.Source, allKeys []string) (*Config, error
 }
 
 var (
-	projectRe     = regexp.MustCompile(`^([a-z][-a-z0-9.]*[a-z0-9]:)?[a-z][-a-z0-9]{4,28}[a-z0-9]$`)
 	ownerRe       = regexp.MustCompile(`^[A-Za-z0-9](-?[A-Za-z0-9])*$`)
 	repoNameRe    = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
 	numericRe     = regexp.MustCompile(`^[1-9][0-9]{0,19}$`)
@@ -256,9 +255,6 @@ var (
 	workflowRe    = regexp.MustCompile(`^[A-Za-z0-9._-]+\.ya?ml$`)
 	environmentRe = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
 	wifIDRe       = regexp.MustCompile(`^[a-z0-9-]{4,32}$`)
-	accountIDRe   = regexp.MustCompile(`^[a-z]([-a-z0-9]*[a-z0-9])$`)
-	roleIDRe      = regexp.MustCompile(`^[a-zA-Z0-9_.]{3,64}$`)
-	bucketRe      = regexp.MustCompile(`^[a-z0-9][-a-z0-9_.]{1,61}[a-z0-9]$`)
 )
 
 // Length limits the binding values and Google's limits follow from.
@@ -280,7 +276,7 @@ func validate(ps *problems, c *Config) {
 		case p.value == "":
 			validProjects = false
 			ps.add(diag.Required, p.key, "", "is missing", p.missingFix)
-		case !projectRe.MatchString(p.value):
+		case !gcp.ProjectID.MatchString(p.value):
 			validProjects = false
 			ps.add(diag.Invalid, p.key, p.value, `is not a project ID (6-30 chars of a-z, 0-9 and "-", starting with a letter)`, "use the project ID, not its name or number")
 		}
@@ -325,7 +321,7 @@ func validate(ps *problems, c *Config) {
 		case a.value == "":
 			validAccounts = false
 			ps.add(diag.Required, a.key, "", "is missing", `name the account the Cloud Run service runs as, e.g. "orders-api-run"`)
-		case len(a.value) < 6 || len(a.value) > 30 || !accountIDRe.MatchString(a.value):
+		case !gcp.ValidAccountID(a.value):
 			validAccounts = false
 			ps.add(diag.Invalid, a.key, a.value, `must be 6-30 chars of a-z, 0-9 and "-", starting with a letter and not ending with "-"`, "rename the account")
 		}
@@ -349,7 +345,7 @@ func validate(ps *problems, c *Config) {
 		{KeyAuthzBucketRoleID, c.AuthzBucketRoleID, DefaultAuthzBucketRoleID},
 		{KeySecretRoleID, c.SecretRoleID, DefaultSecretRoleID},
 	} {
-		if !roleIDRe.MatchString(r.value) {
+		if !gcp.RoleID.MatchString(r.value) {
 			validRoles = false
 			ps.add(diag.Invalid, r.key, r.value, "must be 3-64 chars of a-z, A-Z, 0-9, _ and . (no hyphen)", fmt.Sprintf("rename it, e.g. %q", r.def))
 		}
@@ -408,11 +404,9 @@ func validateBucket(ps *problems, key, b, missingFix string) {
 		ps.add(diag.Required, key, "", "is missing", missingFix)
 	case strings.HasPrefix(b, "gs://"):
 		ps.add(diag.Invalid, key, b, "is a URL, expected a bucket name", fmt.Sprintf("write %q", strings.TrimSuffix(strings.TrimPrefix(b, "gs://"), "/")))
-	case !bucketRe.MatchString(b) || strings.Contains(b, ".."):
-		ps.add(diag.Invalid, key, b, `is not a bucket name (3-63 chars of a-z, 0-9, "-", "_" and ".", starting and ending with a letter or digit)`, "copy the bucket's name")
 	default:
-		if _, err := netip.ParseAddr(b); err == nil {
-			ps.add(diag.Invalid, key, b, "is an IP address, not a bucket name", "copy the bucket's name")
+		if rule := gcp.BucketNameProblem(b); rule != "" {
+			ps.add(diag.Invalid, key, b, "is not a bucket name: it "+rule, "copy the bucket's name")
 		}
 	}
 }
@@ -452,14 +446,10 @@ func stringList(ps *problems, src config.Source, namespace, key string) []listIt
 
 var (
 	secretNameRe  = regexp.MustCompile(`^projects/([^/]+)/secrets/([^/]+)$`)
-	secretIDRe    = regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`)
 	secretVersion = regexp.MustCompile(`^(projects/[^/]+/secrets/[^/]+)/versions/[^/]+$`)
 	subnetworkRe  = regexp.MustCompile(`^projects/([^/]+)/regions/([^/]+)/subnetworks/([^/]+)$`)
 	connectorRe   = regexp.MustCompile(`^projects/([^/]+)/locations/([^/]+)/connectors/([^/]+)$`)
 	networkRe     = regexp.MustCompile(`^projects/[^/]+/global/networks/[^/]+$`)
-	regionRe      = regexp.MustCompile(`^[a-z]+-[a-z]+[0-9]+$`)
-	subnetNameRe  = regexp.MustCompile(`^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$`)
-	connectorIDRe = regexp.MustCompile(`^[a-z][-a-z0-9]{0,23}$`)
 	barePathSegRe = regexp.MustCompile(`^[^/]+$`)
 )
 
@@ -480,16 +470,16 @@ func validateSecrets(ps *problems, c *Config, items []listItem) []Secret {
 		case secretVersion.MatchString(v):
 			ps.add(diag.Invalid, path, v, "names a secret version, not a secret", fmt.Sprintf("write %q: access is granted on the secret, whatever version the service reads", secretVersion.FindStringSubmatch(v)[1]))
 			continue
-		case m == nil && barePathSegRe.MatchString(v) && secretIDRe.MatchString(v):
+		case m == nil && barePathSegRe.MatchString(v) && gcp.SecretID.MatchString(v):
 			ps.add(diag.Invalid, path, v, "is a secret ID, not a full secret name", fmt.Sprintf("write %q if it is in gcp:project, or name its own project: the bootstrap grants on the secret and creates a role in its project", "projects/"+c.Project+"/secrets/"+v))
 			continue
 		case m == nil:
 			ps.add(diag.Invalid, path, v, "is not a full secret name (projects/<project>/secrets/<id>)", "copy the name from `gcloud secrets describe <id> --project <project> --format='value(name)'`, with the project ID in place of its number")
 			continue
-		case !projectRe.MatchString(m[1]):
+		case !gcp.ProjectID.MatchString(m[1]):
 			ps.add(diag.Invalid, path, v, "names its project by something other than a project ID", "write the project ID (6-30 chars of a-z, 0-9 and \"-\"), not its number: the role it needs is created in that project by ID")
 			continue
-		case !secretIDRe.MatchString(m[2]):
+		case !gcp.SecretID.MatchString(m[2]):
 			ps.add(diag.Invalid, path, v, `has a secret ID Secret Manager would refuse (1-255 letters, digits, "-" and "_")`, "copy the secret's ID as Secret Manager spells it")
 			continue
 		case m[1] == c.CIProject:
@@ -529,16 +519,16 @@ func validateVPC(ps *problems, c *Config, v string) *VPCResource {
 	case r == nil:
 		ps.add(diag.Invalid, KeyVPC, v, "is not a subnetwork or a Serverless VPC Access connector", fullFix)
 		return nil
-	case !projectRe.MatchString(r.Project):
+	case !gcp.ProjectID.MatchString(r.Project):
 		ps.add(diag.Invalid, KeyVPC, v, "names its project by something other than a project ID", "write the project ID, not its number")
 		return nil
-	case !regionRe.MatchString(r.Region):
+	case !gcp.Region.MatchString(r.Region):
 		ps.add(diag.Invalid, KeyVPC, v, "has no region Google would accept (e.g. asia-northeast1)", "copy the region from the resource's name")
 		return nil
-	case r.Kind == VPCSubnetwork && !subnetNameRe.MatchString(r.Name):
+	case r.Kind == VPCSubnetwork && !gcp.ResourceName.MatchString(r.Name):
 		ps.add(diag.Invalid, KeyVPC, v, `has a subnetwork name Compute Engine would refuse (1-63 chars of a-z, 0-9 and "-", starting with a letter)`, "copy the subnetwork's name")
 		return nil
-	case r.Kind == VPCConnector && !connectorIDRe.MatchString(r.Name):
+	case r.Kind == VPCConnector && !gcp.ConnectorID.MatchString(r.Name):
 		ps.add(diag.Invalid, KeyVPC, v, `has a connector name Serverless VPC Access would refuse (1-24 chars of a-z, 0-9 and "-", starting with a letter)`, "copy the connector's name")
 		return nil
 	case r.Project == c.CIProject:

@@ -2,6 +2,7 @@ package ci_test
 
 import (
 	"fmt"
+	"github.com/platform/private-run-api/gcp"
 	"sort"
 	"strings"
 	"testing"
@@ -10,7 +11,6 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/platform/private-run-api/bootstrap/ci"
-	"github.com/platform/private-run-api/config"
 	"github.com/platform/private-run-api/internal/mocktest"
 )
 
@@ -59,10 +59,10 @@ func computed(typ string, inputs, state resource.PropertyMap) {
 	}
 	switch typ {
 	case tAccount:
-		email := config.AccountEmail(in("project"), in("accountId"))
+		email := gcp.AccountEmail(in("project"), in("accountId"))
 		state["email"] = resource.NewProperty(email)
 		state["member"] = resource.NewProperty("serviceAccount:" + email)
-		state["name"] = resource.NewProperty(config.AccountName(in("project"), email))
+		state["name"] = resource.NewProperty(gcp.AccountName(in("project"), email))
 	case tPool:
 		state["name"] = resource.NewProperty(poolName())
 	case tProvider:

@@ -1,6 +1,7 @@
 package ci
 
 import (
+	"github.com/platform/private-run-api/gcp"
 	"sort"
 
 	"github.com/platform/private-run-api/config"
@@ -463,6 +464,6 @@ func (p *Plan) MainStackConfig() map[string]string {
 }
 
 func account(project, id string) config.Account {
-	email := config.AccountEmail(project, id)
-	return config.Account{ID: id, Email: email, Member: "serviceAccount:" + email, Name: config.AccountName(project, email)}
+	email := gcp.AccountEmail(project, id)
+	return config.Account{ID: id, Email: email, Member: "serviceAccount:" + email, Name: gcp.AccountName(project, email)}
 }
