@@ -62,7 +62,7 @@ func normalizeExpiries(cfg *Config) {
 
 // decode turns raw strings into a Config, collecting shape problems instead of stopping at the
 // first, so that one run reports everything wrong with a stack.
-func decode(namespace string, src Source, allKeys []string) (*Config, []Problem) {
+func decode(namespace string, src Source, allKeys []string) (*Config, diag.List) {
 	var ps problems
 	cfg := &Config{EnableAPIs: true}
 
@@ -344,7 +344,7 @@ func closest(s string, known []string) string {
 
 // UnknownKeys reports every key of allKeys in namespace that is not in known, sorted, with the
 // nearest known key as a suggestion. reader names the program in the message.
-func UnknownKeys(namespace string, allKeys, known []string, reader string) []Problem {
+func UnknownKeys(namespace string, allKeys, known []string, reader string) diag.List {
 	isKnown := map[string]bool{}
 	for _, k := range known {
 		isKnown[k] = true

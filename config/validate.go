@@ -31,7 +31,7 @@ const (
 var reservedEnv = map[string]bool{"PORT": true, "K_SERVICE": true, "K_REVISION": true, "K_CONFIGURATION": true}
 
 // validate checks the decoded config as a whole and returns every problem, in config order.
-func validate(c *Config) []Problem {
+func validate(c *Config) diag.List {
 	var ps problems
 	validateProject(&ps, c)
 	validateService(&ps, c)
