@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/platform/private-run-api/config"
+	"github.com/platform/private-run-api/plan"
 )
 
 const namespace = "private-run-api"
@@ -40,7 +41,7 @@ config:
       email: billing@acme-billing.iam.gserviceaccount.com
 `
 
-func plan(t *testing.T, yaml string) *config.Plan {
+func planOf(t *testing.T, yaml string) *plan.Stack {
 	t.Helper()
 	sf, err := config.ParseStackYAML(namespace, "test.yaml", []byte(yaml))
 	if err != nil {
@@ -53,7 +54,7 @@ func plan(t *testing.T, yaml string) *config.Plan {
 	return p
 }
 
-func report(t *testing.T, yaml string) Report { t.Helper(); return Build("test", plan(t, yaml), at) }
+func report(t *testing.T, yaml string) Report { t.Helper(); return Build("test", planOf(t, yaml), at) }
 
 // edit applies string replacements to a stack, failing if one does not apply, so that a test
 // never silently compares a stack with itself.

@@ -2,7 +2,7 @@
 // (principal, role, target, expiry) and every identity or guard resource it creates, so that a
 // pull-request reviewer sees who gains access without reading Pulumi code or a preview.
 //
-// The report is built only from *config.Plan (Plan.Invokers, CallerPlan.AccountBindings,
+// The report is built only from *plan.Stack (Plan.Invokers, CallerPlan.AccountBindings,
 // Plan.Guard), the same value stack.Deploy renders into resources; tests/access_test.go checks
 // that the grants reported equal the IAM bindings registered under Pulumi mocks. A grant added to
 // the program without going through the plan would make that test fail.

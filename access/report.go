@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/platform/private-run-api/config"
+	"github.com/platform/private-run-api/plan"
 )
 
 // Target kinds, as the report prints them.
@@ -79,23 +80,23 @@ const (
 
 // Build derives the report from a plan. A nil plan is a stack that does not exist (a stack file
 // missing at the base revision): it grants and creates nothing.
-func Build(stack string, plan *config.Plan, at time.Time) Report {
+func Build(stack string, st *plan.Stack, at time.Time) Report {
 	r := Report{Stack: stack, At: at.UTC(), Grants: []Grant{}, Inventory: []Item{}, Outside: []string{}, Warnings: []string{}}
-	if plan == nil {
+	if st == nil {
 		return r
 	}
 	r.Outside = append(r.Outside, OutsideInvoke)
-	if plan.Authz != nil && plan.Authz.Bucket != nil {
+	if st.Authz != nil && st.Authz.Bucket != nil {
 		r.Outside = append(r.Outside, OutsideGuard)
 	}
-	r.Project = plan.Project
-	for _, w := range plan.Warnings {
+	r.Project = st.Project
+	for _, w := range st.Warnings {
 		r.Warnings = append(r.Warnings, w.String())
 	}
 
-	svc := serviceTarget(plan)
+	svc := serviceTarget(st)
 	byMember := map[string]string{} // caller account member -> caller name, for Why
-	for _, c := range plan.Callers {
+	for _, c := range st.Callers {
 		byMember[c.Account.Member] = c.Name
 	}
 	// Deduplicating by key keeps the longest expiry, as IAM does when a member appears in two
@@ -107,18 +108,18 @@ func Build(stack string, plan *config.Plan, at time.Time) Report {
 		}
 		grants[g.key()] = g
 	}
-	for _, m := range plan.Invokers {
+	for _, m := range st.Invokers {
 		why := "caller " + byMember[m] + " may call the service"
 		if byMember[m] == "" {
 			why = "may call the service"
 		}
-		add(Grant{Principal: m, Role: config.RoleInvoker, Target: svc, Why: why})
+		add(Grant{Principal: m, Role: plan.RoleInvoker, Target: svc, Why: why})
 	}
-	for _, c := range plan.Callers {
+	for _, c := range st.Callers {
 		acct := accountTarget(c.Account)
 		for _, b := range c.AccountBindings() {
 			why := "may impersonate caller " + c.Name
-			if b.Role == config.RoleOpenIDTokenCreator {
+			if b.Role == plan.RoleOpenIDTokenCreator {
 				why = "caller " + c.Name + " mints ID tokens as itself when impersonated (Go idtoken needs it)"
 			}
 			for _, m := range b.Members {
@@ -126,7 +127,7 @@ func Build(stack string, plan *config.Plan, at time.Time) Report {
 			}
 		}
 	}
-	if a := plan.Authz; a != nil && a.Bucket != nil {
+	if a := st.Authz; a != nil && a.Bucket != nil {
 		bucket := bucketTarget(a.Bucket.Name)
 		for _, m := range a.Bucket.Members {
 			why := "caller " + byMember[m] + " passes the authz guard"
@@ -136,36 +137,36 @@ func Build(stack string, plan *config.Plan, at time.Time) Report {
 			add(Grant{Principal: m, Role: a.RoleName, Target: bucket, Why: why})
 		}
 	}
-	for _, sec := range plan.Service.Secrets {
-		add(Grant{Principal: plan.Service.Runtime.Member, Role: config.RoleSecretAccessor, Target: secretTarget(sec),
-			Why: "the service reads it as " + secretUses(plan.Service, sec)})
+	for _, sec := range st.Service.Secrets {
+		add(Grant{Principal: st.Service.Runtime.Member, Role: plan.RoleSecretAccessor, Target: secretTarget(sec),
+			Why: "the service reads it as " + secretUses(st.Service, sec)})
 	}
 	for _, g := range grants {
 		r.Grants = append(r.Grants, g)
 	}
 	sortGrants(r.Grants)
 
-	if plan.Service.Name != "" {
-		rt := plan.Service.Runtime
+	if st.Service.Name != "" {
+		rt := st.Service.Runtime
 		r.Inventory = append(r.Inventory,
-			Item{Kind: KindService, Name: plan.Service.Name, Resource: svc.Resource,
-				Detail: "region " + plan.Service.Region + ", ingress " + plan.Service.Ingress + ", runs as " + rt.Email},
+			Item{Kind: KindService, Name: st.Service.Name, Resource: svc.Resource,
+				Detail: "region " + st.Service.Region + ", ingress " + st.Service.Ingress + ", runs as " + rt.Email},
 		)
-		if plan.Service.RuntimeCreated {
+		if st.Service.RuntimeCreated {
 			r.Inventory = append(r.Inventory, Item{Kind: KindServiceAccount, Name: rt.Email, Resource: accountTarget(rt).Resource,
-				Detail: runtimeDetail(plan)})
+				Detail: runtimeDetail(st)})
 		}
 	}
-	for _, c := range plan.Callers {
+	for _, c := range st.Callers {
 		if !c.Created {
 			continue
 		}
 		r.Inventory = append(r.Inventory, Item{Kind: KindServiceAccount, Name: c.Account.Email,
 			Resource: accountTarget(c.Account).Resource, Detail: "caller " + c.Name, Note: c.Description})
 	}
-	if a := plan.Authz; a != nil {
+	if a := st.Authz; a != nil {
 		role := Item{Kind: KindCustomRole, Name: a.RoleName, Resource: "//iam.googleapis.com/" + a.RoleName,
-			Detail: "made elsewhere (authz.role); it must hold only " + config.AuthzPermission}
+			Detail: "made elsewhere (authz.role); it must hold only " + plan.AuthzPermission}
 		if a.Role != nil {
 			perms := append([]string(nil), a.Role.Permissions...)
 			sort.Strings(perms)
@@ -195,7 +196,7 @@ func secretTarget(s config.SecretRef) Target {
 }
 
 // secretUses says how the service sees a secret, for a reviewer: "env DB_PASSWORD, file /s/key".
-func secretUses(sp config.ServicePlan, s config.SecretRef) string {
+func secretUses(sp plan.Service, s config.SecretRef) string {
 	var uses []string
 	for _, e := range sp.SecretEnvs {
 		if e.Ref == s.Ref {
@@ -212,14 +213,14 @@ func secretUses(sp config.ServicePlan, s config.SecretRef) string {
 	return strings.Join(uses, ", ")
 }
 
-func serviceTarget(p *config.Plan) Target {
+func serviceTarget(p *plan.Stack) Target {
 	return Target{Kind: KindService, Name: p.Service.Name,
 		Resource: "//run.googleapis.com/projects/" + p.Project + "/locations/" + p.Service.Region + "/services/" + p.Service.Name}
 }
 
 // accountTarget uses the email in the resource name, as the IAM binding's serviceAccountId does,
 // so that external and created accounts are named alike.
-func accountTarget(a config.Account) Target {
+func accountTarget(a plan.Account) Target {
 	name := a.Name
 	if name == "" {
 		// External callers carry no resource name in the plan; "-" is IAM's wildcard project,
@@ -280,10 +281,10 @@ func FormatExpiry(t *time.Time) string {
 	return t.UTC().Format(time.RFC3339)
 }
 
-func runtimeDetail(plan *config.Plan) string {
-	d := "runtime account of " + plan.Service.Name + "; this program grants it no role"
-	if n := len(plan.Service.Secrets); n > 0 {
-		d = fmt.Sprintf("runtime account of %s; this program grants it only %s on the %d secret(s) it reads", plan.Service.Name, config.RoleSecretAccessor, n)
+func runtimeDetail(st *plan.Stack) string {
+	d := "runtime account of " + st.Service.Name + "; this program grants it no role"
+	if n := len(st.Service.Secrets); n > 0 {
+		d = fmt.Sprintf("runtime account of %s; this program grants it only %s on the %d secret(s) it reads", st.Service.Name, plan.RoleSecretAccessor, n)
 	}
 	return d
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/platform/private-run-api/config"
+	"github.com/platform/private-run-api/plan"
 )
 
 // StackFileName is the file a stack's config lives in.
@@ -18,12 +19,12 @@ func StackFileName(stack string) string { return "Pulumi." + stack + ".yaml" }
 
 // Plan decodes, validates and resolves a stack file with the program's own code. An invalid
 // config returns an error wrapping the *diag.ConfigError, prefixed with where it came from.
-func Plan(sf config.StackFile, from string, now time.Time) (*config.Plan, error) {
+func Plan(sf config.StackFile, from string, now time.Time) (*plan.Stack, error) {
 	cfg, err := sf.Load()
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", from, err)
 	}
-	return config.Resolve(cfg, now), nil
+	return plan.Resolve(cfg, now), nil
 }
 
 // Base is the config a change is compared with.

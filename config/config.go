@@ -1,7 +1,8 @@
 // Package config owns the stack configuration: its typed shape, its decoding from Pulumi config
-// (or from a stack file, for tools that run without the engine), its validation, and the plan
-// derived from it. Every other package receives a validated *Config or a *Plan; none reads Pulumi
-// config on its own, so the program, the access report and the doctor cannot disagree.
+// (or from a stack file, for tools that run without the engine), its defaults and its
+// validation. Package plan resolves a validated *Config into what the program declares; no other
+// package reads Pulumi config on its own, so the program, the access report and the doctor cannot
+// disagree.
 package config
 
 import (

@@ -1,8 +1,6 @@
 package config
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"github.com/platform/private-run-api/diag"
 	"github.com/platform/private-run-api/gcp"
@@ -84,8 +82,6 @@ const (
 	DefaultTimeoutSeconds = 300
 	// The default startup probe Cloud Run adds to a new service: TCP on the container port.
 	DefaultProbeTimeout, DefaultProbePeriod, DefaultProbeFailures = 240, 240, 1
-	// RoleSecretAccessor is what the runtime account holds on each secret it reads.
-	RoleSecretAccessor = "roles/secretmanager.secretAccessor"
 )
 
 var (
@@ -108,39 +104,6 @@ type SecretRef struct {
 	Ref string
 	// Key is a stable suffix for the logical name of the accessor grant.
 	Key string
-}
-
-// SecretEnv is one env var read from a secret.
-type SecretEnv struct {
-	Name, Ref, Version string
-}
-
-// SecretVolume is one directory of files read from one secret.
-type SecretVolume struct {
-	// Name is the volume's name, derived from MountPath.
-	Name      string
-	MountPath string
-	Ref       string
-	Items     []SecretItem
-}
-
-// SecretItem is one file of a secret volume: Path is relative to the mount.
-type SecretItem struct {
-	Path, Version string
-}
-
-// VPCPlan is the service's VPC egress, with Egress as the API's enum.
-type VPCPlan struct {
-	Connector, Network, Subnetwork string
-	Tags                           []string
-	Egress                         string
-}
-
-// ProbePlan is a probe with every value filled in.
-type ProbePlan struct {
-	HTTPPath                                string
-	InitialDelay, Period, Timeout, Failures int
-	TCP                                     bool
 }
 
 // validateRuntime checks the service's secrets, VPC, resources, behaviour and probes.
@@ -183,7 +146,7 @@ func validateSecrets(ps *problems, c *Config) {
 	files := map[string]string{} // file path -> entry path
 	for i, sec := range c.Service.Secrets {
 		p := diag.NewPath("service").Child("secrets").Index(i)
-		ref, ok := secretRef(c.Project, sec.Secret)
+		ref, ok := ParseSecret(c.Project, sec.Secret)
 		switch {
 		case sec.Secret == "":
 			ps.Add(diag.Required, p.Child("secret"), "", "is missing", `name the secret, e.g. "orders-db-password" (in gcp:project) or "projects/<project>/secrets/<id>"`)
@@ -253,8 +216,8 @@ func reservedMount(dir string) bool {
 	return false
 }
 
-// secretRef resolves a secret as written in config.
-func secretRef(project, s string) (SecretRef, bool) {
+// ParseSecret resolves a secret as written in config, for gcp:project.
+func ParseSecret(project, s string) (SecretRef, bool) {
 	if m := gcp.SecretName.FindStringSubmatch(s); m != nil {
 		r := SecretRef{Project: m[1], ID: m[2], Name: s, Ref: s}
 		if m[1] == project {
@@ -414,7 +377,7 @@ func validateProbe(ps *problems, p diag.Path, pr Probe, startup bool) {
 	bound("periodSeconds", pr.PeriodSeconds, 1, maxPeriod)
 	bound("timeoutSeconds", pr.TimeoutSeconds, 1, 3600)
 	bound("failureThreshold", pr.FailureThreshold, 1, math.MaxInt32)
-	plan := probePlan(pr)
+	plan := pr.Values()
 	if plan.Timeout > plan.Period && (pr.TimeoutSeconds != nil || pr.PeriodSeconds != nil) {
 		ps.Add(diag.Invalid, p.Child("timeoutSeconds"), fmt.Sprint(plan.Timeout), fmt.Sprintf("is longer than periodSeconds (%d)", plan.Period), "make timeoutSeconds at most periodSeconds")
 	}
@@ -423,121 +386,22 @@ func validateProbe(ps *problems, p diag.Path, pr Probe, startup bool) {
 	}
 }
 
-// probePlan fills a probe's unset values with Cloud Run's defaults (timeout 1 s, period 10 s,
+// ProbeValues is a probe with every value filled in.
+type ProbeValues struct {
+	HTTPPath                                string
+	InitialDelay, Period, Timeout, Failures int
+	TCP                                     bool
+}
+
+// Values fills a probe's unset values with Cloud Run's defaults (timeout 1 s, period 10 s,
 // failure threshold 3, no initial delay).
-func probePlan(pr Probe) ProbePlan {
+func (pr Probe) Values() ProbeValues {
 	get := func(v *int, d int) int {
 		if v != nil {
 			return *v
 		}
 		return d
 	}
-	return ProbePlan{HTTPPath: pr.Path, TCP: pr.TCP, InitialDelay: get(pr.InitialDelaySeconds, 0),
+	return ProbeValues{HTTPPath: pr.Path, TCP: pr.TCP, InitialDelay: get(pr.InitialDelaySeconds, 0),
 		Period: get(pr.PeriodSeconds, 10), Timeout: get(pr.TimeoutSeconds, 1), Failures: get(pr.FailureThreshold, 3)}
-}
-
-// resolveSecrets turns the validated secrets into the distinct secrets to grant access on, the
-// env vars and the volumes, each sorted so that no order in config matters.
-func resolveSecrets(project string, secrets []Secret) ([]SecretRef, []SecretEnv, []SecretVolume) {
-	refs := map[string]SecretRef{}
-	var envs []SecretEnv
-	vols := map[string]*SecretVolume{}
-	for _, s := range secrets {
-		r, _ := secretRef(project, s.Secret)
-		refs[r.Name] = r
-		v := s.Version
-		if v == "" {
-			v = "latest"
-		}
-		if s.Env != "" {
-			envs = append(envs, SecretEnv{Name: s.Env, Ref: r.Ref, Version: v})
-			continue
-		}
-		dir := path.Dir(s.Path)
-		vol, ok := vols[dir]
-		if !ok {
-			vol = &SecretVolume{Name: volumeName(dir), MountPath: dir, Ref: r.Ref}
-			vols[dir] = vol
-		}
-		vol.Items = append(vol.Items, SecretItem{Path: path.Base(s.Path), Version: v})
-	}
-	var outRefs []SecretRef
-	for _, r := range refs {
-		outRefs = append(outRefs, r)
-	}
-	sort.Slice(outRefs, func(a, b int) bool { return outRefs[a].Name < outRefs[b].Name })
-	sort.Slice(envs, func(a, b int) bool { return envs[a].Name < envs[b].Name })
-	var outVols []SecretVolume
-	for _, v := range vols {
-		sort.Slice(v.Items, func(a, b int) bool { return v.Items[a].Path < v.Items[b].Path })
-		outVols = append(outVols, *v)
-	}
-	sort.Slice(outVols, func(a, b int) bool { return outVols[a].MountPath < outVols[b].MountPath })
-	return outRefs, envs, outVols
-}
-
-// volumeName is a readable, stable volume name for a mount directory: its path in a-z0-9-, and a
-// short hash so that "/a-b" and "/a/b" differ.
-func volumeName(dir string) string {
-	var b strings.Builder
-	for _, r := range strings.ToLower(strings.Trim(dir, "/")) {
-		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
-			b.WriteRune(r)
-		} else {
-			b.WriteByte('-')
-		}
-	}
-	name := strings.Trim(b.String(), "-")
-	if len(name) > 40 {
-		name = strings.Trim(name[:40], "-")
-	}
-	if name == "" || name[0] < 'a' || name[0] > 'z' {
-		name = "secret-" + name
-	}
-	sum := sha256.Sum256([]byte(dir))
-	return strings.TrimSuffix(name, "-") + "-" + hex.EncodeToString(sum[:])[:6]
-}
-
-// resolveRuntime fills the service plan's secrets, VPC, resources, behaviour and probes from a
-// validated config, with Cloud Run's defaults where config is silent.
-func resolveRuntime(c *Config, sp *ServicePlan) {
-	s := c.Service
-	sp.Secrets, sp.SecretEnvs, sp.SecretVolumes = resolveSecrets(c.Project, s.Secrets)
-	if v := s.VPC; v != nil {
-		egress := v.Egress
-		if egress == "" {
-			egress = EgressPrivateRanges
-		}
-		sp.VPC = &VPCPlan{Connector: v.Connector, Network: v.Network, Subnetwork: v.Subnetwork, Tags: v.Tags, Egress: EgressValues[egress]}
-	}
-	sp.CPU, sp.Memory = s.CPU, s.Memory
-	if sp.CPU == "" {
-		sp.CPU = DefaultCPU
-	}
-	if sp.Memory == "" {
-		sp.Memory = DefaultMemory
-	}
-	sp.CPUIdle = s.CPUAlwaysAllocated == nil || !*s.CPUAlwaysAllocated
-	sp.StartupCPUBoost = s.StartupCPUBoost
-	sp.Concurrency = DefaultConcurrency
-	if cpu, _ := strconv.ParseFloat(sp.CPU, 64); cpu < 1 {
-		sp.Concurrency = 1 // Cloud Run's rule for a fraction of a CPU
-	}
-	if s.Concurrency != nil {
-		sp.Concurrency = *s.Concurrency
-	}
-	timeout := DefaultTimeoutSeconds
-	if s.TimeoutSeconds != nil {
-		timeout = *s.TimeoutSeconds
-	}
-	sp.Timeout = fmt.Sprintf("%ds", timeout)
-	sp.ExecutionEnvironment = ExecutionEnvironments[s.ExecutionEnvironment]
-	sp.StartupProbe = ProbePlan{TCP: true, Timeout: DefaultProbeTimeout, Period: DefaultProbePeriod, Failures: DefaultProbeFailures}
-	if s.StartupProbe != nil {
-		sp.StartupProbe = probePlan(*s.StartupProbe)
-	}
-	if s.LivenessProbe != nil {
-		lp := probePlan(*s.LivenessProbe)
-		sp.LivenessProbe = &lp
-	}
 }

@@ -177,8 +177,8 @@ func suggestAccountID(s string) string {
 	return out
 }
 
-// validateMember checks one IAM principal and returns (type, rule, fix) when it is bad.
-func validateMember(m string) (diag.Type, string, string) {
+// ValidateMember checks one IAM principal and returns (type, rule, fix) when it is bad.
+func ValidateMember(m string) (diag.Type, string, string) {
 	lower := strings.ToLower(m)
 	if strings.HasPrefix(lower, "deleted:") {
 		return diag.Forbidden, "is how IAM shows a principal that was deleted", "remove it from the stack config; a deleted principal can be granted nothing (README, \"Deleted principals\")"
@@ -224,7 +224,7 @@ func validateImpersonators(ps *problems, path diag.Path, imps []Impersonator) {
 		p := path.Index(i)
 		if imp.Member == "" {
 			ps.Add(diag.Required, p.Child("member"), "", "is missing", `write a member such as "user:alice@example.com"`)
-		} else if typ, rule, fix := validateMember(imp.Member); rule != "" {
+		} else if typ, rule, fix := ValidateMember(imp.Member); rule != "" {
 			ps.Add(typ, p.Child("member"), imp.Member, rule, fix)
 		} else if j, dup := seen[imp.Member]; dup {
 			ps.Add(diag.Duplicate, p.Child("member"), imp.Member, fmt.Sprintf("is listed twice (also %s[%d])", path, j), "keep one entry")

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/platform/private-run-api/config"
+	"github.com/platform/private-run-api/plan"
 )
 
 // Request is what to diagnose.
@@ -23,7 +24,7 @@ type Request struct {
 	// Me is the developer's IAM member, "user:alice@example.com"; "" when not given, in which
 	// case the doctor lists who may impersonate instead of checking.
 	Me string
-	// Now decides which expiring grants have passed, as config.Resolve does at deploy time.
+	// Now decides which expiring grants have passed, as plan.Resolve does at deploy time.
 	Now time.Time
 	Env Env
 }
@@ -41,9 +42,9 @@ func Diagnose(req Request) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	plan := config.Resolve(cfg, req.Now)
+	st := plan.Resolve(cfg, req.Now)
 
-	d := &diag{req: req, cfg: cfg, plan: plan, index: -1}
+	d := &diag{req: req, cfg: cfg, plan: st, index: -1}
 	if err := d.pickCaller(); err != nil {
 		return nil, err
 	}
@@ -65,12 +66,12 @@ func Diagnose(req Request) (*Report, error) {
 
 // LoadPlan reads a stack and resolves it as the program does at deploy time, for reports that
 // need no caller. The errors are those of Diagnose.
-func LoadPlan(dir, stack string, now time.Time) (*config.Plan, error) {
+func LoadPlan(dir, stack string, now time.Time) (*plan.Stack, error) {
 	cfg, err := loadStack(dir, stack)
 	if err != nil {
 		return nil, err
 	}
-	return config.Resolve(cfg, now), nil
+	return plan.Resolve(cfg, now), nil
 }
 
 func loadStack(dir, stack string) (*config.Config, error) {
@@ -85,8 +86,8 @@ func loadStack(dir, stack string) (*config.Config, error) {
 type diag struct {
 	req    Request
 	cfg    *config.Config
-	plan   *config.Plan
-	caller config.CallerPlan
+	plan   *plan.Stack
+	caller plan.Caller
 	// index is the caller's position in the stack file's callers list, for config paths.
 	index int
 	me    string
@@ -210,7 +211,7 @@ func (d *diag) stackFindings() {
 	if !c.Invoke {
 		path := d.callerPath() + ".invoke"
 		detail := []string{
-			fmt.Sprintf("The stack sets invoke: false on %s (%s), so its account holds no %s on %s.", c.Name, path, config.RoleInvoker, d.plan.Service.Name),
+			fmt.Sprintf("The stack sets invoke: false on %s (%s), so its account holds no %s on %s.", c.Name, path, plan.RoleInvoker, d.plan.Service.Name),
 			"Cloud Run checks that before your code runs; no credentials fix it.",
 			"If this caller should call the API, set invoke to true and deploy; otherwise diagnose a caller that invokes.",
 		}
@@ -348,7 +349,7 @@ func (d *diag) grantFindings() {
 		return
 	}
 	if d.me == "" {
-		detail := []string{"This stack grants " + config.RoleTokenCreator + " on it to:"}
+		detail := []string{"This stack grants " + plan.RoleTokenCreator + " on it to:"}
 		for _, l := range d.grantLines() {
 			detail = append(detail, "  "+l)
 		}
@@ -357,7 +358,7 @@ func (d *diag) grantFindings() {
 		return
 	}
 
-	var direct *config.Binding
+	var direct *plan.Binding
 	var domains, groups []string
 	for i, b := range c.TokenCreators {
 		for _, m := range b.Members {
@@ -386,15 +387,15 @@ func (d *diag) grantFindings() {
 			}
 		}
 		d.r.add(sev, fmt.Sprintf("You (%s) may impersonate %s", d.me, c.Account.Email), []string{
-			fmt.Sprintf("The stack grants you %s on the account, %s.", config.RoleTokenCreator, until),
+			fmt.Sprintf("The stack grants you %s on the account, %s.", plan.RoleTokenCreator, until),
 		})
 	case len(domains) > 0:
 		d.r.add(OK, fmt.Sprintf("You (%s) may impersonate %s through %s", d.me, c.Account.Email, domains[0]), []string{
-			fmt.Sprintf("The stack grants %s on the account to %s.", config.RoleTokenCreator, strings.Join(domains, ", ")),
+			fmt.Sprintf("The stack grants %s on the account to %s.", plan.RoleTokenCreator, strings.Join(domains, ", ")),
 		})
 	case len(groups) > 0:
 		detail := []string{
-			fmt.Sprintf("The stack grants %s on %s to %s,", config.RoleTokenCreator, c.Account.Email, strings.Join(groups, ", ")),
+			fmt.Sprintf("The stack grants %s on %s to %s,", plan.RoleTokenCreator, c.Account.Email, strings.Join(groups, ", ")),
 			"and the doctor cannot see group membership offline. If you are not sure you are a member, ask an",
 			"owner of the group, or have yourself added to the caller's impersonators and deploy:",
 		}
@@ -405,12 +406,12 @@ func (d *diag) grantFindings() {
 			d.addMeCmd(), d.deploy())
 	case expiredPath != "":
 		d.r.add(Problem, fmt.Sprintf("Your grant to impersonate %s expired at %s", c.Account.Email, expiredAt), []string{
-			fmt.Sprintf("%s gave %s %s until then; the program leaves expired entries out, so", expiredPath, d.me, config.RoleTokenCreator),
+			fmt.Sprintf("%s gave %s %s until then; the program leaves expired entries out, so", expiredPath, d.me, plan.RoleTokenCreator),
 			"impersonated calls fail with \"Permission 'iam.serviceAccounts.getOpenIdToken' denied\" (or getAccessToken).",
 			"Extend it (a reviewed change to Pulumi." + d.req.Stack + ".yaml), deploy, and allow about 2 minutes:",
 		}, fmt.Sprintf("pulumi config set --stack %s --path '%s.expires' YYYY-MM-DDT00:00:00Z", d.req.Stack, expiredPath), d.deploy())
 	default:
-		detail := []string{"The stack grants " + config.RoleTokenCreator + " on it only to:"}
+		detail := []string{"The stack grants " + plan.RoleTokenCreator + " on it only to:"}
 		for _, l := range d.grantLines() {
 			detail = append(detail, "  "+l)
 		}

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/platform/private-run-api/config"
+	"github.com/platform/private-run-api/plan"
 )
 
 // now is the clock every test runs at: the 2020 expiry has passed, the 2026-11-25 one is two
@@ -217,7 +217,7 @@ func TestDiagnose(t *testing.T) {
 			me:       "user:alice@acme.example",
 			setup:    func(t *testing.T, m *machine) { writeFile(t, m.gcloudFile(), impersonatedADC(batchEmail)) },
 			findings: []want{{OK, "Your credentials impersonate " + batchEmail + ", caller orders-batch's account"}, {OK, "You (user:alice@acme.example) may impersonate " + batchEmail}},
-			contains: []string{"gcloud auth application-default revoke\n", "about 2 minutes to apply, sometimes 7 or more", config.RoleOpenIDTokenCreator, "0 problems, 0 warnings", "-online -url", "-who-else"},
+			contains: []string{"gcloud auth application-default revoke\n", "about 2 minutes to apply, sometimes 7 or more", plan.RoleOpenIDTokenCreator, "0 problems, 0 warnings", "-online -url", "-who-else"},
 		},
 		{
 			name:     "impersonated, right target, granted through the stack-wide impersonators",

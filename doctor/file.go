@@ -10,7 +10,7 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/platform/private-run-api/config"
+	"github.com/platform/private-run-api/plan"
 )
 
 // adcFile holds the fields of an ADC file the diagnosis needs, for every type.
@@ -207,13 +207,13 @@ func (d *diag) impersonated(f adcFile) {
 		}, d.loginFix()...)
 	case !c.Created:
 		d.r.add(Warning, fmt.Sprintf("Your credentials impersonate %s, which this stack grants nobody", target), []string{
-			fmt.Sprintf("They work only if the owners of project %s granted you %s on the account;", projectOf(target), config.RoleTokenCreator),
+			fmt.Sprintf("They work only if the owners of project %s granted you %s on the account;", projectOf(target), plan.RoleTokenCreator),
 			"the doctor cannot check that offline.",
 		})
 	default:
 		var detail []string
 		if c.OpenIDSelf {
-			detail = append(detail, fmt.Sprintf("The stack also grants the account %s on itself, which Go's idtoken", config.RoleOpenIDTokenCreator),
+			detail = append(detail, fmt.Sprintf("The stack also grants the account %s on itself, which Go's idtoken", plan.RoleOpenIDTokenCreator),
 				"needs under impersonation before google.golang.org/api v0.277.0 (google-api-go-client#2301).")
 		}
 		detail = append(detail,
@@ -279,7 +279,7 @@ func (d *diag) external(f adcFile) {
 	default:
 		d.r.add(Problem, "Your credentials are a workload identity federation config, which this stack does not grant", append(detail,
 			fmt.Sprintf("It impersonates %s (%s), and the stack grants no federated identity", target, d.whoIs(target)),
-			fmt.Sprintf("%s on %s. Log in instead:", config.RoleTokenCreator, c.Account.Email)),
+			fmt.Sprintf("%s on %s. Log in instead:", plan.RoleTokenCreator, c.Account.Email)),
 			d.loginFix()...)
 	}
 }

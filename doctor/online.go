@@ -14,7 +14,7 @@ import (
 	"golang.org/x/oauth2"
 	"google.golang.org/api/idtoken"
 
-	"github.com/platform/private-run-api/config"
+	"github.com/platform/private-run-api/plan"
 )
 
 // Audience is the ID-token audience for a service URL: its scheme and host, which is what Cloud
@@ -30,7 +30,7 @@ func Audience(raw string) (string, error) {
 // OnlineRequest is one real call to the service as the caller.
 type OnlineRequest struct {
 	URL    string
-	Caller config.CallerPlan
+	Caller plan.Caller
 	// Timeout bounds the whole check: finding the credentials, minting the ID token, the call.
 	Timeout time.Duration
 	// Transport carries every request of the check, the token exchange and the call; nil means
@@ -138,7 +138,7 @@ func timedOut(ctx context.Context, req OnlineRequest, step string) Finding {
 }
 
 // onlineError explains a failure before any answer from the service: minting the token.
-func onlineError(err error, c config.CallerPlan) Finding {
+func onlineError(err error, c plan.Caller) Finding {
 	msg := err.Error()
 	f := Finding{Severity: Problem, Detail: []string{"Error: " + msg}}
 	switch {
@@ -163,9 +163,9 @@ func onlineError(err error, c config.CallerPlan) Finding {
 		strings.Contains(msg, "generateAccessToken") && strings.Contains(msg, "403"):
 		f.Summary = "Could not mint a token as " + c.Account.Email + ": permission denied"
 		f.Detail = append(f.Detail,
-			"Likely causes, most likely first: you lack "+config.RoleTokenCreator+" on the account (check",
+			"Likely causes, most likely first: you lack "+plan.RoleTokenCreator+" on the account (check",
 			"offline with -me); the grant is younger than about 2 minutes (sometimes 7 or more); or, with the new",
-			"auth library or google.golang.org/api before v0.277.0, the account lacks "+config.RoleOpenIDTokenCreator,
+			"auth library or google.golang.org/api before v0.277.0, the account lacks "+plan.RoleOpenIDTokenCreator,
 			"on itself (google-api-go-client#2301; the stack declares it, so deploy). Then clear gcloud's cached login:")
 		f.Commands = []string{"gcloud auth application-default revoke", c.ImpersonationCommand()}
 	case strings.Contains(msg, "invalid_grant"), strings.Contains(msg, "invalid_rapt"), strings.Contains(msg, "reauth"):
@@ -182,7 +182,7 @@ func onlineError(err error, c config.CallerPlan) Finding {
 
 // onlineStatus explains the service's answer. Cloud Run answers 401 and 403 itself, before the
 // application runs; its 403 page says "Your client does not have permission".
-func onlineStatus(code int, body, audience string, c config.CallerPlan) Finding {
+func onlineStatus(code int, body, audience string, c plan.Caller) Finding {
 	status := fmt.Sprintf("%d %s", code, http.StatusText(code))
 	switch {
 	case code >= 200 && code < 400:
@@ -193,7 +193,7 @@ func onlineStatus(code int, body, audience string, c config.CallerPlan) Finding 
 			"If -url is a custom domain or a load balancer, pass the run.app URL instead:",
 		}, Commands: []string{"pulumi stack output serviceUrl"}}
 	case code == http.StatusForbidden && strings.Contains(body, "does not have permission"):
-		detail := []string{"Cloud Run accepted the token, but " + c.Account.Email + " lacks " + config.RoleInvoker + " on the service."}
+		detail := []string{"Cloud Run accepted the token, but " + c.Account.Email + " lacks " + plan.RoleInvoker + " on the service."}
 		if !c.Invoke {
 			detail = append(detail, "The stack sets invoke: false on this caller; see the findings above.")
 		} else {

@@ -21,15 +21,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/platform/private-run-api/config"
+	"github.com/platform/private-run-api/plan"
 )
 
 // TestOnlineStatus and TestOnlineError cover how outcomes are explained; TestOnlineAgainstServers
 // and TestOnlineTimeout run the real path against a token endpoint and a service on httptest.
 
-func onlineCaller(invoke bool) config.CallerPlan {
-	return config.CallerPlan{Name: "orders-batch", Invoke: invoke, Created: true,
-		Account: config.Account{Email: batchEmail, Member: "serviceAccount:" + batchEmail}}
+func onlineCaller(invoke bool) plan.Caller {
+	return plan.Caller{Name: "orders-batch", Invoke: invoke, Created: true,
+		Account: plan.Account{Email: batchEmail, Member: "serviceAccount:" + batchEmail}}
 }
 
 func TestAudience(t *testing.T) {

@@ -9,7 +9,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/platform/private-run-api/config"
+	"github.com/platform/private-run-api/plan"
 )
 
 // Severity grades a finding. Only Problem changes the exit code: warnings describe things the
@@ -51,7 +51,7 @@ type Finding struct {
 // Report is the doctor's answer for one stack and caller.
 type Report struct {
 	Stack  string
-	Caller config.CallerPlan
+	Caller plan.Caller
 	// Credentials says which ADC file Go's libraries will read.
 	Credentials Credentials
 	Findings    []Finding

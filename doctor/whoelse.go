@@ -18,7 +18,7 @@ import (
 	"google.golang.org/api/option"
 	run "google.golang.org/api/run/v2"
 
-	"github.com/platform/private-run-api/config"
+	"github.com/platform/private-run-api/plan"
 )
 
 // permInvoke is the permission Cloud Run checks before a request reaches the service.
@@ -38,7 +38,7 @@ var invokeRoles = map[string]bool{
 // WhoElseRequest is what the who-else report reads: the live IAM policies of the stack's
 // project, its service and its caller accounts.
 type WhoElseRequest struct {
-	Plan  *config.Plan
+	Plan  *plan.Stack
 	Stack string
 	// Timeout bounds the whole report.
 	Timeout time.Duration
@@ -141,7 +141,7 @@ func whoElse(ctx context.Context, req WhoElseRequest) []Finding {
 		// The program declares one authoritative roles/run.invoker binding, and only when
 		// someone invokes (IAM refuses an empty binding).
 		owned: func(b binding) ([]string, bool) {
-			return p.Invokers, b.role == config.RoleInvoker && b.condition == "" && len(p.Invokers) > 0
+			return p.Invokers, b.role == plan.RoleInvoker && b.condition == "" && len(p.Invokers) > 0
 		},
 	}
 	var accounts []*target
@@ -363,7 +363,7 @@ func projectFindings(req WhoElseRequest, t *target, grants map[string]roleCheck)
 		detail = append(detail,
 			"These roles hold "+permInvoke+" at project level. The program grants nothing there and cannot remove",
 			"them: Cloud Run lets them through whatever the service's own policy says. Project owners can replace",
-			"them with narrower roles ("+config.RoleInvoker+" belongs on each service, not on the project):")
+			"them with narrower roles ("+plan.RoleInvoker+" belongs on each service, not on the project):")
 		detail = append(detail, indent(lines)...)
 		if notes := defaultAccountNotes(lines); len(notes) > 0 {
 			detail = append(detail, notes...)
@@ -438,7 +438,7 @@ func serviceFindings(req WhoElseRequest, t *target, grants map[string]roleCheck)
 	}
 	if len(extra) > 0 {
 		sort.Strings(extra)
-		detail := []string{fmt.Sprintf("They hold %s on %s but the stack does not declare them: someone added them outside", config.RoleInvoker, p.Service.Name),
+		detail := []string{fmt.Sprintf("They hold %s on %s but the stack does not declare them: someone added them outside", plan.RoleInvoker, p.Service.Name),
 			"the program (console, gcloud):"}
 		detail = append(detail, indent(extra)...)
 		detail = append(detail, "If they should keep access, declare them as callers in Pulumi."+req.Stack+".yaml. Either way they can",
@@ -454,7 +454,7 @@ func serviceFindings(req WhoElseRequest, t *target, grants map[string]roleCheck)
 	}
 	if len(missing) > 0 {
 		out = append(out, Finding{Severity: Warning, Summary: fmt.Sprintf("The live service lacks %s the stack grants", plural(len(missing), "invoker")), Detail: append([]string{
-			"The stack declares " + config.RoleInvoker + " for them, but the service's policy does not hold it (not deployed yet,",
+			"The stack declares " + plan.RoleInvoker + " for them, but the service's policy does not hold it (not deployed yet,",
 			"or changed by hand). Calls as them get 403 until you deploy:",
 		}, indent(missing)...), Commands: []string{"pulumi up --stack " + req.Stack}})
 	}

@@ -16,7 +16,7 @@ import (
 
 	"google.golang.org/api/option"
 
-	"github.com/platform/private-run-api/config"
+	"github.com/platform/private-run-api/plan"
 )
 
 // fakeIAM answers as the Resource Manager, Cloud Run and IAM APIs do, from one httptest server:
@@ -96,7 +96,7 @@ func role(name string, perms ...string) answer {
 
 const denied = `{"error":{"code":403,"message":"The caller does not have permission","status":"PERMISSION_DENIED"}}`
 
-func testPlan(t *testing.T) *config.Plan {
+func testPlan(t *testing.T) *plan.Stack {
 	t.Helper()
 	p, err := LoadPlan(stackDir(t, map[string]string{"test": testStack}), "test", now)
 	if err != nil {
@@ -131,10 +131,10 @@ func finding(r *WhoElseReport, sev Severity, s string) (Finding, string, bool) {
 }
 
 func TestWhoElse(t *testing.T) {
-	plan := testPlan(t)
+	st := testPlan(t)
 	front := "serviceAccount:" + frontEmail
 	var liveInvokers []string
-	for _, m := range plan.Invokers {
+	for _, m := range st.Invokers {
 		if m != front { // deployed before orders-front was added
 			liveInvokers = append(liveInvokers, m)
 		}
@@ -160,7 +160,7 @@ func TestWhoElse(t *testing.T) {
 			bind("roles/run.servicesInvoker", "allUsers"),
 		),
 		batchPath: policy(t,
-			bind(config.RoleTokenCreator, "user:alice@acme.example", "deleted:user:lead@acme.example?uid=333"),
+			bind(plan.RoleTokenCreator, "user:alice@acme.example", "deleted:user:lead@acme.example?uid=333"),
 			bindIf("old-grant", "roles/iam.serviceAccountUser", "deleted:group:old@acme.example?uid=444"),
 		),
 		frontPath: {403, denied},
@@ -172,7 +172,7 @@ func TestWhoElse(t *testing.T) {
 		"/v1/organizations/42/roles/secret":       {403, denied},
 	})
 	const asYou = "gcloud auth print-access-token | go run ./cmd/doctor -stack test -who-else -iam-token-file -"
-	r, out := whoElseOut(t, WhoElseRequest{Plan: plan, Stack: "test", Timeout: 30 * time.Second, Options: f.options(), AsYourself: asYou})
+	r, out := whoElseOut(t, WhoElseRequest{Plan: st, Stack: "test", Timeout: 30 * time.Second, Options: f.options(), AsYourself: asYou})
 
 	if !strings.HasPrefix(out, "Who else can call service orders-api (project acme-test): outside this program's control\n") ||
 		!strings.Contains(out, "nothing here changes the exit status") {
@@ -331,7 +331,7 @@ func TestWhoElse(t *testing.T) {
 }
 
 func TestWhoElseReadFailures(t *testing.T) {
-	plan := testPlan(t)
+	st := testPlan(t)
 	tests := []struct {
 		name    string
 		answers map[string]answer
@@ -360,7 +360,7 @@ func TestWhoElseReadFailures(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFakeIAM(t, tc.answers)
-			r, out := whoElseOut(t, WhoElseRequest{Plan: plan, Stack: "test", Timeout: 30 * time.Second, Options: f.options(), AsYourself: "AS-YOURSELF"})
+			r, out := whoElseOut(t, WhoElseRequest{Plan: st, Stack: "test", Timeout: 30 * time.Second, Options: f.options(), AsYourself: "AS-YOURSELF"})
 			_, text, ok := finding(r, tc.sev, tc.summary)
 			if !ok {
 				t.Fatalf("no %s finding %q:\n%s", tc.sev, tc.summary, out)

@@ -6,7 +6,7 @@ import (
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/storage"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"github.com/platform/private-run-api/config"
+	"github.com/platform/private-run-api/plan"
 )
 
 // AuthzGuardType is the component's type token.
@@ -15,7 +15,7 @@ const AuthzGuardType = "privateapi:iam:AuthzGuard"
 // AuthzGuardArgs declare the authz bucket and its role from the plan.
 type AuthzGuardArgs struct {
 	Project string
-	Plan    config.AuthzPlan
+	Plan    plan.AuthzGuard
 	Labels  map[string]string
 	// MemberDeps are the accounts named in Plan.Bucket.Members that this program creates: nothing
 	// is granted to an account that does not exist yet.

@@ -6,7 +6,7 @@ import (
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/serviceaccount"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"github.com/platform/private-run-api/config"
+	"github.com/platform/private-run-api/plan"
 )
 
 // AccountArgs declare one service account and the IAM on it. The email, member and
@@ -14,12 +14,12 @@ import (
 // module does), so bindings show real principals in a preview.
 type AccountArgs struct {
 	Project     string
-	Account     config.Account
+	Account     plan.Account
 	DisplayName string
 	Description string
 	// Bindings are authoritative bindings on the account: the program owns it, so a grant added
 	// by hand for the same role and condition is removed on the next `pulumi up`.
-	Bindings []config.Binding
+	Bindings []plan.Binding
 	// Protect guards the account itself against deletion (not its bindings, which must follow
 	// config freely).
 	Protect bool

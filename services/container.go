@@ -7,12 +7,13 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/platform/private-run-api/config"
+	"github.com/platform/private-run-api/plan"
 )
 
 // container renders the service's one container from its plan: image, port, env (plain and from
 // secrets, sorted by name so that no preview shows them shuffled), secret files, resources and
 // probes.
-func container(p config.ServicePlan) *cloudrunv2.ServiceTemplateContainerArgs {
+func container(p plan.Service) *cloudrunv2.ServiceTemplateContainerArgs {
 	c := &cloudrunv2.ServiceTemplateContainerArgs{
 		Image: pulumi.String(p.Image),
 		// Every limit is sent, Cloud Run's default when config has none: the provider keeps the
@@ -78,7 +79,7 @@ func container(p config.ServicePlan) *cloudrunv2.ServiceTemplateContainerArgs {
 	return c
 }
 
-func startupProbe(sp config.ProbePlan) *cloudrunv2.ServiceTemplateContainerStartupProbeArgs {
+func startupProbe(sp config.ProbeValues) *cloudrunv2.ServiceTemplateContainerStartupProbeArgs {
 	pr := &cloudrunv2.ServiceTemplateContainerStartupProbeArgs{
 		InitialDelaySeconds: pulumi.Int(sp.InitialDelay),
 		PeriodSeconds:       pulumi.Int(sp.Period),
@@ -95,7 +96,7 @@ func startupProbe(sp config.ProbePlan) *cloudrunv2.ServiceTemplateContainerStart
 
 // templateRuntime adds the revision-level settings: concurrency, timeout, execution environment,
 // VPC egress and the secret volumes.
-func templateRuntime(t *cloudrunv2.ServiceTemplateArgs, p config.ServicePlan) {
+func templateRuntime(t *cloudrunv2.ServiceTemplateArgs, p plan.Service) {
 	t.MaxInstanceRequestConcurrency = pulumi.Int(p.Concurrency)
 	t.Timeout = pulumi.String(p.Timeout)
 	if p.ExecutionEnvironment != "" {

@@ -10,8 +10,8 @@ import (
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/serviceaccount"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"github.com/platform/private-run-api/config"
 	"github.com/platform/private-run-api/iam"
+	"github.com/platform/private-run-api/plan"
 )
 
 // PrivateAPIType is the component's type token.
@@ -20,7 +20,7 @@ const PrivateAPIType = "privateapi:services:PrivateApi"
 // PrivateAPIArgs declare the service from its plan.
 type PrivateAPIArgs struct {
 	Project string
-	Plan    config.ServicePlan
+	Plan    plan.Service
 	// IAM is role-keyed, as in Cloud Foundation Fabric's cloud-run-v2 module: each role becomes
 	// one authoritative binding on the service (the program owns it, so drift such as a
 	// hand-added allUsers is removed on the next `pulumi up`).
@@ -81,7 +81,7 @@ func NewPrivateAPI(ctx *pulumi.Context, name string, args PrivateAPIArgs, opts .
 		m, err := secretmanager.NewSecretIamMember(ctx, name+"-secret-"+sec.Key, &secretmanager.SecretIamMemberArgs{
 			Project:  pulumi.String(sec.Project),
 			SecretId: pulumi.String(sec.ID),
-			Role:     pulumi.String(config.RoleSecretAccessor),
+			Role:     pulumi.String(plan.RoleSecretAccessor),
 			Member:   runAs(p.Runtime.Member),
 		}, pulumi.Parent(api), pulumi.DependsOn(append(append([]pulumi.Resource(nil), runtimeDeps...), args.DependsOn...)))
 		if err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/platform/private-run-api/config"
 	"github.com/platform/private-run-api/iam"
+	"github.com/platform/private-run-api/plan"
 	"github.com/platform/private-run-api/services"
 )
 
@@ -50,11 +51,11 @@ func RunWith(ctx *pulumi.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
-	plan := config.Resolve(cfg, opts.Now())
-	for _, w := range plan.Warnings {
+	st := plan.Resolve(cfg, opts.Now())
+	for _, w := range st.Warnings {
 		opts.Warn(w.String())
 	}
-	outputs, err := Deploy(ctx, plan)
+	outputs, err := Deploy(ctx, st)
 	if err != nil {
 		return err
 	}
@@ -78,10 +79,10 @@ func (o Outputs) Names() []string {
 }
 
 // Deploy registers the resources of a resolved plan and returns the stack outputs.
-func Deploy(ctx *pulumi.Context, plan *config.Plan) (Outputs, error) {
+func Deploy(ctx *pulumi.Context, st *plan.Stack) (Outputs, error) {
 	var apiDeps []pulumi.Resource
-	if plan.EnableAPIs {
-		apis, err := services.NewAPIs(ctx, "apis", plan.Project, plan.APIs)
+	if st.EnableAPIs {
+		apis, err := services.NewAPIs(ctx, "apis", st.Project, st.APIs)
 		if err != nil {
 			return nil, err
 		}
@@ -89,16 +90,16 @@ func Deploy(ctx *pulumi.Context, plan *config.Plan) (Outputs, error) {
 	}
 
 	var callerAccounts []iam.AccountArgs
-	for _, c := range plan.Callers {
+	for _, c := range st.Callers {
 		if !c.Created {
 			continue
 		}
 		desc := c.Description
 		if desc == "" {
-			desc = "Caller of " + plan.Service.Name + "."
+			desc = "Caller of " + st.Service.Name + "."
 		}
 		callerAccounts = append(callerAccounts, iam.AccountArgs{
-			Project:     plan.Project,
+			Project:     st.Project,
 			Account:     c.Account,
 			DisplayName: "Caller " + c.Name,
 			Description: desc,
@@ -112,9 +113,9 @@ func Deploy(ctx *pulumi.Context, plan *config.Plan) (Outputs, error) {
 	if err != nil {
 		return nil, err
 	}
-	depsFor := func(want func(config.CallerPlan) bool) []pulumi.Resource {
+	depsFor := func(want func(plan.Caller) bool) []pulumi.Resource {
 		var out []pulumi.Resource
-		for _, c := range plan.Callers {
+		for _, c := range st.Callers {
 			if a, ok := callers.Accounts[c.Name]; ok && want(c) {
 				out = append(out, a)
 			}
@@ -122,43 +123,43 @@ func Deploy(ctx *pulumi.Context, plan *config.Plan) (Outputs, error) {
 		return out
 	}
 
-	api, err := services.NewPrivateAPI(ctx, plan.Service.Name, services.PrivateAPIArgs{
-		Project:    plan.Project,
-		Plan:       plan.Service,
-		IAM:        map[string][]string{config.RoleInvoker: plan.Invokers},
-		MemberDeps: depsFor(func(c config.CallerPlan) bool { return c.Invoke }),
-		Labels:     plan.Labels,
+	api, err := services.NewPrivateAPI(ctx, st.Service.Name, services.PrivateAPIArgs{
+		Project:    st.Project,
+		Plan:       st.Service,
+		IAM:        map[string][]string{plan.RoleInvoker: st.Invokers},
+		MemberDeps: depsFor(func(c plan.Caller) bool { return c.Invoke }),
+		Labels:     st.Labels,
 		DependsOn:  apiDeps,
 	})
 	if err != nil {
 		return nil, err
 	}
 
-	if plan.Authz != nil {
+	if st.Authz != nil {
 		if _, err := iam.NewAuthzGuard(ctx, "authz", iam.AuthzGuardArgs{
-			Project:    plan.Project,
-			Plan:       *plan.Authz,
-			Labels:     plan.Labels,
-			MemberDeps: depsFor(func(c config.CallerPlan) bool { return c.Authz }),
+			Project:    st.Project,
+			Plan:       *st.Authz,
+			Labels:     st.Labels,
+			MemberDeps: depsFor(func(c plan.Caller) bool { return c.Authz }),
 			DependsOn:  apiDeps,
 		}); err != nil {
 			return nil, err
 		}
 	}
-	return outputs(plan, api.URL), nil
+	return outputs(st, api.URL), nil
 }
 
 // outputs are what callers and developers need: the URL (the ID-token audience), each caller's
 // identity and grants, and the commands a developer types.
-func outputs(plan *config.Plan, url pulumi.StringOutput) Outputs {
+func outputs(st *plan.Stack, url pulumi.StringOutput) Outputs {
 	out := Outputs{
 		"serviceUrl":            url,
-		"serviceName":           pulumi.String(plan.Service.Name),
-		"region":                pulumi.String(plan.Service.Region),
-		"runtimeServiceAccount": pulumi.String(plan.Service.Runtime.Email),
-		"invokers":              pulumi.ToStringArray(plan.Invokers),
+		"serviceName":           pulumi.String(st.Service.Name),
+		"region":                pulumi.String(st.Service.Region),
+		"runtimeServiceAccount": pulumi.String(st.Service.Runtime.Email),
+		"invokers":              pulumi.ToStringArray(st.Invokers),
 	}
-	if a := plan.Authz; a != nil {
+	if a := st.Authz; a != nil {
 		out["authzRole"] = pulumi.String(a.RoleName)
 		if a.Bucket != nil {
 			out["authzBucket"] = pulumi.String(a.Bucket.Name)
@@ -168,7 +169,7 @@ func outputs(plan *config.Plan, url pulumi.StringOutput) Outputs {
 	callers := pulumi.Map{}
 	logins := pulumi.StringMap{}
 	invokers := map[string]string{} // caller name -> account email, for the invoke commands
-	for _, c := range plan.Callers {
+	for _, c := range st.Callers {
 		entry := pulumi.Map{
 			"email":   pulumi.String(c.Account.Email),
 			"member":  pulumi.String(c.Account.Member),

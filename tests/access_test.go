@@ -11,6 +11,7 @@ import (
 	"github.com/platform/private-run-api/access"
 	"github.com/platform/private-run-api/config"
 	"github.com/platform/private-run-api/internal/mocktest"
+	"github.com/platform/private-run-api/plan"
 )
 
 // The access report is only worth reading if it lists exactly what the program deploys. These
@@ -240,7 +241,7 @@ func accessReportFor(t *testing.T, cfg map[string]string) access.Report {
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	return access.Build(stackName, config.Resolve(c, fixedNow), fixedNow)
+	return access.Build(stackName, plan.Resolve(c, fixedNow), fixedNow)
 }
 
 var accessConditionRe = regexp.MustCompile(`^request\.time < timestamp\("([^"]+)"\)$`)

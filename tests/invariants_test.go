@@ -8,8 +8,8 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 
-	"github.com/platform/private-run-api/config"
 	"github.com/platform/private-run-api/gcp"
+	"github.com/platform/private-run-api/plan"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/policyx"
 
 	"github.com/platform/private-run-api/internal/mocktest"
@@ -140,8 +140,8 @@ func checkInvariants(t *testing.T, r *result, project string) {
 			for _, svc := range r.ByType(tService) {
 				runAs = "serviceAccount:" + svc.Obj("template")["serviceAccount"].StringValue()
 			}
-			if x.Str("role") != config.RoleSecretAccessor || x.Str("member") != runAs || x.Str("secretId") == "" || x.Str("project") == "" {
-				t.Errorf("%s: %s to %s on %s/%s; only the runtime account may read a secret, and only with %s", x.Name, x.Str("role"), x.Str("member"), x.Str("project"), x.Str("secretId"), config.RoleSecretAccessor)
+			if x.Str("role") != plan.RoleSecretAccessor || x.Str("member") != runAs || x.Str("secretId") == "" || x.Str("project") == "" {
+				t.Errorf("%s: %s to %s on %s/%s; only the runtime account may read a secret, and only with %s", x.Name, x.Str("role"), x.Str("member"), x.Str("project"), x.Str("secretId"), plan.RoleSecretAccessor)
 			}
 			if a, ok := accounts[x.Str("member")]; ok && !slices.Contains(x.PropertyDeps["member"], a.URN) {
 				t.Errorf("%s: member is not the runtime account's output", x.Name)

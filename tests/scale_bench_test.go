@@ -34,6 +34,7 @@ import (
 
 	"github.com/platform/private-run-api/config"
 	"github.com/platform/private-run-api/internal/mocktest"
+	"github.com/platform/private-run-api/plan"
 	"github.com/platform/private-run-api/stack"
 )
 
@@ -137,7 +138,7 @@ func floor(s genStack) pulumi.RunFunc {
 			for _, g := range groups {
 				args := &serviceaccount.IAMBindingArgs{
 					ServiceAccountId: pulumi.String(accountName),
-					Role:             pulumi.String(config.RoleTokenCreator),
+					Role:             pulumi.String(plan.RoleTokenCreator),
 					Members:          pulumi.ToStringArray(g.members),
 				}
 				name := c.Name + "-token-creator"
@@ -160,7 +161,7 @@ func floor(s genStack) pulumi.RunFunc {
 			if len(groups) > 0 {
 				if _, err := serviceaccount.NewIAMBinding(ctx, c.Name+"-openid-self", &serviceaccount.IAMBindingArgs{
 					ServiceAccountId: pulumi.String(accountName),
-					Role:             pulumi.String(config.RoleOpenIDTokenCreator),
+					Role:             pulumi.String(plan.RoleOpenIDTokenCreator),
 					Members:          pulumi.ToStringArray([]string{member}),
 				}, deps); err != nil {
 					return err
@@ -224,7 +225,7 @@ func floor(s genStack) pulumi.RunFunc {
 				Project:  pulumi.String(proj),
 				Location: pulumi.String(s.Region),
 				Name:     pulumi.String(svcName),
-				Role:     pulumi.String(config.RoleInvoker),
+				Role:     pulumi.String(plan.RoleInvoker),
 				Members:  pulumi.ToStringArray(invokers),
 			}, pulumi.DependsOn(deps)); err != nil {
 				return err
@@ -515,7 +516,7 @@ func BenchmarkResolve(b *testing.B) {
 		b.Run(fmt.Sprintf("callers=%d", n), func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if p := config.Resolve(c, fixedNow); len(p.Callers) != n {
+				if p := plan.Resolve(c, fixedNow); len(p.Callers) != n {
 					b.Fatalf("plan has %d callers, want %d", len(p.Callers), n)
 				}
 			}

@@ -4,7 +4,7 @@ import (
 	"github.com/platform/private-run-api/gcp"
 	"sort"
 
-	"github.com/platform/private-run-api/config"
+	"github.com/platform/private-run-api/plan"
 )
 
 // GitHubIssuer is the issuer of the OIDC tokens GitHub Actions mints for a job.
@@ -31,7 +31,7 @@ const (
 
 // APISecretManager is enabled in the main project when the main stack reads secrets: the main
 // program runs with enableApis false and its deploy account cannot enable services.
-const APISecretManager = config.APISecretManager
+const APISecretManager = plan.APISecretManager
 
 // RunServiceAgent is the member of Cloud Run's service agent of the project with this number.
 // Cloud Run attaches a revision to a VPC as this agent, not as the deployer.
@@ -174,7 +174,7 @@ type Grant struct {
 // Impersonation lets a set of federated GitHub identities impersonate a CI account: those whose
 // Attribute is Value.
 type Impersonation struct {
-	Account   config.Account
+	Account   plan.Account
 	Attribute string
 	Value     string
 }
@@ -239,9 +239,9 @@ type Plan struct {
 	// Mapping and Condition configure the provider.
 	Mapping   Mapping
 	Condition TokenCondition
-	Preview   config.Account
-	Deploy    config.Account
-	Runtime   config.Account
+	Preview   plan.Account
+	Deploy    plan.Account
+	Runtime   plan.Account
 	// PreviewAccess is pull_request runs of the repository; DeployAccess is only the deploy
 	// workflow read from the deploy branch, in a job of the deploy environment.
 	PreviewAccess     Impersonation
@@ -463,7 +463,7 @@ func (p *Plan) MainStackConfig() map[string]string {
 	}
 }
 
-func account(project, id string) config.Account {
+func account(project, id string) plan.Account {
 	email := gcp.AccountEmail(project, id)
-	return config.Account{ID: id, Email: email, Member: "serviceAccount:" + email, Name: gcp.AccountName(project, email)}
+	return plan.Account{ID: id, Email: email, Member: "serviceAccount:" + email, Name: gcp.AccountName(project, email)}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/platform/private-run-api/bootstrap/ci"
 	"github.com/platform/private-run-api/config"
 	"github.com/platform/private-run-api/diag"
+	"github.com/platform/private-run-api/plan"
 )
 
 // extraGrants are the grants a run declares beyond those of base(nil), as strings: what a
@@ -295,7 +296,7 @@ func TestExampleMatchesTheDevStack(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the dev stack does not load: %v", err)
 	}
-	devPlan := config.Resolve(dev, time.Now())
+	devPlan := plan.Resolve(dev, time.Now())
 
 	var want, got []string
 	for _, s := range devPlan.Service.Secrets {
@@ -378,7 +379,7 @@ func TestExampleMatchesTheDevStack(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the main program refuses mainStackConfig: %v", err)
 	}
-	p := config.Resolve(withBoot, time.Now())
+	p := plan.Resolve(withBoot, time.Now())
 	if p.Service.RuntimeCreated || p.Service.Runtime.Email != boot.Runtime.Email {
 		t.Errorf("runtime account %q (created %v), want the bootstrap's %q, referenced", p.Service.Runtime.Email, p.Service.RuntimeCreated, boot.Runtime.Email)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/platform/private-run-api/access"
 	"github.com/platform/private-run-api/config"
+	"github.com/platform/private-run-api/plan"
 )
 
 func main() {
@@ -95,7 +96,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail("%v", err)
 	}
-	var basePlan *config.Plan
+	var basePlan *plan.Stack
 	if b.File != nil {
 		if basePlan, err = access.Plan(*b.File, "base "+b.Label, now); err != nil {
 			return failPlan(stderr, err)

@@ -1,20 +1,27 @@
-package config
+// Package plan owns what the program declares, resolved from a validated config: every name,
+// email, member, grant and warning computed up front. The Pulumi components render a plan, the
+// access report prints it and the doctor reads it, so the three cannot disagree.
+package plan
 
 import (
 	"fmt"
-	"github.com/platform/private-run-api/diag"
-	"github.com/platform/private-run-api/gcp"
 	"slices"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/platform/private-run-api/config"
+	"github.com/platform/private-run-api/diag"
+	"github.com/platform/private-run-api/gcp"
 )
 
 // Roles the program grants.
 const (
-	RoleInvoker             = "roles/run.invoker"
-	RoleTokenCreator        = "roles/iam.serviceAccountTokenCreator"
-	RoleOpenIDTokenCreator  = "roles/iam.serviceAccountOpenIdTokenCreator"
+	RoleInvoker            = "roles/run.invoker"
+	RoleTokenCreator       = "roles/iam.serviceAccountTokenCreator"
+	RoleOpenIDTokenCreator = "roles/iam.serviceAccountOpenIdTokenCreator"
+	// RoleSecretAccessor is what the runtime account holds on each secret it reads.
+	RoleSecretAccessor      = "roles/secretmanager.secretAccessor"
 	AuthzPermission         = "storage.buckets.get"
 	impersonationCommandFmt = "gcloud auth application-default login --impersonate-service-account %s"
 )
@@ -26,18 +33,18 @@ var APIs = []string{"iam.googleapis.com", "iamcredentials.googleapis.com", "run.
 // APISecretManager is enabled too when the service reads a secret of its own project.
 const APISecretManager = "secretmanager.googleapis.com"
 
-// Plan is everything the program will declare, derived from a validated Config with every name,
+// Stack is everything the program will declare, derived from a validated Config with every name,
 // email and member computed up front. The Pulumi components render it and the access report
 // prints it, so the two cannot disagree.
-type Plan struct {
+type Stack struct {
 	Project string
-	Service ServicePlan
+	Service Service
 	// Callers are sorted by name, so nothing depends on the order of the config list.
-	Callers []CallerPlan
+	Callers []Caller
 	// Invokers are the members of the one roles/run.invoker binding on the service, sorted.
 	Invokers []string
 	// Authz is nil when the program declares neither the authz bucket nor its role.
-	Authz      *AuthzPlan
+	Authz      *AuthzGuard
 	EnableAPIs bool
 	APIs       []string
 	Labels     map[string]string
@@ -54,8 +61,8 @@ type Account struct {
 	Name string
 }
 
-// ServicePlan is the private Cloud Run service and its runtime account.
-type ServicePlan struct {
+// Service is the private Cloud Run service and its runtime account.
+type Service struct {
 	Name    string
 	Region  string
 	Image   string
@@ -71,10 +78,10 @@ type ServicePlan struct {
 	Protect     bool
 	// Secrets are the distinct secrets the runtime account reads (an accessor grant on each);
 	// SecretEnvs and SecretVolumes are how the container sees them.
-	Secrets       []SecretRef
+	Secrets       []config.SecretRef
 	SecretEnvs    []SecretEnv
 	SecretVolumes []SecretVolume
-	VPC           *VPCPlan
+	VPC           *VPC
 	// CPU and Memory are always sent, as are CPUIdle, Concurrency and Timeout ("<n>s"): see the
 	// defaults in runtime.go.
 	CPU, Memory     string
@@ -86,15 +93,15 @@ type ServicePlan struct {
 	ExecutionEnvironment string
 	// StartupProbe is always set (Cloud Run's default TCP probe when config has none);
 	// LivenessProbe is nil when config has none.
-	StartupProbe  ProbePlan
-	LivenessProbe *ProbePlan
+	StartupProbe  config.ProbeValues
+	LivenessProbe *config.ProbeValues
 	Runtime       Account
 	// RuntimeCreated is false when service.runtimeAccount names an account made elsewhere.
 	RuntimeCreated bool
 }
 
-// CallerPlan is one caller and what it is granted.
-type CallerPlan struct {
+// Caller is one caller and what it is granted.
+type Caller struct {
 	Name        string
 	Description string
 	Account     Account
@@ -112,7 +119,7 @@ type CallerPlan struct {
 
 // AccountBindings are the authoritative bindings on the caller's own account: the token-creator
 // bindings, then the OpenID self-grant when anyone may impersonate it.
-func (c CallerPlan) AccountBindings() []Binding {
+func (c Caller) AccountBindings() []Binding {
 	out := append([]Binding(nil), c.TokenCreators...)
 	if c.OpenIDSelf {
 		out = append(out, Binding{Key: "openid-self", Role: RoleOpenIDTokenCreator, Members: []string{c.Account.Member}})
@@ -121,10 +128,10 @@ func (c CallerPlan) AccountBindings() []Binding {
 }
 
 // Impersonable reports whether anyone may impersonate the caller's account now.
-func (c CallerPlan) Impersonable() bool { return len(c.TokenCreators) > 0 }
+func (c Caller) Impersonable() bool { return len(c.TokenCreators) > 0 }
 
 // ImpersonationCommand is what a developer runs to call the API locally as this caller.
-func (c CallerPlan) ImpersonationCommand() string {
+func (c Caller) ImpersonationCommand() string {
 	return fmt.Sprintf(impersonationCommandFmt, c.Account.Email)
 }
 
@@ -147,28 +154,28 @@ func (b Binding) ConditionExpression() string {
 	return fmt.Sprintf("request.time < timestamp(%q)", b.Expires.UTC().Format(time.RFC3339))
 }
 
-// AuthzPlan is the authz bucket and its custom role.
-type AuthzPlan struct {
+// AuthzGuard is the authz bucket and its custom role.
+type AuthzGuard struct {
 	// RoleName is the custom role granted on the bucket, whether the program creates it or not.
 	RoleName string
 	// Role is the custom role the program creates; nil when authz.role names one made elsewhere.
-	Role *RolePlan
+	Role *Role
 	// Bucket is nil when authz.enabled is false. The role the program creates stays even then: a
 	// deleted custom role's ID is blocked for up to 37 days, so deleting it would make turning
 	// the guard on again fail.
-	Bucket *BucketPlan
+	Bucket *Bucket
 }
 
-// RolePlan is a custom role the program creates.
-type RolePlan struct {
+// Role is a custom role the program creates.
+type Role struct {
 	ID          string
 	Title       string
 	Description string
 	Permissions []string
 }
 
-// BucketPlan is the authz bucket and the whole of its IAM policy.
-type BucketPlan struct {
+// Bucket is the authz bucket and the whole of its IAM policy.
+type Bucket struct {
 	Name     string
 	Location string
 	// Members hold the custom role on the bucket, sorted. They are the bucket's only principals:
@@ -179,24 +186,24 @@ type BucketPlan struct {
 
 // Resolve derives the plan from a validated config. now decides which expiries have passed: a
 // past expiry grants nothing and adds a warning, so a deploy never fails because a date went by.
-func Resolve(c *Config, now time.Time) *Plan {
-	p := &Plan{
+func Resolve(c *config.Config, now time.Time) *Stack {
+	p := &Stack{
 		Project:    c.Project,
 		EnableAPIs: c.EnableAPIs,
 		APIs:       append([]string(nil), APIs...),
 		Labels:     c.Labels,
 	}
 	runtimeEmail := c.RuntimeEmail()
-	p.Service = ServicePlan{
+	p.Service = Service{
 		Name:           c.Service.Name,
 		Region:         c.ServiceRegion(),
 		Image:          c.Service.Image,
-		Ingress:        IngressValues[c.IngressOrDefault()],
+		Ingress:        config.IngressValues[c.IngressOrDefault()],
 		Port:           c.Service.Port,
 		Env:            c.Service.Env,
 		MinInstances:   c.MinInstances(),
 		MaxInstances:   c.MaxInstances(),
-		IgnoreImage:    c.ImageOwnerOrDefault() == ImageOwnerPipeline,
+		IgnoreImage:    c.ImageOwnerOrDefault() == config.ImageOwnerPipeline,
 		Protect:        c.Protected(),
 		Runtime:        account(c.Project, c.RuntimeAccountID(), runtimeEmail),
 		RuntimeCreated: c.Service.RuntimeAccount == "",
@@ -213,7 +220,7 @@ func Resolve(c *Config, now time.Time) *Plan {
 	}
 
 	warned := map[string]bool{}
-	expired := func(path diag.Path, imp Impersonator, t time.Time) {
+	expired := func(path diag.Path, imp config.Impersonator, t time.Time) {
 		if !warned[path.String()] {
 			warned[path.String()] = true
 			p.Warnings.Warn(diag.Invalid, path, imp.Member, "expired at "+t.UTC().Format(time.RFC3339)+" and grants nothing", "remove the entry from the stack config")
@@ -222,8 +229,8 @@ func Resolve(c *Config, now time.Time) *Plan {
 
 	// Defaults first, so that a stale entry is reported even when no caller account exists.
 	for j, imp := range c.Impersonators {
-		if t, err := ParseExpiry(imp.Expires); err == nil && !t.After(now) {
-			expired(diag.NewPath(KeyImpersonators).Index(j), imp, t)
+		if t, err := config.ParseExpiry(imp.Expires); err == nil && !t.After(now) {
+			expired(diag.NewPath(config.KeyImpersonators).Index(j), imp, t)
 		}
 	}
 
@@ -231,7 +238,7 @@ func Resolve(c *Config, now time.Time) *Plan {
 	created := 0
 	for i, caller := range c.Callers {
 		email := c.CallerEmail(caller)
-		cp := CallerPlan{
+		cp := Caller{
 			Name:        caller.Name,
 			Description: caller.Description,
 			Account:     account(c.Project, caller.Name, email),
@@ -245,10 +252,10 @@ func Resolve(c *Config, now time.Time) *Plan {
 		} else {
 			created++
 			cp.TokenCreators = tokenCreators(c.Impersonators, caller.Impersonators, now,
-				func(j int, own bool, imp Impersonator, t time.Time) {
-					path := diag.NewPath(KeyImpersonators).Index(j)
+				func(j int, own bool, imp config.Impersonator, t time.Time) {
+					path := diag.NewPath(config.KeyImpersonators).Index(j)
 					if own {
-						path = diag.NewPath(KeyCallers).Index(i).Child("impersonators").Index(j)
+						path = diag.NewPath(config.KeyCallers).Index(i).Child("impersonators").Index(j)
 					}
 					expired(path, imp, t)
 				})
@@ -267,10 +274,10 @@ func Resolve(c *Config, now time.Time) *Plan {
 	sort.Strings(guardMembers)
 
 	if c.Authz.On() || c.OwnsRole() {
-		p.Authz = &AuthzPlan{RoleName: c.RoleName()}
+		p.Authz = &AuthzGuard{RoleName: c.RoleName()}
 	}
 	if c.OwnsRole() {
-		p.Authz.Role = &RolePlan{
+		p.Authz.Role = &Role{
 			ID:          c.RoleID(),
 			Title:       c.RoleTitle(),
 			Description: fmt.Sprintf("Held on the authz bucket of %s by the callers allowed through its guard; grants only %s.", c.Service.Name, AuthzPermission),
@@ -278,13 +285,13 @@ func Resolve(c *Config, now time.Time) *Plan {
 		}
 	}
 	if c.Authz.On() {
-		p.Authz.Bucket = &BucketPlan{Name: c.BucketName(), Location: c.BucketLocation(), Members: guardMembers}
+		p.Authz.Bucket = &Bucket{Name: c.BucketName(), Location: c.BucketLocation(), Members: guardMembers}
 	}
 	if len(p.Invokers) == 0 {
-		p.Warnings.Warn(diag.Required, diag.NewPath(KeyCallers), "", "no caller may invoke the private service: no roles/run.invoker binding is declared, so only project owners and editors can call it", "give a caller invoke: true (the default) when the service should be called")
+		p.Warnings.Warn(diag.Required, diag.NewPath(config.KeyCallers), "", "no caller may invoke the private service: no roles/run.invoker binding is declared, so only project owners and editors can call it", "give a caller invoke: true (the default) when the service should be called")
 	}
 	if created+1 > gcp.ServiceAccountQuota { // the runtime account counts against the quota too
-		p.Warnings.Warn(diag.TooMany, diag.NewPath(KeyCallers), fmt.Sprint(created), fmt.Sprintf("caller accounts plus the runtime account exceed the default quota of %d service accounts per project", gcp.ServiceAccountQuota), "request more in the console (IAM & Admin > Quotas, \"Service accounts\") before `pulumi up`")
+		p.Warnings.Warn(diag.TooMany, diag.NewPath(config.KeyCallers), fmt.Sprint(created), fmt.Sprintf("caller accounts plus the runtime account exceed the default quota of %d service accounts per project", gcp.ServiceAccountQuota), "request more in the console (IAM & Admin > Quotas, \"Service accounts\") before `pulumi up`")
 	}
 	return p
 }
@@ -296,14 +303,14 @@ func account(project, id, email string) Account {
 // tokenCreators merges the default and the caller's own impersonators and groups them by expiry.
 // A member listed in both keeps the longer grant (no expiry beats any expiry). onExpired is told
 // of every entry whose expiry has passed.
-func tokenCreators(defaults, own []Impersonator, now time.Time, onExpired func(j int, own bool, imp Impersonator, t time.Time)) []Binding {
+func tokenCreators(defaults, own []config.Impersonator, now time.Time, onExpired func(j int, own bool, imp config.Impersonator, t time.Time)) []Binding {
 	// best holds each member's longest grant; a zero time means no expiry.
 	best := make(map[string]time.Time, len(defaults)+len(own))
-	add := func(list []Impersonator, isOwn bool) {
+	add := func(list []config.Impersonator, isOwn bool) {
 		for j, imp := range list {
 			var t time.Time
 			if imp.Expires != "" {
-				t, _ = ParseExpiry(imp.Expires) // validated already
+				t, _ = config.ParseExpiry(imp.Expires) // validated already
 				if !t.After(now) {
 					onExpired(j, isOwn, imp, t)
 					continue
