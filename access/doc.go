@@ -2,8 +2,9 @@
 // (principal, role, target, expiry) and every identity or guard resource it creates, so that a
 // pull-request reviewer sees who gains access without reading Pulumi code or a preview.
 //
-// The report is built only from *plan.Stack (Plan.Invokers, CallerPlan.AccountBindings,
-// Plan.Guard), the same value stack.Deploy renders into resources; tests/access_test.go checks
+// The report is built only from *plan.Stack (Stack.Invokers, Caller.AccountBindings,
+// Stack.Authz, Service.Secrets), the same value stack.Declare renders into resources;
+// tests/access_test.go checks
 // that the grants reported equal the IAM bindings registered under Pulumi mocks. A grant added to
 // the program without going through the plan would make that test fail.
 //

@@ -11,7 +11,7 @@ const CallersType = "privateapi:iam:Callers"
 // CallersArgs declare every caller account the program creates.
 type CallersArgs struct {
 	// Accounts are keyed by caller name, which is also each account's ID and logical name.
-	Accounts []AccountArgs
+	Accounts []*AccountArgs
 }
 
 // Callers holds the caller accounts and the bindings on them under one component. One component
@@ -30,13 +30,13 @@ type Callers struct {
 // "orders-batch-token-creator"): no second instance can collide with them, and a caller's
 // resources keep their names whatever else the stack holds. It registers no outputs that depend
 // on the callers, so onboarding one changes nothing on the component itself.
-func NewCallers(ctx *pulumi.Context, name string, args CallersArgs, opts ...pulumi.ResourceOption) (*Callers, error) {
+func NewCallers(ctx *pulumi.Context, name string, args *CallersArgs, opts ...pulumi.ResourceOption) (*Callers, error) {
 	c := &Callers{Accounts: make(map[string]*serviceaccount.Account, len(args.Accounts))}
 	if err := ctx.RegisterComponentResource(CallersType, name, c, opts...); err != nil {
 		return nil, err
 	}
 	for _, a := range args.Accounts {
-		acct, err := NewAccount(ctx, a.Account.ID, a, c)
+		acct, err := NewAccount(ctx, a.Account.ID, a, pulumi.Parent(c))
 		if err != nil {
 			return nil, err
 		}

@@ -16,17 +16,24 @@ type APIs struct {
 	Resources []pulumi.Resource
 }
 
+// APIsArgs name the project and the APIs to enable in it.
+type APIsArgs struct {
+	Project string
+	// Services are API names, e.g. "run.googleapis.com"; each is one resource named after it.
+	Services []string
+}
+
 // NewAPIs enables each API. Destroying the stack never disables them: other workloads in the
 // project may rely on them.
-func NewAPIs(ctx *pulumi.Context, name, project string, apis []string, opts ...pulumi.ResourceOption) (*APIs, error) {
+func NewAPIs(ctx *pulumi.Context, name string, args *APIsArgs, opts ...pulumi.ResourceOption) (*APIs, error) {
 	c := &APIs{}
 	if err := ctx.RegisterComponentResource(APIsType, name, c, opts...); err != nil {
 		return nil, err
 	}
 	enabled := pulumi.StringArray{}
-	for _, api := range apis {
+	for _, api := range args.Services {
 		svc, err := projects.NewService(ctx, name+"-"+api, &projects.ServiceArgs{
-			Project:                  pulumi.String(project),
+			Project:                  pulumi.String(args.Project),
 			Service:                  pulumi.String(api),
 			DisableOnDestroy:         pulumi.Bool(false),
 			DisableDependentServices: pulumi.Bool(false),

@@ -3,8 +3,6 @@
 package services
 
 import (
-	"sort"
-
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/cloudrunv2"
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/secretmanager"
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/serviceaccount"
@@ -20,11 +18,10 @@ const PrivateAPIType = "privateapi:services:PrivateApi"
 // PrivateAPIArgs declare the service from its plan.
 type PrivateAPIArgs struct {
 	Project string
-	Plan    plan.Service
-	// IAM is role-keyed, as in Cloud Foundation Fabric's cloud-run-v2 module: each role becomes
-	// one authoritative binding on the service (the program owns it, so drift such as a
-	// hand-added allUsers is removed on the next `pulumi up`).
-	IAM map[string][]string
+	Service plan.Service
+	// IAM and IAMBindings are the authoritative bindings on the service (see package iam).
+	IAM         map[string][]string
+	IAMBindings map[string]iam.Binding
 	// MemberDeps are the accounts named in IAM that this program creates.
 	MemberDeps []pulumi.Resource
 	Labels     map[string]string
@@ -43,12 +40,12 @@ type PrivateAPI struct {
 }
 
 // NewPrivateAPI registers the runtime account, the service and its IAM under one component.
-func NewPrivateAPI(ctx *pulumi.Context, name string, args PrivateAPIArgs, opts ...pulumi.ResourceOption) (*PrivateAPI, error) {
+func NewPrivateAPI(ctx *pulumi.Context, name string, args *PrivateAPIArgs, opts ...pulumi.ResourceOption) (*PrivateAPI, error) {
 	api := &PrivateAPI{}
 	if err := ctx.RegisterComponentResource(PrivateAPIType, name, api, opts...); err != nil {
 		return nil, err
 	}
-	p := args.Plan
+	p := args.Service
 	// A dedicated account with no roles: without it the revision would run as the Compute
 	// Engine default account, which holds project Editor. An account named by
 	// service.runtimeAccount was made elsewhere (the bootstrap stack) and is only referenced.
@@ -56,14 +53,14 @@ func NewPrivateAPI(ctx *pulumi.Context, name string, args PrivateAPIArgs, opts .
 	var runtimeDeps []pulumi.Resource
 	runAs := func(v string) pulumi.StringInput { return pulumi.String(v) }
 	if p.RuntimeCreated {
-		acct, err := iam.NewAccount(ctx, name+"-runtime", iam.AccountArgs{
+		acct, err := iam.NewAccount(ctx, name+"-runtime", &iam.AccountArgs{
 			Project:     args.Project,
 			Account:     p.Runtime,
 			DisplayName: "Runtime of " + p.Name,
 			Description: "Identity the Cloud Run service " + p.Name + " runs as. Holds no roles; grant it only what the service itself calls.",
 			Protect:     p.Protect,
 			DependsOn:   args.DependsOn,
-		}, api)
+		}, pulumi.Parent(api))
 		if err != nil {
 			return nil, err
 		}
@@ -124,18 +121,18 @@ func NewPrivateAPI(ctx *pulumi.Context, name string, args PrivateAPIArgs, opts .
 
 	deps := append([]pulumi.Resource{svc}, args.MemberDeps...)
 	deps = append(deps, args.DependsOn...)
-	for _, role := range sortedRoles(args.IAM) {
-		members := args.IAM[role]
-		if len(members) == 0 {
-			continue // IAM refuses an empty binding; no binding is the same policy
-		}
-		if _, err := cloudrunv2.NewServiceIamBinding(ctx, name+"-"+roleKey(role), &cloudrunv2.ServiceIamBindingArgs{
+	for _, b := range iam.Bindings(args.IAM, args.IAMBindings) {
+		bargs := &cloudrunv2.ServiceIamBindingArgs{
 			Project:  pulumi.String(args.Project),
 			Location: pulumi.String(p.Region),
 			Name:     iam.Named(ctx, p.Name, svc), // a replaced service takes its bindings with it
-			Role:     pulumi.String(role),
-			Members:  pulumi.ToStringArray(members),
-		}, pulumi.Parent(api), pulumi.DependsOn(deps)); err != nil {
+			Role:     pulumi.String(b.Role),
+			Members:  pulumi.ToStringArray(b.Members),
+		}
+		if c := b.Condition; c != nil {
+			bargs.Condition = &cloudrunv2.ServiceIamBindingConditionArgs{Title: pulumi.String(c.Title), Expression: pulumi.String(c.Expression)}
+		}
+		if _, err := cloudrunv2.NewServiceIamBinding(ctx, name+"-"+b.Key, bargs, pulumi.Parent(api), pulumi.DependsOn(deps)); err != nil {
 			return nil, err
 		}
 	}
@@ -150,27 +147,4 @@ func NewPrivateAPI(ctx *pulumi.Context, name string, args PrivateAPIArgs, opts .
 		return nil, err
 	}
 	return api, nil
-}
-
-func sortedRoles(m map[string][]string) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
-// roleKey turns "roles/run.invoker" into "run-invoker" for a logical name.
-func roleKey(role string) string {
-	b := []byte(role)
-	if i := len("roles/"); len(role) > i && role[:i] == "roles/" {
-		b = b[i:]
-	}
-	for i, c := range b {
-		if c == '.' || c == '/' {
-			b[i] = '-'
-		}
-	}
-	return string(b)
 }

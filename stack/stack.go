@@ -55,7 +55,7 @@ func RunWith(ctx *pulumi.Context, opts Options) error {
 	for _, w := range st.Warnings {
 		opts.Warn(w.String())
 	}
-	outputs, err := Deploy(ctx, st)
+	outputs, err := Declare(ctx, st)
 	if err != nil {
 		return err
 	}
@@ -78,18 +78,19 @@ func (o Outputs) Names() []string {
 	return names
 }
 
-// Deploy registers the resources of a resolved plan and returns the stack outputs.
-func Deploy(ctx *pulumi.Context, st *plan.Stack) (Outputs, error) {
+// Declare registers the resources of a resolved plan and returns the stack outputs. (The engine
+// deploys them; the program only declares.)
+func Declare(ctx *pulumi.Context, st *plan.Stack) (Outputs, error) {
 	var apiDeps []pulumi.Resource
 	if st.EnableAPIs {
-		apis, err := services.NewAPIs(ctx, "apis", st.Project, st.APIs)
+		apis, err := services.NewAPIs(ctx, "apis", &services.APIsArgs{Project: st.Project, Services: st.APIs})
 		if err != nil {
 			return nil, err
 		}
 		apiDeps = apis.Resources
 	}
 
-	var callerAccounts []iam.AccountArgs
+	var callerAccounts []*iam.AccountArgs
 	for _, c := range st.Callers {
 		if !c.Created {
 			continue
@@ -98,18 +99,18 @@ func Deploy(ctx *pulumi.Context, st *plan.Stack) (Outputs, error) {
 		if desc == "" {
 			desc = "Caller of " + st.Service.Name + "."
 		}
-		callerAccounts = append(callerAccounts, iam.AccountArgs{
+		callerAccounts = append(callerAccounts, &iam.AccountArgs{
 			Project:     st.Project,
 			Account:     c.Account,
 			DisplayName: "Caller " + c.Name,
 			Description: desc,
-			Bindings:    c.AccountBindings(),
+			IAMBindings: iamBindings(c.AccountBindings()),
 			DependsOn:   apiDeps,
 		})
 	}
 	// Registered even with no created caller, so that onboarding the first one adds only its own
 	// resources.
-	callers, err := iam.NewCallers(ctx, "callers", iam.CallersArgs{Accounts: callerAccounts})
+	callers, err := iam.NewCallers(ctx, "callers", &iam.CallersArgs{Accounts: callerAccounts})
 	if err != nil {
 		return nil, err
 	}
@@ -123,9 +124,9 @@ func Deploy(ctx *pulumi.Context, st *plan.Stack) (Outputs, error) {
 		return out
 	}
 
-	api, err := services.NewPrivateAPI(ctx, st.Service.Name, services.PrivateAPIArgs{
+	api, err := services.NewPrivateAPI(ctx, st.Service.Name, &services.PrivateAPIArgs{
 		Project:    st.Project,
-		Plan:       st.Service,
+		Service:    st.Service,
 		IAM:        map[string][]string{plan.RoleInvoker: st.Invokers},
 		MemberDeps: depsFor(func(c plan.Caller) bool { return c.Invoke }),
 		Labels:     st.Labels,
@@ -135,18 +136,37 @@ func Deploy(ctx *pulumi.Context, st *plan.Stack) (Outputs, error) {
 		return nil, err
 	}
 
-	if st.Authz != nil {
-		if _, err := iam.NewAuthzGuard(ctx, "authz", iam.AuthzGuardArgs{
+	if a := st.Authz; a != nil {
+		args := &iam.AuthzGuardArgs{
 			Project:    st.Project,
-			Plan:       *st.Authz,
+			Role:       a.Role,
+			RoleName:   a.RoleName,
+			Bucket:     a.Bucket,
 			Labels:     st.Labels,
 			MemberDeps: depsFor(func(c plan.Caller) bool { return c.Authz }),
 			DependsOn:  apiDeps,
-		}); err != nil {
+		}
+		if a.Bucket != nil {
+			args.IAM = map[string][]string{a.RoleName: a.Bucket.Members}
+		}
+		if _, err := iam.NewAuthzGuard(ctx, "authz", args); err != nil {
 			return nil, err
 		}
 	}
 	return outputs(st, api.URL), nil
+}
+
+// iamBindings keys a plan's bindings for a component, with an expiry as an IAM condition.
+func iamBindings(bs []plan.Binding) map[string]iam.Binding {
+	out := make(map[string]iam.Binding, len(bs))
+	for _, b := range bs {
+		ib := iam.Binding{Role: b.Role, Members: b.Members}
+		if b.Expires != nil {
+			ib.Condition = &iam.Condition{Title: b.ConditionTitle(), Expression: b.ConditionExpression()}
+		}
+		out[b.Key] = ib
+	}
+	return out
 }
 
 // outputs are what callers and developers need: the URL (the ID-token audience), each caller's

@@ -1,6 +1,8 @@
 package iam
 
 import (
+	"sort"
+
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/organizations"
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/projects"
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/storage"
@@ -12,13 +14,21 @@ import (
 // AuthzGuardType is the component's type token.
 const AuthzGuardType = "privateapi:iam:AuthzGuard"
 
-// AuthzGuardArgs declare the authz bucket and its role from the plan.
+// AuthzGuardArgs declare the authz guard: its custom role and its bucket.
 type AuthzGuardArgs struct {
 	Project string
-	Plan    plan.AuthzGuard
-	Labels  map[string]string
-	// MemberDeps are the accounts named in Plan.Bucket.Members that this program creates: nothing
-	// is granted to an account that does not exist yet.
+	// Role is the custom role to create; nil when the guard uses one made elsewhere.
+	Role *plan.Role
+	// RoleName is the role granted on the bucket, created here or not.
+	RoleName string
+	// Bucket is nil when the guard is off: then only the role stays (see plan.AuthzGuard).
+	Bucket *plan.Bucket
+	// IAM is the bucket's whole policy, role -> members: every principal that holds anything on
+	// the bucket. Keyed bindings have no place here; a whole policy has no per-binding names.
+	IAM    map[string][]string
+	Labels map[string]string
+	// MemberDeps are the accounts named in IAM that this program creates: nothing is granted to
+	// an account that does not exist yet.
 	MemberDeps []pulumi.Resource
 	DependsOn  []pulumi.Resource
 }
@@ -29,7 +39,7 @@ type AuthzGuardArgs struct {
 type AuthzGuard struct {
 	pulumi.ResourceState
 
-	// Role is nil when the plan names a role made elsewhere; Bucket is nil when the guard is off.
+	// Role is nil when the role was made elsewhere; Bucket is nil when the guard is off.
 	Role   *projects.IAMCustomRole
 	Bucket *storage.Bucket
 	// RoleName is known in a preview.
@@ -37,14 +47,13 @@ type AuthzGuard struct {
 }
 
 // NewAuthzGuard registers the role and the bucket with its policy under one component.
-func NewAuthzGuard(ctx *pulumi.Context, name string, args AuthzGuardArgs, opts ...pulumi.ResourceOption) (*AuthzGuard, error) {
+func NewAuthzGuard(ctx *pulumi.Context, name string, args *AuthzGuardArgs, opts ...pulumi.ResourceOption) (*AuthzGuard, error) {
 	g := &AuthzGuard{}
 	if err := ctx.RegisterComponentResource(AuthzGuardType, name, g, opts...); err != nil {
 		return nil, err
 	}
-	p := args.Plan
-	g.RoleName = pulumi.String(p.RoleName).ToStringOutput()
-	if r := p.Role; r != nil {
+	g.RoleName = pulumi.String(args.RoleName).ToStringOutput()
+	if r := args.Role; r != nil {
 		role, err := projects.NewIAMCustomRole(ctx, name+"-role", &projects.IAMCustomRoleArgs{
 			Project: pulumi.String(args.Project),
 			// Set explicitly: auto-naming appends "-xxxxxxx", which role IDs refuse.
@@ -58,10 +67,10 @@ func NewAuthzGuard(ctx *pulumi.Context, name string, args AuthzGuardArgs, opts .
 			return nil, err
 		}
 		g.Role = role
-		g.RoleName = Named(ctx, p.RoleName, role)
+		g.RoleName = Named(ctx, args.RoleName, role)
 	}
 	outputs := pulumi.Map{"role": g.RoleName}
-	if b := p.Bucket; b != nil {
+	if b := args.Bucket; b != nil {
 		bucket, err := storage.NewBucket(ctx, name+"-bucket", &storage.BucketArgs{
 			Project:                  pulumi.String(args.Project),
 			Name:                     pulumi.String(b.Name),
@@ -78,7 +87,7 @@ func NewAuthzGuard(ctx *pulumi.Context, name string, args AuthzGuardArgs, opts .
 			return nil, err
 		}
 		g.Bucket = bucket
-		if err := newBucketPolicy(ctx, name+"-policy", g, bucket, b.Members, args); err != nil {
+		if err := newBucketPolicy(ctx, name+"-policy", g, args); err != nil {
 			return nil, err
 		}
 		outputs["bucket"] = bucket.Name
@@ -94,16 +103,17 @@ func NewAuthzGuard(ctx *pulumi.Context, name string, args AuthzGuardArgs, opts .
 // storage.buckets.get: a binding beside them would let every project member pass the guard. The
 // policy document comes from the provider's own renderer (getIAMPolicy), so its form is the one
 // the provider compares with what Storage returns; every input is known, so a preview shows it.
-func newBucketPolicy(ctx *pulumi.Context, name string, g *AuthzGuard, bucket *storage.Bucket, members []string, args AuthzGuardArgs) error {
+func newBucketPolicy(ctx *pulumi.Context, name string, g *AuthzGuard, args *AuthzGuardArgs) error {
 	var bindings []organizations.GetIAMPolicyBinding
-	if len(members) > 0 { // IAM refuses a binding with no members; no binding denies everyone
-		bindings = []organizations.GetIAMPolicyBinding{{Role: args.Plan.RoleName, Members: members}}
+	for _, b := range Bindings(args.IAM, nil) {
+		bindings = append(bindings, organizations.GetIAMPolicyBinding{Role: b.Role, Members: b.Members})
 	}
+	sort.Slice(bindings, func(a, b int) bool { return bindings[a].Role < bindings[b].Role })
 	doc, err := organizations.LookupIAMPolicy(ctx, &organizations.LookupIAMPolicyArgs{Bindings: bindings}, pulumi.Parent(g))
 	if err != nil {
 		return err
 	}
-	deps := append([]pulumi.Resource{bucket}, args.MemberDeps...)
+	deps := append([]pulumi.Resource{g.Bucket}, args.MemberDeps...)
 	deps = append(deps, args.DependsOn...)
 	// The bucket and the role reach the policy as properties, not dependsOn alone: when either is
 	// replaced (a new location, a new role ID), the engine replaces or updates the policy with it,
@@ -113,7 +123,7 @@ func newBucketPolicy(ctx *pulumi.Context, name string, g *AuthzGuard, bucket *st
 		policyData = Named(ctx, doc.PolicyData, g.Role)
 	}
 	_, err = storage.NewBucketIAMPolicy(ctx, name, &storage.BucketIAMPolicyArgs{
-		Bucket:     bucket.Name,
+		Bucket:     g.Bucket.Name,
 		PolicyData: policyData,
 	}, pulumi.Parent(g), pulumi.DependsOn(deps))
 	return err

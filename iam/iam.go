@@ -1,0 +1,75 @@
+// Package iam owns identities and who may use them: service accounts with the IAM on them, the
+// callers' accounts, and the authz guard (a custom role held on an empty bucket).
+//
+// Every component states IAM the same way, as Cloud Foundation Fabric's modules do: IAM maps a
+// role to its members (one authoritative binding each, named after the role), and IAMBindings
+// are bindings under a stable key, with an optional condition. Authoritative, because the program
+// owns each resource it grants on: drift such as a hand-added allUsers is removed on the next
+// `pulumi up`.
+package iam
+
+import (
+	"sort"
+	"strings"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// Binding is one role, its members and an optional condition.
+type Binding struct {
+	Role      string
+	Members   []string
+	Condition *Condition
+}
+
+// Condition is an IAM condition, such as an expiry: `request.time < timestamp("...")`.
+type Condition struct {
+	Title, Expression string
+}
+
+// Named is a name the program computed up front (an account's resource name, a role's name, a
+// service's name), carrying a property dependency on the resource that owns it. The value is
+// known in a preview, so a reviewer sees every target in full; the dependency is a property
+// dependency, so when the owner is replaced the engine also replaces (or updates) what names it.
+// dependsOn alone would leave the dependent pointing at a resource that was deleted and created
+// again without it.
+func Named(ctx *pulumi.Context, name string, owner pulumi.Resource) pulumi.StringOutput {
+	return pulumi.OutputWithDependencies(ctx.Context(), pulumi.String(name).ToStringOutput(), owner).(pulumi.StringOutput)
+}
+
+// Bindings merges role-keyed IAM and keyed bindings into one list of (logical name suffix,
+// binding), sorted by suffix so that registration order never depends on a map. A role-keyed
+// entry's suffix is the role ("roles/run.invoker" -> "run-invoker"); a role with no members is
+// left out, since IAM refuses an empty binding and no binding is the same policy.
+func Bindings(iam map[string][]string, keyed map[string]Binding) []KeyedBinding {
+	var out []KeyedBinding
+	for role, members := range iam {
+		if len(members) > 0 {
+			out = append(out, KeyedBinding{Key: RoleKey(role), Binding: Binding{Role: role, Members: members}})
+		}
+	}
+	for k, b := range keyed {
+		if len(b.Members) > 0 {
+			out = append(out, KeyedBinding{Key: k, Binding: b})
+		}
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].Key < out[b].Key })
+	return out
+}
+
+// KeyedBinding is a binding with the suffix of its logical name.
+type KeyedBinding struct {
+	Key string
+	Binding
+}
+
+// RoleKey turns "roles/run.invoker" into "run-invoker" for a logical name.
+func RoleKey(role string) string {
+	return strings.NewReplacer(".", "-", "/", "-").Replace(strings.TrimPrefix(role, "roles/"))
+}
+
+// with is opts and more in a new slice: appending to a caller's opts in a loop would let one
+// resource's options leak into the next one's through a shared backing array.
+func with(opts []pulumi.ResourceOption, more ...pulumi.ResourceOption) []pulumi.ResourceOption {
+	return append(append(make([]pulumi.ResourceOption, 0, len(opts)+len(more)), opts...), more...)
+}
