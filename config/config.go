@@ -130,10 +130,6 @@ var IngressValues = map[string]string{
 type Impersonator struct {
 	Member  string `json:"member"`
 	Expires string `json:"expires,omitempty"`
-
-	// undecodable marks an entry whose shape was already reported, so that validation neither
-	// repeats it nor shifts the indices of the entries after it.
-	undecodable bool
 }
 
 // Caller is a service allowed to call the private API: either an account this program creates
@@ -149,8 +145,6 @@ type Caller struct {
 	Invoke *bool `json:"invoke,omitempty"`
 	// Authz grants the authz guard's custom role on its bucket; default false.
 	Authz bool `json:"authz,omitempty"`
-
-	undecodable bool // see Impersonator.undecodable
 }
 
 // UnmarshalJSON accepts a member string or a {member, expires} mapping, strictly: an unknown key

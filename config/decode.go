@@ -33,9 +33,9 @@ func MapSource(m map[string]string) Source {
 // (pass nil when the caller cannot list them). The error, if any, is an *diag.ConfigError listing every
 // problem found.
 func Load(namespace string, src Source, allKeys []string) (*Config, error) {
-	cfg, problems := decode(namespace, src, allKeys)
+	cfg, problems, broken := decode(namespace, src, allKeys)
 	if cfg != nil {
-		problems = append(problems, validate(cfg)...)
+		problems = append(problems, validate(cfg, broken)...)
 	}
 	if len(problems) > 0 {
 		return nil, &diag.ConfigError{Diagnostics: problems}
@@ -62,7 +62,13 @@ func normalizeExpiries(cfg *Config) {
 
 // decode turns raw strings into a Config, collecting shape problems instead of stopping at the
 // first, so that one run reports everything wrong with a stack.
-func decode(namespace string, src Source, allKeys []string) (*Config, diag.List) {
+// reported is the set of list entries (by path) whose shape decoding already reported: validation
+// neither repeats those problems nor shifts the indices of the entries after them. It stays here,
+// beside the decoding, rather than as a flag on the config's types.
+type reported map[string]bool
+
+func decode(namespace string, src Source, allKeys []string) (*Config, diag.List, reported) {
+	broken := reported{}
 	var ps problems
 	cfg := &Config{EnableAPIs: true}
 
@@ -84,13 +90,13 @@ func decode(namespace string, src Source, allKeys []string) (*Config, diag.List)
 		decodeObject(&ps, diag.NewPath(KeyService), json.RawMessage(raw), &cfg.Service, "a mapping with name, image and optional region, ingress, port, env, minInstances, maxInstances, protect, runtimeAccountId, runtimeAccount, imageOwner, secrets, vpc, cpu, memory, cpuAlwaysAllocated, startupCpuBoost, concurrency, timeoutSeconds, executionEnvironment, startupProbe, livenessProbe")
 	}
 	if raw, ok := get(KeyImpersonators); ok {
-		cfg.Impersonators = decodeImpersonators(&ps, diag.NewPath(KeyImpersonators), json.RawMessage(raw))
+		cfg.Impersonators = decodeImpersonators(&ps, broken, diag.NewPath(KeyImpersonators), json.RawMessage(raw))
 	}
 	if raw, ok := get(KeyCallers); ok {
 		var items []json.RawMessage
 		if decodeInto(&ps, diag.NewPath(KeyCallers), raw, &items, "a list of callers, each a mapping with a name") {
 			for i, item := range items {
-				cfg.Callers = append(cfg.Callers, decodeCaller(&ps, diag.NewPath(KeyCallers).Index(i), item))
+				cfg.Callers = append(cfg.Callers, decodeCaller(&ps, broken, diag.NewPath(KeyCallers).Index(i), item))
 			}
 		}
 	}
@@ -103,10 +109,10 @@ func decode(namespace string, src Source, allKeys []string) (*Config, diag.List)
 	if raw, ok := get(KeyLabels); ok {
 		decodeInto(&ps, diag.NewPath(KeyLabels), raw, &cfg.Labels, "a mapping of label keys to string values")
 	}
-	return cfg, ps
+	return cfg, ps, broken
 }
 
-func decodeCaller(ps *problems, path diag.Path, raw json.RawMessage) Caller {
+func decodeCaller(ps *problems, broken reported, path diag.Path, raw json.RawMessage) Caller {
 	var c Caller
 	if strictDecode(string(raw), &c) == nil {
 		return c
@@ -115,15 +121,16 @@ func decodeCaller(ps *problems, path diag.Path, raw json.RawMessage) Caller {
 	c = Caller{}
 	fields, _ := decodeObject(ps, path, raw, &c, "a mapping with name and optional description, email, impersonators, invoke, authz", "impersonators")
 	if fields == nil {
-		return Caller{undecodable: true}
+		broken[path.String()] = true
+		return Caller{}
 	}
 	if fields["impersonators"] != nil {
-		c.Impersonators = decodeImpersonators(ps, path.Child("impersonators"), fields["impersonators"])
+		c.Impersonators = decodeImpersonators(ps, broken, path.Child("impersonators"), fields["impersonators"])
 	}
 	return c
 }
 
-func decodeImpersonators(ps *problems, path diag.Path, raw json.RawMessage) []Impersonator {
+func decodeImpersonators(ps *problems, broken reported, path diag.Path, raw json.RawMessage) []Impersonator {
 	var all []Impersonator
 	if strictDecode(string(raw), &all) == nil {
 		return all
@@ -144,7 +151,7 @@ func decodeImpersonators(ps *problems, path diag.Path, raw json.RawMessage) []Im
 		// A partly decoded entry is kept (its unknown keys are reported) so that later entries
 		// keep their indices in messages.
 		if fields, _ := decodeObject(ps, p, item, &imp, `a member string ("user:a@example.com") or a mapping {member, expires}`); fields == nil {
-			imp.undecodable = true
+			broken[p.String()] = true
 		}
 		out = append(out, imp)
 	}

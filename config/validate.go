@@ -31,13 +31,13 @@ const (
 var reservedEnv = map[string]bool{"PORT": true, "K_SERVICE": true, "K_REVISION": true, "K_CONFIGURATION": true}
 
 // validate checks the decoded config as a whole and returns every problem, in config order.
-func validate(c *Config) diag.List {
+func validate(c *Config, broken reported) diag.List {
 	var ps problems
 	validateProject(&ps, c)
 	validateService(&ps, c)
 	validateRuntime(&ps, c)
-	validateImpersonators(&ps, diag.NewPath(KeyImpersonators), c.Impersonators)
-	validateCallers(&ps, c)
+	validateImpersonators(&ps, broken, diag.NewPath(KeyImpersonators), c.Impersonators)
+	validateCallers(&ps, broken, c)
 	validateAuthz(&ps, c)
 	validateLabels(&ps, c.Labels)
 	return ps
@@ -215,13 +215,13 @@ func ValidateMember(m string) (diag.Type, string, string) {
 	return "", "", ""
 }
 
-func validateImpersonators(ps *problems, path diag.Path, imps []Impersonator) {
+func validateImpersonators(ps *problems, broken reported, path diag.Path, imps []Impersonator) {
 	seen := map[string]int{}
 	for i, imp := range imps {
-		if imp.undecodable {
+		p := path.Index(i)
+		if broken[p.String()] {
 			continue
 		}
-		p := path.Index(i)
 		if imp.Member == "" {
 			ps.Add(diag.Required, p.Child("member"), "", "is missing", `write a member such as "user:alice@example.com"`)
 		} else if typ, rule, fix := ValidateMember(imp.Member); rule != "" {
@@ -239,7 +239,7 @@ func validateImpersonators(ps *problems, path diag.Path, imps []Impersonator) {
 	}
 }
 
-func validateCallers(ps *problems, c *Config) {
+func validateCallers(ps *problems, broken reported, c *Config) {
 	names := map[string]int{}
 	emails := map[string]string{}
 	if c.Service.Name != "" || c.Service.RuntimeAccountID != "" || c.Service.RuntimeAccount != "" {
@@ -248,10 +248,10 @@ func validateCallers(ps *problems, c *Config) {
 	invokers, guarded := 0, 0
 	base := newPolicyBase(c.Impersonators)
 	for i, caller := range c.Callers {
-		if caller.undecodable {
+		p := diag.NewPath(KeyCallers).Index(i)
+		if broken[p.String()] {
 			continue
 		}
-		p := diag.NewPath(KeyCallers).Index(i)
 		switch {
 		case caller.Name == "":
 			ps.Add(diag.Required, p.Child("name"), "", "is missing", `give every caller a name, e.g. "batch-job"; it is the caller's stable key and, unless email is set, its account ID`)
@@ -289,7 +289,7 @@ func validateCallers(ps *problems, c *Config) {
 				emails[email] = p.String()
 			}
 		}
-		validateImpersonators(ps, p.Child("impersonators"), caller.Impersonators)
+		validateImpersonators(ps, broken, p.Child("impersonators"), caller.Impersonators)
 		if !caller.External() {
 			validatePolicySize(ps, p.Child("impersonators"), base, caller.Impersonators, "serviceAccount:"+c.CallerEmail(caller))
 		}
