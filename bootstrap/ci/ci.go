@@ -70,7 +70,7 @@ func RunWith(ctx *pulumi.Context, opts Options) error {
 type Outputs map[string]pulumi.Input
 
 // Declare registers the plan's resources and returns the stack outputs.
-func Declare(ctx *pulumi.Context, p *Plan) (Outputs, error) {
+func Declare(ctx *pulumi.Context, p *Stack) (Outputs, error) {
 	apis := map[string][]pulumi.Resource{}
 	if p.EnableAPIs {
 		for _, group := range p.APIs {

@@ -97,7 +97,7 @@ type world struct {
 	secrets map[string]bool
 }
 
-func worldOf(p *ci.Plan) world {
+func worldOf(p *ci.Stack) world {
 	w := world{appProject: p.Project, ciProject: p.CIProject, runtimeAccount: p.Runtime.Name,
 		authzBucket: p.AuthzBucket, preview: p.Preview.Member, secrets: map[string]bool{}}
 	for _, s := range p.Secrets {

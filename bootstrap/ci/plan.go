@@ -163,7 +163,7 @@ type Grant struct {
 	Role   string
 	Member string
 	Why    string
-	// CustomRole is the Key of the Plan.Roles entry the grant gives, which must exist first.
+	// CustomRole is the Key of the Stack.Roles entry the grant gives, which must exist first.
 	CustomRole string
 	Condition  *IAMCondition
 	// Authoritative grants are one binding owning the role on a resource this stack owns; the
@@ -227,8 +227,8 @@ const (
 // a named secret, since a project's custom role can be granted only within that project.
 func SecretRoleKey(project string) string { return "deploy-secret-role-" + project }
 
-// Plan is everything the bootstrap declares, with every name computed from config up front.
-type Plan struct {
+// Stack is everything the bootstrap declares, with every name computed from config up front.
+type Stack struct {
 	Project           string
 	CIProject         string
 	Repository        string
@@ -265,7 +265,7 @@ type Plan struct {
 }
 
 // Role returns the custom role with key.
-func (p *Plan) Role(key string) CustomRole {
+func (p *Stack) Role(key string) CustomRole {
 	for _, r := range p.Roles {
 		if r.Key == key {
 			return r
@@ -275,13 +275,13 @@ func (p *Plan) Role(key string) CustomRole {
 }
 
 // AuthzRoleName is the full name of the authz guard's role, which the main stack references.
-func (p *Plan) AuthzRoleName() string { return p.Role(RoleKeyAuthz).Name }
+func (p *Stack) AuthzRoleName() string { return p.Role(RoleKeyAuthz).Name }
 
 // BucketResourceName is a bucket's name as IAM Conditions see it.
 func BucketResourceName(bucket string) string { return "projects/_/buckets/" + bucket }
 
 // Resolve derives the plan from a validated config.
-func Resolve(c *Config) *Plan {
+func Resolve(c *Config) *Stack {
 	preview := account(c.CIProject, c.PreviewAccountID)
 	deploy := account(c.CIProject, c.DeployAccountID)
 	runtime := account(c.Project, c.RuntimeAccountID)
@@ -292,7 +292,7 @@ func Resolve(c *Config) *Plan {
 	for _, e := range AcceptedEvents() {
 		events = append(events, Eq{"event_name", e})
 	}
-	p := &Plan{
+	p := &Stack{
 		Project:           c.Project,
 		CIProject:         c.CIProject,
 		Repository:        c.Repository,
@@ -386,7 +386,7 @@ func Resolve(c *Config) *Plan {
 
 // addSecretGrants gives the deploy account the secret-policy role on each named secret, with the
 // role created in the secret's own project.
-func (p *Plan) addSecretGrants(c *Config) {
+func (p *Stack) addSecretGrants(c *Config) {
 	roleNames := map[string]string{}
 	for _, sec := range c.Secrets {
 		key := SecretRoleKey(sec.Project)
@@ -412,7 +412,7 @@ func (p *Plan) addSecretGrants(c *Config) {
 // Shared VPC host project. In the main project the agent's own role (roles/run.serviceAgent)
 // already covers it, and the deploy account needs no network permission in either case: Cloud
 // Run uses the network as its service agent.
-func (p *Plan) addVPCGrants(c *Config) {
+func (p *Stack) addVPCGrants(c *Config) {
 	v := c.VPC
 	if v == nil || v.Project == c.Project {
 		return
@@ -439,7 +439,7 @@ func EnvironmentSubject(repository, env string) string {
 }
 
 // RolesOf lists the roles granted to member, sorted, each once.
-func (p *Plan) RolesOf(member string) []string {
+func (p *Stack) RolesOf(member string) []string {
 	seen := map[string]bool{}
 	var out []string
 	for _, g := range p.Grants {
@@ -454,7 +454,7 @@ func (p *Plan) RolesOf(member string) []string {
 
 // MainStackConfig is what the main stack's Pulumi.<stack>.yaml must say so that it references
 // what this stack owns instead of creating it, and needs no right this stack withholds.
-func (p *Plan) MainStackConfig() map[string]string {
+func (p *Stack) MainStackConfig() map[string]string {
 	return map[string]string{
 		"private-run-api:authz.role":             p.AuthzRoleName(),
 		"private-run-api:authz.bucket":           p.AuthzBucket,

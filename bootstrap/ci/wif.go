@@ -150,7 +150,7 @@ func (c TokenCondition) Eval(claims map[string]string) bool {
 
 // Exchange is what Google does with a GitHub token: refuse it (ok false), or map it to the
 // attributes that principal sets match against.
-func (p *Plan) Exchange(claims map[string]string) (attrs map[string]string, ok bool) {
+func (p *Stack) Exchange(claims map[string]string) (attrs map[string]string, ok bool) {
 	if !p.Condition.Eval(claims) {
 		return nil, false
 	}
@@ -159,7 +159,7 @@ func (p *Plan) Exchange(claims map[string]string) (attrs map[string]string, ok b
 
 // Impersonates lists the CI accounts a token with these claims may impersonate: those whose
 // workloadIdentityUser binding names a principal set the token's attributes fall in.
-func (p *Plan) Impersonates(claims map[string]string) []string {
+func (p *Stack) Impersonates(claims map[string]string) []string {
 	attrs, ok := p.Exchange(claims)
 	if !ok {
 		return nil
