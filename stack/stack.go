@@ -5,48 +5,23 @@ package stack
 
 import (
 	"fmt"
-	"sort"
-	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/platform/private-run-api/config"
 	"github.com/platform/private-run-api/iam"
+	"github.com/platform/private-run-api/internal/program"
 	"github.com/platform/private-run-api/plan"
 	"github.com/platform/private-run-api/services"
 )
 
-// Options adjust Run for tests; the zero value is what `pulumi up` uses.
-type Options struct {
-	// Now decides which impersonation expiries have passed; default time.Now.
-	Now func() time.Time
-	// Warn receives each warning; default ctx.Log.Warn, which the engine prints.
-	Warn func(msg string)
-	// Export receives each stack output; default ctx.Export.
-	Export func(name string, value pulumi.Input)
-	// ConfigKeys lists every config key the stack sets, for reporting unknown ones; default read
-	// from PULUMI_CONFIG, where the Pulumi language host passes the whole stack config.
-	ConfigKeys []string
-}
-
 // Run is the whole program: pulumi.Run(stack.Run) in main.go.
-func Run(ctx *pulumi.Context) error { return RunWith(ctx, Options{}) }
+func Run(ctx *pulumi.Context) error { return RunWith(ctx, program.Options{}) }
 
 // RunWith is Run with options. An invalid config returns a *diag.ConfigError listing every problem,
 // before any resource is registered.
-func RunWith(ctx *pulumi.Context, opts Options) error {
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	if opts.Warn == nil {
-		opts.Warn = func(msg string) { _ = ctx.Log.Warn(msg, nil) }
-	}
-	if opts.Export == nil {
-		opts.Export = ctx.Export
-	}
-	if opts.ConfigKeys == nil {
-		opts.ConfigKeys = config.EngineConfigKeys()
-	}
+func RunWith(ctx *pulumi.Context, opts program.Options) error {
+	opts = opts.WithDefaults(ctx)
 	cfg, err := config.Load(ctx.Project(), ctx.GetConfig, opts.ConfigKeys)
 	if err != nil {
 		return err
@@ -59,28 +34,13 @@ func RunWith(ctx *pulumi.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
-	for _, name := range outputs.Names() {
-		opts.Export(name, outputs[name])
-	}
+	outputs.ExportTo(opts.Export)
 	return nil
-}
-
-// Outputs are the stack outputs Deploy produces, by name.
-type Outputs map[string]pulumi.Input
-
-// Names lists the outputs in a stable order.
-func (o Outputs) Names() []string {
-	names := make([]string, 0, len(o))
-	for k := range o {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	return names
 }
 
 // Declare registers the resources of a resolved plan and returns the stack outputs. (The engine
 // deploys them; the program only declares.)
-func Declare(ctx *pulumi.Context, st *plan.Stack) (Outputs, error) {
+func Declare(ctx *pulumi.Context, st *plan.Stack) (program.Outputs, error) {
 	var apiDeps []pulumi.Resource
 	if st.EnableAPIs {
 		apis, err := services.NewAPIs(ctx, "apis", &services.APIsArgs{Project: st.Project, Services: st.APIs})
@@ -171,8 +131,8 @@ func iamBindings(bs []plan.Binding) map[string]iam.Binding {
 
 // outputs are what callers and developers need: the URL (the ID-token audience), each caller's
 // identity and grants, and the commands a developer types.
-func outputs(st *plan.Stack, url pulumi.StringOutput) Outputs {
-	out := Outputs{
+func outputs(st *plan.Stack, url pulumi.StringOutput) program.Outputs {
+	out := program.Outputs{
 		"serviceUrl":            url,
 		"serviceName":           pulumi.String(st.Service.Name),
 		"region":                pulumi.String(st.Service.Region),

@@ -15,6 +15,7 @@ import (
 
 	"github.com/platform/private-run-api/config"
 	"github.com/platform/private-run-api/internal/mocktest"
+	"github.com/platform/private-run-api/internal/program"
 	"github.com/platform/private-run-api/stack"
 )
 
@@ -121,7 +122,7 @@ func run(tb testing.TB, cfg map[string]string, o runOpts) *result {
 	r := &result{}
 	var mu sync.Mutex
 	r.Result = *mocktest.Run(newMocks(o.dryRun), cfg, func(ctx *pulumi.Context, export func(string, pulumi.Input)) error {
-		return stack.RunWith(ctx, stack.Options{
+		return stack.RunWith(ctx, program.Options{
 			Now:        func() time.Time { return o.now },
 			Warn:       func(msg string) { mu.Lock(); r.warnings = append(r.warnings, msg); mu.Unlock() },
 			ConfigKeys: keys,

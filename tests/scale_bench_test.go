@@ -34,6 +34,7 @@ import (
 
 	"github.com/platform/private-run-api/config"
 	"github.com/platform/private-run-api/internal/mocktest"
+	"github.com/platform/private-run-api/internal/program"
 	"github.com/platform/private-run-api/plan"
 	"github.com/platform/private-run-api/stack"
 )
@@ -69,7 +70,7 @@ func configKeys(cfg map[string]string) []string {
 // context), on the given mocks.
 func runProgram(cfg map[string]string, keys []string, m pulumi.MockResourceMonitor) error {
 	return pulumi.RunErr(func(ctx *pulumi.Context) error {
-		return stack.RunWith(ctx, stack.Options{
+		return stack.RunWith(ctx, program.Options{
 			Now:        func() time.Time { return fixedNow },
 			Warn:       func(string) {},
 			ConfigKeys: keys,

@@ -2,7 +2,7 @@ package ci
 
 import (
 	"fmt"
-	"sort"
+	"github.com/platform/private-run-api/internal/program"
 	"strings"
 	"unicode/utf8"
 
@@ -13,8 +13,6 @@ import (
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/serviceaccount"
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/storage"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
-
-	"github.com/platform/private-run-api/config"
 )
 
 // GitHub variables the workflows read; the stack exports their values under the same names
@@ -26,27 +24,13 @@ const (
 	VarBackendURL               = "PULUMI_BACKEND_URL"
 )
 
-// Options adjust RunWith for tests; the zero value is what `pulumi up` uses.
-type Options struct {
-	// Export receives each stack output; default ctx.Export.
-	Export func(name string, value pulumi.Input)
-	// ConfigKeys lists every config key the stack sets, for reporting unknown ones; default read
-	// from PULUMI_CONFIG, where the Pulumi language host passes the whole stack config.
-	ConfigKeys []string
-}
-
 // Run is the whole bootstrap program: pulumi.Run(ci.Run) in bootstrap/main.go.
-func Run(ctx *pulumi.Context) error { return RunWith(ctx, Options{}) }
+func Run(ctx *pulumi.Context) error { return RunWith(ctx, program.Options{}) }
 
 // RunWith is Run with options. An invalid config returns a *diag.ConfigError listing every problem,
 // before any resource is registered.
-func RunWith(ctx *pulumi.Context, opts Options) error {
-	if opts.Export == nil {
-		opts.Export = ctx.Export
-	}
-	if opts.ConfigKeys == nil {
-		opts.ConfigKeys = config.EngineConfigKeys()
-	}
+func RunWith(ctx *pulumi.Context, opts program.Options) error {
+	opts = opts.WithDefaults(ctx)
 	cfg, err := Load(ctx.Project(), ctx.GetConfig, opts.ConfigKeys)
 	if err != nil {
 		return err
@@ -55,22 +39,12 @@ func RunWith(ctx *pulumi.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
-	names := make([]string, 0, len(outputs))
-	for k := range outputs {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		opts.Export(name, outputs[name])
-	}
+	outputs.ExportTo(opts.Export)
 	return nil
 }
 
-// Outputs are the stack outputs Declare produces, by name.
-type Outputs map[string]pulumi.Input
-
 // Declare registers the plan's resources and returns the stack outputs.
-func Declare(ctx *pulumi.Context, p *Stack) (Outputs, error) {
+func Declare(ctx *pulumi.Context, p *Stack) (program.Outputs, error) {
 	apis := map[string][]pulumi.Resource{}
 	if p.EnableAPIs {
 		for _, group := range p.APIs {
@@ -220,7 +194,7 @@ func Declare(ctx *pulumi.Context, p *Stack) (Outputs, error) {
 	for k, v := range p.MainStackConfig() {
 		mainConfig[k] = pulumi.String(v)
 	}
-	return Outputs{
+	return program.Outputs{
 		// The provider's full resource name carries the project number, which only Google knows:
 		// it is the value of workload_identity_provider in the workflows.
 		"workloadIdentityProvider": provider.Name,

@@ -12,6 +12,7 @@ import (
 
 	"github.com/platform/private-run-api/bootstrap/ci"
 	"github.com/platform/private-run-api/internal/mocktest"
+	"github.com/platform/private-run-api/internal/program"
 )
 
 const (
@@ -87,7 +88,7 @@ func run(tb testing.TB, cfg map[string]string, dryRun bool) *result {
 	}
 	m := &mocktest.Mocks{Project: project, Stack: stackName, DryRun: dryRun, Outputs: computed}
 	r := &result{*mocktest.Run(m, cfg, func(ctx *pulumi.Context, export func(string, pulumi.Input)) error {
-		return ci.RunWith(ctx, ci.Options{ConfigKeys: keys, Export: export})
+		return ci.RunWith(ctx, program.Options{ConfigKeys: keys, Export: export})
 	})}
 	sort.Slice(r.Resources, func(i, j int) bool {
 		if r.Resources[i].Type != r.Resources[j].Type {

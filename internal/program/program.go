@@ -1,0 +1,63 @@
+// Package program is what the two Pulumi programs (the private API's stack and the bootstrap's
+// ci) share around their resources: the options tests run them with, and the stack outputs they
+// export in a stable order.
+package program
+
+import (
+	"sort"
+	"time"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/platform/private-run-api/config"
+)
+
+// Options adjust a program's run for tests; the zero value is what `pulumi up` uses.
+type Options struct {
+	// Now decides which expiries have passed; default time.Now.
+	Now func() time.Time
+	// Warn receives each warning; default ctx.Log.Warn, which the engine prints.
+	Warn func(msg string)
+	// Export receives each stack output; default ctx.Export.
+	Export func(name string, value pulumi.Input)
+	// ConfigKeys lists every config key the stack sets, for reporting unknown ones; default read
+	// from PULUMI_CONFIG, where the Pulumi language host passes the whole stack config.
+	ConfigKeys []string
+}
+
+// WithDefaults fills what the options leave out with the engine's own.
+func (o Options) WithDefaults(ctx *pulumi.Context) Options {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Warn == nil {
+		o.Warn = func(msg string) { _ = ctx.Log.Warn(msg, nil) }
+	}
+	if o.Export == nil {
+		o.Export = ctx.Export
+	}
+	if o.ConfigKeys == nil {
+		o.ConfigKeys = config.EngineConfigKeys()
+	}
+	return o
+}
+
+// Outputs are a program's stack outputs, by name.
+type Outputs map[string]pulumi.Input
+
+// Names lists the outputs in a stable order.
+func (o Outputs) Names() []string {
+	names := make([]string, 0, len(o))
+	for k := range o {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// ExportTo exports every output, in name order.
+func (o Outputs) ExportTo(export func(name string, value pulumi.Input)) {
+	for _, name := range o.Names() {
+		export(name, o[name])
+	}
+}
