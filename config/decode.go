@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"github.com/platform/private-run-api/diag"
 	"io"
+	"maps"
 	"os"
 	"reflect"
 	"slices"
@@ -185,8 +186,8 @@ func decodeObject(ps *problems, path diag.Path, raw json.RawMessage, v any, want
 			byName[name] = i
 		}
 	}
-	known := sortedKeys(byName)
-	for _, key := range sortedKeys(fields) {
+	known := slices.Sorted(maps.Keys(byName))
+	for _, key := range slices.Sorted(maps.Keys(fields)) {
 		i, ok := byName[key]
 		switch {
 		case !ok:

@@ -4,8 +4,9 @@ import (
 	"fmt"
 	"github.com/platform/private-run-api/diag"
 	"github.com/platform/private-run-api/gcp"
+	"maps"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/distribution/reference"
@@ -77,7 +78,7 @@ func validateService(ps *problems, c *Config) {
 	if s.Port < 0 || s.Port > 65535 {
 		ps.Add(diag.Invalid, diag.NewPath("service").Child("port"), fmt.Sprint(s.Port), "is not a TCP port", "use 1-65535, or leave it out for Cloud Run's 8080")
 	}
-	for _, k := range sortedKeys(s.Env) {
+	for _, k := range slices.Sorted(maps.Keys(s.Env)) {
 		switch {
 		case !envNameRe.MatchString(k):
 			ps.Add(diag.Invalid, diag.NewPath("service").Child("env").Child(k), "", "is not a valid environment variable name", "use letters, digits and _, not starting with a digit")
@@ -427,7 +428,7 @@ func validateLabels(ps *problems, labels map[string]string) {
 	if len(labels) > 64 {
 		ps.Add(diag.TooMany, diag.NewPath(KeyLabels), fmt.Sprint(len(labels)), "has more than 64 labels", "keep at most 64")
 	}
-	for _, k := range sortedKeys(labels) {
+	for _, k := range slices.Sorted(maps.Keys(labels)) {
 		if !labelKeyRe.MatchString(k) {
 			ps.Add(diag.Invalid, diag.NewPath("labels").Child(k), "", `is not a label key (1-63 chars of a-z, 0-9, "-" and "_", starting with a letter)`, "rename the key")
 		}
@@ -435,13 +436,4 @@ func validateLabels(ps *problems, labels map[string]string) {
 			ps.Add(diag.Invalid, diag.NewPath("labels").Child(k), v, `is not a label value (0-63 chars of a-z, 0-9, "-" and "_")`, "write it in lower case, without spaces")
 		}
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

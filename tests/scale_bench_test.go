@@ -14,6 +14,7 @@ package tests
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"runtime"
 	"slices"
@@ -55,15 +56,6 @@ func (m *benchMocks) NewResource(args pulumi.MockResourceArgs) (string, resource
 	}
 	id, state := mocktest.Outputs(computed).Reply(args, false)
 	return id, state, nil
-}
-
-func configKeys(cfg map[string]string) []string {
-	keys := make([]string, 0, len(cfg))
-	for k := range cfg {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // runProgram runs the whole program once, as `pulumi up` would (warnings and exports go to the
@@ -384,7 +376,7 @@ func reportScale(b *testing.B, m *benchMocks) {
 func BenchmarkProgram(b *testing.B) {
 	for _, n := range benchSizes {
 		cfg := genCallers(n).raw(b)
-		keys := configKeys(cfg)
+		keys := slices.Sorted(maps.Keys(cfg))
 		b.Run(fmt.Sprintf("callers=%d", n), func(b *testing.B) {
 			b.ReportAllocs()
 			m := &benchMocks{}
@@ -425,7 +417,7 @@ func BenchmarkOverhead(b *testing.B) {
 	for _, n := range benchSizes {
 		s := genCallers(n)
 		cfg := s.raw(b)
-		keys := configKeys(cfg)
+		keys := slices.Sorted(maps.Keys(cfg))
 		b.Run(fmt.Sprintf("callers=%d", n), func(b *testing.B) {
 			pm, fm := &benchMocks{}, &benchMocks{}
 			var progT, floorT, progCPU, floorCPU time.Duration
@@ -492,7 +484,7 @@ func processCPU() (time.Duration, bool) {
 func BenchmarkValidate(b *testing.B) {
 	for _, n := range benchSizes {
 		cfg := genCallers(n).raw(b)
-		keys := configKeys(cfg)
+		keys := slices.Sorted(maps.Keys(cfg))
 		b.Run(fmt.Sprintf("callers=%d", n), func(b *testing.B) {
 			b.ReportAllocs()
 			src := config.MapSource(cfg)
@@ -510,7 +502,7 @@ func BenchmarkValidate(b *testing.B) {
 func BenchmarkResolve(b *testing.B) {
 	for _, n := range benchSizes {
 		cfg := genCallers(n).raw(b)
-		c, err := config.Load(project, config.MapSource(cfg), configKeys(cfg))
+		c, err := config.Load(project, config.MapSource(cfg), slices.Sorted(maps.Keys(cfg)))
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -1,7 +1,8 @@
 package ci
 
 import (
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -94,12 +95,7 @@ func (m Mapping) Eval(claims map[string]string) (attrs map[string]string, ok boo
 
 // Names lists the mapped attributes, sorted.
 func (m Mapping) Names() []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
+	return slices.Sorted(maps.Keys(m))
 }
 
 // Eq is claim == value.

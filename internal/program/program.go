@@ -4,7 +4,8 @@
 package program
 
 import (
-	"sort"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -47,12 +48,7 @@ type Outputs map[string]pulumi.Input
 
 // Names lists the outputs in a stable order.
 func (o Outputs) Names() []string {
-	names := make([]string, 0, len(o))
-	for k := range o {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	return names
+	return slices.Sorted(maps.Keys(o))
 }
 
 // ExportTo exports every output, in name order.
