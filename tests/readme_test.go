@@ -4,13 +4,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 
@@ -18,6 +18,7 @@ import (
 
 	"github.com/platform/private-run-api/access"
 	"github.com/platform/private-run-api/config"
+	"github.com/platform/private-run-api/internal/linediff"
 )
 
 // The README executes, as Cloud Foundation Fabric's tftest makes a module's README do: every
@@ -142,42 +143,6 @@ func TestREADMEExamples(t *testing.T) {
 	}
 }
 
-// lineDiff shows how want (the README, whose first line is README line first) differs from got
-// (the code's output): "-" lines are the README's, with their line numbers, "+" lines the
-// code's.
-func lineDiff(first int, want, got []string) string {
-	// Longest common subsequence; samples are a few dozen lines, so quadratic is fine.
-	lcs := make([][]int, len(want)+1)
-	for i := range lcs {
-		lcs[i] = make([]int, len(got)+1)
-	}
-	for i := len(want) - 1; i >= 0; i-- {
-		for j := len(got) - 1; j >= 0; j-- {
-			if want[i] == got[j] {
-				lcs[i][j] = lcs[i+1][j+1] + 1
-			} else {
-				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
-			}
-		}
-	}
-	var b strings.Builder
-	i, j := 0, 0
-	for i < len(want) || j < len(got) {
-		switch {
-		case i < len(want) && j < len(got) && want[i] == got[j]:
-			fmt.Fprintf(&b, "       %s\n", want[i])
-			i, j = i+1, j+1
-		case j < len(got) && (i == len(want) || lcs[i][j+1] >= lcs[i+1][j]):
-			fmt.Fprintf(&b, "     + %s\n", got[j])
-			j++
-		default:
-			fmt.Fprintf(&b, "%4d - %s\n", first+i, want[i])
-			i++
-		}
-	}
-	return b.String()
-}
-
 // splitLines splits text into lines, without the empty string after a final newline.
 func splitLines(text string) []string {
 	return strings.Split(strings.TrimSuffix(text, "\n"), "\n")
@@ -196,7 +161,7 @@ func checkSample(t *testing.T, b mdBlock, what, got string) {
 		}
 	}
 	if !slices.Equal(want, gotLines) {
-		t.Errorf("README.md:%d: %s is not what the code prints (-README.md, +real output):\n%s", b.line, what, lineDiff(b.line, want, gotLines))
+		t.Errorf("README.md:%d: %s is not what the code prints (-README.md, +real output):\n%s", b.line, what, linediff.Show(b.line, want, gotLines))
 	}
 }
 
@@ -348,7 +313,7 @@ func readmeInvalidConfig(t *testing.T, b mdBlock) {
 		ms[0] = "allUsers"
 		return ms
 	})
-	_, err := config.Load(project, config.MapSource(cfg), sortedKeys(cfg))
+	_, err := config.Load(project, config.MapSource(cfg), slices.Sorted(maps.Keys(cfg)))
 	if err == nil {
 		t.Fatalf("README.md:%d: config.Load accepted the config with the sample's problems", b.line)
 	}
@@ -499,11 +464,11 @@ func TestREADMEConfigTable(t *testing.T) {
 		}
 		key := spans[0]
 		if !want[key] {
-			t.Errorf("README.md:%d: row %q names a key the program does not read (it reads %s)", r.line, key, strings.Join(sortedKeys(want), ", "))
+			t.Errorf("README.md:%d: row %q names a key the program does not read (it reads %s)", r.line, key, strings.Join(slices.Sorted(maps.Keys(want)), ", "))
 		}
 		documented[key] = append(documented[key], codeWords(strings.Join(r.cells[1:], " "))...)
 	}
-	for _, k := range sortedKeys(want) {
+	for _, k := range slices.Sorted(maps.Keys(want)) {
 		if _, ok := documented[k]; !ok {
 			t.Errorf("README.md:%d: the config table has no row for %s, which the program reads", first, k)
 		}
@@ -564,15 +529,6 @@ func TestREADMEConfigTable(t *testing.T) {
 	}
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
 // TestREADMEOutputsTable checks the "Stack outputs" table against what the program exports: the
 // dev stack, and the dev stack with the authz guard switched on explicitly (its outputs exist
 // only then), so that the table stays right if the dev stack ever turns the guard off. The
@@ -612,7 +568,7 @@ func TestREADMEOutputsTable(t *testing.T) {
 		}
 	}
 	if !exported["authzBucket"] || !exported["authzRole"] {
-		t.Fatalf("with the guard on the program exports %v: the guard's outputs are missing, so this test would not see them", sortedKeys(exported))
+		t.Fatalf("with the guard on the program exports %v: the guard's outputs are missing, so this test would not see them", slices.Sorted(maps.Keys(exported)))
 	}
 
 	listed := map[string]bool{}
@@ -624,7 +580,7 @@ func TestREADMEOutputsTable(t *testing.T) {
 		for _, n := range names {
 			listed[n] = true
 			if !exported[n] {
-				t.Errorf("README.md:%d: output %q is not exported by the program (it exports %s)", r.line, n, strings.Join(sortedKeys(exported), ", "))
+				t.Errorf("README.md:%d: output %q is not exported by the program (it exports %s)", r.line, n, strings.Join(slices.Sorted(maps.Keys(exported)), ", "))
 			}
 		}
 		if slices.Equal(names, []string{"callers"}) {
@@ -634,7 +590,7 @@ func TestREADMEOutputsTable(t *testing.T) {
 				continue
 			}
 			spans := codeSpans(fields)
-			for _, f := range sortedKeys(callerFields) {
+			for _, f := range slices.Sorted(maps.Keys(callerFields)) {
 				if !slices.Contains(spans, f) {
 					t.Errorf("README.md:%d: each caller in the callers output has %q, which the row does not list", r.line, f)
 				}
@@ -646,7 +602,7 @@ func TestREADMEOutputsTable(t *testing.T) {
 			}
 		}
 	}
-	for _, n := range sortedKeys(exported) {
+	for _, n := range slices.Sorted(maps.Keys(exported)) {
 		if !listed[n] {
 			t.Errorf("README.md:%d: the program exports %q, which the outputs table does not list", first, n)
 		}
@@ -707,7 +663,7 @@ func TestREADMELayout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, dir := range sortedKeys(need) {
+	for _, dir := range slices.Sorted(maps.Keys(need)) {
 		covered := false
 		for p := range listed {
 			switch {

@@ -2,13 +2,14 @@ package main
 
 import (
 	"bytes"
-	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/platform/private-run-api/internal/linediff"
 )
 
 // The README's doctor sample ("$ go run ./cmd/doctor ..." and what it prints) is run here, where
@@ -77,7 +78,7 @@ func TestREADMEDoctorSample(t *testing.T) {
 	}
 	got := append([]string{"$ " + command}, strings.Split(strings.TrimSuffix(strings.ReplaceAll(stdout.String(), root, ""), "\n"), "\n")...)
 	if !slices.Equal(want, got) {
-		t.Errorf("README.md:%d: the doctor sample is not what `%s` prints (-README.md, +real output):\n%s", line, command, lineDiff(line, want, got))
+		t.Errorf("README.md:%d: the doctor sample is not what `%s` prints (-README.md, +real output):\n%s", line, command, linediff.Show(line, want, got))
 	}
 	// The README's exit statuses: 1 when a PROBLEM is shown, else 0.
 	wantCode := 0
@@ -87,39 +88,4 @@ func TestREADMEDoctorSample(t *testing.T) {
 	if code != wantCode {
 		t.Errorf("README.md:%d: the sample shows an exit status of %d, the doctor exits %d", line, wantCode, code)
 	}
-}
-
-// lineDiff shows how want (the README, whose first line is README line first) differs from got:
-// "-" lines are the README's, with their line numbers, "+" lines the code's. It is
-// tests/readme_test.go's, which this package cannot import.
-func lineDiff(first int, want, got []string) string {
-	lcs := make([][]int, len(want)+1)
-	for i := range lcs {
-		lcs[i] = make([]int, len(got)+1)
-	}
-	for i := len(want) - 1; i >= 0; i-- {
-		for j := len(got) - 1; j >= 0; j-- {
-			if want[i] == got[j] {
-				lcs[i][j] = lcs[i+1][j+1] + 1
-			} else {
-				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
-			}
-		}
-	}
-	var b strings.Builder
-	i, j := 0, 0
-	for i < len(want) || j < len(got) {
-		switch {
-		case i < len(want) && j < len(got) && want[i] == got[j]:
-			fmt.Fprintf(&b, "       %s\n", want[i])
-			i, j = i+1, j+1
-		case j < len(got) && (i == len(want) || lcs[i][j+1] >= lcs[i+1][j]):
-			fmt.Fprintf(&b, "     + %s\n", got[j])
-			j++
-		default:
-			fmt.Fprintf(&b, "%4d - %s\n", first+i, want[i])
-			i++
-		}
-	}
-	return b.String()
 }
