@@ -2,7 +2,9 @@ package tests
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -77,14 +79,7 @@ var accessCases = []struct {
 	},
 	{
 		name: "external callers",
-		yaml: `
-config:
-  gcp:project: acme-test
-  gcp:region: us-central1
-  private-run-api:service:
-    name: orders-api
-    image: us-docker.pkg.dev/cloudrun/container/hello
-  private-run-api:impersonators:
+		yaml: base + `  private-run-api:impersonators:
     - group:devs@acme.example
   private-run-api:callers:
     - name: billing-partner
@@ -149,19 +144,10 @@ func TestAccessReportMatchesDeployedGrants(t *testing.T) {
 			for _, g := range report.Grants {
 				reported[accessGrantKey(g.Principal, g.Role, g.Target.Resource, g.Expires)] = true
 			}
-			for _, k := range accessSortedSet(deployed) {
-				if !reported[k] {
-					t.Errorf("deployed but not in the report: %s", k)
-				}
-			}
-			for _, k := range accessSortedSet(reported) {
-				if !deployed[k] {
-					t.Errorf("in the report but not deployed: %s", k)
-				}
-			}
+			accessSameSets(t, deployed, reported)
 			for _, w := range tc.want {
 				if !deployed[w] {
-					t.Errorf("case expects the program to deploy %s; deployed:\n  %s", w, strings.Join(accessSortedSet(deployed), "\n  "))
+					t.Errorf("case expects the program to deploy %s; deployed:\n  %s", w, strings.Join(slices.Sorted(maps.Keys(deployed)), "\n  "))
 				}
 			}
 			// The program logs the plan's warnings; the report must show the same ones.
@@ -211,16 +197,7 @@ func TestAccessReportMatchesDeployedInventory(t *testing.T) {
 				deployed[fmt.Sprintf("%s //run.googleapis.com/projects/%s/locations/%s/services/%s region %s, ingress %s, runs as %s",
 					access.KindService, x.Str("project"), x.Str("location"), x.Str("name"), x.Str("location"), x.Str("ingress"), runAs)] = true
 			}
-			for _, k := range accessSortedSet(deployed) {
-				if !reported[k] {
-					t.Errorf("deployed but not in the report: %s", k)
-				}
-			}
-			for _, k := range accessSortedSet(reported) {
-				if !deployed[k] {
-					t.Errorf("in the report but not deployed: %s", k)
-				}
-			}
+			accessSameSets(t, deployed, reported)
 			// Accounts are the runtime account plus one per created caller; at least the runtime
 			// one and the service always exist, so an empty comparison cannot pass.
 			if len(r.ByType(tAccount)) < 1 || len(r.ByType(tService)) != 1 {
@@ -233,11 +210,7 @@ func TestAccessReportMatchesDeployedInventory(t *testing.T) {
 // accessReportFor builds the report the way cmd/access does: decode, validate, resolve, build.
 func accessReportFor(t *testing.T, cfg map[string]string) access.Report {
 	t.Helper()
-	keys := make([]string, 0, len(cfg))
-	for k := range cfg {
-		keys = append(keys, k)
-	}
-	c, err := config.Load(project, config.MapSource(cfg), keys)
+	c, err := config.Load(project, config.MapSource(cfg), slices.Sorted(maps.Keys(cfg)))
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
@@ -310,15 +283,22 @@ func accessDeployedGrants(t *testing.T, r *result) map[string]bool {
 	return out
 }
 
-func accessGrantKey(principal, role, resourceName string, expires *time.Time) string {
-	return strings.Join([]string{principal, role, resourceName, access.FormatExpiry(expires)}, " ")
+// accessSameSets fails t for each key deployed holds and reported lacks, and for each the
+// other way round.
+func accessSameSets(t *testing.T, deployed, reported map[string]bool) {
+	t.Helper()
+	for _, k := range slices.Sorted(maps.Keys(deployed)) {
+		if !reported[k] {
+			t.Errorf("deployed but not in the report: %s", k)
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(reported)) {
+		if !deployed[k] {
+			t.Errorf("in the report but not deployed: %s", k)
+		}
+	}
 }
 
-func accessSortedSet(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
+func accessGrantKey(principal, role, resourceName string, expires *time.Time) string {
+	return strings.Join([]string{principal, role, resourceName, access.FormatExpiry(expires)}, " ")
 }

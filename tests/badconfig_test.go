@@ -10,16 +10,6 @@ import (
 	"github.com/platform/private-run-api/config"
 )
 
-// base is a valid stack header the bad cases append to.
-const base = `
-config:
-  gcp:project: acme-test
-  gcp:region: us-central1
-  private-run-api:service:
-    name: orders-api
-    image: us-docker.pkg.dev/cloudrun/container/hello
-`
-
 type badConfigCase struct {
 	name string
 	yaml string
@@ -221,14 +211,7 @@ config:
 		{
 			name:  "authz problems",
 			diags: []string{"Invalid authz.bucket", "Invalid authz.roleId", "TooLong authz.roleTitle", "Invalid authz.location"},
-			yaml: `
-config:
-  gcp:project: acme-test
-  gcp:region: us-central1
-  private-run-api:service:
-    name: orders-api
-    image: gcr.io/acme/x
-  private-run-api:authz:
+			yaml: base + `  private-run-api:authz:
     bucket: goog-authz
     roleId: orders-api-authz
     roleTitle: ` + strings.Repeat("t", 101) + `

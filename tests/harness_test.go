@@ -175,14 +175,18 @@ func devStack(tb testing.TB) map[string]string {
 	return sf.Values
 }
 
-// minimal is a small valid stack to vary from.
-const minimal = `
+// base is the start every small test stack shares: a project, a region and a service. Stacks add
+// their callers and what they vary; the bad-config cases add what makes them bad.
+const base = `
 config:
   gcp:project: acme-test
   gcp:region: us-central1
   private-run-api:service:
     name: orders-api
     image: us-docker.pkg.dev/cloudrun/container/hello
-  private-run-api:callers:
+`
+
+// minimal is a small valid stack to vary from.
+const minimal = base + `  private-run-api:callers:
     - name: orders-batch
 `

@@ -37,14 +37,7 @@ config:
     enabled: false
   private-run-api:enableApis: false
 `,
-	"callers named like the program's own resources": `
-config:
-  gcp:project: acme-test
-  gcp:region: us-central1
-  private-run-api:service:
-    name: orders-api
-    image: gcr.io/acme/x
-  private-run-api:impersonators: [user:dev@acme.example]
+	"callers named like the program's own resources": base + `  private-run-api:impersonators: [user:dev@acme.example]
   private-run-api:callers:
     - name: orders-api
     - name: orders-api-runtime
