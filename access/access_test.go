@@ -5,13 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/platform/private-run-api/diag"
+	"io"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/platform/private-run-api/config"
+	"github.com/platform/private-run-api/diag"
 	"github.com/platform/private-run-api/plan"
 )
 
@@ -19,16 +20,19 @@ const namespace = "private-run-api"
 
 var at = time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
 
-// base is a small stack with every kind of grant: invoker, default and own impersonators (one
-// with an expiry), the OpenID self-grant, the guard role, and an external caller.
-const base = `
+// header is the project, the region and the service, which every test stack starts with.
+const header = `
 config:
   gcp:project: acme-test
   gcp:region: us-central1
   private-run-api:service:
     name: orders-api
     image: us-docker.pkg.dev/cloudrun/container/hello
-  private-run-api:impersonators:
+`
+
+// base is a small stack with every kind of grant: invoker, default and own impersonators (one
+// with an expiry), the OpenID self-grant, the guard role, and an external caller.
+const base = header + `  private-run-api:impersonators:
     - group:devs@acme.example
   private-run-api:callers:
     - name: orders-batch
@@ -248,10 +252,7 @@ func TestPlanInvalidConfigReturnsConfigError(t *testing.T) {
 
 func TestRender(t *testing.T) {
 	r := report(t, edit(t, base, "  private-run-api:callers:", "  private-run-api:callers:\n    - name: old-job\n      impersonators:\n        - member: user:bob@acme.example\n          expires: \"2026-01-01T00:00:00Z\""))
-	tests := []struct {
-		format Format
-		want   []string
-	}{
+	tests := []formatCase{
 		{Text, []string{
 			"Access report for stack test, project acme-test (expiries judged at 2026-11-23T00:00:00Z)",
 			"Grants (12), by principal",
@@ -275,10 +276,35 @@ func TestRender(t *testing.T) {
 			`"resource": "//storage.googleapis.com/projects/_/buckets/acme-test-orders-api-authz"`,
 		}},
 	}
-	for _, tc := range tests {
+	checkFormats(t, tests, func(w io.Writer, f Format) error { return WriteReport(w, r, f) }, func(t *testing.T, f Format, out []byte) {
+		if f != JSON {
+			return
+		}
+		var back Report
+		if err := json.Unmarshal(out, &back); err != nil {
+			t.Fatalf("JSON does not parse back: %v", err)
+		}
+		if !reflect.DeepEqual(grantStrings(back.Grants), grantStrings(r.Grants)) || len(back.Inventory) != len(r.Inventory) || len(back.Warnings) != 1 {
+			t.Errorf("JSON round trip lost data:\n%s", out)
+		}
+	})
+}
+
+// formatCase is what one format's rendering must contain.
+type formatCase struct {
+	format Format
+	want   []string
+}
+
+// checkFormats renders with write in each case's format, in a subtest named after the format, and
+// fails it unless the output contains every wanted string; then, when more is not nil, it runs
+// more on the output.
+func checkFormats(t *testing.T, cases []formatCase, write func(io.Writer, Format) error, more func(t *testing.T, f Format, out []byte)) {
+	t.Helper()
+	for _, tc := range cases {
 		t.Run(string(tc.format), func(t *testing.T) {
 			var buf bytes.Buffer
-			if err := WriteReport(&buf, r, tc.format); err != nil {
+			if err := write(&buf, tc.format); err != nil {
 				t.Fatal(err)
 			}
 			for _, w := range tc.want {
@@ -286,14 +312,8 @@ func TestRender(t *testing.T) {
 					t.Errorf("output lacks %q:\n%s", w, buf.String())
 				}
 			}
-			if tc.format == JSON {
-				var back Report
-				if err := json.Unmarshal(buf.Bytes(), &back); err != nil {
-					t.Fatalf("JSON does not parse back: %v", err)
-				}
-				if !reflect.DeepEqual(grantStrings(back.Grants), grantStrings(r.Grants)) || len(back.Inventory) != len(r.Inventory) || len(back.Warnings) != 1 {
-					t.Errorf("JSON round trip lost data:\n%s", buf.String())
-				}
+			if more != nil {
+				more(t, tc.format, buf.Bytes())
 			}
 		})
 	}
@@ -456,10 +476,7 @@ func TestRenderDiff(t *testing.T) {
 		`expires: "2027-01-31T00:00:00Z"`, `expires: "2027-04-30T00:00:00Z"`)
 	d := Compare(report(t, base), report(t, head), "origin/main (abc)", "Pulumi.test.yaml")
 	const audit = "orders-audit@acme-test.iam.gserviceaccount.com"
-	tests := []struct {
-		format Format
-		want   []string
-	}{
+	tests := []formatCase{
 		{Text, []string{
 			"Access changes in stack test (origin/main (abc) -> Pulumi.test.yaml): grants 3 added, 0 removed, 1 changed; created resources 1 added, 0 removed, 0 changed\n",
 			"\nGrants, by principal:\n  group:devs@acme.example\n    + roles/iam.serviceAccountTokenCreator on service account " + audit + "; no expiry; may impersonate caller orders-audit\n",
@@ -476,19 +493,7 @@ func TestRenderDiff(t *testing.T) {
 		}},
 		{JSON, []string{`"changed": true`, `"change": "changed"`, `"baseExpires": "2027-01-31T00:00:00Z"`, `"expires": "2027-04-30T00:00:00Z"`}},
 	}
-	for _, tc := range tests {
-		t.Run(string(tc.format), func(t *testing.T) {
-			var buf bytes.Buffer
-			if err := WriteDiff(&buf, d, tc.format); err != nil {
-				t.Fatal(err)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(buf.String(), w) {
-					t.Errorf("output lacks %q:\n%s", w, buf.String())
-				}
-			}
-		})
-	}
+	checkFormats(t, tests, func(w io.Writer, f Format) error { return WriteDiff(w, d, f) }, nil)
 
 	t.Run("no change", func(t *testing.T) {
 		same := Compare(report(t, base), report(t, base), "HEAD", "Pulumi.test.yaml")
@@ -534,22 +539,7 @@ func TestParseFormat(t *testing.T) {
 func TestDiffShowsSecretAccess(t *testing.T) {
 	build := func(secrets string) Report {
 		t.Helper()
-		sf, err := config.ParseStackYAML(namespace, "test.yaml", []byte(`
-config:
-  gcp:project: acme-test
-  gcp:region: us-central1
-  private-run-api:service:
-    name: orders-api
-    image: us-docker.pkg.dev/cloudrun/container/hello
-`+secrets))
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, err := Plan(sf, "test.yaml", at)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return Build("test", p, at)
+		return report(t, header+secrets)
 	}
 	base := build("")
 	head := build(`    secrets:
