@@ -450,14 +450,7 @@ func TestInvalidConfigRegistersNothingAndListsEveryProblem(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			r := run(t, base(tc.overrides), false)
-			if len(r.Resources) != 0 {
-				t.Errorf("%d resources registered for an invalid config:\n%s", len(r.Resources), r.Listing())
-			}
-			var cerr *diag.ConfigError
-			if !errors.As(r.Err, &cerr) {
-				t.Fatalf("error = %v, want a *diag.ConfigError", r.Err)
-			}
+			r, cerr := runInvalid(t, base(tc.overrides))
 			if len(cerr.Diagnostics) != len(tc.want) {
 				t.Fatalf("%d problems, want %d:\n%v", len(cerr.Diagnostics), len(tc.want), r.Err)
 			}

@@ -1,6 +1,7 @@
 package ci_test
 
 import (
+	"errors"
 	"fmt"
 	"github.com/platform/private-run-api/gcp"
 	"sort"
@@ -11,6 +12,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/platform/private-run-api/bootstrap/ci"
+	"github.com/platform/private-run-api/diag"
 	"github.com/platform/private-run-api/internal/mocktest"
 	"github.com/platform/private-run-api/internal/program"
 )
@@ -106,6 +108,21 @@ func mustRun(tb testing.TB, cfg map[string]string) *result {
 		tb.Fatalf("program failed: %v", r.Err)
 	}
 	return r
+}
+
+// runInvalid runs the program on a config it must refuse: it fails t unless the run registers
+// nothing and ends in a *diag.ConfigError, which it returns with the run.
+func runInvalid(t *testing.T, cfg map[string]string) (*result, *diag.ConfigError) {
+	t.Helper()
+	r := run(t, cfg, false)
+	if len(r.Resources) != 0 {
+		t.Errorf("%d resources registered for an invalid config:\n%s", len(r.Resources), r.Listing())
+	}
+	var cerr *diag.ConfigError
+	if !errors.As(r.Err, &cerr) {
+		t.Fatalf("error = %v, want a *diag.ConfigError", r.Err)
+	}
+	return r, cerr
 }
 
 // base is a small valid config to vary from; with overrides applied ("" removes a key).

@@ -2,7 +2,6 @@ package ci_test
 
 import (
 	"encoding/json"
-	"errors"
 	"maps"
 	"reflect"
 	"slices"
@@ -17,11 +16,12 @@ import (
 	"github.com/platform/private-run-api/plan"
 )
 
-// extraGrants are the grants a run declares beyond those of base(nil), as strings: what a
-// secrets or VPC setting adds, and nothing it changes elsewhere goes unseen (a changed grant
-// shows as one extra and one missing).
-func extraGrants(t *testing.T, r *result) (extra, missing []string) {
+// checkExtraGrants fails t unless the grants r declares beyond those of base(nil), as strings,
+// are want (sorted) and none of base(nil)'s is missing: what a secrets or VPC setting adds, and
+// nothing it changes elsewhere goes unseen (a changed grant shows as one extra and one missing).
+func checkExtraGrants(t *testing.T, r *result, want []string) {
 	t.Helper()
+	var extra, missing []string
 	plain := map[string]bool{}
 	for _, g := range mustRun(t, base(nil)).grants() {
 		plain[g.Name+" "+g.String()] = true
@@ -41,7 +41,9 @@ func extraGrants(t *testing.T, r *result) (extra, missing []string) {
 	}
 	sort.Strings(extra)
 	sort.Strings(missing)
-	return extra, missing
+	if !reflect.DeepEqual(extra, want) || len(missing) > 0 {
+		t.Errorf("grants beyond the plain config:\n got %q\nwant %q\nmissing %q", extra, want, missing)
+	}
 }
 
 func TestSecretGrantsOnEachNamedSecretOnly(t *testing.T) {
@@ -77,10 +79,7 @@ func TestSecretGrantsOnEachNamedSecretOnly(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			r := mustRun(t, base(tc.overrides))
-			extra, missing := extraGrants(t, r)
-			if !reflect.DeepEqual(extra, tc.grants) || len(missing) > 0 {
-				t.Errorf("grants beyond the plain config:\n got %q\nwant %q\nmissing %q", extra, tc.grants, missing)
-			}
+			checkExtraGrants(t, r, tc.grants)
 
 			var roles []wantRole
 			for _, x := range r.ByType(tCustomRole) {
@@ -166,10 +165,7 @@ func TestVPCGrantsGoToCloudRunsServiceAgentOnly(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			r := mustRun(t, base(tc.overrides))
-			extra, missing := extraGrants(t, r)
-			if !reflect.DeepEqual(extra, tc.grants) || len(missing) > 0 {
-				t.Errorf("grants beyond the plain config:\n got %q\nwant %q\nmissing %q", extra, tc.grants, missing)
-			}
+			checkExtraGrants(t, r, tc.grants)
 			for _, x := range r.ByType(tSubnetMem) {
 				if x.Str("region") != "asia-northeast1" || x.Str("subnetwork") != "orders-private" || x.Str("project") != "acme-net-host" {
 					t.Errorf("%s targets %s/%s/%s", x.Name, x.Str("project"), x.Str("region"), x.Str("subnetwork"))
@@ -257,14 +253,7 @@ func TestInvalidSecretAndVPCConfigRegistersNothing(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			r := run(t, base(tc.overrides), false)
-			if len(r.Resources) != 0 {
-				t.Errorf("%d resources registered for an invalid config:\n%s", len(r.Resources), r.Listing())
-			}
-			var cerr *diag.ConfigError
-			if !errors.As(r.Err, &cerr) {
-				t.Fatalf("error = %v, want a *diag.ConfigError", r.Err)
-			}
+			_, cerr := runInvalid(t, base(tc.overrides))
 			if !reflect.DeepEqual(cerr.Diagnostics, tc.want) {
 				t.Errorf("problems:\n got %q\nwant %q", cerr.Diagnostics, tc.want)
 			}
