@@ -68,24 +68,7 @@ func TestRefusalFloodDoesNotEvictAllowedCallers(t *testing.T) {
 // cache miss is refused at once (503 with Retry-After) without calling
 // Storage, while cached decisions are still served.
 func TestLookupLimit(t *testing.T) {
-	entered := make(chan struct{}, 10)
-	release := make(chan struct{})
-	var releaseOnce sync.Once
-	unblock := func() { releaseOnce.Do(func() { close(release) }) }
-	fs := newFakeStorage(t, func(w http.ResponseWriter, r *http.Request, tok string) {
-		if strings.HasSuffix(tok, ".slow") {
-			entered <- struct{}{}
-			select {
-			case <-release:
-			case <-r.Context().Done():
-				return
-			}
-		}
-		allow(w, r, tok)
-	})
-	// Registered after the server's own cleanup, so it runs first: a failed
-	// test must not leave the server's Close waiting on stalled handlers.
-	t.Cleanup(unblock)
+	fs, entered, unblock := blockingStorage(t, func(tok string) bool { return strings.HasSuffix(tok, ".slow") })
 	clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	g, logs := newGuard(t, fs, guard.WithMaxConcurrentLookups(2), guard.WithClock(clock.Now))
 	ctx := context.Background()

@@ -584,32 +584,34 @@ func TestCacheCanBeDisabled(t *testing.T) {
 	}
 }
 
-// blockingStorage grants, but only once release is closed; entered receives
-// one value per arriving call.
-func blockingStorage(t *testing.T) (fs *fakeStorage, entered chan struct{}, release chan struct{}) {
+// blockingStorage grants, but holds each call whose token held names (every
+// call when held is nil) until release is called; entered receives one value
+// per held call. release may be called more than once, and is called when the
+// test ends.
+func blockingStorage(t *testing.T, held func(tok string) bool) (fs *fakeStorage, entered chan struct{}, release func()) {
 	entered = make(chan struct{}, 100)
-	release = make(chan struct{})
+	released := make(chan struct{})
+	var once sync.Once
+	release = func() { once.Do(func() { close(released) }) }
 	fs = newFakeStorage(t, func(w http.ResponseWriter, r *http.Request, tok string) {
-		entered <- struct{}{}
-		select {
-		case <-release:
-		case <-r.Context().Done():
-			return
+		if held == nil || held(tok) {
+			entered <- struct{}{}
+			select {
+			case <-released:
+			case <-r.Context().Done():
+				return
+			}
 		}
 		allow(w, r, tok)
 	})
-	t.Cleanup(func() {
-		select {
-		case <-release:
-		default:
-			close(release)
-		}
-	})
+	// Registered after the server's own cleanup, so it runs first: a failed
+	// test must not leave the server's Close waiting on stalled handlers.
+	t.Cleanup(release)
 	return fs, entered, release
 }
 
 func TestConcurrentFirstCallsShareOneRoundTrip(t *testing.T) {
-	fs, entered, release := blockingStorage(t)
+	fs, entered, release := blockingStorage(t, nil)
 	g, _ := newGuard(t, fs)
 	tok := tokenFor(t, "burst")
 
@@ -631,7 +633,7 @@ func TestConcurrentFirstCallsShareOneRoundTrip(t *testing.T) {
 	// not depend on this (late arrivals hit the cache), but without it a
 	// missing singleflight could go unnoticed.
 	time.Sleep(5 * time.Millisecond)
-	close(release)
+	release()
 	done.Wait()
 
 	if got := fs.calls.Load(); got != 1 {
@@ -647,7 +649,7 @@ func TestConcurrentFirstCallsShareOneRoundTrip(t *testing.T) {
 // TestCallerGivingUpDoesNotFailOthers: the shared lookup must outlive the
 // caller that started it.
 func TestCallerGivingUpDoesNotFailOthers(t *testing.T) {
-	fs, entered, release := blockingStorage(t)
+	fs, entered, release := blockingStorage(t, nil)
 	g, logs := newGuard(t, fs)
 	tok := tokenFor(t, "shared")
 
@@ -672,7 +674,7 @@ func TestCallerGivingUpDoesNotFailOthers(t *testing.T) {
 	if r1.d != guard.Unavailable || !errors.Is(r1.err, context.Canceled) || !errors.Is(r1.err, guard.ErrUnavailable) {
 		t.Errorf("cancelled caller got %v, %v; want unavailable wrapping context.Canceled", r1.d, r1.err)
 	}
-	close(release)
+	release()
 	r2 := <-second
 	if r2.d != guard.Allow || r2.err != nil {
 		t.Errorf("other caller got %v, %v; want allow", r2.d, r2.err)
