@@ -60,27 +60,17 @@ type Diff struct {
 // ordered by principal so that a reviewer reads each principal's gains and losses together.
 func Compare(base, head Report, baseLabel, headLabel string) Diff {
 	d := Diff{Stack: head.Stack, Base: baseLabel, Head: headLabel,
-		Grants: []GrantChange{}, Inventory: []ItemChange{}, Warnings: append([]string{}, head.Warnings...)}
-
-	before := make(map[string]Grant, len(base.Grants))
-	for _, g := range base.Grants {
-		before[g.key()] = g
-	}
-	after := make(map[string]bool, len(head.Grants))
-	for _, g := range head.Grants {
-		after[g.key()] = true
-		switch old, ok := before[g.key()]; {
-		case !ok:
-			d.Grants = append(d.Grants, GrantChange{Change: Added, Grant: g})
-		case !sameExpiry(old.Expires, g.Expires):
-			d.Grants = append(d.Grants, GrantChange{Change: Changed, Grant: g, BaseExpires: old.Expires})
-		}
-	}
-	for _, g := range base.Grants {
-		if !after[g.key()] {
-			d.Grants = append(d.Grants, GrantChange{Change: Removed, Grant: g})
-		}
-	}
+		Grants: changes(base.Grants, head.Grants, Grant.key,
+			func(old, g Grant) bool { return !sameExpiry(old.Expires, g.Expires) },
+			func(c Change, g, old Grant) GrantChange {
+				return GrantChange{Change: c, Grant: g, BaseExpires: old.Expires}
+			}),
+		Inventory: changes(base.Inventory, head.Inventory, Item.key,
+			func(old, it Item) bool { return old.Detail != it.Detail },
+			func(c Change, it, old Item) ItemChange {
+				return ItemChange{Change: c, Item: it, BaseDetail: old.Detail}
+			}),
+		Warnings: append([]string{}, head.Warnings...)}
 	sort.SliceStable(d.Grants, func(a, b int) bool {
 		x, y := d.Grants[a], d.Grants[b]
 		if x.Principal != y.Principal {
@@ -91,26 +81,6 @@ func Compare(base, head Report, baseLabel, headLabel string) Diff {
 		}
 		return x.Target.Resource < y.Target.Resource
 	})
-
-	beforeItems := make(map[string]Item, len(base.Inventory))
-	for _, it := range base.Inventory {
-		beforeItems[it.key()] = it
-	}
-	afterItems := make(map[string]bool, len(head.Inventory))
-	for _, it := range head.Inventory {
-		afterItems[it.key()] = true
-		switch old, ok := beforeItems[it.key()]; {
-		case !ok:
-			d.Inventory = append(d.Inventory, ItemChange{Change: Added, Item: it})
-		case old.Detail != it.Detail:
-			d.Inventory = append(d.Inventory, ItemChange{Change: Changed, Item: it, BaseDetail: old.Detail})
-		}
-	}
-	for _, it := range base.Inventory {
-		if !afterItems[it.key()] {
-			d.Inventory = append(d.Inventory, ItemChange{Change: Removed, Item: it})
-		}
-	}
 	sort.SliceStable(d.Inventory, func(a, b int) bool {
 		x, y := d.Inventory[a], d.Inventory[b]
 		if kindOrder[x.Kind] != kindOrder[y.Kind] {
@@ -120,6 +90,35 @@ func Compare(base, head Report, baseLabel, headLabel string) Diff {
 	})
 	d.Changed = len(d.Grants) > 0 || len(d.Inventory) > 0
 	return d
+}
+
+// changes pairs head's entries with base's by key and lists what differs, never nil: each of
+// head's that base lacks as Added, each that differs from base's as Changed, then each of base's
+// that head lacks as Removed. change makes one entry from the head's (for Removed, the base's) and
+// old, the base's for Changed and the zero value otherwise.
+func changes[T, C any](base, head []T, key func(T) string, differs func(old, x T) bool, change func(c Change, x, old T) C) []C {
+	out := []C{}
+	before := make(map[string]T, len(base))
+	for _, x := range base {
+		before[key(x)] = x
+	}
+	after := make(map[string]bool, len(head))
+	for _, x := range head {
+		after[key(x)] = true
+		switch old, ok := before[key(x)]; {
+		case !ok:
+			out = append(out, change(Added, x, old))
+		case differs(old, x):
+			out = append(out, change(Changed, x, old))
+		}
+	}
+	var none T
+	for _, x := range base {
+		if !after[key(x)] {
+			out = append(out, change(Removed, x, none))
+		}
+	}
+	return out
 }
 
 // counts tallies changes for a summary line.
