@@ -164,6 +164,19 @@ func grantsOf(r Resource) ([]Grant, []string) {
 	return gs, nil
 }
 
+// eachGrant is what judge finds in each grant an IAM resource makes, in order, after the message
+// saying why the grants cannot be checked, if they cannot; a resource that is not IAM has none.
+func eachGrant(r Resource, judge func(Grant) []string) []string {
+	if IAMKindOf(r.Type) == NotIAM {
+		return nil
+	}
+	gs, msgs := grantsOf(r)
+	for _, g := range gs {
+		msgs = append(msgs, judge(g)...)
+	}
+	return msgs
+}
+
 // describe names a resource in a message: its type's short name and its name.
 func describe(r Resource) string {
 	short := r.Type[strings.LastIndex(r.Type, ":")+1:]
@@ -188,18 +201,14 @@ var noPublicPrincipals = ResourcePolicy{
 		"control, not behind an IAM grant to everyone.",
 	Level: policyx.EnforcementLevelMandatory,
 	check: func(r Resource, _ settings) []string {
-		if IAMKindOf(r.Type) == NotIAM {
-			return nil
-		}
-		gs, msgs := grantsOf(r)
-		for _, g := range gs {
+		return eachGrant(r, func(g Grant) (msgs []string) {
 			for _, m := range g.Members {
 				if IsPublic(m) {
 					msgs = append(msgs, fmt.Sprintf("%s grants %s to %s", where(r), roleText(g), m))
 				}
 			}
-		}
-		return msgs
+			return msgs
+		})
 	},
 }
 
@@ -213,21 +222,19 @@ var impersonationOnServiceAccountsOnly = ResourcePolicy{
 		"(projects/<project>/serviceAccounts/<email>). Then remove the project-, folder- or organization-level grant.",
 	Level: policyx.EnforcementLevelMandatory,
 	check: func(r Resource, _ settings) []string {
-		if IAMKindOf(r.Type) == NotIAM || onServiceAccount(r.Type) {
+		if onServiceAccount(r.Type) {
 			return nil
 		}
-		gs, msgs := grantsOf(r)
-		for _, g := range gs {
+		return eachGrant(r, func(g Grant) []string {
 			if !impersonationRoles[g.Role] {
-				continue
+				return nil
 			}
 			at := "on a " + module(r.Type) + " resource, where it can only be a mistake"
 			if level := hierarchyLevel(r.Type); level != "" {
 				at = "at " + level + " level, over every service account in that " + level
 			}
-			msgs = append(msgs, fmt.Sprintf("%s grants %s %s (to %s)", where(r), g.Role, at, membersText(g)))
-		}
-		return msgs
+			return []string{fmt.Sprintf("%s grants %s %s (to %s)", where(r), g.Role, at, membersText(g))}
+		})
 	},
 }
 
@@ -384,21 +391,17 @@ var runInvokerServiceAccountsOnly = ResourcePolicy{
 			"written in IAM (e.g. group:oncall@example.com).",
 	}},
 	check: func(r Resource, s settings) []string {
-		if IAMKindOf(r.Type) == NotIAM {
-			return nil
-		}
-		gs, msgs := grantsOf(r)
-		for _, g := range gs {
+		return eachGrant(r, func(g Grant) (msgs []string) {
 			if g.Role != "roles/run.invoker" {
-				continue
+				return nil
 			}
 			for _, m := range g.Members {
 				if !strings.HasPrefix(m, "serviceAccount:") && !slices.Contains(s.allowedMembers, m) {
 					msgs = append(msgs, fmt.Sprintf("%s grants roles/run.invoker to %s, which is not a service account", where(r), m))
 				}
 			}
-		}
-		return msgs
+			return msgs
+		})
 	},
 }
 
@@ -412,16 +415,9 @@ var impersonationGrantsExpire = ResourcePolicy{
 		"access, grant a group instead of a person.",
 	Level: policyx.EnforcementLevelAdvisory,
 	check: func(r Resource, _ settings) []string {
-		if IAMKindOf(r.Type) == NotIAM {
-			return nil
-		}
-		gs, msgs := grantsOf(r)
-		for _, g := range gs {
-			if !impersonationRoles[g.Role] {
-				continue
-			}
-			if g.Condition != nil && !g.Condition.Known {
-				continue
+		return eachGrant(r, func(g Grant) (msgs []string) {
+			if !impersonationRoles[g.Role] || g.Condition != nil && !g.Condition.Known {
+				return nil
 			}
 			for _, m := range g.Members {
 				if !strings.HasPrefix(m, "user:") {
@@ -437,8 +433,8 @@ var impersonationGrantsExpire = ResourcePolicy{
 					}
 				}
 			}
-		}
-		return msgs
+			return msgs
+		})
 	},
 }
 
