@@ -178,6 +178,23 @@ func newGoogleish(t *testing.T) *googleish {
 
 func b64(v []byte) string { return base64.RawURLEncoding.EncodeToString(v) }
 
+// appendLocked appends v to *list under mu: the fakes' handlers run on the servers' goroutines,
+// the tests read what they recorded on their own.
+func appendLocked(mu *sync.Mutex, list *[]string, v string) {
+	mu.Lock()
+	*list = append(*list, v)
+	mu.Unlock()
+}
+
+// hold keeps a hanging fake's request open until release is closed (when the test ends) or the
+// client gives up on it.
+func hold(release <-chan struct{}, r *http.Request) {
+	select {
+	case <-release:
+	case <-r.Context().Done():
+	}
+}
+
 func (g *googleish) sign(t *testing.T, claims map[string]any) string {
 	t.Helper()
 	payload, err := json.Marshal(claims)
@@ -197,16 +214,11 @@ func (g *googleish) sign(t *testing.T, claims map[string]any) string {
 // grant with a target_audience: an ID token, once the assertion's signature checks out.
 func (g *googleish) serveToken(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/elsewhere" {
-		g.mu.Lock()
-		g.leaked = append(g.leaked, r.Header.Get("Authorization"))
-		g.mu.Unlock()
+		appendLocked(&g.mu, &g.leaked, r.Header.Get("Authorization"))
 		return
 	}
 	if g.tokenHangs {
-		select {
-		case <-g.release:
-		case <-r.Context().Done():
-		}
+		hold(g.release, r)
 		return
 	}
 	if r.ParseForm() != nil || r.Form.Get("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer" {
@@ -234,22 +246,15 @@ func (g *googleish) serveToken(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, `{"error":"invalid_grant"}`, http.StatusBadRequest)
 		return
 	}
-	g.mu.Lock()
-	g.audiences = append(g.audiences, claims.TargetAudience)
-	g.mu.Unlock()
+	appendLocked(&g.mu, &g.audiences, claims.TargetAudience)
 	w.Header().Set("Content-Type", "application/json")
 	fmt.Fprintf(w, `{"id_token":%q}`, g.idToken)
 }
 
 func (g *googleish) serveTarget(w http.ResponseWriter, r *http.Request) {
-	g.mu.Lock()
-	g.authz = append(g.authz, r.Header.Get("Authorization"))
-	g.mu.Unlock()
+	appendLocked(&g.mu, &g.authz, r.Header.Get("Authorization"))
 	if g.targetHang {
-		select {
-		case <-g.release:
-		case <-r.Context().Done():
-		}
+		hold(g.release, r)
 		return
 	}
 	if r.Header.Get("Authorization") != "Bearer "+g.idToken {

@@ -47,14 +47,9 @@ func newFakeIAM(t *testing.T, answers map[string]answer) *fakeIAM {
 
 func (f *fakeIAM) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
-	f.mu.Lock()
-	f.requests = append(f.requests, r.Method+" "+r.URL.Path+"?"+r.URL.RawQuery+" "+string(body))
-	f.mu.Unlock()
+	appendLocked(&f.mu, &f.requests, r.Method+" "+r.URL.Path+"?"+r.URL.RawQuery+" "+string(body))
 	if f.hang {
-		select {
-		case <-f.release:
-		case <-r.Context().Done():
-		}
+		hold(f.release, r)
 		return
 	}
 	a, ok := f.answers[r.URL.Path]
