@@ -374,32 +374,30 @@ func reportScale(b *testing.B, m *benchMocks) {
 
 // BenchmarkProgram is the whole program under mocks.
 func BenchmarkProgram(b *testing.B) {
+	benchRegistrations(b, func(_ genStack, cfg map[string]string, keys []string, m *benchMocks) error {
+		return runProgram(cfg, keys, m)
+	})
+}
+
+// BenchmarkFloor is the same cloud resources registered flat.
+func BenchmarkFloor(b *testing.B) {
+	benchRegistrations(b, func(s genStack, cfg map[string]string, _ []string, m *benchMocks) error {
+		return runFloor(s, cfg, m)
+	})
+}
+
+// benchRegistrations benchmarks register (the program or the floor) on the generated stack of
+// each bench size, given as the stack, its config and the config's keys, and reports its scale.
+func benchRegistrations(b *testing.B, register func(s genStack, cfg map[string]string, keys []string, m *benchMocks) error) {
 	for _, n := range benchSizes {
-		cfg := genCallers(n).raw(b)
+		s := genCallers(n)
+		cfg := s.raw(b)
 		keys := slices.Sorted(maps.Keys(cfg))
 		b.Run(fmt.Sprintf("callers=%d", n), func(b *testing.B) {
 			b.ReportAllocs()
 			m := &benchMocks{}
 			for b.Loop() {
-				if err := runProgram(cfg, keys, m); err != nil {
-					b.Fatal(err)
-				}
-			}
-			reportScale(b, m)
-		})
-	}
-}
-
-// BenchmarkFloor is the same cloud resources registered flat.
-func BenchmarkFloor(b *testing.B) {
-	for _, n := range benchSizes {
-		s := genCallers(n)
-		cfg := s.raw(b)
-		b.Run(fmt.Sprintf("callers=%d", n), func(b *testing.B) {
-			b.ReportAllocs()
-			m := &benchMocks{}
-			for b.Loop() {
-				if err := runFloor(s, cfg, m); err != nil {
+				if err := register(s, cfg, keys, m); err != nil {
 					b.Fatal(err)
 				}
 			}
