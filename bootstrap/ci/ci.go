@@ -110,7 +110,8 @@ func Declare(ctx *pulumi.Context, p *Stack) (program.Outputs, error) {
 		Project:     pulumi.String(p.Project),
 		AccountId:   pulumi.String(p.Runtime.ID),
 		DisplayName: pulumi.String("Cloud Run runtime"),
-		// The main stack references this account (service.runtimeAccount) and grants it nothing.
+		// The main stack references this account (service.runtimeAccount) and grants it only
+		// secretAccessor on the secrets the service reads (each on that secret alone).
 		Description: pulumi.String("Identity the private Cloud Run service runs as. Owned by the CI bootstrap so that the deploy account may act as it without owning it. Grant it only what the service itself calls."),
 	}, appAPIs, protect)
 	if err != nil {
