@@ -13,6 +13,7 @@ import (
 
 	"github.com/platform/private-run-api/config"
 	"github.com/platform/private-run-api/diag"
+	"github.com/platform/private-run-api/internal/teststack"
 	"github.com/platform/private-run-api/plan"
 )
 
@@ -21,14 +22,7 @@ const namespace = "private-run-api"
 var at = time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
 
 // header is the project, the region and the service, which every test stack starts with.
-const header = `
-config:
-  gcp:project: acme-test
-  gcp:region: us-central1
-  private-run-api:service:
-    name: orders-api
-    image: us-docker.pkg.dev/cloudrun/container/hello
-`
+const header = teststack.Header
 
 // base is a small stack with every kind of grant: invoker, default and own impersonators (one
 // with an expiry), the OpenID self-grant, the guard role, and an external caller.

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/platform/private-run-api/internal/teststack"
 	"github.com/platform/private-run-api/plan"
 )
 
@@ -17,13 +18,7 @@ import (
 // days away.
 var now = time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
 
-const testStack = `config:
-  gcp:project: acme-test
-  gcp:region: asia-northeast1
-  private-run-api:service:
-    name: orders-api
-    image: asia-northeast1-docker.pkg.dev/acme-test/apps/orders-api:1.0.0
-  private-run-api:impersonators:
+const testStack = teststack.TokyoHeader + `  private-run-api:impersonators:
     - user:lead@acme.example
   private-run-api:callers:
     - name: orders-batch
@@ -45,13 +40,7 @@ const testStack = `config:
 `
 
 // lonelyStack has a caller nobody may impersonate, an internal-only service and no API enabling.
-const lonelyStack = `config:
-  gcp:project: acme-test
-  gcp:region: asia-northeast1
-  private-run-api:service:
-    name: orders-api
-    image: asia-northeast1-docker.pkg.dev/acme-test/apps/orders-api:1.0.0
-    ingress: internal
+const lonelyStack = teststack.TokyoHeader + `    ingress: internal
   private-run-api:enableApis: false
   private-run-api:callers:
     - name: lonely-job

@@ -16,6 +16,7 @@ import (
 	"github.com/platform/private-run-api/config"
 	"github.com/platform/private-run-api/internal/mocktest"
 	"github.com/platform/private-run-api/internal/program"
+	"github.com/platform/private-run-api/internal/teststack"
 	"github.com/platform/private-run-api/stack"
 )
 
@@ -177,14 +178,7 @@ func devStack(tb testing.TB) map[string]string {
 
 // base is the start every small test stack shares: a project, a region and a service. Stacks add
 // their callers and what they vary; the bad-config cases add what makes them bad.
-const base = `
-config:
-  gcp:project: acme-test
-  gcp:region: us-central1
-  private-run-api:service:
-    name: orders-api
-    image: us-docker.pkg.dev/cloudrun/container/hello
-`
+const base = teststack.Header
 
 // minimal is a small valid stack to vary from.
 const minimal = base + `  private-run-api:callers:

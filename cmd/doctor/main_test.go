@@ -18,17 +18,13 @@ import (
 	"time"
 
 	"google.golang.org/api/option"
+
+	"github.com/platform/private-run-api/internal/teststack"
 )
 
 const devBatch = "orders-batch@acme-platform-dev.iam.gserviceaccount.com"
 
-const testStack = `config:
-  gcp:project: acme-test
-  gcp:region: asia-northeast1
-  private-run-api:service:
-    name: orders-api
-    image: asia-northeast1-docker.pkg.dev/acme-test/apps/orders-api:1.0.0
-  private-run-api:callers:
+const testStack = teststack.TokyoHeader + `  private-run-api:callers:
     - name: orders-batch
       impersonators:
         - user:alice@acme.example
