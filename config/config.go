@@ -55,7 +55,7 @@ type Service struct {
 	Region string `json:"region,omitempty"`
 	// Ingress is one of IngressAll (default), IngressInternal, IngressInternalAndLB.
 	Ingress string `json:"ingress,omitempty"`
-	// Port is the container port; 0 leaves Cloud Run's default (8080).
+	// Port is the container port; default DefaultPort, Cloud Run's own.
 	Port         int               `json:"port,omitempty"`
 	Env          map[string]string `json:"env,omitempty"`
 	MinInstances *int              `json:"minInstances,omitempty"`

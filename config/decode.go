@@ -357,19 +357,33 @@ func UnknownKeys(namespace string, allKeys, known []string, reader string) diag.
 	for _, k := range known {
 		isKnown[k] = true
 	}
-	var unknown []string
+	var unknown, foreign []string
 	for _, k := range allKeys {
-		if rest, ok := strings.CutPrefix(k, namespace+":"); ok && !isKnown[rest] {
+		rest, ours := strings.CutPrefix(k, namespace+":")
+		switch {
+		case ours && !isKnown[rest]:
 			unknown = append(unknown, rest)
+		case !ours && !ProviderKeys[k]:
+			foreign = append(foreign, k)
 		}
 	}
 	sort.Strings(unknown)
+	sort.Strings(foreign)
 	var ps problems
 	for _, k := range unknown {
 		ps.Add(diag.Unknown, diag.NewPath(namespace+":"+k), "", "is not a config key "+reader+" reads", unknownKeyFix(k, namespace+":", known))
 	}
+	// The stack file comes from pull requests, and the provider reads its own keys from it: a
+	// custom endpoint (gcp:storageCustomEndpoint, gcp:iamCustomEndpoint, ...) would send the
+	// deploy identity's token to another host, and no grant in the access report would show it.
+	for _, k := range foreign {
+		ps.Add(diag.Forbidden, diag.NewPath(k), "", "is a setting "+reader+" does not read: only gcp:project and gcp:region may sit beside its own keys", "remove it; provider settings such as credentials or custom endpoints belong to the environment of a trusted run, never to a stack file a pull request can change")
+	}
 	return ps
 }
+
+// ProviderKeys are the only keys outside a program's namespace that a stack file may set.
+var ProviderKeys = map[string]bool{KeyGCPProject: true, KeyGCPRegion: true}
 
 // EngineConfigKeys lists the keys of the whole stack config, which the Pulumi language host
 // passes to the program as a JSON object in PULUMI_CONFIG; nil when it is absent (tests, tools).

@@ -101,6 +101,15 @@ func (c *Config) ImageOwnerOrDefault() string {
 	return c.Service.ImageOwner
 }
 
+// Port is service.port, or Cloud Run's 8080: always sent, since the provider keeps the last port
+// when none is sent, so removing service.port would otherwise change nothing.
+func (c *Config) Port() int {
+	if c.Service.Port != 0 {
+		return c.Service.Port
+	}
+	return DefaultPort
+}
+
 // MinInstances and MaxInstances are what the program sends: both always, so that removing either
 // from config resets it rather than leaving the last value in place.
 func (c *Config) MinInstances() int {

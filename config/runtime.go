@@ -76,6 +76,7 @@ var ExecutionEnvironments = map[string]string{
 // an Optional+Computed field that is no longer sent, so removing a key from config would
 // otherwise change nothing.
 const (
+	DefaultPort           = 8080
 	DefaultCPU            = "1"
 	DefaultMemory         = "512Mi"
 	DefaultConcurrency    = 80
@@ -102,7 +103,9 @@ type SecretRef struct {
 	// Ref is what Cloud Run takes: the ID for a secret of the service's project, the full name
 	// for another project's.
 	Ref string
-	// Key is a stable suffix for the logical name of the accessor grant.
+	// Key is a stable suffix for the logical name of the accessor grant: the ID for a secret of
+	// gcp:project, "<project>/<id>" for another's. Never lower-cased or rewritten, so that two
+	// secrets ("db_pass" and "db-pass") cannot share one logical name.
 	Key string
 }
 
@@ -219,21 +222,16 @@ func reservedMount(dir string) bool {
 // ParseSecret resolves a secret as written in config, for gcp:project.
 func ParseSecret(project, s string) (SecretRef, bool) {
 	if m := gcp.SecretName.FindStringSubmatch(s); m != nil {
-		r := SecretRef{Project: m[1], ID: m[2], Name: s, Ref: s}
 		if m[1] == project {
-			r.Ref = m[2]
+			s = m[2] // the same secret as its bare ID: one grant, one key
+		} else {
+			return SecretRef{Project: m[1], ID: m[2], Name: s, Ref: s, Key: m[1] + "/" + m[2]}, true
 		}
-		r.Key = strings.ToLower(strings.ReplaceAll(m[1]+"-"+m[2], "_", "-"))
-		if m[1] == project {
-			r.Key = strings.ToLower(strings.ReplaceAll(m[2], "_", "-"))
-		}
-		return r, true
 	}
 	if !gcp.SecretID.MatchString(s) {
 		return SecretRef{}, false
 	}
-	return SecretRef{Project: project, ID: s, Name: "projects/" + project + "/secrets/" + s, Ref: s,
-		Key: strings.ToLower(strings.ReplaceAll(s, "_", "-"))}, true
+	return SecretRef{Project: project, ID: s, Name: "projects/" + project + "/secrets/" + s, Ref: s, Key: s}, true
 }
 
 func validateVPC(ps *problems, v VPC) {

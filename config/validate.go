@@ -365,12 +365,11 @@ func validatePolicySize(ps *problems, path diag.Path, base policyBase, own []Imp
 }
 
 func validateAuthz(ps *problems, c *Config) {
-	if !c.Authz.On() {
-		return
-	}
-	if c.Project != "" && (c.Service.Name != "" || c.Authz.Bucket != "") {
+	if c.Authz.On() && c.Project != "" && (c.Service.Name != "" || c.Authz.Bucket != "") {
 		validateBucket(ps, c)
 	}
+	// The role is checked whether or not the guard is on: the program creates it either way (it
+	// outlives the guard), and a bad ID would fail only halfway through `pulumi up`.
 	if c.Authz.Role != "" {
 		validateExistingRole(ps, c)
 	} else if c.Service.Name != "" || c.Authz.RoleID != "" {
@@ -384,6 +383,9 @@ func validateAuthz(ps *problems, c *Config) {
 	}
 	if t := c.RoleTitle(); len(t) > 100 {
 		ps.Add(diag.TooLong, diag.NewPath("authz").Child("roleTitle"), short(t), "is longer than 100 bytes", "shorten it")
+	}
+	if !c.Authz.On() {
+		return
 	}
 	if loc := c.BucketLocation(); loc != "" && !locationRe.MatchString(loc) {
 		ps.Add(diag.Invalid, diag.NewPath("authz").Child("location"), c.Authz.Location, "is not a Cloud Storage location", `use a region ("asia-northeast1"), a dual-region or a multi-region ("US", "EU", "ASIA")`)

@@ -199,7 +199,7 @@ func Resolve(c *config.Config, now time.Time) *Stack {
 		Region:         c.ServiceRegion(),
 		Image:          c.Service.Image,
 		Ingress:        config.IngressValues[c.IngressOrDefault()],
-		Port:           c.Service.Port,
+		Port:           c.Port(),
 		Env:            c.Service.Env,
 		MinInstances:   c.MinInstances(),
 		MaxInstances:   c.MaxInstances(),

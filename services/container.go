@@ -25,10 +25,8 @@ func container(p plan.Service) *cloudrunv2.ServiceTemplateContainerArgs {
 		},
 		StartupProbe: startupProbe(p.StartupProbe),
 	}
-	if p.Port != 0 {
-		c.Ports = cloudrunv2.ServiceTemplateContainerPortArray{
-			&cloudrunv2.ServiceTemplateContainerPortArgs{ContainerPort: pulumi.Int(p.Port)},
-		}
+	c.Ports = cloudrunv2.ServiceTemplateContainerPortArray{
+		&cloudrunv2.ServiceTemplateContainerPortArgs{ContainerPort: pulumi.Int(p.Port)},
 	}
 	type env struct {
 		name string

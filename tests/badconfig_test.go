@@ -278,6 +278,28 @@ config:
 			},
 		},
 		{
+			// The provider reads its own keys from the stack file too: a custom endpoint there
+			// would hand the deploy identity's token to another host without any grant changing.
+			name:  "provider settings in the stack file",
+			diags: []string{"Forbidden aws:region", "Forbidden gcp:storageCustomEndpoint"},
+			yaml: base + `  gcp:storageCustomEndpoint: https://storage.attacker.example/storage/v1/
+  aws:region: us-east-1
+`,
+			want: []string{
+				`gcp:storageCustomEndpoint: is a setting this program does not read: only gcp:project and gcp:region may sit beside its own keys; remove it; provider settings such as credentials or custom endpoints belong to the environment of a trusted run, never to a stack file a pull request can change`,
+			},
+		},
+		{
+			// The role outlives the guard, so its ID is checked with the guard off too.
+			name:  "role ID with the guard off",
+			diags: []string{"Invalid authz.roleId"},
+			yaml: base + `  private-run-api:authz:
+    enabled: false
+    roleId: bad-role-id!
+`,
+			want: []string{`authz.roleId "bad-role-id!": must be 3-64 chars of a-z, A-Z, 0-9, _ and .`},
+		},
+		{
 			name:  "wrong shapes",
 			diags: []string{"Invalid impersonators[0]", "Invalid callers", "Invalid enableApis", "Invalid labels"},
 			yaml: base + `

@@ -58,7 +58,7 @@ func TestDevStackResources(t *testing.T) {
 		tBucket + " authz-bucket",
 		tBucketPolicy + " authz-policy",
 		tSecretIAM + " orders-api-secret-orders-db-password",
-		tSecretIAM + " orders-api-secret-acme-shared-secrets-payments-signing-key",
+		tSecretIAM + " orders-api-secret-acme-shared-secrets/payments-signing-key",
 		tProjectAPI + " apis-secretmanager.googleapis.com",
 		tComponentAuth + " authz",
 		tComponentCall + " callers",
@@ -116,7 +116,7 @@ func TestDevStackResources(t *testing.T) {
 		svc := r.Find(t, tService, "orders-api")
 		for name, want := range map[string][2]string{
 			"orders-api-secret-orders-db-password":                       {devProject, "orders-db-password"},
-			"orders-api-secret-acme-shared-secrets-payments-signing-key": {"acme-shared-secrets", "payments-signing-key"},
+			"orders-api-secret-acme-shared-secrets/payments-signing-key": {"acme-shared-secrets", "payments-signing-key"},
 		} {
 			m := r.Find(t, tSecretIAM, name)
 			checkParent(t, m, api)

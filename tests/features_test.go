@@ -111,8 +111,10 @@ func TestCallerWithNoImpersonators(t *testing.T) {
 	}
 	svc := r.Find(t, tService, "orders-api")
 	c := svc.Obj("template")["containers"].ArrayValue()[0].ObjectValue()
-	if _, ok := c["ports"]; ok {
-		t.Errorf("ports set without service.port: %v", c["ports"])
+	// The port is always sent, Cloud Run's 8080 without service.port: the provider keeps the
+	// last port when none is sent, so removing service.port would otherwise change nothing.
+	if ports := c["ports"].ArrayValue(); len(ports) != 1 || ports[0].ObjectValue()["containerPort"].NumberValue() != 8080 {
+		t.Errorf("ports without service.port = %v, want [8080]", c["ports"])
 	}
 	// Both bounds are always sent, Cloud Run's defaults when config has none: a removed bound
 	// must really go back to its default, which leaving the field out would not do.

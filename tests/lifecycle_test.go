@@ -136,6 +136,41 @@ func TestLifecycleTraps(t *testing.T) {
 			},
 		},
 		{
+			// Two secrets whose IDs differ only in "_" and "-", a full name of this project's, and
+			// another project's secret whose project and ID run together like a local ID: one
+			// grant each, none sharing a logical name.
+			name: "secrets that look alike",
+			yaml: strings.Replace(minimal, "    image: us-docker.pkg.dev/cloudrun/container/hello\n", `    image: us-docker.pkg.dev/cloudrun/container/hello
+    secrets:
+      - secret: db_pass
+        env: DB_PASS_A
+      - secret: db-pass
+        env: DB_PASS_B
+      - secret: projects/acme-test/secrets/db-pass
+        env: DB_PASS_C
+      - secret: acme-x
+        env: X_LOCAL
+      - secret: projects/acme/secrets/x
+        env: X_OTHER
+`, 1),
+			check: func(t *testing.T, r *result) {
+				var got []string
+				for _, m := range r.ByType(tSecretIAM) {
+					got = append(got, m.Name+" "+m.Str("project")+"/"+m.Str("secretId"))
+				}
+				slices.Sort(got)
+				want := []string{
+					"orders-api-secret-acme-x acme-test/acme-x",
+					"orders-api-secret-acme/x acme/x",
+					"orders-api-secret-db-pass acme-test/db-pass",
+					"orders-api-secret-db_pass acme-test/db_pass",
+				}
+				if !reflect.DeepEqual(got, want) {
+					t.Errorf("secret grants:\n got %q\nwant %q", got, want)
+				}
+			},
+		},
+		{
 			name: "image owned by the app's pipeline",
 			yaml: strings.Replace(minimal, "    image: us-docker.pkg.dev/cloudrun/container/hello\n", "    image: us-docker.pkg.dev/cloudrun/container/hello\n    imageOwner: pipeline\n", 1),
 			check: func(t *testing.T, r *result) {

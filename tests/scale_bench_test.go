@@ -193,6 +193,7 @@ func floor(s genStack) pulumi.RunFunc {
 				Containers: cloudrunv2.ServiceTemplateContainerArray{
 					&cloudrunv2.ServiceTemplateContainerArgs{
 						Image: pulumi.String(s.Service.Image),
+						Ports: cloudrunv2.ServiceTemplateContainerPortArray{&cloudrunv2.ServiceTemplateContainerPortArgs{ContainerPort: pulumi.Int(config.DefaultPort)}},
 						Resources: &cloudrunv2.ServiceTemplateContainerResourcesArgs{
 							Limits:  pulumi.StringMap{"cpu": pulumi.String(config.DefaultCPU), "memory": pulumi.String(config.DefaultMemory)},
 							CpuIdle: pulumi.Bool(true), StartupCpuBoost: pulumi.Bool(false),
