@@ -1,9 +1,6 @@
 package iam
 
 import (
-	"sort"
-
-	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/organizations"
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/projects"
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/storage"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -100,16 +97,9 @@ func NewAuthzGuard(ctx *pulumi.Context, name string, args *AuthzGuardArgs, opts 
 
 // newBucketPolicy owns the bucket's whole IAM policy. A new bucket carries convenience bindings
 // (project owners and editors as legacyBucketOwner, viewers as legacyBucketReader), and both hold
-// storage.buckets.get: a binding beside them would let every project member pass the guard. The
-// policy document comes from the provider's own renderer (getIAMPolicy), so its form is the one
-// the provider compares with what Storage returns; every input is known, so a preview shows it.
+// storage.buckets.get: a binding beside them would let every project member pass the guard.
 func newBucketPolicy(ctx *pulumi.Context, name string, g *AuthzGuard, args *AuthzGuardArgs) error {
-	var bindings []organizations.GetIAMPolicyBinding
-	for _, b := range Bindings(args.IAM, nil) {
-		bindings = append(bindings, organizations.GetIAMPolicyBinding{Role: b.Role, Members: b.Members})
-	}
-	sort.Slice(bindings, func(a, b int) bool { return bindings[a].Role < bindings[b].Role })
-	doc, err := organizations.LookupIAMPolicy(ctx, &organizations.LookupIAMPolicyArgs{Bindings: bindings}, pulumi.Parent(g))
+	doc, err := PolicyData(ctx, args.IAM, nil, pulumi.Parent(g))
 	if err != nil {
 		return err
 	}
@@ -118,9 +108,9 @@ func newBucketPolicy(ctx *pulumi.Context, name string, g *AuthzGuard, args *Auth
 	// The bucket and the role reach the policy as properties, not dependsOn alone: when either is
 	// replaced (a new location, a new role ID), the engine replaces or updates the policy with it,
 	// instead of leaving the new bucket with Storage's default policy.
-	policyData := pulumi.String(doc.PolicyData).ToStringOutput()
+	policyData := pulumi.String(doc).ToStringOutput()
 	if g.Role != nil {
-		policyData = Named(ctx, doc.PolicyData, g.Role)
+		policyData = Named(ctx, doc, g.Role)
 	}
 	_, err = storage.NewBucketIAMPolicy(ctx, name, &storage.BucketIAMPolicyArgs{
 		Bucket:     g.Bucket.Name,

@@ -2,16 +2,17 @@
 // callers' accounts, and the authz guard (a custom role held on an empty bucket).
 //
 // Every component states IAM the same way, as Cloud Foundation Fabric's modules do: IAM maps a
-// role to its members (one authoritative binding each, named after the role), and IAMBindings
-// are bindings under a stable key, with an optional condition. Authoritative, because the program
-// owns each resource it grants on: drift such as a hand-added allUsers is removed on the next
-// `pulumi up`.
+// role to its members, and IAMBindings are bindings under a stable key, with an optional
+// condition. On the resources callers reach (the service, the authz bucket) the two render into
+// the resource's whole policy, so that nothing added by hand survives the next `pulumi up`; on a
+// caller's account each becomes one authoritative binding.
 package iam
 
 import (
 	"sort"
 	"strings"
 
+	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/organizations"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -66,6 +67,26 @@ type KeyedBinding struct {
 // RoleKey turns "roles/run.invoker" into "run-invoker" for a logical name.
 func RoleKey(role string) string {
 	return strings.NewReplacer(".", "-", "/", "-").Replace(strings.TrimPrefix(role, "roles/"))
+}
+
+// PolicyData renders a whole allow policy (role-keyed IAM and keyed bindings with their
+// conditions) with the provider's own renderer, getIAMPolicy, so that its form is the one the
+// provider compares with what Google returns; every input is known, so a preview shows it all.
+// No binding at all renders "{}", which removes whatever else was on the resource.
+func PolicyData(ctx *pulumi.Context, iam map[string][]string, keyed map[string]Binding, opts ...pulumi.InvokeOption) (string, error) {
+	var bindings []organizations.GetIAMPolicyBinding
+	for _, b := range Bindings(iam, keyed) {
+		gb := organizations.GetIAMPolicyBinding{Role: b.Role, Members: b.Members}
+		if c := b.Condition; c != nil {
+			gb.Condition = &organizations.GetIAMPolicyBindingCondition{Title: c.Title, Expression: c.Expression}
+		}
+		bindings = append(bindings, gb)
+	}
+	doc, err := organizations.LookupIAMPolicy(ctx, &organizations.LookupIAMPolicyArgs{Bindings: bindings}, opts...)
+	if err != nil {
+		return "", err
+	}
+	return doc.PolicyData, nil
 }
 
 // with is opts and more in a new slice: appending to a caller's opts in a loop would let one

@@ -121,20 +121,19 @@ func NewPrivateAPI(ctx *pulumi.Context, name string, args *PrivateAPIArgs, opts 
 
 	deps := append([]pulumi.Resource{svc}, args.MemberDeps...)
 	deps = append(deps, args.DependsOn...)
-	for _, b := range iam.Bindings(args.IAM, args.IAMBindings) {
-		bargs := &cloudrunv2.ServiceIamBindingArgs{
-			Project:  pulumi.String(args.Project),
-			Location: pulumi.String(p.Region),
-			Name:     iam.Named(ctx, p.Name, svc), // a replaced service takes its bindings with it
-			Role:     pulumi.String(b.Role),
-			Members:  pulumi.ToStringArray(b.Members),
-		}
-		if c := b.Condition; c != nil {
-			bargs.Condition = &cloudrunv2.ServiceIamBindingConditionArgs{Title: pulumi.String(c.Title), Expression: pulumi.String(c.Expression)}
-		}
-		if _, err := cloudrunv2.NewServiceIamBinding(ctx, name+"-"+b.Key, bargs, pulumi.Parent(api), pulumi.DependsOn(deps)); err != nil {
-			return nil, err
-		}
+	// The service's whole IAM policy: the declared invokers and nothing else. A binding per role
+	// would leave a hand-added roles/run.admin (or allUsers, once no caller invokes) in place.
+	doc, err := iam.PolicyData(ctx, args.IAM, args.IAMBindings, pulumi.Parent(api))
+	if err != nil {
+		return nil, err
+	}
+	if _, err := cloudrunv2.NewServiceIamPolicy(ctx, name+"-policy", &cloudrunv2.ServiceIamPolicyArgs{
+		Project:    pulumi.String(args.Project),
+		Location:   pulumi.String(p.Region),
+		Name:       iam.Named(ctx, p.Name, svc), // a replaced service takes its policy with it
+		PolicyData: pulumi.String(doc),
+	}, pulumi.Parent(api), pulumi.DependsOn(deps)); err != nil {
+		return nil, err
 	}
 
 	api.URL = svc.Uri

@@ -238,11 +238,16 @@ func accessDeployedGrants(t *testing.T, r *result) map[string]bool {
 			continue
 		}
 		switch x.Type {
-		case tServiceIAM:
-			if x.Obj("condition") != nil {
-				t.Errorf("%s has a condition the report cannot show", x.Name)
+		case tServicePolicy:
+			target := fmt.Sprintf("//run.googleapis.com/projects/%s/locations/%s/services/%s", x.Str("project"), x.Str("location"), x.Str("name"))
+			for _, b := range policyOf(t, x).Bindings {
+				if b.Condition != nil {
+					t.Errorf("%s has a condition the report cannot show", x.Name)
+				}
+				for _, m := range b.Members {
+					out[accessGrantKey(m, b.Role, target, nil)] = true
+				}
 			}
-			add(x, fmt.Sprintf("//run.googleapis.com/projects/%s/locations/%s/services/%s", x.Str("project"), x.Str("location"), x.Str("name")), nil)
 		case tAccountIAM:
 			var expires *time.Time
 			if cond := x.Obj("condition"); cond != nil {
@@ -261,7 +266,7 @@ func accessDeployedGrants(t *testing.T, r *result) map[string]bool {
 			}
 			add(x, "//iam.googleapis.com/"+x.Str("serviceAccountId"), expires)
 		case tBucketPolicy:
-			for _, b := range bucketPolicyOf(t, x).Bindings {
+			for _, b := range policyOf(t, x).Bindings {
 				if b.Condition != nil {
 					t.Errorf("%s has a condition the report cannot show", x.Name)
 				}

@@ -40,17 +40,17 @@ type policyWrites struct {
 }
 
 func isIAMBinding(typ string) bool {
-	return typ == tAccountIAM || typ == tServiceIAM || typ == tBucketPolicy
+	return typ == tAccountIAM || typ == tServicePolicy || typ == tBucketPolicy
 }
 
 // grantees are the members an IAM resource grants to: a binding's members, or every member of a
-// whole policy (the authz bucket's holds one role).
+// whole policy (the service's and the authz bucket's each hold one role).
 func grantees(r mocktest.Resource) []string {
-	if r.Type != tBucketPolicy {
+	if r.Type != tBucketPolicy && r.Type != tServicePolicy {
 		return r.Strs("members")
 	}
 	var out []string
-	var p bucketPolicy
+	var p iamPolicy
 	_ = json.Unmarshal([]byte(r.Str("policyData")), &p)
 	for _, b := range p.Bindings {
 		out = append(out, b.Members...)
@@ -58,12 +58,12 @@ func grantees(r mocktest.Resource) []string {
 	return out
 }
 
-// policyOf names the allow policy an IAM binding resource writes.
-func policyOf(r mocktest.Resource) string {
+// policyNameOf names the allow policy an IAM resource writes.
+func policyNameOf(r mocktest.Resource) string {
 	switch r.Type {
 	case tAccountIAM:
 		return "account " + r.Str("serviceAccountId")
-	case tServiceIAM:
+	case tServicePolicy:
 		return "service " + r.Str("project") + "/" + r.Str("location") + "/" + r.Str("name")
 	case tBucketPolicy:
 		return "bucket " + r.Str("bucket")
@@ -82,7 +82,7 @@ func memberGrants(before, after *mocktest.Resource) int {
 	if after != nil {
 		ma = grantees(*after)
 	}
-	if before != nil && after != nil && before.Type != tBucketPolicy {
+	if before != nil && after != nil && before.Type != tBucketPolicy && before.Type != tServicePolicy {
 		b, a := before.Inputs.Copy(), after.Inputs.Copy()
 		delete(b, "members")
 		delete(a, "members")
@@ -112,7 +112,7 @@ func diffRuns(before, after *result) costDiff {
 		if !isIAMBinding(x.Type) {
 			return
 		}
-		p := policyOf(x)
+		p := policyNameOf(x)
 		bindings[p]++
 		members[p] += memberGrants(prev, next)
 	}
@@ -213,7 +213,7 @@ func TestCostOfChange(t *testing.T) {
 			added: slices.Concat(
 				names(tAccount, "caller-new"),
 				names(tAccountIAM, "caller-new-token-creator", "caller-new-openid-self")),
-			changed: names(tServiceIAM, "orders-api-run-invoker"),
+			changed: names(tServicePolicy, "orders-api-policy"),
 			// Two bindings on the new account's policy, one on the service's; member by member
 			// the account's policy takes the two defaults and itself, one after another.
 			writes: policyWrites{Bindings: 3, Members: 4, Policies: 2, MaxBindings: 2, MaxMembers: 3},
@@ -226,7 +226,7 @@ func TestCostOfChange(t *testing.T) {
 			added: slices.Concat(
 				names(tAccount, "caller-new-guarded"),
 				names(tAccountIAM, "caller-new-guarded-token-creator", "caller-new-guarded-token-creator-expires-20270630t000000z", "caller-new-guarded-openid-self")),
-			changed: slices.Concat(names(tServiceIAM, "orders-api-run-invoker"), names(tBucketPolicy, "authz-policy")),
+			changed: slices.Concat(names(tServicePolicy, "orders-api-policy"), names(tBucketPolicy, "authz-policy")),
 			writes:  policyWrites{Bindings: 5, Members: 6, Policies: 3, MaxBindings: 3, MaxMembers: 4},
 		},
 		{
@@ -237,7 +237,7 @@ func TestCostOfChange(t *testing.T) {
 			added: slices.Concat(
 				names(tAccount, "caller-new-busy"),
 				names(tAccountIAM, "caller-new-busy-token-creator", "caller-new-busy-openid-self")),
-			changed: names(tServiceIAM, "orders-api-run-invoker"),
+			changed: names(tServicePolicy, "orders-api-policy"),
 			// 52 token creators and the account itself: 53 serial writes member by member.
 			writes: policyWrites{Bindings: 3, Members: 54, Policies: 2, MaxBindings: 2, MaxMembers: 53},
 		},
@@ -249,7 +249,7 @@ func TestCostOfChange(t *testing.T) {
 			removed: slices.Concat(
 				names(tAccount, "caller-0021"),
 				names(tAccountIAM, "caller-0021-token-creator", "caller-0021-token-creator-expires-20270331t000000z", "caller-0021-openid-self")),
-			changed: slices.Concat(names(tServiceIAM, "orders-api-run-invoker"), names(tBucketPolicy, "authz-policy")),
+			changed: slices.Concat(names(tServicePolicy, "orders-api-policy"), names(tBucketPolicy, "authz-policy")),
 			writes:  policyWrites{Bindings: 5, Members: 6, Policies: 3, MaxBindings: 3, MaxMembers: 4},
 		},
 		{
@@ -257,7 +257,7 @@ func TestCostOfChange(t *testing.T) {
 			stack: edit(func(s *genStack) {
 				s.Callers = slices.Delete(s.Callers, 9, 10)
 			}),
-			changed: slices.Concat(names(tServiceIAM, "orders-api-run-invoker"), names(tBucketPolicy, "authz-policy")),
+			changed: slices.Concat(names(tServicePolicy, "orders-api-policy"), names(tBucketPolicy, "authz-policy")),
 			writes:  policyWrites{Bindings: 2, Members: 2, Policies: 2, MaxBindings: 1, MaxMembers: 1},
 		},
 		{

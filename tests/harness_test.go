@@ -30,7 +30,7 @@ const (
 	tAccount       = "gcp:serviceaccount/account:Account"
 	tAccountIAM    = "gcp:serviceaccount/iAMBinding:IAMBinding"
 	tService       = "gcp:cloudrunv2/service:Service"
-	tServiceIAM    = "gcp:cloudrunv2/serviceIamBinding:ServiceIamBinding"
+	tServicePolicy = "gcp:cloudrunv2/serviceIamPolicy:ServiceIamPolicy"
 	tBucket        = "gcp:storage/bucket:Bucket"
 	tBucketPolicy  = "gcp:storage/bucketIAMPolicy:BucketIAMPolicy"
 	tSecretIAM     = "gcp:secretmanager/secretIamMember:SecretIamMember"
@@ -42,8 +42,8 @@ const (
 	tComponentAuth = "privateapi:iam:AuthzGuard"
 )
 
-// bucketPolicy is a BucketIAMPolicy's policyData, decoded.
-type bucketPolicy struct {
+// iamPolicy is a whole-policy resource's policyData (the service's, the bucket's), decoded.
+type iamPolicy struct {
 	Bindings []struct {
 		Role      string   `json:"role"`
 		Members   []string `json:"members"`
@@ -51,19 +51,35 @@ type bucketPolicy struct {
 	} `json:"bindings"`
 }
 
-// bucketPolicyOf decodes a BucketIAMPolicy's policyData; a policy that is not a known JSON string fails
+// policyOf decodes a whole-policy resource's policyData; a policy that is not a known JSON string fails
 // the test, since a reviewer could not read it in a preview.
-func bucketPolicyOf(tb testing.TB, x mocktest.Resource) bucketPolicy {
+func policyOf(tb testing.TB, x mocktest.Resource) iamPolicy {
 	tb.Helper()
 	v := x.Inputs["policyData"]
 	if !v.IsString() {
 		tb.Fatalf("%s: policyData is %v, not a known string: a preview would not show who holds the bucket", x.Name, v)
 	}
-	var p bucketPolicy
+	var p iamPolicy
 	if err := json.Unmarshal([]byte(v.StringValue()), &p); err != nil {
 		tb.Fatalf("%s: policyData %q: %v", x.Name, v.StringValue(), err)
 	}
 	return p
+}
+
+// members is who holds role in a decoded policy, in its order.
+func (p iamPolicy) members(role string) []string {
+	for _, b := range p.Bindings {
+		if b.Role == role {
+			return b.Members
+		}
+	}
+	return nil
+}
+
+// invokersOf is who may invoke the service name: the roles/run.invoker members of its policy.
+func invokersOf(tb testing.TB, r *result, service string) []string {
+	tb.Helper()
+	return policyOf(tb, r.Find(tb, tServicePolicy, service+"-policy")).members("roles/run.invoker")
 }
 
 // fixedNow is the clock the tests run at; expiries before it have passed.

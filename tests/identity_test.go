@@ -75,7 +75,7 @@ func TestStableIdentities(t *testing.T) {
 				tAccountIAM + " orders-mobile-token-creator-expires-20270331t000000z",
 				tAccountIAM + " orders-mobile-token-creator-expires-20270630t000000z",
 			},
-			changed: []string{tBucketPolicy + " authz-policy", tServiceIAM + " orders-api-run-invoker"},
+			changed: []string{tBucketPolicy + " authz-policy", tServicePolicy + " orders-api-policy"},
 		},
 		{
 			name: "remove a caller",
@@ -88,14 +88,14 @@ func TestStableIdentities(t *testing.T) {
 				tAccountIAM + " orders-batch-token-creator",
 				tAccountIAM + " orders-batch-token-creator-expires-20270331t000000z",
 			},
-			changed: []string{tServiceIAM + " orders-api-run-invoker"},
+			changed: []string{tServicePolicy + " orders-api-policy"},
 		},
 		{
 			name: "onboard an external caller",
 			cfg: editList(t, dev, "private-run-api:callers", func(cs []any) []any {
 				return append(cs, map[string]any{"name": "search-indexer", "email": "indexer@acme-search.iam.gserviceaccount.com"})
 			}),
-			changed: []string{tServiceIAM + " orders-api-run-invoker"},
+			changed: []string{tServicePolicy + " orders-api-policy"},
 		},
 		{
 			name: "add a default impersonator",

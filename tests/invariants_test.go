@@ -74,7 +74,7 @@ config:
 // allowedTypes is every resource type the program may register. A project-level IAM resource, a
 // service-account key or anything else unexpected fails the test by not being listed here.
 var allowedTypes = map[string]bool{
-	tAccount: true, tAccountIAM: true, tService: true, tServiceIAM: true, tBucket: true, tBucketPolicy: true, tSecretIAM: true,
+	tAccount: true, tAccountIAM: true, tService: true, tServicePolicy: true, tBucket: true, tBucketPolicy: true, tSecretIAM: true,
 	tCustomRole: true, tProjectAPI: true, tComponentCall: true, tComponentAPI: true, tComponentAPIs: true, tComponentAuth: true,
 }
 
@@ -127,6 +127,8 @@ func checkInvariants(t *testing.T, r *result, project string) {
 		switch x.Type {
 		case tBucketPolicy:
 			checkBucketPolicy(t, r, x, accounts)
+		case tServicePolicy:
+			checkServicePolicy(t, r, x, accounts)
 		case tSecretIAM:
 			// Only the runtime account, only the accessor role, only on a named secret.
 			runAs := ""
@@ -139,7 +141,7 @@ func checkInvariants(t *testing.T, r *result, project string) {
 			if a, ok := accounts[x.Str("member")]; ok && !slices.Contains(x.PropertyDeps["member"], a.URN) {
 				t.Errorf("%s: member is not the runtime account's output", x.Name)
 			}
-		case tAccountIAM, tServiceIAM:
+		case tAccountIAM:
 			role := x.Str("role")
 			if role == "" || strings.Contains(role, "admin") || strings.Contains(role, "editor") || strings.Contains(role, "owner") {
 				t.Errorf("%s %s: role %q", x.Type, x.Name, role)
@@ -196,6 +198,30 @@ func checkInvariants(t *testing.T, r *result, project string) {
 	}
 }
 
+// checkServicePolicy: the service's IAM is one whole policy, fully known in a preview, that holds
+// only roles/run.invoker, for known members, once each created account exists; and it names its
+// service through the service's output, so a replaced service gets its policy back.
+func checkServicePolicy(t *testing.T, r *result, x mocktest.Resource, accounts map[string]mocktest.Resource) {
+	t.Helper()
+	svcs := r.ByType(tService)
+	if len(svcs) != 1 || svcs[0].Str("name") != x.Str("name") || !slices.Contains(x.PropertyDeps["name"], svcs[0].URN) {
+		t.Errorf("%s: policy of service %q is not taken from the service's output (property dependencies %v)", x.Name, x.Str("name"), x.PropertyDeps)
+	}
+	if n := len(r.ByType(tServicePolicy)); n != 1 {
+		t.Errorf("%d service policies registered; the service has exactly one", n)
+	}
+	for _, b := range policyOf(t, x).Bindings {
+		if b.Role != "roles/run.invoker" || len(b.Members) == 0 || b.Condition != nil {
+			t.Errorf("%s: binding %+v; the service's policy holds only unconditioned invokers", x.Name, b)
+		}
+		for _, m := range b.Members {
+			if a, ok := accounts[m]; ok && !slices.Contains(x.Deps, a.URN) {
+				t.Errorf("%s grants to %s before its account exists (no dependency)", x.Name, m)
+			}
+		}
+	}
+}
+
 // checkBucketPolicy: the authz bucket's IAM is one whole policy, fully known in a preview, that
 // grants only the authz custom role, to known members, once each account exists; and it names
 // its bucket through the bucket's output, so a replaced bucket gets its policy back.
@@ -207,7 +233,7 @@ func checkBucketPolicy(t *testing.T, r *result, x mocktest.Resource, accounts ma
 	} else if !slices.Contains(x.PropertyDeps["bucket"], buckets[0].URN) {
 		t.Errorf("%s: bucket is not taken from the bucket's output (property dependencies %v)", x.Name, x.PropertyDeps)
 	}
-	for _, b := range bucketPolicyOf(t, x).Bindings {
+	for _, b := range policyOf(t, x).Bindings {
 		if !strings.Contains(b.Role, "/roles/") || strings.HasPrefix(b.Role, "roles/") {
 			t.Errorf("%s grants %q: only the authz custom role belongs on the bucket", x.Name, b.Role)
 		}

@@ -59,7 +59,7 @@ func TestLifecycleTraps(t *testing.T) {
 				if got := r.Find(t, tCustomRole, "authz-role").Str("project"); got != "example.com:acme-proj" {
 					t.Errorf("role project = %q", got)
 				}
-				if got := r.Find(t, tServiceIAM, "orders-api-run-invoker").Strs("members"); !reflect.DeepEqual(got, []string{"serviceAccount:orders-batch@acme-proj.example.com.iam.gserviceaccount.com"}) {
+				if got := invokersOf(t, r, "orders-api"); !reflect.DeepEqual(got, []string{"serviceAccount:orders-batch@acme-proj.example.com.iam.gserviceaccount.com"}) {
 					t.Errorf("invokers = %v", got)
 				}
 			},
@@ -91,7 +91,7 @@ func TestLifecycleTraps(t *testing.T) {
 				if n := len(r.ByType(tCustomRole)); n != 0 {
 					t.Errorf("%d custom roles registered; authz.role names one made elsewhere", n)
 				}
-				p := bucketPolicyOf(t, r.Find(t, tBucketPolicy, "authz-policy"))
+				p := policyOf(t, r.Find(t, tBucketPolicy, "authz-policy"))
 				if len(p.Bindings) != 1 || p.Bindings[0].Role != "projects/acme-test/roles/ordersApiAuthz" {
 					t.Errorf("bucket policy = %+v", p)
 				}

@@ -80,7 +80,7 @@ func TestInvokerPolicyLimit(t *testing.T) {
 	// created here.
 	ok := limitStack(nil, append(externalCallers(1400, true, false), createdCallers(100)...))
 	r := mustRun(t, ok.raw(t), runOpts{})
-	if got := len(r.Find(t, tServiceIAM, "orders-api-run-invoker").Strs("members")); got != 1500 {
+	if got := len(invokersOf(t, r, "orders-api")); got != 1500 {
 		t.Errorf("invoker binding holds %d members, want 1500", got)
 	}
 
@@ -89,7 +89,7 @@ func TestInvokerPolicyLimit(t *testing.T) {
 
 	// Callers that do not invoke do not count toward the service's policy.
 	notInvoking := limitStack(nil, append(externalCallers(1500, true, false), externalCallers(1600, false, true)[1500:]...))
-	if r := mustRun(t, notInvoking.raw(t), runOpts{}); len(r.Find(t, tServiceIAM, "orders-api-run-invoker").Strs("members")) != 1500 {
+	if r := mustRun(t, notInvoking.raw(t), runOpts{}); len(invokersOf(t, r, "orders-api")) != 1500 {
 		t.Errorf("invoker binding should hold the 1500 invoking callers only")
 	}
 }

@@ -107,11 +107,11 @@ func TestPolicyPackSeesTheProgramsShapes(t *testing.T) {
 				typ    string
 				edit   func(in resource.PropertyMap)
 			}{
-				{"no-public-principals", tServiceIAM, func(in resource.PropertyMap) {
-					in["members"] = resource.NewProperty(append(in["members"].ArrayValue(), resource.NewProperty("allUsers")))
+				{"no-public-principals", tServicePolicy, func(in resource.PropertyMap) {
+					in["policyData"] = resource.NewProperty(`{"bindings":[{"members":["allUsers"],"role":"roles/run.invoker"}]}`)
 				}},
-				{"run-invoker-service-accounts-only", tServiceIAM, func(in resource.PropertyMap) {
-					in["members"] = resource.NewProperty(append(in["members"].ArrayValue(), resource.NewProperty("user:eve@acme.example")))
+				{"run-invoker-service-accounts-only", tServicePolicy, func(in resource.PropertyMap) {
+					in["policyData"] = resource.NewProperty(`{"bindings":[{"members":["user:eve@acme.example"],"role":"roles/run.invoker"}]}`)
 				}},
 				{"run-as-dedicated-service-account", tService, func(in resource.PropertyMap) {
 					tmpl := in["template"].ObjectValue().Copy()
@@ -128,12 +128,12 @@ func TestPolicyPackSeesTheProgramsShapes(t *testing.T) {
 					in["members"] = resource.NewProperty(append(in["members"].ArrayValue(), resource.NewProperty("user:eve@acme.example")))
 					delete(in, "condition")
 				}},
-				{"impersonation-only-on-service-accounts", tServiceIAM, func(in resource.PropertyMap) {
-					in["role"] = resource.NewProperty("roles/iam.serviceAccountUser")
+				{"impersonation-only-on-service-accounts", tServicePolicy, func(in resource.PropertyMap) {
+					in["policyData"] = resource.NewProperty(`{"bindings":[{"members":["user:eve@acme.example"],"role":"roles/iam.serviceAccountUser"}]}`)
 				}},
 				{"authz-bucket-iam-one-policy", tBucketPolicy, func(in resource.PropertyMap) {
 					// The guard's grant as a partial binding instead of the whole policy.
-					p := bucketPolicyOf(t, mocktest.Resource{Name: "authz-policy", Inputs: in})
+					p := policyOf(t, mocktest.Resource{Name: "authz-policy", Inputs: in})
 					delete(in, "policyData")
 					in["role"] = resource.NewProperty(p.Bindings[0].Role)
 					in["members"] = resource.NewPropertyValue(p.Bindings[0].Members)

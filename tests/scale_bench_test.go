@@ -213,17 +213,21 @@ func floor(s genStack) pulumi.RunFunc {
 		if err != nil {
 			return err
 		}
+		var svcBindings []organizations.GetIAMPolicyBinding
 		if len(invokers) > 0 {
-			deps := append(append([]pulumi.Resource{svc}, invokerDeps...), apis...)
-			if _, err := cloudrunv2.NewServiceIamBinding(ctx, svcName+"-run-invoker", &cloudrunv2.ServiceIamBindingArgs{
-				Project:  pulumi.String(proj),
-				Location: pulumi.String(s.Region),
-				Name:     pulumi.String(svcName),
-				Role:     pulumi.String(plan.RoleInvoker),
-				Members:  pulumi.ToStringArray(invokers),
-			}, pulumi.DependsOn(deps)); err != nil {
-				return err
-			}
+			svcBindings = []organizations.GetIAMPolicyBinding{{Role: plan.RoleInvoker, Members: invokers}}
+		}
+		svcDoc, err := organizations.LookupIAMPolicy(ctx, &organizations.LookupIAMPolicyArgs{Bindings: svcBindings})
+		if err != nil {
+			return err
+		}
+		if _, err := cloudrunv2.NewServiceIamPolicy(ctx, svcName+"-policy", &cloudrunv2.ServiceIamPolicyArgs{
+			Project:    pulumi.String(proj),
+			Location:   pulumi.String(s.Region),
+			Name:       pulumi.String(svcName),
+			PolicyData: pulumi.String(svcDoc.PolicyData),
+		}, pulumi.DependsOn(append(append([]pulumi.Resource{svc}, invokerDeps...), apis...))); err != nil {
+			return err
 		}
 
 		role, err := projects.NewIAMCustomRole(ctx, "authz-role", &projects.IAMCustomRoleArgs{

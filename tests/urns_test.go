@@ -33,7 +33,7 @@ var devStackURNs = []string{
 	"urn:pulumi:dev::private-run-api::privateapi:services:Apis$gcp:projects/service:Service::apis-storage.googleapis.com",
 	"urn:pulumi:dev::private-run-api::privateapi:services:Apis::apis",
 	"urn:pulumi:dev::private-run-api::privateapi:services:PrivateApi$gcp:cloudrunv2/service:Service::orders-api",
-	"urn:pulumi:dev::private-run-api::privateapi:services:PrivateApi$gcp:cloudrunv2/serviceIamBinding:ServiceIamBinding::orders-api-run-invoker",
+	"urn:pulumi:dev::private-run-api::privateapi:services:PrivateApi$gcp:cloudrunv2/serviceIamPolicy:ServiceIamPolicy::orders-api-policy",
 	"urn:pulumi:dev::private-run-api::privateapi:services:PrivateApi$gcp:secretmanager/secretIamMember:SecretIamMember::orders-api-secret-acme-shared-secrets/payments-signing-key",
 	"urn:pulumi:dev::private-run-api::privateapi:services:PrivateApi$gcp:secretmanager/secretIamMember:SecretIamMember::orders-api-secret-orders-db-password",
 	"urn:pulumi:dev::private-run-api::privateapi:services:PrivateApi$gcp:serviceaccount/account:Account::orders-api-runtime",
