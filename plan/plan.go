@@ -205,7 +205,7 @@ func Resolve(c *config.Config, now time.Time) *Stack {
 		MaxInstances:   c.MaxInstances(),
 		IgnoreImage:    c.ImageOwnerOrDefault() == config.ImageOwnerPipeline,
 		Protect:        c.Protected(),
-		Runtime:        account(c.Project, c.RuntimeAccountID(), runtimeEmail),
+		Runtime:        NewAccount(c.Project, c.RuntimeAccountID(), runtimeEmail),
 		RuntimeCreated: c.Service.RuntimeAccount == "",
 	}
 
@@ -241,7 +241,7 @@ func Resolve(c *config.Config, now time.Time) *Stack {
 		cp := Caller{
 			Name:        caller.Name,
 			Description: caller.Description,
-			Account:     account(c.Project, caller.Name, email),
+			Account:     NewAccount(c.Project, caller.Name, email),
 			Created:     !caller.External(),
 			Invoke:      caller.Invokes(),
 			Authz:       caller.Authz,
@@ -296,7 +296,9 @@ func Resolve(c *config.Config, now time.Time) *Stack {
 	return p
 }
 
-func account(project, id, email string) Account {
+// NewAccount is the service account id of project with its email, member and resource name,
+// for both programs (the bootstrap names its CI accounts with it).
+func NewAccount(project, id, email string) Account {
 	return Account{ID: id, Email: email, Member: "serviceAccount:" + email, Name: gcp.AccountName(project, email)}
 }
 

@@ -464,6 +464,5 @@ func (p *Stack) MainStackConfig() map[string]string {
 }
 
 func account(project, id string) plan.Account {
-	email := gcp.AccountEmail(project, id)
-	return plan.Account{ID: id, Email: email, Member: "serviceAccount:" + email, Name: gcp.AccountName(project, email)}
+	return plan.NewAccount(project, id, gcp.AccountEmail(project, id))
 }
