@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/platform/private-run-api/config"
 	"github.com/platform/private-run-api/diag"
 	"github.com/platform/private-run-api/internal/teststack"
 	"github.com/platform/private-run-api/plan"
@@ -41,11 +40,7 @@ const base = header + `  private-run-api:impersonators:
 
 func planOf(t *testing.T, yaml string) *plan.Stack {
 	t.Helper()
-	sf, err := config.ParseStackYAML(namespace, "test.yaml", []byte(yaml))
-	if err != nil {
-		t.Fatalf("test stack does not parse: %v", err)
-	}
-	p, err := Plan(sf, "test.yaml", at)
+	p, err := Resolve(teststack.Parse(t, yaml), at)
 	if err != nil {
 		t.Fatalf("test stack is invalid: %v", err)
 	}
@@ -169,11 +164,7 @@ func TestBuildExpiriesAndGuardOff(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			sf, err := config.ParseStackYAML(namespace, "test.yaml", []byte(tc.yaml))
-			if err != nil {
-				t.Fatal(err)
-			}
-			p, err := Plan(sf, "test.yaml", tc.now)
+			p, err := Resolve(teststack.Parse(t, tc.yaml), tc.now)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -227,11 +218,7 @@ func TestBuildNilPlanIsEmpty(t *testing.T) {
 }
 
 func TestPlanInvalidConfigReturnsConfigError(t *testing.T) {
-	sf, err := config.ParseStackYAML(namespace, "bad.yaml", []byte(edit(t, base, "name: orders-batch", "name: Orders_Batch")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := Plan(sf, "bad.yaml", at)
+	p, err := Resolve(teststack.Parse(t, edit(t, base, "name: orders-batch", "name: Orders_Batch")), at)
 	var cfgErr *diag.ConfigError
 	if !errors.As(err, &cfgErr) {
 		t.Fatalf("Plan error = %v, want a *diag.ConfigError", err)
@@ -239,7 +226,7 @@ func TestPlanInvalidConfigReturnsConfigError(t *testing.T) {
 	if p != nil {
 		t.Errorf("an invalid config must yield no plan, got %+v", p)
 	}
-	if !strings.HasPrefix(err.Error(), "bad.yaml: invalid stack config") || !strings.Contains(err.Error(), `callers[0].name "Orders_Batch"`) {
+	if !strings.HasPrefix(err.Error(), "Pulumi.test.yaml: invalid stack config") || !strings.Contains(err.Error(), `callers[0].name "Orders_Batch"`) {
 		t.Errorf("error should name the file and the bad value:\n%v", err)
 	}
 }

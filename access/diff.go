@@ -54,6 +54,10 @@ type Diff struct {
 	Inventory []ItemChange  `json:"inventory"`
 	// Warnings are the head's: they describe what the change would deploy.
 	Warnings []string `json:"warnings"`
+	// OutsideConfig lists what the change touches besides stack files, when both sides are git
+	// revisions: code, workflows, the policy pack, Pulumi.yaml. This diff says nothing of what
+	// they do; the code owners' review does.
+	OutsideConfig []string `json:"outsideConfig,omitempty"`
 }
 
 // Compare lists what head grants or creates that base does not, and the reverse. Grants are

@@ -171,8 +171,18 @@ func warningsText(e *ew, ws []string) {
 	}
 }
 
+// outsideConfigNote is the banner of a diff whose change touches more than stack files.
+const outsideConfigNote = "This change also touches files besides stack files. The access report covers config only: what the program does with it is the code owners' review, not this report's."
+
 func diffText(w io.Writer, d Diff) error {
 	e := &ew{w: w}
+	if len(d.OutsideConfig) > 0 {
+		e.f("!! %s\n", outsideConfigNote)
+		for _, p := range d.OutsideConfig {
+			e.f("!!   %s\n", clean(p))
+		}
+		e.f("\n")
+	}
 	if !d.Changed {
 		e.f("No access change in stack %s (%s -> %s).\n", clean(d.Stack), clean(d.Base), clean(d.Head))
 		warningsText(e, d.Warnings)
@@ -289,6 +299,13 @@ func reportMarkdown(w io.Writer, r Report) error {
 
 func diffMarkdown(w io.Writer, d Diff) error {
 	e := &ew{w: w}
+	if len(d.OutsideConfig) > 0 {
+		e.f("> [!WARNING]\n> %s\n>\n", mdText(outsideConfigNote))
+		for _, p := range d.OutsideConfig {
+			e.f("> - %s\n", mdCode(p))
+		}
+		e.f("\n")
+	}
 	if !d.Changed {
 		e.f("### No access change in stack %s\n\nCompared %s with %s.\n", mdCode(d.Stack), mdCode(d.Base), mdCode(d.Head))
 		warningsMarkdown(e, d.Warnings)

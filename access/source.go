@@ -1,129 +1,141 @@
 package access
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
-	"os/exec"
-	"path/filepath"
+	"path"
 	"strings"
 	"time"
 
 	"github.com/platform/private-run-api/config"
+	"github.com/platform/private-run-api/internal/gittree"
 	"github.com/platform/private-run-api/plan"
 )
 
-// StackFileName is the file a stack's config lives in.
-func StackFileName(stack string) string { return "Pulumi." + stack + ".yaml" }
-
-// Plan decodes, validates and resolves a stack file with the program's own code. An invalid
+// Resolve decodes, validates and resolves a stack with the program's own code. An invalid
 // config returns an error wrapping the *diag.ConfigError, prefixed with where it came from.
-func Plan(sf config.StackFile, from string, now time.Time) (*plan.Stack, error) {
+func Resolve(sf config.StackFile, now time.Time) (*plan.Stack, error) {
 	cfg, err := sf.Load()
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", from, err)
+		return nil, fmt.Errorf("%s: %w", sf.Path, err)
 	}
 	return plan.Resolve(cfg, now), nil
 }
 
-// Base is the config a change is compared with.
-type Base struct {
-	// File is nil when the stack did not exist at the base revision.
+// Side is one side of a comparison: a stack as a tree holds it.
+type Side struct {
+	// File is nil when the tree has no file for the stack (a stack a change adds or removes).
 	File *config.StackFile
-	// Label names the base in the output: a path, or a revision with its commit.
+	// Label names the side in the output: a path, or a revision with its commit.
 	Label string
+	// Rev is the side's git revision; nil for a directory or a file.
+	Rev *gittree.Tree
 }
 
-// ReadBase reads the base of a comparison. base is a stack file when it names an existing file
-// (relative to the working directory, as any command-line path), otherwise a git revision of the
-// repository holding dir, whose Pulumi.<stack>.yaml is read at the same place as in dir.
-// namespace is the project name from dir's Pulumi.yaml: a revision that renamed the project would
-// otherwise report every key as unknown.
-func ReadBase(dir, stack, namespace, base string) (Base, error) {
+// Plan resolves the side's stack; nil when the side has no file for it.
+func (s Side) Plan(now time.Time) (*plan.Stack, error) {
+	if s.File == nil {
+		return nil, nil
+	}
+	return Resolve(*s.File, now)
+}
+
+// ReadDir reads a stack from the project in dir as it is on disk.
+func ReadDir(dir, stack string) (Side, error) {
+	t := config.Dir(dir)
+	sf, err := config.ReadStack(t, stack)
+	if err != nil {
+		return Side{}, err
+	}
+	return Side{File: &sf, Label: sf.Path}, nil
+}
+
+// ReadRev reads a stack from a git revision of the repository holding dir, at dir's place in it,
+// through git alone: nothing of the revision is checked out, let alone run. A revision without
+// the stack's file reads as a side without a file, which grants nothing.
+func ReadRev(dir, stack, rev string) (Side, error) {
+	r, err := gittree.Open(dir, rev)
+	if err != nil {
+		return Side{}, fmt.Errorf("%q is %w; pass a branch, tag or commit such as origin/main", rev, err)
+	}
+	return readTree(r, stack)
+}
+
+func readTree(r *gittree.Tree, stack string) (Side, error) {
+	t := config.Tree{FS: r, Label: r.Label + ":"}
+	p, err := config.ReadProject(t)
+	if err != nil {
+		return Side{}, err
+	}
+	name := p.StackPath(stack)
+	if _, err := fs.Stat(r, name); errors.Is(err, fs.ErrNotExist) {
+		return Side{Label: r.Label + ", without " + name, Rev: r}, nil
+	}
+	sf, err := config.ReadStack(t, stack)
+	if err != nil {
+		return Side{}, err
+	}
+	return Side{File: &sf, Label: r.Label, Rev: r}, nil
+}
+
+// ReadBase reads the base of a comparison: a stack file when base names an existing file
+// (relative to the working directory, as any command-line path; it is read with the project file
+// of dir), otherwise a git revision of the repository holding dir.
+func ReadBase(dir, stack, base string) (Side, error) {
 	if st, err := os.Stat(base); err == nil && st.Mode().IsRegular() {
+		p, err := config.ReadProject(config.Dir(dir))
+		if err != nil {
+			return Side{}, err
+		}
 		data, err := os.ReadFile(base)
 		if err != nil {
-			return Base{}, err
+			return Side{}, err
 		}
-		sf, err := config.ParseStackYAML(namespace, base, data)
+		sf, err := config.ParseStack(p, base, data)
 		if err != nil {
-			return Base{}, err
+			return Side{}, err
 		}
-		return Base{File: &sf, Label: base}, nil
+		return Side{File: &sf, Label: base}, nil
 	}
-	return readGitBase(dir, stack, namespace, base)
+	r, err := gittree.Open(dir, base)
+	if err != nil {
+		return Side{}, fmt.Errorf("-base %q is neither an existing file nor a git revision: %w; pass a stack file path, or a branch, tag or commit such as origin/main", base, err)
+	}
+	return readTree(r, stack)
 }
 
-func readGitBase(dir, stack, namespace, rev string) (Base, error) {
-	// A revision starting with "-" would be read by git as an option.
-	if rev == "" || strings.HasPrefix(rev, "-") {
-		return Base{}, fmt.Errorf("-base %q is neither an existing file nor a git revision", rev)
+// OutsideConfig lists what a change between two revisions touches besides stack files: code that
+// computes or checks grants, workflows, the policy pack, Pulumi.yaml. The access report covers
+// config only; those changes are the code owners' to review.
+func OutsideConfig(base, head Side) ([]string, error) {
+	if base.Rev == nil || head.Rev == nil {
+		return nil, nil
 	}
-	commit, err := git(dir, "rev-parse", "--verify", "--quiet", rev+"^{commit}")
+	changed, err := gittree.Changed(base.Rev, head.Rev)
 	if err != nil {
-		why := err.Error()
-		var ge *gitError
-		if errors.As(err, &ge) && ge.stderr == "" {
-			// --quiet makes an unknown revision silent; the usual cause in CI is a shallow clone.
-			why = "git knows no such revision here; in a shallow CI checkout, fetch it first, e.g. git fetch --depth=1 origin main"
+		return nil, err
+	}
+	var out []string
+	for _, p := range changed {
+		if !IsStackFile(p) {
+			out = append(out, p)
 		}
-		return Base{}, fmt.Errorf("-base %q is neither an existing file nor a git revision of the repository at %s (%s); pass a stack file path, or a branch, tag or commit such as origin/main", rev, dir, why)
 	}
-	commit = strings.TrimSpace(commit)
-	if len(commit) > 12 {
-		commit = commit[:12]
-	}
-	label := rev + " (" + commit + ")"
-	if rev == commit || strings.HasPrefix(commit, rev) {
-		label = commit
-	}
-	// "rev:./path" is resolved from git's working directory, which -C sets to dir.
-	object := rev + ":./" + StackFileName(stack)
-	if _, err := git(dir, "cat-file", "-e", object); err != nil {
-		return Base{Label: label + ", without " + StackFileName(stack)}, nil
-	}
-	data, err := git(dir, "show", object)
-	if err != nil {
-		return Base{}, fmt.Errorf("reading %s: %v", object, err)
-	}
-	sf, err := config.ParseStackYAML(namespace, object, []byte(data))
-	if err != nil {
-		return Base{}, err
-	}
-	return Base{File: &sf, Label: label}, nil
+	return out, nil
 }
 
-// gitError is a git command that ran and failed; stderr is git's own message, if any.
-type gitError struct {
-	args   []string
-	stderr string
-	err    error
-}
-
-func (e *gitError) Error() string {
-	if e.stderr != "" {
-		return "git " + e.args[0] + ": " + e.stderr
+// IsStackFile is true for a stack's config file at the project's root: Pulumi.<stack>.yaml, not
+// the project file Pulumi.yaml.
+func IsStackFile(p string) bool {
+	if path.Dir(p) != "." {
+		return false
 	}
-	return "git " + e.args[0] + ": " + e.err.Error()
-}
-
-// git runs git in dir and returns its output.
-func git(dir string, args ...string) (string, error) {
-	cmd := exec.Command("git", append([]string{"-C", dir}, args...)...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		var exitErr *exec.ExitError
-		if !errors.As(err, &exitErr) {
-			return "", fmt.Errorf("running git (is it installed and on PATH?): %w", err)
+	for _, ext := range []string{".yaml", ".yml"} {
+		if stack, ok := strings.CutSuffix(strings.TrimPrefix(p, "Pulumi."), ext); ok && strings.HasPrefix(p, "Pulumi.") && stack != "" && !strings.Contains(stack, "/") {
+			return true
 		}
-		return "", &gitError{args: args, stderr: strings.TrimSpace(stderr.String()), err: err}
 	}
-	return stdout.String(), nil
-}
-
-// HeadLabel names the compared working copy of the stack file.
-func HeadLabel(dir, stack string) string {
-	return filepath.Join(dir, StackFileName(stack))
+	return false
 }

@@ -137,6 +137,18 @@ func ParseExpiry(s string) (time.Time, error) {
 	return t.UTC().Truncate(time.Second), nil
 }
 
+// engineTimestamp reads a value the way the Pulumi engine renders an unquoted YAML timestamp
+// (Go's time.Time String: "2027-01-31 00:00:00 +0000 UTC"), so that the problem can say what to
+// write instead.
+func engineTimestamp(s string) (time.Time, bool) {
+	for _, layout := range []string{"2006-01-02 15:04:05.999999999 -0700 MST", "2006-01-02 15:04:05.999999999 -0700 -0700"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
+}
+
 // CallerEmail is the caller's account email: its own for an external caller, computed otherwise.
 func (c *Config) CallerEmail(caller Caller) string {
 	if caller.External() {

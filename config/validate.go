@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/distribution/reference"
 )
@@ -234,7 +235,11 @@ func validateImpersonators(ps *problems, broken reported, path diag.Path, imps [
 		}
 		if imp.Expires != "" {
 			if _, err := ParseExpiry(imp.Expires); err != nil {
-				ps.Add(diag.Invalid, p.Child("expires"), imp.Expires, "is not an RFC 3339 time", `write e.g. "2027-01-31T00:00:00Z" (UTC) or "2027-01-31T09:00:00+09:00"`)
+				if t, ok := engineTimestamp(imp.Expires); ok {
+					ps.Add(diag.Invalid, p.Child("expires"), imp.Expires, "is how the Pulumi engine passes on an unquoted YAML timestamp, not the RFC 3339 time the stack file wrote", fmt.Sprintf("quote it in the stack file: expires: %q", t.Format(time.RFC3339)))
+				} else {
+					ps.Add(diag.Invalid, p.Child("expires"), imp.Expires, "is not an RFC 3339 time", `write e.g. "2027-01-31T00:00:00Z" (UTC) or "2027-01-31T09:00:00+09:00"`)
+				}
 			}
 		}
 	}

@@ -75,7 +75,7 @@ func LoadPlan(dir, stack string, now time.Time) (*plan.Stack, error) {
 }
 
 func loadStack(dir, stack string) (*config.Config, error) {
-	sf, err := config.ReadStack(dir, stack)
+	sf, err := config.ReadStack(config.Dir(dir), stack)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read stack %q from %s: %w\n(run from the repository root, or pass -dir; stacks are the Pulumi.<stack>.yaml files there)", stack, dir, err)
 	}

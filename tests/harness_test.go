@@ -5,7 +5,6 @@ package tests
 import (
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -172,17 +171,13 @@ func mustRun(t testing.TB, cfg map[string]string, o runOpts) *result {
 // the same reader the tools use.
 func stackYAML(tb testing.TB, text string) map[string]string {
 	tb.Helper()
-	sf, err := config.ParseStackYAML(project, "test.yaml", []byte(text))
-	if err != nil {
-		tb.Fatalf("test config does not parse: %v", err)
-	}
-	return sf.Values
+	return teststack.Parse(tb, text).Values
 }
 
 // devStack reads the example stack from the repository.
 func devStack(tb testing.TB) map[string]string {
 	tb.Helper()
-	sf, err := config.ReadStack(filepath.Join(".."), stackName)
+	sf, err := config.ReadStack(config.Dir(".."), stackName)
 	if err != nil {
 		tb.Fatalf("reading Pulumi.dev.yaml: %v", err)
 	}

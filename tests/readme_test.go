@@ -223,7 +223,7 @@ func readmeGitBase(t *testing.T) config.StackFile {
 		t.Skip("git is not installed")
 	}
 	dir := t.TempDir()
-	for _, f := range []string{"Pulumi.yaml", access.StackFileName(stackName)} {
+	for _, f := range []string{"Pulumi.yaml", "Pulumi." + stackName + ".yaml"} {
 		data, err := os.ReadFile(filepath.Join("..", f))
 		if err != nil {
 			t.Fatal(err)
@@ -242,7 +242,7 @@ func readmeGitBase(t *testing.T) config.StackFile {
 			t.Fatalf("git %v: %v\n%s", args, err, out)
 		}
 	}
-	b, err := access.ReadBase(dir, stackName, project, "origin/main")
+	b, err := access.ReadBase(dir, stackName, "origin/main")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,13 +269,13 @@ func readmeAccessDiff(t *testing.T, b mdBlock) {
 		t.Fatalf("README.md:%d: the diff sample onboards orders-audit, but no yaml block adds it", b.line)
 	}
 	base := readmeGitBase(t)
-	head := config.StackFile{Namespace: project, Values: editList(t, devStack(t), "private-run-api:callers", func(cs []any) []any { return append(cs, extra...) })}
-	headLabel := access.HeadLabel(".", stackName)
-	basePlan, err := access.Plan(base, "base "+readmeBaseLabel, fixedNow)
+	head := config.StackFile{Namespace: project, Path: "Pulumi." + stackName + ".yaml", Values: editList(t, devStack(t), "private-run-api:callers", func(cs []any) []any { return append(cs, extra...) })}
+	headLabel := head.Path
+	basePlan, err := access.Resolve(base, fixedNow)
 	if err != nil {
 		t.Fatal(err)
 	}
-	headPlan, err := access.Plan(head, headLabel, fixedNow)
+	headPlan, err := access.Resolve(head, fixedNow)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,7 +289,7 @@ func readmeAccessDiff(t *testing.T, b mdBlock) {
 
 // readmeAccessReport produces the start of `bin/access -stack dev` at the time the sample names.
 func readmeAccessReport(t *testing.T, b mdBlock) {
-	plan, err := access.Plan(config.StackFile{Namespace: project, Values: devStack(t)}, access.HeadLabel(".", stackName), fixedNow)
+	plan, err := access.Resolve(config.StackFile{Namespace: project, Values: devStack(t)}, fixedNow)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,7 +20,7 @@ import (
 // tools use, so the example is held to what the program accepts.
 func exampleStack(tb testing.TB) map[string]string {
 	tb.Helper()
-	sf, err := config.ReadStack("..", stackName)
+	sf, err := config.ReadStack(config.Dir(".."), stackName)
 	if err != nil {
 		tb.Fatalf("reading Pulumi.example.yaml: %v", err)
 	}

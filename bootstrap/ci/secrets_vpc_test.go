@@ -274,7 +274,7 @@ func short(s string) string {
 // would, and the main program accepts what mainStackConfig tells it to say.
 func TestExampleMatchesTheDevStack(t *testing.T) {
 	boot := ci.Resolve(mustLoad(t, exampleStack(t)))
-	sf, err := config.ReadStack("../..", "dev")
+	sf, err := config.ReadStack(config.Dir("../.."), "dev")
 	if err != nil {
 		t.Fatal(err)
 	}

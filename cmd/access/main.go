@@ -14,26 +14,29 @@ import (
 	"time"
 
 	"github.com/platform/private-run-api/access"
-	"github.com/platform/private-run-api/config"
-	"github.com/platform/private-run-api/plan"
 )
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-const usage = `usage: go run ./cmd/access -stack NAME [-dir DIR] [-format text|markdown|json] [-base FILE|REV] [-now RFC3339]
+const usage = `usage: go run ./cmd/access -stack NAME [-dir DIR] [-format text|markdown|json] [-base FILE|REV] [-head REV] [-now RFC3339]
 
 Prints every grant the program makes for the stack in DIR/Pulumi.NAME.yaml (who, which role, on
-what, until when) and every account, role and bucket it creates. With -base, prints only what
-changed since the base: a stack file path, or a git revision (e.g. origin/main) whose copy of
-Pulumi.NAME.yaml is compared with the working copy.
+what, until when) and every account, role and bucket it creates. The stack's config is read as
+the Pulumi engine hands it to the program: Pulumi.yaml's config defaults applied, YAML values
+rendered as the engine renders them. With -base, prints only what changed since the base: a
+stack file path, or a git revision (e.g. origin/main) whose copy of the stack is compared.
+With -head, the compared stack is read from that git revision instead of the working tree,
+through git alone (a pull request's files are read as data, never checked out); with both -base
+and -head revisions, the diff also lists what the change touches besides stack files.
 
 Exit status (go run turns every non-zero status into 1: in CI, build it first with
 go build -o bin/access ./cmd/access and run bin/access):
   0  no access change (always 0 without -base)
   1  other failure: bad flags, unreadable file, unknown git revision
-  2  invalid stack config: the problems are listed on stderr, no report is printed
+  2  invalid stack config, or config this tool cannot see (ESC environments, secrets): the
+     problems are listed on stderr, no report is printed
   3  access changed: grants or created resources differ from the base
 
 Flags:
@@ -49,7 +52,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	stack := fs.String("stack", "", "stack name: reads Pulumi.<stack>.yaml (required)")
 	dir := fs.String("dir", ".", "directory holding Pulumi.yaml and the stack file")
 	format := fs.String("format", "text", "output format: text, markdown (for a PR comment) or json")
-	base := fs.String("base", "", "compare with this stack file, or this git revision's copy of the stack file")
+	base := fs.String("base", "", "compare with this stack file, or this git revision's copy of the stack")
+	headRev := fs.String("head", "", "read the compared stack from this git revision of the repository at -dir instead of the working tree")
 	nowFlag := fs.String("now", "", "judge expiries at this RFC 3339 time instead of the current time")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -78,31 +82,39 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 
-	sf, err := config.ReadStack(*dir, *stack)
-	if err != nil {
-		return fail("%v", err)
+	var head access.Side
+	if *headRev != "" {
+		head, err = access.ReadRev(*dir, *stack, *headRev)
+		if err == nil && head.File == nil {
+			err = fmt.Errorf("%s has no stack %q", head.Label, *stack)
+		}
+		if err != nil {
+			return failRead(stderr, fmt.Errorf("-head: %w", err))
+		}
+	} else if head, err = access.ReadDir(*dir, *stack); err != nil {
+		return failRead(stderr, err)
 	}
-	headLabel := access.HeadLabel(*dir, *stack)
-	head, err := access.Plan(sf, headLabel, now)
+	headPlan, err := head.Plan(now)
 	if err != nil {
-		return failPlan(stderr, err)
+		return failRead(stderr, err)
 	}
-	headReport := access.Build(*stack, head, now)
+	headReport := access.Build(*stack, headPlan, now)
 
 	if *base == "" {
 		return write(stderr, access.WriteReport(stdout, headReport, f), access.ExitOK)
 	}
-	b, err := access.ReadBase(*dir, *stack, sf.Namespace, *base)
+	b, err := access.ReadBase(*dir, *stack, *base)
 	if err != nil {
-		return fail("%v", err)
+		return failRead(stderr, err)
 	}
-	var basePlan *plan.Stack
-	if b.File != nil {
-		if basePlan, err = access.Plan(*b.File, "base "+b.Label, now); err != nil {
-			return failPlan(stderr, err)
-		}
+	basePlan, err := b.Plan(now)
+	if err != nil {
+		return failRead(stderr, fmt.Errorf("base %w", err))
 	}
-	d := access.Compare(access.Build(*stack, basePlan, now), headReport, b.Label, headLabel)
+	d := access.Compare(access.Build(*stack, basePlan, now), headReport, b.Label, head.Label)
+	if d.OutsideConfig, err = access.OutsideConfig(b, head); err != nil {
+		return fail("listing what the change touches: %v", err)
+	}
 	status := access.ExitOK
 	if d.Changed {
 		status = access.ExitChanged
@@ -110,9 +122,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return write(stderr, access.WriteDiff(stdout, d, f), status)
 }
 
-// failPlan reports an invalid config with the program's own problem list, or another error.
-func failPlan(stderr io.Writer, err error) int {
-	fmt.Fprintln(stderr, strings.TrimRight(err.Error(), "\n"))
+// failRead reports a stack that cannot be read or is invalid: an invalid config, or config the
+// tool cannot see, lists its problems and exits 2; anything else exits 1.
+func failRead(stderr io.Writer, err error) int {
+	fmt.Fprintln(stderr, "access: "+strings.TrimRight(err.Error(), "\n"))
 	var cfgErr *diag.ConfigError
 	if errors.As(err, &cfgErr) {
 		return access.ExitInvalidConfig

@@ -4,6 +4,12 @@
 // so they are written once.
 package teststack
 
+import (
+	"testing"
+
+	"github.com/platform/private-run-api/config"
+)
+
 // Header is a stack in us-central1 whose service runs Cloud Run's sample image: what the access
 // report's tests and the program's tests (tests/) start from.
 const Header = `
@@ -24,3 +30,21 @@ const TokyoHeader = `config:
     name: orders-api
     image: asia-northeast1-docker.pkg.dev/acme-test/apps/orders-api:1.0.0
 `
+
+// ProjectFile is the project file the test stacks are read with: the program's name, no config.
+const ProjectFile = "name: private-run-api\nruntime: go\n"
+
+// Parse reads a test stack's text as the engine would (config.ParseStack) with ProjectFile, and
+// fails the test when it cannot.
+func Parse(tb testing.TB, text string) config.StackFile {
+	tb.Helper()
+	p, err := config.LoadProject([]byte(ProjectFile), "Pulumi.yaml")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	sf, err := config.ParseStack(p, "Pulumi.test.yaml", []byte(text))
+	if err != nil {
+		tb.Fatalf("test stack does not parse: %v", err)
+	}
+	return sf
+}
