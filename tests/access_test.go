@@ -127,7 +127,7 @@ var accessCases = []struct {
 // the case's own YAML.
 func runAccessCase(t *testing.T, yaml string) (*result, access.Report) {
 	t.Helper()
-	cfg := devStack(t)
+	cfg := exampleStack(t)
 	if yaml != "" {
 		cfg = stackYAML(t, yaml)
 	}
@@ -168,36 +168,7 @@ func TestAccessReportMatchesDeployedInventory(t *testing.T) {
 	for _, tc := range accessCases {
 		t.Run(tc.name, func(t *testing.T) {
 			r, report := runAccessCase(t, tc.yaml)
-
-			// An account's detail is the report's own words for its purpose, so accounts compare
-			// by resource name only; every other item's detail is read back from the inputs.
-			reported := map[string]bool{}
-			for _, it := range report.Inventory {
-				if it.Kind == access.KindServiceAccount {
-					reported[it.Kind+" "+it.Resource] = true
-				} else {
-					reported[it.Kind+" "+it.Resource+" "+it.Detail] = true
-				}
-			}
-			deployed := map[string]bool{}
-			for _, x := range r.ByType(tAccount) {
-				email := x.Str("accountId") + "@" + x.Str("project") + ".iam.gserviceaccount.com"
-				deployed[access.KindServiceAccount+" //iam.googleapis.com/projects/"+x.Str("project")+"/serviceAccounts/"+email] = true
-			}
-			for _, x := range r.ByType(tCustomRole) {
-				perms := x.Strs("permissions")
-				sort.Strings(perms)
-				deployed[access.KindCustomRole+" //iam.googleapis.com/projects/"+x.Str("project")+"/roles/"+x.Str("roleId")+" permissions: "+strings.Join(perms, ", ")] = true
-			}
-			for _, x := range r.ByType(tBucket) {
-				deployed[access.KindBucket+" //storage.googleapis.com/projects/_/buckets/"+x.Str("name")+" location "+x.Str("location")+"; empty; its whole IAM policy is the authz role for its members, nothing else"] = true
-			}
-			for _, x := range r.ByType(tService) {
-				runAs := x.Obj("template")["serviceAccount"].StringValue()
-				deployed[fmt.Sprintf("%s //run.googleapis.com/projects/%s/locations/%s/services/%s region %s, ingress %s, runs as %s",
-					access.KindService, x.Str("project"), x.Str("location"), x.Str("name"), x.Str("location"), x.Str("ingress"), runAs)] = true
-			}
-			accessSameSets(t, deployed, reported)
+			accessSameSets(t, accessDeployedInventory(r), accessReportedInventory(report))
 			// Accounts are the runtime account plus one per created caller; at least the runtime
 			// one and the service always exist, so an empty comparison cannot pass.
 			if len(r.ByType(tAccount)) < 1 || len(r.ByType(tService)) != 1 {
@@ -205,6 +176,60 @@ func TestAccessReportMatchesDeployedInventory(t *testing.T) {
 			}
 		})
 	}
+}
+
+// checkReportMatchesProgram holds the access report of cfg to what the program registered for it
+// in r: the same grants, the same created resources, the same warnings.
+func checkReportMatchesProgram(t *testing.T, r *result, cfg map[string]string) {
+	t.Helper()
+	report := accessReportFor(t, cfg)
+	reported := map[string]bool{}
+	for _, g := range report.Grants {
+		reported[accessGrantKey(g.Principal, g.Role, g.Target.Resource, g.Expires)] = true
+	}
+	accessSameSets(t, accessDeployedGrants(t, r), reported)
+	accessSameSets(t, accessDeployedInventory(r), accessReportedInventory(report))
+	if strings.Join(report.Warnings, "\n") != strings.Join(r.warnings, "\n") {
+		t.Errorf("report warnings %q differ from the program's %q", report.Warnings, r.warnings)
+	}
+}
+
+// accessReportedInventory is the report's created resources, keyed as accessDeployedInventory
+// keys what was registered. An account's detail is the report's own words for its purpose, so
+// accounts compare by resource name only; every other item's detail is read back from inputs.
+func accessReportedInventory(report access.Report) map[string]bool {
+	reported := map[string]bool{}
+	for _, it := range report.Inventory {
+		if it.Kind == access.KindServiceAccount {
+			reported[it.Kind+" "+it.Resource] = true
+		} else {
+			reported[it.Kind+" "+it.Resource+" "+it.Detail] = true
+		}
+	}
+	return reported
+}
+
+// accessDeployedInventory is every account, role, bucket and service the program registered.
+func accessDeployedInventory(r *result) map[string]bool {
+	deployed := map[string]bool{}
+	for _, x := range r.ByType(tAccount) {
+		email := x.Str("accountId") + "@" + x.Str("project") + ".iam.gserviceaccount.com"
+		deployed[access.KindServiceAccount+" //iam.googleapis.com/projects/"+x.Str("project")+"/serviceAccounts/"+email] = true
+	}
+	for _, x := range r.ByType(tCustomRole) {
+		perms := x.Strs("permissions")
+		sort.Strings(perms)
+		deployed[access.KindCustomRole+" //iam.googleapis.com/projects/"+x.Str("project")+"/roles/"+x.Str("roleId")+" permissions: "+strings.Join(perms, ", ")] = true
+	}
+	for _, x := range r.ByType(tBucket) {
+		deployed[access.KindBucket+" //storage.googleapis.com/projects/_/buckets/"+x.Str("name")+" location "+x.Str("location")+"; empty; its whole IAM policy is the authz role for its members, nothing else"] = true
+	}
+	for _, x := range r.ByType(tService) {
+		runAs := x.Obj("template")["serviceAccount"].StringValue()
+		deployed[fmt.Sprintf("%s //run.googleapis.com/projects/%s/locations/%s/services/%s region %s, ingress %s, runs as %s",
+			access.KindService, x.Str("project"), x.Str("location"), x.Str("name"), x.Str("location"), x.Str("ingress"), runAs)] = true
+	}
+	return deployed
 }
 
 // accessReportFor builds the report the way cmd/access does: decode, validate, resolve, build.

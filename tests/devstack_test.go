@@ -27,7 +27,7 @@ func sa(id string) string {
 
 // TestDevStackResources checks the example stack, read from Pulumi.dev.yaml, resource by resource.
 func TestDevStackResources(t *testing.T) {
-	r := mustRun(t, devStack(t), runOpts{})
+	r := mustRun(t, exampleStack(t), runOpts{})
 
 	var got []string
 	for _, x := range r.Resources {

@@ -11,7 +11,7 @@ import (
 
 func TestExpiredGrantsWarnAndGrantNothing(t *testing.T) {
 	// On 2027-04-01 the dev stack's expiring grant (impersonators[1], until 2027-03-31) has passed.
-	r := mustRun(t, devStack(t), runOpts{now: time.Date(2027, 4, 1, 0, 0, 0, 0, time.UTC)})
+	r := mustRun(t, exampleStack(t), runOpts{now: time.Date(2027, 4, 1, 0, 0, 0, 0, time.UTC)})
 	for _, b := range r.ByType(tAccountIAM) {
 		if strings.Contains(b.Name, "expires") || slices.Contains(b.Strs("members"), devHana) {
 			t.Errorf("expired grant still declared: %s %v", b.Name, b.Strs("members"))
@@ -187,7 +187,7 @@ func TestGuardOffAndAPIsOff(t *testing.T) {
 }
 
 func TestAPIsOnEverythingDependsOnThem(t *testing.T) {
-	r := mustRun(t, devStack(t), runOpts{})
+	r := mustRun(t, exampleStack(t), runOpts{})
 	apis := r.ByType(tProjectAPI)
 	// run, iam, iamcredentials, storage, and secretmanager for the secret in the dev project.
 	if len(apis) != 5 {
@@ -222,7 +222,7 @@ func TestNoInvokers(t *testing.T) {
 }
 
 func TestPreviewIsLegible(t *testing.T) {
-	r := mustRun(t, devStack(t), runOpts{dryRun: true})
+	r := mustRun(t, exampleStack(t), runOpts{dryRun: true})
 	if r.Known["serviceUrl"] {
 		t.Errorf("serviceUrl known in a preview (%v): the mocks do not model preview", r.Outputs["serviceUrl"])
 	}
@@ -247,7 +247,7 @@ func TestPreviewIsLegible(t *testing.T) {
 // TestUnknownKeysFromEngine runs the program as the language host does, with the whole stack
 // config in PULUMI_CONFIG, and expects a typo'd top-level key to be refused.
 func TestUnknownKeysFromEngine(t *testing.T) {
-	cfg := devStack(t)
+	cfg := exampleStack(t)
 	cfg["private-run-api:enableAPIs"] = "false" // wrong case: would silently keep APIs on
 	data, _ := json.Marshal(cfg)
 	t.Setenv("PULUMI_CONFIG", string(data))
@@ -261,7 +261,7 @@ func TestUnknownKeysFromEngine(t *testing.T) {
 
 	// Without PULUMI_CONFIG the program cannot list keys and still runs.
 	t.Setenv("PULUMI_CONFIG", "")
-	if r := run(t, devStack(t), runOpts{engineKeys: true}); r.Err != nil || len(r.Resources) == 0 {
+	if r := run(t, exampleStack(t), runOpts{engineKeys: true}); r.Err != nil || len(r.Resources) == 0 {
 		t.Errorf("without PULUMI_CONFIG: err=%v, %d resources", r.Err, len(r.Resources))
 	}
 }

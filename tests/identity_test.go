@@ -35,7 +35,7 @@ func reversed(list []any) []any {
 }
 
 func TestStableIdentities(t *testing.T) {
-	dev := devStack(t)
+	dev := exampleStack(t)
 	before := mustRun(t, dev, runOpts{})
 
 	reorderAll := func(cfg map[string]string) map[string]string {

@@ -79,7 +79,7 @@ var allowedTypes = map[string]bool{
 }
 
 func TestInvariants(t *testing.T) {
-	stacks := map[string]map[string]string{"dev": devStack(t)}
+	stacks := map[string]map[string]string{"dev": exampleStack(t)}
 	for name, text := range invariantStacks {
 		stacks[name] = stackYAML(t, text)
 	}

@@ -55,7 +55,7 @@ func checkPolicies(t *testing.T, rs []rules.Resource) []rules.Violation {
 // over every resource the program registers for the dev stack and the invariant stacks, in
 // preview and in update mode.
 func TestPolicyPackOverEveryStack(t *testing.T) {
-	stacks := map[string]map[string]string{"dev": devStack(t)}
+	stacks := map[string]map[string]string{"dev": exampleStack(t)}
 	for name, text := range invariantStacks {
 		stacks[name] = stackYAML(t, text)
 	}
@@ -96,7 +96,7 @@ func TestPolicyPackOverEveryStack(t *testing.T) {
 func TestPolicyPackSeesTheProgramsShapes(t *testing.T) {
 	for _, dry := range []bool{false, true} {
 		t.Run(fmt.Sprintf("preview=%v", dry), func(t *testing.T) {
-			r := mustRun(t, devStack(t), runOpts{dryRun: dry})
+			r := mustRun(t, exampleStack(t), runOpts{dryRun: dry})
 			if vs := checkPolicies(t, policyResources(r)); slices.ContainsFunc(vs, func(v rules.Violation) bool {
 				return v.Level == policyx.EnforcementLevelMandatory
 			}) {

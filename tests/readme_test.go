@@ -114,14 +114,14 @@ func TestREADMEExamples(t *testing.T) {
 			cfg = stackYAML(t, text)
 		case strings.HasPrefix(trimmed, "private-run-api:callers:"):
 			extra := callersFragment(t, line, text)
-			cfg = editList(t, devStack(t), "private-run-api:callers", func(cs []any) []any { return append(cs, extra...) })
+			cfg = editList(t, exampleStack(t), "private-run-api:callers", func(cs []any) []any { return append(cs, extra...) })
 		case strings.HasPrefix(trimmed, "- name:"):
 			// A caller entry shown on its own; one that names an existing account by email.
 			var entries []any
 			if err := yaml.Unmarshal([]byte(text), &entries); err != nil {
 				t.Fatalf("README.md:%d: %v", line, err)
 			}
-			cfg = editList(t, devStack(t), "private-run-api:callers", func(cs []any) []any {
+			cfg = editList(t, exampleStack(t), "private-run-api:callers", func(cs []any) []any {
 				out := []any{}
 				for _, c := range cs { // the dev stack already has this caller: replace it
 					if c.(map[string]any)["name"] != entries[0].(map[string]any)["name"] {
@@ -224,7 +224,7 @@ func readmeGitBase(t *testing.T) config.StackFile {
 	}
 	dir := t.TempDir()
 	for _, f := range []string{"Pulumi.yaml", "Pulumi." + stackName + ".yaml"} {
-		data, err := os.ReadFile(filepath.Join("..", f))
+		data, err := os.ReadFile(filepath.Join("testdata", "stacks", "dev", f))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -269,7 +269,7 @@ func readmeAccessDiff(t *testing.T, b mdBlock) {
 		t.Fatalf("README.md:%d: the diff sample onboards orders-audit, but no yaml block adds it", b.line)
 	}
 	base := readmeGitBase(t)
-	head := config.StackFile{Namespace: project, Path: "Pulumi." + stackName + ".yaml", Values: editList(t, devStack(t), "private-run-api:callers", func(cs []any) []any { return append(cs, extra...) })}
+	head := config.StackFile{Namespace: project, Path: "Pulumi." + stackName + ".yaml", Values: editList(t, exampleStack(t), "private-run-api:callers", func(cs []any) []any { return append(cs, extra...) })}
 	headLabel := head.Path
 	basePlan, err := access.Resolve(base, fixedNow)
 	if err != nil {
@@ -289,7 +289,7 @@ func readmeAccessDiff(t *testing.T, b mdBlock) {
 
 // readmeAccessReport produces the start of `bin/access -stack dev` at the time the sample names.
 func readmeAccessReport(t *testing.T, b mdBlock) {
-	plan, err := access.Resolve(config.StackFile{Namespace: project, Values: devStack(t)}, fixedNow)
+	plan, err := access.Resolve(config.StackFile{Namespace: project, Values: exampleStack(t)}, fixedNow)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,7 +305,7 @@ func readmeAccessReport(t *testing.T, b mdBlock) {
 // The engine prints the program's error after its own "program failed:" line, so the sample is
 // config.Load's message; the program must fail with that same message and register nothing.
 func readmeInvalidConfig(t *testing.T, b mdBlock) {
-	cfg := editList(t, devStack(t), "private-run-api:callers", func(cs []any) []any {
+	cfg := editList(t, exampleStack(t), "private-run-api:callers", func(cs []any) []any {
 		cs[2].(map[string]any)["name"] = "Batch_Job"
 		return cs
 	})
@@ -537,7 +537,7 @@ func TestREADMEOutputsTable(t *testing.T) {
 	lines, first := readmeSection(t, "Stack outputs")
 	rows := mdTable(t, lines, first, "| output | what |")
 
-	dev := devStack(t)
+	dev := exampleStack(t)
 	var authz map[string]any
 	if err := json.Unmarshal([]byte(dev[project+":authz"]), &authz); err != nil {
 		t.Fatal(err)

@@ -5,10 +5,10 @@ import (
 	"testing"
 )
 
-// devStackURNs are the URNs the example stack registers. A refactoring that moves a resource to
+// exampleStackURNs are the URNs the example stack registers. A refactoring that moves a resource to
 // another parent or type changes its URN, and the engine would then delete and re-create it (a
 // service, an account, a bucket): this list changes only with an alias or on purpose.
-var devStackURNs = []string{
+var exampleStackURNs = []string{
 	"urn:pulumi:dev::private-run-api::privateapi:iam:AuthzGuard$gcp:projects/iAMCustomRole:IAMCustomRole::authz-role",
 	"urn:pulumi:dev::private-run-api::privateapi:iam:AuthzGuard$gcp:storage/bucket:Bucket::authz-bucket",
 	"urn:pulumi:dev::private-run-api::privateapi:iam:AuthzGuard$gcp:storage/bucketIAMPolicy:BucketIAMPolicy::authz-policy",
@@ -40,15 +40,15 @@ var devStackURNs = []string{
 	"urn:pulumi:dev::private-run-api::privateapi:services:PrivateApi::orders-api",
 }
 
-func TestDevStackURNsAreStable(t *testing.T) {
+func TestExampleStackURNsAreStable(t *testing.T) {
 	for _, dry := range []bool{false, true} {
-		got := urnSet(mustRun(t, devStack(t), runOpts{dryRun: dry}))
+		got := urnSet(mustRun(t, exampleStack(t), runOpts{dryRun: dry}))
 		for _, u := range got {
-			if !slices.Contains(devStackURNs, u) {
+			if !slices.Contains(exampleStackURNs, u) {
 				t.Errorf("preview=%v: new URN %s", dry, u)
 			}
 		}
-		for _, u := range devStackURNs {
+		for _, u := range exampleStackURNs {
 			if !slices.Contains(got, u) {
 				t.Errorf("preview=%v: URN %s is gone: the engine would delete that resource", dry, u)
 			}

@@ -22,19 +22,21 @@ func modify(t *testing.T, s string) string {
 		{"    - name: cdn-purger\n      description: Purges CDN caches; passes the authz guard only, never calls the API.\n      invoke: false\n      authz: true\n", ""},
 	} {
 		if !strings.Contains(s, r[0]) {
-			t.Fatalf("Pulumi.dev.yaml changed: %q not found; update this test's edit", r[0])
+			t.Fatalf("the example stack changed: %q not found; update this test's edit", r[0])
 		}
 		s = strings.Replace(s, r[0], r[1], 1)
 	}
 	return s
 }
 
-// project copies the repository's Pulumi.yaml and Pulumi.dev.yaml into a temp dir.
+// project copies the documented example stack (tests/testdata/stacks/dev: Pulumi.yaml and
+// Pulumi.dev.yaml as README.md describes them) into a temp dir. Never the repository's own
+// Pulumi.dev.yaml: teams edit that one, and no valid edit may break a test.
 func project(t *testing.T) (dir, devYAML string) {
 	t.Helper()
 	dir = t.TempDir()
 	for _, name := range []string{"Pulumi.yaml", "Pulumi.dev.yaml"} {
-		data, err := os.ReadFile(filepath.Join("..", "..", name))
+		data, err := os.ReadFile(filepath.Join("..", "..", "tests", "testdata", "stacks", "dev", name))
 		if err != nil {
 			t.Fatal(err)
 		}
