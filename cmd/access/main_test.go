@@ -303,3 +303,135 @@ func TestDiffAgainstGitRevision(t *testing.T) {
 		t.Errorf("a new stack can only add:\n%s", out)
 	}
 }
+
+// prRepo is a repository as the access report's CI job sees it: main holds the example stack,
+// and a pull request's head commit (refs/pull/head) edits files; nothing of it is checked out.
+func prRepo(t *testing.T, edit func(dir string)) (repo string) {
+	t.Helper()
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git is not installed")
+	}
+	t.Setenv("GIT_CONFIG_NOSYSTEM", "1")
+	t.Setenv("GIT_CONFIG_GLOBAL", os.DevNull)
+	repo, _ = project(t)
+	writeFile(t, filepath.Join(repo, "main.go"), "package main\n")
+	git(t, repo, "init", "-q", "-b", "main")
+	git(t, repo, "add", ".")
+	git(t, repo, "commit", "-q", "-m", "main")
+	git(t, repo, "checkout", "-q", "-b", "pr")
+	edit(repo)
+	git(t, repo, "add", "-A")
+	git(t, repo, "commit", "-q", "-m", "pull request")
+	git(t, repo, "update-ref", "refs/pull/head", "HEAD")
+	// The working tree goes back to main: -head must read the pull request from git alone.
+	git(t, repo, "checkout", "-q", "main")
+	return repo
+}
+
+func TestHeadRevisionIsReadFromGitAlone(t *testing.T) {
+	type summary struct {
+		Changed       bool     `json:"changed"`
+		OutsideConfig []string `json:"outsideConfig"`
+		Head          string   `json:"head"`
+	}
+	for _, tc := range []struct {
+		name    string
+		edit    func(t *testing.T, dir string)
+		code    int
+		outside []string
+		want    []string
+	}{
+		{
+			name: "a stack file only",
+			edit: func(t *testing.T, dir string) {
+				data, _ := os.ReadFile(filepath.Join(dir, "Pulumi.dev.yaml"))
+				writeFile(t, filepath.Join(dir, "Pulumi.dev.yaml"), modify(t, string(data)))
+			},
+			code: 3,
+			want: wantDiff,
+		},
+		{
+			name: "code beside the stack file",
+			edit: func(t *testing.T, dir string) {
+				data, _ := os.ReadFile(filepath.Join(dir, "Pulumi.dev.yaml"))
+				writeFile(t, filepath.Join(dir, "Pulumi.dev.yaml"), modify(t, string(data)))
+				writeFile(t, filepath.Join(dir, "main.go"), "package main\n\n// grants more\n")
+				if err := os.Mkdir(filepath.Join(dir, "policy"), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				writeFile(t, filepath.Join(dir, "policy", "rules.go"), "package policy\n")
+			},
+			code:    3,
+			outside: []string{"main.go", "policy/rules.go"},
+			want:    []string{"!! This change also touches files besides stack files", "!!   main.go", "!!   policy/rules.go"},
+		},
+		{
+			// Moving a list into Pulumi.yaml as a project default keeps it deployed: the engine
+			// applies it. The report must show the attacker's grants, not the list's removal.
+			name: "impersonators moved into Pulumi.yaml",
+			edit: func(t *testing.T, dir string) {
+				data, _ := os.ReadFile(filepath.Join(dir, "Pulumi.dev.yaml"))
+				s := string(data)
+				start := strings.Index(s, "  private-run-api:impersonators:\n")
+				end := strings.Index(s, "  private-run-api:callers:\n")
+				if start < 0 || end < start {
+					t.Fatal("the example stack changed: no impersonators list before the callers")
+				}
+				writeFile(t, filepath.Join(dir, "Pulumi.dev.yaml"), s[:start]+s[end:])
+				writeFile(t, filepath.Join(dir, "Pulumi.yaml"), "name: private-run-api\nruntime: go\nconfig:\n  impersonators:\n    - group:orders-api-developers@acme.example\n    - member: user:hana.sato@acme.example\n      expires: \"2027-03-31T00:00:00Z\"\n    - user:attacker@evil.example\n")
+			},
+			code:    3,
+			outside: []string{"Pulumi.yaml"},
+			want:    []string{"grants 3 added, 0 removed, 0 changed", "  user:attacker@evil.example\n    + roles/iam.serviceAccountTokenCreator on service account cdn-purger@", "+ roles/iam.serviceAccountTokenCreator on service account orders-batch@"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			repo := prRepo(t, func(dir string) { tc.edit(t, dir) })
+			code, out, errOut := runCLI(t, "-stack", "dev", "-dir", repo, "-base", "main", "-head", "refs/pull/head", now)
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d\n%s%s", code, tc.code, out, errOut)
+			}
+			contains(t, "diff", out, tc.want...)
+			if len(tc.outside) == 0 && strings.Contains(out, "besides stack files") {
+				t.Errorf("a change of stack files only has the banner:\n%s", out)
+			}
+			_, js, _ := runCLI(t, "-stack", "dev", "-dir", repo, "-base", "main", "-head", "refs/pull/head", "-format", "json", now)
+			var s summary
+			if err := json.Unmarshal([]byte(js), &s); err != nil {
+				t.Fatalf("json: %v\n%s", err, js)
+			}
+			if strings.Join(s.OutsideConfig, " ") != strings.Join(tc.outside, " ") || !s.Changed || !strings.HasPrefix(s.Head, "refs/pull/head (") {
+				t.Errorf("json summary = %+v, want outsideConfig %v", s, tc.outside)
+			}
+			_, md, _ := runCLI(t, "-stack", "dev", "-dir", repo, "-base", "main", "-head", "refs/pull/head", "-format", "markdown", now)
+			if (len(tc.outside) > 0) != strings.HasPrefix(md, "> [!WARNING]\n") {
+				t.Errorf("markdown banner is wrong for outsideConfig %v:\n%s", tc.outside, md)
+			}
+		})
+	}
+}
+
+// TestConfigTheToolCannotSeeExits2: what the engine would resolve and a file reader cannot is
+// refused as an invalid config, with no report, never left out of it.
+func TestConfigTheToolCannotSeeExits2(t *testing.T) {
+	dir, dev := project(t)
+	for _, tc := range []struct{ name, file, text, want string }{
+		{"ESC environment", "Pulumi.dev.yaml", "environment:\n  - acme/orders-dev\n" + dev, "imports Pulumi ESC environments"},
+		{"secret", "Pulumi.dev.yaml", strings.Replace(dev, "  private-run-api:labels:\n    team: platform\n    env: dev\n", "  private-run-api:labels:\n    secure: v1:abc\n", 1), "private-run-api:labels: is a secret (secure:)"},
+		{"secret in Pulumi.yaml", "Pulumi.yaml", "name: private-run-api\nruntime: go\nconfig:\n  labels:\n    type: string\n    secret: true\n", "Pulumi.yaml declares it secret"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			orig, _ := os.ReadFile(filepath.Join(dir, tc.file))
+			t.Cleanup(func() { writeFile(t, filepath.Join(dir, tc.file), string(orig)) })
+			if tc.file == "Pulumi.dev.yaml" && tc.text == dev {
+				t.Fatal("the edit did not apply")
+			}
+			writeFile(t, filepath.Join(dir, tc.file), tc.text)
+			code, out, errOut := runCLI(t, "-stack", "dev", "-dir", dir, now)
+			if code != 2 || out != "" {
+				t.Errorf("exit %d, stdout %q; want 2 and nothing", code, out)
+			}
+			contains(t, "stderr", errOut, tc.want)
+		})
+	}
+}

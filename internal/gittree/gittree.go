@@ -181,7 +181,7 @@ func (t *Tree) ReadDir(name string) ([]fs.DirEntry, error) {
 	if e.typ != "tree" {
 		return nil, &fs.PathError{Op: "readdir", Path: name, Err: errors.New("not a directory")}
 	}
-	out, err := git(t.repo, "ls-tree", "-z", e.oid)
+	out, err := git(t.repo, "ls-tree", "-z", "--full-tree", e.oid)
 	if err != nil {
 		return nil, err
 	}

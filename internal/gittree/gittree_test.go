@@ -1,0 +1,145 @@
+package gittree
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"testing/fstest"
+)
+
+func run(t *testing.T, dir string, args ...string) {
+	t.Helper()
+	cmd := exec.Command("git", append([]string{"-C", dir, "-c", "user.name=Test", "-c", "user.email=test@example.com", "-c", "commit.gpgsign=false"}, args...)...)
+	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL="+os.DevNull)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("git %v: %v\n%s", args, err, out)
+	}
+}
+
+func write(t *testing.T, path, text string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// repo commits a project in the infra/ subdirectory of a repository, with a caller directory, a
+// symlink and a file outside the project, then changes the working tree: the revision, not the
+// working tree, must be read.
+func repo(t *testing.T) string {
+	t.Helper()
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git is not installed")
+	}
+	r := t.TempDir()
+	write(t, filepath.Join(r, "infra", "Pulumi.yaml"), "name: p\n")
+	write(t, filepath.Join(r, "infra", "callers", "b.yaml"), "name: b\n")
+	write(t, filepath.Join(r, "infra", "callers", "a.yaml"), "name: a\n")
+	write(t, filepath.Join(r, "secret.txt"), "outside\n")
+	run(t, r, "init", "-q", "-b", "main")
+	run(t, r, "add", ".")
+	run(t, r, "commit", "-q", "-m", "no link")
+	run(t, r, "tag", "nolink")
+	if err := os.Symlink("../../secret.txt", filepath.Join(r, "infra", "callers", "link.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	run(t, r, "add", ".")
+	run(t, r, "commit", "-q", "-m", "base")
+	write(t, filepath.Join(r, "infra", "Pulumi.yaml"), "name: changed on disk\n")
+	return r
+}
+
+func TestTreeReadsTheRevisionAtTheDirectory(t *testing.T) {
+	r := repo(t)
+	tr, err := Open(filepath.Join(r, "infra"), "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(tr.Label, "main (") || len(tr.Commit()) != 40 {
+		t.Errorf("label %q, commit %q", tr.Label, tr.Commit())
+	}
+	data, err := fs.ReadFile(tr, "Pulumi.yaml")
+	if err != nil || string(data) != "name: p\n" {
+		t.Errorf("Pulumi.yaml = %q, %v; want the committed text", data, err)
+	}
+	ds, err := fs.ReadDir(tr, "callers")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, d := range ds {
+		names = append(names, d.Name())
+	}
+	if !slices.Equal(names, []string{"a.yaml", "b.yaml", "link.yaml"}) {
+		t.Errorf("callers = %v", names)
+	}
+	// A symlink is reported as one and never followed, least of all out of the project.
+	if _, err := fs.ReadFile(tr, "callers/link.yaml"); err == nil || !strings.Contains(err.Error(), "symbolic link") {
+		t.Errorf("reading a symlink: %v", err)
+	}
+	if fi, err := fs.Lstat(tr, "callers/link.yaml"); err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+		t.Errorf("lstat of a symlink: %v, %v", fi, err)
+	}
+	if target, err := fs.ReadLink(tr, "callers/link.yaml"); err != nil || target != "../../secret.txt" {
+		t.Errorf("readlink = %q, %v", target, err)
+	}
+	// Nothing outside the directory can be named.
+	for _, name := range []string{"../secret.txt", "/etc/passwd", "callers/../../secret.txt"} {
+		if _, err := fs.ReadFile(tr, name); !errors.Is(err, fs.ErrInvalid) {
+			t.Errorf("ReadFile(%q) = %v, want fs.ErrInvalid", name, err)
+		}
+	}
+	if _, err := fs.ReadFile(tr, "missing.yaml"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a missing file: %v", err)
+	}
+	// Without a symlink (which Open refuses, as ReadFile does) the tree is a well-behaved fs.FS.
+	plain, err := Open(filepath.Join(r, "infra"), "nolink")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fstest.TestFS(plain, "Pulumi.yaml", "callers/a.yaml", "callers/b.yaml"); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestChangedListsPathsRelativeToTheDirectory(t *testing.T) {
+	r := repo(t)
+	run(t, r, "checkout", "-q", "-b", "pr")
+	write(t, filepath.Join(r, "infra", "callers", "c.yaml"), "name: c\n")
+	write(t, filepath.Join(r, "secret.txt"), "changed\n")
+	run(t, r, "add", "-A")
+	run(t, r, "commit", "-q", "-m", "pr")
+	dir := filepath.Join(r, "infra")
+	base, err := Open(dir, "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, err := Open(dir, "pr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Changed(base, head)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"/secret.txt", "Pulumi.yaml", "callers/c.yaml"}; !slices.Equal(got, want) {
+		t.Errorf("changed = %v, want %v", got, want)
+	}
+}
+
+func TestOpenRefusesWhatIsNotARevision(t *testing.T) {
+	r := repo(t)
+	for _, rev := range []string{"", "--output=/tmp/x", "no-such-branch"} {
+		if _, err := Open(r, rev); err == nil {
+			t.Errorf("Open(%q) succeeded", rev)
+		}
+	}
+}
