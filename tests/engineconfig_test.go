@@ -65,8 +65,7 @@ func TestReaderSeesWhatTheEngineHandsTheProgram(t *testing.T) {
 // on it. Its contents may differ from the copy (an onboarding pull request edits it).
 func TestRepositoryStackFilesHaveRecordedCopies(t *testing.T) {
 	for _, dir := range []string{"..", filepath.Join("..", "bootstrap")} {
-		files, _ := filepath.Glob(filepath.Join(dir, "Pulumi.*.yaml"))
-		for _, f := range files {
+		for _, f := range committedStackFiles(t, dir) {
 			name := filepath.Base(f)
 			found := false
 			copies, _ := filepath.Glob(filepath.Join("testdata", "stacks", "*", name))
