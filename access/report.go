@@ -75,7 +75,7 @@ type Report struct {
 // Access that project-level roles give, whatever the program declares.
 const (
 	OutsideInvoke = "Anyone holding run.routes.invoke on the project, its folder or organization can call every Cloud Run service in the project, this one included: roles/owner, roles/editor, roles/run.admin, and roles/run.invoker or roles/run.servicesInvoker granted there (or a custom role with that permission). The doctor's -who-else report lists them."
-	OutsideGuard  = "Anyone holding storage.buckets.get on the project, its folder or organization passes the authz guard (e.g. roles/owner, roles/editor, roles/storage.admin, roles/storage.bucketViewer). The bucket's own policy holds only the authz role: Cloud Storage's convenience bindings for project owners, editors and viewers are removed."
+	OutsideGuard  = "Anyone holding storage.buckets.get on the project, its folder or organization passes the authz guard: not Owner, Editor or Viewer, but many predefined roles, e.g. roles/storage.admin, roles/storage.bucketViewer, roles/iam.securityAuditor, roles/firebase.viewer (or a custom role with that permission). The bucket's own policy holds only the authz role: Cloud Storage's convenience bindings for project owners, editors and viewers are removed."
 )
 
 // Build derives the report from a plan. A nil plan is a stack that does not exist (a stack file
@@ -119,8 +119,15 @@ func Build(stack string, st *plan.Stack, at time.Time) Report {
 		acct := accountTarget(c.Account)
 		for _, b := range c.AccountBindings() {
 			why := "may impersonate caller " + c.Name
-			if b.Role == plan.RoleOpenIDTokenCreator {
+			switch {
+			case b.Role == plan.RoleOpenIDTokenCreator:
 				why = "caller " + c.Name + " mints ID tokens as itself when impersonated (Go idtoken needs it)"
+			case b.Key == plan.KeyRunAsDeployers:
+				why = "may deploy workloads that run as caller " + c.Name
+			case b.Key == plan.KeyRunAsGKE:
+				why = "GKE workload that runs as caller " + c.Name
+			case b.Key == plan.KeyRunAsCloudRun:
+				why = "Cloud Run service agent of another project, whose services run as caller " + c.Name
 			}
 			for _, m := range b.Members {
 				add(Grant{Principal: m, Role: b.Role, Target: acct, Expires: utc(b.Expires), Why: why})

@@ -145,6 +145,9 @@ type Caller struct {
 	Invoke *bool `json:"invoke,omitempty"`
 	// Authz grants the authz guard's custom role on its bucket; default false.
 	Authz bool `json:"authz,omitempty"`
+	// RunAs says who may run workloads as the caller's account (see runas.go); only for an
+	// account the program creates.
+	RunAs *RunAs `json:"runAs,omitempty"`
 }
 
 // UnmarshalJSON accepts a member string or a {member, expires} mapping, strictly: an unknown key

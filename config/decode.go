@@ -120,7 +120,7 @@ func decodeCaller(ps *problems, broken reported, path diag.Path, raw json.RawMes
 	}
 	// Something is wrong: decode again field by field to report every problem with its path.
 	c = Caller{}
-	fields, _ := decodeObject(ps, path, raw, &c, "a mapping with name and optional description, email, impersonators, invoke, authz", "impersonators")
+	fields, _ := decodeObject(ps, path, raw, &c, "a mapping with name and optional description, email, impersonators, invoke, authz, runAs", "impersonators")
 	if fields == nil {
 		broken[path.String()] = true
 		return Caller{}

@@ -296,8 +296,9 @@ func validateCallers(ps *problems, broken reported, c *Config) {
 			}
 		}
 		validateImpersonators(ps, broken, p.Child("impersonators"), caller.Impersonators)
+		validateRunAs(ps, p.Child("runAs"), caller.RunAs, caller.External())
 		if !caller.External() {
-			validatePolicySize(ps, p.Child("impersonators"), base, caller.Impersonators, "serviceAccount:"+c.CallerEmail(caller))
+			validatePolicySize(ps, p.Child("impersonators"), base, caller.Impersonators, "serviceAccount:"+c.CallerEmail(caller), caller.RunAs.Members())
 		}
 		if caller.Invokes() {
 			invokers++
@@ -344,7 +345,10 @@ func isGroupOrDomain(m string) bool {
 // validatePolicySize checks one caller account's allow policy: its effective impersonators, plus
 // the account itself for the OpenID self-grant (twice if it is also listed as an impersonator of
 // itself: each occurrence counts). It costs O(len(own)), whatever the defaults.
-func validatePolicySize(ps *problems, path diag.Path, base policyBase, own []Impersonator, self string) {
+//
+// runAs are the members of the account's run-as bindings; each is another occurrence, since it
+// sits in a binding of another role.
+func validatePolicySize(ps *problems, path diag.Path, base policyBase, own []Impersonator, self string, runAs []string) {
 	n, groups := len(base.members), base.groups
 	seen := map[string]bool{}
 	for _, imp := range own {
@@ -361,8 +365,14 @@ func validatePolicySize(ps *problems, path diag.Path, base policyBase, own []Imp
 	if base.members[self] || seen[self] {
 		n++
 	}
+	for _, m := range runAs {
+		n++
+		if isGroupOrDomain(m) {
+			groups++
+		}
+	}
 	if n > gcp.MaxPrincipalsPerPolicy {
-		ps.Add(diag.TooMany, path, fmt.Sprint(n), fmt.Sprintf("impersonators (with the defaults and the account itself) exceed IAM's %d principals in one allow policy", gcp.MaxPrincipalsPerPolicy), "grant impersonation to a group instead of individual developers")
+		ps.Add(diag.TooMany, path, fmt.Sprint(n), fmt.Sprintf("impersonators (with the defaults, the account itself and its run-as grants) exceed IAM's %d principals in one allow policy", gcp.MaxPrincipalsPerPolicy), "grant impersonation to a group instead of individual developers")
 	}
 	if groups > gcp.MaxGroupsPerPolicy {
 		ps.Add(diag.TooMany, path, fmt.Sprint(groups), fmt.Sprintf("groups and domains (with the defaults) exceed IAM's %d per allow policy", gcp.MaxGroupsPerPolicy), "nest the groups in fewer groups")

@@ -15,7 +15,7 @@ type AccountArgs struct {
 	Account     plan.Account
 	DisplayName string
 	Description string
-	// IAM and IAMBindings are the authoritative bindings on the account (see package doc).
+	// IAM and IAMBindings are the account's whole IAM policy (see package doc).
 	IAM         map[string][]string
 	IAMBindings map[string]Binding
 	// Protect guards the account itself against deletion (not its bindings, which must follow
@@ -25,8 +25,8 @@ type AccountArgs struct {
 	DependsOn []pulumi.Resource
 }
 
-// NewAccount registers one account and its bindings; pass the parent component in opts. The
-// account is named name and its bindings' names start with it. It is not a component of its own:
+// NewAccount registers one account and its whole IAM policy; pass the parent component in opts.
+// The account is named name and its policy name+"-policy". It is not a component of its own:
 // a component per account costs the engine a registration and an outputs call each, which under
 // the benchmarks was a third more work per caller (README, "Scale").
 func NewAccount(ctx *pulumi.Context, name string, args *AccountArgs, opts ...pulumi.ResourceOption) (*serviceaccount.Account, error) {
@@ -39,23 +39,23 @@ func NewAccount(ctx *pulumi.Context, name string, args *AccountArgs, opts ...pul
 	if err != nil {
 		return nil, err
 	}
-	// The account's name is computed from config (known in a preview) and carries a property
-	// dependency on acct: nothing is granted on an account that does not exist yet, and a
-	// replaced account takes its bindings with it.
+	// The account's whole allow policy: the declared bindings and nothing else, so that a
+	// token creator, actAs or key admin added by hand is gone after the next `pulumi up
+	// --refresh`. The provider writes it with policy version 3 and no etag (a blind overwrite,
+	// which keeps expiry conditions), and a delete writes an empty policy. The account's name is
+	// computed from config (known in a preview) and carries a property dependency on acct:
+	// nothing is granted on an account that does not exist yet, and a replaced account takes its
+	// policy with it.
+	doc, err := PolicyData(ctx, args.IAM, args.IAMBindings, invokeOpts(opts)...)
+	if err != nil {
+		return nil, err
+	}
 	deps := append([]pulumi.Resource{acct}, args.DependsOn...)
-	target := Named(ctx, args.Account.Name, acct)
-	for _, b := range Bindings(args.IAM, args.IAMBindings) {
-		bargs := &serviceaccount.IAMBindingArgs{
-			ServiceAccountId: target,
-			Role:             pulumi.String(b.Role),
-			Members:          pulumi.ToStringArray(b.Members),
-		}
-		if c := b.Condition; c != nil {
-			bargs.Condition = &serviceaccount.IAMBindingConditionArgs{Title: pulumi.String(c.Title), Expression: pulumi.String(c.Expression)}
-		}
-		if _, err := serviceaccount.NewIAMBinding(ctx, name+"-"+b.Key, bargs, with(opts, pulumi.DependsOn(deps))...); err != nil {
-			return nil, err
-		}
+	if _, err := serviceaccount.NewIAMPolicy(ctx, name+"-policy", &serviceaccount.IAMPolicyArgs{
+		ServiceAccountId: Named(ctx, args.Account.Name, acct),
+		PolicyData:       pulumi.String(doc),
+	}, with(opts, pulumi.DependsOn(deps))...); err != nil {
+		return nil, err
 	}
 	return acct, nil
 }

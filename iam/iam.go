@@ -9,6 +9,7 @@
 package iam
 
 import (
+	"slices"
 	"sort"
 	"strings"
 
@@ -72,14 +73,27 @@ func RoleKey(role string) string {
 // PolicyData renders a whole allow policy (role-keyed IAM and keyed bindings with their
 // conditions) with the provider's own renderer, getIAMPolicy, so that its form is the one the
 // provider compares with what Google returns; every input is known, so a preview shows it all.
-// No binding at all renders "{}", which removes whatever else was on the resource.
+// Bindings of one role under one condition (or none) become one binding with each member once, as
+// IAM itself stores them (getIAMPolicy merges such bindings but keeps a member listed in both
+// twice, which would read back once and show a change on every preview). No binding at all
+// renders "{}", which removes whatever else was on the resource.
 func PolicyData(ctx *pulumi.Context, iam map[string][]string, keyed map[string]Binding, opts ...pulumi.InvokeOption) (string, error) {
 	var bindings []organizations.GetIAMPolicyBinding
+	index := map[string]int{}
 	for _, b := range Bindings(iam, keyed) {
-		gb := organizations.GetIAMPolicyBinding{Role: b.Role, Members: b.Members}
+		id := b.Role
+		if c := b.Condition; c != nil {
+			id += "\x00" + c.Title + "\x00" + c.Expression
+		}
+		if i, ok := index[id]; ok {
+			bindings[i].Members = union(bindings[i].Members, b.Members)
+			continue
+		}
+		gb := organizations.GetIAMPolicyBinding{Role: b.Role, Members: append([]string(nil), b.Members...)}
 		if c := b.Condition; c != nil {
 			gb.Condition = &organizations.GetIAMPolicyBindingCondition{Title: c.Title, Expression: c.Expression}
 		}
+		index[id] = len(bindings)
 		bindings = append(bindings, gb)
 	}
 	doc, err := organizations.LookupIAMPolicy(ctx, &organizations.LookupIAMPolicyArgs{Bindings: bindings}, opts...)
@@ -89,8 +103,27 @@ func PolicyData(ctx *pulumi.Context, iam map[string][]string, keyed map[string]B
 	return doc.PolicyData, nil
 }
 
+// union is a and b's members once each, sorted.
+func union(a, b []string) []string {
+	out := append(append([]string(nil), a...), b...)
+	sort.Strings(out)
+	return slices.Compact(out)
+}
+
 // with is opts and more in a new slice: appending to a caller's opts in a loop would let one
 // resource's options leak into the next one's through a shared backing array.
 func with(opts []pulumi.ResourceOption, more ...pulumi.ResourceOption) []pulumi.ResourceOption {
 	return append(append(make([]pulumi.ResourceOption, 0, len(opts)+len(more)), opts...), more...)
+}
+
+// invokeOpts are the options of opts that also apply to an invoke (a parent, a provider), so that
+// an invoke made for a resource resolves its provider as the resource does.
+func invokeOpts(opts []pulumi.ResourceOption) []pulumi.InvokeOption {
+	var out []pulumi.InvokeOption
+	for _, o := range opts {
+		if io, ok := o.(pulumi.InvokeOption); ok {
+			out = append(out, io)
+		}
+	}
+	return out
 }

@@ -20,6 +20,10 @@ const (
 	RoleInvoker            = "roles/run.invoker"
 	RoleTokenCreator       = "roles/iam.serviceAccountTokenCreator"
 	RoleOpenIDTokenCreator = "roles/iam.serviceAccountOpenIdTokenCreator"
+	// RoleServiceAccountUser (actAs) lets a caller team's deployer run workloads as the caller.
+	RoleServiceAccountUser = "roles/iam.serviceAccountUser"
+	// RoleWorkloadIdentityUser lets a GKE workload run as the caller.
+	RoleWorkloadIdentityUser = "roles/iam.workloadIdentityUser"
 	// RoleSecretAccessor is what the runtime account holds on each secret it reads.
 	RoleSecretAccessor      = "roles/secretmanager.secretAccessor"
 	AuthzPermission         = "storage.buckets.get"
@@ -115,16 +119,26 @@ type Caller struct {
 	// OpenIDSelf is the roles/iam.serviceAccountOpenIdTokenCreator grant to the account on itself,
 	// which Go's idtoken needs under impersonation; true when anyone may impersonate it.
 	OpenIDSelf bool
+	// RunAs are the bindings that let the caller's workloads run as its account (config's
+	// runAs): deployers, GKE workloads, other projects' Cloud Run service agents.
+	RunAs []Binding
 }
 
-// AccountBindings are the authoritative bindings on the caller's own account: the token-creator
-// bindings, then the OpenID self-grant when anyone may impersonate it.
+// Keys of the run-as bindings, by what they let a workload do.
+const (
+	KeyRunAsDeployers = "run-as-deployers"
+	KeyRunAsGKE       = "run-as-gke"
+	KeyRunAsCloudRun  = "run-as-cloud-run"
+)
+
+// AccountBindings are the caller account's whole allow policy: the token-creator bindings, the
+// OpenID self-grant when anyone may impersonate it, then the run-as bindings.
 func (c Caller) AccountBindings() []Binding {
 	out := append([]Binding(nil), c.TokenCreators...)
 	if c.OpenIDSelf {
 		out = append(out, Binding{Key: "openid-self", Role: RoleOpenIDTokenCreator, Members: []string{c.Account.Member}})
 	}
-	return out
+	return append(out, c.RunAs...)
 }
 
 // Impersonable reports whether anyone may impersonate the caller's account now.
@@ -260,6 +274,7 @@ func Resolve(c *config.Config, now time.Time) *Stack {
 					expired(path, imp, t)
 				})
 			cp.OpenIDSelf = cp.Impersonable()
+			cp.RunAs = runAs(caller.RunAs)
 		}
 		if cp.Invoke {
 			p.Invokers = append(p.Invokers, cp.Account.Member)
@@ -300,6 +315,29 @@ func Resolve(c *config.Config, now time.Time) *Stack {
 // for both programs (the bootstrap names its CI accounts with it).
 func NewAccount(project, id, email string) Account {
 	return Account{ID: id, Email: email, Member: "serviceAccount:" + email, Name: gcp.AccountName(project, email)}
+}
+
+// runAs turns a caller's run-as config into its bindings, members sorted, empty ones left out.
+func runAs(r *config.RunAs) []Binding {
+	if r == nil {
+		return nil
+	}
+	var agents []string
+	for _, n := range r.CloudRunProjects {
+		agents = append(agents, config.CloudRunAgent(n))
+	}
+	var out []Binding
+	for _, b := range []Binding{
+		{Key: KeyRunAsDeployers, Role: RoleServiceAccountUser, Members: r.Deployers},
+		{Key: KeyRunAsGKE, Role: RoleWorkloadIdentityUser, Members: r.GKEWorkloads},
+		{Key: KeyRunAsCloudRun, Role: RoleTokenCreator, Members: agents},
+	} {
+		if len(b.Members) > 0 {
+			b.Members = slices.Sorted(slices.Values(b.Members))
+			out = append(out, b)
+		}
+	}
+	return out
 }
 
 // tokenCreators merges the default and the caller's own impersonators and groups them by expiry.

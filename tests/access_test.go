@@ -12,7 +12,6 @@ import (
 
 	"github.com/platform/private-run-api/access"
 	"github.com/platform/private-run-api/config"
-	"github.com/platform/private-run-api/internal/mocktest"
 	"github.com/platform/private-run-api/plan"
 )
 
@@ -249,15 +248,6 @@ var accessConditionRe = regexp.MustCompile(`^request\.time < timestamp\("([^"]+)
 func accessDeployedGrants(t *testing.T, r *result) map[string]bool {
 	t.Helper()
 	out := map[string]bool{}
-	add := func(x mocktest.Resource, resourceName string, expires *time.Time) {
-		members := x.Strs("members")
-		if len(members) == 0 {
-			t.Errorf("%s %s has no members", x.Type, x.Name)
-		}
-		for _, m := range members {
-			out[accessGrantKey(m, x.Str("role"), resourceName, expires)] = true
-		}
-	}
 	for _, x := range r.Resources {
 		if !x.Custom {
 			continue
@@ -273,23 +263,26 @@ func accessDeployedGrants(t *testing.T, r *result) map[string]bool {
 					out[accessGrantKey(m, b.Role, target, nil)] = true
 				}
 			}
-		case tAccountIAM:
-			var expires *time.Time
-			if cond := x.Obj("condition"); cond != nil {
-				expr := cond["expression"].StringValue()
-				m := accessConditionRe.FindStringSubmatch(expr)
-				if m == nil {
-					t.Errorf("%s: condition %q is not an expiry; the report would misstate it", x.Name, expr)
-					continue
+		case tAccountPolicy:
+			for _, b := range policyOf(t, x).Bindings {
+				var expires *time.Time
+				if c := b.Condition; c != nil {
+					m := accessConditionRe.FindStringSubmatch(c.Expression)
+					if m == nil {
+						t.Errorf("%s: condition %q is not an expiry; the report would misstate it", x.Name, c.Expression)
+						continue
+					}
+					at, err := time.Parse(time.RFC3339, m[1])
+					if err != nil {
+						t.Errorf("%s: condition time %q: %v", x.Name, m[1], err)
+						continue
+					}
+					expires = &at
 				}
-				at, err := time.Parse(time.RFC3339, m[1])
-				if err != nil {
-					t.Errorf("%s: condition time %q: %v", x.Name, m[1], err)
-					continue
+				for _, m := range b.Members {
+					out[accessGrantKey(m, b.Role, "//iam.googleapis.com/"+x.Str("serviceAccountId"), expires)] = true
 				}
-				expires = &at
 			}
-			add(x, "//iam.googleapis.com/"+x.Str("serviceAccountId"), expires)
 		case tBucketPolicy:
 			for _, b := range policyOf(t, x).Bindings {
 				if b.Condition != nil {

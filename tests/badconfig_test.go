@@ -612,7 +612,7 @@ config:
 }
 
 func TestBadConfigs(t *testing.T) {
-	for _, tc := range badConfigCases() {
+	for _, tc := range append(badConfigCases(), runAsBadConfigCases()...) {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := stackYAML(t, tc.yaml)
 			for k, v := range tc.raw {
@@ -662,7 +662,7 @@ func TestTooManyPrincipals(t *testing.T) {
 	}
 	b.WriteString("  private-run-api:callers:\n    - name: orders-batch\n")
 	r := run(t, stackYAML(t, b.String()), runOpts{})
-	if r.Err == nil || !strings.Contains(r.Err.Error(), `callers[0].impersonators "1501": impersonators (with the defaults and the account itself) exceed IAM's 1500 principals in one allow policy`) {
+	if r.Err == nil || !strings.Contains(r.Err.Error(), `callers[0].impersonators "1501": impersonators (with the defaults, the account itself and its run-as grants) exceed IAM's 1500 principals in one allow policy`) {
 		t.Fatalf("err = %v", r.Err)
 	}
 	if len(r.Resources) != 0 {

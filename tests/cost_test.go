@@ -9,12 +9,13 @@ import (
 	"testing"
 
 	"github.com/platform/private-run-api/internal/mocktest"
+	"github.com/platform/private-run-api/plan"
 )
 
 // The cost of change, counted: the generated 100-caller stack is run before and after one edit,
 // and the two runs are compared by URN and inputs, as `pulumi preview` would compare them. The
 // IAM policy writes each edit costs on the real cloud are counted from the same diff, for this
-// program's authoritative bindings and for a design with one member resource per grant.
+// program's whole policies and for a design with one member resource per grant.
 
 // costDiff is what a second run does to the first.
 type costDiff struct {
@@ -27,8 +28,8 @@ type costDiff struct {
 // policyWrites counts IAM policy writes (each one getIamPolicy + setIamPolicy, serialised per
 // policy by the provider, retried on 409/412 for up to about 30 s).
 type policyWrites struct {
-	// Bindings is this program's cost: one read-modify-write per authoritative binding resource
-	// created, updated or deleted.
+	// Bindings is this program's cost: one write per whole-policy resource created, updated or
+	// deleted (the provider overwrites a whole policy without reading it first).
 	Bindings int
 	// Members is what one member resource per grant (IAMMember) would cost: one
 	// read-modify-write per member added to or removed from a role (and condition).
@@ -40,20 +41,23 @@ type policyWrites struct {
 }
 
 func isIAMBinding(typ string) bool {
-	return typ == tAccountIAM || typ == tServicePolicy || typ == tBucketPolicy
+	return typ == tAccountPolicy || typ == tServicePolicy || typ == tBucketPolicy
 }
 
-// grantees are the members an IAM resource grants to: a binding's members, or every member of a
-// whole policy (the service's and the authz bucket's each hold one role).
+// grantees are the grants of a whole policy, one "role condition member" each: what one member
+// resource per grant would create or delete.
 func grantees(r mocktest.Resource) []string {
-	if r.Type != tBucketPolicy && r.Type != tServicePolicy {
-		return r.Strs("members")
-	}
 	var out []string
 	var p iamPolicy
 	_ = json.Unmarshal([]byte(r.Str("policyData")), &p)
 	for _, b := range p.Bindings {
-		out = append(out, b.Members...)
+		cond := ""
+		if b.Condition != nil {
+			cond = b.Condition.Expression
+		}
+		for _, m := range b.Members {
+			out = append(out, b.Role+" "+cond+" "+m)
+		}
 	}
 	return out
 }
@@ -61,7 +65,7 @@ func grantees(r mocktest.Resource) []string {
 // policyNameOf names the allow policy an IAM resource writes.
 func policyNameOf(r mocktest.Resource) string {
 	switch r.Type {
-	case tAccountIAM:
+	case tAccountPolicy:
 		return "account " + r.Str("serviceAccountId")
 	case tServicePolicy:
 		return "service " + r.Str("project") + "/" + r.Str("location") + "/" + r.Str("name")
@@ -71,9 +75,8 @@ func policyNameOf(r mocktest.Resource) string {
 	return ""
 }
 
-// memberGrants is how many member resources turn over when a binding goes from before to after
-// (either may be absent): members added plus members removed, or all of both if the role or
-// condition changed.
+// memberGrants is how many member resources turn over when a policy goes from before to after
+// (either may be absent): grants added plus grants removed.
 func memberGrants(before, after *mocktest.Resource) int {
 	var mb, ma []string
 	if before != nil {
@@ -81,14 +84,6 @@ func memberGrants(before, after *mocktest.Resource) int {
 	}
 	if after != nil {
 		ma = grantees(*after)
-	}
-	if before != nil && after != nil && before.Type != tBucketPolicy && before.Type != tServicePolicy {
-		b, a := before.Inputs.Copy(), after.Inputs.Copy()
-		delete(b, "members")
-		delete(a, "members")
-		if !b.DeepEquals(a) {
-			return len(mb) + len(ma)
-		}
 	}
 	n := 0
 	for _, m := range ma {
@@ -188,7 +183,7 @@ func TestCostOfChange(t *testing.T) {
 	defaultTokenCreators := make([]string, 0, created)
 	for _, c := range base.Callers {
 		if !c.external() {
-			defaultTokenCreators = append(defaultTokenCreators, tAccountIAM+" "+c.Name+"-token-creator")
+			defaultTokenCreators = append(defaultTokenCreators, tAccountPolicy+" "+c.Name+"-policy")
 		}
 	}
 	// caller-0021 is created, passes the guard and has one own impersonator expiring 2027-03-31.
@@ -212,11 +207,11 @@ func TestCostOfChange(t *testing.T) {
 			}),
 			added: slices.Concat(
 				names(tAccount, "caller-new"),
-				names(tAccountIAM, "caller-new-token-creator", "caller-new-openid-self")),
+				names(tAccountPolicy, "caller-new-policy")),
 			changed: names(tServicePolicy, "orders-api-policy"),
-			// Two bindings on the new account's policy, one on the service's; member by member
-			// the account's policy takes the two defaults and itself, one after another.
-			writes: policyWrites{Bindings: 3, Members: 4, Policies: 2, MaxBindings: 2, MaxMembers: 3},
+			// One write of the new account's policy, one of the service's; member by member the
+			// account's policy takes the two defaults and itself, one after another.
+			writes: policyWrites{Bindings: 2, Members: 4, Policies: 2, MaxBindings: 1, MaxMembers: 3},
 		},
 		{
 			name: "onboard a caller that invokes and passes the guard",
@@ -225,9 +220,9 @@ func TestCostOfChange(t *testing.T) {
 			}),
 			added: slices.Concat(
 				names(tAccount, "caller-new-guarded"),
-				names(tAccountIAM, "caller-new-guarded-token-creator", "caller-new-guarded-token-creator-expires-20270630t000000z", "caller-new-guarded-openid-self")),
+				names(tAccountPolicy, "caller-new-guarded-policy")),
 			changed: slices.Concat(names(tServicePolicy, "orders-api-policy"), names(tBucketPolicy, "authz-policy")),
-			writes:  policyWrites{Bindings: 5, Members: 6, Policies: 3, MaxBindings: 3, MaxMembers: 4},
+			writes:  policyWrites{Bindings: 3, Members: 6, Policies: 3, MaxBindings: 1, MaxMembers: 4},
 		},
 		{
 			name: "onboard a caller with 50 impersonators",
@@ -236,10 +231,11 @@ func TestCostOfChange(t *testing.T) {
 			}),
 			added: slices.Concat(
 				names(tAccount, "caller-new-busy"),
-				names(tAccountIAM, "caller-new-busy-token-creator", "caller-new-busy-openid-self")),
+				names(tAccountPolicy, "caller-new-busy-policy")),
 			changed: names(tServicePolicy, "orders-api-policy"),
-			// 52 token creators and the account itself: 53 serial writes member by member.
-			writes: policyWrites{Bindings: 3, Members: 54, Policies: 2, MaxBindings: 2, MaxMembers: 53},
+			// 52 token creators and the account itself: 53 serial writes member by member, one
+			// write of the whole policy.
+			writes: policyWrites{Bindings: 2, Members: 54, Policies: 2, MaxBindings: 1, MaxMembers: 53},
 		},
 		{
 			name: "remove a caller",
@@ -248,9 +244,9 @@ func TestCostOfChange(t *testing.T) {
 			}),
 			removed: slices.Concat(
 				names(tAccount, "caller-0021"),
-				names(tAccountIAM, "caller-0021-token-creator", "caller-0021-token-creator-expires-20270331t000000z", "caller-0021-openid-self")),
+				names(tAccountPolicy, "caller-0021-policy")),
 			changed: slices.Concat(names(tServicePolicy, "orders-api-policy"), names(tBucketPolicy, "authz-policy")),
-			writes:  policyWrites{Bindings: 5, Members: 6, Policies: 3, MaxBindings: 3, MaxMembers: 4},
+			writes:  policyWrites{Bindings: 3, Members: 6, Policies: 3, MaxBindings: 1, MaxMembers: 4},
 		},
 		{
 			name: "remove an external caller",
@@ -286,13 +282,12 @@ func TestCostOfChange(t *testing.T) {
 			d.writes.Bindings, d.writes.Members, d.writes.Policies, d.writes.MaxBindings, d.writes.MaxMembers)
 	}
 
-	// The first deploy, from nothing: every binding is written once; member by member, the
-	// service's policy alone takes one write per invoking caller, in sequence. Bindings: 96
-	// accounts x (token creator + OpenID) + 34 expiring token-creator bindings + invoker + guard
-	// = 228. Members: 96 x 2 defaults + 12 own without expiry + 34 expiring + 96 self-grants +
-	// 95 invokers + 37 guarded = 466.
+	// The first deploy, from nothing: every whole policy is written once (96 caller accounts,
+	// the runtime account, the service, the bucket: 99); member by member, the service's policy
+	// alone takes one write per invoking caller, in sequence. Members: 96 x 2 defaults + 12 own
+	// without expiry + 34 expiring + 96 self-grants + 95 invokers + 37 guarded = 466.
 	first := diffRuns(&result{}, before)
-	if want := (policyWrites{Bindings: 228, Members: 466, Policies: 98, MaxBindings: 4, MaxMembers: 95}); first.writes != want {
+	if want := (policyWrites{Bindings: 99, Members: 466, Policies: 99, MaxBindings: 1, MaxMembers: 95}); first.writes != want {
 		t.Errorf("first deploy writes = %+v, want %+v", first.writes, want)
 	}
 	if len(first.added) != len(before.Resources) {
@@ -345,12 +340,12 @@ func TestResourcesDoNotGrowWithImpersonators(t *testing.T) {
 	if d := diffRuns(one, fifty); len(d.added)+len(d.removed) != 0 {
 		t.Errorf("going from 1 to 50 impersonators per caller adds %q and removes %q", d.added, d.removed)
 	}
-	// 96 created callers: account, token-creator and OpenID bindings each, plus the 10 fixed
-	// cloud resources and 4 fixed components.
-	if want := 96*3 + 14; len(fifty.Resources) != want {
+	// 96 created callers: an account and its policy each, plus the 11 fixed cloud resources
+	// (the runtime account's policy among them) and 4 fixed components.
+	if want := 96*2 + 15; len(fifty.Resources) != want {
 		t.Errorf("%d resources, want %d", len(fifty.Resources), want)
 	}
-	if got := fifty.Find(t, tAccountIAM, "caller-0000-token-creator").Strs("members"); len(got) != 52 {
-		t.Errorf("token-creator binding holds %d members, want 50 own + 2 defaults", len(got))
+	if b, _ := accountPolicy(t, fifty, "caller-0000").binding(plan.RoleTokenCreator, ""); len(b.Members) != 52 {
+		t.Errorf("token-creator binding holds %d members, want 50 own + 2 defaults", len(b.Members))
 	}
 }

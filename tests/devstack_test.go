@@ -46,15 +46,10 @@ func TestDevStackResources(t *testing.T) {
 		tAccount + " orders-api-runtime",
 		tAccount + " orders-batch",
 		tAccount + " orders-front",
-		tAccountIAM + " cdn-purger-openid-self",
-		tAccountIAM + " cdn-purger-token-creator",
-		tAccountIAM + " cdn-purger-token-creator-expires-20270331t000000z",
-		tAccountIAM + " orders-batch-openid-self",
-		tAccountIAM + " orders-batch-token-creator",
-		tAccountIAM + " orders-batch-token-creator-expires-20270331t000000z",
-		tAccountIAM + " orders-front-openid-self",
-		tAccountIAM + " orders-front-token-creator",
-		tAccountIAM + " orders-front-token-creator-expires-20270331t000000z",
+		tAccountPolicy + " cdn-purger-policy",
+		tAccountPolicy + " orders-api-runtime-policy",
+		tAccountPolicy + " orders-batch-policy",
+		tAccountPolicy + " orders-front-policy",
 		tBucket + " authz-bucket",
 		tBucketPolicy + " authz-policy",
 		tSecretIAM + " orders-api-secret-orders-db-password",
@@ -139,11 +134,17 @@ func TestDevStackResources(t *testing.T) {
 		if acct.Str("accountId") != "orders-api-run" || acct.Str("project") != devProject {
 			t.Errorf("runtime account inputs = %v", acct.Inputs)
 		}
-		for _, b := range r.ByType(tAccountIAM) {
-			if strings.Contains(b.Str("serviceAccountId"), "/orders-api-run@") {
-				t.Errorf("runtime account carries a binding %s; it must hold no roles", b.Name)
-			}
+		// Its whole policy is owned and empty: nobody may act as the service, and a token
+		// creator added by hand on it is removed.
+		policy := r.Find(t, tAccountPolicy, "orders-api-runtime-policy")
+		checkParent(t, policy, api)
+		if got := policy.Str("policyData"); got != "{}" {
+			t.Errorf("runtime account's policy = %s, want {}", got)
 		}
+		if policy.Str("serviceAccountId") != "projects/"+devProject+"/serviceAccounts/orders-api-run@"+devProject+".iam.gserviceaccount.com" {
+			t.Errorf("runtime policy targets %s", policy.Str("serviceAccountId"))
+		}
+		checkPropertyDep(t, policy, "serviceAccountId", acct)
 	})
 
 	t.Run("service policy", func(t *testing.T) {
@@ -187,18 +188,23 @@ func TestDevStackResources(t *testing.T) {
 			}
 			name := "projects/" + devProject + "/serviceAccounts/" + tc.name + "@" + devProject + ".iam.gserviceaccount.com"
 
-			perm := r.Find(t, tAccountIAM, tc.name+"-token-creator")
-			checkBinding(t, perm, name, "roles/iam.serviceAccountTokenCreator", tc.permanent, "")
-			checkParent(t, perm, comp)
-			checkDependsOn(t, r, perm, "its account", acct)
-			checkPropertyDep(t, perm, "serviceAccountId", acct)
-
-			exp := r.Find(t, tAccountIAM, tc.name+"-token-creator-expires-20270331t000000z")
-			checkBinding(t, exp, name, "roles/iam.serviceAccountTokenCreator", []string{devHana}, `request.time < timestamp("2027-03-31T00:00:00Z")`)
-
-			self := r.Find(t, tAccountIAM, tc.name+"-openid-self")
-			checkBinding(t, self, name, "roles/iam.serviceAccountOpenIdTokenCreator", []string{sa(tc.name)}, "")
-			checkDependsOn(t, r, self, "its account", acct)
+			// The account's whole policy, as the provider's getIAMPolicy renders it: the
+			// permanent token creators, the expiring one under its condition, the OpenID
+			// self-grant, and nothing else.
+			policy := r.Find(t, tAccountPolicy, tc.name+"-policy")
+			if policy.Str("serviceAccountId") != name {
+				t.Errorf("%s targets %s, want %s", policy.Name, policy.Str("serviceAccountId"), name)
+			}
+			// Sorted by role, then condition, as the provider renders (and IAM returns) it.
+			want := `{"bindings":[{"members":["` + sa(tc.name) + `"],"role":"roles/iam.serviceAccountOpenIdTokenCreator"},` +
+				`{"members":["` + strings.Join(tc.permanent, `","`) + `"],"role":"roles/iam.serviceAccountTokenCreator"},` +
+				`{"condition":{"expression":"request.time \u003c timestamp(\"2027-03-31T00:00:00Z\")","title":"expires-20270331t000000z"},"members":["` + devHana + `"],"role":"roles/iam.serviceAccountTokenCreator"}]}`
+			if got := policy.Str("policyData"); got != want {
+				t.Errorf("%s = %s\nwant %s", policy.Name, got, want)
+			}
+			checkParent(t, policy, comp)
+			checkDependsOn(t, r, policy, "its account", acct)
+			checkPropertyDep(t, policy, "serviceAccountId", acct)
 		}
 	})
 

@@ -12,9 +12,10 @@ import (
 func TestExpiredGrantsWarnAndGrantNothing(t *testing.T) {
 	// On 2027-04-01 the dev stack's expiring grant (impersonators[1], until 2027-03-31) has passed.
 	r := mustRun(t, exampleStack(t), runOpts{now: time.Date(2027, 4, 1, 0, 0, 0, 0, time.UTC)})
-	for _, b := range r.ByType(tAccountIAM) {
-		if strings.Contains(b.Name, "expires") || slices.Contains(b.Strs("members"), devHana) {
-			t.Errorf("expired grant still declared: %s %v", b.Name, b.Strs("members"))
+	grants := accountGrants(t, r)
+	for name, g := range grants {
+		if strings.Contains(name, "expires") || slices.Contains(g.Members, devHana) {
+			t.Errorf("expired grant still declared: %s %v", name, g.Members)
 		}
 	}
 	if len(r.warnings) != 1 {
@@ -25,8 +26,7 @@ func TestExpiredGrantsWarnAndGrantNothing(t *testing.T) {
 		t.Errorf("warning = %q\nwant %q", r.warnings[0], want)
 	}
 	// The permanent grants stay.
-	b := r.Find(t, tAccountIAM, "orders-batch-token-creator")
-	if got := b.Strs("members"); !reflect.DeepEqual(got, []string{devGroup, devKenji}) {
+	if got := grants["orders-batch-token-creator"].Members; !reflect.DeepEqual(got, []string{devGroup, devKenji}) {
 		t.Errorf("members = %v", got)
 	}
 }
@@ -56,10 +56,13 @@ func TestExpiryMerging(t *testing.T) {
 
 	got := map[string][]string{}
 	cond := map[string]string{}
-	for _, b := range r.ByType(tAccountIAM) {
-		got[b.Name] = b.Strs("members")
-		if c := b.Obj("condition"); c != nil {
-			cond[b.Name] = c["expression"].StringValue()
+	for name, g := range accountGrants(t, r) {
+		if strings.HasPrefix(name, "orders-api-runtime") {
+			continue
+		}
+		got[name] = g.Members
+		if g.Condition != "" {
+			cond[name] = g.Condition
 		}
 	}
 	want := map[string][]string{
@@ -92,8 +95,8 @@ func TestExpiryMerging(t *testing.T) {
 
 func TestCallerWithNoImpersonators(t *testing.T) {
 	r := mustRun(t, stackYAML(t, minimal), runOpts{})
-	if n := len(r.ByType(tAccountIAM)); n != 0 {
-		t.Errorf("%d bindings on an account nobody may impersonate; the OpenID self-grant is only for impersonated accounts", n)
+	if p := accountPolicy(t, r, "orders-batch"); len(p.Bindings) != 0 {
+		t.Errorf("%d bindings on an account nobody may impersonate; the OpenID self-grant is only for impersonated accounts", len(p.Bindings))
 	}
 	if logins := r.Outputs["impersonationCommands"].(map[string]string); len(logins) != 0 {
 		t.Errorf("impersonation commands = %v", logins)
@@ -138,8 +141,8 @@ func TestExternalCallers(t *testing.T) {
 	if n := len(r.ByType(tAccount)); n != 1 {
 		t.Errorf("%d accounts; want only the runtime account", n)
 	}
-	if n := len(r.ByType(tAccountIAM)); n != 0 {
-		t.Errorf("%d account bindings; external accounts get no impersonation", n)
+	if n := len(r.ByType(tAccountPolicy)); n != 1 {
+		t.Errorf("%d account policies; want only the runtime account's: the program owns no policy on an account it does not create", n)
 	}
 	if got := invokersOf(t, r, "orders-api"); !reflect.DeepEqual(got, []string{"serviceAccount:caller@partner-prod.iam.gserviceaccount.com"}) {
 		t.Errorf("invokers = %v", got)
@@ -235,9 +238,12 @@ func TestPreviewIsLegible(t *testing.T) {
 	if got := invokersOf(t, r, "orders-api"); len(got) != 3 || got[1] != sa("orders-batch") {
 		t.Errorf("invoker members in preview = %v", got)
 	}
-	b := r.Find(t, tAccountIAM, "orders-front-openid-self")
+	b := r.Find(t, tAccountPolicy, "orders-front-policy")
 	if b.Str("serviceAccountId") != "projects/"+devProject+"/serviceAccounts/orders-front@"+devProject+".iam.gserviceaccount.com" {
 		t.Errorf("serviceAccountId in preview = %v", b.Inputs["serviceAccountId"])
+	}
+	if p := policyOf(t, b); len(p.Bindings) != 3 {
+		t.Errorf("orders-front's policy in preview = %+v", p)
 	}
 	if g := policyOf(t, r.Find(t, tBucketPolicy, "authz-policy")); len(g.Bindings) != 1 || g.Bindings[0].Role != "projects/"+devProject+"/roles/ordersApiAuthz" {
 		t.Errorf("bucket policy in preview = %+v", g)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/platform/private-run-api/internal/mocktest"
 	"github.com/platform/private-run-api/internal/program"
 	"github.com/platform/private-run-api/internal/teststack"
+	"github.com/platform/private-run-api/plan"
 	"github.com/platform/private-run-api/stack"
 )
 
@@ -28,7 +30,7 @@ const (
 // Resource type tokens as the engine sees them.
 const (
 	tAccount       = "gcp:serviceaccount/account:Account"
-	tAccountIAM    = "gcp:serviceaccount/iAMBinding:IAMBinding"
+	tAccountPolicy = "gcp:serviceaccount/iAMPolicy:IAMPolicy"
 	tService       = "gcp:cloudrunv2/service:Service"
 	tServicePolicy = "gcp:cloudrunv2/serviceIamPolicy:ServiceIamPolicy"
 	tBucket        = "gcp:storage/bucket:Bucket"
@@ -42,13 +44,40 @@ const (
 	tComponentAuth = "privateapi:iam:AuthzGuard"
 )
 
-// iamPolicy is a whole-policy resource's policyData (the service's, the bucket's), decoded.
+// iamPolicy is a whole-policy resource's policyData (the service's, the bucket's, an account's),
+// decoded.
 type iamPolicy struct {
-	Bindings []struct {
-		Role      string   `json:"role"`
-		Members   []string `json:"members"`
-		Condition any      `json:"condition"`
-	} `json:"bindings"`
+	Bindings []policyBinding `json:"bindings"`
+}
+
+type policyBinding struct {
+	Role      string   `json:"role"`
+	Members   []string `json:"members"`
+	Condition *struct {
+		Title      string `json:"title"`
+		Expression string `json:"expression"`
+	} `json:"condition"`
+}
+
+// accountPolicy is the whole IAM policy of the account registered as name (a caller's name, or
+// "<service>-runtime"), decoded.
+func accountPolicy(tb testing.TB, r *result, name string) iamPolicy {
+	tb.Helper()
+	return policyOf(tb, r.Find(tb, tAccountPolicy, name+"-policy"))
+}
+
+// binding is the binding of role under the condition titled title ("" for none), if any.
+func (p iamPolicy) binding(role, title string) (policyBinding, bool) {
+	for _, b := range p.Bindings {
+		t := ""
+		if b.Condition != nil {
+			t = b.Condition.Title
+		}
+		if b.Role == role && t == title {
+			return b, true
+		}
+	}
+	return policyBinding{}, false
 }
 
 // policyOf decodes a whole-policy resource's policyData; a policy that is not a known JSON string fails
@@ -206,3 +235,47 @@ const base = teststack.Header
 const minimal = base + `  private-run-api:callers:
     - name: orders-batch
 `
+
+// accountGrant is one binding of an account's whole policy.
+type accountGrant struct {
+	Members []string
+	// Condition is the binding's condition expression, "" for none.
+	Condition string
+}
+
+// accountGrants flattens every account policy the run registered into its bindings, named as
+// "<account>-<what>": "orders-batch-token-creator", "orders-batch-token-creator-expires-<title>",
+// "orders-batch-openid-self", "orders-batch-run-as-deployers", "orders-batch-run-as-gke", where
+// <account> is the policy's name without "-policy" (a caller's name, "<service>-runtime").
+func accountGrants(tb testing.TB, r *result) map[string]accountGrant {
+	tb.Helper()
+	out := map[string]accountGrant{}
+	for _, x := range r.ByType(tAccountPolicy) {
+		acct := strings.TrimSuffix(x.Name, "-policy")
+		for _, b := range policyOf(tb, x).Bindings {
+			var name string
+			switch b.Role {
+			case plan.RoleTokenCreator:
+				name = acct + "-token-creator"
+			case plan.RoleOpenIDTokenCreator:
+				name = acct + "-openid-self"
+			case plan.RoleServiceAccountUser:
+				name = acct + "-run-as-deployers"
+			case plan.RoleWorkloadIdentityUser:
+				name = acct + "-run-as-gke"
+			default:
+				tb.Fatalf("%s grants %s, which accountGrants does not name", x.Name, b.Role)
+			}
+			g := accountGrant{Members: b.Members}
+			if b.Condition != nil {
+				name += "-" + b.Condition.Title
+				g.Condition = b.Condition.Expression
+			}
+			if _, dup := out[name]; dup {
+				tb.Fatalf("%s: two bindings named %s", x.Name, name)
+			}
+			out[name] = g
+		}
+	}
+	return out
+}

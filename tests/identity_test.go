@@ -70,10 +70,7 @@ func TestStableIdentities(t *testing.T) {
 			}),
 			added: []string{
 				tAccount + " orders-mobile",
-				tAccountIAM + " orders-mobile-openid-self",
-				tAccountIAM + " orders-mobile-token-creator",
-				tAccountIAM + " orders-mobile-token-creator-expires-20270331t000000z",
-				tAccountIAM + " orders-mobile-token-creator-expires-20270630t000000z",
+				tAccountPolicy + " orders-mobile-policy",
 			},
 			changed: []string{tBucketPolicy + " authz-policy", tServicePolicy + " orders-api-policy"},
 		},
@@ -84,9 +81,7 @@ func TestStableIdentities(t *testing.T) {
 			}),
 			removed: []string{
 				tAccount + " orders-batch",
-				tAccountIAM + " orders-batch-openid-self",
-				tAccountIAM + " orders-batch-token-creator",
-				tAccountIAM + " orders-batch-token-creator-expires-20270331t000000z",
+				tAccountPolicy + " orders-batch-policy",
 			},
 			changed: []string{tServicePolicy + " orders-api-policy"},
 		},
@@ -103,9 +98,9 @@ func TestStableIdentities(t *testing.T) {
 				return append(l, "user:new.dev@acme.example")
 			}),
 			changed: []string{
-				tAccountIAM + " cdn-purger-token-creator",
-				tAccountIAM + " orders-batch-token-creator",
-				tAccountIAM + " orders-front-token-creator",
+				tAccountPolicy + " cdn-purger-policy",
+				tAccountPolicy + " orders-batch-policy",
+				tAccountPolicy + " orders-front-policy",
 			},
 		},
 	}

@@ -74,7 +74,7 @@ config:
 // allowedTypes is every resource type the program may register. A project-level IAM resource, a
 // service-account key or anything else unexpected fails the test by not being listed here.
 var allowedTypes = map[string]bool{
-	tAccount: true, tAccountIAM: true, tService: true, tServicePolicy: true, tBucket: true, tBucketPolicy: true, tSecretIAM: true,
+	tAccount: true, tAccountPolicy: true, tService: true, tServicePolicy: true, tBucket: true, tBucketPolicy: true, tSecretIAM: true,
 	tCustomRole: true, tProjectAPI: true, tComponentCall: true, tComponentAPI: true, tComponentAPIs: true, tComponentAuth: true,
 }
 
@@ -102,6 +102,18 @@ func checkInvariants(t *testing.T, r *result, project string) {
 	for _, a := range r.ByType(tAccount) {
 		accounts["serviceAccount:"+gcp.AccountEmail(project, a.Str("accountId"))] = a
 	}
+	// Every account the program creates has its whole IAM policy owned, exactly once; nothing
+	// else binds on an account.
+	policies := map[string]int{}
+	for _, x := range r.ByType(tAccountPolicy) {
+		policies[x.Str("serviceAccountId")]++
+	}
+	for _, a := range r.ByType(tAccount) {
+		name := "projects/" + a.Str("project") + "/serviceAccounts/" + gcp.AccountEmail(project, a.Str("accountId"))
+		if policies[name] != 1 {
+			t.Errorf("account %s has %d whole IAM policies, want 1", a.Name, policies[name])
+		}
+	}
 	// The guardrails policy pack's mandatory rules, written once in policy/rules: no public
 	// principal anywhere (bindings, members, policyData), impersonation roles only on service
 	// accounts, no keys, the service on a dedicated account, locked-down buckets, the authz role
@@ -121,7 +133,7 @@ func checkInvariants(t *testing.T, r *result, project string) {
 		if !allowedTypes[x.Type] {
 			t.Errorf("unexpected resource type %s (%s): only resource-level IAM is allowed", x.Type, x.Name)
 		}
-		if x.Custom && x.Type != tBucketPolicy && x.Type != tAccountIAM && x.Type != tSecretIAM && x.Str("project") != project {
+		if x.Custom && x.Type != tBucketPolicy && x.Type != tAccountPolicy && x.Type != tSecretIAM && x.Str("project") != project {
 			t.Errorf("%s %s: project %q, want %q set explicitly", x.Type, x.Name, x.Str("project"), project)
 		}
 		switch x.Type {
@@ -141,38 +153,8 @@ func checkInvariants(t *testing.T, r *result, project string) {
 			if a, ok := accounts[x.Str("member")]; ok && !slices.Contains(x.PropertyDeps["member"], a.URN) {
 				t.Errorf("%s: member is not the runtime account's output", x.Name)
 			}
-		case tAccountIAM:
-			role := x.Str("role")
-			if role == "" || strings.Contains(role, "admin") || strings.Contains(role, "editor") || strings.Contains(role, "owner") {
-				t.Errorf("%s %s: role %q", x.Type, x.Name, role)
-			}
-			members := x.Strs("members")
-			if len(members) == 0 {
-				t.Errorf("%s %s has no members", x.Type, x.Name)
-			}
-			for _, m := range members {
-				if strings.HasPrefix(m, "<") {
-					t.Errorf("%s %s: member unknown in %s: previews must show who gets what", x.Type, x.Name, m)
-				}
-				if a, ok := accounts[m]; ok && !slices.Contains(x.Deps, a.URN) {
-					t.Errorf("%s %s grants to %s before its account exists (no dependency)", x.Type, x.Name, m)
-				}
-			}
-			for _, k := range []string{"serviceAccountId", "bucket", "name"} {
-				if v, ok := x.Inputs[resource.PropertyKey(k)]; ok && !v.IsString() {
-					t.Errorf("%s %s: target %s is not known: %v", x.Type, x.Name, k, v)
-				}
-			}
-			if x.Type == tAccountIAM {
-				id := x.Str("serviceAccountId")
-				email := id[strings.LastIndex(id, "/")+1:]
-				a, ok := accounts["serviceAccount:"+email]
-				if !ok {
-					t.Errorf("%s grants on %s, an account this program does not create", x.Name, id)
-				} else if !slices.Contains(x.Deps, a.URN) {
-					t.Errorf("%s does not depend on the account it binds", x.Name)
-				}
-			}
+		case tAccountPolicy:
+			checkAccountPolicy(t, x, accounts)
 		case tService:
 			checkNoSecretValues(t, x)
 			runAs := x.Obj("template")["serviceAccount"]
@@ -296,5 +278,52 @@ func walkStrings(m resource.PropertyMap, fn func(path, s string)) {
 	}
 	for k, v := range m {
 		walk(string(k), v)
+	}
+}
+
+// accountRoles are the only roles the program grants on an account: impersonation for named
+// developers, the OpenID self-grant, and the run-as grants a caller's workloads need.
+var accountRoles = map[string]bool{
+	plan.RoleTokenCreator: true, plan.RoleOpenIDTokenCreator: true,
+	plan.RoleServiceAccountUser: true, plan.RoleWorkloadIdentityUser: true,
+}
+
+// checkAccountPolicy: an account's whole policy is fully known in a preview, names an account
+// the program creates (as a property, so a replaced account takes its policy along), grants only
+// the account roles, and waits for every account it names.
+func checkAccountPolicy(t *testing.T, x mocktest.Resource, accounts map[string]mocktest.Resource) {
+	t.Helper()
+	id := x.Inputs["serviceAccountId"]
+	if !id.IsString() {
+		t.Errorf("%s: target is not known: %v", x.Name, id)
+		return
+	}
+	email := id.StringValue()[strings.LastIndex(id.StringValue(), "/")+1:]
+	if a, ok := accounts["serviceAccount:"+email]; !ok {
+		t.Errorf("%s owns the policy of %s, an account this program does not create", x.Name, id.StringValue())
+	} else if !slices.Contains(x.PropertyDeps["serviceAccountId"], a.URN) {
+		t.Errorf("%s does not take its account as a property: a replaced account would keep the old policy", x.Name)
+	}
+	seen := map[string]bool{}
+	for _, b := range policyOf(t, x).Bindings {
+		if !accountRoles[b.Role] {
+			t.Errorf("%s grants %s on an account", x.Name, b.Role)
+		}
+		key := b.Role
+		if b.Condition != nil {
+			key += " if " + b.Condition.Expression
+		}
+		if seen[key] {
+			t.Errorf("%s holds two bindings of %s: IAM stores one, and every preview would differ", x.Name, key)
+		}
+		seen[key] = true
+		if len(b.Members) == 0 {
+			t.Errorf("%s: a binding of %s with no members", x.Name, b.Role)
+		}
+		for _, m := range b.Members {
+			if a, ok := accounts[m]; ok && !slices.Contains(x.Deps, a.URN) {
+				t.Errorf("%s grants to %s before its account exists (no dependency)", x.Name, m)
+			}
+		}
 	}
 }

@@ -112,10 +112,10 @@ func TestAccountPolicyLimit(t *testing.T) {
 
 	// 2 defaults + 1,497 own + the account itself (OpenID self-grant) = 1,500.
 	r := mustRun(t, one(users("dev", 1497)).raw(t), runOpts{})
-	if got := len(r.Find(t, tAccountIAM, "orders-batch-token-creator").Strs("members")); got != 1499 {
+	if got := len(accountGrants(t, r)["orders-batch-token-creator"].Members); got != 1499 {
 		t.Errorf("token-creator binding holds %d members, want 1499", got)
 	}
-	const over = `callers[0].impersonators "1501": impersonators (with the defaults and the account itself) exceed IAM's 1500 principals in one allow policy; grant impersonation to a group`
+	const over = `callers[0].impersonators "1501": impersonators (with the defaults, the account itself and its run-as grants) exceed IAM's 1500 principals in one allow policy; grant impersonation to a group`
 	refused(t, one(users("dev", 1498)), over)
 
 	// A member listed both as a default and as the caller's own is one principal in the policy.
@@ -218,7 +218,7 @@ func TestSelfImpersonationCountsTwice(t *testing.T) {
 	}
 	// 2 + 1,496 + the account as impersonator and as self-grant = 1,501 occurrences: refused.
 	r := run(t, stackYAML(t, yaml(1496, true)), runOpts{})
-	if r.Err == nil || !strings.Contains(r.Err.Error(), `callers[0].impersonators "1501": impersonators (with the defaults and the account itself) exceed IAM's 1500 principals`) {
+	if r.Err == nil || !strings.Contains(r.Err.Error(), `callers[0].impersonators "1501": impersonators (with the defaults, the account itself and its run-as grants) exceed IAM's 1500 principals`) {
 		t.Fatalf("err = %v", r.Err)
 	}
 	if len(r.Resources) != 0 {

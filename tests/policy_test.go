@@ -124,9 +124,8 @@ func TestPolicyPackSeesTheProgramsShapes(t *testing.T) {
 				{"authz-role-only-buckets-get", tCustomRole, func(in resource.PropertyMap) {
 					in["permissions"] = resource.NewProperty(append(in["permissions"].ArrayValue(), resource.NewProperty("storage.objects.get")))
 				}},
-				{"impersonation-grants-expire", tAccountIAM, func(in resource.PropertyMap) {
-					in["members"] = resource.NewProperty(append(in["members"].ArrayValue(), resource.NewProperty("user:eve@acme.example")))
-					delete(in, "condition")
+				{"impersonation-grants-expire", tAccountPolicy, func(in resource.PropertyMap) {
+					in["policyData"] = resource.NewProperty(`{"bindings":[{"members":["user:eve@acme.example"],"role":"roles/iam.serviceAccountTokenCreator"}]}`)
 				}},
 				{"impersonation-only-on-service-accounts", tServicePolicy, func(in resource.PropertyMap) {
 					in["policyData"] = resource.NewProperty(`{"bindings":[{"members":["user:eve@acme.example"],"role":"roles/iam.serviceAccountUser"}]}`)

@@ -1,14 +1,14 @@
 package tests
 
 // Scale benchmarks. They run only with -bench; `go test ./...` runs the one test here
-// (TestFloorDeclaresWhatTheProgramDoes), which keeps the floor honest.
+// (TestFloorReplaysTheProgramsRegistrations), which checks that the replay is whole.
 //
 //	go test -run '^$' -bench . -benchtime 2s -count 5 ./tests/ | tee bench.txt
 //	go run golang.org/x/perf/cmd/benchstat@latest bench.txt
 //
 // BenchmarkProgram runs the whole program (config decoding, validation, plan, components) under
-// mocks; BenchmarkFloor registers the same cloud resources of the same types, names, inputs,
-// options and dependencies as a flat program with none of that. Both use benchMocks.
+// mocks; BenchmarkFloor replays the cloud resources and provider calls one run of the program
+// made (deriveFloor), flat, with none of that. Both use benchMocks.
 // BenchmarkOverhead runs the two back to back in every iteration and reports their ratio, which
 // is less exposed to the machine's drift than a ratio of two separate benchmarks.
 
@@ -18,18 +18,13 @@ import (
 	"os"
 	"runtime"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/cloudrunv2"
-	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/organizations"
-	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/projects"
-	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/serviceaccount"
-	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/storage"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -71,266 +66,120 @@ func runProgram(cfg map[string]string, keys []string, m pulumi.MockResourceMonit
 }
 
 // runFloor runs the floor once on the given mocks.
-func runFloor(s genStack, cfg map[string]string, m pulumi.MockResourceMonitor) error {
-	return pulumi.RunErr(floor(s), pulumi.WithMocks(project, stackName, m),
+func runFloor(f *floorStack, cfg map[string]string, m pulumi.MockResourceMonitor) error {
+	return pulumi.RunErr(f.run, pulumi.WithMocks(project, stackName, m),
 		func(info *pulumi.RunInfo) { info.Config = cfg })
 }
 
-// floor is the bare program: the same cloud resources with the same names, inputs, protection
-// and dependencies as the program declares for s, registered flat, computed straight from the
-// generator's data (no config decoding, validation, plan, components or stack outputs).
-func floor(s genStack) pulumi.RunFunc {
-	return func(ctx *pulumi.Context) error {
-		proj, svcName := s.Project, s.Service.Name
-		email := func(id string) string { return id + "@" + proj + ".iam.gserviceaccount.com" }
-		labels := pulumi.ToStringMap(s.Labels)
-
-		var apis []pulumi.Resource
-		for _, api := range []string{"iam.googleapis.com", "iamcredentials.googleapis.com", "run.googleapis.com", "storage.googleapis.com"} {
-			r, err := projects.NewService(ctx, "apis-"+api, &projects.ServiceArgs{
-				Project:                  pulumi.String(proj),
-				Service:                  pulumi.String(api),
-				DisableOnDestroy:         pulumi.Bool(false),
-				DisableDependentServices: pulumi.Bool(false),
-			})
-			if err != nil {
-				return err
-			}
-			apis = append(apis, r)
-		}
-
-		var invokers, guarded []string
-		var invokerDeps, guardDeps []pulumi.Resource
-		for _, c := range s.Callers {
-			if c.external() {
-				if c.invokes() {
-					invokers = append(invokers, "serviceAccount:"+c.Email)
-				}
-				if c.Authz {
-					guarded = append(guarded, "serviceAccount:"+c.Email)
-				}
-				continue
-			}
-			desc := c.Description
-			if desc == "" {
-				desc = "Caller of " + svcName + "."
-			}
-			acct, err := serviceaccount.NewAccount(ctx, c.Name, &serviceaccount.AccountArgs{
-				Project:     pulumi.String(proj),
-				AccountId:   pulumi.String(c.Name),
-				DisplayName: pulumi.String("Caller " + c.Name),
-				Description: pulumi.String(desc),
-			}, pulumi.DependsOn(apis), pulumi.Protect(false))
-			if err != nil {
-				return err
-			}
-			member := "serviceAccount:" + email(c.Name)
-			accountName := "projects/" + proj + "/serviceAccounts/" + email(c.Name)
-			deps := pulumi.DependsOn(append([]pulumi.Resource{acct}, apis...))
-			groups := floorTokenCreators(s.Impersonators, c.Impersonators)
-			for _, g := range groups {
-				args := &serviceaccount.IAMBindingArgs{
-					ServiceAccountId: pulumi.String(accountName),
-					Role:             pulumi.String(plan.RoleTokenCreator),
-					Members:          pulumi.ToStringArray(g.members),
-				}
-				name := c.Name + "-token-creator"
-				if g.expires != "" {
-					t, err := time.Parse(time.RFC3339, g.expires)
-					if err != nil {
-						return err
-					}
-					title := "expires-" + strings.ToLower(t.UTC().Format("20060102t150405z"))
-					name += "-" + title
-					args.Condition = &serviceaccount.IAMBindingConditionArgs{
-						Title:      pulumi.String(title),
-						Expression: pulumi.String(`request.time < timestamp("` + t.UTC().Format(time.RFC3339) + `")`),
-					}
-				}
-				if _, err := serviceaccount.NewIAMBinding(ctx, name, args, deps); err != nil {
-					return err
-				}
-			}
-			if len(groups) > 0 {
-				if _, err := serviceaccount.NewIAMBinding(ctx, c.Name+"-openid-self", &serviceaccount.IAMBindingArgs{
-					ServiceAccountId: pulumi.String(accountName),
-					Role:             pulumi.String(plan.RoleOpenIDTokenCreator),
-					Members:          pulumi.ToStringArray([]string{member}),
-				}, deps); err != nil {
-					return err
-				}
-			}
-			if c.invokes() {
-				invokers = append(invokers, member)
-				invokerDeps = append(invokerDeps, acct)
-			}
-			if c.Authz {
-				guarded = append(guarded, member)
-				guardDeps = append(guardDeps, acct)
-			}
-		}
-		sort.Strings(invokers)
-		sort.Strings(guarded)
-
-		runtimeID := svcName + "-run"
-		runtime, err := serviceaccount.NewAccount(ctx, svcName+"-runtime", &serviceaccount.AccountArgs{
-			Project:     pulumi.String(proj),
-			AccountId:   pulumi.String(runtimeID),
-			DisplayName: pulumi.String("Runtime of " + svcName),
-			Description: pulumi.String("Identity the Cloud Run service " + svcName + " runs as. Holds no roles; grant it only what the service itself calls."),
-		}, pulumi.DependsOn(apis), pulumi.Protect(true))
-		if err != nil {
-			return err
-		}
-		svc, err := cloudrunv2.NewService(ctx, svcName, &cloudrunv2.ServiceArgs{
-			Project:  pulumi.String(proj),
-			Location: pulumi.String(s.Region),
-			Name:     pulumi.String(svcName),
-			Ingress:  pulumi.String("INGRESS_TRAFFIC_ALL"),
-			Labels:   labels,
-			Template: &cloudrunv2.ServiceTemplateArgs{
-				ServiceAccount: pulumi.String(email(runtimeID)),
-				Containers: cloudrunv2.ServiceTemplateContainerArray{
-					&cloudrunv2.ServiceTemplateContainerArgs{
-						Image: pulumi.String(s.Service.Image),
-						Ports: cloudrunv2.ServiceTemplateContainerPortArray{&cloudrunv2.ServiceTemplateContainerPortArgs{ContainerPort: pulumi.Int(config.DefaultPort)}},
-						Resources: &cloudrunv2.ServiceTemplateContainerResourcesArgs{
-							Limits:  pulumi.StringMap{"cpu": pulumi.String(config.DefaultCPU), "memory": pulumi.String(config.DefaultMemory)},
-							CpuIdle: pulumi.Bool(true), StartupCpuBoost: pulumi.Bool(false),
-						},
-						StartupProbe: &cloudrunv2.ServiceTemplateContainerStartupProbeArgs{
-							InitialDelaySeconds: pulumi.Int(0), PeriodSeconds: pulumi.Int(config.DefaultProbePeriod),
-							TimeoutSeconds: pulumi.Int(config.DefaultProbeTimeout), FailureThreshold: pulumi.Int(config.DefaultProbeFailures),
-							TcpSocket: &cloudrunv2.ServiceTemplateContainerStartupProbeTcpSocketArgs{},
-						},
-					},
-				},
-				Scaling:                       &cloudrunv2.ServiceTemplateScalingArgs{MinInstanceCount: pulumi.Int(0), MaxInstanceCount: pulumi.Int(config.DefaultMaxInstances)},
-				MaxInstanceRequestConcurrency: pulumi.Int(config.DefaultConcurrency),
-				Timeout:                       pulumi.String("300s"),
-			},
-		}, pulumi.Protect(true), pulumi.DependsOn(append([]pulumi.Resource{runtime}, apis...)))
-		if err != nil {
-			return err
-		}
-		var svcBindings []organizations.GetIAMPolicyBinding
-		if len(invokers) > 0 {
-			svcBindings = []organizations.GetIAMPolicyBinding{{Role: plan.RoleInvoker, Members: invokers}}
-		}
-		svcDoc, err := organizations.LookupIAMPolicy(ctx, &organizations.LookupIAMPolicyArgs{Bindings: svcBindings})
-		if err != nil {
-			return err
-		}
-		if _, err := cloudrunv2.NewServiceIamPolicy(ctx, svcName+"-policy", &cloudrunv2.ServiceIamPolicyArgs{
-			Project:    pulumi.String(proj),
-			Location:   pulumi.String(s.Region),
-			Name:       pulumi.String(svcName),
-			PolicyData: pulumi.String(svcDoc.PolicyData),
-		}, pulumi.DependsOn(append(append([]pulumi.Resource{svc}, invokerDeps...), apis...))); err != nil {
-			return err
-		}
-
-		role, err := projects.NewIAMCustomRole(ctx, "authz-role", &projects.IAMCustomRoleArgs{
-			Project:     pulumi.String(proj),
-			RoleId:      pulumi.String(s.Authz.RoleID),
-			Title:       pulumi.String(s.Authz.RoleTitle),
-			Description: pulumi.String(fmt.Sprintf("Held on the authz bucket of %s by the callers allowed through its guard; grants only storage.buckets.get.", svcName)),
-			Permissions: pulumi.ToStringArray([]string{"storage.buckets.get"}),
-			Stage:       pulumi.String("GA"),
-		}, pulumi.DependsOn(apis))
-		if err != nil {
-			return err
-		}
-		bucket, err := storage.NewBucket(ctx, "authz-bucket", &storage.BucketArgs{
-			Project:                  pulumi.String(proj),
-			Name:                     pulumi.String(s.Authz.Bucket),
-			Location:                 pulumi.String(strings.ToUpper(s.Region)),
-			UniformBucketLevelAccess: pulumi.Bool(true),
-			PublicAccessPrevention:   pulumi.String("enforced"),
-			Versioning:               &storage.BucketVersioningArgs{Enabled: pulumi.Bool(false)},
-			ForceDestroy:             pulumi.Bool(false),
-			Labels:                   labels,
-		}, pulumi.DependsOn(apis))
-		if err != nil {
-			return err
-		}
-		var bindings []organizations.GetIAMPolicyBinding
-		if len(guarded) > 0 {
-			bindings = []organizations.GetIAMPolicyBinding{{Role: "projects/" + proj + "/roles/" + s.Authz.RoleID, Members: guarded}}
-		}
-		doc, err := organizations.LookupIAMPolicy(ctx, &organizations.LookupIAMPolicyArgs{Bindings: bindings})
-		if err != nil {
-			return err
-		}
-		deps := append(append([]pulumi.Resource{bucket, role}, guardDeps...), apis...)
-		if _, err := storage.NewBucketIAMPolicy(ctx, "authz-policy", &storage.BucketIAMPolicyArgs{
-			Bucket:     bucket.Name,
-			PolicyData: pulumi.String(doc.PolicyData),
-		}, pulumi.DependsOn(deps)); err != nil {
-			return err
-		}
-		return nil
-	}
+// floorStack is the bare program, derived from the program itself: the cloud resources one run
+// of the program registered (types, names, inputs, protection, ignored changes, dependencies)
+// and the provider functions it called, replayed flat, with none of the program's work around
+// them (config decoding and files, validation, plan, components, stack outputs). Derived rather
+// than written, it cannot drift from what the program declares.
+type floorStack struct {
+	// resources are in an order where each comes after everything it depends on.
+	resources []mocktest.Resource
+	calls     []floorCall
 }
 
-type floorGroup struct {
-	expires string // "" for no expiry
-	members []string
+type floorCall struct {
+	token string
+	args  map[string]any
 }
 
-// floorTokenCreators groups a caller's effective impersonators by expiry, keeping each member's
-// longest grant (no expiry beats any). The generator writes only future expiries in UTC.
-func floorTokenCreators(defaults, own []genImp) []floorGroup {
-	best := map[string]string{}
-	for _, imp := range slices.Concat(defaults, own) {
-		prev, seen := best[imp.Member]
-		switch {
-		case !seen:
-			best[imp.Member] = imp.Expires
-		case prev == "":
-		case imp.Expires == "" || imp.Expires > prev:
-			best[imp.Member] = imp.Expires
+// callRecorder is the recording mocks, with the provider functions called recorded too.
+type callRecorder struct {
+	*mocktest.Mocks
+	mu    sync.Mutex
+	calls []floorCall
+}
+
+func (c *callRecorder) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
+	c.mu.Lock()
+	c.calls = append(c.calls, floorCall{token: args.Token, args: args.Args.Mappable()})
+	c.mu.Unlock()
+	return c.Mocks.Call(args)
+}
+
+// deriveFloor runs the program once on cfg under recording mocks and returns its floor.
+func deriveFloor(tb testing.TB, cfg map[string]string) *floorStack {
+	tb.Helper()
+	rec := &callRecorder{Mocks: newMocks(false)}
+	if err := runProgram(cfg, slices.Sorted(maps.Keys(cfg)), rec); err != nil {
+		tb.Fatalf("program failed: %v", err)
+	}
+	f := &floorStack{calls: rec.calls}
+	byURN := map[string]mocktest.Resource{}
+	for _, x := range rec.Resources() {
+		byURN[x.URN] = x
+	}
+	// Dependencies first. Components carry no cloud work: a dependency on one stands for the
+	// cloud resources under it, which the engine waits for as well.
+	done := map[string]bool{}
+	var visit func(urn string)
+	visit = func(urn string) {
+		if done[urn] {
+			return
+		}
+		done[urn] = true
+		x := byURN[urn]
+		for _, d := range x.Deps {
+			visit(d)
+		}
+		if x.Custom {
+			f.resources = append(f.resources, x)
 		}
 	}
-	byExpiry := map[string][]string{}
-	for m, e := range best {
-		byExpiry[e] = append(byExpiry[e], m)
+	for _, urn := range slices.Sorted(maps.Keys(byURN)) {
+		visit(urn)
 	}
-	out := make([]floorGroup, 0, len(byExpiry))
-	for e, ms := range byExpiry {
-		sort.Strings(ms)
-		out = append(out, floorGroup{expires: e, members: ms})
-	}
-	return out
+	return f
 }
 
-// TestFloorDeclaresWhatTheProgramDoes keeps the comparison fair: the floor must register exactly
-// the program's cloud resources (type, name, inputs, protection, dependencies), and the program
-// only adds components on top.
-func TestFloorDeclaresWhatTheProgramDoes(t *testing.T) {
+// bareResource is any custom resource, with no outputs read.
+type bareResource struct{ pulumi.CustomResourceState }
+
+func (f *floorStack) run(ctx *pulumi.Context) error {
+	for _, c := range f.calls {
+		var out map[string]any
+		if err := ctx.Invoke(c.token, c.args, &out); err != nil {
+			return err
+		}
+	}
+	registered := make(map[string]pulumi.Resource, len(f.resources))
+	for _, x := range f.resources {
+		var deps []pulumi.Resource
+		for _, d := range x.Deps {
+			if r, ok := registered[d]; ok {
+				deps = append(deps, r)
+			}
+		}
+		res := &bareResource{}
+		opts := []pulumi.ResourceOption{pulumi.DependsOn(deps), pulumi.Protect(x.Protect)}
+		if len(x.IgnoreChanges) > 0 {
+			opts = append(opts, pulumi.IgnoreChanges(x.IgnoreChanges))
+		}
+		if err := ctx.RegisterResource(x.Type, x.Name, pulumi.ToMap(x.Inputs.Mappable()), res, opts...); err != nil {
+			return err
+		}
+		registered[x.URN] = res
+	}
+	return nil
+}
+
+// TestFloorReplaysTheProgramsRegistrations: the floor registers every cloud resource the program
+// does, with its inputs, protection and ignored changes, and calls the same provider functions;
+// only the components (a fixed four) and the program's own work are missing.
+func TestFloorReplaysTheProgramsRegistrations(t *testing.T) {
 	for _, n := range []int{10, 100} {
-		s := genCallers(n)
-		cfg := s.raw(t)
+		cfg := genCallers(n).raw(t)
 		prog := mustRun(t, cfg, runOpts{})
+		f := deriveFloor(t, cfg)
 		fm := newMocks(false)
-		if err := runFloor(s, cfg, fm); err != nil {
+		if err := runFloor(f, cfg, fm); err != nil {
 			t.Fatalf("n=%d: floor failed: %v", n, err)
 		}
-		flat := fm.Resources()
-
 		key := func(r mocktest.Resource) string { return r.Type + " " + r.Name }
-		depNames := func(all []mocktest.Resource, r mocktest.Resource) []string {
-			byURN := map[string]string{}
-			for _, x := range all {
-				byURN[x.URN] = key(x)
-			}
-			var out []string
-			for _, d := range r.Deps {
-				out = append(out, byURN[d])
-			}
-			sort.Strings(out)
-			return out
-		}
 		want := map[string]mocktest.Resource{}
 		components := 0
 		for _, r := range prog.Resources {
@@ -340,31 +189,23 @@ func TestFloorDeclaresWhatTheProgramDoes(t *testing.T) {
 				components++
 			}
 		}
+		flat := fm.Resources()
 		if len(flat) != len(want) {
 			t.Errorf("n=%d: floor registered %d resources, the program %d cloud resources", n, len(flat), len(want))
 		}
-		for _, f := range flat {
-			p, ok := want[key(f)]
-			if !ok {
-				t.Errorf("n=%d: floor declares %s, which the program does not", n, key(f))
-				continue
-			}
-			if !f.Custom {
-				t.Errorf("n=%d: floor registered a component %s", n, key(f))
-			}
-			if !p.Inputs.DeepEquals(f.Inputs) {
-				t.Errorf("n=%d: %s inputs differ:\nprogram %v\nfloor   %v", n, key(f), p.Inputs, f.Inputs)
-			}
-			if p.Protect != f.Protect {
-				t.Errorf("n=%d: %s protect: program %v, floor %v", n, key(f), p.Protect, f.Protect)
-			}
-			if pd, fd := depNames(prog.Resources, p), depNames(flat, f); !slices.Equal(pd, fd) {
-				t.Errorf("n=%d: %s depends on\nprogram %q\nfloor   %q", n, key(f), pd, fd)
+		for _, x := range flat {
+			p, ok := want[key(x)]
+			switch {
+			case !ok:
+				t.Errorf("n=%d: floor declares %s, which the program does not", n, key(x))
+			case !p.Inputs.DeepEquals(x.Inputs) || p.Protect != x.Protect || !slices.Equal(p.IgnoreChanges, x.IgnoreChanges):
+				t.Errorf("n=%d: %s differs:\nprogram %v\nfloor   %v", n, key(x), p.Inputs, x.Inputs)
+			case len(x.Deps) == 0 && len(p.Deps) > 0:
+				t.Errorf("n=%d: %s waits for nothing in the floor, for %d resources in the program", n, key(x), len(p.Deps))
 			}
 		}
-		// A fixed four, whatever the callers: Apis, PrivateApi, Callers, guard.
-		if wantComponents := 4; components != wantComponents {
-			t.Errorf("n=%d: program registered %d components, want %d", n, components, wantComponents)
+		if components != 4 || len(f.calls) == 0 {
+			t.Errorf("n=%d: program registered %d components (want a fixed 4) and called %d functions", n, components, len(f.calls))
 		}
 	}
 }
@@ -379,30 +220,30 @@ func reportScale(b *testing.B, m *benchMocks) {
 
 // BenchmarkProgram is the whole program under mocks.
 func BenchmarkProgram(b *testing.B) {
-	benchRegistrations(b, func(_ genStack, cfg map[string]string, keys []string, m *benchMocks) error {
+	benchRegistrations(b, func(_ *floorStack, cfg map[string]string, keys []string, m *benchMocks) error {
 		return runProgram(cfg, keys, m)
 	})
 }
 
 // BenchmarkFloor is the same cloud resources registered flat.
 func BenchmarkFloor(b *testing.B) {
-	benchRegistrations(b, func(s genStack, cfg map[string]string, _ []string, m *benchMocks) error {
-		return runFloor(s, cfg, m)
+	benchRegistrations(b, func(f *floorStack, cfg map[string]string, _ []string, m *benchMocks) error {
+		return runFloor(f, cfg, m)
 	})
 }
 
 // benchRegistrations benchmarks register (the program or the floor) on the generated stack of
-// each bench size, given as the stack, its config and the config's keys, and reports its scale.
-func benchRegistrations(b *testing.B, register func(s genStack, cfg map[string]string, keys []string, m *benchMocks) error) {
+// each bench size, given as its floor, its config and the config's keys, and reports its scale.
+func benchRegistrations(b *testing.B, register func(f *floorStack, cfg map[string]string, keys []string, m *benchMocks) error) {
 	for _, n := range benchSizes {
-		s := genCallers(n)
-		cfg := s.raw(b)
+		cfg := genCallers(n).raw(b)
+		f := deriveFloor(b, cfg)
 		keys := slices.Sorted(maps.Keys(cfg))
 		b.Run(fmt.Sprintf("callers=%d", n), func(b *testing.B) {
 			b.ReportAllocs()
 			m := &benchMocks{}
 			for b.Loop() {
-				if err := register(s, cfg, keys, m); err != nil {
+				if err := register(f, cfg, keys, m); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -418,8 +259,8 @@ func benchRegistrations(b *testing.B, register func(s genStack, cfg map[string]s
 // pair plus the two forced collections.
 func BenchmarkOverhead(b *testing.B) {
 	for _, n := range benchSizes {
-		s := genCallers(n)
-		cfg := s.raw(b)
+		cfg := genCallers(n).raw(b)
+		f := deriveFloor(b, cfg)
 		keys := slices.Sorted(maps.Keys(cfg))
 		b.Run(fmt.Sprintf("callers=%d", n), func(b *testing.B) {
 			pm, fm := &benchMocks{}, &benchMocks{}
@@ -438,7 +279,7 @@ func BenchmarkOverhead(b *testing.B) {
 			}
 			for b.Loop() {
 				measure(&progT, &progCPU, func() error { return runProgram(cfg, keys, pm) })
-				measure(&floorT, &floorCPU, func() error { return runFloor(s, cfg, fm) })
+				measure(&floorT, &floorCPU, func() error { return runFloor(f, cfg, fm) })
 			}
 			if pm.custom.Load() != fm.custom.Load() {
 				b.Fatalf("program registered %d cloud resources, floor %d", pm.custom.Load(), fm.custom.Load())
