@@ -1,7 +1,9 @@
 package tests
 
 import (
+	"regexp"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -62,6 +64,39 @@ func TestExampleStackURNsAreStable(t *testing.T) {
 			if !slices.Contains(got, u) {
 				t.Errorf("preview=%v: URN %s is gone: the engine would delete that resource", dry, u)
 			}
+		}
+	}
+}
+
+// TestUpgradeStepDropsExactlyTheRetiredURNs holds README.md's upgrade step (the `sh` block whose
+// grep picks the URNs to drop from state) to what changed: it must pick every retired URN, or
+// that binding's delete would refuse its members on the way, and none this version still
+// registers, or the next `up` would create it again over the live resource. The step itself was
+// run through the real engine (CLI v3.259.0, stand-in GCP plugin): the old bindings left the
+// state, the next preview only created the policies, and the preview after `up` was clean.
+func TestUpgradeStepDropsExactlyTheRetiredURNs(t *testing.T) {
+	var pattern string
+	for _, b := range readmeBlocks(t) {
+		if b.lang == "sh" && strings.Contains(b.text, "pulumi state delete") && strings.Contains(b.text, "iAMBinding") {
+			m := regexp.MustCompile(`grep -o '([^']+)'`).FindStringSubmatch(b.text)
+			if m == nil {
+				t.Fatalf("README.md:%d: the upgrade step picks URNs without grep -o '...'", b.line)
+			}
+			pattern = m[1]
+		}
+	}
+	if pattern == "" {
+		t.Fatal("README.md has no upgrade step that drops the accounts' old bindings from state")
+	}
+	re := regexp.MustCompile(pattern)
+	for _, u := range retiredURNs {
+		if re.FindString(u) != u {
+			t.Errorf("the upgrade step leaves %s in state: its delete would take the role out of the new policy", u)
+		}
+	}
+	for _, u := range exampleStackURNs {
+		if re.MatchString(u) {
+			t.Errorf("the upgrade step drops %s, which this version still registers", u)
 		}
 	}
 }
