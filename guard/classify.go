@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"google.golang.org/api/googleapi"
 	storage "google.golang.org/api/storage/v1"
@@ -79,7 +80,7 @@ func forbiddenDecision(reasons []string) Decision {
 
 func (g *Guard) classify(ctx context.Context, token string, key tokenKey, b *storage.Bucket, err error) result {
 	if err == nil {
-		return g.classifyBucket(ctx, key, b)
+		return g.classifyBucket(ctx, token, key, b)
 	}
 
 	var gerr *googleapi.Error
@@ -136,22 +137,45 @@ func (g *Guard) classify(ctx context.Context, token string, key tokenKey, b *sto
 }
 
 // classifyBucket handles a successful buckets.get: the caller holds
-// Permission, so what is left is whether the bucket is the one we mean.
-func (g *Guard) classifyBucket(ctx context.Context, key tokenKey, b *storage.Bucket) result {
-	if g.project == 0 || b.ProjectNumber == g.project {
+// Permission, so what is left is whether the bucket is the one we mean. It
+// is, only when both its project and its creation time are the pinned ones.
+func (g *Guard) classifyBucket(ctx context.Context, token string, key tokenKey, b *storage.Bucket) result {
+	var reasons []string
+	switch {
+	case g.project == 0 || b.ProjectNumber == g.project:
+	case b.ProjectNumber == 0:
+		reasons = append(reasons, "Cloud Storage's reply did not name the bucket's project, so the project pin (guard.WithProjectNumber) cannot be checked; check option.WithEndpoint")
+	default:
+		reasons = append(reasons, fmt.Sprintf("bucket %q belongs to project number %d, not the pinned %d (guard.WithProjectNumber). If the pin is right, the bucket was deleted and its name re-created in another project: anyone that project allows would pass. Every request is refused until the bucket is back in the pinned project or the pin is corrected",
+			g.bucket, b.ProjectNumber, g.project))
+	}
+	// What Storage sent, for the log: scrubbed and bounded, as it is text
+	// from elsewhere.
+	got := scrub(b.TimeCreated, token)
+	if len(got) > 64 {
+		got = got[:64] + "..."
+	}
+	created, ok := parseCreationTime(b.TimeCreated)
+	switch {
+	case b.TimeCreated == "":
+		reasons = append(reasons, "Cloud Storage's reply did not carry the bucket's creation time (timeCreated), so the creation-time pin (guard.WithBucketCreationTime) cannot be checked; check option.WithEndpoint")
+	case !ok:
+		reasons = append(reasons, fmt.Sprintf("Cloud Storage's reply carried a creation time the guard cannot read (%q), so the creation-time pin (guard.WithBucketCreationTime) cannot be checked; check option.WithEndpoint", got))
+	case !created.Equal(g.created):
+		// The loudest line the guard writes: the name now belongs to a bucket
+		// the stack's policy was never verified on.
+		reasons = append(reasons, fmt.Sprintf("THE AUTHZ BUCKET WAS RE-CREATED OR REPLACED: bucket %q was created at %s, not at the pinned %s (guard.WithBucketCreationTime). A bucket created again under the name starts with Cloud Storage's default IAM policy, under which every project Viewer passes, and whoever created it may have granted it to anyone. Every request is refused until a person acts: inspect the bucket's policy (gcloud storage buckets get-iam-policy gs://%s), put the stack's back (pulumi up --refresh), and once the policy holds only the stack's role, pin the new creation time (%s)",
+			g.bucket, created.Format(time.RFC3339), g.created.Format(time.RFC3339), g.bucket, got))
+	}
+	if len(reasons) == 0 {
 		return result{d: Allow}
 	}
-	var reason string
-	if b.ProjectNumber == 0 {
-		reason = "Cloud Storage's reply did not name the bucket's project, so the project pin (guard.WithProjectNumber) cannot be checked; check option.WithEndpoint"
-	} else {
-		// Loud, and never cached: either the pin is wrong or the name now
-		// belongs to someone else, and both need a person.
-		reason = fmt.Sprintf("bucket %q belongs to project number %d, not the pinned %d (guard.WithProjectNumber). If the pin is right, the bucket was deleted and its name re-created in another project: anyone that project allows would pass. Every request is refused until the bucket is back in the pinned project or the pin is corrected",
-			g.bucket, b.ProjectNumber, g.project)
-	}
-	g.log.ErrorContext(ctx, "guard: authorization check failed; refusing the request (fail closed)",
-		"reason", reason, "expected_project_number", g.project, "bucket_project_number", b.ProjectNumber, "token_id", key.id())
+	reason := strings.Join(reasons, "; ")
+	g.log.ErrorContext(ctx, "guard: the bucket that answered is not the pinned authz bucket; refusing the request (fail closed)",
+		"reason", reason,
+		"expected_project_number", g.project, "bucket_project_number", b.ProjectNumber,
+		"expected_bucket_creation_time", g.created.Format(time.RFC3339), "bucket_creation_time", got,
+		"token_id", key.id())
 	return result{d: Unavailable, err: &unavailableError{msg: "guard: authorization check unavailable: " + reason}}
 }
 

@@ -5,18 +5,21 @@
 // the caller's own OAuth2 access token, whether the caller holds that
 // permission.
 //
-// The question is asked as buckets.get with fields=projectNumber rather than
-// buckets.testIamPermissions. Cloud Storage authorises buckets.get with
-// exactly storage.buckets.get, so a 200 is the same "yes", and the reply also
-// names the project that owns the bucket. Bucket names are global: if the
-// authz bucket is ever deleted, anyone can create a bucket of that name in
-// their own project and grant it to everyone. Comparing the owner with the
-// expected project number (WithProjectNumber) closes that hole in the same
-// single round trip; testIamPermissions cannot, as its reply carries only
-// permissions. The price is that "no" arrives as a 403 rather than a 200
-// without the permission, so a 403 is read by its reasons: only those about
-// the caller's own credentials deny, anything else fails closed as
-// Unavailable.
+// The question is asked as buckets.get with fields=projectNumber,timeCreated
+// rather than buckets.testIamPermissions. Cloud Storage authorises buckets.get
+// with exactly storage.buckets.get, so a 200 is the same "yes", and the reply
+// also says which bucket answered: the project that owns it and the time
+// Cloud Storage created it. Bucket names are global and a deleted bucket's
+// name can be claimed again: by anyone, in their own project, or by a project
+// Editor in the same project, and either way the new bucket starts with a
+// policy the stack did not write. Comparing the owner with the expected
+// project number (WithProjectNumber) and the creation time with the one
+// recorded once the stack's policy was verified (WithBucketCreationTime)
+// tells such a bucket from the stack's in the same single round trip;
+// testIamPermissions cannot, as its reply carries only permissions. The price
+// is that "no" arrives as a 403 rather than a 200 without the permission, so a
+// 403 is read by its reasons: only those about the caller's own credentials
+// deny, anything else fails closed as Unavailable.
 //
 // Every outcome other than an explicit "yes" from Cloud Storage refuses the
 // request: the guard fails closed.
@@ -76,6 +79,10 @@ const (
 	DefaultMaxConcurrentLookups = 64
 )
 
+// bucketFields is exactly what classifyBucket reads from buckets.get: who owns
+// the bucket and when Storage created it.
+const bucketFields = "projectNumber,timeCreated"
+
 // maxTokenLen rejects absurd headers before they cost a Storage round trip.
 // Google documents access tokens as up to 2048 bytes; leave room to grow.
 const maxTokenLen = 8192
@@ -91,11 +98,13 @@ type Decision uint8
 const (
 	// Unavailable: the guard could not get a trustworthy answer (Cloud
 	// Storage outage or timeout, missing bucket, bucket in the wrong
-	// project, a 403 about a project rather than the caller, too many
-	// lookups in flight, unreadable reply). Refuse with 503.
+	// project or re-created since its creation time was pinned, a 403 about
+	// a project rather than the caller, too many lookups in flight,
+	// unreadable reply). Refuse with 503.
 	Unavailable Decision = iota
 	// Allow: Cloud Storage confirmed the caller holds Permission on the
-	// bucket, and the bucket belongs to the expected project.
+	// bucket, the bucket belongs to the expected project, and it is the
+	// bucket created at the pinned time.
 	Allow
 	// Deny: the token is valid but the caller lacks Permission, or the token
 	// lacks a Cloud Storage scope. Refuse with 403.
@@ -169,6 +178,8 @@ type config struct {
 	project     string
 	projectSet  bool
 	skipProject bool
+	created     string
+	createdSet  bool
 }
 
 // WithProjectNumber pins the bucket to the project that must own it: the
@@ -188,12 +199,44 @@ func WithProjectNumber(n string) Option {
 	return func(c *config) { c.project, c.projectSet = n, true }
 }
 
-// WithInsecureSkipProjectCheck accepts the bucket whichever project owns it,
-// so a deleted bucket whose name someone else re-creates would let through
-// whoever they choose. Use it only where the project number cannot be known,
-// and never together with WithProjectNumber.
+// WithInsecureSkipProjectCheck accepts the bucket whichever project owns it.
+// The creation-time pin (WithBucketCreationTime, still required) refuses a
+// bucket re-created under the name anywhere, but with the project unchecked
+// that pin is the only thing standing between a claimed name and its new
+// owner's callers. Use it only where the project number cannot be known, and
+// never together with WithProjectNumber.
 func WithInsecureSkipProjectCheck() Option {
 	return func(c *config) { c.skipProject = true }
+}
+
+// WithBucketCreationTime pins the bucket to the one Cloud Storage created at
+// t: its creation time (timeCreated in the JSON API, creation_time in
+// gcloud), which Storage sets when it creates a bucket and nobody can change.
+// New requires it.
+//
+// The project pin cannot tell the stack's bucket from one a project Editor
+// deleted and created again under the same name: same project, same number.
+// The new bucket starts with Cloud Storage's default policy, under which every
+// project Viewer passes the guard, and the Editor can grant it to anyone. Its
+// creation time is necessarily later than the pinned one, so every check
+// against it fails closed (Unavailable, never cached) with an ERROR line that
+// names both times and what to do.
+//
+// Record the value only once the bucket's IAM policy is the stack's: that is
+// what makes the guard refuse while a first deploy has left Storage's default
+// policy on a new bucket. Read it with
+//
+//	gcloud storage buckets describe gs://BUCKET --format='value(creation_time)'
+//
+// t is a string so that it can come straight from an environment variable:
+// an unset one gives "", which New rejects instead of running unpinned. New
+// accepts RFC 3339 ("2025-03-04T05:06:07.891Z", as the JSON API and the
+// console show it) and gcloud's form ("2025-03-04T05:06:07+0000"). Times
+// compare as instants to the whole second, because gcloud prints whole
+// seconds; a re-created bucket's creation time is later than the pinned one
+// by far more.
+func WithBucketCreationTime(t string) Option {
+	return func(c *config) { c.created, c.createdSet = t, true }
 }
 
 // WithCacheTTL sets how long a decision is reused. Zero disables caching;
@@ -235,6 +278,8 @@ func WithClientOptions(opts ...option.ClientOption) Option {
 type Guard struct {
 	bucket  string
 	project uint64 // 0 only with WithInsecureSkipProjectCheck
+	// created is the pinned creation time, UTC, truncated to the second.
+	created time.Time
 	svc     *storage.Service
 	timeout time.Duration
 	log     *slog.Logger
@@ -253,9 +298,10 @@ type Guard struct {
 	busyLoggedAt atomic.Int64
 }
 
-// New returns a Guard for bucket, the bare bucket name (not gs://...). One of
-// WithProjectNumber or WithInsecureSkipProjectCheck is required.
-// ctx is used only while building the Storage client.
+// New returns a Guard for bucket, the bare bucket name (not gs://...).
+// WithBucketCreationTime is required, and one of WithProjectNumber or
+// WithInsecureSkipProjectCheck. ctx is used only while building the Storage
+// client.
 func New(ctx context.Context, bucket string, opts ...Option) (*Guard, error) {
 	if err := validateBucket(bucket); err != nil {
 		return nil, err
@@ -264,8 +310,10 @@ func New(ctx context.Context, bucket string, opts ...Option) (*Guard, error) {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	project, err := projectPin(bucket, cfg)
-	if err != nil {
+	// Both pins at once: a deployment that lacks both learns it in one go.
+	project, projectErr := projectPin(bucket, cfg)
+	created, createdErr := creationTimePin(bucket, cfg)
+	if err := errors.Join(projectErr, createdErr); err != nil {
 		return nil, err
 	}
 	switch {
@@ -293,11 +341,12 @@ func New(ctx context.Context, bucket string, opts ...Option) (*Guard, error) {
 	}
 	log := cfg.logger.With("component", "guard", "bucket", bucket)
 	if project == 0 {
-		log.WarnContext(ctx, "guard: the bucket's project is not checked (guard.WithInsecureSkipProjectCheck); if the bucket is deleted and someone re-creates its name, they decide who passes. Pin it with guard.WithProjectNumber")
+		log.WarnContext(ctx, "guard: the bucket's project is not checked (guard.WithInsecureSkipProjectCheck); only the creation-time pin now tells the bucket from one re-created under its name elsewhere. Pin the project with guard.WithProjectNumber")
 	}
 	g := &Guard{
 		bucket:  bucket,
 		project: project,
+		created: created,
 		svc:     svc,
 		timeout: cfg.timeout,
 		log:     log,
@@ -331,6 +380,44 @@ func projectPin(bucket string, cfg config) (uint64, error) {
 		return 0, fmt.Errorf("guard: project number %q is not a project number; pass the digits of the project number, not the project ID (%s)", cfg.project, find)
 	}
 	return n, nil
+}
+
+// creationTimeLayouts are the forms WithBucketCreationTime accepts: RFC 3339,
+// as the JSON API and the console show timeCreated, and the form gcloud
+// storage prints creation_time in (strftime "%Y-%m-%dT%H:%M:%S%z", a numeric
+// zone without a colon). Both take an optional fractional second.
+var creationTimeLayouts = []string{time.RFC3339, "2006-01-02T15:04:05Z0700"}
+
+// parseCreationTime reads a creation time in one of creationTimeLayouts, as
+// an instant truncated to the second.
+func parseCreationTime(s string) (time.Time, bool) {
+	for _, layout := range creationTimeLayouts {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC().Truncate(time.Second), true
+		}
+	}
+	return time.Time{}, false
+}
+
+// readCreationTime is the one place that says how to find the pin's value.
+func readCreationTime(bucket string) string {
+	return fmt.Sprintf("read it with: gcloud storage buckets describe gs://%s --format='value(creation_time)' (or, once available, go run ./cmd/access -live), and record it only after gcloud storage buckets get-iam-policy gs://%s shows the stack's policy alone", bucket, bucket)
+}
+
+// creationTimePin turns WithBucketCreationTime into the instant to compare
+// with.
+func creationTimePin(bucket string, cfg config) (time.Time, error) {
+	switch {
+	case !cfg.createdSet:
+		return time.Time{}, fmt.Errorf("guard: no creation-time pin for bucket %q: pass guard.WithBucketCreationTime(\"<the bucket's creation time>\"), so that a bucket deleted and re-created under its name is refused; %s", bucket, readCreationTime(bucket))
+	case cfg.created == "":
+		return time.Time{}, fmt.Errorf("guard: the creation time for bucket %q (guard.WithBucketCreationTime) is empty (an unset environment variable?); %s", bucket, readCreationTime(bucket))
+	}
+	t, ok := parseCreationTime(cfg.created)
+	if !ok {
+		return time.Time{}, fmt.Errorf("guard: guard.WithBucketCreationTime(%q) is not a creation time; pass it as gcloud prints it (2025-03-04T05:06:07+0000) or in RFC 3339 (2025-03-04T05:06:07.891Z), with its zone; %s", cfg.created, readCreationTime(bucket))
+	}
+	return t, nil
 }
 
 // newStorageService builds the one Storage client the Guard uses for every
@@ -546,7 +633,7 @@ func (g *Guard) lookup(ctx context.Context, token string, key tokenKey) result {
 	defer cancel()
 	ctx = withCallerToken(ctx, token)
 
-	b, err := g.svc.Buckets.Get(g.bucket).Fields("projectNumber").Context(ctx).Do()
+	b, err := g.svc.Buckets.Get(g.bucket).Fields(bucketFields).Context(ctx).Do()
 	res := g.classify(ctx, token, key, b, err)
 	g.remember(key, res.d)
 	return res

@@ -29,10 +29,18 @@ const (
 	// otherProject owns a bucket of the same name after it was re-created
 	// elsewhere.
 	otherProject = "999999999999"
+	// created is the test bucket's timeCreated as Storage sends it
+	// (milliseconds, UTC), and createdPin the same instant as gcloud storage
+	// prints creation_time, which is what operators record.
+	created    = "2025-03-04T05:06:07.891Z"
+	createdPin = "2025-03-04T05:06:07+0000"
+	// recreated is the timeCreated of a bucket deleted and created again
+	// under the same name.
+	recreated = "2026-02-03T04:05:06.789Z"
 )
 
 // fakeStorage speaks just enough of the Storage JSON API: GET
-// /storage/v1/b/BUCKET?fields=projectNumber
+// /storage/v1/b/BUCKET?fields=projectNumber,timeCreated
 type fakeStorage struct {
 	t       *testing.T
 	srv     *httptest.Server
@@ -62,8 +70,8 @@ func (fs *fakeStorage) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "unexpected request", http.StatusBadRequest)
 		return
 	}
-	if got := r.URL.Query()["fields"]; len(got) != 1 || got[0] != "projectNumber" {
-		fs.t.Errorf("fake storage: fields=%q, want [projectNumber]", got)
+	if got := r.URL.Query()["fields"]; len(got) != 1 || got[0] != "projectNumber,timeCreated" {
+		fs.t.Errorf("fake storage: fields=%q, want [projectNumber,timeCreated]", got)
 	}
 	token, _ := strings.CutPrefix(auth, "Bearer ")
 	fs.respond(w, r, token)
@@ -83,11 +91,17 @@ func (fs *fakeStorage) authHeaders() []string {
 // must keep it out of logs and error text even when a server echoes it.
 
 // bucketIn answers buckets.get as Storage does for a caller holding
-// storage.buckets.get: the bucket, trimmed to the requested projectNumber.
+// storage.buckets.get on the test bucket, owned by projectNumber.
 func bucketIn(projectNumber string) func(http.ResponseWriter, *http.Request, string) {
+	return bucketAt(projectNumber, created)
+}
+
+// bucketAt is the answer about a bucket owned by projectNumber and created at
+// timeCreated, trimmed to the requested fields.
+func bucketAt(projectNumber, timeCreated string) func(http.ResponseWriter, *http.Request, string) {
 	return func(w http.ResponseWriter, _ *http.Request, _ string) {
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]any{"projectNumber": projectNumber})
+		_ = json.NewEncoder(w).Encode(map[string]any{"projectNumber": projectNumber, "timeCreated": timeCreated})
 	}
 }
 
@@ -199,7 +213,7 @@ func newGuard(t *testing.T, fs *fakeStorage, opts ...guard.Option) (*guard.Guard
 	t.Helper()
 	sink := &logSink{}
 	logger := slog.New(slog.NewJSONHandler(sink, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	all := append([]guard.Option{guard.WithLogger(logger), guard.WithClientOptions(fs.endpoint()), guard.WithProjectNumber(project)}, opts...)
+	all := append([]guard.Option{guard.WithLogger(logger), guard.WithClientOptions(fs.endpoint()), guard.WithProjectNumber(project), guard.WithBucketCreationTime(createdPin)}, opts...)
 	g, err := guard.New(context.Background(), bucket, all...)
 	if err != nil {
 		t.Fatalf("guard.New: %v", err)
@@ -246,7 +260,14 @@ func TestStorageAnswers(t *testing.T) {
 		{name: "401 bad or expired token", respond: apiError(401), want: guard.Unauthenticated, wantStatus: 401, wantChall: `error="invalid_token"`},
 		{name: "404 bucket missing", respond: apiError(404), want: guard.Unavailable, wantStatus: 503, wantErrLog: 1, wantWarn: 1, logHint: "not found"},
 		{name: "bucket in another project", respond: bucketIn(otherProject), want: guard.Unavailable, wantStatus: 503, wantErrLog: 1, wantWarn: 1, logHint: "belongs to project number " + otherProject + ", not the pinned " + project},
-		{name: "reply without projectNumber", respond: raw(200, `{}`), want: guard.Unavailable, wantStatus: 503, wantErrLog: 1, wantWarn: 1, logHint: "did not name the bucket's project"},
+		{name: "reply without projectNumber", respond: raw(200, `{"timeCreated": "`+created+`"}`), want: guard.Unavailable, wantStatus: 503, wantErrLog: 1, wantWarn: 1, logHint: "did not name the bucket's project"},
+		{name: "bucket re-created in the pinned project", respond: bucketAt(project, recreated), want: guard.Unavailable, wantStatus: 503, wantErrLog: 1, wantWarn: 1, logHint: "RE-CREATED OR REPLACED"},
+		{name: "bucket re-created in another project", respond: bucketAt(otherProject, recreated), want: guard.Unavailable, wantStatus: 503, wantErrLog: 1, wantWarn: 1, logHint: "RE-CREATED OR REPLACED"},
+		{name: "created in the pinned second", respond: bucketAt(project, "2025-03-04T05:06:07.000Z"), want: guard.Allow, wantStatus: 200},
+		{name: "created a second later", respond: bucketAt(project, "2025-03-04T05:06:08.000Z"), want: guard.Unavailable, wantStatus: 503, wantErrLog: 1, wantWarn: 1, logHint: "not at the pinned 2025-03-04T05:06:07Z"},
+		{name: "reply without timeCreated", respond: raw(200, `{"projectNumber": "`+project+`"}`), want: guard.Unavailable, wantStatus: 503, wantErrLog: 1, wantWarn: 1, logHint: "did not carry the bucket's creation time"},
+		{name: "empty reply", respond: raw(200, `{}`), want: guard.Unavailable, wantStatus: 503, wantErrLog: 1, wantWarn: 1, logHint: "did not carry the bucket's creation time"},
+		{name: "unreadable timeCreated echoing token", respond: raw(200, `{"projectNumber": "`+project+`", "timeCreated": "yesterday TOKEN"}`), want: guard.Unavailable, wantStatus: 503, wantErrLog: 1, wantWarn: 1, logHint: "cannot read"},
 		{name: "500", respond: apiError(500), want: guard.Unavailable, wantStatus: 503, wantErrLog: 1, wantWarn: 1, logHint: "HTTP 500"},
 		{name: "503", respond: apiError(503), want: guard.Unavailable, wantStatus: 503, wantErrLog: 1, wantWarn: 1, logHint: "HTTP 503"},
 		{name: "429", respond: apiError(429), want: guard.Unavailable, wantStatus: 503, wantErrLog: 1, wantWarn: 1, logHint: "HTTP 429"},
@@ -428,6 +449,7 @@ func TestCachedDecisions(t *testing.T) {
 		{"failure is not cached", apiError(500), guard.Unavailable, 3},
 		{"403 about the project is not cached", forbidden("userProjectAccountProblem"), guard.Unavailable, 3},
 		{"bucket in another project is not cached", bucketIn(otherProject), guard.Unavailable, 3},
+		{"re-created bucket is not cached", bucketAt(project, recreated), guard.Unavailable, 3},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -721,6 +743,7 @@ func TestUnreachableStorage(t *testing.T) {
 	sink := &logSink{}
 	g, err := guard.New(context.Background(), bucket,
 		guard.WithProjectNumber(project),
+		guard.WithBucketCreationTime(createdPin),
 		guard.WithLogger(slog.New(slog.NewJSONHandler(sink, nil))),
 		guard.WithClientOptions(option.WithEndpoint("http://"+addr+"/storage/v1/")))
 	if err != nil {
@@ -741,6 +764,7 @@ func TestEndpointWithoutTrailingSlash(t *testing.T) {
 	fs := newFakeStorage(t, allow)
 	g, err := guard.New(context.Background(), bucket,
 		guard.WithProjectNumber(project),
+		guard.WithBucketCreationTime(createdPin),
 		guard.WithLogger(slog.New(slog.DiscardHandler)),
 		guard.WithClientOptions(option.WithEndpoint(fs.srv.URL+"/storage/v1")))
 	if err != nil {
@@ -753,31 +777,40 @@ func TestEndpointWithoutTrailingSlash(t *testing.T) {
 
 func TestNewRejectsBadConfig(t *testing.T) {
 	ep := guard.WithClientOptions(option.WithEndpoint("http://127.0.0.1:1/storage/v1/"))
+	born := guard.WithBucketCreationTime(createdPin)
 	pin := guard.WithProjectNumber(project)
 	cases := []struct {
 		name   string
 		bucket string
 		opts   []guard.Option
-		hint   string
+		hints  []string
 	}{
-		{"empty bucket", "", []guard.Option{pin}, "empty"},
-		{"gs URL", "gs://my-bucket", []guard.Option{pin}, "bare bucket name"},
-		{"upper case", "My-Bucket", []guard.Option{pin}, "lowercase"},
-		{"too short", "ab", []guard.Option{pin}, "3 to 63"},
-		{"no project pin", bucket, nil, "guard.WithProjectNumber"},
-		{"empty project number", bucket, []guard.Option{guard.WithProjectNumber("")}, "unset environment variable"},
-		{"project ID instead of number", bucket, []guard.Option{guard.WithProjectNumber("acme-platform-dev")}, "not the project ID"},
-		{"signed project number", bucket, []guard.Option{guard.WithProjectNumber("+" + project)}, "not the project ID"},
-		{"zero project number", bucket, []guard.Option{guard.WithProjectNumber("0")}, "not the project ID"},
-		{"pin and skip together", bucket, []guard.Option{pin, guard.WithInsecureSkipProjectCheck()}, "both"},
-		{"negative TTL", bucket, []guard.Option{pin, guard.WithCacheTTL(-time.Second)}, "use 0 to disable"},
-		{"TTL too long", bucket, []guard.Option{pin, guard.WithCacheTTL(time.Hour)}, "revoked"},
-		{"negative size", bucket, []guard.Option{pin, guard.WithCacheSize(-1)}, "use 0 to disable"},
-		{"zero timeout", bucket, []guard.Option{pin, guard.WithTimeout(0)}, "positive"},
-		{"zero lookup limit", bucket, []guard.Option{pin, guard.WithMaxConcurrentLookups(0)}, "positive"},
-		{"negative lookup limit", bucket, []guard.Option{pin, guard.WithMaxConcurrentLookups(-1)}, "positive"},
-		{"endpoint without host", bucket, []guard.Option{pin, guard.WithClientOptions(option.WithEndpoint("http:///storage/v1/"))}, "absolute"},
-		{"endpoint with odd scheme", bucket, []guard.Option{pin, guard.WithClientOptions(option.WithEndpoint("ftp://example.test/storage/v1/"))}, "absolute"},
+		{"empty bucket", "", []guard.Option{pin, born}, []string{"empty"}},
+		{"gs URL", "gs://my-bucket", []guard.Option{pin, born}, []string{"bare bucket name"}},
+		{"upper case", "My-Bucket", []guard.Option{pin, born}, []string{"lowercase"}},
+		{"too short", "ab", []guard.Option{pin, born}, []string{"3 to 63"}},
+		{"no project pin", bucket, []guard.Option{born}, []string{"guard.WithProjectNumber"}},
+		{"empty project number", bucket, []guard.Option{guard.WithProjectNumber(""), born}, []string{"unset environment variable"}},
+		{"project ID instead of number", bucket, []guard.Option{guard.WithProjectNumber("acme-platform-dev"), born}, []string{"not the project ID"}},
+		{"signed project number", bucket, []guard.Option{guard.WithProjectNumber("+" + project), born}, []string{"not the project ID"}},
+		{"zero project number", bucket, []guard.Option{guard.WithProjectNumber("0"), born}, []string{"not the project ID"}},
+		{"pin and skip together", bucket, []guard.Option{pin, guard.WithInsecureSkipProjectCheck(), born}, []string{"both"}},
+		{"no creation-time pin", bucket, []guard.Option{pin}, []string{"guard.WithBucketCreationTime", "value(creation_time)", "get-iam-policy gs://" + bucket}},
+		{"no creation-time pin with the project unchecked", bucket, []guard.Option{guard.WithInsecureSkipProjectCheck()}, []string{"guard.WithBucketCreationTime"}},
+		{"no pins at all", bucket, nil, []string{"guard.WithProjectNumber", "guard.WithBucketCreationTime"}},
+		{"empty creation time", bucket, []guard.Option{pin, guard.WithBucketCreationTime("")}, []string{"guard.WithBucketCreationTime", "unset environment variable"}},
+		{"date only", bucket, []guard.Option{pin, guard.WithBucketCreationTime("2025-03-04")}, []string{`guard.WithBucketCreationTime("2025-03-04")`, "not a creation time"}},
+		{"no zone", bucket, []guard.Option{pin, guard.WithBucketCreationTime("2025-03-04T05:06:07")}, []string{`guard.WithBucketCreationTime("2025-03-04T05:06:07")`, "with its zone"}},
+		{"gcloud's yaml with its key", bucket, []guard.Option{pin, guard.WithBucketCreationTime("creation_time: 2025-03-04T05:06:07+0000")}, []string{"not a creation time"}},
+		{"unix seconds", bucket, []guard.Option{pin, guard.WithBucketCreationTime("1741064767")}, []string{"not a creation time"}},
+		{"negative TTL", bucket, []guard.Option{pin, born, guard.WithCacheTTL(-time.Second)}, []string{"use 0 to disable"}},
+		{"TTL too long", bucket, []guard.Option{pin, born, guard.WithCacheTTL(time.Hour)}, []string{"revoked"}},
+		{"negative size", bucket, []guard.Option{pin, born, guard.WithCacheSize(-1)}, []string{"use 0 to disable"}},
+		{"zero timeout", bucket, []guard.Option{pin, born, guard.WithTimeout(0)}, []string{"positive"}},
+		{"zero lookup limit", bucket, []guard.Option{pin, born, guard.WithMaxConcurrentLookups(0)}, []string{"positive"}},
+		{"negative lookup limit", bucket, []guard.Option{pin, born, guard.WithMaxConcurrentLookups(-1)}, []string{"positive"}},
+		{"endpoint without host", bucket, []guard.Option{pin, born, guard.WithClientOptions(option.WithEndpoint("http:///storage/v1/"))}, []string{"absolute"}},
+		{"endpoint with odd scheme", bucket, []guard.Option{pin, born, guard.WithClientOptions(option.WithEndpoint("ftp://example.test/storage/v1/"))}, []string{"absolute"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -785,8 +818,10 @@ func TestNewRejectsBadConfig(t *testing.T) {
 			if err == nil {
 				t.Fatalf("New succeeded (%v); want an error", g)
 			}
-			if !strings.Contains(err.Error(), tc.hint) {
-				t.Errorf("error %q lacks the hint %q", err, tc.hint)
+			for _, hint := range tc.hints {
+				if !strings.Contains(err.Error(), hint) {
+					t.Errorf("error %q lacks the hint %q", err, hint)
+				}
 			}
 		})
 	}
@@ -820,6 +855,7 @@ func BenchmarkCheck(b *testing.B) {
 			defer srv.Close()
 			g, err := guard.New(context.Background(), bucket, append([]guard.Option{
 				guard.WithProjectNumber(project),
+				guard.WithBucketCreationTime(createdPin),
 				guard.WithLogger(slog.New(slog.DiscardHandler)),
 				guard.WithClientOptions(option.WithEndpoint(srv.URL + "/storage/v1/")),
 			}, bc.opts...)...)
@@ -851,7 +887,7 @@ func TestNewNeedsNoCredentials(t *testing.T) {
 	if got := fs.authHeaders(); len(got) != 1 || got[0] != "Bearer "+tok {
 		t.Errorf("storage saw Authorization %q, want only the caller's token", got)
 	}
-	if _, err := guard.New(context.Background(), bucket, guard.WithProjectNumber(project)); err != nil {
+	if _, err := guard.New(context.Background(), bucket, guard.WithProjectNumber(project), guard.WithBucketCreationTime(createdPin)); err != nil {
 		t.Errorf("New with the production endpoint and no credentials: %v", err)
 	}
 }

@@ -98,6 +98,7 @@ func TestProjectCheckCanBeSkippedOnlyExplicitly(t *testing.T) {
 	sink := &logSink{}
 	g, err := guard.New(context.Background(), bucket,
 		guard.WithInsecureSkipProjectCheck(),
+		guard.WithBucketCreationTime(createdPin),
 		guard.WithLogger(slog.New(slog.NewJSONHandler(sink, nil))),
 		guard.WithClientOptions(fs.endpoint()))
 	if err != nil {
@@ -108,5 +109,132 @@ func TestProjectCheckCanBeSkippedOnlyExplicitly(t *testing.T) {
 	}
 	if d, err := g.Check(context.Background(), tokenFor(t, "a")); d != guard.Allow {
 		t.Errorf("Check = %v, %v; want allow with the project check skipped", d, err)
+	}
+}
+
+// TestCreationTimePin walks through what the project pin cannot see: a
+// project Editor deletes the empty authz bucket and creates it again under
+// the same name, in the same project. The new bucket has Storage's default
+// policy (every project Viewer passes) and a later creation time. The guard
+// must refuse (503, never cached) from the first cache miss on, say at ERROR
+// what it expected, what it found and what to do, and accept the bucket again
+// only once a person has pinned the new creation time.
+func TestCreationTimePin(t *testing.T) {
+	var born atomic.Value
+	born.Store(created)
+	fs := newFakeStorage(t, func(w http.ResponseWriter, r *http.Request, tok string) {
+		bucketAt(project, born.Load().(string))(w, r, tok)
+	})
+	clock := &fakeClock{now: time.Date(2026, 2, 3, 5, 0, 0, 0, time.UTC)}
+	g, logs := newGuard(t, fs, guard.WithClock(clock.Now))
+	var reached int
+	h := g.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { reached++ }))
+	serve := func(tok string) *httptest.ResponseRecorder {
+		t.Helper()
+		req := httptest.NewRequest(http.MethodGet, "/", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	calls := func(want int32) {
+		t.Helper()
+		if got := fs.calls.Load(); got != want {
+			t.Fatalf("storage calls = %d, want %d", got, want)
+		}
+	}
+	known, viewer := tokenFor(t, "known"), tokenFor(t, "viewer")
+
+	if rec := serve(known); rec.Code != http.StatusOK {
+		t.Fatalf("the pinned bucket: status %d, want 200", rec.Code)
+	}
+	calls(1)
+
+	born.Store(recreated) // deleted and created again, same project
+	for i := range 2 {
+		rec := serve(viewer)
+		if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" {
+			t.Errorf("request %d to the re-created bucket: status %d, Retry-After %q; want 503 with Retry-After", i, rec.Code, rec.Header().Get("Retry-After"))
+		}
+		calls(int32(2 + i)) // a mismatch is never cached
+	}
+	if d, err := g.Check(context.Background(), viewer); d != guard.Unavailable || err == nil || !strings.Contains(err.Error(), "guard.WithBucketCreationTime") {
+		t.Errorf("Check = %v, %v; want unavailable naming the pin", d, err)
+	}
+	calls(4)
+
+	// The known caller's allow was decided against the stack's bucket; it
+	// lasts at most the TTL, then the mismatch catches it too.
+	if rec := serve(known); rec.Code != http.StatusOK {
+		t.Errorf("cached allow within the TTL: status %d, want 200", rec.Code)
+	}
+	clock.Advance(guard.DefaultCacheTTL)
+	if rec := serve(known); rec.Code != http.StatusServiceUnavailable {
+		t.Errorf("after the TTL: status %d, want 503", rec.Code)
+	}
+	calls(5)
+	if reached != 2 {
+		t.Errorf("handler reached %d times, want 2 (only the allowed requests)", reached)
+	}
+
+	if got := logs.count(t, slog.LevelError); got != 4 {
+		t.Errorf("ERROR lines = %d, want 4 (one per mismatched lookup):\n%s", got, logs)
+	}
+	for _, want := range []string{
+		"RE-CREATED OR REPLACED",
+		`"expected_bucket_creation_time":"2025-03-04T05:06:07Z"`,
+		`"bucket_creation_time":"` + recreated + `"`,
+		"gcloud storage buckets get-iam-policy gs://" + bucket,
+		"pulumi up --refresh",
+		"pin the new creation time (" + recreated + ")",
+	} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("log lacks %s:\n%s", want, logs)
+		}
+	}
+
+	// Once the policy is verified, the operator pins the new bucket, as
+	// Storage and the log line print its creation time.
+	repinned, _ := newGuard(t, fs, guard.WithBucketCreationTime(recreated))
+	if d, err := repinned.Check(context.Background(), viewer); d != guard.Allow {
+		t.Errorf("re-pinned guard: %v, %v; want allow", d, err)
+	}
+	// And the old pin keeps refusing the new bucket.
+	if d, _ := g.Check(context.Background(), viewer); d != guard.Unavailable {
+		t.Errorf("old pin, new bucket: %v, want unavailable", d)
+	}
+}
+
+// TestCreationTimePinForms: the pin is read as an instant in the forms
+// operators copy it in, and compared with Storage's timeCreated to the whole
+// second, never as text.
+func TestCreationTimePinForms(t *testing.T) {
+	cases := []struct {
+		pin  string
+		want guard.Decision
+	}{
+		{createdPin, guard.Allow}, // gcloud storage's creation_time
+		{created, guard.Allow},    // the JSON API's timeCreated
+		{"2025-03-04T05:06:07Z", guard.Allow},
+		{"2025-03-04T06:06:07+01:00", guard.Allow},           // same instant, other zone
+		{"2025-03-04T00:06:07-0500", guard.Allow},            // gcloud's form, other zone
+		{"2025-03-04T05:06:07.999999999Z", guard.Allow},      // sub-second digits are ignored
+		{"2025-03-04T05:06:06+0000", guard.Unavailable},      // a second earlier
+		{"2025-03-04T05:06:08Z", guard.Unavailable},          // a second later
+		{"2025-03-04T05:06:07+0100", guard.Unavailable},      // same digits, an hour off
+		{"2025-03-04T05:06:07.891+01:00", guard.Unavailable}, // same digits, an hour off
+	}
+	for _, tc := range cases {
+		t.Run(tc.pin, func(t *testing.T) {
+			fs := newFakeStorage(t, allow)
+			g, logs := newGuard(t, fs, guard.WithBucketCreationTime(tc.pin))
+			d, err := g.Check(context.Background(), tokenFor(t, "a"))
+			if d != tc.want {
+				t.Errorf("Storage's %s against the pin %s: %v (%v), want %v", created, tc.pin, d, err, tc.want)
+			}
+			if wantErr := tc.want == guard.Unavailable; wantErr != (logs.count(t, slog.LevelError) == 1) {
+				t.Errorf("ERROR lines: want one exactly when refused:\n%s", logs)
+			}
+		})
 	}
 }

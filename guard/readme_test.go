@@ -43,10 +43,6 @@ func goBlocks(md string) []readmeBlock {
 // blocks reach the compiler through an overlay; nothing is written into the
 // source tree.
 func TestREADMECodeCompiles(t *testing.T) {
-	goCmd, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatalf("compiling README.md's examples needs the go command on PATH: %v", err)
-	}
 	md, err := os.ReadFile("README.md")
 	if err != nil {
 		t.Fatal(err)
@@ -55,6 +51,85 @@ func TestREADMECodeCompiles(t *testing.T) {
 	if len(blocks) < 2 {
 		t.Fatalf("found %d ```go blocks in README.md, want at least 2; has the fence syntax changed?", len(blocks))
 	}
+	var files []exampleFile
+	for _, b := range blocks {
+		if !strings.HasPrefix(b.code, "package ") {
+			t.Errorf("README.md:%d: a ```go block must be a whole file starting with its package clause, so that it can be compiled", b.line)
+			continue
+		}
+		files = append(files, exampleFile{readme: "README.md", line: b.line, code: b.code})
+	}
+	compileExamples(t, files)
+}
+
+// rootGuardSection is the heading of the repository README's section about
+// this module; its ```go block is a fragment of a handler's main.
+const rootGuardSection = "## Guarding a Cloud Function"
+
+// rootFragmentHeader turns that fragment into a file: it runs inside a
+// function that is handed the ctx and mux the fragment uses.
+const rootFragmentHeader = `package example
+
+import (
+	"context"
+	"log"
+	"net/http"
+	"os"
+
+	"github.com/platform/private-run-api/guard"
+)
+
+func example(ctx context.Context, mux *http.ServeMux) {
+`
+
+// TestRootREADMEFragmentCompiles builds the ```go fragment of the
+// repository README's section on the guard, so that the repository's front
+// page shows the options New really takes.
+func TestRootREADMEFragmentCompiles(t *testing.T) {
+	const path = "../README.md"
+	md, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("the repository README, whose section %q shows this module: %v", rootGuardSection, err)
+	}
+	text := string(md)
+	start := strings.Index(text, "\n"+rootGuardSection+"\n")
+	if start < 0 {
+		t.Fatalf("%s has no section %q; if it was renamed, rename it here", path, rootGuardSection)
+	}
+	section := text[start+1:]
+	if end := strings.Index(section[len(rootGuardSection):], "\n## "); end >= 0 {
+		section = section[:len(rootGuardSection)+end]
+	}
+	blocks := goBlocks(section)
+	if len(blocks) != 1 {
+		t.Fatalf("%s, section %q: %d ```go blocks, want the 1 this test wraps", path, rootGuardSection, len(blocks))
+	}
+	sectionLine := strings.Count(text[:start+1], "\n") // lines before the heading
+	header := strings.Count(rootFragmentHeader, "\n")
+	compileExamples(t, []exampleFile{{
+		readme: path,
+		line:   sectionLine + blocks[0].line - header,
+		code:   rootFragmentHeader + blocks[0].code + "}\n",
+	}})
+}
+
+// exampleFile is one Go file made from a README; line is the README line of
+// the file's first line (which may lie before the block when a header was
+// added).
+type exampleFile struct {
+	readme string
+	line   int
+	code   string
+}
+
+// compileExamples builds each file as its own package of this module, and
+// reports compiler messages at the README lines they are about.
+func compileExamples(t *testing.T, files []exampleFile) {
+	t.Helper()
+	goCmd, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("compiling README examples needs the go command on PATH: %v", err)
+	}
 	moduleDir, err := os.Getwd()
 	if err != nil {
 		t.Fatal(err)
@@ -62,21 +137,20 @@ func TestREADMECodeCompiles(t *testing.T) {
 	tmp := t.TempDir()
 	replace := map[string]string{}
 	var pkgs []string
-	lineOf := map[string]int{} // temp file name -> README line of its first line
-	for i, b := range blocks {
-		if !strings.HasPrefix(b.code, "package ") {
-			t.Errorf("README.md:%d: a ```go block must be a whole file starting with its package clause, so that it can be compiled", b.line)
-			continue
-		}
+	origin := map[string]exampleFile{} // temp file name -> where it came from
+	for i, f := range files {
 		name := fmt.Sprintf("readme_block%d.go", i)
 		src := filepath.Join(tmp, name)
-		if err := os.WriteFile(src, []byte(b.code), 0o600); err != nil {
+		if err := os.WriteFile(src, []byte(f.code), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		dir := fmt.Sprintf("internal/readmeblock%d", i)
 		replace[filepath.Join(moduleDir, dir, "example.go")] = src
 		pkgs = append(pkgs, "./"+dir)
-		lineOf[name] = b.line
+		origin[name] = f
+	}
+	if len(pkgs) == 0 {
+		return
 	}
 	overlay, err := json.Marshal(map[string]any{"Replace": replace})
 	if err != nil {
@@ -92,13 +166,14 @@ func TestREADMECodeCompiles(t *testing.T) {
 	cmd.Env = append(os.Environ(), "GOWORK=off")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		// Point compiler messages at README.md lines rather than temp files.
+		// Point compiler messages at README lines rather than temp files.
 		pos := regexp.MustCompile(`\S*(readme_block\d+\.go):(\d+)`)
 		msg := pos.ReplaceAllStringFunc(string(out), func(m string) string {
 			sub := pos.FindStringSubmatch(m)
 			n, _ := strconv.Atoi(sub[2])
-			return fmt.Sprintf("README.md:%d", lineOf[sub[1]]+n-1)
+			f := origin[sub[1]]
+			return fmt.Sprintf("%s:%d", f.readme, f.line+n-1)
 		})
-		t.Errorf("README.md's Go examples do not compile (%v):\n%s", err, msg)
+		t.Errorf("README Go examples do not compile (%v):\n%s", err, msg)
 	}
 }
