@@ -241,7 +241,7 @@ config:
   private-run-api:authz:
     bucket: 192.168.5.4
 `,
-			want: []string{`authz.bucket "192.168.5.4": must not be an IP address`},
+			want: []string{`authz.bucket "192.168.5.4": must not look like an IP address (four dot-separated groups of 1-3 digits, such as 192.168.5.4 or 999.1.1.1); choose another authz.bucket`},
 		},
 		{
 			name:  "authz asked but guard off",
