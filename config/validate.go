@@ -8,7 +8,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/distribution/reference"
 	"golang.org/x/text/unicode/runenames"
@@ -208,9 +207,7 @@ func unreadable(s string) string {
 	i := 0
 	for _, r := range s {
 		i++
-		switch {
-		case r == utf8.RuneError:
-			return fmt.Sprintf("is not valid UTF-8 at character %d", i)
+		switch { // an invalid byte arrives as U+FFFD REPLACEMENT CHARACTER, and is named so
 		case r < 0x20 || r == 0x7f:
 			return fmt.Sprintf("has the control character %U at character %d, which a reviewer cannot see", r, i)
 		case r > 0x7f:
