@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/distribution/reference"
+	"golang.org/x/text/unicode/runenames"
 )
 
 var (
@@ -23,7 +24,22 @@ var (
 	labelKeyRe  = regexp.MustCompile(`^[a-z][-a-z0-9_]{0,62}$`)
 	labelValRe  = regexp.MustCompile(`^[-a-z0-9_]{0,63}$`)
 	roleNameRe  = regexp.MustCompile(`^(projects/([^/]+)|organizations/[0-9]+)/roles/[a-zA-Z0-9_.]{3,64}$`)
+	// workloadPoolRe is a principal or principal set of a workload identity pool (GitHub Actions,
+	// GKE, any federated workload), as opposed to a workforce pool's, which holds people.
+	workloadPoolRe = regexp.MustCompile(`(?i)^principal(set)?://iam\.googleapis\.com/projects/[^/]+/locations/[^/]+/workloadidentitypools/`)
 )
+
+// ConsumerMailDomains are mail domains anyone can have an address at: a `domain:` grant to one
+// is a grant to everyone with a Google account there.
+var ConsumerMailDomains = []string{"gmail.com", "googlemail.com"}
+
+// BootstrapCIAccountIDs are the account IDs the bootstrap stack gives its CI accounts by default
+// (bootstrap/ci: DefaultPreviewAccountID, DefaultDeployAccountID; tests/ hold the two lists
+// equal). The main stack cannot know the CI project or IDs a bootstrap was given instead, so an
+// external caller with one of these IDs is refused in any project: the preview account is
+// impersonated by every pull request's preview job, and neither CI account has any business
+// calling the service. A false alarm costs a rename; a missed one lets a pull request call it.
+var BootstrapCIAccountIDs = map[string]string{"ci-preview": "preview", "ci-deploy": "deploy"}
 
 const (
 	memberPrefixes = `user:, group:, serviceAccount:, domain:, principal:// or principalSet://`
@@ -38,7 +54,7 @@ func validate(c *Config, broken reported) diag.List {
 	validateProject(&ps, c)
 	validateService(&ps, c)
 	validateRuntime(&ps, c)
-	validateImpersonators(&ps, broken, diag.NewPath(KeyImpersonators), c.Impersonators)
+	validateImpersonators(&ps, broken, diag.NewPath(KeyImpersonators), c.Impersonators, runtimeMember(c))
 	validateCallers(&ps, broken, c)
 	validateAuthz(&ps, c)
 	validateLabels(&ps, c.Labels)
@@ -106,7 +122,10 @@ func validateService(ps *problems, c *Config) {
 		ps.Add(diag.NotSupported, diag.NewPath("service").Child("imageOwner"), s.ImageOwner, "is not a known image owner", fmt.Sprintf("use %q (default: every `pulumi up` deploys service.image) or %q (the app's pipeline deploys new images after the first)", ImageOwnerStack, ImageOwnerPipeline))
 	}
 	if s.RuntimeAccount != "" {
-		switch own := "@" + strings.TrimPrefix(gcp.AccountEmail(c.Project, "x"), "x@"); {
+		own := "@" + strings.TrimPrefix(gcp.AccountEmail(c.Project, "x"), "x@")
+		switch bad := unreadable(s.RuntimeAccount); {
+		case bad != "":
+			ps.Add(diag.Invalid, diag.NewPath("service").Child("runtimeAccount"), s.RuntimeAccount, bad, retypeASCII)
 		case s.RuntimeAccountID != "":
 			ps.Add(diag.Forbidden, diag.NewPath("service").Child("runtimeAccountId"), s.RuntimeAccountID, "is set together with service.runtimeAccount", "remove one: runtimeAccount names an existing account, runtimeAccountId one the program creates")
 		case gcp.DefaultServiceAccount.MatchString(s.RuntimeAccount):
@@ -179,8 +198,31 @@ func suggestAccountID(s string) string {
 	return out
 }
 
+// retypeASCII is the fix for a value with a character a reviewer cannot see for what it is.
+const retypeASCII = "retype it in ASCII: IAM principals are ASCII, and a look-alike character names someone else"
+
+// unreadable names the first character of s that a reviewer cannot see for what it is, with its
+// position (1-based, in characters): a non-ASCII one (a Cyrillic "а" looks like a Latin "a") or
+// a control character. "" when there is none.
+func unreadable(s string) string {
+	i := 0
+	for _, r := range s {
+		i++
+		switch { // an invalid byte arrives as U+FFFD REPLACEMENT CHARACTER, and is named so
+		case r < 0x20 || r == 0x7f:
+			return fmt.Sprintf("has the control character %U at character %d, which a reviewer cannot see", r, i)
+		case r > 0x7f:
+			return fmt.Sprintf("has %U %s at character %d, which a reviewer cannot tell from an ASCII character", r, runenames.Name(r), i)
+		}
+	}
+	return ""
+}
+
 // ValidateMember checks one IAM principal and returns (type, rule, fix) when it is bad.
 func ValidateMember(m string) (diag.Type, string, string) {
+	if rule := unreadable(m); rule != "" {
+		return diag.Invalid, rule, retypeASCII
+	}
 	lower := strings.ToLower(m)
 	if strings.HasPrefix(lower, "deleted:") {
 		return diag.Forbidden, "is how IAM shows a principal that was deleted", "remove it from the stack config; a deleted principal can be granted nothing (README, \"Deleted principals\")"
@@ -207,6 +249,9 @@ func ValidateMember(m string) (diag.Type, string, string) {
 		if !domainRe.MatchString(rest) {
 			return diag.Invalid, "is not domain:DOMAIN", "write a lower-case domain, e.g. domain:example.com"
 		}
+		if slices.Contains(ConsumerMailDomains, rest) {
+			return diag.Forbidden, "is a consumer mail domain: anyone can open an account there, so the grant would be to everyone", "name the developers (user:...) or a group of your organisation instead"
+		}
 	case "principal", "principalSet":
 		if !principalRe.MatchString(m) {
 			return diag.Invalid, "is not a principal identifier", "write it as principal://iam.googleapis.com/... or principalSet://iam.googleapis.com/..."
@@ -217,7 +262,18 @@ func ValidateMember(m string) (diag.Type, string, string) {
 	return "", "", ""
 }
 
-func validateImpersonators(ps *problems, broken reported, path diag.Path, imps []Impersonator) {
+// runtimeMember is the runtime account's member when the config names the service or its
+// account, "" otherwise.
+func runtimeMember(c *Config) string {
+	if c.Service.Name == "" && c.Service.RuntimeAccountID == "" && c.Service.RuntimeAccount == "" {
+		return ""
+	}
+	return "serviceAccount:" + c.RuntimeEmail()
+}
+
+// validateImpersonators checks a list of impersonators; runtime is the runtime account's member
+// ("" when unknown).
+func validateImpersonators(ps *problems, broken reported, path diag.Path, imps []Impersonator, runtime string) {
 	seen := map[string]int{}
 	for i, imp := range imps {
 		p := path.Index(i)
@@ -228,6 +284,10 @@ func validateImpersonators(ps *problems, broken reported, path diag.Path, imps [
 			ps.Add(diag.Required, p.Child("member"), "", "is missing", `write a member such as "user:alice@example.com"`)
 		} else if typ, rule, fix := ValidateMember(imp.Member); rule != "" {
 			ps.Add(typ, p.Child("member"), imp.Member, rule, fix)
+		} else if workloadPoolRe.MatchString(imp.Member) {
+			ps.Add(diag.Forbidden, p.Child("member"), imp.Member, "is a workload identity pool's principal: the CI jobs (a pull request's preview too) or other workloads it admits could impersonate the caller", "impersonators are people: name developers or a group; a workload that calls the API is a caller of its own")
+		} else if runtime != "" && imp.Member == runtime {
+			ps.Add(diag.Forbidden, p.Child("member"), imp.Member, "is the service's runtime account: the service could mint tokens as the caller, and so act as every caller it may impersonate", "remove it; the service needs no caller's identity")
 		} else if j, dup := seen[imp.Member]; dup {
 			ps.Add(diag.Duplicate, p.Child("member"), imp.Member, fmt.Sprintf("is listed twice (also %s[%d])", path, j), "keep one entry")
 		} else {
@@ -248,7 +308,8 @@ func validateImpersonators(ps *problems, broken reported, path diag.Path, imps [
 func validateCallers(ps *problems, broken reported, c *Config) {
 	names := map[string]int{}
 	emails := map[string]string{}
-	if c.Service.Name != "" || c.Service.RuntimeAccountID != "" || c.Service.RuntimeAccount != "" {
+	runtime := runtimeMember(c)
+	if runtime != "" {
 		emails[c.RuntimeEmail()] = "the service's runtime account"
 	}
 	invokers, guarded := 0, 0
@@ -274,11 +335,19 @@ func validateCallers(ps *problems, broken reported, c *Config) {
 			ps.Add(diag.TooLong, p.Child("description"), short(caller.Description), "is longer than 256 bytes", "shorten it")
 		}
 		if caller.External() {
-			switch {
+			id, _, _ := strings.Cut(caller.Email, "@")
+			ciAccount, isCI := BootstrapCIAccountIDs[id]
+			switch bad := unreadable(caller.Email); {
+			case bad != "":
+				ps.Add(diag.Invalid, p.Child("email"), caller.Email, bad, retypeASCII)
 			case !gcp.ServiceAccountEmail.MatchString(caller.Email):
 				ps.Add(diag.Invalid, p.Child("email"), caller.Email, "is not a lower-case service account email", "write the account's email as IAM shows it, ending in .gserviceaccount.com")
 			case gcp.DefaultServiceAccount.MatchString(caller.Email):
 				ps.Add(diag.Forbidden, p.Child("email"), caller.Email, "is a default service account, which every workload without its own account runs as", "give the calling service a dedicated service account and name that one")
+			case gcp.ServiceAgent.MatchString(caller.Email):
+				ps.Add(diag.Forbidden, p.Child("email"), caller.Email, "is a Google service agent, which acts for everyone allowed to use its service in its project: all of them could call the API", "name the calling workload's own service account (<id>@<project>.iam.gserviceaccount.com)")
+			case isCI:
+				ps.Add(diag.Forbidden, p.Child("email"), caller.Email, "has the ID the bootstrap stack gives its CI "+ciAccount+" account: CI jobs (every pull request's preview, for the preview account) could call the API", "remove it; CI needs no caller grant. Name the workload that calls the API; if it really is not a CI account, give it another ID")
 			}
 			if len(caller.Impersonators) > 0 {
 				ps.Add(diag.Forbidden, p.Child("impersonators"), "", "is set on a caller named by email; the program grants no impersonation on accounts it does not own", "remove impersonators here, or drop email to let the program create the account")
@@ -295,7 +364,7 @@ func validateCallers(ps *problems, broken reported, c *Config) {
 				emails[email] = p.String()
 			}
 		}
-		validateImpersonators(ps, broken, p.Child("impersonators"), caller.Impersonators)
+		validateImpersonators(ps, broken, p.Child("impersonators"), caller.Impersonators, runtime)
 		validateRunAs(ps, p.Child("runAs"), caller.RunAs, caller.External())
 		if !caller.External() {
 			validatePolicySize(ps, p.Child("impersonators"), base, caller.Impersonators, "serviceAccount:"+c.CallerEmail(caller), caller.RunAs.Members())

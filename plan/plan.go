@@ -247,6 +247,7 @@ func Resolve(c *config.Config, now time.Time) *Stack {
 			expired(diag.NewPath(config.KeyImpersonators).Index(j), imp, t)
 		}
 	}
+	warnFarExpiries(p, c, now)
 
 	var guardMembers []string
 	created := 0
@@ -309,6 +310,29 @@ func Resolve(c *config.Config, now time.Time) *Stack {
 		p.Warnings.Warn(diag.TooMany, diag.NewPath(config.KeyCallers), fmt.Sprint(created), fmt.Sprintf("caller accounts plus the runtime account exceed the default quota of %d service accounts per project", gcp.ServiceAccountQuota), "request more in the console (IAM & Admin > Quotas, \"Service accounts\") before `pulumi up`")
 	}
 	return p
+}
+
+// MaxExpiry is how far away an expiry may be without a warning: a grant for longer is a standing
+// grant in all but name, and nobody reviews it again before it runs out.
+const MaxExpiry = "a year"
+
+// warnFarExpiries warns of every expires more than a year after now, in config order, naming the
+// entry and its member.
+func warnFarExpiries(p *Stack, c *config.Config, now time.Time) {
+	limit := now.AddDate(1, 0, 0)
+	check := func(path diag.Path, imps []config.Impersonator) {
+		for j, imp := range imps {
+			if t, err := config.ParseExpiry(imp.Expires); err == nil && t.After(limit) {
+				p.Warnings.Warn(diag.Invalid, path.Index(j).Child("expires"), imp.Expires,
+					fmt.Sprintf("is more than %s away (%s may impersonate until %s): a grant that long is a standing grant nobody reviews", MaxExpiry, imp.Member, t.Format(time.RFC3339)),
+					"set an expiry within "+MaxExpiry+" and renew it when it is still needed, or remove expires if the grant is meant to be permanent")
+			}
+		}
+	}
+	check(diag.NewPath(config.KeyImpersonators), c.Impersonators)
+	for i, caller := range c.Callers {
+		check(diag.NewPath(config.KeyCallers).Index(i).Child("impersonators"), caller.Impersonators)
+	}
 }
 
 // NewAccount is the service account id of project with its email, member and resource name,

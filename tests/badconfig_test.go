@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/platform/private-run-api/config"
+	"github.com/platform/private-run-api/plan"
 )
 
 type badConfigCase struct {
@@ -241,7 +242,142 @@ config:
   private-run-api:authz:
     bucket: 192.168.5.4
 `,
-			want: []string{`authz.bucket "192.168.5.4": must not be an IP address`},
+			want: []string{`authz.bucket "192.168.5.4": must not look like an IP address (four dot-separated groups of 1-3 digits, such as 192.168.5.4 or 999.1.1.1); choose another authz.bucket`},
+		},
+		{
+			// The provider reads every 0 as o before looking for "google" (ValidateGCSName).
+			name:  "bucket with a zero for an o",
+			diags: []string{"Invalid authz.bucket"},
+			yaml: base + `  private-run-api:authz:
+    bucket: acme-g0ogle-orders-authz
+`,
+			want: []string{`authz.bucket "acme-g0ogle-orders-authz": must not contain "google" or a close misspelling: Cloud Storage reads every 0 as o, so "g00gle" and "go0gle" count too; choose another authz.bucket`},
+		},
+		{
+			// The provider's IP check is a pattern, not a parse: 999.1.1.1 is refused too.
+			name:  "bucket shaped like an IP address, domain verified",
+			diags: []string{"Invalid authz.bucket"},
+			yaml: base + `  private-run-api:authz:
+    bucket: 999.1.1.1
+    bucketDomainVerified: true
+`,
+			want: []string{`authz.bucket "999.1.1.1": must not look like an IP address (four dot-separated groups of 1-3 digits, such as 192.168.5.4 or 999.1.1.1); choose another authz.bucket`},
+		},
+		{
+			name:  "bucket with a dotted part over 63 chars",
+			diags: []string{"Invalid authz.bucket"},
+			yaml: base + `  private-run-api:authz:
+    bucket: authz.` + strings.Repeat("o", 64) + `.acme.example
+    bucketDomainVerified: true
+`,
+			want: []string{`has a dot-separated part of 64 chars ("` + strings.Repeat("o", 64) + `"): each may have at most 63; choose another authz.bucket`},
+		},
+		{
+			name:  "impersonators from a workload identity pool",
+			diags: []string{"Forbidden impersonators[0].member", "Forbidden callers[0].impersonators[1].member"},
+			yaml: base + `  private-run-api:impersonators:
+    - principalSet://iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/github/attribute.repository/acme/private-run-api
+    - principalSet://iam.googleapis.com/locations/global/workforcePools/acme-staff/group/orders-developers
+  private-run-api:callers:
+    - name: orders-batch
+      impersonators:
+        - user:kenji.ito@acme.example
+        - principal://iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/github/subject/repo:acme/private-run-api:pull_request
+`,
+			want: []string{
+				`impersonators[0].member "principalSet://iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/github/attribute.repository/acme/private-run-api": is a workload identity pool's principal: the CI jobs (a pull request's preview too) or other workloads it admits could impersonate the caller; impersonators are people: name developers or a group; a workload that calls the API is a caller of its own`,
+				`callers[0].impersonators[1].member "principal://iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/github/subject/repo:acme/private-run-api:pull_request": is a workload identity pool's principal`,
+			},
+		},
+		{
+			name:  "consumer mail domains",
+			diags: []string{"Forbidden impersonators[0].member", "Forbidden callers[0].impersonators[0].member"},
+			yaml: base + `  private-run-api:impersonators:
+    - domain:gmail.com
+  private-run-api:callers:
+    - name: orders-batch
+      impersonators: [domain:googlemail.com]
+`,
+			want: []string{
+				`impersonators[0].member "domain:gmail.com": is a consumer mail domain: anyone can open an account there, so the grant would be to everyone; name the developers (user:...) or a group of your organisation instead`,
+				`callers[0].impersonators[0].member "domain:googlemail.com": is a consumer mail domain`,
+			},
+		},
+		{
+			// A Cyrillic "а" (U+0430) looks like a Latin "a" in every review tool.
+			name:  "characters a reviewer cannot see",
+			diags: []string{"Invalid service.runtimeAccount", "Invalid impersonators[0].member", "Invalid impersonators[1].member", "Invalid callers[0].email", "Invalid callers[1].impersonators[0].member"},
+			yaml: base + `    runtimeAccount: "api-run@acme-tеst.iam.gserviceaccount.com"
+  private-run-api:impersonators:
+    - user:аlice@acme.example
+    - "user:bob\t@acme.example"
+  private-run-api:callers:
+    - name: partner
+      email: runner@pаrtner.iam.gserviceaccount.com
+    - name: orders-batch
+      impersonators: ["group:orders-devs@acme.examplе"]
+`,
+			want: []string{
+				`service.runtimeAccount "api-run@acme-tеst.iam.gserviceaccount.com": has U+0435 CYRILLIC SMALL LETTER IE at character 15, which a reviewer cannot tell from an ASCII character; retype it in ASCII: IAM principals are ASCII, and a look-alike character names someone else`,
+				`impersonators[0].member "user:аlice@acme.example": has U+0430 CYRILLIC SMALL LETTER A at character 6, which a reviewer cannot tell from an ASCII character; retype it in ASCII`,
+				`impersonators[1].member "user:bob\t@acme.example": has the control character U+0009 at character 9, which a reviewer cannot see; retype it in ASCII`,
+				`callers[0].email "runner@pаrtner.iam.gserviceaccount.com": has U+0430 CYRILLIC SMALL LETTER A at character 9`,
+				`callers[1].impersonators[0].member "group:orders-devs@acme.examplе": has U+0435 CYRILLIC SMALL LETTER IE at character 30`,
+			},
+		},
+		{
+			name:  "the runtime account as impersonator",
+			diags: []string{"Forbidden impersonators[0].member", "Forbidden callers[0].impersonators[0].member"},
+			yaml: base + `  private-run-api:impersonators:
+    - serviceAccount:orders-api-run@acme-test.iam.gserviceaccount.com
+  private-run-api:callers:
+    - name: orders-batch
+      impersonators:
+        - member: serviceAccount:orders-api-run@acme-test.iam.gserviceaccount.com
+          expires: "2027-01-31T00:00:00Z"
+`,
+			want: []string{
+				`impersonators[0].member "serviceAccount:orders-api-run@acme-test.iam.gserviceaccount.com": is the service's runtime account: the service could mint tokens as the caller, and so act as every caller it may impersonate; remove it; the service needs no caller's identity`,
+				`callers[0].impersonators[0].member "serviceAccount:orders-api-run@acme-test.iam.gserviceaccount.com": is the service's runtime account`,
+			},
+		},
+		{
+			// The runtime account named by email (the bootstrap's) is compared, not the derived one.
+			name:  "an existing runtime account as impersonator",
+			diags: []string{"Forbidden impersonators[0].member"},
+			yaml: base + `    runtimeAccount: api-run@acme-test.iam.gserviceaccount.com
+  private-run-api:impersonators:
+    - serviceAccount:api-run@acme-test.iam.gserviceaccount.com
+    - serviceAccount:orders-api-run@acme-test.iam.gserviceaccount.com
+`,
+			want: []string{`impersonators[0].member "serviceAccount:api-run@acme-test.iam.gserviceaccount.com": is the service's runtime account`},
+		},
+		{
+			name:  "external callers: service agents and the bootstrap's CI accounts",
+			diags: []string{"Forbidden callers[0].email", "Forbidden callers[1].email", "Forbidden callers[2].email", "Forbidden callers[3].email", "Forbidden callers[4].email", "Forbidden callers[5].email"},
+			yaml: base + `
+  private-run-api:callers:
+    - name: run-agent
+      email: service-123456789012@serverless-robot-prod.iam.gserviceaccount.com
+    - name: build-agent
+      email: service-123456789012@gcp-sa-cloudbuild.iam.gserviceaccount.com
+    - name: apis-agent
+      email: 123456789012@cloudservices.gserviceaccount.com
+    - name: logging-sink
+      email: p123456789012-abc123@gcp-sa-logging.iam.gserviceaccount.com
+    - name: ci-preview
+      email: ci-preview@acme-platform-ci.iam.gserviceaccount.com
+    - name: ci-deploy
+      email: ci-deploy@acme-platform-ci.iam.gserviceaccount.com
+    - name: partner
+      email: runner@partner.iam.gserviceaccount.com
+`,
+			want: []string{
+				`callers[0].email "service-123456789012@serverless-robot-prod.iam.gserviceaccount.com": is a Google service agent, which acts for everyone allowed to use its service in its project: all of them could call the API; name the calling workload's own service account (<id>@<project>.iam.gserviceaccount.com)`,
+				`callers[2].email "123456789012@cloudservices.gserviceaccount.com": is a Google service agent`,
+				`callers[4].email "ci-preview@acme-platform-ci.iam.gserviceaccount.com": has the ID the bootstrap stack gives its CI preview account: CI jobs (every pull request's preview, for the preview account) could call the API; remove it; CI needs no caller grant`,
+				`callers[5].email "ci-deploy@acme-platform-ci.iam.gserviceaccount.com": has the ID the bootstrap stack gives its CI deploy account`,
+			},
 		},
 		{
 			name:  "authz asked but guard off",
@@ -647,6 +783,59 @@ func TestBadConfigs(t *testing.T) {
 			}
 			if !slices.Equal(got, tc.diags) {
 				t.Errorf("diagnostics:\n got %q\nwant %q", got, tc.diags)
+			}
+		})
+	}
+}
+
+// configWarningCases are configs that deploy but warn: each warning, as "Type path", in order,
+// and what a person reads.
+func configWarningCases() []badConfigCase {
+	return []badConfigCase{
+		{
+			// fixedNow is 2026-11-23: a year later is 2027-11-23T00:00:00Z, which does not warn.
+			name:  "expiries more than a year away",
+			diags: []string{"Invalid impersonators[1].expires", "Invalid callers[0].impersonators[0].expires"},
+			yaml: base + `  private-run-api:impersonators:
+    - member: user:hana.sato@acme.example
+      expires: "2027-11-23T00:00:00Z"
+    - member: user:contractor@partner.example
+      expires: "2027-11-23T00:00:01Z"
+  private-run-api:callers:
+    - name: orders-batch
+      impersonators:
+        - member: user:kenji.ito@acme.example
+          expires: "2031-01-01T09:00:00+09:00"
+`,
+			want: []string{
+				`impersonators[1].expires "2027-11-23T00:00:01Z": is more than a year away (user:contractor@partner.example may impersonate until 2027-11-23T00:00:01Z): a grant that long is a standing grant nobody reviews; set an expiry within a year and renew it when it is still needed, or remove expires if the grant is meant to be permanent`,
+				`callers[0].impersonators[0].expires "2031-01-01T00:00:00Z": is more than a year away (user:kenji.ito@acme.example may impersonate until 2031-01-01T00:00:00Z)`,
+			},
+		},
+	}
+}
+
+func TestConfigWarnings(t *testing.T) {
+	for _, tc := range configWarningCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := stackYAML(t, tc.yaml)
+			r := mustRun(t, cfg, runOpts{})
+			all := strings.Join(r.warnings, "\n")
+			for _, w := range tc.want {
+				if !strings.Contains(all, w) {
+					t.Errorf("warnings lack %q; got:\n%s", w, all)
+				}
+			}
+			c, err := config.StackFile{Namespace: project, Values: cfg}.Load()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, d := range plan.Resolve(c, fixedNow).Warnings {
+				got = append(got, string(d.Type)+" "+d.Path)
+			}
+			if !slices.Equal(got, tc.diags) {
+				t.Errorf("warnings:\n got %q\nwant %q", got, tc.diags)
 			}
 		})
 	}

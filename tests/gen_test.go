@@ -56,9 +56,9 @@ type genAuthz struct {
 	RoleTitle string `json:"roleTitle"`
 }
 
-// Future expiries (fixedNow is 2026-11-23): three distinct dates shared across callers, as
-// temporary grants tend to end on the same few dates.
-var genExpiries = []string{"2027-03-31T00:00:00Z", "2027-06-30T00:00:00Z", "2027-12-31T00:00:00Z"}
+// Future expiries (fixedNow is 2026-11-23), all within a year so that none warns: three distinct
+// dates shared across callers, as temporary grants tend to end on the same few dates.
+var genExpiries = []string{"2027-03-31T00:00:00Z", "2027-06-30T00:00:00Z", "2027-09-30T00:00:00Z"}
 
 // genCallers builds a stack with n callers:
 //   - two default impersonators without expiry (a group and a lead);

@@ -175,6 +175,7 @@ func run(tb testing.TB, cfg map[string]string, o runOpts) *result {
 			Export:     export,
 		})
 	})
+	mocktest.WriteRegistrations(tb, "main", cfg, &r.Result)
 	return r
 }
 

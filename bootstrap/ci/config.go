@@ -529,7 +529,7 @@ func validateVPC(ps *problems, c *Config, v string) *VPCResource {
 		ps.add(diag.Invalid, KeyVPC, v, `has a subnetwork name Compute Engine would refuse (1-63 chars of a-z, 0-9 and "-", starting with a letter)`, "copy the subnetwork's name")
 		return nil
 	case r.Kind == VPCConnector && !gcp.ConnectorID.MatchString(r.Name):
-		ps.add(diag.Invalid, KeyVPC, v, `has a connector name Serverless VPC Access would refuse (1-24 chars of a-z, 0-9 and "-", starting with a letter)`, "copy the connector's name")
+		ps.add(diag.Invalid, KeyVPC, v, `has a connector name Serverless VPC Access would refuse (2-24 chars of a-z, 0-9 and "-", starting with a letter and not ending with "-")`, "copy the connector's name")
 		return nil
 	case r.Project == c.CIProject:
 		ps.add(diag.Forbidden, KeyVPC, v, "is in ciProject", "use the main project's network or a Shared VPC host project: the CI project holds the identities and the state only")

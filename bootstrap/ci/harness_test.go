@@ -92,6 +92,7 @@ func run(tb testing.TB, cfg map[string]string, dryRun bool) *result {
 	r := &result{*mocktest.Run(m, cfg, func(ctx *pulumi.Context, export func(string, pulumi.Input)) error {
 		return ci.RunWith(ctx, program.Options{ConfigKeys: keys, Export: export})
 	})}
+	mocktest.WriteRegistrations(tb, "bootstrap", cfg, &r.Result)
 	sort.Slice(r.Resources, func(i, j int) bool {
 		if r.Resources[i].Type != r.Resources[j].Type {
 			return r.Resources[i].Type < r.Resources[j].Type

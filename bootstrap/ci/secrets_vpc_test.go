@@ -230,7 +230,7 @@ func TestInvalidSecretAndVPCConfigRegistersNothing(t *testing.T) {
 		}},
 		{"connector name too long", map[string]string{"vpc": "projects/acme-test/locations/asia-northeast1/connectors/a-connector-name-too-long"}, diag.List{
 			{Type: diag.Invalid, Path: "vpc", Value: "projects/acme-test/locations/asia-northeast1/connectors/a-connector-name-too-long",
-				Rule: `has a connector name Serverless VPC Access would refuse (1-24 chars of a-z, 0-9 and "-", starting with a letter)`, Fix: "copy the connector's name"},
+				Rule: `has a connector name Serverless VPC Access would refuse (2-24 chars of a-z, 0-9 and "-", starting with a letter and not ending with "-")`, Fix: "copy the connector's name"},
 		}},
 		{"subnetwork name with capitals", map[string]string{"vpc": "projects/acme-test/regions/asia-northeast1/subnetworks/Orders"}, diag.List{
 			{Type: diag.Invalid, Path: "vpc", Value: "projects/acme-test/regions/asia-northeast1/subnetworks/Orders",

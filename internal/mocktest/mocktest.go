@@ -33,6 +33,8 @@ type Resource struct {
 	// IgnoreChanges are the input paths the engine leaves alone after creation.
 	IgnoreChanges []string
 	Inputs        resource.PropertyMap
+	// Outputs are what the mock answered the registration with (none for a component).
+	Outputs resource.PropertyMap
 }
 
 // Str is the string input key, or "" if it is not set or not a string.
@@ -234,14 +236,15 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	if resource.URN(parent).Type() == resource.RootStackType {
 		parent = ""
 	}
+	id, state := m.Outputs.Reply(args, m.DryRun)
 	m.mu.Lock()
 	m.res = append(m.res, Resource{
 		Type: args.TypeToken, Name: args.Name, URN: string(urn), Parent: parent,
 		Custom: args.Custom, Protect: rpc.GetProtect(), Deps: rpc.GetDependencies(), Inputs: args.Inputs,
 		PropertyDeps: propertyDeps(rpc.GetPropertyDependencies()), IgnoreChanges: rpc.GetIgnoreChanges(),
+		Outputs: state,
 	})
 	m.mu.Unlock()
-	id, state := m.Outputs.Reply(args, m.DryRun)
 	return id, state, nil
 }
 
