@@ -759,3 +759,31 @@ func TestUnverifiedPulumiCLIIsAnAcceptedRisk(t *testing.T) {
 		t.Error("deploy.yml installs the Pulumi CLI without a checksum and the README's residual-risk section does not say so")
 	}
 }
+
+// What only GitHub can hold (the App, its environment, branch protection) is set up by hand from
+// the runbook, so the runbook must name exactly what the workflow uses.
+func TestRunbookSetsUpTheAccessReportApp(t *testing.T) {
+	text := readme(t)
+	i := strings.Index(text, "## The access report App")
+	if i < 0 {
+		t.Fatal("bootstrap/README.md has no section \"The access report App\"")
+	}
+	section := text[i:]
+	if j := strings.Index(section[3:], "\n## "); j >= 0 {
+		section = section[:j+3]
+	}
+	for _, want := range []string{
+		"`" + accessReportEnvironment + "`", "`" + appClientIDVar + "`", "`" + appKeySecret + "`",
+		"`" + accessReportCheck + "`", "**Checks: Read and write**", "the branch\n   rule `main`",
+		"Require review from Code Owners", "/" + accessReportWorkflow + "`", "pull_request_target",
+		"from a specific App", "neutral",
+	} {
+		if !strings.Contains(section, want) {
+			t.Errorf("the runbook's App section does not say %q", want)
+		}
+	}
+	w := allWorkflows(t)[accessReportWorkflow]
+	if !strings.Contains(w.raw, "environment: "+accessReportEnvironment+"\n") {
+		t.Errorf("%s does not use the environment %s the runbook creates", w.name, accessReportEnvironment)
+	}
+}
