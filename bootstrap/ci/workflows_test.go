@@ -139,7 +139,7 @@ func allWorkflows(tb testing.TB) map[string]*workflow {
 		}
 		out[e.Name()] = w
 	}
-	for _, want := range []string{"pr.yml", ci.DefaultDeployWorkflow} {
+	for _, want := range []string{"pr.yml", "access-report.yml", ci.DefaultDeployWorkflow} {
 		if out[want] == nil {
 			tb.Fatalf("no .github/workflows/%s", want)
 		}
@@ -195,31 +195,121 @@ func unpinned(w *workflow) []string {
 // base repository's secrets and tokens.
 var prCode = regexp.MustCompile(`github\.event\.pull_request\.head|github\.head_ref|github\.event\.workflow_run\.(head_|pull_requests)|refs/pull/|pull/\$\{\{|gh pr checkout|merge_commit_sha`)
 
-// dangerousCheckouts lists every step of a pull_request_target or workflow_run workflow that
-// checks out or fetches code from a pull request: those runs hold the base repository's secrets
-// and a write token, and GitHub's token for them carries ref=refs/heads/main.
-func dangerousCheckouts(w *workflow) []string {
-	dangerous := false
+// materialises matches a command that would turn fetched commits into files, or run what it
+// reads: in a job that names pull request code, that is the pull request's code running.
+var materialises = regexp.MustCompile(`\bgit\b[^\n|;&]*\s(checkout|switch|worktree|restore|reset|read-tree|checkout-index|archive|stash|merge|rebase|cherry-pick|pull|am|apply|submodule|clone)\b|gh pr checkout|\|\s*(ba|z|da)?sh\b|\beval\b|\bsource\s`)
+
+// privilegedEvent is whether the workflow's runs hold the base repository's secrets and a token
+// that can write, whoever opened the pull request, and carry ref=refs/heads/main.
+func (w *workflow) privilegedEvent() bool {
 	for _, e := range w.events() {
 		if e == "pull_request_target" || e == "workflow_run" {
-			dangerous = true
+			return true
 		}
 	}
-	if !dangerous {
+	return false
+}
+
+func (s step) text() string {
+	text := s.Run
+	for _, m := range []map[string]string{s.With, s.Env} {
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			text += "\n" + k + ": " + m[k]
+		}
+	}
+	return text
+}
+
+// holds lists what a job holds that pull request code must never reach: a write scope, an
+// environment (and its secrets), or a secret.
+func (j job) holds() []string {
+	var out []string
+	for scope, level := range j.perms() {
+		if level == "write" {
+			out = append(out, scope+": write")
+		}
+	}
+	if j.Environment != nil {
+		out = append(out, fmt.Sprintf("environment %v", j.Environment))
+	}
+	for _, s := range j.Steps {
+		if strings.Contains(s.text(), "secrets.") {
+			out = append(out, "secrets")
+			break
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// untrustedCodeInPrivilegedRuns lists every way a pull_request_target or workflow_run workflow
+// could run a pull request's code with its secrets or write token. Such a workflow may read a pull
+// request's commits as data only: fetched as git objects, in a job that holds nothing (a read
+// token, no secret, no environment), never checked out or executed; and a job that holds anything
+// runs nothing from the repository at all. These runs share the default branch's cache, so none
+// reads or writes one. A tripwire for review, which CODEOWNERS requires for workflows.
+func untrustedCodeInPrivilegedRuns(w *workflow) []string {
+	if !w.privilegedEvent() {
 		return nil
 	}
 	var out []string
 	for id, j := range w.doc.Jobs {
+		where := fmt.Sprintf("%s/%s on %v", w.name, id, w.events())
+		names := false
 		for i, s := range j.Steps {
-			text := s.Run
-			for k, v := range s.With {
-				text += "\n" + k + ": " + v
+			text := s.text()
+			if !prCode.MatchString(text) {
+				continue
 			}
-			for k, v := range s.Env {
-				text += "\n" + k + ": " + v
+			names = true
+			if strings.HasPrefix(s.Uses, "actions/checkout@") {
+				out = append(out, fmt.Sprintf("%s step %d checks out pull request code", where, i+1))
 			}
-			if prCode.MatchString(text) {
-				out = append(out, fmt.Sprintf("%s/%s step %d fetches pull request code on %v", w.name, id, i+1, w.events()))
+		}
+		if names {
+			if h := j.holds(); len(h) > 0 {
+				out = append(out, fmt.Sprintf("%s fetches pull request code while holding %v", where, h))
+			}
+			for i, s := range j.Steps {
+				if materialises.MatchString(strings.ReplaceAll(s.Run, "merge-base", "mergebase")) {
+					out = append(out, fmt.Sprintf("%s step %d fetches pull request code and checks out or runs something", where, i+1))
+				}
+			}
+		}
+		if h := j.holds(); len(h) > 0 && j.runsCode() {
+			out = append(out, fmt.Sprintf("%s holds %v and checks out or runs code", where, h))
+		}
+		for i, s := range j.Steps {
+			switch {
+			case strings.HasPrefix(s.Uses, "actions/cache@"):
+				out = append(out, fmt.Sprintf("%s step %d uses the default branch's cache", where, i+1))
+			case strings.HasPrefix(s.Uses, "actions/setup-go@") && s.With["cache"] != "false":
+				out = append(out, fmt.Sprintf("%s step %d: setup-go caches unless cache: false", where, i+1))
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// expressionsInScripts lists every ${{ }} expression inside a run: script or a github-script
+// script. An expression is pasted into the script's text before it runs, so a pull request's
+// title, branch name or any output derived from them becomes code; values go through env.
+func expressionsInScripts(w *workflow) []string {
+	var out []string
+	for id, j := range w.doc.Jobs {
+		for i, s := range j.Steps {
+			script := s.Run
+			if strings.HasPrefix(s.Uses, scriptAction) {
+				script = s.With["script"]
+			}
+			if strings.Contains(script, "${{") {
+				out = append(out, fmt.Sprintf("%s/%s step %d puts a ${{ }} expression in its script; pass it through env", w.name, id, i+1))
 			}
 		}
 	}
@@ -254,7 +344,11 @@ func idTokenOutsideKnownJobs(w *workflow) []string {
 
 func TestEveryWorkflowPinsActionsAndKeepsOIDCAndPRCodeApart(t *testing.T) {
 	for name, w := range allWorkflows(t) {
-		for _, p := range append(append(unpinned(w), dangerousCheckouts(w)...), idTokenOutsideKnownJobs(w)...) {
+		var findings []string
+		for _, check := range []func(*workflow) []string{unpinned, untrustedCodeInPrivilegedRuns, expressionsInScripts, idTokenOutsideKnownJobs} {
+			findings = append(findings, check(w)...)
+		}
+		for _, p := range findings {
 			t.Errorf("%s", p)
 		}
 		if m, ok := w.doc.Permissions.(map[string]any); !ok || len(m) != 0 {
@@ -279,6 +373,10 @@ func TestEveryWorkflowPinsActionsAndKeepsOIDCAndPRCodeApart(t *testing.T) {
 					// A token that can write is held only where nothing from the repository runs.
 					if j.runsCode() {
 						t.Errorf("%s: job %s holds %s: write and checks out or runs code", name, id, scope)
+					}
+					// The access report's check comes from its App; no workflow token posts checks.
+					if scope == "checks" {
+						t.Errorf("%s: job %s holds checks: write; only the access-report App writes checks", name, id)
 					}
 					if scope == "pull-requests" && j.uses(scriptAction) == nil {
 						t.Errorf("%s: job %s may write to pull requests but never comments", name, id)
@@ -310,11 +408,25 @@ func TestWorkflowCheckers(t *testing.T) {
 		{"reusable workflow by branch", "x.yml", "on: push\njobs:\n  a:\n    uses: acme/ci/.github/workflows/x.yml@main\n", unpinned, true},
 		{"SHA without version", "x.yml", "on: push\njobs:\n  a:\n    steps:\n      - uses: actions/checkout@" + sha + "\n", unpinned, true},
 		{"pinned", "x.yml", "on: push\njobs:\n  a:\n    steps:\n      - uses: actions/checkout@" + sha + " # v6.0.1\n      - uses: ./local\n", unpinned, false},
-		{"pull_request_target checks out the head", "x.yml", "on: pull_request_target\njobs:\n  a:\n    steps:\n      - uses: actions/checkout@" + sha + " # v6.0.1\n        with:\n          ref: ${{ github.event.pull_request.head.sha }}\n", dangerousCheckouts, true},
-		{"workflow_run fetches the head", "x.yml", "on:\n  workflow_run:\n    workflows: [pr]\n    types: [completed]\njobs:\n  a:\n    steps:\n      - run: git fetch origin ${{ github.event.workflow_run.head_sha }}\n", dangerousCheckouts, true},
-		{"pull_request_target with gh pr checkout", "x.yml", "on: [pull_request_target]\njobs:\n  a:\n    steps:\n      - run: gh pr checkout 1\n", dangerousCheckouts, true},
-		{"pull_request_target labels only", "x.yml", "on: pull_request_target\njobs:\n  a:\n    steps:\n      - uses: actions/labeler@" + sha + " # v5.0.0\n", dangerousCheckouts, false},
-		{"pull_request checks out the head", "x.yml", "on: pull_request\njobs:\n  a:\n    steps:\n      - uses: actions/checkout@" + sha + " # v6.0.1\n        with:\n          ref: ${{ github.event.pull_request.head.sha }}\n", dangerousCheckouts, false},
+		{"pull_request_target checks out the head", "x.yml", "on: pull_request_target\njobs:\n  a:\n    steps:\n      - uses: actions/checkout@" + sha + " # v6.0.1\n        with:\n          ref: ${{ github.event.pull_request.head.sha }}\n", untrustedCodeInPrivilegedRuns, true},
+		{"pull_request_target checks out the merge ref", "x.yml", "on: pull_request_target\njobs:\n  a:\n    steps:\n      - uses: actions/checkout@" + sha + " # v6.0.1\n        with:\n          ref: refs/pull/${{ github.event.number }}/merge\n", untrustedCodeInPrivilegedRuns, true},
+		{"workflow_run fetches and checks out the head", "x.yml", "on:\n  workflow_run:\n    workflows: [pr]\n    types: [completed]\njobs:\n  a:\n    steps:\n      - env:\n          SHA: ${{ github.event.workflow_run.head_sha }}\n        run: git fetch origin \"$SHA\" && git checkout FETCH_HEAD\n", untrustedCodeInPrivilegedRuns, true},
+		{"pull_request_target with gh pr checkout", "x.yml", "on: [pull_request_target]\njobs:\n  a:\n    steps:\n      - run: gh pr checkout 1\n", untrustedCodeInPrivilegedRuns, true},
+		{"head fetched into a worktree", "x.yml", "on: pull_request_target\njobs:\n  a:\n    permissions:\n      contents: read\n    steps:\n      - env:\n          SHA: ${{ github.event.pull_request.head.sha }}\n        run: |\n          git fetch origin \"$SHA\"\n          git worktree add ../pr \"$SHA\"\n", untrustedCodeInPrivilegedRuns, true},
+		{"head file piped to a shell", "x.yml", "on: pull_request_target\njobs:\n  a:\n    permissions:\n      contents: read\n    steps:\n      - env:\n          SHA: ${{ github.event.pull_request.head.sha }}\n        run: git fetch origin \"$SHA\" && git show \"$SHA:x.sh\" | bash\n", untrustedCodeInPrivilegedRuns, true},
+		{"head fetched where a secret is", "x.yml", "on: pull_request_target\njobs:\n  a:\n    permissions:\n      contents: read\n    steps:\n      - env:\n          SHA: ${{ github.event.pull_request.head.sha }}\n          KEY: ${{ secrets.KEY }}\n        run: git fetch origin \"$SHA\"\n", untrustedCodeInPrivilegedRuns, true},
+		{"head fetched in an environment", "x.yml", "on: pull_request_target\njobs:\n  a:\n    environment: access-report\n    permissions:\n      contents: read\n    steps:\n      - env:\n          SHA: ${{ github.event.pull_request.head.sha }}\n        run: git fetch origin \"$SHA\"\n", untrustedCodeInPrivilegedRuns, true},
+		{"head fetched with a write token", "x.yml", "on: pull_request_target\njobs:\n  a:\n    permissions:\n      pull-requests: write\n    steps:\n      - env:\n          SHA: ${{ github.event.pull_request.head.sha }}\n        run: git fetch origin \"$SHA\"\n", untrustedCodeInPrivilegedRuns, true},
+		{"head fetched as data", "x.yml", "on: pull_request_target\njobs:\n  a:\n    permissions:\n      contents: read\n    steps:\n      - uses: actions/checkout@" + sha + " # v6.0.1\n        with:\n          ref: ${{ github.sha }}\n      - env:\n          SHA: ${{ github.event.pull_request.head.sha }}\n        run: |\n          git fetch origin \"+$SHA:refs/remotes/pr/head\"\n          git merge-base HEAD \"$SHA\"\n          ./tool -head \"$SHA\"\n", untrustedCodeInPrivilegedRuns, false},
+		{"secret where code runs", "x.yml", "on: pull_request_target\njobs:\n  a:\n    environment: access-report\n    steps:\n      - uses: actions/checkout@" + sha + " # v6.0.1\n      - run: make\n", untrustedCodeInPrivilegedRuns, true},
+		{"secret in an action only", "x.yml", "on: pull_request_target\njobs:\n  a:\n    environment: access-report\n    permissions: {}\n    steps:\n      - uses: actions/create-github-app-token@" + sha + " # v3.1.1\n        with:\n          private-key: ${{ secrets.KEY }}\n", untrustedCodeInPrivilegedRuns, false},
+		{"setup-go caches", "x.yml", "on: pull_request_target\njobs:\n  a:\n    steps:\n      - uses: actions/setup-go@" + sha + " # v6.1.0\n", untrustedCodeInPrivilegedRuns, true},
+		{"actions/cache", "x.yml", "on: pull_request_target\njobs:\n  a:\n    steps:\n      - uses: actions/cache@" + sha + " # v4.0.0\n", untrustedCodeInPrivilegedRuns, true},
+		{"pull_request_target labels only", "x.yml", "on: pull_request_target\njobs:\n  a:\n    steps:\n      - uses: actions/labeler@" + sha + " # v5.0.0\n", untrustedCodeInPrivilegedRuns, false},
+		{"pull_request checks out the head", "x.yml", "on: pull_request\njobs:\n  a:\n    steps:\n      - uses: actions/checkout@" + sha + " # v6.0.1\n        with:\n          ref: ${{ github.event.pull_request.head.sha }}\n", untrustedCodeInPrivilegedRuns, false},
+		{"title in a run script", "x.yml", "on: pull_request_target\njobs:\n  a:\n    steps:\n      - run: echo \"${{ github.event.pull_request.title }}\"\n", expressionsInScripts, true},
+		{"output in a github-script script", "x.yml", "on: pull_request\njobs:\n  a:\n    steps:\n      - uses: actions/github-script@" + sha + " # v8.0.0\n        with:\n          script: console.log(`${{ needs.b.outputs.report }}`)\n", expressionsInScripts, true},
+		{"title through env", "x.yml", "on: pull_request_target\njobs:\n  a:\n    steps:\n      - env:\n          TITLE: ${{ github.event.pull_request.title }}\n        run: echo \"$TITLE\"\n", expressionsInScripts, false},
 		{"id-token for the workflow", "x.yml", "on: push\npermissions:\n  id-token: write\njobs:\n  a:\n    permissions: {}\n", idTokenOutsideKnownJobs, true},
 		{"write-all", "x.yml", "on: push\njobs:\n  a:\n    permissions: write-all\n", idTokenOutsideKnownJobs, true},
 		{"id-token in another job of pr.yml", "pr.yml", "on: pull_request\njobs:\n  checks:\n    permissions:\n      id-token: write\n", idTokenOutsideKnownJobs, true},
@@ -341,10 +453,16 @@ func TestPullRequestsReachOnlyThePreviewAccountAndNeverFromForks(t *testing.T) {
 	if strings.Contains(w.raw, ci.VarDeployServiceAccount) {
 		t.Errorf("pr.yml names %s: pull requests must never reach the deploy account", ci.VarDeployServiceAccount)
 	}
-	for _, id := range []string{"checks", "access", "access-comment", "preview", "preview-comment"} {
-		if _, ok := w.doc.Jobs[id]; !ok {
-			t.Errorf("pr.yml has no job %s", id)
-		}
+	want := []string{"checks", "preview", "preview-comment"}
+	var got []string
+	for id := range w.doc.Jobs {
+		got = append(got, id)
+	}
+	sort.Strings(got)
+	if strings.Join(got, ",") != strings.Join(sorted(want), ",") {
+		// The access report lives in access-report.yml: a copy here would run the pull
+		// request's own version of this file, which proves nothing.
+		t.Errorf("pr.yml has jobs %v, want %v", got, want)
 	}
 	for id, j := range w.doc.Jobs {
 		perms := j.perms()
@@ -372,36 +490,10 @@ func TestPullRequestsReachOnlyThePreviewAccountAndNeverFromForks(t *testing.T) {
 		t.Errorf("checks runs %q, want only `bash .ci/run`", runs)
 	}
 
-	// The access report is built from the base branch and reads the pull request's stack file.
-	access := w.doc.Jobs["access"]
-	var script string
-	for _, s := range access.Steps {
-		script += s.Run + "\n"
-		for k, v := range s.Env {
-			script += k + "=" + v + "\n"
-		}
-	}
-	for _, want := range []string{
-		`git -C pr worktree add --detach ../base "origin/$BASE_REF"`,
-		`(cd base && go build -o "$RUNNER_TEMP/access" ./cmd/access)`,
-		`-dir pr -base "origin/$BASE_REF" -format markdown`,
-		"GOWORK=off",
-	} {
-		if !strings.Contains(script, want) {
-			t.Errorf("access job does not run %q", want)
-		}
-	}
-	if co := access.uses("actions/checkout@"); co == nil || co.With["path"] != "pr" || co.With["fetch-depth"] != "0" {
-		t.Errorf("access job checks out the pull request as %+v, want path pr with full history", co)
-	}
-	if sg := access.uses("actions/setup-go@"); sg == nil || sg.With["go-version-file"] != "base/go.mod" {
-		t.Errorf("access job takes its Go version from %+v, want base/go.mod", sg)
-	}
-	if access.perms()["id-token"] != "" || access.perms()["pull-requests"] != "" {
-		t.Errorf("access job permissions %v", access.perms())
-	}
-
-	// The preview runs the pull request's program with no write token and no refresh.
+	// The preview runs the pull request's program with no write token and no refresh, and the
+	// policy pack of the base branch: a pull request cannot weaken the rules its own preview is
+	// held to. (The pack runs beside the pull request's program, so this catches mistakes, not an
+	// attacker; deploy.yml enforces the pack on main.)
 	preview := w.doc.Jobs["preview"]
 	p := preview.uses(pulumiAction)
 	if p == nil || p.With["command"] != "preview" || p.With["cloud-url"] != "${{ vars."+ci.VarBackendURL+" }}" {
@@ -415,17 +507,163 @@ func TestPullRequestsReachOnlyThePreviewAccountAndNeverFromForks(t *testing.T) {
 			t.Errorf("preview job holds %s: write while running the pull request's code", scope)
 		}
 	}
-	for job, marker := range map[string]string{"access-comment": "'<!-- access-report -->'", "preview-comment": "'<!-- pulumi-preview -->'"} {
-		s := w.doc.Jobs[job].uses(scriptAction)
-		if s == nil || !strings.Contains(s.With["script"], "updateComment") || !strings.Contains(s.With["script"], marker) {
-			t.Errorf("%s does not update its comment in place", job)
+	checkouts := map[string]map[string]string{}
+	for _, s := range preview.Steps {
+		if strings.HasPrefix(s.Uses, "actions/checkout@") {
+			checkouts[s.With["path"]] = s.With
 		}
 	}
-	if s := w.doc.Jobs["access-comment"].uses(scriptAction); s == nil || !strings.Contains(s.With["script"], "'grants access'") {
-		t.Error("access-comment does not label the pull request")
+	if len(checkouts) != 2 || checkouts["pr"] == nil || checkouts["pr"]["ref"] != "" || checkouts["base"]["ref"] != "${{ github.base_ref }}" {
+		t.Errorf("preview checks out %v, want the pull request in pr and the base branch in base", checkouts)
 	}
-	if s := w.doc.Jobs["preview-comment"].uses(scriptAction); s == nil || !strings.Contains(s.With["script"], "fence") {
+	if p.With["work-dir"] != "pr" || p.With["policyPacks"] != "${{ github.workspace }}/base/policy" {
+		t.Errorf("preview runs in %q with policy packs %q, want pr and the base branch's ${{ github.workspace }}/base/policy", p.With["work-dir"], p.With["policyPacks"])
+	}
+	if sg := preview.uses("actions/setup-go@"); sg == nil || sg.With["go-version-file"] != "pr/go.mod" {
+		t.Errorf("preview takes its Go version from %+v, want pr/go.mod", sg)
+	}
+	s := w.doc.Jobs["preview-comment"].uses(scriptAction)
+	if s == nil || !strings.Contains(s.With["script"], "updateComment") || !strings.Contains(s.With["script"], "'<!-- pulumi-preview -->'") {
+		t.Error("preview-comment does not update its comment in place")
+	}
+	if s == nil || !strings.Contains(s.With["script"], "fence") {
 		t.Error("preview-comment does not fence the untrusted plan")
+	}
+}
+
+// The access report's App, environment and check, as the runbook sets them up.
+const (
+	accessReportWorkflow    = "access-report.yml"
+	accessReportEnvironment = "access-report"
+	accessReportCheck       = "access report"
+	appAction               = "actions/create-github-app-token@"
+	appClientIDVar          = "ACCESS_REPORT_APP_CLIENT_ID"
+	appKeySecret            = "ACCESS_REPORT_APP_PRIVATE_KEY"
+)
+
+// The trusted report: pull_request_target (the default branch's copy of the workflow), the tool
+// built from the default branch, the pull request's head read as data, and a check run posted
+// with the App's token from an environment only the default branch may use.
+func TestAccessReportIsTheAppsCheckFromTheDefaultBranch(t *testing.T) {
+	all := allWorkflows(t)
+	w := all[accessReportWorkflow]
+	if w == nil {
+		t.Fatalf("no .github/workflows/%s", accessReportWorkflow)
+	}
+	var on struct {
+		Target struct {
+			Branches []string `yaml:"branches"`
+		} `yaml:"pull_request_target"`
+	}
+	if err := w.doc.On.Decode(&on); err != nil || strings.Join(w.events(), ",") != "pull_request_target" || strings.Join(on.Target.Branches, ",") != ci.DefaultDeployBranch {
+		t.Errorf("%s runs on %v for branches %v, want pull_request_target into %s only", w.name, w.events(), on.Target.Branches, ci.DefaultDeployBranch)
+	}
+	if strings.Contains(w.raw, "vars.GCP_") || strings.Contains(w.raw, authAction) || strings.Contains(w.raw, pulumiAction) {
+		t.Errorf("%s reaches for a Google identity or Pulumi; the provider refuses pull_request_target tokens, and the report needs none", w.name)
+	}
+	var got []string
+	for id := range w.doc.Jobs {
+		got = append(got, id)
+	}
+	sort.Strings(got)
+	if strings.Join(got, ",") != "check,comment,report" {
+		t.Fatalf("%s has jobs %v, want check, comment and report", w.name, got)
+	}
+
+	// report: a read token and nothing else; the default branch checked out, the head fetched.
+	report := w.doc.Jobs["report"]
+	if p := report.perms(); len(p) != 1 || p["contents"] != "read" || report.Environment != nil || len(report.holds()) != 0 {
+		t.Errorf("report holds %v (environment %v), want contents: read only", p, report.Environment)
+	}
+	var checkouts []step
+	var script string
+	for _, s := range report.Steps {
+		if strings.HasPrefix(s.Uses, "actions/checkout@") {
+			checkouts = append(checkouts, s)
+		}
+		script += s.text() + "\n"
+	}
+	if len(checkouts) != 1 || checkouts[0].With["ref"] != "${{ github.sha }}" || checkouts[0].With["path"] != "base" ||
+		checkouts[0].With["persist-credentials"] != "false" || checkouts[0].With["fetch-depth"] != "0" {
+		t.Errorf("report checks out %+v, want one checkout of ${{ github.sha }} (the default branch) in base, full history, no credentials kept", checkouts)
+	}
+	for _, want := range []string{
+		"HEAD_SHA: ${{ github.event.pull_request.head.sha }}",
+		`git -C base fetch --no-tags origin "+${HEAD_SHA}:refs/remotes/pr/head"`,
+		`(cd base && go build -o "$RUNNER_TEMP/access" ./cmd/access)`,
+		`ACCESS="$RUNNER_TEMP/access" DIR=base STACK="$PULUMI_STACK" BASE_REV="$GITHUB_SHA"`,
+		"bash base/.github/scripts/access-report.sh",
+		`GOWORK: off`,
+	} {
+		if !strings.Contains(script, want) {
+			t.Errorf("report does not run %q", want)
+		}
+	}
+	if sg := report.uses("actions/setup-go@"); sg == nil || sg.With["go-version-file"] != "base/go.mod" || sg.With["cache"] != "false" {
+		t.Errorf("report sets up Go as %+v, want base/go.mod and no cache", sg)
+	}
+	// The script the report runs is held to the same rule as the workflow's own scripts.
+	data, err := os.ReadFile(accessReportScript)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := materialises.FindString(strings.ReplaceAll(string(data), "merge-base", "mergebase")); m != "" {
+		t.Errorf("%s checks out or runs something (%q)", accessReportScript, m)
+	}
+
+	// check: the App's token, from the environment, and nothing run.
+	check := w.doc.Jobs["check"]
+	if check.Environment != accessReportEnvironment || len(check.perms()) != 0 || check.runsCode() || !strings.Contains(check.If, "!cancelled()") {
+		t.Errorf("check: environment %v, permissions %v, runs code %v, if %q; want %s, {}, nothing run, and a post even when report failed",
+			check.Environment, check.perms(), check.runsCode(), check.If, accessReportEnvironment)
+	}
+	app := check.uses(appAction)
+	if app == nil || app.ID == "" || app.With["client-id"] != "${{ vars."+appClientIDVar+" }}" || app.With["private-key"] != "${{ secrets."+appKeySecret+" }}" {
+		t.Fatalf("check mints the App's token as %+v", app)
+	}
+	var perms []string
+	for k, v := range app.With {
+		if strings.HasPrefix(k, "permission-") {
+			perms = append(perms, k+": "+v)
+		}
+	}
+	if strings.Join(perms, ",") != "permission-checks: write" {
+		t.Errorf("the App's token asks for %v, want permission-checks: write only", perms)
+	}
+	post := check.uses(scriptAction)
+	if post == nil || post.With["github-token"] != "${{ steps."+app.ID+".outputs.token }}" {
+		t.Fatalf("check posts with %+v, want the App's token", post)
+	}
+	for _, want := range []string{"github.rest.checks.create", "name: process.env.CHECK_NAME", "head_sha: context.payload.pull_request.head.sha", "conclusion = 'failure'"} {
+		if !strings.Contains(post.With["script"], want) {
+			t.Errorf("check's script lacks %q", want)
+		}
+	}
+	if !strings.Contains(w.raw, "CHECK_NAME: "+accessReportCheck+"\n") {
+		t.Errorf("%s does not name its check %q, the name branch protection requires", w.name, accessReportCheck)
+	}
+
+	// comment: a copy for reading, which says where the truth is.
+	comment := w.doc.Jobs["comment"].uses(scriptAction)
+	if comment == nil || !strings.Contains(comment.With["script"], "updateComment") || !strings.Contains(comment.With["script"], "'<!-- access-report -->'") ||
+		!strings.Contains(comment.With["script"], "'grants access'") || !strings.Contains(comment.With["script"], "The authority is") {
+		t.Error("comment does not update one comment in place, label the pull request and point to the check as the authority")
+	}
+	if p := w.doc.Jobs["comment"].perms(); len(p) != 1 || p["pull-requests"] != "write" || w.doc.Jobs["comment"].Environment != nil {
+		t.Errorf("comment holds %v, want pull-requests: write only", p)
+	}
+
+	// The App's key, its environment and check runs belong to this one job of this one workflow.
+	for name, other := range all {
+		for id, j := range other.doc.Jobs {
+			if name == w.name && id == "check" {
+				continue
+			}
+			text := fmt.Sprint(j)
+			if strings.Contains(text, appKeySecret) || strings.Contains(text, appAction) || j.Environment == accessReportEnvironment || strings.Contains(text, "checks.create") || strings.Contains(text, "check-runs") {
+				t.Errorf("%s/%s reaches the App, its environment or the check runs API", name, id)
+			}
+		}
 	}
 }
 
@@ -471,7 +709,7 @@ func TestDeployRunsOnlyTheBoundWorkflowOnMainInProduction(t *testing.T) {
 			t.Errorf("%s: job %s concurrency = %v, want a group per stack that never cancels a running update", w.name, id, j.Concurrency)
 		}
 		p := j.uses(pulumiAction)
-		if p == nil || p.With["command"] != "up" || p.With["cloud-url"] != "${{ vars."+ci.VarBackendURL+" }}" || p.With["refresh"] != "true" {
+		if p == nil || p.With["command"] != "up" || p.With["cloud-url"] != "${{ vars."+ci.VarBackendURL+" }}" || p.With["refresh"] != "true" || p.With["policyPacks"] != "policy" {
 			t.Errorf("%s: job %s pulumi step = %+v", w.name, id, p)
 		}
 	}
@@ -519,5 +757,33 @@ func TestUnverifiedPulumiCLIIsAnAcceptedRisk(t *testing.T) {
 	i := strings.Index(text, "## Residual risk")
 	if i < 0 || !strings.Contains(text[i:], "Pulumi CLI") || !strings.Contains(text[i:], "checksum") {
 		t.Error("deploy.yml installs the Pulumi CLI without a checksum and the README's residual-risk section does not say so")
+	}
+}
+
+// What only GitHub can hold (the App, its environment, branch protection) is set up by hand from
+// the runbook, so the runbook must name exactly what the workflow uses.
+func TestRunbookSetsUpTheAccessReportApp(t *testing.T) {
+	text := readme(t)
+	i := strings.Index(text, "## The access report App")
+	if i < 0 {
+		t.Fatal("bootstrap/README.md has no section \"The access report App\"")
+	}
+	section := text[i:]
+	if j := strings.Index(section[3:], "\n## "); j >= 0 {
+		section = section[:j+3]
+	}
+	for _, want := range []string{
+		"`" + accessReportEnvironment + "`", "`" + appClientIDVar + "`", "`" + appKeySecret + "`",
+		"`" + accessReportCheck + "`", "**Checks: Read and write**", "the branch\n   rule `main`",
+		"Require review from Code Owners", "/" + accessReportWorkflow + "`", "pull_request_target",
+		"from a specific App", "neutral",
+	} {
+		if !strings.Contains(section, want) {
+			t.Errorf("the runbook's App section does not say %q", want)
+		}
+	}
+	w := allWorkflows(t)[accessReportWorkflow]
+	if !strings.Contains(w.raw, "environment: "+accessReportEnvironment+"\n") {
+		t.Errorf("%s does not use the environment %s the runbook creates", w.name, accessReportEnvironment)
 	}
 }
