@@ -54,10 +54,10 @@ type Diff struct {
 	Inventory []ItemChange  `json:"inventory"`
 	// Warnings are the head's: they describe what the change would deploy.
 	Warnings []string `json:"warnings"`
-	// OutsideConfig lists what the change touches besides stack files, when both sides are git
-	// revisions: code, workflows, the policy pack, Pulumi.yaml. This diff says nothing of what
-	// they do; the code owners' review does.
-	OutsideConfig []string `json:"outsideConfig,omitempty"`
+	// OutsideConfig lists what the change touches besides stack files and caller files, when
+	// both sides are git revisions (empty otherwise, never null): code, workflows, the policy
+	// pack, Pulumi.yaml. This diff says nothing of what they do; the code owners' review does.
+	OutsideConfig []string `json:"outsideConfig"`
 }
 
 // Compare lists what head grants or creates that base does not, and the reverse. Grants are
@@ -74,7 +74,7 @@ func Compare(base, head Report, baseLabel, headLabel string) Diff {
 			func(c Change, it, old Item) ItemChange {
 				return ItemChange{Change: c, Item: it, BaseDetail: old.Detail}
 			}),
-		Warnings: append([]string{}, head.Warnings...)}
+		Warnings: append([]string{}, head.Warnings...), OutsideConfig: []string{}}
 	sort.SliceStable(d.Grants, func(a, b int) bool {
 		x, y := d.Grants[a], d.Grants[b]
 		if x.Principal != y.Principal {

@@ -111,13 +111,13 @@ func ReadBase(dir, stack, base string) (Side, error) {
 // config only; those changes are the code owners' to review.
 func OutsideConfig(base, head Side) ([]string, error) {
 	if base.Rev == nil || head.Rev == nil {
-		return nil, nil
+		return []string{}, nil
 	}
 	changed, err := gittree.Changed(base.Rev, head.Rev)
 	if err != nil {
 		return nil, err
 	}
-	var out []string
+	out := []string{}
 	for _, p := range changed {
 		if !IsStackFile(p) {
 			out = append(out, p)
