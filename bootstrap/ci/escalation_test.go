@@ -8,49 +8,32 @@ import (
 	"testing"
 
 	"github.com/platform/private-run-api/bootstrap/ci"
+	"github.com/platform/private-run-api/gcp/roles"
 )
 
 // These tests read what the CI accounts end up able to do the way an attacker who holds their
 // token would: every permission, on every resource it reaches, under its condition. Custom roles
-// are read from what the program registers; predefined roles from the table below, which lists
-// the escalation-relevant permissions of each (Google's "IAM roles and permissions index"). A
-// predefined role missing from the table fails the test: add it, with its permissions, to grant
-// it.
-var predefinedEscalation = map[string][]string{
-	ci.RoleStateReader:                      nil,
-	ci.RoleStateWriter:                      nil,
-	ci.RoleServiceAccountUser:               {"iam.serviceAccounts.actAs"},
-	ci.RoleWorkloadIdentityUser:             {"iam.serviceAccounts.getAccessToken"},
-	"roles/iam.serviceAccountTokenCreator":  {"iam.serviceAccounts.getAccessToken", "iam.serviceAccounts.signBlob", "iam.serviceAccounts.signJwt"},
-	"roles/iam.serviceAccountAdmin":         {"iam.serviceAccounts.setIamPolicy"},
-	"roles/iam.roleAdmin":                   {"iam.roles.create", "iam.roles.update"},
-	"roles/iam.securityAdmin":               {"resourcemanager.projects.setIamPolicy", "iam.serviceAccounts.setIamPolicy", "storage.buckets.setIamPolicy"},
-	"roles/resourcemanager.projectIamAdmin": {"resourcemanager.projects.setIamPolicy"},
-	"roles/storage.admin":                   {"storage.buckets.setIamPolicy", "storage.buckets.get"},
-	"roles/storage.bucketViewer":            {"storage.buckets.get"},
-	"roles/iam.workloadIdentityPoolAdmin":   {"iam.workloadIdentityPoolProviders.update"},
-	"roles/editor":                          {"iam.serviceAccounts.actAs", "storage.buckets.get", "secretmanager.versions.access"},
-	"roles/owner": {"resourcemanager.projects.setIamPolicy", "iam.roles.create", "iam.roles.update",
-		"iam.serviceAccounts.setIamPolicy", "iam.serviceAccounts.actAs", "iam.serviceAccounts.getAccessToken",
-		"storage.buckets.setIamPolicy", "storage.buckets.get", "iam.workloadIdentityPoolProviders.update",
-		"secretmanager.secrets.setIamPolicy", "secretmanager.versions.access"},
-	"roles/secretmanager.admin":          {"secretmanager.secrets.setIamPolicy", "secretmanager.versions.access"},
-	"roles/secretmanager.secretAccessor": {"secretmanager.versions.access"},
-	// Network use: what lets a holder put a workload on a private network.
-	ci.RoleNetworkUser:   {"compute.subnetworks.use"},
-	ci.RoleNetworkViewer: nil,
-	ci.RoleVPCAccessUser: {"vpcaccess.connectors.use"},
+// are read from what the program registers; predefined roles from the project's one table of
+// Google's roles (gcp/roles), which holds every permission these checks reason about. A
+// predefined role missing from the table fails the test: refresh the table (its package doc).
+
+// metadataReads are the tracked permissions that only read what exists and who holds it
+// (nearly every role carries resourcemanager.projects.get): none is a way up.
+var metadataReads = map[string]bool{
+	roles.ProjectsGet: true, roles.ProjectsGetPolicy: true, roles.RunServicesGet: true, roles.RunServicesList: true,
+	roles.StorageBucketsGetPolicy: true, roles.AccountsGetPolicy: true,
 }
 
 // impersonation are the permissions that let a holder act as, or mint credentials of, a service
-// account, or hand those to itself.
-var impersonation = map[string]bool{
-	"iam.serviceAccounts.setIamPolicy":   true,
-	"iam.serviceAccounts.getAccessToken": true,
-	"iam.serviceAccounts.actAs":          true,
-	"iam.serviceAccounts.signBlob":       true,
-	"iam.serviceAccounts.signJwt":        true,
-}
+// account, or hand those to itself: the table's impersonation permissions and the account's
+// policy.
+var impersonation = func() map[string]bool {
+	m := map[string]bool{roles.AccountsSetPolicy: true}
+	for _, p := range roles.ImpersonationPermissions {
+		m[p] = true
+	}
+	return m
+}()
 
 // held is one permission an account holds on one resource (a project reaches everything in it),
 // under a condition's expression ("" for none).
@@ -75,12 +58,14 @@ func permissionsHeld(t *testing.T, r *result) []held {
 	}
 	var out []held
 	for _, g := range r.grants() {
-		perms, ok := custom[g.Role]
-		if !ok {
-			if perms, ok = predefinedEscalation[g.Role]; !ok {
-				t.Errorf("%s: predefined role %s is not in the escalation table; add it with its escalation-relevant permissions", g, g.Role)
-				continue
-			}
+		var perms []string
+		if p, ok := custom[g.Role]; ok {
+			perms = p
+		} else if p, ok := roles.Predefined(g.Role); ok {
+			perms = p.List()
+		} else {
+			t.Errorf("%s: role %s is neither a custom role the program registers nor in the table of predefined roles (gcp/roles); refresh the table", g, g.Role)
+			continue
 		}
 		for _, p := range perms {
 			out = append(out, held{Member: g.Member, Permission: p, Scope: g.Scope, Target: g.Target, Condition: g.Condition})
@@ -223,7 +208,9 @@ func TestCIAccountsCannotClimb(t *testing.T) {
 			// state; the deploy account holds the runtime's actAs and the authz bucket's policy.
 			byMember := map[string][]string{}
 			for _, h := range hs {
-				byMember[h.Member] = append(byMember[h.Member], h.Permission)
+				if !metadataReads[h.Permission] {
+					byMember[h.Member] = append(byMember[h.Member], h.Permission)
+				}
 			}
 			if got := byMember[p.Preview.Member]; len(got) != 0 {
 				t.Errorf("preview account holds escalation-relevant or custom permissions %q; it should read the state only", got)
@@ -284,6 +271,8 @@ func TestEscalationChecker(t *testing.T) {
 		{"provider update", held{deploy, "iam.workloadIdentityPoolProviders.update", ci.ScopeProject, "app", ""}, true},
 		{"actAs on the whole project", held{deploy, "iam.serviceAccounts.actAs", ci.ScopeProject, "app", ""}, true},
 		{"token of another account", held{deploy, "iam.serviceAccounts.getAccessToken", ci.ScopeServiceAccount, "projects/app/serviceAccounts/other@app.iam.gserviceaccount.com", ""}, true},
+		{"ID token of another account", held{deploy, "iam.serviceAccounts.getOpenIdToken", ci.ScopeServiceAccount, "projects/app/serviceAccounts/other@app.iam.gserviceaccount.com", ""}, true},
+		{"key for the whole project's accounts", held{deploy, "iam.serviceAccountKeys.create", ci.ScopeProject, "app", ""}, true},
 		{"signJwt on the runtime account", held{deploy, "iam.serviceAccounts.signJwt", ci.ScopeServiceAccount, w.runtimeAccount, ""}, false},
 		{"account policies in the CI project", held{deploy, "iam.serviceAccounts.setIamPolicy", ci.ScopeProject, "ci", ""}, true},
 		{"account policies in the app project", held{deploy, "iam.serviceAccounts.setIamPolicy", ci.ScopeProject, "app", ""}, false},
