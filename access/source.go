@@ -97,6 +97,7 @@ func ReadBase(dir, stack, base string) (Side, error) {
 		if err != nil {
 			return Side{}, err
 		}
+		sf.Files = config.Dir(dir).FS // caller files are read beside the project, as for the head
 		return Side{File: &sf, Label: base}, nil
 	}
 	r, err := gittree.Open(dir, base)
@@ -106,8 +107,8 @@ func ReadBase(dir, stack, base string) (Side, error) {
 	return readTree(r, stack)
 }
 
-// OutsideConfig lists what a change between two revisions touches besides stack files: code that
-// computes or checks grants, workflows, the policy pack, Pulumi.yaml. The access report covers
+// OutsideConfig lists what a change between two revisions touches besides stack files and caller
+// files: code that computes or checks grants, workflows, the policy pack, Pulumi.yaml. The access report covers
 // config only; those changes are the code owners' to review.
 func OutsideConfig(base, head Side) ([]string, error) {
 	if base.Rev == nil || head.Rev == nil {
@@ -117,13 +118,31 @@ func OutsideConfig(base, head Side) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	var dirs []string // the caller file directories of either side
+	for _, s := range []Side{base, head} {
+		if s.File != nil {
+			if d := s.File.CallersDir(); d != "" {
+				dirs = append(dirs, d)
+			}
+		}
+	}
 	out := []string{}
 	for _, p := range changed {
-		if !IsStackFile(p) {
+		if !IsStackFile(p) && !isCallerFile(p, dirs) {
 			out = append(out, p)
 		}
 	}
 	return out, nil
+}
+
+// isCallerFile is true for a caller file directly in one of dirs.
+func isCallerFile(p string, dirs []string) bool {
+	for _, d := range dirs {
+		if path.Dir(p) == path.Clean(d) && strings.HasSuffix(p, config.CallerFileExt) {
+			return true
+		}
+	}
+	return false
 }
 
 // IsStackFile is true for a stack's config file at the project's root: Pulumi.<stack>.yaml, not

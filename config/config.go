@@ -8,17 +8,22 @@ package config
 import (
 	"bytes"
 	"encoding/json"
+
+	"github.com/platform/private-run-api/diag"
 )
 
 // Keys are the stack config keys this program reads, in the project's namespace
 // (`<project>:<key>` in Pulumi.<stack>.yaml). Any other key in that namespace is an error, so a
 // typo such as `caller:` is reported instead of silently ignored.
-var Keys = []string{KeyService, KeyImpersonators, KeyCallers, KeyAuthz, KeyEnableAPIs, KeyLabels}
+var Keys = []string{KeyService, KeyImpersonators, KeyCallers, KeyCallersDir, KeyAuthz, KeyEnableAPIs, KeyLabels}
 
 const (
 	KeyService       = "service"
 	KeyImpersonators = "impersonators"
 	KeyCallers       = "callers"
+	// KeyCallersDir names a directory of caller files, relative to the project root (see
+	// callerfiles.go).
+	KeyCallersDir = "callersDir"
 	KeyAuthz         = "authz"
 	KeyEnableAPIs    = "enableApis"
 	KeyLabels        = "labels"
@@ -39,7 +44,11 @@ type Config struct {
 	Service Service
 	// Impersonators may impersonate every caller account this program creates.
 	Impersonators []Impersonator
-	Callers       []Caller
+	// Callers are the inline callers in config order, then those of CallersDir's files in name
+	// order.
+	Callers []Caller
+	// CallersDir is the directory of caller files, "" for none.
+	CallersDir string
 	Authz         Authz
 	// EnableAPIs enables the Google APIs the program needs (never disabling them on destroy).
 	EnableAPIs bool
@@ -148,6 +157,23 @@ type Caller struct {
 	// RunAs says who may run workloads as the caller's account (see runas.go); only for an
 	// account the program creates.
 	RunAs *RunAs `json:"runAs,omitempty"`
+
+	// path is where the caller is declared, for messages: callers[2], or
+	// callers/orders-audit.yaml: for a caller file.
+	path diag.Path
+}
+
+// Path is where the caller is declared: its entry of the inline list (callers[2]) or its file
+// (callers/orders-audit.yaml:), for the messages that name it.
+func (c Caller) Path() diag.Path { return c.path }
+
+// CallerPath is where the i-th caller is declared: its own path, or (for a caller built by hand)
+// its index in the callers list.
+func (c *Config) CallerPath(i int) diag.Path {
+	if p := c.Callers[i].path; p.String() != "" {
+		return p
+	}
+	return diag.NewPath(KeyCallers).Index(i)
 }
 
 // UnmarshalJSON accepts a member string or a {member, expires} mapping, strictly: an unknown key

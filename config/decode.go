@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"github.com/platform/private-run-api/diag"
 	"io"
+	"io/fs"
 	"maps"
 	"os"
 	"reflect"
@@ -32,9 +33,15 @@ func MapSource(m map[string]string) Source {
 // Load decodes and validates the stack config. namespace is the Pulumi project name; allKeys, when
 // known, lists every config key the stack sets so that unknown keys in the namespace are reported
 // (pass nil when the caller cannot list them). The error, if any, is an *diag.ConfigError listing every
-// problem found.
+// problem found. A config with callersDir needs LoadWithFiles.
 func Load(namespace string, src Source, allKeys []string) (*Config, error) {
-	cfg, problems, broken := decode(namespace, src, allKeys)
+	return LoadWithFiles(namespace, src, allKeys, nil)
+}
+
+// LoadWithFiles is Load with the project's tree (rooted where Pulumi.yaml is), from which the
+// caller files of callersDir are read.
+func LoadWithFiles(namespace string, src Source, allKeys []string, files fs.FS) (*Config, error) {
+	cfg, problems, broken := decode(namespace, src, allKeys, files)
 	if cfg != nil {
 		problems = append(problems, validate(cfg, broken)...)
 	}
@@ -68,7 +75,7 @@ func normalizeExpiries(cfg *Config) {
 // beside the decoding, rather than as a flag on the config's types.
 type reported map[string]bool
 
-func decode(namespace string, src Source, allKeys []string) (*Config, diag.List, reported) {
+func decode(namespace string, src Source, allKeys []string, files fs.FS) (*Config, diag.List, reported) {
 	broken := reported{}
 	var ps problems
 	cfg := &Config{EnableAPIs: true}
@@ -97,9 +104,15 @@ func decode(namespace string, src Source, allKeys []string) (*Config, diag.List,
 		var items []json.RawMessage
 		if decodeInto(&ps, diag.NewPath(KeyCallers), raw, &items, "a list of callers, each a mapping with a name") {
 			for i, item := range items {
-				cfg.Callers = append(cfg.Callers, decodeCaller(&ps, broken, diag.NewPath(KeyCallers).Index(i), item))
+				p := diag.NewPath(KeyCallers).Index(i)
+				c := decodeCaller(&ps, broken, p, item)
+				c.path = p
+				cfg.Callers = append(cfg.Callers, c)
 			}
 		}
+	}
+	if raw, ok := get(KeyCallersDir); ok && decodeInto(&ps, diag.NewPath(KeyCallersDir), jsonString(raw), &cfg.CallersDir, "a directory relative to Pulumi.yaml, e.g. callers") {
+		cfg.Callers = append(cfg.Callers, readCallerFiles(&ps, broken, files, cfg.CallersDir)...)
 	}
 	if raw, ok := get(KeyAuthz); ok {
 		decodeObject(&ps, diag.NewPath(KeyAuthz), json.RawMessage(raw), &cfg.Authz, "a mapping with optional enabled, bucket, bucketDomainVerified, role, roleId, roleTitle, location")
@@ -402,6 +415,16 @@ func EngineConfigKeys() []string {
 		keys = append(keys, k)
 	}
 	return keys
+}
+
+// jsonString is a raw config value as a JSON string: a plain string arrives unquoted from the
+// engine, as scalars do.
+func jsonString(raw string) string {
+	if strings.HasPrefix(strings.TrimSpace(raw), `"`) {
+		return raw
+	}
+	data, _ := json.Marshal(raw)
+	return string(data)
 }
 
 // canonicalJSON is used by tests and tools that need to compare raw values; kept here so every

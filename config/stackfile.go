@@ -41,9 +41,22 @@ type StackFile struct {
 	Values map[string]string
 	// Path names the stack file in messages.
 	Path string
+	// Files is the project's tree, rooted where Pulumi.yaml is, which caller files are read from;
+	// nil when the stack was read without one.
+	Files fs.FS
 	// written records, by config path ("impersonators[1].expires"), where a value the engine
 	// re-renders was written: an unquoted YAML timestamp or a !!binary scalar.
 	written map[string]string
+}
+
+// CallersDir is the directory of caller files the stack names, "" for none.
+func (s StackFile) CallersDir() string {
+	v := s.Values[s.Namespace+":"+KeyCallersDir]
+	var dir string
+	if json.Unmarshal([]byte(v), &dir) == nil {
+		return dir
+	}
+	return v
 }
 
 // Keys lists every key the stack sets.
@@ -52,7 +65,7 @@ func (s StackFile) Keys() []string { return slices.Sorted(maps.Keys(s.Values)) }
 // Load decodes and validates the stack's config with the same code the program runs. A problem
 // with a value the engine re-rendered from how the file writes it also names the file and line.
 func (s StackFile) Load() (*Config, error) {
-	cfg, err := Load(s.Namespace, MapSource(s.Values), s.Keys())
+	cfg, err := LoadWithFiles(s.Namespace, MapSource(s.Values), s.Keys(), s.Files)
 	var ce *diag.ConfigError
 	if errors.As(err, &ce) && len(s.written) > 0 {
 		for i, d := range ce.Diagnostics {
@@ -146,7 +159,9 @@ func ReadStack(t Tree, stack string) (StackFile, error) {
 	if err != nil {
 		return StackFile{}, fmt.Errorf("%s: %w", t.Name(name), err)
 	}
-	return ParseStack(p, t.Name(name), data)
+	sf, err := ParseStack(p, t.Name(name), data)
+	sf.Files = t.FS
+	return sf, err
 }
 
 // ParseStack renders one stack file's config as the engine would, with project p's config
@@ -182,6 +197,13 @@ func ParseStack(p Project, path string, data []byte) (StackFile, error) {
 	out := StackFile{Namespace: namespace, Values: make(map[string]string, len(values)), Path: path, written: map[string]string{}}
 	for k, v := range values {
 		out.Values[k.String()] = v
+	}
+	if n := EngineConfigSize(out.Values); n > MaxEngineConfig {
+		return StackFile{}, fmt.Errorf("%s: %w", path, &diag.ConfigError{Diagnostics: diag.List{{
+			Type: diag.TooLong, Path: "config", Value: fmt.Sprintf("%d bytes", n),
+			Rule: fmt.Sprintf("is more config than the engine can hand the program: the Go language host passes all of it in one environment variable (PULUMI_CONFIG), and Linux refuses one over %d bytes, so `pulumi preview` and `up` fail before the program runs (\"argument list too long\")", MaxEngineConfig),
+			Fix:  "move callers into files (" + KeyCallersDir + ": README, \"Callers in files\"), which the program reads itself",
+		}}})
 	}
 	rerendered(data, namespace, path, out.written)
 	return out, nil
@@ -344,6 +366,18 @@ func walkScalars(n *yaml.Node, p string, depth int, f func(string, *yaml.Node)) 
 			walkScalars(n.Content[i+1], p+"."+n.Content[i].Value, depth+1, f)
 		}
 	}
+}
+
+// MaxEngineConfig is the longest environment string Linux passes to a program (MAX_ARG_STRLEN,
+// 32 pages of 4 KiB), counting its name, "=" and the closing NUL.
+const MaxEngineConfig = 128 << 10
+
+// EngineConfigSize is the length of the PULUMI_CONFIG environment string the Go language host
+// builds from a stack's config (json.Marshal of the key-value map, pulumi-language-go v3.259.0
+// constructConfig), with its name and closing NUL, as Linux measures it against MaxEngineConfig.
+func EngineConfigSize(values map[string]string) int {
+	data, _ := json.Marshal(values)
+	return len("PULUMI_CONFIG=") + len(data) + 1
 }
 
 // maxYAMLDepth bounds the walk over a stack file that a pull request may have written.

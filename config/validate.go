@@ -306,7 +306,7 @@ func validateImpersonators(ps *problems, broken reported, path diag.Path, imps [
 }
 
 func validateCallers(ps *problems, broken reported, c *Config) {
-	names := map[string]int{}
+	names := map[string]diag.Path{}
 	emails := map[string]string{}
 	runtime := runtimeMember(c)
 	if runtime != "" {
@@ -315,20 +315,22 @@ func validateCallers(ps *problems, broken reported, c *Config) {
 	invokers, guarded := 0, 0
 	base := newPolicyBase(c.Impersonators)
 	for i, caller := range c.Callers {
-		p := diag.NewPath(KeyCallers).Index(i)
+		p := c.CallerPath(i)
 		if broken[p.String()] {
 			continue
 		}
+		twice := false
 		switch {
 		case caller.Name == "":
 			ps.Add(diag.Required, p.Child("name"), "", "is missing", `give every caller a name, e.g. "batch-job"; it is the caller's stable key and, unless email is set, its account ID`)
 		case !gcp.ValidAccountID(caller.Name):
 			ps.Add(diag.Invalid, p.Child("name"), caller.Name, gcp.AccountIDRule, fmt.Sprintf("rename it, e.g. %q", suggestAccountID(caller.Name)))
 		default:
-			if j, dup := names[caller.Name]; dup {
-				ps.Add(diag.Duplicate, p.Child("name"), caller.Name, fmt.Sprintf("is used twice (also callers[%d])", j), "give each caller its own name")
+			if other, dup := names[caller.Name]; dup {
+				ps.Add(diag.Duplicate, p.Child("name"), caller.Name, "is declared twice (also "+strings.TrimSuffix(other.String(), ":")+")", "give each caller its own name, and declare it once: in the callers list or in its file")
+				twice = true
 			} else {
-				names[caller.Name] = i
+				names[caller.Name] = p
 			}
 		}
 		if len(caller.Description) > 256 {
@@ -356,7 +358,7 @@ func validateCallers(ps *problems, broken reported, c *Config) {
 				ps.Add(diag.Forbidden, p, caller.Name, "grants nothing: invoke and authz are both false for an account named by email", "remove the caller, or set invoke or authz to true")
 			}
 		}
-		if caller.Name != "" && (caller.External() || gcp.ValidAccountID(caller.Name)) {
+		if !twice && caller.Name != "" && (caller.External() || gcp.ValidAccountID(caller.Name)) {
 			email := c.CallerEmail(caller)
 			if other, dup := emails[email]; dup {
 				ps.Add(diag.Duplicate, p, email, "is the same account as "+other, "each account may be declared once")

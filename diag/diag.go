@@ -16,10 +16,15 @@ type Path struct{ s string }
 // NewPath starts a path at a top-level key ("service", "gcp:project").
 func NewPath(key string) Path { return Path{key} }
 
+// InFile starts a path at the top of a config file of its own (a caller file): its keys follow
+// the file's name, InFile("callers/orders-audit.yaml").Child("impersonators") is
+// "callers/orders-audit.yaml:impersonators".
+func InFile(file string) Path { return Path{file + ":"} }
+
 // Child is a key inside the value at p.
 func (p Path) Child(key string) Path {
-	if p.s == "" {
-		return Path{key}
+	if p.s == "" || strings.HasSuffix(p.s, ":") {
+		return Path{p.s + key}
 	}
 	return Path{p.s + "." + key}
 }
@@ -77,7 +82,7 @@ type Diagnostic struct {
 // String is what people read: `callers[2].name "Batch_Job": must be ...; rename it, e.g. ...`.
 func (d Diagnostic) String() string {
 	var b strings.Builder
-	b.WriteString(d.Path)
+	b.WriteString(strings.TrimSuffix(d.Path, ":")) // a whole file: "callers/x.yaml", not "callers/x.yaml:"
 	if d.Value != "" {
 		fmt.Fprintf(&b, " %q", d.Value)
 	}

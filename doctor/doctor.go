@@ -147,9 +147,20 @@ func isFile(path string) bool {
 	return err == nil && !st.IsDir()
 }
 
-// configPath names a value for `pulumi config set --path`, which resolves a key without a
-// namespace to the project's own.
-func (d *diag) callerPath() string { return fmt.Sprintf("callers[%d]", d.index) }
+// callerValue names one value of the caller's config: callers[2].invoke, or
+// callers/orders-audit.yaml:invoke for a caller file.
+func (d *diag) callerValue(sub string) string {
+	return d.cfg.CallerPath(d.index).Child(sub).String()
+}
+
+// setCmd is how to set one value of the caller's config: `pulumi config set --path` for an entry
+// of the inline list (a key without a namespace is the project's own), or the edit of its file.
+func (d *diag) setCmd(sub, value string) string {
+	if file, ok := strings.CutSuffix(d.cfg.CallerPath(d.index).String(), ":"); ok {
+		return fmt.Sprintf("# in %s, set %s to %s", file, sub, value)
+	}
+	return fmt.Sprintf("pulumi config set --stack %s --path '%s' %s", d.req.Stack, d.callerValue(sub), value)
+}
 
 func (d *diag) deploy() string { return "pulumi up --stack " + d.req.Stack }
 
@@ -209,14 +220,14 @@ func (d *diag) stackFindings() {
 		d.r.add(Problem, fmt.Sprintf("Caller %s is external: this stack grants no impersonation of its account", c.Name), detail, cmds...)
 	}
 	if !c.Invoke {
-		path := d.callerPath() + ".invoke"
+		path := d.callerValue("invoke")
 		detail := []string{
 			fmt.Sprintf("The stack sets invoke: false on %s (%s), so its account holds no %s on %s.", c.Name, path, plan.RoleInvoker, d.plan.Service.Name),
 			"Cloud Run checks that before your code runs; no credentials fix it.",
 			"If this caller should call the API, set invoke to true and deploy; otherwise diagnose a caller that invokes.",
 		}
 		d.r.add(Problem, fmt.Sprintf("Caller %s may not invoke the service: every call as it gets 403, whatever the credentials", c.Name), detail,
-			fmt.Sprintf("pulumi config set --stack %s --path '%s' true", d.req.Stack, path), d.deploy())
+			d.setCmd("invoke", "true"), d.deploy())
 	}
 	if c.Created && !c.Impersonable() {
 		who := d.me
@@ -233,7 +244,7 @@ func (d *diag) stackFindings() {
 			n = len(d.cfg.Callers[d.index].Impersonators)
 		}
 		d.r.add(Problem, fmt.Sprintf("Nobody may impersonate %s's account in this stack", c.Name), detail,
-			fmt.Sprintf("pulumi config set --stack %s --path '%s.impersonators[%d]' %s", d.req.Stack, d.callerPath(), n, who), d.deploy())
+			d.setCmd(fmt.Sprintf("impersonators[%d]", n), who), d.deploy())
 	}
 	switch d.plan.Service.Ingress {
 	case config.IngressValues[config.IngressInternal]:
@@ -425,7 +436,7 @@ func (d *diag) grantFindings() {
 
 func (d *diag) addMeCmd() string {
 	n := len(d.cfg.Callers[d.index].Impersonators)
-	return fmt.Sprintf("pulumi config set --stack %s --path '%s.impersonators[%d]' %s", d.req.Stack, d.callerPath(), n, d.me)
+	return d.setCmd(fmt.Sprintf("impersonators[%d]", n), d.me)
 }
 
 // grantLines list the caller's token creators with their expiry, one member a line.
@@ -462,7 +473,7 @@ func (d *diag) expiredGrant() (string, string) {
 	}
 	check(config.KeyImpersonators, d.cfg.Impersonators)
 	if d.index >= 0 {
-		check(d.callerPath()+".impersonators", d.cfg.Callers[d.index].Impersonators)
+		check(d.callerValue("impersonators"), d.cfg.Callers[d.index].Impersonators)
 	}
 	if path == "" {
 		return "", ""

@@ -270,7 +270,7 @@ func Resolve(c *config.Config, now time.Time) *Stack {
 				func(j int, own bool, imp config.Impersonator, t time.Time) {
 					path := diag.NewPath(config.KeyImpersonators).Index(j)
 					if own {
-						path = diag.NewPath(config.KeyCallers).Index(i).Child("impersonators").Index(j)
+						path = c.CallerPath(i).Child("impersonators").Index(j)
 					}
 					expired(path, imp, t)
 				})
@@ -331,7 +331,7 @@ func warnFarExpiries(p *Stack, c *config.Config, now time.Time) {
 	}
 	check(diag.NewPath(config.KeyImpersonators), c.Impersonators)
 	for i, caller := range c.Callers {
-		check(diag.NewPath(config.KeyCallers).Index(i).Child("impersonators"), caller.Impersonators)
+		check(c.CallerPath(i).Child("impersonators"), caller.Impersonators)
 	}
 }
 

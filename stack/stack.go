@@ -22,7 +22,7 @@ func Run(ctx *pulumi.Context) error { return RunWith(ctx, program.Options{}) }
 // before any resource is registered.
 func RunWith(ctx *pulumi.Context, opts program.Options) error {
 	opts = opts.WithDefaults(ctx)
-	cfg, err := config.Load(ctx.Project(), ctx.GetConfig, opts.ConfigKeys)
+	cfg, err := config.LoadWithFiles(ctx.Project(), ctx.GetConfig, opts.ConfigKeys, opts.Files)
 	if err != nil {
 		return err
 	}

@@ -51,7 +51,8 @@ func badConfigCases() []badConfigCase {
 		},
 		{
 			name:  "duplicate names and emails",
-			diags: []string{"Duplicate callers[1].name", "Duplicate callers[1]", "Duplicate callers[3]", "Duplicate callers[4]", "Duplicate callers[5]"},
+			// A name declared twice is one problem, not also "the same account twice".
+			diags: []string{"Duplicate callers[1].name", "Duplicate callers[3]", "Duplicate callers[4]", "Duplicate callers[5]"},
 			yaml: base + `
   private-run-api:callers:
     - name: orders-batch
@@ -65,7 +66,7 @@ func badConfigCases() []badConfigCase {
     - name: orders-api-run
 `,
 			want: []string{
-				`callers[1].name "orders-batch": is used twice (also callers[0])`,
+				`callers[1].name "orders-batch": is declared twice (also callers[0])`,
 				`callers[3] "runner@partner.iam.gserviceaccount.com": is the same account as callers[2]`,
 				`callers[4] "orders-batch@acme-test.iam.gserviceaccount.com": is the same account as callers[0]`,
 				`callers[5] "orders-api-run@acme-test.iam.gserviceaccount.com": is the same account as the service's runtime account`,

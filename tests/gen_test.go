@@ -3,6 +3,8 @@ package tests
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 )
@@ -140,6 +142,30 @@ func (s genStack) raw(tb testing.TB) map[string]string {
 	put("authz", s.Authz)
 	put("labels", s.Labels)
 	return m
+}
+
+// inFiles renders the stack with its callers in files, as a team with many callers keeps them:
+// callersDir "callers", one callers/<name>.yaml each (JSON, which is YAML), written into a new
+// directory that stands for the project root. It returns the config and that directory.
+func (s genStack) inFiles(tb testing.TB) (map[string]string, string) {
+	tb.Helper()
+	cfg := s.raw(tb)
+	delete(cfg, project+":callers")
+	cfg[project+":callersDir"] = "callers"
+	root := tb.TempDir()
+	if err := os.Mkdir(filepath.Join(root, "callers"), 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	for _, c := range s.Callers {
+		data, err := json.Marshal(c)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, "callers", c.Name+".yaml"), data, 0o644); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return cfg, root
 }
 
 // clone copies the stack deeply enough for tests to vary it.

@@ -5,6 +5,7 @@ package tests
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -150,6 +151,9 @@ type runOpts struct {
 	// engineKeys leaves the key list to the program, which reads PULUMI_CONFIG as it does under
 	// the Pulumi language host; otherwise the keys of cfg are passed in.
 	engineKeys bool
+	// root is the project root caller files are read from; default the example stack's
+	// directory, testdata/stacks/dev.
+	root string
 }
 
 // run runs the program with a stack config (fully qualified keys to raw values).
@@ -165,6 +169,10 @@ func run(tb testing.TB, cfg map[string]string, o runOpts) *result {
 			keys = append(keys, k)
 		}
 	}
+	root := o.root
+	if root == "" {
+		root = filepath.Join("testdata", "stacks", "dev")
+	}
 	r := &result{}
 	var mu sync.Mutex
 	r.Result = *mocktest.Run(newMocks(o.dryRun), cfg, func(ctx *pulumi.Context, export func(string, pulumi.Input)) error {
@@ -173,6 +181,7 @@ func run(tb testing.TB, cfg map[string]string, o runOpts) *result {
 			Warn:       func(msg string) { mu.Lock(); r.warnings = append(r.warnings, msg); mu.Unlock() },
 			ConfigKeys: keys,
 			Export:     export,
+			Files:      os.DirFS(root),
 		})
 	})
 	mocktest.WriteRegistrations(tb, "main", cfg, &r.Result)

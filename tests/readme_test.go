@@ -107,9 +107,23 @@ func callersFragment(t *testing.T, line int, text string) []any {
 // tftest does for its README: a whole stack config (`config:`) must deploy under mocks in preview
 // and in update mode; a fragment of the callers list must deploy when added to the dev stack.
 func TestREADMEExamples(t *testing.T) {
+	callerFile := regexp.MustCompile(`^# (callers/[a-z][-a-z0-9]*\.yaml)\n`)
 	for line, text := range readmeYAML(t) {
 		var cfg map[string]string
+		root := ""
 		switch trimmed := strings.TrimLeft(text, " "); {
+		case callerFile.MatchString(text):
+			// A caller file: the example stack with callersDir, and this file in it.
+			root = t.TempDir()
+			file := filepath.Join(root, callerFile.FindStringSubmatch(text)[1])
+			if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			cfg = maps.Clone(exampleStack(t))
+			cfg[project+":callersDir"] = "callers"
 		case strings.HasPrefix(text, "config:"):
 			cfg = stackYAML(t, text)
 		case strings.HasPrefix(trimmed, "private-run-api:callers:"):
@@ -135,7 +149,7 @@ func TestREADMEExamples(t *testing.T) {
 			continue
 		}
 		for _, dry := range []bool{false, true} {
-			r := run(t, cfg, runOpts{dryRun: dry})
+			r := run(t, cfg, runOpts{dryRun: dry, root: root})
 			if r.Err != nil {
 				t.Errorf("README.md:%d (preview=%v): the example does not deploy: %v", line, dry, r.Err)
 			}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -434,4 +435,53 @@ func TestConfigTheToolCannotSeeExits2(t *testing.T) {
 			contains(t, "stderr", errOut, tc.want)
 		})
 	}
+}
+
+// TestCallerFilesAreConfig: a pull request that onboards a caller by adding its file is read, file
+// and all, from git alone, reports the caller's grants, and touches nothing besides config.
+func TestCallerFilesAreConfig(t *testing.T) {
+	repo := prRepo(t, func(dir string) {
+		data, _ := os.ReadFile(filepath.Join(dir, "Pulumi.dev.yaml"))
+		writeFile(t, filepath.Join(dir, "Pulumi.dev.yaml"), string(data)+"  private-run-api:callersDir: callers\n")
+		if err := os.Mkdir(filepath.Join(dir, "callers"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(dir, "callers", "orders-audit.yaml"), "description: Monthly audit export of orders.\nauthz: true\n")
+	})
+	code, out, errOut := runCLI(t, "-stack", "dev", "-dir", repo, "-base", "main", "-head", "refs/pull/head", now)
+	if code != 3 {
+		t.Fatalf("exit %d, want 3\n%s%s", code, out, errOut)
+	}
+	contains(t, "diff", out, "+ roles/run.invoker on service orders-api; no expiry; caller orders-audit may call the service",
+		"+ service account orders-audit@acme-platform-dev.iam.gserviceaccount.com (caller orders-audit")
+	if strings.Contains(out, "besides stack files") {
+		t.Errorf("a caller file counts as config, yet the diff has the banner:\n%s", out)
+	}
+
+	// A broken caller file in the working tree: exit 2, naming the file and the path in it.
+	git(t, repo, "checkout", "-q", "pr")
+	writeFile(t, filepath.Join(repo, "callers", "orders-audit.yaml"), "invok: false\n")
+	code, out, errOut = runCLI(t, "-stack", "dev", "-dir", repo, now)
+	if code != 2 || out != "" {
+		t.Errorf("broken caller file: exit %d, stdout %q; want 2 and nothing", code, out)
+	}
+	contains(t, "stderr", errOut, `callers/orders-audit.yaml:invok: is not a known key; did you mean "invoke"?`)
+}
+
+// TestConfigTheEngineCannotPassExits2: a stack whose config is over what the Go language host can
+// pass in PULUMI_CONFIG is refused with its size, the limit and the fix, before any engine fails.
+func TestConfigTheEngineCannotPassExits2(t *testing.T) {
+	dir, dev := project(t)
+	var b strings.Builder
+	b.WriteString(dev)
+	b.WriteString("  private-run-api:labels2:\n") // unknown, but the size is checked first
+	for i := 0; b.Len() < 140_000; i++ {
+		fmt.Fprintf(&b, "    key%05d: %s\n", i, strings.Repeat("v", 40))
+	}
+	writeFile(t, filepath.Join(dir, "Pulumi.dev.yaml"), b.String())
+	code, out, errOut := runCLI(t, "-stack", "dev", "-dir", dir, now)
+	if code != 2 || out != "" {
+		t.Errorf("exit %d, stdout %q; want 2 and nothing", code, out)
+	}
+	contains(t, "stderr", errOut, `config "1`, "bytes\": is more config than the engine can hand the program", "131072 bytes", "move callers into files (callersDir")
 }

@@ -4,7 +4,9 @@
 package program
 
 import (
+	"io/fs"
 	"maps"
+	"os"
 	"slices"
 	"time"
 
@@ -24,6 +26,9 @@ type Options struct {
 	// ConfigKeys lists every config key the stack sets, for reporting unknown ones; default read
 	// from PULUMI_CONFIG, where the Pulumi language host passes the whole stack config.
 	ConfigKeys []string
+	// Files is the project's tree, which caller files are read from; default the project root
+	// the engine names (where Pulumi.yaml is), or the working directory.
+	Files fs.FS
 }
 
 // WithDefaults fills what the options leave out with the engine's own.
@@ -39,6 +44,13 @@ func (o Options) WithDefaults(ctx *pulumi.Context) Options {
 	}
 	if o.ConfigKeys == nil {
 		o.ConfigKeys = config.EngineConfigKeys()
+	}
+	if o.Files == nil {
+		root := ctx.RootDirectory()
+		if root == "" {
+			root = "."
+		}
+		o.Files = os.DirFS(root)
 	}
 	return o
 }
