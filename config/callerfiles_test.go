@@ -13,10 +13,10 @@ import (
 
 // stackWithDir is a stack whose callers live in callers/, with one inline caller beside them.
 var stackWithDir = map[string]string{
-	"gcp:project":             "acme-test",
-	"gcp:region":              "us-central1",
-	"private-run-api:service": `{"name":"orders-api","image":"us-docker.pkg.dev/cloudrun/container/hello"}`,
-	"private-run-api:callers": `[{"name":"orders-inline"}]`,
+	"gcp:project":                "acme-test",
+	"gcp:region":                 "us-central1",
+	"private-run-api:service":    `{"name":"orders-api","image":"us-docker.pkg.dev/cloudrun/container/hello"}`,
+	"private-run-api:callers":    `[{"name":"orders-inline"}]`,
 	"private-run-api:callersDir": "callers",
 }
 

@@ -24,9 +24,9 @@ const (
 	// KeyCallersDir names a directory of caller files, relative to the project root (see
 	// callerfiles.go).
 	KeyCallersDir = "callersDir"
-	KeyAuthz         = "authz"
-	KeyEnableAPIs    = "enableApis"
-	KeyLabels        = "labels"
+	KeyAuthz      = "authz"
+	KeyEnableAPIs = "enableApis"
+	KeyLabels     = "labels"
 
 	// KeyGCPProject and KeyGCPRegion are the provider's own keys; the program reads them so that
 	// emails and locations can be computed up front and shown in a preview.
@@ -49,7 +49,7 @@ type Config struct {
 	Callers []Caller
 	// CallersDir is the directory of caller files, "" for none.
 	CallersDir string
-	Authz         Authz
+	Authz      Authz
 	// EnableAPIs enables the Google APIs the program needs (never disabling them on destroy).
 	EnableAPIs bool
 	// Labels go on every resource that takes labels.

@@ -50,7 +50,7 @@ func badConfigCases() []badConfigCase {
 			},
 		},
 		{
-			name:  "duplicate names and emails",
+			name: "duplicate names and emails",
 			// A name declared twice is one problem, not also "the same account twice".
 			diags: []string{"Duplicate callers[1].name", "Duplicate callers[3]", "Duplicate callers[4]", "Duplicate callers[5]"},
 			yaml: base + `
