@@ -251,56 +251,42 @@ func (p *parser) expr(depth int) (val, error) {
 	if err := p.deeper(depth); err != nil {
 		return val{}, err
 	}
-	start := p.peek()
-	v, err := p.and(depth)
-	if err != nil {
-		return val{}, err
-	}
-	if !p.is(tOp, "||") {
-		return v, nil
-	}
-	if v, err = p.truth(v, start); err != nil {
-		return val{}, err
-	}
-	for p.is(tOp, "||") {
-		p.next()
-		start := p.peek()
-		w, err := p.and(depth)
-		if err != nil {
-			return val{}, err
-		}
-		if w, err = p.truth(w, start); err != nil {
-			return val{}, err
-		}
-		v = val{kind: vBool, falseFrom: latest(v.falseFrom, w.falseFrom), trueFrom: earliest(v.trueFrom, w.trueFrom)}
-	}
-	return v, nil
+	// Both must be false for a disjunction to be; either true makes it true.
+	return p.chain("||", p.and, depth, func(a, b val) val {
+		return val{kind: vBool, falseFrom: latest(a.falseFrom, b.falseFrom), trueFrom: earliest(a.trueFrom, b.trueFrom)}
+	})
 }
 
 // and := unary ('&&' unary)*
 func (p *parser) and(depth int) (val, error) {
+	// Either false makes a conjunction false; both must be true for it to be.
+	return p.chain("&&", p.unary, depth, func(a, b val) val {
+		return val{kind: vBool, falseFrom: earliest(a.falseFrom, b.falseFrom), trueFrom: latest(a.trueFrom, b.trueFrom)}
+	})
+}
+
+// chain reads operands joined by op, left to right; with more than one, each must be a
+// condition, and join combines them.
+func (p *parser) chain(op string, operand func(int) (val, error), depth int, join func(a, b val) val) (val, error) {
 	start := p.peek()
-	v, err := p.unary(depth)
-	if err != nil {
-		return val{}, err
-	}
-	if !p.is(tOp, "&&") {
-		return v, nil
+	v, err := operand(depth)
+	if err != nil || !p.is(tOp, op) {
+		return v, err
 	}
 	if v, err = p.truth(v, start); err != nil {
 		return val{}, err
 	}
-	for p.is(tOp, "&&") {
+	for p.is(tOp, op) {
 		p.next()
 		start := p.peek()
-		w, err := p.unary(depth)
+		w, err := operand(depth)
 		if err != nil {
 			return val{}, err
 		}
 		if w, err = p.truth(w, start); err != nil {
 			return val{}, err
 		}
-		v = val{kind: vBool, falseFrom: earliest(v.falseFrom, w.falseFrom), trueFrom: latest(v.trueFrom, w.trueFrom)}
+		v = join(v, w)
 	}
 	return v, nil
 }

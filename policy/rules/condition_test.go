@@ -2,6 +2,9 @@ package rules
 
 import (
 	"errors"
+	"fmt"
+	"math/rand"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -164,4 +167,94 @@ func FuzzExpiry(f *testing.F) {
 			t.Fatalf("Expiry(%q) = %v, and it still expires joined to || true", expr, got)
 		}
 	})
+}
+
+// cond is a generated condition: its text, and its value at a time under an assignment of the
+// attributes Expiry cannot know.
+type cond struct {
+	text string
+	eval func(now time.Time, attrs [4]bool) bool
+}
+
+// genCond builds a random condition from the grammar Expiry reads.
+func genCond(r *rand.Rand, depth int) cond {
+	times := []time.Time{
+		time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(2027, 1, 31, 0, 0, 0, 0, time.UTC),
+		time.Date(2030, 6, 15, 12, 30, 0, 0, time.UTC),
+	}
+	cmp := map[string]func(a, b time.Time) bool{
+		"<": func(a, b time.Time) bool { return a.Before(b) }, "<=": func(a, b time.Time) bool { return !a.After(b) },
+		">": func(a, b time.Time) bool { return a.After(b) }, ">=": func(a, b time.Time) bool { return !a.Before(b) },
+		"==": func(a, b time.Time) bool { return a.Equal(b) }, "!=": func(a, b time.Time) bool { return !a.Equal(b) },
+	}
+	ops := []string{"<", "<=", ">", ">=", "==", "!="}
+	choice := r.Intn(10)
+	if depth <= 0 && choice > 3 {
+		choice = r.Intn(4)
+	}
+	switch choice {
+	case 0, 1: // request.time against a timestamp, either way round
+		t, op := times[r.Intn(len(times))], ops[r.Intn(len(ops))]
+		ts := `timestamp("` + t.Format(time.RFC3339) + `")`
+		if r.Intn(2) == 0 {
+			return cond{"request.time " + op + " " + ts, func(now time.Time, _ [4]bool) bool { return cmp[op](now, t) }}
+		}
+		return cond{ts + " " + op + " request.time", func(now time.Time, _ [4]bool) bool { return cmp[op](t, now) }}
+	case 2: // an attribute Expiry knows nothing about
+		i := r.Intn(4)
+		return cond{fmt.Sprintf(`resource.name == "a%d"`, i), func(_ time.Time, a [4]bool) bool { return a[i] }}
+	case 3:
+		b := r.Intn(2) == 0
+		return cond{strconv.FormatBool(b), func(time.Time, [4]bool) bool { return b }}
+	case 4:
+		c := genCond(r, depth-1)
+		return cond{"!(" + c.text + ")", func(n time.Time, a [4]bool) bool { return !c.eval(n, a) }}
+	case 5, 6:
+		x, y := genCond(r, depth-1), genCond(r, depth-1)
+		return cond{"(" + x.text + ") && (" + y.text + ")", func(n time.Time, a [4]bool) bool { return x.eval(n, a) && y.eval(n, a) }}
+	case 7, 8:
+		x, y := genCond(r, depth-1), genCond(r, depth-1)
+		return cond{"(" + x.text + ") || (" + y.text + ")", func(n time.Time, a [4]bool) bool { return x.eval(n, a) || y.eval(n, a) }}
+	default: // compared with a literal
+		c, b, eq := genCond(r, depth-1), r.Intn(2) == 0, r.Intn(2) == 0
+		op := map[bool]string{true: "==", false: "!="}[eq]
+		text := "(" + c.text + ") " + op + " " + strconv.FormatBool(b)
+		if r.Intn(2) == 0 {
+			text = strconv.FormatBool(b) + " " + op + " (" + c.text + ")"
+		}
+		return cond{text, func(n time.Time, a [4]bool) bool { return (c.eval(n, a) == b) == eq }}
+	}
+}
+
+// TestExpiryIsSound generates conditions, and checks every expiry Expiry claims against the
+// condition's value: from just after that time on it is false, whatever the attributes it cannot
+// know. A claimed expiry that is not one would let a grant outlive it unreported.
+func TestExpiryIsSound(t *testing.T) {
+	r := rand.New(rand.NewSource(18))
+	claimed := 0
+	for range 20000 {
+		c := genCond(r, 4)
+		at, err := Expiry(c.text)
+		var u *UnreadableError
+		if errors.As(err, &u) {
+			t.Fatalf("Expiry(%q) cannot read a generated condition: %v", c.text, err)
+		}
+		if err != nil {
+			continue
+		}
+		claimed++
+		for _, now := range []time.Time{at.Add(time.Nanosecond), at.Add(time.Hour), at.AddDate(100, 0, 0)} {
+			for bits := range 16 {
+				attrs := [4]bool{bits&1 != 0, bits&2 != 0, bits&4 != 0, bits&8 != 0}
+				if c.eval(now, attrs) {
+					t.Fatalf("Expiry(%q) = %v, but the condition is true at %v with attributes %v", c.text, at, now, attrs)
+				}
+			}
+		}
+	}
+	// The generator must reach expiring conditions often enough for this to test anything.
+	if claimed < 2000 {
+		t.Errorf("only %d of 20000 generated conditions expire", claimed)
+	}
 }

@@ -69,11 +69,15 @@ func (s roleSet) of(role string) (roles.Perms, bool) {
 	return 0, false
 }
 
-// actsAsAccounts is true for a role that lets its holder act as the service accounts it reaches
-// (roles.ImpersonationPermissions), or grant itself that (iam.serviceAccounts.setIamPolicy).
-func actsAsAccounts(p roles.Perms) bool { return p.Impersonates() || p.Has(roles.AccountsSetPolicy) }
+// actsAsAccounts is what a known role holds, and whether it lets its holder act as the service
+// accounts it reaches (roles.ImpersonationPermissions) or grant itself that
+// (iam.serviceAccounts.setIamPolicy). An unknown role does not.
+func (s roleSet) actsAsAccounts(role string) (roles.Perms, bool) {
+	p, known := s.of(role)
+	return p, known && (p.Impersonates() || p.Has(roles.AccountsSetPolicy))
+}
 
-// actingPermissions are the permissions actsAsAccounts looks for.
+// actingPermissions are the permissions roleSet.actsAsAccounts looks for.
 var actingPermissions = append(slices.Clone(roles.ImpersonationPermissions), roles.AccountsSetPolicy)
 
 // holding says which of perms the role holds, for a message: "the role holds a, b".

@@ -245,8 +245,8 @@ var impersonationOnServiceAccountsOnly = ResourcePolicy{
 			return nil
 		}
 		return eachGrant(r, func(g Grant) []string {
-			p, known := s.roles.of(g.Role)
-			if !known || !actsAsAccounts(p) {
+			p, acts := s.roles.actsAsAccounts(g.Role)
+			if !acts {
 				return nil
 			}
 			at := "on a " + module(r.Type) + " resource, where it can only be a mistake"
@@ -273,8 +273,8 @@ var impersonationOnlyToNamedPrincipals = ResourcePolicy{
 	Level: policyx.EnforcementLevelMandatory,
 	check: func(r Resource, s settings) []string {
 		return eachGrant(r, func(g Grant) (msgs []string) {
-			p, known := s.roles.of(g.Role)
-			if !known || !actsAsAccounts(p) {
+			p, acts := s.roles.actsAsAccounts(g.Role)
+			if !acts {
 				return nil
 			}
 			for _, m := range g.Members {
@@ -471,8 +471,8 @@ var impersonationGrantsExpire = ResourcePolicy{
 	Level: policyx.EnforcementLevelAdvisory,
 	check: func(r Resource, s settings) []string {
 		return eachGrant(r, func(g Grant) (msgs []string) {
-			p, known := s.roles.of(g.Role)
-			if !known || !actsAsAccounts(p) || g.Condition != nil && !g.Condition.Known {
+			_, acts := s.roles.actsAsAccounts(g.Role)
+			if !acts || g.Condition != nil && !g.Condition.Known {
 				return nil
 			}
 			for _, m := range g.Members {
