@@ -15,7 +15,7 @@ import (
 // was already published, so bump packVersion with every change to a policy.
 const (
 	packName    = "private-run-api-guardrails"
-	packVersion = "0.1.0"
+	packVersion = "0.2.0"
 )
 
 // newPack builds the pack from the policies in package rules. It needs nothing from the stack,

@@ -42,6 +42,7 @@ func TestMain(m *testing.M) {
 var wantLevels = map[string]policyx.EnforcementLevel{
 	"no-public-principals":                    policyx.EnforcementLevelMandatory,
 	"impersonation-only-on-service-accounts":  policyx.EnforcementLevelMandatory,
+	"impersonation-only-to-named-principals":  policyx.EnforcementLevelMandatory,
 	"no-service-account-keys":                 policyx.EnforcementLevelMandatory,
 	"run-as-dedicated-service-account":        policyx.EnforcementLevelMandatory,
 	"bucket-uniform-access-public-prevention": policyx.EnforcementLevelMandatory,
@@ -49,7 +50,11 @@ var wantLevels = map[string]policyx.EnforcementLevel{
 	"run-invoker-service-accounts-only":       policyx.EnforcementLevelMandatory,
 	"impersonation-grants-expire":             policyx.EnforcementLevelAdvisory,
 	"authz-bucket-iam-one-policy":             policyx.EnforcementLevelMandatory,
+	"custom-role-grants":                      policyx.EnforcementLevelMandatory,
 }
+
+// stackPolicies are the policies that read the whole stack.
+var stackPolicies = []string{"authz-bucket-iam-one-policy", "custom-role-grants"}
 
 func TestPackDeclaresEveryPolicy(t *testing.T) {
 	pack, err := newPack(nil)
@@ -81,11 +86,11 @@ func TestPackDeclaresEveryPolicy(t *testing.T) {
 		}
 		switch p.(type) {
 		case policyx.ResourceValidationPolicy:
-			if p.Name() == "authz-bucket-iam-one-policy" {
+			if slices.Contains(stackPolicies, p.Name()) {
 				t.Errorf("%s registered as a resource policy", p.Name())
 			}
 		case policyx.StackValidationPolicy:
-			if p.Name() != "authz-bucket-iam-one-policy" {
+			if !slices.Contains(stackPolicies, p.Name()) {
 				t.Errorf("%s registered as a stack policy", p.Name())
 			}
 		default:
@@ -338,6 +343,21 @@ func TestPackOverTheAnalyzerProtocol(t *testing.T) {
 			"uniformBucketLevelAccess": true, "publicAccessPrevention": "enforced"}); len(ds) != 0 {
 			t.Errorf("a good bucket: %+v", ds)
 		}
+		if ds := p.analyze(t, "gcp:storage/bucketAccessControl:BucketAccessControl", "ac", map[string]any{
+			"bucket": "b", "entity": "allUsers", "role": "READER"}); len(ds) != 1 || ds[0].policy != "no-public-principals" || ds[0].level != "mandatory" {
+			t.Errorf("a public bucket ACL: %+v", ds)
+		}
+		if ds := p.analyze(t, "gcp:projects/iAMMember:IAMMember", "editor", map[string]any{
+			"role": "roles/editor", "member": sa}); len(ds) != 1 || ds[0].policy != "impersonation-only-on-service-accounts" {
+			t.Errorf("project-level editor: %+v", ds)
+		}
+		// Issue 18: this condition hung the pack's process until CI gave up.
+		if ds := p.analyze(t, "gcp:serviceaccount/iAMMember:IAMMember", "tc", map[string]any{
+			"role": "roles/iam.serviceAccountTokenCreator", "member": "user:kenji@acme.example",
+			"condition": map[string]any{"title": "t", "expression": `(request.time < timestamp("2020-01-01T00:00:00Z")) == false`}}); len(ds) != 1 ||
+			ds[0].policy != "impersonation-grants-expire" || !strings.Contains(ds[0].message, "does not surely expire") {
+			t.Errorf("a condition that never ends the grant: %+v", ds)
+		}
 	})
 
 	t.Run("unknowns in a preview", func(t *testing.T) {
@@ -368,6 +388,16 @@ func TestPackOverTheAnalyzerProtocol(t *testing.T) {
 		if len(ds) != 1 || ds[0].policy != "authz-bucket-iam-one-policy" || ds[0].level != "mandatory" ||
 			ds[0].urn != "urn:pulumi:dev::proj::gcp:storage/bucketIAMBinding:BucketIAMBinding::authz-members" {
 			t.Errorf("partial grant of the guard role: %+v", ds)
+		}
+		ds = p.analyzeStack(t, map[string][2]any{
+			"minter": {"gcp:projects/iAMCustomRole:IAMCustomRole", map[string]any{
+				"project": "acme-dev", "roleId": "minter", "permissions": []any{"iam.serviceAccounts.getAccessToken"}}},
+			"everywhere": {"gcp:projects/iAMMember:IAMMember", map[string]any{
+				"project": "acme-dev", "role": "projects/acme-dev/roles/minter", "member": sa}},
+		})
+		if len(ds) != 1 || ds[0].policy != "custom-role-grants" || ds[0].level != "mandatory" ||
+			!strings.Contains(ds[0].message, "[impersonation-only-on-service-accounts]") {
+			t.Errorf("a custom token minter at project level: %+v", ds)
 		}
 	})
 

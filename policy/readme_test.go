@@ -142,12 +142,20 @@ func TestStageForPublish(t *testing.T) {
 	if !strings.HasPrefix(string(gomod), "module github.com/platform/private-run-api/policy\n") {
 		t.Errorf("staged go.mod starts %q", strings.SplitN(string(gomod), "\n", 2)[0])
 	}
-	for _, f := range []string{"PulumiPolicy.yaml", "main.go", "pack.go", "rules/rules.go", "go.sum"} {
+	for _, f := range []string{"PulumiPolicy.yaml", "main.go", "pack.go", "rules/rules.go", "go.sum",
+		// The role table, from gcp/roles, travels with the pack as a module of its own.
+		"_shared/go.mod", "_shared/gcp/roles/roles.go", "_shared/gcp/roles/predefined.txt"} {
 		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
 			t.Errorf("staged copy lacks %s", f)
 		}
 	}
 	if _, err := os.Stat(filepath.Join(out, "stage-for-publish.sh")); err == nil {
 		t.Error("staged copy carries the staging script")
+	}
+	if !strings.Contains(string(gomod), "\nreplace github.com/platform/private-run-api => ./_shared\n") {
+		t.Errorf("staged go.mod does not take the repository's packages from _shared:\n%s", gomod)
+	}
+	if _, err := os.Stat(filepath.Join(out, "_shared/gcp/roles/roles_test.go")); err == nil {
+		t.Error("staged copy carries the role table's tests")
 	}
 }

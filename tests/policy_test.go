@@ -9,6 +9,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/policyx"
 
+	"github.com/platform/private-run-api/iam"
 	"github.com/platform/private-run-api/internal/mocktest"
 	"github.com/platform/private-run-api/policy/rules"
 )
@@ -26,7 +27,15 @@ var expectedAdvisories = map[string][]string{
 	"guard off, apis off, internal ingress": nil,
 	"callers named like the program's own resources": {"user:dev@acme.example"},
 	"external only, expiring grants":                 nil,
+	"authz role made elsewhere":                      nil,
 }
+
+// authzRoleElsewhere names the guard's role with authz.role: the stack holds no definition of it.
+const authzRoleElsewhere = minimal + `    - name: orders-front
+      authz: true
+  private-run-api:authz:
+    role: projects/acme-test/roles/madeByBootstrap
+`
 
 // policyResources is what the pack's policies see of a run: the inputs of every registration,
 // converted as policyx converts what the engine sends.
@@ -36,6 +45,37 @@ func policyResources(r *result) []rules.Resource {
 		out = append(out, rules.Resource{Type: x.Type, URN: x.URN, Name: x.Name, Properties: resource.FromResourcePropertyMap(x.Inputs)})
 	}
 	return out
+}
+
+// TestPolicyPackKnowsTheGuardComponent: the pack recognises the guard's role named by authz.role
+// through the component's type, which it spells on its own (it imports nothing of the program).
+func TestPolicyPackKnowsTheGuardComponent(t *testing.T) {
+	if rules.AuthzGuardType != iam.AuthzGuardType {
+		t.Fatalf("rules.AuthzGuardType = %q, the program registers %q", rules.AuthzGuardType, iam.AuthzGuardType)
+	}
+	const role = "projects/acme-test/roles/madeByBootstrap"
+	for _, dry := range []bool{false, true} {
+		r := mustRun(t, stackYAML(t, authzRoleElsewhere), runOpts{dryRun: dry})
+		for name, extra := range map[string]rules.Resource{
+			"a partial grant on the guard's bucket": added("gcp:storage/bucketIAMMember:BucketIAMMember", map[string]any{
+				"bucket": "acme-test-orders-api-authz", "role": role, "member": "user:eve@acme.example"}),
+			"a project-level grant": added("gcp:projects/iAMMember:IAMMember", map[string]any{
+				"project": "acme-test", "role": role, "member": "group:everyone@acme.example"}),
+		} {
+			vs := checkPolicies(t, append(policyResources(r), extra))
+			if !slices.ContainsFunc(vs, func(v rules.Violation) bool {
+				return v.Policy == "authz-bucket-iam-one-policy" && v.URN == extra.URN && v.Level == policyx.EnforcementLevelMandatory
+			}) {
+				t.Errorf("preview=%v: %s of the role authz.role names passed: %v", dry, name, vs)
+			}
+		}
+	}
+}
+
+// added is a resource the program never registers, as a policy would see it in the same stack.
+func added(typ string, props map[string]any) rules.Resource {
+	return rules.Resource{Type: typ, URN: "urn:pulumi:dev::private-run-api::" + typ + "::added", Name: "added",
+		Properties: resource.FromResourcePropertyMap(resource.NewPropertyMapFromMap(props))}
 }
 
 func checkPolicies(t *testing.T, rs []rules.Resource) []rules.Violation {
@@ -59,6 +99,7 @@ func TestPolicyPackOverEveryStack(t *testing.T) {
 	for name, text := range invariantStacks {
 		stacks[name] = stackYAML(t, text)
 	}
+	stacks["authz role made elsewhere"] = stackYAML(t, authzRoleElsewhere)
 	for name, cfg := range stacks {
 		want, ok := expectedAdvisories[name]
 		if !ok {
@@ -130,6 +171,16 @@ func TestPolicyPackSeesTheProgramsShapes(t *testing.T) {
 				{"impersonation-only-on-service-accounts", tServicePolicy, func(in resource.PropertyMap) {
 					in["policyData"] = resource.NewProperty(`{"bindings":[{"members":["user:eve@acme.example"],"role":"roles/iam.serviceAccountUser"}]}`)
 				}},
+				{"impersonation-only-to-named-principals", tAccountPolicy, func(in resource.PropertyMap) {
+					in["policyData"] = resource.NewProperty(`{"bindings":[{"members":["principalSet://iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/github/*"],"role":"roles/iam.serviceAccountTokenCreator"}]}`)
+				}},
+				{"run-invoker-service-accounts-only", tServicePolicy, func(in resource.PropertyMap) {
+					in["policyData"] = resource.NewProperty(`{"bindings":[{"members":["group:devs@acme.example"],"role":"roles/run.developer"}]}`)
+				}},
+				{"custom-role-grants", tCustomRole, func(in resource.PropertyMap) {
+					// The guard's role, granted on its bucket, now mints tokens.
+					in["permissions"] = resource.NewProperty(append(in["permissions"].ArrayValue(), resource.NewProperty("iam.serviceAccounts.getAccessToken")))
+				}},
 				{"authz-bucket-iam-one-policy", tBucketPolicy, func(in resource.PropertyMap) {
 					// The guard's grant as a partial binding instead of the whole policy.
 					p := policyOf(t, mocktest.Resource{Name: "authz-policy", Inputs: in})
@@ -157,11 +208,13 @@ func TestPolicyPackSeesTheProgramsShapes(t *testing.T) {
 			}
 			// Resources the program never registers, added to its stack.
 			for policy, extra := range map[string]rules.Resource{
-				"no-service-account-keys": {Type: "gcp:serviceaccount/key:Key", URN: "urn:key", Name: "key",
-					Properties: resource.FromResourcePropertyMap(resource.NewPropertyMapFromMap(map[string]any{"serviceAccountId": "x"}))},
-				"impersonation-only-on-service-accounts": {Type: "gcp:projects/iAMMember:IAMMember", URN: "urn:m", Name: "m",
-					Properties: resource.FromResourcePropertyMap(resource.NewPropertyMapFromMap(map[string]any{
-						"project": "acme-platform-dev", "role": "roles/iam.serviceAccountTokenCreator", "member": "group:devs@acme.example"}))},
+				"no-service-account-keys": added("gcp:serviceaccount/key:Key", map[string]any{"serviceAccountId": "x"}),
+				"impersonation-only-on-service-accounts": added("gcp:projects/iAMMember:IAMMember", map[string]any{
+					"project": "acme-platform-dev", "role": "roles/iam.serviceAccountTokenCreator", "member": "group:devs@acme.example"}),
+				"no-public-principals": added("gcp:storage/bucketAccessControl:BucketAccessControl", map[string]any{
+					"bucket": "acme-platform-dev-orders-api-authz", "entity": "allUsers", "role": "READER"}),
+				"impersonation-only-to-named-principals": added("gcp:serviceaccount/iAMBinding:IAMBinding", map[string]any{
+					"role": "roles/iam.serviceAccountTokenCreator", "members": []string{"domain:gmail.com"}}),
 			} {
 				if !slices.ContainsFunc(checkPolicies(t, append(policyResources(r), extra)), func(v rules.Violation) bool { return v.Policy == policy }) {
 					t.Errorf("%s did not object to an added %s", policy, extra.Type)

@@ -59,6 +59,21 @@ func TestGeneratorOutputIsCurrentForTheFixture(t *testing.T) {
 	}
 }
 
+// TestGoGenerateLine: the package doc's refresh is `go generate` with ROLES_DIR and ROLES_SOURCE;
+// the go:generate line must hand them to gen.go as TestGeneratorOutputIsCurrentForTheFixture
+// runs it, and write the embedded table.
+func TestGoGenerateLine(t *testing.T) {
+	cmd := exec.Command("go", "generate", "-n", ".")
+	cmd.Env = append(os.Environ(), "ROLES_DIR=testdata/roles", "ROLES_SOURCE=fixture")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("go generate -n: %v\n%s", err, out)
+	}
+	if got, want := strings.TrimSpace(string(out)), "go run gen.go -in testdata/roles -source fixture -out predefined.txt"; got != want {
+		t.Errorf("go generate runs %q, want %q", got, want)
+	}
+}
+
 func TestGeneratorRefusesWhatIsNoPredefinedRole(t *testing.T) {
 	_, stderr, err := gen(t, "testdata/bad")
 	if err == nil {

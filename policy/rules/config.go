@@ -37,6 +37,8 @@ func (p Prop) schema() map[string]any {
 type settings struct {
 	allowedMembers []string
 	guardRole      *regexp.Regexp
+	// roles resolves granted roles; decode leaves it to predefined roles only.
+	roles roleSet
 }
 
 // decode checks a policy's properties as the engine hands them over (the JSON config file's

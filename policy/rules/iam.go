@@ -3,9 +3,7 @@ package rules
 import (
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"strings"
-	"time"
 )
 
 // IAMKind is how a pulumi-gcp IAM resource states its grants.
@@ -159,50 +157,4 @@ func parsePolicyData(data string) ([]Grant, bool, error) {
 		grants = append(grants, g)
 	}
 	return grants, false, nil
-}
-
-// IsPublic is true for the principals that mean everyone: on the internet, with any Google
-// account, or the principal-set spelling of either.
-func IsPublic(member string) bool {
-	m := strings.ToLower(strings.TrimSpace(member))
-	return m == "allusers" || m == "allauthenticatedusers" || strings.HasPrefix(m, "principalset://goog/public")
-}
-
-// impersonationRoles act as a service account: mint its access or ID tokens, attach it to a
-// workload, or let a Kubernetes or external identity become it.
-var impersonationRoles = map[string]bool{
-	"roles/iam.serviceAccountTokenCreator":       true,
-	"roles/iam.serviceAccountOpenIdTokenCreator": true,
-	"roles/iam.serviceAccountUser":               true,
-	"roles/iam.workloadIdentityUser":             true,
-}
-
-// expiryTerm is one conjunct that ends a grant: request.time < timestamp("2027-01-31T00:00:00Z").
-var expiryTerm = regexp.MustCompile(`^request\.time\s*<=?\s*timestamp\(\s*(?:"([^"]*)"|'([^']*)')\s*\)$`)
-
-// Expiry is when a condition ends the grant, and whether it surely does. It does only when the
-// expression is a plain conjunction (no ||, no negation, no ternary) with a term
-// `request.time < timestamp("<RFC 3339>")`: then nothing else in it can keep the grant alive
-// after that time. Anything cleverer is treated as not expiring; write the plain form.
-func Expiry(expression string) (time.Time, bool) {
-	e := strings.TrimSpace(expression)
-	if strings.Contains(e, "||") || strings.Contains(e, "?") || strings.Contains(strings.ReplaceAll(e, "!=", ""), "!") {
-		return time.Time{}, false
-	}
-	for _, term := range strings.Split(e, "&&") {
-		// With no || in the expression, parentheses only group conjunctions: "(a && b) && c"
-		// splits into "(a", "b)" and "c". Drop the grouping ones and keep the call's own.
-		term = strings.TrimLeft(strings.TrimSpace(term), "( ")
-		for strings.Count(term, ")") > strings.Count(term, "(") {
-			term = strings.TrimSpace(strings.TrimSuffix(term, ")"))
-		}
-		m := expiryTerm.FindStringSubmatch(term)
-		if m == nil {
-			continue
-		}
-		if t, err := time.Parse(time.RFC3339, m[1]+m[2]); err == nil {
-			return t, true
-		}
-	}
-	return time.Time{}, false
 }

@@ -10,12 +10,15 @@
 package rules
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/property"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/policyx"
+
+	"github.com/platform/private-run-api/gcp/roles"
 )
 
 // Resource is one resource as a policy sees it. Properties are the inputs for a resource-level
@@ -139,6 +142,7 @@ func ResourcePolicies() []ResourcePolicy {
 	return []ResourcePolicy{
 		noPublicPrincipals,
 		impersonationOnServiceAccountsOnly,
+		impersonationOnlyToNamedPrincipals,
 		noServiceAccountKeys,
 		runAsDedicatedServiceAccount,
 		bucketUniformAccessPublicPrevention,
@@ -150,7 +154,7 @@ func ResourcePolicies() []ResourcePolicy {
 
 // StackPolicies are the pack's stack-level policies.
 func StackPolicies() []StackPolicy {
-	return []StackPolicy{authzBucketIAMOnePolicy}
+	return []StackPolicy{authzBucketIAMOnePolicy, customRoleGrants}
 }
 
 // grantsOf reads an IAM resource's grants for a policy: the grants, or one message saying why
@@ -193,15 +197,19 @@ func where(r Resource) string {
 
 var noPublicPrincipals = ResourcePolicy{
 	Name: "no-public-principals",
-	Description: "No IAM grant to allUsers or allAuthenticatedUsers (or principalSet://goog/public:all) on any " +
-		"Google Cloud resource: nothing is granted to everyone on the internet or to every Google account.",
+	Description: "Nothing is granted to everyone: no IAM grant (bindings, members, policyData) on any Google Cloud " +
+		"resource, no Cloud Storage ACL (BucketACL, BucketAccessControl, DefaultObjectACL, ObjectAccessControl, ...: " +
+		"entities, role entities, predefined ACLs) and no BigQuery dataset access (DatasetAccess, Dataset accesses) " +
+		"names allUsers, allAuthenticatedUsers, principalSet://goog/public:all, or domain:gmail.com or " +
+		"domain:googlemail.com (every personal Google account).",
 	Remediation: "Remove the public member and grant the role to the service accounts or groups that need it. " +
 		"For a Cloud Run service, grant roles/run.invoker to each caller's service account; callers then send " +
-		"an ID token. Something that must be public belongs behind a load balancer with its own access " +
-		"control, not behind an IAM grant to everyone.",
+		"an ID token. For a bucket, turn on uniform bucket-level access and grant IAM roles instead of ACLs. " +
+		"Something that must be public belongs behind a load balancer with its own access control, not behind " +
+		"a grant to everyone.",
 	Level: policyx.EnforcementLevelMandatory,
 	check: func(r Resource, _ settings) []string {
-		return eachGrant(r, func(g Grant) (msgs []string) {
+		msgs := eachGrant(r, func(g Grant) (msgs []string) {
 			for _, m := range g.Members {
 				if IsPublic(m) {
 					msgs = append(msgs, fmt.Sprintf("%s grants %s to %s", where(r), roleText(g), m))
@@ -209,31 +217,72 @@ var noPublicPrincipals = ResourcePolicy{
 			}
 			return msgs
 		})
+		if isACL(r.Type) {
+			for _, e := range aclEntries(r) {
+				if IsPublic(e.member) {
+					msgs = append(msgs, fmt.Sprintf("%s grants access to %s (%s %q)", describe(r), e.member, e.field, e.written))
+				}
+			}
+		}
+		return msgs
 	},
 }
 
 var impersonationOnServiceAccountsOnly = ResourcePolicy{
 	Name: "impersonation-only-on-service-accounts",
-	Description: "The impersonation roles (roles/iam.serviceAccountTokenCreator, serviceAccountOpenIdTokenCreator, " +
-		"serviceAccountUser, workloadIdentityUser) are granted on one service account at a time, never on a " +
-		"project, folder or organization, where they let the principal act as every service account below it.",
+	Description: "A role that acts as service accounts (it holds one of " + strings.Join(actingPermissions, ", ") +
+		": roles/iam.serviceAccountTokenCreator, serviceAccountUser, workloadIdentityUser, serviceAccountKeyAdmin, " +
+		"serviceAccountAdmin, roles/editor, roles/owner, a custom role holding one, ...) is granted on one service " +
+		"account at a time, never on a project, folder or organization, where it lets the principal act as every " +
+		"service account below it, nor on any other resource. Roles are known by the permissions they hold.",
 	Remediation: "Grant the role on the one service account to be impersonated: a gcp:serviceaccount/IAMMember " +
 		"(or IAMBinding) with serviceAccountId set to that account's name " +
-		"(projects/<project>/serviceAccounts/<email>). Then remove the project-, folder- or organization-level grant.",
+		"(projects/<project>/serviceAccounts/<email>). Then remove the project-, folder- or organization-level grant. " +
+		"Instead of roles/editor or roles/owner, grant the predefined roles of the services the principal works with.",
 	Level: policyx.EnforcementLevelMandatory,
-	check: func(r Resource, _ settings) []string {
+	check: func(r Resource, s settings) []string {
 		if onServiceAccount(r.Type) {
 			return nil
 		}
 		return eachGrant(r, func(g Grant) []string {
-			if !impersonationRoles[g.Role] {
+			p, acts := s.roles.actsAsAccounts(g.Role)
+			if !acts {
 				return nil
 			}
 			at := "on a " + module(r.Type) + " resource, where it can only be a mistake"
 			if level := hierarchyLevel(r.Type); level != "" {
 				at = "at " + level + " level, over every service account in that " + level
 			}
-			return []string{fmt.Sprintf("%s grants %s %s (to %s)", where(r), g.Role, at, membersText(g))}
+			return []string{fmt.Sprintf("%s grants %s %s (to %s); %s", where(r), g.Role, at, membersText(g), holding(p, actingPermissions...))}
+		})
+	},
+}
+
+var impersonationOnlyToNamedPrincipals = ResourcePolicy{
+	Name: "impersonation-only-to-named-principals",
+	Description: "A role that acts as service accounts (see impersonation-only-on-service-accounts) goes only to " +
+		"named principals: users, groups, service accounts, the organisation's own domains, one federated identity " +
+		"(principal://...), or a workload identity pool's principal set of one attribute value or group " +
+		"(principalSet://.../attribute.<name>/<value>, .../group/<id>). Never to a whole pool " +
+		"(principalSet://.../workloadIdentityPools/<pool>/*, every identity its providers accept), another kind of " +
+		"principal set, the public, or a consumer mail domain (domain:gmail.com).",
+	Remediation: "Grant the role to the people's group, or to the one identity that needs it. For GitHub Actions, " +
+		"grant roles/iam.workloadIdentityUser to principalSet://iam.googleapis.com/projects/<number>/locations/global/" +
+		"workloadIdentityPools/<pool>/attribute.repository/<owner>/<repo> (or a narrower attribute the provider " +
+		"maps), and give the provider an attribute condition pinning the repository.",
+	Level: policyx.EnforcementLevelMandatory,
+	check: func(r Resource, s settings) []string {
+		return eachGrant(r, func(g Grant) (msgs []string) {
+			p, acts := s.roles.actsAsAccounts(g.Role)
+			if !acts {
+				return nil
+			}
+			for _, m := range g.Members {
+				if why := impersonatorProblem(m); why != "" {
+					msgs = append(msgs, fmt.Sprintf("%s grants %s to %s, %s; %s", where(r), g.Role, m, why, holding(p, actingPermissions...)))
+				}
+			}
+			return msgs
 		})
 	},
 }
@@ -379,25 +428,28 @@ var authzRoleOnlyBucketsGet = ResourcePolicy{
 
 var runInvokerServiceAccountsOnly = ResourcePolicy{
 	Name: "run-invoker-service-accounts-only",
-	Description: "roles/run.invoker is granted only to service accounts (serviceAccount:...) or to the " +
-		"principals listed in allowedMembers: a caller proves who it is with an ID token of its own account.",
+	Description: "A role that invokes Cloud Run services (it holds run.routes.invoke: roles/run.invoker, " +
+		"run.servicesInvoker, run.developer, run.admin, roles/editor, roles/owner, a custom role holding it, ...) is " +
+		"granted only to service accounts (serviceAccount:...) or to the principals listed in allowedMembers: a " +
+		"caller proves who it is with an ID token of its own account.",
 	Remediation: "Grant roles/run.invoker to the calling workload's service account. A person who needs to call " +
 		"the service impersonates that account (roles/iam.serviceAccountTokenCreator on it, with an expiry). " +
 		"To allow one specific other principal, add it to this policy's allowedMembers in the policy config.",
 	Level: policyx.EnforcementLevelMandatory,
 	Props: []Prop{{
 		Name: "allowedMembers", Type: "stringArray", Default: []any{},
-		Description: "Principals other than service accounts that may hold roles/run.invoker, exactly as " +
-			"written in IAM (e.g. group:oncall@example.com).",
+		Description: "Principals other than service accounts that may hold a role with run.routes.invoke, exactly " +
+			"as written in IAM (e.g. group:oncall@example.com).",
 	}},
 	check: func(r Resource, s settings) []string {
 		return eachGrant(r, func(g Grant) (msgs []string) {
-			if g.Role != "roles/run.invoker" {
+			p, known := s.roles.of(g.Role)
+			if !known || !p.Invokes() {
 				return nil
 			}
 			for _, m := range g.Members {
 				if !strings.HasPrefix(m, "serviceAccount:") && !slices.Contains(s.allowedMembers, m) {
-					msgs = append(msgs, fmt.Sprintf("%s grants roles/run.invoker to %s, which is not a service account", where(r), m))
+					msgs = append(msgs, fmt.Sprintf("%s grants %s to %s, which is not a service account; %s", where(r), g.Role, m, holding(p, roles.RunRoutesInvoke)))
 				}
 			}
 			return msgs
@@ -407,30 +459,39 @@ var runInvokerServiceAccountsOnly = ResourcePolicy{
 
 var impersonationGrantsExpire = ResourcePolicy{
 	Name: "impersonation-grants-expire",
-	Description: "An impersonation role granted to a person (user:...) expires: the grant carries an IAM " +
-		"condition request.time < timestamp(\"<RFC 3339 time>\"), so access taken for a task does not outlive it.",
+	Description: "A role that acts as service accounts, granted to a person (user:...), expires: the grant carries " +
+		"an IAM condition that is surely false from some time on, such as request.time < timestamp(\"<RFC 3339 " +
+		"time>\") alone or joined to others with &&, so access taken for a task does not outlive it. A condition " +
+		"this policy cannot read (anything beyond &&, ||, !, parentheses and comparisons) is reported too: it " +
+		"cannot judge when the grant ends.",
 	Remediation: "Give the grant a condition with a title (e.g. \"until 2027-01-31\") and the expression " +
-		"request.time < timestamp(\"2027-01-31T00:00:00Z\"), alone or joined to others with && (no ||, ! or ?:). " +
+		"request.time < timestamp(\"2027-01-31T00:00:00Z\"), alone or joined to others with &&. " +
 		"In the private-run-api stack config that is an impersonator entry {member, expires}. For lasting " +
 		"access, grant a group instead of a person.",
 	Level: policyx.EnforcementLevelAdvisory,
-	check: func(r Resource, _ settings) []string {
+	check: func(r Resource, s settings) []string {
 		return eachGrant(r, func(g Grant) (msgs []string) {
-			if !impersonationRoles[g.Role] || g.Condition != nil && !g.Condition.Known {
+			_, acts := s.roles.actsAsAccounts(g.Role)
+			if !acts || g.Condition != nil && !g.Condition.Known {
 				return nil
 			}
 			for _, m := range g.Members {
 				if !strings.HasPrefix(m, "user:") {
 					continue
 				}
-				switch {
-				case g.Condition == nil:
+				if g.Condition == nil {
 					msgs = append(msgs, fmt.Sprintf("%s grants %s to %s with no expiry", where(r), g.Role, m))
-				default:
-					if _, ok := Expiry(g.Condition.Expression); !ok {
-						msgs = append(msgs, fmt.Sprintf("%s grants %s to %s under condition %q (%s), which does not surely expire",
-							where(r), g.Role, m, g.Condition.Title, g.Condition.Expression))
-					}
+					continue
+				}
+				_, err := Expiry(g.Condition.Expression)
+				var unreadable *UnreadableError
+				switch {
+				case errors.As(err, &unreadable):
+					msgs = append(msgs, fmt.Sprintf("%s grants %s to %s under condition %q (%s), which %v: this policy cannot judge when the grant ends",
+						where(r), g.Role, m, g.Condition.Title, g.Condition.Expression, err))
+				case err != nil:
+					msgs = append(msgs, fmt.Sprintf("%s grants %s to %s under condition %q (%s), which %v",
+						where(r), g.Role, m, g.Condition.Title, g.Condition.Expression, err))
 				}
 			}
 			return msgs

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/policyx"
 )
 
@@ -16,12 +17,14 @@ const (
 
 var authzBucketIAMOnePolicy = StackPolicy{
 	Name: "authz-bucket-iam-one-policy",
-	Description: "A bucket an authz guard's role (a custom role in the stack holding only " + AuthzPermission +
-		") is granted on has its whole IAM as one gcp:storage/BucketIAMPolicy, with no BucketIAMBinding or " +
-		"BucketIAMMember on it, and the role is never granted on a project, folder or organization. A new " +
-		"bucket carries convenience bindings that give project owners, editors and viewers " + AuthzPermission +
-		", so they would pass the guard; only a whole policy removes them. On any bucket, a BucketIAMPolicy and " +
-		"partial bucket IAM overwrite each other on every update.",
+	Description: "A bucket an authz guard's role is granted on has its whole IAM as one gcp:storage/BucketIAMPolicy, " +
+		"with no BucketIAMBinding or BucketIAMMember on it, and the role is never granted partially or on a " +
+		"project, folder or organization. A guard's role is a custom role in the stack holding only " +
+		AuthzPermission + " (whatever its name), or a role the whole bucket policy of a private-run-api authz guard " +
+		"(" + AuthzGuardType + ") grants, such as one its authz.role names. A new bucket carries convenience " +
+		"bindings that give project owners, editors and viewers " + AuthzPermission + ", so they would pass the " +
+		"guard; only a whole policy removes them. On any bucket, a BucketIAMPolicy and partial bucket IAM " +
+		"overwrite each other on every update.",
 	Remediation: "Replace the bucket's gcp:storage/BucketIAMBinding and BucketIAMMember resources with one " +
 		"gcp:storage/BucketIAMPolicy whose policyData (render it with gcp.organizations.getIAMPolicy) lists " +
 		"every binding the bucket should have, the guard role's included. Grant the guard role only there.",
@@ -29,52 +32,52 @@ var authzBucketIAMOnePolicy = StackPolicy{
 	check: checkAuthzBuckets,
 }
 
-// guardRole is a custom role in the stack that holds only storage.buckets.get.
-type guardRole struct {
-	// name is the full role name when known (projects/p/roles/id, organizations/o/roles/id).
-	name, id string
+// AuthzGuardType is the private-run-api program's authz guard component (iam.AuthzGuardType):
+// every role its bucket policy grants is the guard's, even when the role is made elsewhere and
+// the stack holds no definition of it.
+const AuthzGuardType = "privateapi:iam:AuthzGuard"
+
+// parentTypes are the types of a resource's ancestors, from its URN
+// (urn:pulumi:<stack>::<project>::<parent type>$...$<type>::<name>).
+func parentTypes(urn string) []string {
+	u := resource.URN(urn)
+	if !u.IsValid() {
+		return nil // QualifiedType would panic
+	}
+	qualified := string(u.QualifiedType())
+	types := strings.Split(qualified, "$")
+	return types[:len(types)-1]
 }
 
-// guardRoles finds the stack's guard roles. A role's full name is an output; from inputs it is
-// built from project (or orgId) and roleId, and when project is left to the provider's default
-// only the role ID is matched.
-func guardRoles(rs []Resource) []guardRole {
-	var out []guardRole
+// guardRoles are the stack's authz guard roles: the custom roles that hold only
+// storage.buckets.get, whatever they are called, and what a guard component's bucket policy
+// grants.
+func guardRoles(rs []Resource) []customRole {
+	var out []customRole
+	for _, c := range customRolesOf(rs) {
+		if slices.Equal(slices.Compact(slices.Sorted(slices.Values(c.perms))), []string{AuthzPermission}) {
+			out = append(out, c)
+		}
+	}
 	for _, r := range rs {
-		if !slices.Contains(customRoleTypes, r.Type) {
+		if r.Type != tBucketIAMPolicy || !slices.Contains(parentTypes(r.URN), AuthzGuardType) {
 			continue
 		}
-		perms, unknown := strList(r.Properties.Get("permissions"))
-		if unknown || len(perms) != 1 || perms[0] != AuthzPermission {
+		gs, _, err := Grants(r)
+		if err != nil {
 			continue
 		}
-		id := str(r.Properties.Get("roleId"))
-		if !id.known || id.s == "" {
-			continue
+		for _, g := range gs {
+			if g.RoleKnown && g.Role != "" {
+				out = append(out, customRole{name: g.Role})
+			}
 		}
-		g := guardRole{id: id.s}
-		if n := str(r.Properties.Get("name")); n.known && strings.Contains(n.s, "/roles/") {
-			g.name = n.s
-		} else if p := str(r.Properties.Get("project")); p.known && p.s != "" {
-			g.name = "projects/" + p.s + "/roles/" + id.s
-		} else if o := str(r.Properties.Get("orgId")); o.known && o.s != "" {
-			g.name = "organizations/" + o.s + "/roles/" + id.s
-		}
-		out = append(out, g)
 	}
 	return out
 }
 
-func isGuardRole(roles []guardRole, role string) bool {
-	for _, g := range roles {
-		if g.name != "" && role == g.name {
-			return true
-		}
-		if g.name == "" && strings.HasPrefix(role, "projects/") && strings.HasSuffix(role, "/roles/"+g.id) {
-			return true
-		}
-	}
-	return false
+func isGuardRole(roles []customRole, role string) bool {
+	return slices.ContainsFunc(roles, func(c customRole) bool { return c.is(role) })
 }
 
 // bucketOf is the bucket an IAM resource targets: its name as the inputs give it, or "b/<name>"
@@ -183,4 +186,59 @@ func grantedRoles(r Resource) []string {
 		roles = append(roles, g.Role)
 	}
 	return roles
+}
+
+var customRoleGrants = StackPolicy{
+	Name: "custom-role-grants",
+	Description: "Grants of the stack's custom roles are held to the rules that judge a role by what it holds " +
+		"(impersonation-only-on-service-accounts, impersonation-only-to-named-principals, " +
+		"run-invoker-service-accounts-only, with their default config): a resource-level policy sees one grant " +
+		"and knows predefined roles only, so a custom role holding iam.serviceAccounts.getAccessToken or " +
+		"run.routes.invoke is judged here, with its permissions read from its IAMCustomRole in the stack.",
+	Remediation: "Follow the remediation of the policy named in brackets: grant the custom role on one service " +
+		"account, to named principals, or (for run.routes.invoke) to service accounts only; or take the " +
+		"permission out of the custom role.",
+	Level: policyx.EnforcementLevelMandatory,
+	check: checkCustomRoleGrants,
+}
+
+// roleAwarePolicies are the mandatory resource-level policies whose verdict depends on what a
+// granted role holds; custom-role-grants runs them again knowing the stack's custom roles.
+func roleAwarePolicies() []ResourcePolicy {
+	return []ResourcePolicy{impersonationOnServiceAccountsOnly, impersonationOnlyToNamedPrincipals, runInvokerServiceAccountsOnly}
+}
+
+// checkCustomRoleGrants reports what each role-aware policy finds once it knows the stack's
+// custom roles, beyond what it found without them (which the policy reports itself).
+func checkCustomRoleGrants(rs []Resource) []Finding {
+	custom := customRolesOf(rs)
+	if len(custom) == 0 {
+		return nil
+	}
+	var out []Finding
+	for _, p := range roleAwarePolicies() {
+		without, err := decode(p.Props, nil)
+		if err != nil {
+			panic(err) // defaults are valid by construction; TestEveryPolicyIsDescribed holds them to it
+		}
+		with := without
+		with.roles = roleSet{custom: custom}
+		for _, r := range rs {
+			if IAMKindOf(r.Type) == NotIAM {
+				continue
+			}
+			already := map[string]int{}
+			for _, m := range p.check(r, without) {
+				already[m]++
+			}
+			for _, m := range p.check(r, with) {
+				if already[m] > 0 {
+					already[m]--
+					continue
+				}
+				out = append(out, Finding{r.URN, "[" + p.Name + "] " + m})
+			}
+		}
+	}
+	return out
 }

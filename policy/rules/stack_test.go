@@ -3,6 +3,8 @@ package rules
 import (
 	"strings"
 	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/policyx"
 )
 
 func guardRoleRes(props map[string]any) Resource {
@@ -18,16 +20,43 @@ func guardBucket() Resource {
 		"name": "acme-dev-orders-api-authz", "uniformBucketLevelAccess": true, "publicAccessPrevention": "enforced"})
 }
 
+// stackCase is a stack policy's verdict on some resources: one substring per expected finding,
+// in order; none for a pass.
+type stackCase struct {
+	name string
+	rs   []Resource
+	want []string
+}
+
+func runStackCases(t *testing.T, p StackPolicy, cases []stackCase) {
+	t.Helper()
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := p.Check(c.rs)
+			var msgs []string
+			for _, f := range got {
+				msgs = append(msgs, f.Message+" @ "+f.URN)
+			}
+			if len(got) != len(c.want) {
+				t.Fatalf("%d findings, want %d:\n%s", len(got), len(c.want), strings.Join(msgs, "\n"))
+			}
+			for i, w := range c.want {
+				if !strings.Contains(got[i].Message, w) {
+					t.Errorf("finding %d = %q, want it to contain %q", i, got[i].Message, w)
+				}
+				if !strings.HasPrefix(got[i].URN, "urn:pulumi:") {
+					t.Errorf("finding %d names no resource: %q", i, got[i].URN)
+				}
+			}
+		})
+	}
+}
+
 func TestAuthzBucketIAMOnePolicy(t *testing.T) {
 	const bucket = "acme-dev-orders-api-authz"
 	guardPolicy := res(tBucketIAMPolicy, "authz-policy", map[string]any{
 		"bucket": bucket, "policyData": policyData(map[string]any{"role": guard, "members": []string{sa}})})
-	cases := []struct {
-		name string
-		rs   []Resource
-		// want are substrings, one per expected finding, in order.
-		want []string
-	}{
+	runStackCases(t, authzBucketIAMOnePolicy, []stackCase{
 		{name: "the guard's bucket with one policy passes", rs: []Resource{guardRoleRes(nil), guardBucket(), guardPolicy}},
 		{name: "the guard role granted by a BucketIAMBinding", rs: []Resource{guardRoleRes(nil), guardBucket(),
 			res(tBucketIAMBinding, "authz-members", map[string]any{"bucket": bucket, "role": guard, "members": []string{sa}})},
@@ -72,25 +101,127 @@ func TestAuthzBucketIAMOnePolicy(t *testing.T) {
 			res(tBucketIAMBinding, "b", map[string]any{"bucket": bucket, "role": guard, "members": []string{sa}})}},
 		{name: "a role made elsewhere cannot be recognised", rs: []Resource{guardBucket(),
 			res(tBucketIAMBinding, "b", map[string]any{"bucket": bucket, "role": guard, "members": []string{sa}})}},
+	})
+}
+
+// underGuard makes r a child of the private-run-api program's authz guard component, as its URN
+// says once the engine registers it.
+func underGuard(r Resource) Resource {
+	r.URN = "urn:pulumi:test::proj::" + AuthzGuardType + "$" + r.Type + "::" + r.Name
+	return r
+}
+
+// TestAuthzGuardRoleMadeElsewhere: with authz.role the stack holds no definition of the guard's
+// role; the guard's whole bucket policy says which role it is.
+func TestAuthzGuardRoleMadeElsewhere(t *testing.T) {
+	const (
+		bucket = "acme-dev-orders-api-authz"
+		role   = "projects/acme-dev/roles/made_by_bootstrap" // no "authz" in its name
+	)
+	policy := underGuard(res(tBucketIAMPolicy, "authz-policy", map[string]any{
+		"bucket": bucket, "policyData": policyData(map[string]any{"role": role, "members": []string{sa}})}))
+	runStackCases(t, authzBucketIAMOnePolicy, []stackCase{
+		{"the guard's own policy passes", []Resource{guardBucket(), policy}, nil},
+		{"a partial grant of the guard's role on another bucket", []Resource{guardBucket(), policy,
+			res(tBucketIAMMember, "extra", map[string]any{"bucket": "acme-dev-other", "role": role, "member": "user:a@acme.example"})},
+			[]string{`BucketIAMMember "extra" grants the authz guard role ` + role + ` as a partial grant`}},
+		{"the guard's role at project level", []Resource{guardBucket(), policy,
+			res(tProjectIAMMember, "everywhere", map[string]any{"project": "acme-dev", "role": role, "member": "group:devs@acme.example"})},
+			[]string{`IAMMember "everywhere" grants the authz guard role ` + role + ` at project level`}},
+		{"the same policy outside a guard says nothing about the role", []Resource{guardBucket(),
+			res(tBucketIAMPolicy, "authz-policy", map[string]any{
+				"bucket": bucket, "policyData": policyData(map[string]any{"role": role, "members": []string{sa}})}),
+			res(tProjectIAMMember, "everywhere", map[string]any{"project": "acme-dev", "role": role, "member": "group:devs@acme.example"})},
+			nil},
+	})
+	if got := parentTypes(policy.URN); len(got) != 1 || got[0] != AuthzGuardType {
+		t.Errorf("parentTypes(%s) = %v", policy.URN, got)
+	}
+	if got := parentTypes("not a urn"); len(got) != 0 {
+		t.Errorf("parentTypes of no URN = %v", got)
+	}
+}
+
+func TestCustomRoleGrants(t *testing.T) {
+	minter := res(tProjectRole, "minter", map[string]any{"project": "acme-dev", "roleId": "minter",
+		"permissions": []string{"iam.serviceAccounts.getAccessToken", "iam.serviceAccounts.get"}})
+	caller := res(tProjectRole, "caller", map[string]any{"roleId": "caller", "permissions": []string{"run.routes.invoke"}})
+	reader := res(tProjectRole, "reader", map[string]any{"project": "acme-dev", "roleId": "reader", "permissions": []string{"storage.objects.get"}})
+	runStackCases(t, customRoleGrants, []stackCase{
+		{"a custom role holding getAccessToken at project level", []Resource{minter,
+			res(tProjectIAMMember, "m", map[string]any{"project": "acme-dev", "role": "projects/acme-dev/roles/minter", "member": "group:ops@acme.example"})},
+			[]string{`[impersonation-only-on-service-accounts] IAMMember "m" grants projects/acme-dev/roles/minter at project level, over every service account in that project (to group:ops@acme.example); the role holds iam.serviceAccounts.getAccessToken`}},
+		{"on one account to a named group it passes", []Resource{minter,
+			res(tSAIAMMember, "m", map[string]any{"role": "projects/acme-dev/roles/minter", "member": "group:ops@acme.example"})}, nil},
+		{"on one account to a whole pool", []Resource{minter,
+			res(tSAIAMMember, "m", map[string]any{"role": "projects/acme-dev/roles/minter",
+				"member": "principalSet://iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/*"})},
+			[]string{"[impersonation-only-to-named-principals] "}},
+		{"a custom invoker role to a person, the role's project left to the provider", []Resource{caller,
+			res(tRunV2IAMMember, "i", map[string]any{"role": "projects/acme-prod/roles/caller", "member": "user:a@acme.example"})},
+			[]string{"[run-invoker-service-accounts-only] ServiceIamMember \"i\" grants projects/acme-prod/roles/caller to user:a@acme.example, which is not a service account"}},
+		{"a custom role holding nothing that matters", []Resource{reader,
+			res(tProjectIAMMember, "r", map[string]any{"role": "projects/acme-dev/roles/reader", "member": "user:a@acme.example"})}, nil},
+		{"a custom role of another project is not the stack's", []Resource{minter,
+			res(tProjectIAMMember, "m", map[string]any{"role": "projects/other/roles/minter", "member": "group:ops@acme.example"})}, nil},
+		{"what a resource-level policy finds is not reported again", []Resource{minter,
+			res(tProjectIAMMember, "tc", map[string]any{"role": "roles/iam.serviceAccountTokenCreator", "member": "group:ops@acme.example"})}, nil},
+		{"permissions unknown in a preview", []Resource{res(tProjectRole, "minter", map[string]any{"project": "acme-dev", "roleId": "minter", "permissions": unknown}),
+			res(tProjectIAMMember, "m", map[string]any{"role": "projects/acme-dev/roles/minter", "member": "group:ops@acme.example"})}, nil},
+	})
+}
+
+// TestIssue18Refused holds every grant issue 18 lists to a mandatory violation of CheckStack,
+// the pack's defaults: each passed with no violation before.
+func TestIssue18Refused(t *testing.T) {
+	onAccount := func(role, member string) Resource {
+		return res(tSAIAMMember, "m", map[string]any{
+			"serviceAccountId": "projects/acme-dev/serviceAccounts/orders-batch@acme-dev.iam.gserviceaccount.com", "role": role, "member": member})
+	}
+	project := func(role, member string) Resource {
+		return res(tProjectIAMMember, "m", map[string]any{"project": "acme-dev", "role": role, "member": member})
+	}
+	guardPolicy := underGuard(res(tBucketIAMPolicy, "authz-policy", map[string]any{
+		"bucket": "acme-dev-orders-api-authz", "policyData": policyData(map[string]any{"role": "projects/acme-dev/roles/fromBootstrap", "members": []string{sa}})}))
+	cases := []struct {
+		name, policy string
+		rs           []Resource
+	}{
+		{"run.servicesInvoker to a user", "run-invoker-service-accounts-only", []Resource{res(tRunV2IAMMember, "m", map[string]any{"role": "roles/run.servicesInvoker", "member": "user:a@acme.example"})}},
+		{"run.servicesInvoker to a group", "run-invoker-service-accounts-only", []Resource{res(tRunV2IAMMember, "m", map[string]any{"role": "roles/run.servicesInvoker", "member": "group:g@acme.example"})}},
+		{"run.developer to a user", "run-invoker-service-accounts-only", []Resource{project("roles/run.developer", "user:a@acme.example")}},
+		{"run.developer to a group", "run-invoker-service-accounts-only", []Resource{project("roles/run.developer", "group:g@acme.example")}},
+		{"project-level serviceAccountKeyAdmin", "impersonation-only-on-service-accounts", []Resource{project("roles/iam.serviceAccountKeyAdmin", sa)}},
+		{"project-level serviceAccountAdmin", "impersonation-only-on-service-accounts", []Resource{project("roles/iam.serviceAccountAdmin", sa)}},
+		{"project-level editor", "impersonation-only-on-service-accounts", []Resource{project("roles/editor", sa)}},
+		{"project-level custom role with getAccessToken", "custom-role-grants", []Resource{
+			res(tProjectRole, "r", map[string]any{"project": "acme-dev", "roleId": "tokens", "permissions": []string{"iam.serviceAccounts.getAccessToken"}}),
+			project("projects/acme-dev/roles/tokens", sa)}},
+		{"BucketAccessControl to allUsers", "no-public-principals", []Resource{res(tBucketAC, "a", map[string]any{"bucket": "b", "entity": "allUsers", "role": "READER"})}},
+		{"BucketAccessControl to allAuthenticatedUsers", "no-public-principals", []Resource{res(tBucketAC, "a", map[string]any{"bucket": "b", "entity": "allAuthenticatedUsers", "role": "READER"})}},
+		{"BucketACL to allUsers", "no-public-principals", []Resource{res(tBucketACL, "a", map[string]any{"bucket": "b", "roleEntities": []string{"READER:allUsers"}})}},
+		{"BucketACL to allAuthenticatedUsers", "no-public-principals", []Resource{res(tBucketACL, "a", map[string]any{"bucket": "b", "roleEntities": []string{"READER:allAuthenticatedUsers"}})}},
+		{"DefaultObjectAccessControl to allUsers", "no-public-principals", []Resource{res(tDefaultObjectAC, "a", map[string]any{"bucket": "b", "entity": "allUsers", "role": "READER"})}},
+		{"DefaultObjectAccessControl to allAuthenticatedUsers", "no-public-principals", []Resource{res(tDefaultObjectAC, "a", map[string]any{"bucket": "b", "entity": "allAuthenticatedUsers", "role": "READER"})}},
+		{"BigQuery DatasetAccess to allAuthenticatedUsers", "no-public-principals", []Resource{res(tDatasetAccess, "a", map[string]any{"datasetId": "d", "role": "READER", "specialGroup": "allAuthenticatedUsers"})}},
+		{"token creator to domain:gmail.com", "impersonation-only-to-named-principals", []Resource{onAccount("roles/iam.serviceAccountTokenCreator", "domain:gmail.com")}},
+		{"token creator to a whole pool", "impersonation-only-to-named-principals", []Resource{onAccount("roles/iam.serviceAccountTokenCreator",
+			"principalSet://iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/github/*")}},
+		{"partial grant of the guard's role named by authz.role", "authz-bucket-iam-one-policy", []Resource{guardPolicy,
+			// On a bucket of its own: a partial grant beside the guard's whole policy is refused anyway.
+			res(tBucketIAMBinding, "b", map[string]any{"bucket": "acme-dev-other", "role": "projects/acme-dev/roles/fromBootstrap", "members": []string{sa}})}},
+		{"project-level grant of the guard's role named by authz.role", "authz-bucket-iam-one-policy", []Resource{guardPolicy,
+			project("projects/acme-dev/roles/fromBootstrap", sa)}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			got := authzBucketIAMOnePolicy.Check(c.rs)
-			var msgs []string
-			for _, f := range got {
-				msgs = append(msgs, f.Message+" @ "+f.URN)
-			}
-			if len(got) != len(c.want) {
-				t.Fatalf("%d findings, want %d:\n%s", len(got), len(c.want), strings.Join(msgs, "\n"))
-			}
-			for i, w := range c.want {
-				if !strings.Contains(got[i].Message, w) {
-					t.Errorf("finding %d = %q, want it to contain %q", i, got[i].Message, w)
-				}
-				if !strings.HasPrefix(got[i].URN, "urn:pulumi:") {
-					t.Errorf("finding %d names no resource: %q", i, got[i].URN)
+			vs := CheckStack(c.rs)
+			for _, v := range vs {
+				if v.Policy == c.policy && v.Level == policyx.EnforcementLevelMandatory {
+					return
 				}
 			}
+			t.Errorf("no mandatory %s violation: %v", c.policy, vs)
 		})
 	}
 }
