@@ -14,6 +14,7 @@ package tests
 
 import (
 	"fmt"
+	"io/fs"
 	"maps"
 	"os"
 	"runtime"
@@ -55,14 +56,32 @@ func (m *benchMocks) NewResource(args pulumi.MockResourceArgs) (string, resource
 
 // runProgram runs the whole program once, as `pulumi up` would (warnings and exports go to the
 // context), on the given mocks.
-func runProgram(cfg map[string]string, keys []string, m pulumi.MockResourceMonitor) error {
+func runProgram(in benchInput, m pulumi.MockResourceMonitor) error {
 	return pulumi.RunErr(func(ctx *pulumi.Context) error {
 		return stack.RunWith(ctx, program.Options{
 			Now:        func() time.Time { return fixedNow },
 			Warn:       func(string) {},
-			ConfigKeys: keys,
+			ConfigKeys: in.keys,
+			Files:      in.files,
 		})
-	}, pulumi.WithMocks(project, stackName, m), func(info *pulumi.RunInfo) { info.Config = cfg })
+	}, pulumi.WithMocks(project, stackName, m), func(info *pulumi.RunInfo) { info.Config = in.cfg })
+}
+
+// benchInput is one generated stack as the benchmarks run it: its callers in caller files on
+// disk (so that reading them is counted), its config, and the floor derived from it.
+type benchInput struct {
+	cfg   map[string]string
+	keys  []string
+	files fs.FS
+	floor *floorStack
+}
+
+func newBenchInput(tb testing.TB, n int) benchInput {
+	tb.Helper()
+	cfg, root := genCallers(n).inFiles(tb)
+	in := benchInput{cfg: cfg, keys: slices.Sorted(maps.Keys(cfg)), files: os.DirFS(root)}
+	in.floor = deriveFloor(tb, in)
+	return in
 }
 
 // runFloor runs the floor once on the given mocks.
@@ -101,11 +120,11 @@ func (c *callRecorder) Call(args pulumi.MockCallArgs) (resource.PropertyMap, err
 	return c.Mocks.Call(args)
 }
 
-// deriveFloor runs the program once on cfg under recording mocks and returns its floor.
-func deriveFloor(tb testing.TB, cfg map[string]string) *floorStack {
+// deriveFloor runs the program once on in under recording mocks and returns its floor.
+func deriveFloor(tb testing.TB, in benchInput) *floorStack {
 	tb.Helper()
 	rec := &callRecorder{Mocks: newMocks(false)}
-	if err := runProgram(cfg, slices.Sorted(maps.Keys(cfg)), rec); err != nil {
+	if err := runProgram(in, rec); err != nil {
 		tb.Fatalf("program failed: %v", err)
 	}
 	f := &floorStack{calls: rec.calls}
@@ -172,9 +191,9 @@ func (f *floorStack) run(ctx *pulumi.Context) error {
 // only the components (a fixed four) and the program's own work are missing.
 func TestFloorReplaysTheProgramsRegistrations(t *testing.T) {
 	for _, n := range []int{10, 100} {
-		cfg := genCallers(n).raw(t)
-		prog := mustRun(t, cfg, runOpts{})
-		f := deriveFloor(t, cfg)
+		cfg, root := genCallers(n).inFiles(t)
+		prog := mustRun(t, cfg, runOpts{root: root})
+		f := newBenchInput(t, n).floor
 		fm := newMocks(false)
 		if err := runFloor(f, cfg, fm); err != nil {
 			t.Fatalf("n=%d: floor failed: %v", n, err)
@@ -218,32 +237,26 @@ func reportScale(b *testing.B, m *benchMocks) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/n/custom, "ns/resource")
 }
 
-// BenchmarkProgram is the whole program under mocks.
+// BenchmarkProgram is the whole program under mocks, reading its caller files.
 func BenchmarkProgram(b *testing.B) {
-	benchRegistrations(b, func(_ *floorStack, cfg map[string]string, keys []string, m *benchMocks) error {
-		return runProgram(cfg, keys, m)
-	})
+	benchRegistrations(b, func(in benchInput, m *benchMocks) error { return runProgram(in, m) })
 }
 
 // BenchmarkFloor is the same cloud resources registered flat.
 func BenchmarkFloor(b *testing.B) {
-	benchRegistrations(b, func(f *floorStack, cfg map[string]string, _ []string, m *benchMocks) error {
-		return runFloor(f, cfg, m)
-	})
+	benchRegistrations(b, func(in benchInput, m *benchMocks) error { return runFloor(in.floor, in.cfg, m) })
 }
 
 // benchRegistrations benchmarks register (the program or the floor) on the generated stack of
-// each bench size, given as its floor, its config and the config's keys, and reports its scale.
-func benchRegistrations(b *testing.B, register func(f *floorStack, cfg map[string]string, keys []string, m *benchMocks) error) {
+// each bench size and reports its scale.
+func benchRegistrations(b *testing.B, register func(in benchInput, m *benchMocks) error) {
 	for _, n := range benchSizes {
-		cfg := genCallers(n).raw(b)
-		f := deriveFloor(b, cfg)
-		keys := slices.Sorted(maps.Keys(cfg))
+		in := newBenchInput(b, n)
 		b.Run(fmt.Sprintf("callers=%d", n), func(b *testing.B) {
 			b.ReportAllocs()
 			m := &benchMocks{}
 			for b.Loop() {
-				if err := register(f, cfg, keys, m); err != nil {
+				if err := register(in, m); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -259,9 +272,7 @@ func benchRegistrations(b *testing.B, register func(f *floorStack, cfg map[strin
 // pair plus the two forced collections.
 func BenchmarkOverhead(b *testing.B) {
 	for _, n := range benchSizes {
-		cfg := genCallers(n).raw(b)
-		f := deriveFloor(b, cfg)
-		keys := slices.Sorted(maps.Keys(cfg))
+		in := newBenchInput(b, n)
 		b.Run(fmt.Sprintf("callers=%d", n), func(b *testing.B) {
 			pm, fm := &benchMocks{}, &benchMocks{}
 			var progT, floorT, progCPU, floorCPU time.Duration
@@ -278,8 +289,8 @@ func BenchmarkOverhead(b *testing.B) {
 				*cpu += c1 - c0
 			}
 			for b.Loop() {
-				measure(&progT, &progCPU, func() error { return runProgram(cfg, keys, pm) })
-				measure(&floorT, &floorCPU, func() error { return runFloor(f, cfg, fm) })
+				measure(&progT, &progCPU, func() error { return runProgram(in, pm) })
+				measure(&floorT, &floorCPU, func() error { return runFloor(in.floor, in.cfg, fm) })
 			}
 			if pm.custom.Load() != fm.custom.Load() {
 				b.Fatalf("program registered %d cloud resources, floor %d", pm.custom.Load(), fm.custom.Load())
@@ -324,16 +335,17 @@ func processCPU() (time.Duration, bool) {
 	return time.Duration(user+sys) * 10 * time.Millisecond, true
 }
 
-// BenchmarkValidate is config decoding and validation (config.Load) alone.
+// BenchmarkValidate is config decoding, reading the caller files, and validation alone.
 func BenchmarkValidate(b *testing.B) {
 	for _, n := range benchSizes {
-		cfg := genCallers(n).raw(b)
+		cfg, root := genCallers(n).inFiles(b)
 		keys := slices.Sorted(maps.Keys(cfg))
+		files := os.DirFS(root)
 		b.Run(fmt.Sprintf("callers=%d", n), func(b *testing.B) {
 			b.ReportAllocs()
 			src := config.MapSource(cfg)
 			for b.Loop() {
-				if _, err := config.Load(project, src, keys); err != nil {
+				if _, err := config.LoadWithFiles(project, src, keys, files); err != nil {
 					b.Fatal(err)
 				}
 			}
