@@ -15,7 +15,7 @@ import (
 // Keys are the stack config keys this program reads, in the project's namespace
 // (`<project>:<key>` in Pulumi.<stack>.yaml). Any other key in that namespace is an error, so a
 // typo such as `caller:` is reported instead of silently ignored.
-var Keys = []string{KeyService, KeyImpersonators, KeyCallers, KeyCallersDir, KeyAuthz, KeyEnableAPIs, KeyLabels}
+var Keys = []string{KeyService, KeyImpersonators, KeyCallers, KeyCallersDir, KeyCallersProject, KeyAuthz, KeyEnableAPIs, KeyLabels}
 
 const (
 	KeyService       = "service"
@@ -24,6 +24,8 @@ const (
 	// KeyCallersDir names a directory of caller files, relative to the project root (see
 	// callerfiles.go).
 	KeyCallersDir = "callersDir"
+	// KeyCallersProject is the project the caller accounts are created in (default gcp:project).
+	KeyCallersProject = "callersProject"
 	KeyAuthz      = "authz"
 	KeyEnableAPIs = "enableApis"
 	KeyLabels     = "labels"
@@ -49,6 +51,10 @@ type Config struct {
 	Callers []Caller
 	// CallersDir is the directory of caller files, "" for none.
 	CallersDir string
+	// CallersProject is the project the program creates caller accounts in; "" for Project. In
+	// a project of their own, where nothing but caller accounts lives, the deploy identity's
+	// service-account permissions reach those accounts and nothing else.
+	CallersProject string
 	Authz      Authz
 	// EnableAPIs enables the Google APIs the program needs (never disabling them on destroy).
 	EnableAPIs bool

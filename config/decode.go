@@ -111,6 +111,9 @@ func decode(namespace string, src Source, allKeys []string, files fs.FS) (*Confi
 			}
 		}
 	}
+	if raw, ok := get(KeyCallersProject); ok {
+		decodeInto(&ps, diag.NewPath(KeyCallersProject), jsonString(raw), &cfg.CallersProject, "a project ID")
+	}
 	if raw, ok := get(KeyCallersDir); ok && decodeInto(&ps, diag.NewPath(KeyCallersDir), jsonString(raw), &cfg.CallersDir, "a directory relative to Pulumi.yaml, e.g. callers") {
 		cfg.Callers = append(cfg.Callers, readCallerFiles(&ps, broken, files, cfg.CallersDir)...)
 	}

@@ -154,5 +154,14 @@ func (c *Config) CallerEmail(caller Caller) string {
 	if caller.External() {
 		return caller.Email
 	}
-	return gcp.AccountEmail(c.Project, caller.Name)
+	return gcp.AccountEmail(c.CallerAccountsProject(), caller.Name)
+}
+
+// CallerAccountsProject is the project the program creates caller accounts in: callersProject,
+// or gcp:project.
+func (c *Config) CallerAccountsProject() string {
+	if c.CallersProject != "" {
+		return c.CallersProject
+	}
+	return c.Project
 }

@@ -68,6 +68,9 @@ func validateProject(ps *problems, c *Config) {
 	case !gcp.ProjectID.MatchString(c.Project):
 		ps.Add(diag.Invalid, diag.NewPath(KeyGCPProject), c.Project, "is not a project ID (6-30 chars of a-z, 0-9 and \"-\", starting with a letter)", "use the project ID, not its name or number")
 	}
+	if p := c.CallersProject; p != "" && !gcp.ProjectID.MatchString(p) {
+		ps.Add(diag.Invalid, diag.NewPath(KeyCallersProject), p, "is not a project ID (6-30 chars of a-z, 0-9 and \"-\", starting with a letter)", "use the ID of the project that holds the caller accounts, or leave callersProject out to keep them in gcp:project")
+	}
 }
 
 func validateService(ps *problems, c *Config) {

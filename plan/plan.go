@@ -42,6 +42,12 @@ const APISecretManager = "secretmanager.googleapis.com"
 // prints it, so the two cannot disagree.
 type Stack struct {
 	Project string
+	// CallersProject is where the caller accounts are created: Project unless config names
+	// another (callersProject).
+	CallersProject string
+	// CallersAPIs are the APIs enabled in CallersProject when it is not Project: the accounts and
+	// impersonation need IAM and IAM Credentials there.
+	CallersAPIs []string
 	Service Service
 	// Callers are sorted by name, so nothing depends on the order of the config list.
 	Callers []Caller
@@ -202,8 +208,9 @@ type Bucket struct {
 // past expiry grants nothing and adds a warning, so a deploy never fails because a date went by.
 func Resolve(c *config.Config, now time.Time) *Stack {
 	p := &Stack{
-		Project:    c.Project,
-		EnableAPIs: c.EnableAPIs,
+		Project:        c.Project,
+		CallersProject: c.CallerAccountsProject(),
+		EnableAPIs:     c.EnableAPIs,
 		APIs:       append([]string(nil), APIs...),
 		Labels:     c.Labels,
 	}
@@ -256,7 +263,7 @@ func Resolve(c *config.Config, now time.Time) *Stack {
 		cp := Caller{
 			Name:        caller.Name,
 			Description: caller.Description,
-			Account:     NewAccount(c.Project, caller.Name, email),
+			Account:     NewAccount(p.CallersProject, caller.Name, email),
 			Created:     !caller.External(),
 			Invoke:      caller.Invokes(),
 			Authz:       caller.Authz,
@@ -306,9 +313,16 @@ func Resolve(c *config.Config, now time.Time) *Stack {
 	if len(p.Invokers) == 0 {
 		p.Warnings.Warn(diag.Required, diag.NewPath(config.KeyCallers), "", "no caller may invoke the private service: no roles/run.invoker binding is declared, so only project owners and editors can call it", "give a caller invoke: true (the default) when the service should be called")
 	}
-	if created+1 > gcp.ServiceAccountQuota { // the runtime account counts against the quota too
-		p.Warnings.Warn(diag.TooMany, diag.NewPath(config.KeyCallers), fmt.Sprint(created), fmt.Sprintf("caller accounts plus the runtime account exceed the default quota of %d service accounts per project", gcp.ServiceAccountQuota), "request more in the console (IAM & Admin > Quotas, \"Service accounts\") before `pulumi up`")
+	inQuota, what := created, "caller accounts"
+	if p.CallersProject != p.Project {
+		p.CallersAPIs = []string{"iam.googleapis.com", "iamcredentials.googleapis.com"}
+	} else {
+		inQuota, what = created+1, "caller accounts plus the runtime account" // one project's quota
 	}
+	if inQuota > gcp.ServiceAccountQuota {
+		p.Warnings.Warn(diag.TooMany, diag.NewPath(config.KeyCallers), fmt.Sprint(created), fmt.Sprintf("%s exceed the default quota of %d service accounts per project (%s)", what, gcp.ServiceAccountQuota, p.CallersProject), "request more in the console (IAM & Admin > Quotas, \"Service accounts\") before `pulumi up`")
+	}
+
 	return p
 }
 

@@ -49,6 +49,14 @@ func Declare(ctx *pulumi.Context, st *plan.Stack) (program.Outputs, error) {
 		}
 		apiDeps = apis.Resources
 	}
+	callerDeps := apiDeps
+	if st.EnableAPIs && len(st.CallersAPIs) > 0 {
+		apis, err := services.NewAPIs(ctx, "apis-"+st.CallersProject, &services.APIsArgs{Project: st.CallersProject, Services: st.CallersAPIs})
+		if err != nil {
+			return nil, err
+		}
+		callerDeps = append(append([]pulumi.Resource(nil), apiDeps...), apis.Resources...)
+	}
 
 	var callerAccounts []*iam.AccountArgs
 	for _, c := range st.Callers {
@@ -60,12 +68,12 @@ func Declare(ctx *pulumi.Context, st *plan.Stack) (program.Outputs, error) {
 			desc = "Caller of " + st.Service.Name + "."
 		}
 		callerAccounts = append(callerAccounts, &iam.AccountArgs{
-			Project:     st.Project,
+			Project:     st.CallersProject,
 			Account:     c.Account,
 			DisplayName: "Caller " + c.Name,
 			Description: desc,
 			IAMBindings: iamBindings(c.AccountBindings()),
-			DependsOn:   apiDeps,
+			DependsOn:   callerDeps,
 		})
 	}
 	// Registered even with no created caller, so that onboarding the first one adds only its own

@@ -90,17 +90,29 @@ func TestInvariants(t *testing.T) {
 				if len(r.Resources) == 0 {
 					t.Fatal("nothing registered")
 				}
-				checkInvariants(t, r, cfg["gcp:project"])
+				checkInvariants(t, r, cfg)
 			})
 		}
 	}
 }
 
-func checkInvariants(t *testing.T, r *result, project string) {
+func checkInvariants(t *testing.T, r *result, cfg map[string]string) {
 	t.Helper()
+	project := cfg["gcp:project"]
+	// Resources land in the stack's project, or (caller accounts, their policies and the APIs
+	// they need) in callersProject when the stack names one.
+	projects := map[string]bool{project: true}
+	var callersProject string
+	if raw, ok := cfg["private-run-api:callersProject"]; ok {
+		callersProject = strings.Trim(raw, `"`)
+		projects[callersProject] = true
+	}
 	accounts := map[string]mocktest.Resource{} // member -> account resource
 	for _, a := range r.ByType(tAccount) {
-		accounts["serviceAccount:"+gcp.AccountEmail(project, a.Str("accountId"))] = a
+		accounts["serviceAccount:"+gcp.AccountEmail(a.Str("project"), a.Str("accountId"))] = a
+		if a.Str("project") != project && !strings.Contains(a.Parent, tComponentCall) {
+			t.Errorf("account %s is in %s: only caller accounts may live in callersProject", a.Name, a.Str("project"))
+		}
 	}
 	// Every account the program creates has its whole IAM policy owned, exactly once; nothing
 	// else binds on an account.
@@ -109,7 +121,7 @@ func checkInvariants(t *testing.T, r *result, project string) {
 		policies[x.Str("serviceAccountId")]++
 	}
 	for _, a := range r.ByType(tAccount) {
-		name := "projects/" + a.Str("project") + "/serviceAccounts/" + gcp.AccountEmail(project, a.Str("accountId"))
+		name := "projects/" + a.Str("project") + "/serviceAccounts/" + gcp.AccountEmail(a.Str("project"), a.Str("accountId"))
 		if policies[name] != 1 {
 			t.Errorf("account %s has %d whole IAM policies, want 1", a.Name, policies[name])
 		}
@@ -133,7 +145,7 @@ func checkInvariants(t *testing.T, r *result, project string) {
 		if !allowedTypes[x.Type] {
 			t.Errorf("unexpected resource type %s (%s): only resource-level IAM is allowed", x.Type, x.Name)
 		}
-		if x.Custom && x.Type != tBucketPolicy && x.Type != tAccountPolicy && x.Type != tSecretIAM && x.Str("project") != project {
+		if x.Custom && x.Type != tBucketPolicy && x.Type != tAccountPolicy && x.Type != tSecretIAM && !projects[x.Str("project")] {
 			t.Errorf("%s %s: project %q, want %q set explicitly", x.Type, x.Name, x.Str("project"), project)
 		}
 		switch x.Type {

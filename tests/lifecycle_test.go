@@ -199,7 +199,7 @@ func TestLifecycleTraps(t *testing.T) {
 			t.Run(name, func(t *testing.T) {
 				r := mustRun(t, stackYAML(t, tc.yaml), runOpts{dryRun: dry})
 				tc.check(t, r)
-				checkInvariants(t, r, stackYAML(t, tc.yaml)["gcp:project"])
+				checkInvariants(t, r, stackYAML(t, tc.yaml))
 			})
 		}
 	}

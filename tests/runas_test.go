@@ -71,7 +71,7 @@ func TestRunAsGrantsLandInTheAccountsPolicy(t *testing.T) {
 `)
 	for _, dry := range []bool{false, true} {
 		r := mustRun(t, cfg, runOpts{dryRun: dry})
-		checkInvariants(t, r, "acme-test")
+		checkInvariants(t, r, cfg)
 		checkReportMatchesProgram(t, r, cfg)
 		grants := accountGrants(t, r)
 		for name, want := range map[string][]string{

@@ -130,7 +130,7 @@ func checkStackProperties(t *testing.T, name string, cfg map[string]string) {
 	}
 	for _, dry := range []bool{false, true} {
 		r := mustRun(t, cfg, runOpts{dryRun: dry})
-		checkInvariants(t, r, cfg["gcp:project"])
+		checkInvariants(t, r, cfg)
 		checkReportMatchesProgram(t, r, cfg)
 		rev := cfg
 		for _, key := range []string{"private-run-api:callers", "private-run-api:impersonators"} {
