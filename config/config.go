@@ -26,9 +26,9 @@ const (
 	KeyCallersDir = "callersDir"
 	// KeyCallersProject is the project the caller accounts are created in (default gcp:project).
 	KeyCallersProject = "callersProject"
-	KeyAuthz      = "authz"
-	KeyEnableAPIs = "enableApis"
-	KeyLabels     = "labels"
+	KeyAuthz          = "authz"
+	KeyEnableAPIs     = "enableApis"
+	KeyLabels         = "labels"
 
 	// KeyGCPProject and KeyGCPRegion are the provider's own keys; the program reads them so that
 	// emails and locations can be computed up front and shown in a preview.
@@ -55,7 +55,7 @@ type Config struct {
 	// a project of their own, where nothing but caller accounts lives, the deploy identity's
 	// service-account permissions reach those accounts and nothing else.
 	CallersProject string
-	Authz      Authz
+	Authz          Authz
 	// EnableAPIs enables the Google APIs the program needs (never disabling them on destroy).
 	EnableAPIs bool
 	// Labels go on every resource that takes labels.

@@ -48,7 +48,7 @@ type Stack struct {
 	// CallersAPIs are the APIs enabled in CallersProject when it is not Project: the accounts and
 	// impersonation need IAM and IAM Credentials there.
 	CallersAPIs []string
-	Service Service
+	Service     Service
 	// Callers are sorted by name, so nothing depends on the order of the config list.
 	Callers []Caller
 	// Invokers are the members of the one roles/run.invoker binding on the service, sorted.
@@ -211,8 +211,8 @@ func Resolve(c *config.Config, now time.Time) *Stack {
 		Project:        c.Project,
 		CallersProject: c.CallerAccountsProject(),
 		EnableAPIs:     c.EnableAPIs,
-		APIs:       append([]string(nil), APIs...),
-		Labels:     c.Labels,
+		APIs:           append([]string(nil), APIs...),
+		Labels:         c.Labels,
 	}
 	runtimeEmail := c.RuntimeEmail()
 	p.Service = Service{
