@@ -35,7 +35,8 @@ import (
 // with the service name as the first label of the host and the project (AudienceLabel) as the
 // second. Two audiences of that form are equal only when service and project are: the one
 // service in one project, deployed in several regions or behind one load balancer, is what may
-// share a value, and nothing else this program deploys can. (A looser rule, "contains both
+// share a value, and nothing else this program deploys can. (A service made another way may
+// still declare any string; only the invoker grant limits what a replayed token can call.) (A looser rule, "contains both
 // names", would not be enough: service "orders" and service "orders-api" of one project could
 // both declare https://orders-api.orders.<project>.example.) Besides:
 //   - https only, a host and nothing else: no path, port, query, fragment or user, and no trailing

@@ -308,6 +308,36 @@ func TestRunBadToken(t *testing.T) {
 	}
 }
 
+// serviceAccountKey writes a key file of orders-batch@acme-test whose token exchange goes to
+// tokenURI, points GOOGLE_APPLICATION_CREDENTIALS at it (Google's libraries read the real
+// environment; the old auth path, which the doctor's -online takes), and returns the environment
+// run sees.
+func serviceAccountKey(t *testing.T, dir, tokenURI string) func(string) string {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	adc, _ := json.Marshal(map[string]string{
+		"type": "service_account", "client_email": "orders-batch@acme-test.iam.gserviceaccount.com", "private_key_id": "k1",
+		"private_key": string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})), "token_uri": tokenURI,
+	})
+	keyFile := filepath.Join(dir, "key.json")
+	write(t, keyFile, string(adc))
+	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", keyFile)
+	t.Setenv("GOOGLE_API_GO_EXPERIMENTAL_ENABLE_NEW_AUTH_LIB", "")
+	return func(k string) string {
+		if k == "GOOGLE_APPLICATION_CREDENTIALS" {
+			return keyFile
+		}
+		return ""
+	}
+}
+
 // TestRunOnlineTimeout checks that -timeout reaches the online check: a service account key whose
 // token endpoint never answers must end in a timeout finding, not a hang.
 func TestRunOnlineTimeout(t *testing.T) {
@@ -323,27 +353,7 @@ func TestRunOnlineTimeout(t *testing.T) {
 	}))
 	t.Cleanup(hang.Close)
 	t.Cleanup(func() { close(release) })
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	adc, _ := json.Marshal(map[string]string{
-		"type": "service_account", "client_email": "orders-batch@acme-test.iam.gserviceaccount.com", "private_key_id": "k1",
-		"private_key": string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})), "token_uri": hang.URL + "/token",
-	})
-	keyFile := filepath.Join(testDir, "key.json")
-	write(t, keyFile, string(adc))
-	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", keyFile)
-	env := func(k string) string {
-		if k == "GOOGLE_APPLICATION_CREDENTIALS" {
-			return keyFile
-		}
-		return ""
-	}
+	env := serviceAccountKey(t, testDir, hang.URL+"/token")
 
 	done := make(chan int, 1)
 	var stdout, stderr bytes.Buffer
@@ -405,28 +415,7 @@ func TestRunOnlineCustomAudience(t *testing.T) {
 		}
 	}))
 	t.Cleanup(srv.Close)
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	adc, _ := json.Marshal(map[string]string{
-		"type": "service_account", "client_email": "orders-batch@acme-test.iam.gserviceaccount.com", "private_key_id": "k1",
-		"private_key": string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})), "token_uri": srv.URL + "/token",
-	})
-	keyFile := filepath.Join(testDir, "key.json")
-	write(t, keyFile, string(adc))
-	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", keyFile)
-	t.Setenv("GOOGLE_API_GO_EXPERIMENTAL_ENABLE_NEW_AUTH_LIB", "")
-	env := func(k string) string {
-		if k == "GOOGLE_APPLICATION_CREDENTIALS" {
-			return keyFile
-		}
-		return ""
-	}
+	env := serviceAccountKey(t, testDir, srv.URL+"/token")
 	for _, tc := range []struct {
 		name  string
 		extra []string
