@@ -438,6 +438,60 @@ func TestCompare(t *testing.T) {
 	}
 }
 
+// TestCompareAudiences: the custom audiences are part of what the service accepts, so a change
+// to them is a changed service (~), shown with both lists; reordering them is none.
+func TestCompareAudiences(t *testing.T) {
+	const (
+		one = "https://orders-api.acme-test.internal"
+		two = "https://orders-api.acme-test.api.acme.example"
+	)
+	withAudiences := func(list string) string {
+		return edit(t, base, "    name: orders-api\n", "    name: orders-api\n    audiences: "+list+"\n")
+	}
+	const detail = "region us-central1, ingress INGRESS_TRAFFIC_ALL, runs as orders-api-run@acme-test.iam.gserviceaccount.com"
+	tests := []struct {
+		name       string
+		base, head string
+		// line is the text diff's line for the service, "" when the diff must be empty.
+		line string
+	}{
+		{"add audiences", base, withAudiences("[" + one + ", " + two + "]"),
+			"~ service orders-api: " + detail + " -> " + detail + "; accepts ID tokens for its URL and the custom audiences " + two + ", " + one},
+		{"remove them", withAudiences("[" + one + "]"), base,
+			"~ service orders-api: " + detail + "; accepts ID tokens for its URL and the custom audiences " + one + " -> " + detail},
+		{"replace one", withAudiences("[" + one + "]"), withAudiences("[" + two + "]"),
+			"~ service orders-api: " + detail + "; accepts ID tokens for its URL and the custom audiences " + one + " -> " + detail + "; accepts ID tokens for its URL and the custom audiences " + two},
+		{"reorder them: no change", withAudiences("[" + one + ", " + two + "]"), withAudiences("[" + two + ", " + one + "]"), ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.base == tc.head {
+				t.Fatal("head equals base: the edit did nothing")
+			}
+			d := Compare(report(t, tc.base), report(t, tc.head), "base", "head")
+			if len(d.Grants) != 0 {
+				t.Errorf("audiences changed grants: %v", d.Grants)
+			}
+			var buf bytes.Buffer
+			if err := WriteDiff(&buf, d, Text); err != nil {
+				t.Fatal(err)
+			}
+			if tc.line == "" {
+				if d.Changed || len(d.Inventory) != 0 {
+					t.Errorf("want no change, got:\n%s", buf.String())
+				}
+				return
+			}
+			if len(d.Inventory) != 1 || d.Inventory[0].Change != Changed || d.Inventory[0].Kind != KindService || !d.Changed {
+				t.Fatalf("want one changed service, got %+v", d.Inventory)
+			}
+			if !strings.Contains(buf.String(), "\n  "+tc.line+"\n") {
+				t.Errorf("text diff lacks the line\n  %s\ngot:\n%s", tc.line, buf.String())
+			}
+		})
+	}
+}
+
 func TestCompareFromNothingAddsEverything(t *testing.T) {
 	head := report(t, base)
 	d := Compare(Build("test", nil, at), head, "new stack", "head")

@@ -156,8 +156,7 @@ func Build(stack string, st *plan.Stack, at time.Time) Report {
 	if st.Service.Name != "" {
 		rt := st.Service.Runtime
 		r.Inventory = append(r.Inventory,
-			Item{Kind: KindService, Name: st.Service.Name, Resource: svc.Resource,
-				Detail: "region " + st.Service.Region + ", ingress " + st.Service.Ingress + ", runs as " + rt.Email},
+			Item{Kind: KindService, Name: st.Service.Name, Resource: svc.Resource, Detail: serviceDetail(st.Service)},
 		)
 		if st.Service.RuntimeCreated {
 			r.Inventory = append(r.Inventory, Item{Kind: KindServiceAccount, Name: rt.Email, Resource: accountTarget(rt).Resource,
@@ -286,6 +285,18 @@ func FormatExpiry(t *time.Time) string {
 		return "never"
 	}
 	return t.UTC().Format(time.RFC3339)
+}
+
+// serviceDetail is what the service accepts and how it runs: its region, ingress and runtime
+// account, and its custom audiences when it has any. The audiences are part of the compared
+// detail: each one is a token other services may also accept (see config/audiences.go), so
+// adding, removing or changing one is an access change.
+func serviceDetail(s plan.Service) string {
+	d := "region " + s.Region + ", ingress " + s.Ingress + ", runs as " + s.Runtime.Email
+	if len(s.Audiences) > 0 {
+		d += "; accepts ID tokens for its URL and the custom audiences " + strings.Join(s.Audiences, ", ")
+	}
+	return d
 }
 
 func runtimeDetail(st *plan.Stack) string {

@@ -86,6 +86,10 @@ type Service struct {
 	// ImageOwner says who changes the running image after the first deploy: ImageOwnerStack
 	// (default) or ImageOwnerPipeline.
 	ImageOwner string `json:"imageOwner,omitempty"`
+	// Audiences are custom ID-token audiences the service accepts besides its URL, each of the
+	// form https://<name>.<project>.<domain> (see audiences.go). The first is the one the
+	// outputs, the invoke commands and the doctor use.
+	Audiences []string `json:"audiences,omitempty"`
 
 	// Secrets are read from Secret Manager as env vars or files (see runtime.go).
 	Secrets []Secret `json:"secrets,omitempty"`

@@ -109,9 +109,11 @@ type SecretRef struct {
 	Key string
 }
 
-// validateRuntime checks the service's secrets, VPC, resources, behaviour and probes.
+// validateRuntime checks the service's custom audiences, secrets, VPC, resources, behaviour and
+// probes.
 func validateRuntime(ps *problems, c *Config) {
 	s := c.Service
+	validateAudiences(ps, c)
 	validateSecrets(ps, c)
 	if s.VPC != nil {
 		validateVPC(ps, *s.VPC)

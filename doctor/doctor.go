@@ -56,7 +56,7 @@ func Diagnose(req Request) (*Report, error) {
 		d.me = me
 	}
 	d.creds = Locate(req.Env, isFile)
-	d.r = &Report{Stack: req.Stack, Caller: d.caller, Credentials: d.creds}
+	d.r = &Report{Stack: req.Stack, Caller: d.caller, Service: st.Service, Credentials: d.creds}
 
 	d.stackFindings()
 	d.credentialFindings()
@@ -257,6 +257,17 @@ func (d *diag) stackFindings() {
 		d.r.add(Warning, "The service accepts internal and load-balancer traffic only: call it through the load balancer", []string{
 			"service.ingress is \"internal-and-cloud-load-balancing\": a call from a laptop to the run.app URL is refused;",
 			"use the external Application Load Balancer's address for -url.",
+		})
+	}
+	if a := d.plan.Service.PrimaryAudience; a != "" {
+		more := ""
+		if n := len(d.plan.Service.Audiences) - 1; n > 0 {
+			more = fmt.Sprintf(" (and %d more)", n)
+		}
+		d.r.add(OK, "The service accepts ID tokens for the custom audience "+a+more, []string{
+			"service.audiences declares it, so your code can use it before any deploy; Cloud Run also accepts the",
+			"run.app URL. Mint the token for the audience and send the request to the service URL:",
+			"idtoken.NewClient(ctx, \"" + a + "\"), then client.Get(serviceURL + path). -online does the same.",
 		})
 	}
 	if !d.plan.EnableAPIs {

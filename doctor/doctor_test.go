@@ -46,6 +46,16 @@ const lonelyStack = teststack.TokyoHeader + `    ingress: internal
     - name: lonely-job
 `
 
+// audienceStack declares two custom audiences, the primary first.
+const audienceStack = teststack.TokyoHeader + `    audiences:
+      - https://orders-api.acme-test.internal
+      - https://orders-api.acme-test.api.acme.example
+  private-run-api:callers:
+    - name: orders-batch
+      impersonators:
+        - user:alice@acme.example
+`
+
 const invalidStack = `config:
   gcp:project: acme-test
   private-run-api:service:
@@ -170,7 +180,7 @@ type want struct {
 }
 
 func TestDiagnose(t *testing.T) {
-	dir := stackDir(t, map[string]string{"test": testStack, "lonely": lonelyStack})
+	dir := stackDir(t, map[string]string{"test": testStack, "lonely": lonelyStack, "audiences": audienceStack})
 
 	tests := []struct {
 		name   string
@@ -582,6 +592,23 @@ func TestDiagnose(t *testing.T) {
 			setup:    func(t *testing.T, m *machine) { writeFile(t, m.gcloudFile(), impersonatedADC(billingEmail)) },
 			problems: true,
 			findings: []want{{Problem, "is external"}, {Warning, "Your credentials impersonate " + billingEmail + ", which this stack grants nobody"}},
+		},
+		{
+			name:     "custom audiences: the one to mint tokens for",
+			stack:    "audiences",
+			caller:   "orders-batch",
+			me:       "user:alice@acme.example",
+			setup:    func(t *testing.T, m *machine) { writeFile(t, m.gcloudFile(), impersonatedADC(batchEmail)) },
+			findings: []want{{OK, "The service accepts ID tokens for the custom audience https://orders-api.acme-test.internal (and 1 more)"}},
+			contains: []string{`idtoken.NewClient(ctx, "https://orders-api.acme-test.internal")`, "Cloud Run also accepts the", "0 problems, 0 warnings"},
+		},
+		{
+			name:     "no custom audiences: nothing said about them",
+			caller:   "orders-batch",
+			me:       "user:alice@acme.example",
+			setup:    func(t *testing.T, m *machine) { writeFile(t, m.gcloudFile(), impersonatedADC(batchEmail)) },
+			absent:   []string{"custom audience"},
+			contains: []string{"0 problems"},
 		},
 		{
 			name:   "caller nobody may impersonate, internal ingress, APIs not enabled",

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -27,10 +28,37 @@ func Audience(raw string) (string, error) {
 	return u.Scheme + "://" + u.Host, nil
 }
 
+// OnlineAudience is the audience -online mints its ID token for. Given one (-audience), it must
+// be one Cloud Run accepts for this service as far as the stack can tell: a custom audience the
+// stack declares, the origin of -url, or a run.app origin (the service's own URL, which is always
+// accepted). Otherwise it is the stack's first custom audience, or "" for the origin of -url.
+func OnlineAudience(s plan.Service, given, rawURL string) (string, error) {
+	if given == "" {
+		return s.PrimaryAudience, nil
+	}
+	origin, _ := Audience(rawURL)
+	if slices.Contains(s.Audiences, given) || given == origin {
+		return given, nil
+	}
+	if o, err := Audience(given); err == nil && o == given && strings.HasSuffix(given, ".run.app") {
+		return given, nil
+	}
+	declared := "declares no custom audience (service.audiences)"
+	if len(s.Audiences) > 0 {
+		declared = "declares " + strings.Join(s.Audiences, ", ") + " (service.audiences)"
+	}
+	return "", fmt.Errorf("-audience %q is not an audience service %s accepts: the stack %s, and Cloud Run also accepts the service's run.app URL (`pulumi stack output serviceUrl`)", given, s.Name, declared)
+}
+
 // OnlineRequest is one real call to the service as the caller.
 type OnlineRequest struct {
-	URL    string
-	Caller plan.Caller
+	URL string
+	// Audience is what the ID token is minted for (OnlineAudience); "" means the origin of URL.
+	// The request goes to URL either way.
+	Audience string
+	// Audiences are the service's custom audiences, to explain a refused token.
+	Audiences []string
+	Caller    plan.Caller
 	// Timeout bounds the whole check: finding the credentials, minting the ID token, the call.
 	Timeout time.Duration
 	// Transport carries every request of the check, the token exchange and the call; nil means
@@ -40,14 +68,17 @@ type OnlineRequest struct {
 	Transport http.RoundTripper
 }
 
-// Online makes one real call the way the developer's code does: an ID token for the service's
-// audience minted from Application Default Credentials (as idtoken.NewClient does), then GET
-// URL with it. The credentials are found by Google's libraries from the real process
+// Online makes one real call the way the developer's code does: an ID token for the audience
+// (req.Audience, or the origin of URL) minted from Application Default Credentials (as
+// idtoken.NewClient does), then GET URL with it. The credentials are found by Google's libraries from the real process
 // environment, not from Env.
 func Online(ctx context.Context, req OnlineRequest) Finding {
 	audience, err := Audience(req.URL)
 	if err != nil {
 		return Finding{Severity: Problem, Summary: "Online check skipped", Detail: []string{err.Error()}}
+	}
+	if req.Audience != "" {
+		audience = req.Audience
 	}
 	ctx, cancel := context.WithTimeout(ctx, req.Timeout)
 	defer cancel()
@@ -107,7 +138,7 @@ func call(ctx context.Context, req OnlineRequest, audience string, step *atomic.
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
-	return onlineStatus(resp.StatusCode, string(body), audience, req.Caller)
+	return onlineStatus(resp.StatusCode, string(body), audience, req.Audiences, req.Caller)
 }
 
 // steps records whether a token is being minted or the service called, for the timeout message:
@@ -182,16 +213,27 @@ func onlineError(err error, c plan.Caller) Finding {
 
 // onlineStatus explains the service's answer. Cloud Run answers 401 and 403 itself, before the
 // application runs; its 403 page says "Your client does not have permission".
-func onlineStatus(code int, body, audience string, c plan.Caller) Finding {
+// custom are the service's custom audiences.
+func onlineStatus(code int, body, audience string, custom []string, c plan.Caller) Finding {
 	status := fmt.Sprintf("%d %s", code, http.StatusText(code))
 	switch {
 	case code >= 200 && code < 400:
-		return Finding{Severity: OK, Summary: "The service answered " + status + " to a call as " + c.Account.Email}
-	case code == http.StatusUnauthorized:
+		return Finding{Severity: OK, Summary: "The service answered " + status + " to a call as " + c.Account.Email,
+			Detail: []string{"The ID token's audience was " + audience + "."}}
+	case code == http.StatusUnauthorized && slices.Contains(custom, audience):
 		return Finding{Severity: Problem, Summary: "The service answered " + status + ": it did not accept the ID token", Detail: []string{
-			"The token's audience must be the service's run.app URL; it was " + audience + ".",
-			"If -url is a custom domain or a load balancer, pass the run.app URL instead:",
-		}, Commands: []string{"pulumi stack output serviceUrl"}}
+			"The token was for " + audience + ", a custom audience the stack declares (service.audiences).",
+			"Cloud Run accepts it only once that is deployed; until then the service accepts its run.app URL",
+			"alone. Deploy, or see which audiences the deployed stack has (and try the URL with -audience):",
+		}, Commands: []string{"pulumi stack output audiences", "pulumi stack output serviceUrl"}}
+	case code == http.StatusUnauthorized:
+		detail := []string{"The token's audience must be the service's run.app URL or one of its custom audiences; it was " + audience + "."}
+		if len(custom) > 0 {
+			detail = append(detail, "The stack declares "+strings.Join(custom, ", ")+" (service.audiences): pass one with -audience, or")
+		}
+		detail = append(detail, "if -url is a custom domain or a load balancer, pass the run.app URL instead:")
+		return Finding{Severity: Problem, Summary: "The service answered " + status + ": it did not accept the ID token", Detail: detail,
+			Commands: []string{"pulumi stack output serviceUrl"}}
 	case code == http.StatusForbidden && strings.Contains(body, "does not have permission"):
 		detail := []string{"Cloud Run accepted the token, but " + c.Account.Email + " lacks " + plan.RoleInvoker + " on the service."}
 		if !c.Invoke {

@@ -67,7 +67,7 @@ func TestOnlineStatus(t *testing.T) {
 		detail  string
 	}{
 		{"200", 200, "ok", true, OK, "answered 200 OK", ""},
-		{"401 is the audience or token", 401, "", true, Problem, "did not accept the ID token", "audience must be the service's run.app URL; it was " + aud},
+		{"401 is the audience or token", 401, "", true, Problem, "did not accept the ID token", "audience must be the service's run.app URL or one of its custom audiences; it was " + aud},
 		{"403 from Cloud Run, grant in the stack", 403, runForbidden, true, Problem, "the caller may not invoke it", "allow about 2 minutes"},
 		{"403 from Cloud Run, invoke false", 403, runForbidden, false, Problem, "the caller may not invoke it", "invoke: false"},
 		{"403 from the application", 403, `{"error":"denied by authz guard"}`, true, Problem, "403 Forbidden", "the application refused the call"},
@@ -76,12 +76,97 @@ func TestOnlineStatus(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := onlineStatus(tc.code, tc.body, aud, onlineCaller(tc.invoke))
+			f := onlineStatus(tc.code, tc.body, aud, nil, onlineCaller(tc.invoke))
 			if f.Severity != tc.sev || !strings.Contains(f.Summary, tc.summary) {
 				t.Errorf("got %s %q; want %s containing %q", f.Severity, f.Summary, tc.sev, tc.summary)
 			}
 			if !strings.Contains(strings.Join(f.Detail, " "), tc.detail) {
 				t.Errorf("detail %q lacks %q", f.Detail, tc.detail)
+			}
+		})
+	}
+}
+
+// TestOnlineStatusCustomAudiences: a refused token is explained by what the stack declares.
+func TestOnlineStatusCustomAudiences(t *testing.T) {
+	const (
+		url    = "https://orders-api-abc123-an.a.run.app"
+		custom = "https://orders-api.acme-test.internal"
+	)
+	declared := []string{custom}
+	tests := []struct {
+		name     string
+		audience string
+		custom   []string
+		detail   []string
+		absent   string
+	}{
+		{"a declared custom audience: not deployed yet", custom, declared,
+			[]string{"The token was for " + custom + ", a custom audience the stack declares (service.audiences).", "only once that is deployed"}, "pass one with -audience"},
+		{"the URL's origin while the stack declares custom audiences", url, declared,
+			[]string{"it was " + url + ".", "The stack declares " + custom + " (service.audiences): pass one with -audience"}, "a custom audience the stack declares"},
+		{"no custom audiences", url, nil, []string{"it was " + url + ".", "pass the run.app URL instead"}, "The stack declares"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := onlineStatus(http.StatusUnauthorized, "", tc.audience, tc.custom, onlineCaller(true))
+			detail := strings.Join(f.Detail, " ")
+			if f.Severity != Problem || !strings.Contains(f.Summary, "did not accept the ID token") {
+				t.Errorf("got %s %q", f.Severity, f.Summary)
+			}
+			for _, d := range tc.detail {
+				if !strings.Contains(detail, d) {
+					t.Errorf("detail %q lacks %q", f.Detail, d)
+				}
+			}
+			if strings.Contains(detail, tc.absent) {
+				t.Errorf("detail %q has %q", f.Detail, tc.absent)
+			}
+		})
+	}
+	if f := onlineStatus(200, "ok", custom, declared, onlineCaller(true)); f.Severity != OK || !strings.Contains(strings.Join(f.Detail, " "), "The ID token's audience was "+custom+".") {
+		t.Errorf("200 does not say which audience passed: %s %q %q", f.Severity, f.Summary, f.Detail)
+	}
+}
+
+// TestOnlineAudience: which audience -online mints its token for, and which -audience values it
+// refuses before any network call.
+func TestOnlineAudience(t *testing.T) {
+	const (
+		url   = "https://orders-api-abc123-an.a.run.app/v1/orders"
+		lb    = "https://api.acme.example/orders"
+		one   = "https://orders-api.acme-test.internal"
+		two   = "https://orders-api.acme-test.api.acme.example"
+		other = "https://orders-api-xyz-uc.a.run.app"
+	)
+	with := plan.Service{Name: "orders-api", Audiences: []string{two, one}, PrimaryAudience: one}
+	without := plan.Service{Name: "orders-api"}
+	tests := []struct {
+		name      string
+		svc       plan.Service
+		given, at string
+		want      string
+		err       string
+	}{
+		{"default: the first custom audience as written", with, "", url, one, ""},
+		{"default without custom audiences: the URL's origin", without, "", url, "", ""},
+		{"another declared one", with, two, lb, two, ""},
+		{"the URL's own origin", with, "https://orders-api-abc123-an.a.run.app", url, "https://orders-api-abc123-an.a.run.app", ""},
+		{"a run.app URL while calling a load balancer", with, other, lb, other, ""},
+		{"the load balancer's name, which the service does not accept", without, "https://api.acme.example", "https://orders-api-abc123-an.a.run.app", "",
+			`-audience "https://api.acme.example" is not an audience service orders-api accepts: the stack declares no custom audience (service.audiences)`},
+		{"an undeclared custom audience", with, "https://orders-api.acme-prod.internal", url, "",
+			"the stack declares " + two + ", " + one + " (service.audiences), and Cloud Run also accepts the service's run.app URL"},
+		{"a run.app URL with a path", with, other + "/v1", lb, "", "is not an audience"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := OnlineAudience(tc.svc, tc.given, tc.at)
+			switch {
+			case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+				t.Errorf("error %v, want one containing %q", err, tc.err)
+			case tc.err == "" && (err != nil || got != tc.want):
+				t.Errorf("got %q, %v; want %q", got, err, tc.want)
 			}
 		})
 	}
@@ -307,8 +392,8 @@ func TestOnlineAgainstServers(t *testing.T) {
 		summary string
 		detail  string
 	}{
-		{"200", http.StatusOK, `{"orders":[]}`, OK, "The service answered 200 OK to a call as " + batchEmail, ""},
-		{"401", http.StatusUnauthorized, "", Problem, "401 Unauthorized: it did not accept the ID token", "audience must be the service's run.app URL; it was https://127.0.0.1:"},
+		{"200", http.StatusOK, `{"orders":[]}`, OK, "The service answered 200 OK to a call as " + batchEmail, "The ID token's audience was https://127.0.0.1:"},
+		{"401", http.StatusUnauthorized, "", Problem, "401 Unauthorized: it did not accept the ID token", "audience must be the service's run.app URL or one of its custom audiences; it was https://127.0.0.1:"},
 		{"403 from Cloud Run", http.StatusForbidden, runForbidden, Problem, "403 Forbidden: the caller may not invoke it", batchEmail + " lacks roles/run.invoker"},
 		{"403 from the application", http.StatusForbidden, `{"error":"denied"}`, Problem, "403 Forbidden", "the application refused the call"},
 		// A redirect is reported, not followed: following it would send the ID token along.
@@ -339,6 +424,28 @@ func TestOnlineAgainstServers(t *testing.T) {
 				t.Errorf("the redirect was followed with Authorization %q", g.leaked)
 			}
 		})
+	}
+}
+
+// TestOnlineCustomAudience runs the real path with a custom audience: the ID token is minted
+// for it, and the call still goes to the URL.
+func TestOnlineCustomAudience(t *testing.T) {
+	const custom = "https://orders-api.acme-test.internal"
+	g := newGoogleish(t)
+	useADC(t, g.adc)
+	g.targetCode = http.StatusOK
+	f, _ := onlineWithin(t, OnlineRequest{URL: g.target.URL + "/v1/orders", Audience: custom, Audiences: []string{custom},
+		Caller: onlineCaller(true), Timeout: 20 * time.Second, Transport: g.target.Client().Transport}, time.Minute)
+	if f.Severity != OK || !strings.Contains(strings.Join(f.Detail, " "), "The ID token's audience was "+custom+".") {
+		t.Errorf("got %s %q %q", f.Severity, f.Summary, f.Detail)
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if len(g.audiences) != 1 || g.audiences[0] != custom {
+		t.Errorf("ID tokens minted for audiences %q; want exactly [%q]", g.audiences, custom)
+	}
+	if len(g.authz) != 1 || g.authz[0] != "Bearer "+g.idToken {
+		t.Errorf("the target (the URL) got Authorization %q; want the minted ID token", g.authz)
 	}
 }
 

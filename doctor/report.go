@@ -52,6 +52,8 @@ type Finding struct {
 type Report struct {
 	Stack  string
 	Caller plan.Caller
+	// Service is the stack's service, for the online check: its custom audiences.
+	Service plan.Service
 	// Credentials says which ADC file Go's libraries will read.
 	Credentials Credentials
 	Findings    []Finding

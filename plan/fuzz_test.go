@@ -2,6 +2,7 @@ package plan
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -24,6 +25,10 @@ func FuzzResolve(f *testing.F) {
 	f.Add(`null`, `null`, `[null,{"impersonators":[42,{"expire":1}]}]`, `"x"`, `{"A":"B"}`, "")
 	f.Add(`{"name":"a","image":"b","minInstances":-1,"maxInstances":0}`, `[{"member":"user:a@b.c","expires":"2000-01-01T00:00:00Z"}]`,
 		`[{"name":"abcdef","email":"123-compute@developer.gserviceaccount.com","impersonators":["user:a@b.c"]}]`, `{}`, `{}`, "false")
+	f.Add(`{"name":"orders-api","image":"gcr.io/a/b","audiences":["https://orders-api.acme-test.internal","https://orders-api.internal","https://orders-api.acme-test.run.app"]}`,
+		`[]`, `[{"name":"orders-batch"}]`, `{}`, `{}`, "true")
+	f.Add(`{"name":"orders-api","image":"gcr.io/a/b","audiences":["https://orders-api.acme-test.acme.example","https://orders-api.acme-test.internal"]}`,
+		`[]`, `[{"name":"orders-batch"}]`, `{}`, `{}`, "true")
 
 	now := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, service, impersonators, callers, authz, labels, enableAPIs string) {
@@ -85,6 +90,17 @@ func FuzzResolve(f *testing.F) {
 					t.Fatalf("expired binding declared: %+v", b)
 				}
 			}
+		}
+		// An accepted custom audience names this service and this project, and nothing else this
+		// program could deploy.
+		for _, a := range st.Service.Audiences {
+			host, ok := strings.CutPrefix(a, "https://"+st.Service.Name+"."+config.AudienceLabel(st.Project)+".")
+			if !ok || host == "" || strings.ContainsAny(host, "/?#@: ") || strings.HasSuffix(host, "run.app") {
+				t.Fatalf("custom audience %q accepted for service %s of %s", a, st.Service.Name, st.Project)
+			}
+		}
+		if len(st.Service.Audiences) > 0 && !slices.Contains(st.Service.Audiences, st.Service.PrimaryAudience) {
+			t.Fatalf("primary audience %q is not among %v", st.Service.PrimaryAudience, st.Service.Audiences)
 		}
 		if a := st.Authz; a != nil {
 			if a.Role != nil && (len(a.Role.Permissions) != 1 || a.Role.Permissions[0] != AuthzPermission) {

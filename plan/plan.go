@@ -108,6 +108,11 @@ type Service struct {
 	Runtime       Account
 	// RuntimeCreated is false when service.runtimeAccount names an account made elsewhere.
 	RuntimeCreated bool
+	// Audiences are the custom audiences (service.audiences), sorted: what the service is sent,
+	// so that reordering them in config changes nothing. PrimaryAudience is the first as
+	// written, the one outputs and hints name; "" when there are none (callers then use the URL).
+	Audiences       []string
+	PrimaryAudience string
 }
 
 // Caller is one caller and what it is granted.

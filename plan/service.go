@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -107,10 +108,14 @@ func volumeName(dir string) string {
 	return strings.TrimSuffix(name, "-") + "-" + hex.EncodeToString(sum[:])[:6]
 }
 
-// resolveRuntime fills the service plan's secrets, VPC, resources, behaviour and probes from a
-// validated config, with Cloud Run's defaults where config is silent.
+// resolveRuntime fills the service plan's custom audiences, secrets, VPC, resources, behaviour
+// and probes from a validated config, with Cloud Run's defaults where config is silent.
 func resolveRuntime(c *config.Config, sp *Service) {
 	s := c.Service
+	if len(s.Audiences) > 0 {
+		sp.Audiences = slices.Sorted(slices.Values(s.Audiences))
+		sp.PrimaryAudience = s.Audiences[0]
+	}
 	sp.Secrets, sp.SecretEnvs, sp.SecretVolumes = resolveSecrets(c.Project, s.Secrets)
 	if v := s.VPC; v != nil {
 		egress := v.Egress

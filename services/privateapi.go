@@ -34,7 +34,8 @@ type PrivateAPI struct {
 
 	Service *cloudrunv2.Service
 	Runtime *serviceaccount.Account
-	// URL is the service URL, which is also the audience of the ID tokens callers send.
+	// URL is the service URL, which Cloud Run always accepts as the audience of the ID tokens
+	// callers send (besides the plan's custom audiences).
 	URL         pulumi.StringOutput `pulumi:"url"`
 	ServiceName pulumi.StringOutput `pulumi:"name"`
 }
@@ -106,14 +107,22 @@ func NewPrivateAPI(ctx *pulumi.Context, name string, args *PrivateAPIArgs, opts 
 		// clientVersion as it does: the stack sets the first image and then leaves all three.
 		svcOpts = append(svcOpts, pulumi.IgnoreChanges([]string{"template.containers[0].image", "client", "clientVersion"}))
 	}
-	svc, err := cloudrunv2.NewService(ctx, name, &cloudrunv2.ServiceArgs{
+	svcArgs := &cloudrunv2.ServiceArgs{
 		Project:  pulumi.String(args.Project),
 		Location: pulumi.String(p.Region),
 		Name:     pulumi.String(p.Name),
 		Ingress:  pulumi.String(p.Ingress),
 		Labels:   pulumi.ToStringMap(args.Labels),
 		Template: template,
-	}, svcOpts...)
+	}
+	// Sent only when config declares some. Unlike the limits above, custom_audiences is not
+	// Optional+Computed in the provider (v5.42.0): with none in config the provider diffs the
+	// stored list against nothing and updates, and its update leaves an empty list out of the
+	// request either way, so sending [] would change nothing but every existing stack's inputs.
+	if len(p.Audiences) > 0 {
+		svcArgs.CustomAudiences = pulumi.ToStringArray(p.Audiences)
+	}
+	svc, err := cloudrunv2.NewService(ctx, name, svcArgs, svcOpts...)
 	if err != nil {
 		return nil, err
 	}

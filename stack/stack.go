@@ -137,11 +137,19 @@ func iamBindings(bs []plan.Binding) map[string]iam.Binding {
 	return out
 }
 
-// outputs are what callers and developers need: the URL (the ID-token audience), each caller's
+// outputs are what callers and developers need: the URL (where requests go), the audience to
+// ask ID tokens for (the first custom audience, or the URL when there is none), each caller's
 // identity and grants, and the commands a developer types.
 func outputs(st *plan.Stack, url pulumi.StringOutput) program.Outputs {
+	audience := url
+	if a := st.Service.PrimaryAudience; a != "" {
+		// Known before the first deploy: a preview shows it, and callers can be configured then.
+		audience = pulumi.String(a).ToStringOutput()
+	}
 	out := program.Outputs{
 		"serviceUrl":            url,
+		"audience":              audience,
+		"audiences":             pulumi.ToStringArray(st.Service.Audiences),
 		"serviceName":           pulumi.String(st.Service.Name),
 		"region":                pulumi.String(st.Service.Region),
 		"runtimeServiceAccount": pulumi.String(st.Service.Runtime.Email),
@@ -176,11 +184,14 @@ func outputs(st *plan.Stack, url pulumi.StringOutput) program.Outputs {
 	}
 	out["callers"] = callers
 	out["impersonationCommands"] = logins
-	// One apply for the whole map rather than one per caller: the URL is its only unknown.
-	out["invokeCommands"] = url.ApplyT(func(u string) map[string]string {
+	// One apply for the whole map rather than one per caller: the URL and the audience (the URL
+	// itself without custom audiences) are its only unknowns. The token is for the audience; the
+	// request still goes to the URL.
+	out["invokeCommands"] = pulumi.All(url, audience).ApplyT(func(v []any) map[string]string {
+		u, aud := v[0].(string), v[1].(string)
 		cmds := make(map[string]string, len(invokers))
 		for name, email := range invokers {
-			cmds[name] = fmt.Sprintf("curl -H \"Authorization: Bearer $(gcloud auth print-identity-token --impersonate-service-account=%s --audiences=%s --include-email)\" %s", email, u, u)
+			cmds[name] = fmt.Sprintf("curl -H \"Authorization: Bearer $(gcloud auth print-identity-token --impersonate-service-account=%s --audiences=%s --include-email)\" %s", email, aud, u)
 		}
 		return cmds
 	}).(pulumi.StringMapOutput)

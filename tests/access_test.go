@@ -112,6 +112,19 @@ var accessCases = []struct {
 		grants: 4,
 	},
 	{
+		// Custom audiences are part of the service's detail: the report must list exactly the
+		// ones the service is sent.
+		name: "custom audiences",
+		yaml: base + `    audiences:
+      - https://orders-api.acme-test.internal
+      - https://orders-api.acme-test.api.acme.example
+  private-run-api:callers:
+    - name: orders-batch
+`,
+		want:   []string{"serviceAccount:orders-batch@acme-test.iam.gserviceaccount.com roles/run.invoker //run.googleapis.com/projects/acme-test/locations/us-central1/services/orders-api never"},
+		grants: 1,
+	},
+	{
 		name: "nobody invokes",
 		yaml: strings.Replace(minimal, "    - name: orders-batch\n", "    - name: orders-batch\n      invoke: false\n      authz: true\n", 1),
 		want: []string{
@@ -228,8 +241,13 @@ func accessDeployedInventory(r *result) map[string]bool {
 	}
 	for _, x := range r.ByType(tService) {
 		runAs := x.Obj("template")["serviceAccount"].StringValue()
-		deployed[fmt.Sprintf("%s //run.googleapis.com/projects/%s/locations/%s/services/%s region %s, ingress %s, runs as %s",
-			access.KindService, x.Str("project"), x.Str("location"), x.Str("name"), x.Str("location"), x.Str("ingress"), runAs)] = true
+		detail := fmt.Sprintf("%s //run.googleapis.com/projects/%s/locations/%s/services/%s region %s, ingress %s, runs as %s",
+			access.KindService, x.Str("project"), x.Str("location"), x.Str("name"), x.Str("location"), x.Str("ingress"), runAs)
+		// The custom audiences as the service is sent them, in the order it is sent them.
+		if auds := x.Strs("customAudiences"); len(auds) > 0 {
+			detail += "; accepts ID tokens for its URL and the custom audiences " + strings.Join(auds, ", ")
+		}
+		deployed[detail] = true
 	}
 	return deployed
 }

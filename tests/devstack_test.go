@@ -251,6 +251,7 @@ func TestDevStackResources(t *testing.T) {
 	t.Run("outputs", func(t *testing.T) {
 		wantStr := map[string]string{
 			"serviceUrl":            devURL,
+			"audience":              devURL, // no custom audiences: the URL is the audience
 			"serviceName":           "orders-api",
 			"region":                "asia-northeast1",
 			"runtimeServiceAccount": "orders-api-run@" + devProject + ".iam.gserviceaccount.com",

@@ -2,9 +2,9 @@
 // what to type to fix it; two opt-in checks go online:
 //
 //	go run ./cmd/doctor -stack dev -caller orders-batch [-dir .] [-me user:alice@example.com]
-//	    [-online -url https://...]      one real call as the caller
-//	    [-who-else [-iam-token-file F]] who else can call the service, from the live IAM policies
-//	    [-timeout 30s]                  bounds each online check
+//	    [-online -url https://... [-audience A]]  one real call as the caller
+//	    [-who-else [-iam-token-file F]]           who else can call the service, from the live IAM policies
+//	    [-timeout 30s]                            bounds each online check
 //
 // -who-else runs without -caller too. Exit status: 0 when nothing found stops the call, 1 when a
 // problem was found, 2 for a usage or stack config error. The who-else report informs only: it
@@ -63,11 +63,12 @@ func run(args []string, sys system) int {
 	me := fs.String("me", "", "your identity, user:EMAIL, to check your own impersonation grant")
 	online := fs.Bool("online", false, "also make one real call to -url with an ID token from your credentials (needs network)")
 	rawURL := fs.String("url", "", "the service `URL` for -online, from: pulumi stack output serviceUrl --stack STACK")
+	audience := fs.String("audience", "", "the ID-token `AUDIENCE` for -online: one of the stack's service.audiences, or the run.app URL (default: the stack's first custom audience, else -url's scheme and host)")
 	whoElse := fs.Bool("who-else", false, "also report, from the live IAM policies, who else can call the service and deleted principals left in them (needs network; informs only)")
 	tokenFile := fs.String("iam-token-file", "", "for -who-else: a `FILE` holding an OAuth access token to read the policies with, - for stdin (default: your Application Default Credentials)")
 	timeout := fs.Duration("timeout", defaultTimeout, "bounds each online check: -online's call and -who-else's report")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: go run ./cmd/doctor -stack STACK -caller NAME [-dir DIR] [-me user:EMAIL] [-online -url URL] [-who-else [-iam-token-file FILE]] [-timeout D]")
+		fmt.Fprintln(stderr, "usage: go run ./cmd/doctor -stack STACK -caller NAME [-dir DIR] [-me user:EMAIL] [-online -url URL [-audience AUD]] [-who-else [-iam-token-file FILE]] [-timeout D]")
 		fmt.Fprintln(stderr, "       go run ./cmd/doctor -stack STACK -who-else [-iam-token-file FILE]")
 		fmt.Fprintln(stderr, "Explains why a local call to the private API as NAME will fail, and what to type to fix it.")
 		fs.PrintDefaults()
@@ -93,6 +94,8 @@ func run(args []string, sys system) int {
 		return usage("-online needs -url: the service URL is known only after deploy; get it with `pulumi stack output serviceUrl --stack " + *stack + "`")
 	case !*online && *rawURL != "":
 		return usage("-url is only used by -online; add -online to make a real call")
+	case !*online && *audience != "":
+		return usage("-audience is only used by -online; add -online -url URL to make a real call")
 	case *online && *caller == "":
 		return usage("-online calls as a caller: pass -caller NAME")
 	case *tokenFile != "" && !*whoElse:
@@ -133,7 +136,12 @@ func run(args []string, sys system) int {
 			return 2
 		}
 		if *online {
-			report.Add(doctor.Online(context.Background(), doctor.OnlineRequest{URL: *rawURL, Caller: report.Caller, Timeout: *timeout, Transport: sys.transport}))
+			aud, err := doctor.OnlineAudience(report.Service, *audience, *rawURL)
+			if err != nil {
+				return usage(err.Error())
+			}
+			report.Add(doctor.Online(context.Background(), doctor.OnlineRequest{URL: *rawURL, Audience: aud, Audiences: report.Service.Audiences,
+				Caller: report.Caller, Timeout: *timeout, Transport: sys.transport}))
 		}
 		if err := report.Write(&out); err != nil {
 			fmt.Fprintln(stderr, err)

@@ -5,8 +5,10 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -130,6 +132,11 @@ func TestRun(t *testing.T) {
 			stderr: []string{"add -online"}, noStdout: true},
 		{name: "plain http URL", args: []string{"-stack", "dev", "-caller", "orders-batch", "-online", "-url", "http://x.a.run.app"}, code: 2,
 			stderr: []string{"https URL"}, noStdout: true},
+		{name: "-audience without -online", args: []string{"-stack", "dev", "-caller", "orders-batch", "-audience", "https://x.a.run.app"}, code: 2,
+			stderr: []string{"-audience is only used by -online"}, noStdout: true},
+		{name: "-audience the stack does not declare", args: []string{"-stack", "test", "-dir", testDir, "-caller", "orders-batch", "-online", "-url", "https://x.a.run.app", "-audience", "https://orders-api.internal"},
+			adc: impersonated("orders-batch@acme-test.iam.gserviceaccount.com"), code: 2,
+			stderr: []string{`-audience "https://orders-api.internal" is not an audience service orders-api accepts: the stack declares no custom audience`}, noStdout: true},
 		{name: "-online without -caller", args: []string{"-stack", "dev", "-online", "-url", "https://x.a.run.app"}, code: 2,
 			stderr: []string{"-online calls as a caller: pass -caller NAME"}, noStdout: true},
 		{name: "-iam-token-file without -who-else", args: []string{"-stack", "dev", "-caller", "orders-batch", "-iam-token-file", "-"}, code: 2,
@@ -301,6 +308,36 @@ func TestRunBadToken(t *testing.T) {
 	}
 }
 
+// serviceAccountKey writes a key file of orders-batch@acme-test whose token exchange goes to
+// tokenURI, points GOOGLE_APPLICATION_CREDENTIALS at it (Google's libraries read the real
+// environment; the old auth path, which the doctor's -online takes), and returns the environment
+// run sees.
+func serviceAccountKey(t *testing.T, dir, tokenURI string) func(string) string {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	adc, _ := json.Marshal(map[string]string{
+		"type": "service_account", "client_email": "orders-batch@acme-test.iam.gserviceaccount.com", "private_key_id": "k1",
+		"private_key": string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})), "token_uri": tokenURI,
+	})
+	keyFile := filepath.Join(dir, "key.json")
+	write(t, keyFile, string(adc))
+	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", keyFile)
+	t.Setenv("GOOGLE_API_GO_EXPERIMENTAL_ENABLE_NEW_AUTH_LIB", "")
+	return func(k string) string {
+		if k == "GOOGLE_APPLICATION_CREDENTIALS" {
+			return keyFile
+		}
+		return ""
+	}
+}
+
 // TestRunOnlineTimeout checks that -timeout reaches the online check: a service account key whose
 // token endpoint never answers must end in a timeout finding, not a hang.
 func TestRunOnlineTimeout(t *testing.T) {
@@ -316,27 +353,7 @@ func TestRunOnlineTimeout(t *testing.T) {
 	}))
 	t.Cleanup(hang.Close)
 	t.Cleanup(func() { close(release) })
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	adc, _ := json.Marshal(map[string]string{
-		"type": "service_account", "client_email": "orders-batch@acme-test.iam.gserviceaccount.com", "private_key_id": "k1",
-		"private_key": string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})), "token_uri": hang.URL + "/token",
-	})
-	keyFile := filepath.Join(testDir, "key.json")
-	write(t, keyFile, string(adc))
-	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", keyFile)
-	env := func(k string) string {
-		if k == "GOOGLE_APPLICATION_CREDENTIALS" {
-			return keyFile
-		}
-		return ""
-	}
+	env := serviceAccountKey(t, testDir, hang.URL+"/token")
 
 	done := make(chan int, 1)
 	var stdout, stderr bytes.Buffer
@@ -351,5 +368,83 @@ func TestRunOnlineTimeout(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("the doctor did not return")
+	}
+}
+
+// TestRunOnlineCustomAudience: with service.audiences set, -online mints the ID token for the
+// first one (or for -audience) and still sends the request to -url, as the README's Go example
+// does. One TLS server plays the token endpoint of a service account key and the service.
+func TestRunOnlineCustomAudience(t *testing.T) {
+	const (
+		primary = "https://orders-api.acme-test.internal"
+		second  = "https://orders-api.acme-test.api.acme.example"
+	)
+	testDir := t.TempDir()
+	write(t, filepath.Join(testDir, "Pulumi.yaml"), "name: private-run-api\nruntime: go\n")
+	write(t, filepath.Join(testDir, "Pulumi.test.yaml"), teststack.TokyoHeader+"    audiences: ["+primary+", "+second+"]\n"+`  private-run-api:callers:
+    - name: orders-batch
+      impersonators:
+        - user:alice@acme.example
+`)
+	// An ID token the library can read (it decodes the claims for the expiry, and checks no
+	// signature): header.claims.signature.
+	seg := func(v any) string { b, _ := json.Marshal(v); return base64.RawURLEncoding.EncodeToString(b) }
+	idToken := seg(map[string]string{"alg": "RS256", "typ": "JWT"}) + "." + seg(map[string]any{"exp": time.Now().Add(time.Hour).Unix()}) + ".c2ln"
+	var mu sync.Mutex
+	var minted, calls []string
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch r.URL.Path {
+		case "/token":
+			_ = r.ParseForm()
+			parts := strings.Split(r.PostForm.Get("assertion"), ".")
+			var claims struct {
+				TargetAudience string `json:"target_audience"`
+			}
+			if len(parts) == 3 {
+				raw, _ := base64.RawURLEncoding.DecodeString(parts[1])
+				_ = json.Unmarshal(raw, &claims)
+			}
+			minted = append(minted, claims.TargetAudience)
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprintf(w, `{"id_token":%q}`, idToken)
+		default:
+			calls = append(calls, r.URL.Path+" "+r.Header.Get("Authorization"))
+			fmt.Fprint(w, `{"orders":[]}`)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	env := serviceAccountKey(t, testDir, srv.URL+"/token")
+	for _, tc := range []struct {
+		name  string
+		extra []string
+		want  string
+	}{
+		{"default: the first custom audience", nil, primary},
+		{"-audience picks another declared one", []string{"-audience", second}, second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mu.Lock()
+			minted, calls = nil, nil
+			mu.Unlock()
+			var stdout, stderr bytes.Buffer
+			args := append([]string{"-stack", "test", "-dir", testDir, "-caller", "orders-batch", "-online", "-url", srv.URL + "/v1/orders", "-timeout", "20s"}, tc.extra...)
+			code := run(args, system{env: env, stdout: &stdout, stderr: &stderr, transport: srv.Client().Transport})
+			out := stdout.String()
+			// A key file is a PROBLEM offline (the setup avoids keys); the online call itself passes.
+			if !strings.Contains(out, "OK       The service answered 200 OK to a call as orders-batch@acme-test.iam.gserviceaccount.com") ||
+				!strings.Contains(out, "The ID token's audience was "+tc.want+".") {
+				t.Errorf("exit %d:\n%s%s", code, out, stderr.String())
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(minted) != 1 || minted[0] != tc.want {
+				t.Errorf("ID tokens minted for %q, want [%q]", minted, tc.want)
+			}
+			if len(calls) != 1 || calls[0] != "/v1/orders Bearer "+idToken {
+				t.Errorf("calls to -url: %q; want one to /v1/orders with the minted token", calls)
+			}
+		})
 	}
 }
