@@ -4,11 +4,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"maps"
 	"math"
 	"path"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 
 	"gopkg.in/yaml.v3"
 
@@ -71,72 +75,113 @@ func readCallerFiles(ps *problems, broken reported, files fs.FS, dir string) []C
 		ps.Add(diag.Invalid, key, dir, "cannot be read: "+why, "create the directory beside Pulumi.yaml, with one <caller name>.yaml per caller")
 		return nil
 	}
-	var out []Caller
-	n := 0
-	for _, e := range entries {
+	// One result per entry, merged in name order: the files are read and decoded in parallel (a
+	// thousand callers are a thousand reads and YAML parses), their problems listed as if one
+	// after another.
+	type result struct {
+		ps     problems
+		broken reported
+		caller *Caller
+	}
+	results := make([]result, len(entries))
+	var jobs []int
+	for i, e := range entries {
 		name := e.Name()
-		file := path.Join(dir, name)
-		fp := diag.InFile(file)
+		fp := diag.InFile(path.Join(dir, name))
 		ext := path.Ext(name)
+		r := &results[i]
 		switch {
 		case strings.HasPrefix(name, "."):
 			continue // .gitkeep and the like
 		case e.Type()&fs.ModeSymlink != 0:
-			ps.Add(diag.Forbidden, fp, "", "is a symbolic link: a reviewer reads the link, not the file it points to", "put the caller's file itself here")
+			r.ps.Add(diag.Forbidden, fp, "", "is a symbolic link: a reviewer reads the link, not the file it points to", "put the caller's file itself here")
 			continue
 		case e.IsDir():
-			ps.Add(diag.Forbidden, fp, "", "is a directory: caller files are read from "+dir+" alone", "move its files up into "+dir)
+			r.ps.Add(diag.Forbidden, fp, "", "is a directory: caller files are read from "+dir+" alone", "move its files up into "+dir)
 			continue
 		case ext != CallerFileExt && (strings.EqualFold(ext, ".yaml") || strings.EqualFold(ext, ".yml")):
-			ps.Add(diag.Invalid, fp, "", "does not end in "+CallerFileExt+", so it would be read as no caller at all", "rename it to "+strings.TrimSuffix(name, ext)+CallerFileExt)
+			r.ps.Add(diag.Invalid, fp, "", "does not end in "+CallerFileExt+", so it would be read as no caller at all", "rename it to "+strings.TrimSuffix(name, ext)+CallerFileExt)
 			continue
 		case ext != CallerFileExt:
 			continue // a README beside the callers
 		}
-		if n++; n > MaxCallerFiles {
+		if len(jobs) == MaxCallerFiles {
 			ps.Add(diag.TooMany, key, dir, fmt.Sprintf("holds more than %d caller files", MaxCallerFiles), "split the callers across services")
-			return out
+			return nil
 		}
-		stem := strings.TrimSuffix(name, CallerFileExt)
-		data, err := readBounded(files, file)
-		if err != nil {
-			ps.Add(diag.Invalid, fp, "", "cannot be read: "+err.Error(), "make it a readable YAML file of at most 64 KiB")
-			continue
+		jobs = append(jobs, i)
+	}
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range min(runtime.GOMAXPROCS(0), len(jobs)) {
+		wg.Go(func() {
+			for i := range next {
+				r := &results[i]
+				r.broken = reported{}
+				c := readCallerFile(&r.ps, r.broken, files, dir, entries[i].Name())
+				r.caller = &c
+			}
+		})
+	}
+	for _, i := range jobs {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	var out []Caller
+	for _, r := range results {
+		*ps = append(*ps, r.ps...)
+		maps.Copy(broken, r.broken)
+		if r.caller != nil {
+			out = append(out, *r.caller)
 		}
-		raw, err := yamlToJSON(data)
-		if err != nil {
-			ps.Add(diag.Invalid, fp, "", err.Error(), "write one caller as a YAML mapping, as an entry of callers is written")
-			broken[fp.String()] = true
-			out = append(out, Caller{Name: stem, path: fp})
-			continue
-		}
-		c := decodeCaller(ps, broken, fp, raw)
-		switch {
-		case c.Name == "":
-			c.Name = stem
-		case c.Name != stem:
-			ps.Add(diag.Invalid, fp.Child("name"), c.Name, "is not the file's name: the file of a caller is <name>.yaml, so that two files can never declare one caller", fmt.Sprintf("rename the file to %s, or drop name: (it defaults to %q)", CallerFile(dir, c.Name), stem))
-		}
-		c.path = fp
-		out = append(out, c)
 	}
 	return out
 }
 
+// readCallerFile reads and decodes one caller file of dir.
+func readCallerFile(ps *problems, broken reported, files fs.FS, dir, name string) Caller {
+	file := path.Join(dir, name)
+	fp := diag.InFile(file)
+	stem := strings.TrimSuffix(name, CallerFileExt)
+	data, err := readBounded(files, file)
+	if err != nil {
+		ps.Add(diag.Invalid, fp, "", "cannot be read: "+err.Error(), "make it a readable YAML file of at most 64 KiB")
+		broken[fp.String()] = true
+		return Caller{Name: stem, path: fp}
+	}
+	raw, err := yamlToJSON(data)
+	if err != nil {
+		ps.Add(diag.Invalid, fp, "", err.Error(), "write one caller as a YAML mapping, as an entry of callers is written")
+		broken[fp.String()] = true
+		return Caller{Name: stem, path: fp}
+	}
+	c := decodeCaller(ps, broken, fp, raw)
+	switch {
+	case c.Name == "":
+		c.Name = stem
+	case c.Name != stem:
+		ps.Add(diag.Invalid, fp.Child("name"), c.Name, "is not the file's name: the file of a caller is <name>.yaml, so that two files can never declare one caller", fmt.Sprintf("rename the file to %s, or drop name: (it defaults to %q)", CallerFile(dir, c.Name), stem))
+	}
+	c.path = fp
+	return c
+}
+
+// readBounded reads a regular file of at most MaxCallerFileSize bytes, with one open.
 func readBounded(files fs.FS, name string) ([]byte, error) {
-	fi, err := fs.Stat(files, name)
+	f, err := files.Open(name)
 	if err != nil {
 		return nil, err
 	}
-	if !fi.Mode().IsRegular() && fi.Mode().Type() != 0 {
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil {
+		return nil, err
+	} else if !fi.Mode().IsRegular() {
 		return nil, errors.New("not a regular file")
 	}
-	if fi.Size() > MaxCallerFileSize {
-		return nil, fmt.Errorf("%d bytes, more than %d", fi.Size(), MaxCallerFileSize)
-	}
-	data, err := fs.ReadFile(files, name)
+	data, err := io.ReadAll(io.LimitReader(f, MaxCallerFileSize+1))
 	if err == nil && len(data) > MaxCallerFileSize {
-		err = fmt.Errorf("%d bytes, more than %d", len(data), MaxCallerFileSize)
+		err = fmt.Errorf("more than %d bytes", MaxCallerFileSize)
 	}
 	return data, err
 }

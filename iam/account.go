@@ -46,10 +46,7 @@ func NewAccount(ctx *pulumi.Context, name string, args *AccountArgs, opts ...pul
 	// computed from config (known in a preview) and carries a property dependency on acct:
 	// nothing is granted on an account that does not exist yet, and a replaced account takes its
 	// policy with it.
-	doc, err := PolicyData(ctx, args.IAM, args.IAMBindings, invokeOpts(opts)...)
-	if err != nil {
-		return nil, err
-	}
+	doc := PolicyData(args.IAM, args.IAMBindings)
 	deps := append([]pulumi.Resource{acct}, args.DependsOn...)
 	if _, err := serviceaccount.NewIAMPolicy(ctx, name+"-policy", &serviceaccount.IAMPolicyArgs{
 		ServiceAccountId: Named(ctx, args.Account.Name, acct),

@@ -99,10 +99,7 @@ func NewAuthzGuard(ctx *pulumi.Context, name string, args *AuthzGuardArgs, opts 
 // (project owners and editors as legacyBucketOwner, viewers as legacyBucketReader), and both hold
 // storage.buckets.get: a binding beside them would let every project member pass the guard.
 func newBucketPolicy(ctx *pulumi.Context, name string, g *AuthzGuard, args *AuthzGuardArgs) error {
-	doc, err := PolicyData(ctx, args.IAM, nil, pulumi.Parent(g))
-	if err != nil {
-		return err
-	}
+	doc := PolicyData(args.IAM, nil)
 	deps := append([]pulumi.Resource{g.Bucket}, args.MemberDeps...)
 	deps = append(deps, args.DependsOn...)
 	// The bucket and the role reach the policy as properties, not dependsOn alone: when either is
@@ -112,7 +109,7 @@ func newBucketPolicy(ctx *pulumi.Context, name string, g *AuthzGuard, args *Auth
 	if g.Role != nil {
 		policyData = Named(ctx, doc, g.Role)
 	}
-	_, err = storage.NewBucketIAMPolicy(ctx, name, &storage.BucketIAMPolicyArgs{
+	_, err := storage.NewBucketIAMPolicy(ctx, name, &storage.BucketIAMPolicyArgs{
 		Bucket:     g.Bucket.Name,
 		PolicyData: policyData,
 	}, pulumi.Parent(g), pulumi.DependsOn(deps))

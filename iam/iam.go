@@ -9,11 +9,11 @@
 package iam
 
 import (
+	"encoding/json"
 	"slices"
 	"sort"
 	"strings"
 
-	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/organizations"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -71,36 +71,77 @@ func RoleKey(role string) string {
 }
 
 // PolicyData renders a whole allow policy (role-keyed IAM and keyed bindings with their
-// conditions) with the provider's own renderer, getIAMPolicy, so that its form is the one the
-// provider compares with what Google returns; every input is known, so a preview shows it all.
-// Bindings of one role under one condition (or none) become one binding with each member once, as
-// IAM itself stores them (getIAMPolicy merges such bindings but keeps a member listed in both
-// twice, which would read back once and show a change on every preview). No binding at all
-// renders "{}", which removes whatever else was on the resource.
-func PolicyData(ctx *pulumi.Context, iam map[string][]string, keyed map[string]Binding, opts ...pulumi.InvokeOption) (string, error) {
-	var bindings []organizations.GetIAMPolicyBinding
+// conditions) in the form the provider's getIAMPolicy data source gives it
+// (data_source_google_iam_policy.go, v5.42.0): bindings of one role and condition merged, sorted
+// by role and then condition, members sorted, marshalled as Google's
+// cloudresourcemanager.Policy (policyDoc). It is computed here rather than through that data source: the
+// provider compares policies by their bindings (compareIamPolicies), not by their text, and an
+// invoke per policy was a provider round trip per caller on every preview. Every input is known,
+// so a preview shows it all. A member listed in two merged bindings is listed once, as IAM stores
+// it. No binding at all renders "{}", which removes whatever else was on the resource.
+func PolicyData(iam map[string][]string, keyed map[string]Binding) string {
+	var policy policyDoc
 	index := map[string]int{}
 	for _, b := range Bindings(iam, keyed) {
 		id := b.Role
+		var cond *policyExpr
 		if c := b.Condition; c != nil {
 			id += "\x00" + c.Title + "\x00" + c.Expression
+			cond = &policyExpr{Title: c.Title, Expression: c.Expression}
 		}
 		if i, ok := index[id]; ok {
-			bindings[i].Members = union(bindings[i].Members, b.Members)
+			policy.Bindings[i].Members = union(policy.Bindings[i].Members, b.Members)
 			continue
 		}
-		gb := organizations.GetIAMPolicyBinding{Role: b.Role, Members: append([]string(nil), b.Members...)}
-		if c := b.Condition; c != nil {
-			gb.Condition = &organizations.GetIAMPolicyBindingCondition{Title: c.Title, Expression: c.Expression}
-		}
-		index[id] = len(bindings)
-		bindings = append(bindings, gb)
+		index[id] = len(policy.Bindings)
+		policy.Bindings = append(policy.Bindings, &policyBinding{Role: b.Role, Members: union(nil, b.Members), Condition: cond})
 	}
-	doc, err := organizations.LookupIAMPolicy(ctx, &organizations.LookupIAMPolicyArgs{Bindings: bindings}, opts...)
+	sort.SliceStable(policy.Bindings, func(i, j int) bool { return bindingLess(policy.Bindings[i], policy.Bindings[j]) })
+	doc, err := json.Marshal(&policy)
 	if err != nil {
-		return "", err
+		panic(err) // strings only: cannot fail
 	}
-	return doc.PolicyData, nil
+	return string(doc)
+}
+
+// policyDoc, policyBinding and policyExpr are the fields of Google's cloudresourcemanager.Policy,
+// Binding and Expr that a rendered policy holds, in the order and with the names Google's client
+// marshals them (the provider marshals its policy documents with that client). A type of its own
+// rather than the client's: the client's types marshal through MarshalJSON methods whose output
+// encoding/json then scans and compacts again, a cost that showed under the scale benchmarks.
+type policyDoc struct {
+	Bindings []*policyBinding `json:"bindings,omitempty"`
+}
+
+type policyBinding struct {
+	Condition *policyExpr `json:"condition,omitempty"`
+	Members   []string    `json:"members,omitempty"`
+	Role      string      `json:"role,omitempty"`
+}
+
+type policyExpr struct {
+	Description string `json:"description,omitempty"`
+	Expression  string `json:"expression,omitempty"`
+	Location    string `json:"location,omitempty"`
+	Title       string `json:"title,omitempty"`
+}
+
+// bindingLess orders bindings as the data source does: by role; one without a condition before
+// one with; then by the condition's expression, title and description.
+func bindingLess(a, b *policyBinding) bool {
+	if a.Role != b.Role {
+		return a.Role < b.Role
+	}
+	switch ca, cb := a.Condition, b.Condition; {
+	case ca == nil || cb == nil:
+		return ca == nil && cb != nil
+	case ca.Expression != cb.Expression:
+		return ca.Expression < cb.Expression
+	case ca.Title != cb.Title:
+		return ca.Title < cb.Title
+	default:
+		return ca.Description < cb.Description
+	}
 }
 
 // union is a and b's members once each, sorted.
@@ -114,16 +155,4 @@ func union(a, b []string) []string {
 // resource's options leak into the next one's through a shared backing array.
 func with(opts []pulumi.ResourceOption, more ...pulumi.ResourceOption) []pulumi.ResourceOption {
 	return append(append(make([]pulumi.ResourceOption, 0, len(opts)+len(more)), opts...), more...)
-}
-
-// invokeOpts are the options of opts that also apply to an invoke (a parent, a provider), so that
-// an invoke made for a resource resolves its provider as the resource does.
-func invokeOpts(opts []pulumi.ResourceOption) []pulumi.InvokeOption {
-	var out []pulumi.InvokeOption
-	for _, o := range opts {
-		if io, ok := o.(pulumi.InvokeOption); ok {
-			out = append(out, io)
-		}
-	}
-	return out
 }

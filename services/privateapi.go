@@ -132,10 +132,7 @@ func NewPrivateAPI(ctx *pulumi.Context, name string, args *PrivateAPIArgs, opts 
 	deps = append(deps, args.DependsOn...)
 	// The service's whole IAM policy: the declared invokers and nothing else. A binding per role
 	// would leave a hand-added roles/run.admin (or allUsers, once no caller invokes) in place.
-	doc, err := iam.PolicyData(ctx, args.IAM, args.IAMBindings, pulumi.Parent(api))
-	if err != nil {
-		return nil, err
-	}
+	doc := iam.PolicyData(args.IAM, args.IAMBindings)
 	if _, err := cloudrunv2.NewServiceIamPolicy(ctx, name+"-policy", &cloudrunv2.ServiceIamPolicyArgs{
 		Project:    pulumi.String(args.Project),
 		Location:   pulumi.String(p.Region),
