@@ -153,6 +153,16 @@ func (d *diag) callerValue(sub string) string {
 	return d.cfg.CallerPath(d.index).Child(sub).String()
 }
 
+// declaredIn is the file the caller is declared in: its caller file, or the stack file.
+func (d *diag) declaredIn() string {
+	if d.index >= 0 {
+		if file, ok := strings.CutSuffix(d.cfg.CallerPath(d.index).String(), ":"); ok {
+			return file
+		}
+	}
+	return "Pulumi." + d.req.Stack + ".yaml"
+}
+
 // setCmd is how to set one value of the caller's config: `pulumi config set --path` for an entry
 // of the inline list (a key without a namespace is the project's own), or the edit of its file.
 func (d *diag) setCmd(sub, value string) string {
@@ -237,7 +247,7 @@ func (d *diag) stackFindings() {
 		detail := []string{
 			"No impersonators are listed for it (nor in the stack-wide impersonators), or every entry has expired,",
 			"so every impersonated call fails with \"Permission 'iam.serviceAccounts.getOpenIdToken' denied\" (or getAccessToken).",
-			"Add yourself (a reviewed change to Pulumi." + d.req.Stack + ".yaml), deploy, and allow about 2 minutes:",
+			"Add yourself (a reviewed change to " + d.declaredIn() + "), deploy, and allow about 2 minutes:",
 		}
 		n := 0
 		if d.index >= 0 {
@@ -430,7 +440,7 @@ func (d *diag) grantFindings() {
 		d.r.add(Problem, fmt.Sprintf("Your grant to impersonate %s expired at %s", c.Account.Email, expiredAt), []string{
 			fmt.Sprintf("%s gave %s %s until then; the program leaves expired entries out, so", expiredPath, d.me, plan.RoleTokenCreator),
 			"impersonated calls fail with \"Permission 'iam.serviceAccounts.getOpenIdToken' denied\" (or getAccessToken).",
-			"Extend it (a reviewed change to Pulumi." + d.req.Stack + ".yaml), deploy, and allow about 2 minutes:",
+			"Extend it (a reviewed change to " + d.declaredIn() + "), deploy, and allow about 2 minutes:",
 		}, fmt.Sprintf("pulumi config set --stack %s --path '%s.expires' YYYY-MM-DDT00:00:00Z", d.req.Stack, expiredPath), d.deploy())
 	default:
 		detail := []string{"The stack grants " + plan.RoleTokenCreator + " on it only to:"}
@@ -440,7 +450,7 @@ func (d *diag) grantFindings() {
 		detail = append(detail,
 			"so impersonated calls fail with \"Permission 'iam.serviceAccounts.getOpenIdToken' denied\" (or getAccessToken).",
 			"The role must be granted to you on the account (granting it to the account itself does not help).",
-			"Add yourself (a reviewed change to Pulumi."+d.req.Stack+".yaml), deploy, and allow about 2 minutes:")
+			"Add yourself (a reviewed change to "+d.declaredIn()+"), deploy, and allow about 2 minutes:")
 		d.r.add(Problem, fmt.Sprintf("You (%s) may not impersonate %s", d.me, c.Account.Email), detail, d.addMeCmd(), d.deploy())
 	}
 }

@@ -830,3 +830,24 @@ func TestWriteEscapesEveryLine(t *testing.T) {
 		}
 	}
 }
+
+// TestCallerInAFile: for a caller declared in a caller file, the doctor names that file as the
+// one to change, and the change as an edit of it rather than a `pulumi config set`.
+func TestCallerInAFile(t *testing.T) {
+	dir := stackDir(t, map[string]string{"dev": teststack.TokyoHeader + "  private-run-api:callersDir: callers\n"})
+	writeFile(t, filepath.Join(dir, "callers", "orders-audit.yaml"), "impersonators: [user:mei@acme.example]\n")
+	m := newMachine(t)
+	writeFile(t, m.gcloudFile(), impersonatedADC("orders-audit@acme-test.iam.gserviceaccount.com"))
+	r, out := diagnose(t, dir, "dev", "orders-audit", "user:kenji@acme.example", m)
+	if !r.HasProblems() {
+		t.Fatalf("kenji may not impersonate orders-audit, yet no problem:\n%s", out)
+	}
+	for _, want := range []string{"a reviewed change to callers/orders-audit.yaml", "# in callers/orders-audit.yaml, set impersonators[1] to user:kenji@acme.example"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the report does not say %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "pulumi config set") {
+		t.Errorf("a caller in a file is not changed with pulumi config set:\n%s", out)
+	}
+}
