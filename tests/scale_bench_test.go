@@ -95,11 +95,12 @@ func runFloor(f *floorStack, cfg map[string]string, m pulumi.MockResourceMonitor
 		func(info *pulumi.RunInfo) { info.Config = cfg })
 }
 
-// floorStack is the bare program, derived from the program itself: the cloud resources one run
-// of the program registered (types, names, inputs, protection, ignored changes, dependencies)
-// and the provider functions it called, replayed flat, with none of the program's work around
-// them (config decoding and files, validation, plan, components, stack outputs). Derived rather
-// than written, it cannot drift from what the program declares.
+// floorStack is the bare program, derived from the program itself: what one run of the program
+// registered (components and cloud resources: types, names, parents, inputs, protection, ignored
+// changes, dependencies, the options the SDK packages add) and the provider functions it called,
+// replayed in order, with none of the program's work around them (config decoding and files,
+// validation, plan, outputs). Derived rather than written, it cannot drift from what the program
+// declares.
 type floorStack struct {
 	// resources are in an order where each comes after everything it depends on.
 	resources []mocktest.Resource
@@ -163,8 +164,7 @@ func deriveFloor(tb testing.TB, in benchInput) *floorStack {
 	for _, x := range rec.Resources() {
 		byURN[x.URN] = x
 	}
-	// Dependencies first. Components carry no cloud work: a dependency on one stands for the
-	// cloud resources under it, which the engine waits for as well.
+	// Parents and dependencies first.
 	done := map[string]bool{}
 	var visit func(urn string)
 	visit = func(urn string) {
@@ -173,18 +173,22 @@ func deriveFloor(tb testing.TB, in benchInput) *floorStack {
 		}
 		done[urn] = true
 		x := byURN[urn]
+		if x.Parent != "" {
+			visit(x.Parent)
+		}
 		for _, d := range x.Deps {
 			visit(d)
 		}
-		if x.Custom {
-			f.resources = append(f.resources, x)
-		}
+		f.resources = append(f.resources, x)
 	}
 	for _, urn := range slices.Sorted(maps.Keys(byURN)) {
 		visit(urn)
 	}
 	return f
 }
+
+// bareComponent is any component, with no outputs read.
+type bareComponent struct{ pulumi.ResourceState }
 
 // floorStates makes, for each resource type the program registers, the state the SDK fills in
 // for it: the same Go type the program's constructor registers into (an Output per output field),
@@ -209,6 +213,7 @@ func (f *floorStack) run(ctx *pulumi.Context) error {
 		}
 	}
 	registered := make(map[string]pulumi.Resource, len(f.resources))
+	var components []*bareComponent
 	for _, x := range f.resources {
 		var deps []pulumi.Resource
 		for _, d := range x.Deps {
@@ -216,12 +221,25 @@ func (f *floorStack) run(ctx *pulumi.Context) error {
 				deps = append(deps, r)
 			}
 		}
+		parent := []pulumi.ResourceOption{}
+		if p, ok := registered[x.Parent]; ok {
+			parent = append(parent, pulumi.Parent(p))
+		}
+		if !x.Custom {
+			c := &bareComponent{}
+			if err := ctx.RegisterComponentResource(x.Type, x.Name, c, append(parent, pulumi.DependsOn(deps))...); err != nil {
+				return err
+			}
+			registered[x.URN] = c
+			components = append(components, c)
+			continue
+		}
 		state, ok := floorStates[x.Type]
 		if !ok {
 			return fmt.Errorf("the floor knows no state type for %s: add it to floorStates", x.Type)
 		}
 		res := state()
-		opts := []pulumi.ResourceOption{pulumi.DependsOn(deps), pulumi.Protect(x.Protect)}
+		opts := append(parent, pulumi.DependsOn(deps), pulumi.Protect(x.Protect))
 		if len(x.IgnoreChanges) > 0 {
 			opts = append(opts, pulumi.IgnoreChanges(x.IgnoreChanges))
 		}
@@ -236,17 +254,38 @@ func (f *floorStack) run(ctx *pulumi.Context) error {
 			}
 			opts = append(opts, pulumi.Aliases(aliases))
 		}
-		if err := ctx.RegisterResource(x.Type, x.Name, pulumi.ToMap(x.Inputs.Mappable()), res, opts...); err != nil {
+		// An input the program took from another resource's output carries that dependency here
+		// too: the engine replaces dependents through these, and awaiting them is SDK work.
+		inputs := pulumi.Map{}
+		for k, v := range x.Inputs.Mappable() {
+			var from []pulumi.Resource
+			for _, d := range x.PropertyDeps[k] {
+				if r, ok := registered[d]; ok {
+					from = append(from, r)
+				}
+			}
+			if len(from) == 0 {
+				inputs[k] = pulumi.Any(v)
+				continue
+			}
+			inputs[k] = pulumi.OutputWithDependencies(ctx.Context(), pulumi.Any(v), from...)
+		}
+		if err := ctx.RegisterResource(x.Type, x.Name, inputs, res, opts...); err != nil {
 			return err
 		}
 		registered[x.URN] = res
 	}
+	for _, c := range components {
+		if err := ctx.RegisterResourceOutputs(c, pulumi.Map{}); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
-// TestFloorReplaysTheProgramsRegistrations: the floor registers every cloud resource the program
-// does, with its inputs, protection and ignored changes, and calls the same provider functions;
-// only the components (a fixed four) and the program's own work are missing.
+// TestFloorReplaysTheProgramsRegistrations: the floor registers every component and cloud
+// resource the program does, under the same URN, with its inputs, protection and ignored changes,
+// waiting for what it waited for; only the program's own work is missing.
 func TestFloorReplaysTheProgramsRegistrations(t *testing.T) {
 	for _, n := range []int{10, 100} {
 		cfg, root := genCallers(n).inFiles(t)
@@ -256,35 +295,36 @@ func TestFloorReplaysTheProgramsRegistrations(t *testing.T) {
 		if err := runFloor(f, cfg, fm); err != nil {
 			t.Fatalf("n=%d: floor failed: %v", n, err)
 		}
-		key := func(r mocktest.Resource) string { return r.Type + " " + r.Name }
-		want := map[string]mocktest.Resource{}
-		components := 0
-		for _, r := range prog.Resources {
-			if r.Custom {
-				want[key(r)] = r
-			} else {
-				components++
-			}
-		}
+		want := prog.URNs()
 		flat := fm.Resources()
 		if len(flat) != len(want) {
-			t.Errorf("n=%d: floor registered %d resources, the program %d cloud resources", n, len(flat), len(want))
+			t.Errorf("n=%d: floor registered %d resources, the program %d", n, len(flat), len(want))
 		}
 		for _, x := range flat {
-			p, ok := want[key(x)]
+			p, ok := want[x.URN]
 			switch {
 			case !ok:
-				t.Errorf("n=%d: floor declares %s, which the program does not", n, key(x))
-			case !p.Inputs.DeepEquals(x.Inputs) || p.Protect != x.Protect || !slices.Equal(p.IgnoreChanges, x.IgnoreChanges):
-				t.Errorf("n=%d: %s differs:\nprogram %v\nfloor   %v", n, key(x), p.Inputs, x.Inputs)
-			case len(x.Deps) == 0 && len(p.Deps) > 0:
-				t.Errorf("n=%d: %s waits for nothing in the floor, for %d resources in the program", n, key(x), len(p.Deps))
+				t.Errorf("n=%d: floor registers %s, which the program does not", n, x.URN)
+			case !p.Inputs.DeepEquals(x.Inputs) || p.Protect != x.Protect || !slices.Equal(p.IgnoreChanges, x.IgnoreChanges) || p.Parent != x.Parent:
+				t.Errorf("n=%d: %s differs:\nprogram %v\nfloor   %v", n, x.URN, p.Inputs, x.Inputs)
+			case !slices.Equal(sortedCopy(p.Deps), sortedCopy(x.Deps)):
+				t.Errorf("n=%d: %s waits for\nprogram %v\nfloor   %v", n, x.URN, sortedCopy(p.Deps), sortedCopy(x.Deps))
+			case !maps.EqualFunc(nonEmpty(p.PropertyDeps), nonEmpty(x.PropertyDeps), func(a, b []string) bool { return slices.Equal(sortedCopy(a), sortedCopy(b)) }):
+				t.Errorf("n=%d: %s takes inputs from\nprogram %v\nfloor   %v", n, x.URN, nonEmpty(p.PropertyDeps), nonEmpty(x.PropertyDeps))
 			}
 		}
-		if components != 4 {
-			t.Errorf("n=%d: program registered %d components, want a fixed 4", n, components)
+	}
+}
+
+// nonEmpty is the property dependencies that name a resource.
+func nonEmpty(deps map[string][]string) map[string][]string {
+	out := map[string][]string{}
+	for k, v := range deps {
+		if len(v) > 0 {
+			out[k] = v
 		}
 	}
+	return out
 }
 
 func reportScale(b *testing.B, m *benchMocks) {
