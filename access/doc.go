@@ -31,6 +31,12 @@
 //	1  other failure: bad flags, unreadable or unparsable file, unknown git revision
 //	2  invalid stack config: the *diag.ConfigError list is printed on stderr and no report is printed
 //	3  access changed: at least one grant or created resource was added, removed or changed
+//	   (with -live: live differs from declared; with -usage: a grant went unused, or someone the
+//	   config does not name minted tokens)
+//	4  with -live or -usage: nothing differs as far as could be read, but something could not be
+//	   read (a permission error, a timeout, logs that are not recorded)
+//
+// -live and -usage read Google (package access/live); the rest reads files only.
 package access
 
 // Exit statuses of cmd/access.
@@ -39,4 +45,5 @@ const (
 	ExitFailure       = 1
 	ExitInvalidConfig = 2
 	ExitChanged       = 3
+	ExitIncomplete    = 4
 )
