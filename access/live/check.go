@@ -137,7 +137,7 @@ func Check(ctx context.Context, req Request) (*Report, error) {
 				pol.Fix = "the " + t.Kind + " does not exist: deploy the stack (`pulumi up --refresh --stack " + req.Stack + "`), or check that Pulumi." + req.Stack + ".yaml names the deployed one"
 			case err != nil:
 				pol.Status = StatusUnreadable
-				pol.Error, pol.Fix = cannotRead(err, t.permission, t.on)
+				pol.Error, pol.Fix = cannotRead(err, t.permission, t.on, true)
 			default:
 				pol.Differences = t.compare(req.Stack, lives[i])
 				pol.Status = StatusEqual
@@ -225,6 +225,8 @@ func pinOf(stack, bucket string, pol Policy, reads *bucketReads) *Pin {
 			err = reads.afterErr
 		}
 		pin.Advice = "The bucket's live policy equals the declared one, but its creation time could not be read (" + shortError(err) + "): that needs storage.buckets.get on the bucket, which the audit account must not hold (it would pass the guard). Run -live as someone who may read it (roles/storage.admin on the project), and pin what it prints."
+	case reads.before.TimeCreated == "":
+		pin.Advice = "Do not pin yet: Cloud Storage sent no creation time for the bucket; run -live again."
 	case reads.before.TimeCreated != reads.after.TimeCreated || reads.before.ProjectNumber != reads.after.ProjectNumber:
 		pin.Advice = fmt.Sprintf("Do not pin: the bucket was replaced while it was read (created at %s, then at %s). Inspect it, put the stack's policy back (%s) and run -live again.", reads.before.TimeCreated, reads.after.TimeCreated, up)
 	default:

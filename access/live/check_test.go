@@ -307,7 +307,8 @@ func TestCheckOutside(t *testing.T) {
 	if u := levels["project acme-test"].Unchecked; len(u) != 1 || !strings.HasPrefix(u[0], "organizations/42/roles/secret (reading it needs iam.roles.get") {
 		t.Errorf("unchecked roles %q, want the organization's role that answered 403", u)
 	}
-	if l := levels["folder 123"]; !strings.Contains(l.Error, "403") || !strings.Contains(l.Fix, "resourcemanager.folders.getIamPolicy") || !strings.Contains(l.Fix, "unknown, not nobody") {
+	if l := levels["folder 123"]; !strings.Contains(l.Error, "403") || !strings.Contains(l.Fix, "resourcemanager.folders.getIamPolicy") ||
+		!strings.Contains(l.Fix, "which the bootstrap cannot grant") || !strings.Contains(l.Fix, "unknown, not nobody") {
 		t.Errorf("the unreadable folder: %+v", l)
 	}
 	if h := levels["organization 42"].Holders; len(h) != 1 || !slices.Contains(h[0].Permissions, "resourcemanager.organizations.setIamPolicy") {

@@ -158,12 +158,16 @@ func shortError(err error) string {
 	return err.Error()
 }
 
-// cannotRead says why a read failed and what would let it succeed.
-func cannotRead(err error, permission, on string) (problem, fix string) {
+// cannotRead says why a read failed and what would let it succeed. byAudit is whether the
+// bootstrap's audit account is granted the permission there (it is on the stack's own project
+// and resources, never on a folder or the organization, which the bootstrap does not own).
+func cannotRead(err error, permission, on string, byAudit bool) (problem, fix string) {
 	problem = shortError(err)
 	switch {
+	case denied(err) && byAudit:
+		fix = "reading it needs " + permission + " on " + on + ": the bootstrap's audit account holds it (bootstrap/README.md, \"The audit account\"). If your credentials impersonate a caller account, read as yourself: gcloud auth print-access-token | go run ./cmd/access ... -iam-token-file -"
 	case denied(err):
-		fix = "reading it needs " + permission + " on " + on + ": the bootstrap's audit account holds it (bootstrap/README.md, \"The audit account\"); so does roles/iam.securityReviewer. If your credentials impersonate a caller account, read as yourself: gcloud auth print-access-token | go run ./cmd/access ... -iam-token-file -"
+		fix = "reading it needs " + permission + " on " + on + ", which the bootstrap cannot grant: an administrator there can give the audit account roles/iam.securityReviewer on it (policies and lists only, no storage.buckets.get)"
 	case errorCode(err) == http.StatusTooManyRequests:
 		fix = "Google's read quota is spent for now: run it again in a minute"
 	default:

@@ -102,7 +102,7 @@ func outside(ctx context.Context, c *clients, projects []string) []Level {
 	for i, p := range projects {
 		add(LevelProject, p)
 		if errs[i] != nil {
-			problem, fix := cannotRead(errs[i], "resourcemanager.projects.get", "project "+p)
+			problem, fix := cannotRead(errs[i], "resourcemanager.projects.get", "project "+p, true)
 			unknown = append(unknown, Level{Kind: LevelAncestry, ID: p, Error: problem,
 				Fix: fix + ". Until then, who holds access on its folders and organization is unknown, not nobody.", Holders: []Holder{}, Unchecked: []string{}})
 			continue
@@ -138,7 +138,7 @@ func outside(ctx context.Context, c *clients, projects []string) []Level {
 				}
 			}
 			if err != nil {
-				problem, fix := cannotRead(err, "resourcemanager."+l.Kind+"s.getIamPolicy", l.label())
+				problem, fix := cannotRead(err, "resourcemanager."+l.Kind+"s.getIamPolicy", l.label(), l.Kind == LevelProject)
 				l.Error, l.Fix = problem, fix+". Until then, who holds access there is unknown, not nobody."
 				return nil
 			}

@@ -182,3 +182,215 @@ func conditionCell(d Difference) string {
 	}
 	return mdText(d.Live.String())
 }
+
+// Verdict is the usage report's one-line answer.
+func (u *Usage) Verdict() string {
+	var parts []string
+	if n := len(u.Unnamed); n > 0 {
+		parts = append(parts, fmt.Sprintf("%d minting(s) by principals the config does not name", n))
+	}
+	if n := len(u.Unused); n > 0 {
+		parts = append(parts, fmt.Sprintf("%d unused grant(s)", n))
+	}
+	switch {
+	case u.Error != "":
+		parts = append(parts, "could not finish: "+u.Error)
+	case !u.Complete:
+		parts = append(parts, "the window could not be read in full, so no grant is judged unused")
+	case len(parts) == 0:
+		return "every declared impersonator minted as its accounts, and nobody else did"
+	}
+	return strings.Join(parts, "; ")
+}
+
+// WriteUsage renders a usage report as text, Markdown or JSON.
+func WriteUsage(w io.Writer, u *Usage, f access.Format) error {
+	switch f {
+	case access.JSON:
+		return access.WriteJSON(w, u)
+	case access.Markdown:
+		return usageMarkdown(w, u)
+	}
+	return usageText(w, u)
+}
+
+func sourceLine(s Source) string {
+	switch {
+	case s.Error != "":
+		return s.Error + ". " + s.Fix
+	case s.Truncated:
+		return fmt.Sprintf("stopped after %d entries (%d pages): the window holds more; counts are lower bounds. Run it again with a shorter -since", s.Entries, s.Pages)
+	}
+	exempt := "nobody exempted"
+	if len(s.Exempted) > 0 {
+		exempt = "exempted: " + strings.Join(s.Exempted, ", ")
+	}
+	return fmt.Sprintf("token minting recorded (%s Data Access logs of %s), %s; %d entries in %d page(s)", adminRead, auditedService, exempt, s.Entries, s.Pages)
+}
+
+func mintingLine(m Minting) string {
+	refused := ""
+	if m.Refused {
+		refused = " (refused by IAM)"
+	}
+	return fmt.Sprintf("%s %s x%d%s, %s to %s", m.Principal, m.Method, m.Count, refused, utc(m.First), utc(m.Last))
+}
+
+func unusedLine(g UnusedGrant) string {
+	s := g.Member + " on " + g.Account + " (caller " + g.Caller + ")"
+	if g.Expires != nil {
+		s += ", expires " + access.FormatExpiry(g.Expires)
+	}
+	return s
+}
+
+func (g IndirectGrant) seen() string {
+	if len(g.SeenThrough) == 0 {
+		return "nobody seen through it"
+	}
+	return "seen through it (possibly): " + strings.Join(g.SeenThrough, ", ")
+}
+
+func changeLine(c ConfigChange) string {
+	s := c.Action + " " + c.Path + ": " + c.Member
+	if c.Expires != "" {
+		s += " (expires " + c.Expires + ")"
+	}
+	return s + "; " + c.Why
+}
+
+func usageText(w io.Writer, u *Usage) error {
+	o := &out{w: w}
+	o.f("Token use of stack %s, project %s, %s to %s: %s\n", clean(u.Stack), clean(u.Project), utc(u.From), utc(u.To), clean(u.Verdict()))
+	o.f("\nSources\n")
+	for _, s := range u.Sources {
+		o.f("  project %s: %s\n", clean(s.Project), clean(sourceLine(s)))
+	}
+	if len(u.Unnamed) > 0 {
+		o.f("\nMinted by principals the config does not name (%d): look at these first\n", len(u.Unnamed))
+		for _, m := range u.Unnamed {
+			o.f("  ! as %s (caller %s): %s\n      %s\n", clean(m.Account), clean(m.Caller), clean(mintingLine(m)), clean(m.Through))
+		}
+	}
+	o.f("\nBy caller account\n")
+	for _, a := range u.Accounts {
+		if len(a.Minted) == 0 {
+			o.f("  %s (caller %s): nobody minted as it\n", clean(a.Account), clean(a.Caller))
+			continue
+		}
+		o.f("  %s (caller %s)\n", clean(a.Account), clean(a.Caller))
+		for _, m := range a.Minted {
+			o.f("    %s\n      %s\n", clean(mintingLine(m)), clean(m.Through))
+		}
+	}
+	if u.Unmatched > 0 {
+		o.f("  %d more entries named no caller account of this stack\n", u.Unmatched)
+	}
+	if len(u.Unused) > 0 {
+		o.f("\nUnused grants (%d): declared impersonators who minted nothing as the account in the window\n", len(u.Unused))
+		for _, g := range u.Unused {
+			o.f("  - %s\n", clean(unusedLine(g)))
+		}
+	}
+	if len(u.Unjudged) > 0 {
+		o.f("\nCannot judge (%d)\n", len(u.Unjudged))
+		for _, g := range u.Unjudged {
+			o.f("  ? %s on %s (caller %s): %s; %s\n", clean(g.Member), clean(g.Account), clean(g.Caller), clean(g.Why), clean(g.seen()))
+		}
+	}
+	if p := u.Proposal; p != nil {
+		o.f("\nProposed config change: drops the unused grants and nothing else; apply it as a pull request\n")
+		for _, c := range p.Changes {
+			o.f("  %s\n", clean(changeLine(c)))
+		}
+		o.f("\n")
+		if err := access.WriteDiff(indented{o}, p.Diff, access.Text); err != nil && o.err == nil {
+			o.err = err
+		}
+	}
+	if len(u.Notes) > 0 {
+		o.f("\nNotes\n")
+		for _, n := range u.Notes {
+			o.f("  %s\n", clean(n))
+		}
+	}
+	return o.err
+}
+
+// indented writes through o, two spaces in at every line's start.
+type indented struct{ o *out }
+
+func (i indented) Write(b []byte) (int, error) {
+	for _, line := range strings.SplitAfter(string(b), "\n") {
+		if line == "" {
+			continue
+		}
+		if line == "\n" {
+			i.o.f("\n")
+			continue
+		}
+		i.o.f("  %s", line)
+	}
+	return len(b), i.o.err
+}
+
+func usageMarkdown(w io.Writer, u *Usage) error {
+	o := &out{w: w}
+	o.f("### Token use of stack %s, project %s\n\n**%s** (%s to %s).\n", mdCode(u.Stack), mdCode(u.Project), mdText(u.Verdict()), utc(u.From), utc(u.To))
+	o.f("\n#### Sources\n\n")
+	for _, s := range u.Sources {
+		o.f("- project %s: %s\n", mdCode(s.Project), mdText(sourceLine(s)))
+	}
+	row := func(m Minting) string {
+		refused := ""
+		if m.Refused {
+			refused = " (refused)"
+		}
+		return fmt.Sprintf("| %s | %s | %s%s | %d | %s | %s | %s |", mdCode(m.Account), mdCode(m.Principal), m.Method, refused, m.Count, utc(m.First), utc(m.Last), mdText(m.Through))
+	}
+	const head = "| Account | Principal | Method | Count | First | Last | Through |\n|---|---|---|---|---|---|---|\n"
+	if len(u.Unnamed) > 0 {
+		o.f("\n#### Minted by principals the config does not name (%d)\n\n%s", len(u.Unnamed), head)
+		for _, m := range u.Unnamed {
+			o.f("%s\n", row(m))
+		}
+	}
+	o.f("\n#### By caller account\n\n%s", head)
+	for _, a := range u.Accounts {
+		if len(a.Minted) == 0 {
+			o.f("| %s | nobody | | | | | |\n", mdCode(a.Account))
+		}
+		for _, m := range a.Minted {
+			o.f("%s\n", row(m))
+		}
+	}
+	if len(u.Unused) > 0 {
+		o.f("\n#### Unused grants (%d)\n\n", len(u.Unused))
+		for _, g := range u.Unused {
+			o.f("- %s\n", mdText(unusedLine(g)))
+		}
+	}
+	if len(u.Unjudged) > 0 {
+		o.f("\n#### Cannot judge (%d)\n\n", len(u.Unjudged))
+		for _, g := range u.Unjudged {
+			o.f("- %s on %s: %s; %s\n", mdCode(g.Member), mdCode(g.Account), mdText(g.Why), mdText(g.seen()))
+		}
+	}
+	if p := u.Proposal; p != nil {
+		o.f("\n#### Proposed config change\n\nDrops the unused grants and nothing else; apply it as a pull request.\n\n")
+		for _, c := range p.Changes {
+			o.f("- %s\n", mdText(changeLine(c)))
+		}
+		o.f("\n")
+		if err := access.WriteDiff(w, p.Diff, access.Markdown); err != nil && o.err == nil {
+			o.err = err
+		}
+	}
+	if len(u.Notes) > 0 {
+		o.f("\n#### Notes\n\n")
+		for _, n := range u.Notes {
+			o.f("- %s\n", mdText(n))
+		}
+	}
+	return o.err
+}

@@ -321,11 +321,11 @@ type Stack struct {
 	AuditWorkflowRef  string
 	// AuditLog is the Data Access audit config that records token minting as the caller
 	// accounts.
-	AuditLog AuditLog
-	Roles             []CustomRole
-	Grants            []Grant
-	StateBucket       string
-	AuthzBucket       string
+	AuditLog    AuditLog
+	Roles       []CustomRole
+	Grants      []Grant
+	StateBucket string
+	AuthzBucket string
 	// Secrets are the secrets the main stack reads; VPC is its subnetwork or connector, nil for
 	// none; RunAgent is the member of Cloud Run's service agent of the main project, "" unless
 	// VPC is in another project.
