@@ -151,7 +151,7 @@ func isFile(path string) bool {
 // namespace to the project's own.
 func (d *diag) callerPath() string { return fmt.Sprintf("callers[%d]", d.index) }
 
-func (d *diag) deploy() string { return "pulumi up --stack " + d.req.Stack }
+func (d *diag) deploy() string { return "pulumi up --refresh --stack " + d.req.Stack }
 
 func (d *diag) loginCmd() string { return d.caller.ImpersonationCommand() }
 
