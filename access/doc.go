@@ -19,6 +19,7 @@
 // cmd/access prints the report for one stack, or with -base only what changed:
 //
 //	go run ./cmd/access -stack dev [-dir .] [-format text|markdown|json] [-base FILE|REV] [-now RFC3339]
+//	go run ./cmd/access -stack dev -live | -usage [-since 30d] [-timeout 2m] [-iam-token-file FILE]
 //
 // -base is read as a stack file when it names an existing file, otherwise as a git revision
 // whose copy of Pulumi.<stack>.yaml is compared with the one in -dir. A revision without that

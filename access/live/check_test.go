@@ -11,11 +11,18 @@ import (
 	"time"
 
 	"github.com/platform/private-run-api/access"
+	"github.com/platform/private-run-api/plan"
 )
 
 func check(t *testing.T, f *fakeGoogle) (*Report, string) {
 	t.Helper()
-	r, err := Check(context.Background(), Request{Plan: testPlan(t, stack), Stack: "test", At: at, Timeout: 30 * time.Second, Options: f.options()})
+	return checkPlan(t, testPlan(t, stack), "test", f)
+}
+
+// checkPlan runs -live on a plan against the fake and renders it as text.
+func checkPlan(t *testing.T, p *plan.Stack, stackName string, f *fakeGoogle) (*Report, string) {
+	t.Helper()
+	r, err := Check(context.Background(), Request{Plan: p, Stack: stackName, At: at, Timeout: 30 * time.Second, Options: f.options()})
 	if err != nil {
 		t.Fatal(err)
 	}

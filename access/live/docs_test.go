@@ -1,8 +1,6 @@
 package live
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -11,7 +9,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -134,16 +131,7 @@ func readmeSample(t *testing.T) (*Report, string) {
 	)
 	a["/v3/folders/314159265358:getIamPolicy"] = answer{403, forbidden}
 	a["/v3/organizations/271828182845:getIamPolicy"] = policy(t, bind("roles/resourcemanager.organizationAdmin", "group:org-admins@acme.example"))
-	f := newFake(t, a)
-	r, err := Check(context.Background(), Request{Plan: p, Stack: "dev", At: at, Timeout: 30 * time.Second, Options: f.options()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var b bytes.Buffer
-	if err := WriteReport(&b, r, access.Text); err != nil {
-		t.Fatal(err)
-	}
-	return r, b.String()
+	return checkPlan(t, p, "dev", newFake(t, a))
 }
 
 func toStrings(v any) []string {

@@ -220,7 +220,7 @@ func UsageOf(ctx context.Context, req UsageRequest) (*Usage, error) {
 	for _, s := range u.Sources {
 		u.Complete = u.Complete && s.Recorded && s.Error == "" && !s.Truncated
 	}
-	judge(u, p, got.entries)
+	judge(u, p, expiredEntries(req.Config, req.At), got.entries)
 	if u.Complete && len(u.Unused) > 0 {
 		u.Proposal, err = propose(req, u.Unused)
 		if err != nil {
@@ -358,8 +358,37 @@ func indirect(member string) bool {
 	return strings.HasPrefix(member, "group:") || strings.HasPrefix(member, "domain:") || strings.HasPrefix(member, "principalSet://")
 }
 
+// expiredEntries are the config's impersonators whose expiry has passed, by caller and member:
+// the plan grants them nothing any more, so a token they minted earlier in the window is by a
+// principal the config no longer declares.
+func expiredEntries(cfg *config.Config, at time.Time) map[string]map[string]time.Time {
+	out := map[string]map[string]time.Time{}
+	if cfg == nil {
+		return out
+	}
+	add := func(caller string, imps []config.Impersonator) {
+		for _, imp := range imps {
+			if t, err := config.ParseExpiry(imp.Expires); err == nil && !t.After(at) {
+				if out[caller] == nil {
+					out[caller] = map[string]time.Time{}
+				}
+				if prev, ok := out[caller][imp.Member]; !ok || t.After(prev) {
+					out[caller][imp.Member] = t
+				}
+			}
+		}
+	}
+	for _, c := range cfg.Callers {
+		if !c.External() {
+			add(c.Name, cfg.Impersonators)
+			add(c.Name, c.Impersonators)
+		}
+	}
+	return out
+}
+
 // judge counts the entries by account and principal and judges every declared grant.
-func judge(u *Usage, p *plan.Stack, entries []entry) {
+func judge(u *Usage, p *plan.Stack, expired map[string]map[string]time.Time, entries []entry) {
 	type key struct {
 		account, principal, method string
 		refused                    bool
@@ -446,9 +475,22 @@ func judge(u *Usage, p *plan.Stack, entries []entry) {
 						seenIndirect[g] = append(seenIndirect[g], m.Principal)
 					}
 				}
-				m.Through = "no grant in config names it: granted outside the program, or declared no longer"
+				through := ""
 				if len(could) > 0 {
-					m.Through = "not named in config; possibly through " + strings.Join(could, ", ") + " (audit entries do not say)"
+					through = "possibly through " + strings.Join(could, ", ") + " (audit entries do not say)"
+				}
+				switch t, ok := expired[c.Name][m.Principal]; {
+				case ok && !m.Last.After(t):
+					m.Through = "declared no longer: its entry expired at " + utc(t) + ", after these tokens were minted; remove the stale entry from config"
+				case ok:
+					m.Through = "declared no longer: its entry expired at " + utc(t) + ", yet it minted after that, through a grant outside the program (access -live shows it)"
+					if through != "" {
+						m.Through += ", or " + through
+					}
+				case through != "":
+					m.Through = "not named in config; " + through
+				default:
+					m.Through = "no grant in config names it: granted outside the program, or declared no longer"
 				}
 				if !m.Refused {
 					u.Unnamed = append(u.Unnamed, *m)

@@ -27,6 +27,8 @@ const usageStack = teststack.Header + `  private-run-api:impersonators:
     - name: orders-front
       impersonators:
         - group:oncall@acme.example
+        - member: user:olga@acme.example
+          expires: "2026-11-01T00:00:00Z"
     - name: orders-audit
       runAs:
         deployers: [group:audit-deployers@acme.example]
@@ -107,6 +109,7 @@ func twoPages() [][]map[string]any {
 			logEntry("2026-10-25T09:00:01Z", batch, batch, "GenerateIdToken", 0),
 			logEntry("2026-10-26T10:00:00Z", "id:"+front, "hana@acme.example", "GenerateAccessToken", 0),
 			logEntry("2026-10-27T11:00:00Z", batch, "ghost@acme.example", "GenerateAccessToken", 0),
+			logEntry("2026-10-30T12:00:00Z", front, "olga@acme.example", "GenerateAccessToken", 0),
 		},
 		{
 			logEntry("2026-11-02T08:00:00Z", front, "dana@acme.example", "GenerateIdToken", 0),
@@ -171,14 +174,15 @@ func TestUsageAcrossPages(t *testing.T) {
 			t.Errorf("the first entries.list lacks %s: %s", s, calls[0])
 		}
 	}
-	if s := u.Sources[0]; s.Entries != 8 || s.Pages != 2 || s.Truncated || !s.Recorded {
-		t.Errorf("source %+v, want 8 entries in 2 pages, recorded", s)
+	if s := u.Sources[0]; s.Entries != 9 || s.Pages != 2 || s.Truncated || !s.Recorded {
+		t.Errorf("source %+v, want 9 entries in 2 pages, recorded", s)
 	}
 
 	// Flagged first: a principal no grant explains, and one a group may explain.
 	if got, want := lines(u.Unnamed, func(m Minting) string { return m.Caller + " " + m.Principal + " " + m.Method + " " + m.Through }), []string{
 		"orders-batch user:ghost@acme.example GenerateAccessToken no grant in config names it: granted outside the program, or declared no longer",
 		"orders-front user:dana@acme.example GenerateIdToken not named in config; possibly through group:oncall@acme.example (audit entries do not say)",
+		"orders-front user:olga@acme.example GenerateAccessToken declared no longer: its entry expired at 2026-11-01T00:00:00Z, after these tokens were minted; remove the stale entry from config",
 	}; !slices.Equal(got, want) {
 		t.Errorf("unnamed:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
@@ -204,6 +208,7 @@ func TestUsageAcrossPages(t *testing.T) {
 		"orders-batch: user:lead@acme.example GenerateAccessToken x2, 2026-10-25T09:00:00Z to 2026-11-20T17:30:00Z / impersonator declared in config",
 		"orders-front: user:dana@acme.example GenerateIdToken x1, 2026-11-02T08:00:00Z to 2026-11-02T08:00:00Z / not named in config; possibly through group:oncall@acme.example (audit entries do not say)",
 		"orders-front: user:hana@acme.example GenerateAccessToken x1, 2026-10-26T10:00:00Z to 2026-10-26T10:00:00Z / impersonator declared in config",
+		"orders-front: user:olga@acme.example GenerateAccessToken x1, 2026-10-30T12:00:00Z to 2026-10-30T12:00:00Z / declared no longer: its entry expired at 2026-11-01T00:00:00Z, after these tokens were minted; remove the stale entry from config",
 	}
 	if !slices.Equal(accounts, want) {
 		t.Errorf("accounts:\n%s\nwant\n%s", strings.Join(accounts, "\n"), strings.Join(want, "\n"))
@@ -225,7 +230,7 @@ func TestUsageAcrossPages(t *testing.T) {
 		return g.Caller + " " + g.Member + " " + strings.Join(g.SeenThrough, ",")
 	}), []string{
 		"orders-audit group:audit-deployers@acme.example ",
-		"orders-front group:oncall@acme.example user:dana@acme.example",
+		"orders-front group:oncall@acme.example user:dana@acme.example,user:olga@acme.example",
 	}; !slices.Equal(got, want) {
 		t.Errorf("cannot judge:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
@@ -303,7 +308,7 @@ func TestUsageCannotJudgeWithoutACompleteRead(t *testing.T) {
 		{"project policy unreadable", map[string]answer{pathProject: {403, forbidden}}, nil, 0, ExitIncomplete,
 			[]string{"could not check that token minting is recorded", "resourcemanager.projects.getIamPolicy"}, 0},
 		{"paging bound reached", map[string]answer{pathProject: recorded(t)}, twoPages(), 1, ExitDiffers,
-			[]string{"stopped after 4 entries (1 pages)", "counts are lower bounds"}, 1},
+			[]string{"stopped after 5 entries (1 pages)", "counts are lower bounds"}, 2},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -368,7 +373,7 @@ func TestUsageFormats(t *testing.T) {
 	}
 	for _, s := range []string{
 		"### Token use of stack `test`, project `acme-test`",
-		"#### Minted by principals the config does not name (2)",
+		"#### Minted by principals the config does not name (3)",
 		"| `" + batch + "` | `user:ghost@acme.example` | GenerateAccessToken | 1 |",
 		"#### Proposed config change",
 		"```diff\n",
@@ -380,5 +385,21 @@ func TestUsageFormats(t *testing.T) {
 	var back Usage
 	if err := json.Unmarshal(js.Bytes(), &back); err != nil || len(back.Unused) != 3 || back.Proposal == nil || len(back.Proposal.Diff.Grants) != 4 {
 		t.Errorf("JSON: %v %+v", err, back)
+	}
+}
+
+// A principal whose entry expired, seen minting after the expiry, holds a grant the program
+// does not make: flagged, and pointed to -live.
+func TestUsageMintingAfterExpiry(t *testing.T) {
+	f := newFake(t, map[string]answer{pathProject: recorded(t)})
+	f.pages = pagesOf(t, []map[string]any{logEntry("2026-11-05T12:00:00Z", front, "olga@acme.example", "GenerateAccessToken", 0)})
+	u, text := usage(t, f, 0)
+	if len(u.Unnamed) != 1 || u.ExitStatus() != ExitDiffers {
+		t.Fatalf("unnamed %+v, exit %d:\n%s", u.Unnamed, u.ExitStatus(), text)
+	}
+	for _, want := range []string{"expired at 2026-11-01T00:00:00Z, yet it minted after that, through a grant outside the program (access -live shows it)", "or possibly through group:oncall@acme.example"} {
+		if !strings.Contains(u.Unnamed[0].Through, want) {
+			t.Errorf("%q lacks %q", u.Unnamed[0].Through, want)
+		}
 	}
 }

@@ -486,48 +486,46 @@ func Resolve(c *Config) *Stack {
 	return p
 }
 
-// addSecretGrants gives the deploy account the secret-policy role on each named secret, with the
-// role created in the secret's own project.
+// addSecretGrants gives the deploy account the secret-policy role on each named secret, and the
+// audit account its reader role on each named secret outside gcp:project (its project role reads
+// those of gcp:project), each role created in the secret's own project.
 func (p *Stack) addSecretGrants(c *Config) {
+	p.addPerSecret(c, secretGrant{prefix: "deploy", member: p.Deploy.Member, roleKey: SecretRoleKey, roleID: c.SecretRoleID,
+		title: "CI deploy: secret IAM policy", does: "Read and set", account: "deploy", perms: SecretIAMPermissions,
+		why: "the main stack adds the runtime account's accessor binding on this secret (additive); nothing on any other secret"})
+	p.addPerSecret(c, secretGrant{prefix: "audit", member: p.Audit.Member, roleKey: AuditSecretRoleKey, roleID: c.AuditSecretRoleID,
+		title: "CI audit: secret IAM policy", does: "Read", account: "audit", perms: AuditSecretPermissions, otherProjectsOnly: true,
+		why: "access -live reads the runtime account's accessor binding on this secret; nothing on any other secret"})
+}
+
+// secretGrant is one account's custom role on each named secret.
+type secretGrant struct {
+	prefix, member, roleID, title, does, account, why string
+	roleKey                                           func(project string) string
+	perms                                             []Permission
+	// otherProjectsOnly skips the secrets of gcp:project.
+	otherProjectsOnly bool
+}
+
+func (p *Stack) addPerSecret(c *Config, g secretGrant) {
 	roleNames := map[string]string{}
 	for _, sec := range c.Secrets {
-		key := SecretRoleKey(sec.Project)
+		if g.otherProjectsOnly && sec.Project == c.Project {
+			continue
+		}
+		key := g.roleKey(sec.Project)
 		if _, ok := roleNames[sec.Project]; !ok {
-			name := "projects/" + sec.Project + "/roles/" + c.SecretRoleID
+			name := "projects/" + sec.Project + "/roles/" + g.roleID
 			roleNames[sec.Project] = name
-			p.Roles = append(p.Roles, CustomRole{Key: key, Project: sec.Project, ID: c.SecretRoleID, Name: name,
-				Title:       "CI deploy: secret IAM policy",
-				Description: "Read and set the IAM policy of the secrets the private-run-api main stack (" + c.Project + ") lets its runtime account read. Granted on each such secret only, to the CI deploy account. Cannot read a secret's value.",
-				Permissions: append([]Permission(nil), SecretIAMPermissions...)})
+			p.Roles = append(p.Roles, CustomRole{Key: key, Project: sec.Project, ID: g.roleID, Name: name, Title: g.title,
+				Description: g.does + " the IAM policy of the secrets the private-run-api main stack (" + c.Project + ") lets its runtime account read. Granted on each such secret only, to the CI " + g.account + " account. Cannot read a secret's value.",
+				Permissions: append([]Permission(nil), g.perms...)})
 		}
 		p.Grants = append(p.Grants, Grant{
 			// The secret's full name is its stable key: "/" appears in neither a project ID nor a
 			// secret ID, so no two secrets share a logical name, whatever their order in config.
-			Key: "deploy-secret-iam-" + sec.Project + "/" + sec.ID, Scope: ScopeSecret, Target: sec.Name(),
-			Role: roleNames[sec.Project], Member: p.Deploy.Member, CustomRole: key,
-			Why: "the main stack adds the runtime account's accessor binding on this secret (additive); nothing on any other secret",
-		})
-	}
-	// The audit role reads the policies of gcp:project's secrets; a secret of another project
-	// needs a reader role of that project, granted on the secret.
-	auditRoles := map[string]string{}
-	for _, sec := range c.Secrets {
-		if sec.Project == c.Project {
-			continue
-		}
-		key := AuditSecretRoleKey(sec.Project)
-		if _, ok := auditRoles[sec.Project]; !ok {
-			name := "projects/" + sec.Project + "/roles/" + c.AuditSecretRoleID
-			auditRoles[sec.Project] = name
-			p.Roles = append(p.Roles, CustomRole{Key: key, Project: sec.Project, ID: c.AuditSecretRoleID, Name: name,
-				Title:       "CI audit: secret IAM policy",
-				Description: "Read the IAM policy of the secrets the private-run-api main stack (" + c.Project + ") lets its runtime account read. Granted on each such secret only, to the CI audit account. Cannot read a secret's value.",
-				Permissions: append([]Permission(nil), AuditSecretPermissions...)})
-		}
-		p.Grants = append(p.Grants, Grant{
-			Key: "audit-secret-iam-" + sec.Project + "/" + sec.ID, Scope: ScopeSecret, Target: sec.Name(),
-			Role: auditRoles[sec.Project], Member: p.Audit.Member, CustomRole: key,
-			Why: "access -live reads the runtime account's accessor binding on this secret; nothing on any other secret",
+			Key: g.prefix + "-secret-iam-" + sec.Project + "/" + sec.ID, Scope: ScopeSecret, Target: sec.Name(),
+			Role: roleNames[sec.Project], Member: g.member, CustomRole: key, Why: g.why,
 		})
 	}
 }

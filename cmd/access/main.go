@@ -44,7 +44,8 @@ did not, and the config change that drops their grants. Neither writes anything.
 
 Exit status (go run turns every non-zero status into 1: in CI, build it first with
 go build -o bin/access ./cmd/access and run bin/access):
-  0  no access change (always 0 without -base)
+  0  no access change (always 0 without -base); with -live, live equals declared; with -usage,
+     every declared impersonator used its grant and nobody else minted
   1  other failure: bad flags, unreadable file, unknown git revision
   2  invalid stack config, or config this tool cannot see (ESC environments, secrets): the
      problems are listed on stderr, no report is printed
