@@ -245,11 +245,11 @@ func TestDocumentedPulumiUpRefreshes(t *testing.T) {
 // The checker flags what it is for.
 func TestPulumiUpPattern(t *testing.T) {
 	for line, refreshes := range map[string]bool{
-		"run `pulumi up --refresh --stack dev` now":   true,
-		"run `pulumi up --stack dev` now":             false,
-		"pulumi up --stack dev --refresh":             true,
-		"a real `pulumi up` takes":                    false,
-		"pulumi up; pulumi refresh":                   false,
+		"run `pulumi up --refresh --stack dev` now":    true,
+		"run `pulumi up --stack dev` now":              false,
+		"pulumi up --stack dev --refresh":              true,
+		"a real `pulumi up` takes":                     false,
+		"pulumi up; pulumi refresh":                    false,
 		"| `pulumi up` | the --refresh flag elsewhere": false,
 	} {
 		cmds := pulumiUp.FindAllString(line, -1)
