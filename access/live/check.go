@@ -48,6 +48,8 @@ type Report struct {
 	// Watched are the permissions Outside lists holders of.
 	Watched []string `json:"watchedPermissions"`
 	Outside []Level  `json:"outside"`
+	// Notes say what the stack names but does not declare, and so is not compared.
+	Notes []string `json:"notes"`
 	// Error is set when the report could not finish (a timeout): what it holds is partial.
 	Error string `json:"error,omitempty"`
 }
@@ -90,7 +92,10 @@ func (r *Report) ExitStatus() int {
 // error is for a report that could not start (no credentials); what it cannot read, it says.
 func Check(ctx context.Context, req Request) (*Report, error) {
 	p := req.Plan
-	r := &Report{Stack: req.Stack, Project: p.Project, At: req.At.UTC(), Policies: []Policy{}, Outside: []Level{}, Watched: Watched}
+	r := &Report{Stack: req.Stack, Project: p.Project, At: req.At.UTC(), Policies: []Policy{}, Outside: []Level{}, Watched: Watched, Notes: []string{}}
+	if !p.Service.RuntimeCreated && p.Service.Name != "" {
+		r.Notes = append(r.Notes, "The runtime account "+p.Service.Runtime.Email+" is made elsewhere (service.runtimeAccount, e.g. by the bootstrap stack): this stack declares nothing on it, so its policy is not compared. The bootstrap owns its actAs binding; bootstrap/README.md says what it holds.")
+	}
 	ctx, cancel := context.WithTimeout(ctx, req.Timeout)
 	defer cancel()
 	c, err := newClients(ctx, req.Options)

@@ -377,6 +377,27 @@ func TestAuditedProjectsFollowTheAccounts(t *testing.T) {
 	}
 }
 
+// A runtime account made elsewhere (the bootstrap's, named by service.runtimeAccount) is not the
+// stack's to compare: it is not read, and the report says why.
+func TestCheckRuntimeMadeElsewhere(t *testing.T) {
+	yaml := strings.Replace(stack, "    secrets:\n", "    runtimeAccount: "+runtime+"\n    secrets:\n", 1)
+	f := newFake(t, declaredAnswers(t))
+	r, text := checkPlan(t, testPlan(t, yaml), "test", f)
+	for _, p := range r.Policies {
+		if strings.Contains(p.Name, runtime) {
+			t.Errorf("the bootstrap's runtime account is compared as the stack's: %+v", p)
+		}
+	}
+	for _, req := range f.requested() {
+		if strings.Contains(req, pathRuntime) {
+			t.Errorf("read the runtime account's policy: %s", req)
+		}
+	}
+	if !r.Equal || len(r.Notes) != 1 || !strings.Contains(text, "Note: The runtime account "+runtime+" is made elsewhere") {
+		t.Errorf("equal %v, notes %q:\n%s", r.Equal, r.Notes, text)
+	}
+}
+
 func TestCheckTimeout(t *testing.T) {
 	f := newFake(t, nil)
 	f.hang = true

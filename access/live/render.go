@@ -79,6 +79,9 @@ func reportText(w io.Writer, r *Report) error {
 	if r.Pin != nil {
 		o.f("\nAuthz bucket %s: creation-time pin\n  %s\n", clean(r.Pin.Bucket), clean(r.Pin.Advice))
 	}
+	for _, n := range r.Notes {
+		o.f("\nNote: %s\n", clean(n))
+	}
 	o.f("\nOutside this program: who holds, at project, folder or organization level, a permission that reaches the API\n")
 	o.f("  (%s)\n", strings.Join(r.Watched, ", "))
 	for _, l := range r.Outside {
@@ -149,6 +152,9 @@ func reportMarkdown(w io.Writer, r *Report) error {
 	}
 	if r.Pin != nil {
 		o.f("\n#### Authz bucket %s: creation-time pin\n\n%s\n", mdCode(r.Pin.Bucket), mdText(r.Pin.Advice))
+	}
+	for _, n := range r.Notes {
+		o.f("\n%s\n", mdText(n))
 	}
 	o.f("\n#### Outside this program\n\nWho holds, at project, folder or organization level, a permission that reaches the API (%s):\n\n", mdText(strings.Join(r.Watched, ", ")))
 	o.f("| Level | Member | Role | Condition | Permissions |\n|---|---|---|---|---|\n")
