@@ -16,8 +16,6 @@ import (
 	"github.com/platform/private-run-api/plan"
 )
 
-const namespace = "private-run-api"
-
 var at = time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
 
 // header is the project, the region and the service, which every test stack starts with.

@@ -19,6 +19,7 @@
 // cmd/access prints the report for one stack, or with -base only what changed:
 //
 //	go run ./cmd/access -stack dev [-dir .] [-format text|markdown|json] [-base FILE|REV] [-now RFC3339]
+//	go run ./cmd/access -stack dev -live | -usage [-since 30d] [-timeout 2m] [-iam-token-file FILE]
 //
 // -base is read as a stack file when it names an existing file, otherwise as a git revision
 // whose copy of Pulumi.<stack>.yaml is compared with the one in -dir. A revision without that
@@ -31,6 +32,12 @@
 //	1  other failure: bad flags, unreadable or unparsable file, unknown git revision
 //	2  invalid stack config: the *diag.ConfigError list is printed on stderr and no report is printed
 //	3  access changed: at least one grant or created resource was added, removed or changed
+//	   (with -live: live differs from declared; with -usage: a grant went unused, or someone the
+//	   config does not name minted tokens)
+//	4  with -live or -usage: nothing differs as far as could be read, but something could not be
+//	   read (a permission error, a timeout, logs that are not recorded)
+//
+// -live and -usage read Google (package access/live); the rest reads files only.
 package access
 
 // Exit statuses of cmd/access.
@@ -39,4 +46,5 @@ const (
 	ExitFailure       = 1
 	ExitInvalidConfig = 2
 	ExitChanged       = 3
+	ExitIncomplete    = 4
 )

@@ -368,3 +368,11 @@ func mdText(s string) string {
 	}
 	return b.String()
 }
+
+// Clean, MarkdownCode, MarkdownText and WriteJSON are this report's escapes and JSON encoding,
+// for the tool's other reports (package access/live), so that one rule decides what reaches a
+// terminal, a comment or a script.
+func Clean(s string) string              { return clean(s) }
+func MarkdownCode(s string) string       { return mdCode(s) }
+func MarkdownText(s string) string       { return mdText(s) }
+func WriteJSON(w io.Writer, v any) error { return writeJSON(w, v) }

@@ -74,8 +74,8 @@ type Report struct {
 
 // Access that project-level roles give, whatever the program declares.
 const (
-	OutsideInvoke = "Anyone holding run.routes.invoke on the project, its folder or organization can call every Cloud Run service in the project, this one included: roles/owner, roles/editor, roles/run.admin, and roles/run.invoker or roles/run.servicesInvoker granted there (or a custom role with that permission). The doctor's -who-else report lists them."
-	OutsideGuard  = "Anyone holding storage.buckets.get on the project, its folder or organization passes the authz guard: not Owner, Editor or Viewer, but many predefined roles, e.g. roles/storage.admin, roles/storage.bucketViewer, roles/iam.securityAuditor, roles/firebase.viewer (or a custom role with that permission). The bucket's own policy holds only the authz role: Cloud Storage's convenience bindings for project owners, editors and viewers are removed."
+	OutsideInvoke = "Anyone holding run.routes.invoke on the project, its folder or organization can call every Cloud Run service in the project, this one included: roles/owner, roles/editor, roles/run.admin, and roles/run.invoker or roles/run.servicesInvoker granted there (or a custom role with that permission). `access -live` lists who holds it today, with every other permission that reaches the API."
+	OutsideGuard  = "Anyone holding storage.buckets.get on the project, its folder or organization passes the authz guard: not Owner, Editor or Viewer (Cloud Storage's basic roles lack it at project level), but many predefined roles, e.g. roles/storage.admin, roles/storage.bucketViewer, roles/iam.securityAuditor, roles/firebase.viewer (or a custom role with that permission). The bucket's own policy holds only the authz role: Cloud Storage's convenience bindings for project owners, editors and viewers are removed. `access -live` lists who holds it today."
 )
 
 // Build derives the report from a plan. A nil plan is a stack that does not exist (a stack file

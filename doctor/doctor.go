@@ -172,7 +172,7 @@ func (d *diag) setCmd(sub, value string) string {
 	return fmt.Sprintf("pulumi config set --stack %s --path '%s' %s", d.req.Stack, d.callerValue(sub), value)
 }
 
-func (d *diag) deploy() string { return "pulumi up --stack " + d.req.Stack }
+func (d *diag) deploy() string { return "pulumi up --refresh --stack " + d.req.Stack }
 
 func (d *diag) loginCmd() string { return d.caller.ImpersonationCommand() }
 

@@ -250,7 +250,7 @@ func TestDiagnose(t *testing.T) {
 			problems: true,
 			findings: []want{{OK, "Your credentials impersonate " + batchEmail}, {Problem, "You (user:mallory@acme.example) may not impersonate " + batchEmail}},
 			contains: []string{"user:alice@acme.example (no expiry)", "granting it to the account itself does not help",
-				"pulumi config set --stack test --path 'callers[0].impersonators[3]' user:mallory@acme.example\n", "pulumi up --stack test\n"},
+				"pulumi config set --stack test --path 'callers[0].impersonators[3]' user:mallory@acme.example\n", "pulumi up --refresh --stack test\n"},
 		},
 		{
 			name:     "impersonated, developer's grant expired",

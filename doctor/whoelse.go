@@ -402,7 +402,7 @@ func serviceFindings(req WhoElseRequest, t *target, grants map[string]roleCheck)
 		if errors.As(t.err, &gerr) && gerr.Code == http.StatusNotFound {
 			return []Finding{{Severity: Warning, Summary: fmt.Sprintf("Service %s is not deployed in %s (project %s)", p.Service.Name, p.Service.Region, p.Project), Detail: []string{
 				"Cloud Run answered 404 Not Found for it. Deploy the stack first:",
-			}, Commands: []string{"pulumi up --stack " + req.Stack}}}
+			}, Commands: []string{"pulumi up --refresh --stack " + req.Stack}}}
 		}
 		return []Finding{readError(req, t, t.err, "run.services.getIamPolicy")}
 	}
@@ -444,7 +444,7 @@ func serviceFindings(req WhoElseRequest, t *target, grants map[string]roleCheck)
 		detail = append(detail, "If they should keep access, declare them as callers in Pulumi."+req.Stack+".yaml. Either way they can",
 			"call until the next deploy, which rewrites the binding to the stack's list:")
 		out = append(out, Finding{Severity: Warning, Summary: fmt.Sprintf("%s on the service that the stack does not grant", plural(len(extra), "invoker")), Detail: detail,
-			Commands: []string{"pulumi up --stack " + req.Stack}})
+			Commands: []string{"pulumi up --refresh --stack " + req.Stack}})
 	}
 	var missing []string
 	for _, m := range p.Invokers {
@@ -456,7 +456,7 @@ func serviceFindings(req WhoElseRequest, t *target, grants map[string]roleCheck)
 		out = append(out, Finding{Severity: Warning, Summary: fmt.Sprintf("The live service lacks %s the stack grants", plural(len(missing), "invoker")), Detail: append([]string{
 			"The stack declares " + plan.RoleInvoker + " for them, but the service's policy does not hold it (not deployed yet,",
 			"or changed by hand). Calls as them get 403 until you deploy:",
-		}, indent(missing)...), Commands: []string{"pulumi up --stack " + req.Stack}})
+		}, indent(missing)...), Commands: []string{"pulumi up --refresh --stack " + req.Stack}})
 	}
 	// Other bindings on the service that let principals call it: not the program's.
 	lines, unchecked := holders(t, grants, reported)
@@ -519,7 +519,7 @@ func deletedFindings(req WhoElseRequest, t *target) []Finding {
 				}
 				f.Detail = append(f.Detail, "`pulumi up` rewrites the binding's member list without it (first command); or remove just that",
 					"entry with gcloud (second command):")
-				f.Commands = []string{"pulumi up --stack " + req.Stack, remove}
+				f.Commands = []string{"pulumi up --refresh --stack " + req.Stack, remove}
 			} else {
 				f.Detail = append(f.Detail,
 					"granting "+shown(was)+" again fails. The program does not own this binding, so `pulumi up` leaves it;",

@@ -240,14 +240,14 @@ func TestWhoElse(t *testing.T) {
 			},
 			{
 				summary: "deleted:serviceAccount:old-job@acme-test.iam.gserviceaccount.com?uid=222 holds roles/run.invoker on service orders-api",
-				commands: []string{"pulumi up --stack test",
+				commands: []string{"pulumi up --refresh --stack test",
 					"gcloud run services remove-iam-policy-binding orders-api --project=acme-test --region=asia-northeast1 --member='deleted:serviceAccount:old-job@acme-test.iam.gserviceaccount.com?uid=222' --role='roles/run.invoker'"},
 				contains: []string{"every `pulumi preview` shows a diff", "rewrites the binding's member list"},
 				absent:   []string{"still lists"},
 			},
 			{
 				summary: "deleted:user:lead@acme.example?uid=333 holds roles/iam.serviceAccountTokenCreator on account " + batchEmail,
-				commands: []string{"pulumi up --stack test",
+				commands: []string{"pulumi up --refresh --stack test",
 					"gcloud iam service-accounts remove-iam-policy-binding " + batchEmail + " --member='deleted:user:lead@acme.example?uid=333' --role='roles/iam.serviceAccountTokenCreator'"},
 				contains: []string{"Pulumi.test.yaml still lists user:lead@acme.example: remove it there first"},
 			},
@@ -344,7 +344,7 @@ func TestWhoElseReadFailures(t *testing.T) {
 			name:    "service not deployed",
 			answers: map[string]answer{},
 			sev:     Warning, summary: "Service orders-api is not deployed in asia-northeast1 (project acme-test)",
-			text: []string{"pulumi up --stack test"},
+			text: []string{"pulumi up --refresh --stack test"},
 		},
 		{
 			name:    "nobody at project level",

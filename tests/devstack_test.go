@@ -323,25 +323,6 @@ func checkPropertyDep(t *testing.T, x mocktest.Resource, prop string, owner mock
 	}
 }
 
-func checkBinding(t *testing.T, b mocktest.Resource, account, role string, members []string, condition string) {
-	t.Helper()
-	if b.Str("serviceAccountId") != account || b.Str("role") != role {
-		t.Errorf("%s: serviceAccountId=%q role=%q, want %q %q", b.Name, b.Str("serviceAccountId"), b.Str("role"), account, role)
-	}
-	if got := b.Strs("members"); !reflect.DeepEqual(got, members) {
-		t.Errorf("%s: members %v, want %v", b.Name, got, members)
-	}
-	cond := b.Obj("condition")
-	switch {
-	case condition == "" && cond != nil:
-		t.Errorf("%s: unexpected condition %v", b.Name, cond)
-	case condition != "" && (cond == nil || cond["expression"].StringValue() != condition):
-		t.Errorf("%s: condition %v, want expression %q", b.Name, cond, condition)
-	case condition != "" && cond["title"].StringValue() == "":
-		t.Errorf("%s: condition has no title", b.Name)
-	}
-}
-
 // devTemplate is the Cloud Run template Pulumi.dev.yaml declares.
 const devTemplate = `{
   "containers": [

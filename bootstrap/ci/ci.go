@@ -21,6 +21,7 @@ const (
 	VarWorkloadIdentityProvider = "GCP_WORKLOAD_IDENTITY_PROVIDER"
 	VarPreviewServiceAccount    = "GCP_PREVIEW_SERVICE_ACCOUNT"
 	VarDeployServiceAccount     = "GCP_DEPLOY_SERVICE_ACCOUNT"
+	VarAuditServiceAccount      = "GCP_AUDIT_SERVICE_ACCOUNT"
 	VarBackendURL               = "PULUMI_BACKEND_URL"
 )
 
@@ -106,6 +107,11 @@ func Declare(ctx *pulumi.Context, p *Stack) (program.Outputs, error) {
 	if err != nil {
 		return nil, err
 	}
+	audit, err := newCIAccount(ctx, "audit", p.CIProject, p.AuditAccess, pool, ciAPIs, protect,
+		"CI audit (read-only)", "Impersonated only by "+p.AuditWorkflowRef+" on "+strings.Join(AuditEvents, " or ")+", to run access -live. Reads IAM policies and audit logs, nothing else.")
+	if err != nil {
+		return nil, err
+	}
 	runtime, err := serviceaccount.NewAccount(ctx, "runtime-account", &serviceaccount.AccountArgs{
 		Project:     pulumi.String(p.Project),
 		AccountId:   pulumi.String(p.Runtime.ID),
@@ -117,7 +123,7 @@ func Declare(ctx *pulumi.Context, p *Stack) (program.Outputs, error) {
 	if err != nil {
 		return nil, err
 	}
-	created := map[string]pulumi.Resource{p.Preview.Member: preview, p.Deploy.Member: deploy, p.Runtime.Name: runtime}
+	created := map[string]pulumi.Resource{p.Preview.Member: preview, p.Deploy.Member: deploy, p.Audit.Member: audit, p.Runtime.Name: runtime}
 
 	roles := map[string]pulumi.Resource{}
 	for _, r := range p.Roles {
@@ -191,6 +197,21 @@ func Declare(ctx *pulumi.Context, p *Stack) (program.Outputs, error) {
 		}
 	}
 
+	// Token minting as the caller accounts is recorded only as a Data Access audit log of the IAM
+	// API. The config is part of the project's IAM policy, which the deploy account must never be
+	// able to set: hence here, in the admin-run stack. Authoritative for this one service (the
+	// provider replaces that service's audit config and leaves the others), with no exempted
+	// members, so that nobody mints unrecorded.
+	if _, err := projects.NewIAMAuditConfig(ctx, "iam-data-access-audit", &projects.IAMAuditConfigArgs{
+		Project: pulumi.String(p.AuditLog.Project),
+		Service: pulumi.String(p.AuditLog.Service),
+		AuditLogConfigs: projects.IAMAuditConfigAuditLogConfigArray{
+			&projects.IAMAuditConfigAuditLogConfigArgs{LogType: pulumi.String(p.AuditLog.LogType)},
+		},
+	}, appAPIs); err != nil {
+		return nil, err
+	}
+
 	mainConfig := pulumi.StringMap{}
 	for k, v := range p.MainStackConfig() {
 		mainConfig[k] = pulumi.String(v)
@@ -207,19 +228,30 @@ func Declare(ctx *pulumi.Context, p *Stack) (program.Outputs, error) {
 		"attributeCondition":       pulumi.String(p.Condition.CEL()),
 		"deployWorkflowRef":        pulumi.String(p.DeployWorkflowRef),
 		"deployEnvironment":        pulumi.String(p.DeployEnvironment),
-		"mainStackConfig":          mainConfig,
+		"auditServiceAccount":      pulumi.String(p.Audit.Email),
+		"auditWorkflowRef":         pulumi.String(p.AuditWorkflowRef),
+		"auditLogging": pulumi.StringMap{
+			"project":         pulumi.String(p.AuditLog.Project),
+			"service":         pulumi.String(p.AuditLog.Service),
+			"logType":         pulumi.String(p.AuditLog.LogType),
+			"exemptedMembers": pulumi.String("none"),
+			"filter":          pulumi.String(AuditLogFilter),
+		},
+		"mainStackConfig": mainConfig,
 		"githubVariables": pulumi.StringMap{
 			VarWorkloadIdentityProvider: provider.Name,
 			VarPreviewServiceAccount:    pulumi.String(p.Preview.Email),
 			VarDeployServiceAccount:     pulumi.String(p.Deploy.Email),
+			VarAuditServiceAccount:      pulumi.String(p.Audit.Email),
 			VarBackendURL:               pulumi.String("gs://" + p.StateBucket),
 		},
 	}, nil
 }
 
 // newCIAccount creates one CI account and the one authoritative binding of
-// roles/iam.workloadIdentityUser on it. The binding is authoritative because the bootstrap owns
-// the account: anyone added by hand is removed on the next `pulumi up`.
+// roles/iam.workloadIdentityUser on it, for each principal set of access. The binding is
+// authoritative because the bootstrap owns the account: anyone added by hand is removed on the
+// next `pulumi up --refresh`.
 func newCIAccount(ctx *pulumi.Context, name, project string, access Impersonation, pool *iam.WorkloadIdentityPool,
 	apis, protect pulumi.ResourceOption, display, description string) (*serviceaccount.Account, error) {
 	acct, err := serviceaccount.NewAccount(ctx, name+"-account", &serviceaccount.AccountArgs{
@@ -233,11 +265,11 @@ func newCIAccount(ctx *pulumi.Context, name, project string, access Impersonatio
 	if err != nil {
 		return nil, err
 	}
-	member := pool.Name.ApplyT(func(poolName string) string { return access.PrincipalSet(poolName) }).(pulumi.StringOutput)
+	members := pool.Name.ApplyT(func(poolName string) []string { return access.PrincipalSets(poolName) }).(pulumi.StringArrayOutput)
 	if _, err := serviceaccount.NewIAMBinding(ctx, name+"-workload-identity-user", &serviceaccount.IAMBindingArgs{
 		ServiceAccountId: pulumi.String(access.Account.Name),
 		Role:             pulumi.String(RoleWorkloadIdentityUser),
-		Members:          pulumi.StringArray{member},
+		Members:          members,
 	}, pulumi.DependsOn([]pulumi.Resource{acct})); err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -40,17 +41,25 @@ func TestExampleStackDeclaresTheCIIdentities(t *testing.T) {
 	want := []string{
 		tPool + " github-pool",
 		tProvider + " github-provider",
+		tAccount + " audit-account",
 		tAccount + " deploy-account",
 		tAccount + " preview-account",
 		tAccount + " runtime-account",
+		tSABinding + " audit-workload-identity-user",
 		tSABinding + " deploy-workload-identity-user",
 		tSABinding + " preview-workload-identity-user",
 		tSABinding + " deploy-act-as-runtime",
 		tCustomRole + " " + ci.RoleKeyAuthz,
 		tCustomRole + " " + ci.RoleKeyDeploy,
 		tCustomRole + " " + ci.RoleKeyAuthzBucket,
+		tCustomRole + " " + ci.RoleKeyAudit,
+		tCustomRole + " " + ci.RoleKeyAuditBucket,
 		tProjMember + " deploy-role",
 		tProjMember + " deploy-authz-bucket",
+		tProjMember + " audit-role",
+		tProjMember + " audit-authz-bucket-policy",
+		// Token minting as the caller accounts is recorded (Data Access logs of the IAM API).
+		tAuditCfg + " iam-data-access-audit",
 		tBucketMem + " deploy-state-writer",
 		tBucketMem + " preview-state-reader",
 		// The example's two secrets live in two projects, so the secret role exists in both.
@@ -59,6 +68,9 @@ func TestExampleStackDeclaresTheCIIdentities(t *testing.T) {
 		tCustomRole + " " + ci.SecretRoleKey("acme-shared-secrets"),
 		tSecretMem + " deploy-secret-iam-acme-platform-dev/orders-db-password",
 		tSecretMem + " deploy-secret-iam-acme-shared-secrets/payments-signing-key",
+		// The audit role reads the main project's secrets; the other project's needs its own.
+		tCustomRole + " " + ci.AuditSecretRoleKey("acme-shared-secrets"),
+		tSecretMem + " audit-secret-iam-acme-shared-secrets/payments-signing-key",
 		tAPI + " app-api-" + ci.APISecretManager,
 	}
 	for _, api := range ci.CIAPIs {
@@ -86,7 +98,7 @@ func TestExampleStackDeclaresTheCIIdentities(t *testing.T) {
 		}
 	}
 	for name, wantProject := range map[string]string{
-		"preview-account": "acme-platform-ci", "deploy-account": "acme-platform-ci", "runtime-account": "acme-platform-dev",
+		"preview-account": "acme-platform-ci", "deploy-account": "acme-platform-ci", "audit-account": "acme-platform-ci", "runtime-account": "acme-platform-dev",
 	} {
 		if got := r.Find(t, tAccount, name).Str("project"); got != wantProject {
 			t.Errorf("%s in project %q, want %q", name, got, wantProject)
@@ -113,9 +125,12 @@ func TestExampleStackDeclaresTheCIIdentities(t *testing.T) {
 		"deployServiceAccount":     "ci-deploy@acme-platform-ci.iam.gserviceaccount.com",
 		"runtimeServiceAccount":    "orders-api-run@acme-platform-dev.iam.gserviceaccount.com",
 		"authzRole":                "projects/acme-platform-dev/roles/privateRunApiAuthz",
-		"attributeCondition":       `assertion.repository_id == "812345678" && assertion.repository_owner_id == "98765432" && (assertion.event_name == "pull_request" || assertion.event_name == "push" || assertion.event_name == "workflow_dispatch")`,
-		"deployWorkflowRef":        "acme/private-run-api/.github/workflows/deploy.yml@refs/heads/main",
-		"deployEnvironment":        "production",
+		"attributeCondition": `assertion.repository_id == "812345678" && assertion.repository_owner_id == "98765432" && (assertion.event_name == "pull_request" || assertion.event_name == "push" || assertion.event_name == "workflow_dispatch" || ` +
+			`(assertion.event_name == "schedule" && assertion.job_workflow_ref == "acme/private-run-api/.github/workflows/access-live.yml@refs/heads/main"))`,
+		"deployWorkflowRef":   "acme/private-run-api/.github/workflows/deploy.yml@refs/heads/main",
+		"deployEnvironment":   "production",
+		"auditServiceAccount": "ci-audit@acme-platform-ci.iam.gserviceaccount.com",
+		"auditWorkflowRef":    "acme/private-run-api/.github/workflows/access-live.yml@refs/heads/main",
 	}
 	for name, want := range wantOut {
 		if got := r.Outputs[name]; got != want {
@@ -127,10 +142,17 @@ func TestExampleStackDeclaresTheCIIdentities(t *testing.T) {
 		ci.VarWorkloadIdentityProvider: provider,
 		ci.VarPreviewServiceAccount:    "ci-preview@acme-platform-ci.iam.gserviceaccount.com",
 		ci.VarDeployServiceAccount:     "ci-deploy@acme-platform-ci.iam.gserviceaccount.com",
+		ci.VarAuditServiceAccount:      "ci-audit@acme-platform-ci.iam.gserviceaccount.com",
 		ci.VarBackendURL:               "gs://acme-platform-ci-pulumi-state",
 	}
 	if !reflect.DeepEqual(vars, wantVars) {
 		t.Errorf("githubVariables = %v, want %v", vars, wantVars)
+	}
+	auditLogging, _ := r.Outputs["auditLogging"].(map[string]string)
+	wantAudit := map[string]string{"project": "acme-platform-dev", "service": "iam.googleapis.com", "logType": "ADMIN_READ",
+		"exemptedMembers": "none", "filter": `protoPayload.serviceName="iamcredentials.googleapis.com"`}
+	if !reflect.DeepEqual(auditLogging, wantAudit) {
+		t.Errorf("auditLogging = %v, want %v", auditLogging, wantAudit)
 	}
 	mainConfig, _ := r.Outputs["mainStackConfig"].(map[string]string)
 	wantMain := map[string]string{
@@ -154,6 +176,8 @@ func TestCustomRolesHoldExactlyTheirLists(t *testing.T) {
 		{ci.RoleKeyAuthz, ci.DefaultAuthzRoleID, []string{"storage.buckets.get"}, true},
 		{ci.RoleKeyDeploy, ci.DefaultDeployRoleID, names(ci.DeployPermissions), false},
 		{ci.RoleKeyAuthzBucket, ci.DefaultAuthzBucketRoleID, names(ci.AuthzBucketPermissions), false},
+		{ci.RoleKeyAudit, ci.DefaultAuditRoleID, names(ci.AuditPermissions), false},
+		{ci.RoleKeyAuditBucket, ci.DefaultAuditBucketRoleID, names(ci.AuditBucketPermissions), false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.key, func(t *testing.T) {
@@ -172,13 +196,13 @@ func TestCustomRolesHoldExactlyTheirLists(t *testing.T) {
 			}
 		})
 	}
-	for _, p := range append(append([]ci.Permission(nil), ci.DeployPermissions...), ci.AuthzBucketPermissions...) {
+	for _, p := range slices.Concat(ci.DeployPermissions, ci.AuthzBucketPermissions, ci.SecretIAMPermissions, ci.AuditPermissions, ci.AuditBucketPermissions, ci.AuditSecretPermissions) {
 		if p.Why == "" {
 			t.Errorf("%s has no reason", p.Name)
 		}
 	}
 	// Every grant of a custom role must wait for the role, or IAM refuses an unknown role.
-	for _, g := range []struct{ grant, role string }{{"deploy-role", ci.RoleKeyDeploy}, {"deploy-authz-bucket", ci.RoleKeyAuthzBucket}} {
+	for _, g := range []struct{ grant, role string }{{"deploy-role", ci.RoleKeyDeploy}, {"deploy-authz-bucket", ci.RoleKeyAuthzBucket}, {"audit-role", ci.RoleKeyAudit}, {"audit-authz-bucket-policy", ci.RoleKeyAuditBucket}} {
 		if !dependsOn(r.Find(t, tProjMember, g.grant), tCustomRole, g.role) {
 			t.Errorf("%s does not depend on the role %s", g.grant, g.role)
 		}
@@ -224,6 +248,12 @@ func TestGrantsOfEachAccount(t *testing.T) {
 			tProjMember + " projects/acme-test/roles/privateRunApiDeployer on project acme-test to " + ciSA("ci-deploy"),
 			tSABinding + " roles/iam.serviceAccountUser on serviceAccount projects/acme-test/serviceAccounts/orders-api-run@acme-test.iam.gserviceaccount.com to " + ciSA("ci-deploy"),
 		},
+		// Reads only, and the authz bucket's policy under the same condition as the deploy
+		// account's bucket role: never the bucket itself.
+		ciSA("ci-audit"): {
+			tProjMember + " projects/acme-test/roles/privateRunApiAuditor on project acme-test to " + ciSA("ci-audit"),
+			tProjMember + " projects/acme-test/roles/privateRunApiAuthzBucketAuditor on project acme-test to " + ciSA("ci-audit") + " if " + authzCond,
+		},
 	}
 	for m := range got {
 		if strings.HasPrefix(m, "principalSet://") {
@@ -252,19 +282,40 @@ func TestImpersonationBindings(t *testing.T) {
 		overrides map[string]string
 		deploy    string
 		preview   string
+		audit     []string
 	}{
 		{"defaults", nil,
 			poolPrefix("github") + "/attribute.deploy_job/812345678:acme/private-run-api/.github/workflows/deploy.yml@refs/heads/main:repo:acme/private-run-api:environment:production",
-			poolPrefix("github") + "/attribute.repo_event/812345678:pull_request"},
-		{"release branch, own workflow, environment and pool", map[string]string{
+			poolPrefix("github") + "/attribute.repo_event/812345678:pull_request",
+			[]string{
+				poolPrefix("github") + "/attribute.audit_job/812345678:acme/private-run-api/.github/workflows/access-live.yml@refs/heads/main:schedule",
+				poolPrefix("github") + "/attribute.audit_job/812345678:acme/private-run-api/.github/workflows/access-live.yml@refs/heads/main:workflow_dispatch",
+			}},
+		{"release branch, own workflows, environment and pool", map[string]string{
 			"deployBranch": "release/prod", "deployWorkflow": "release.yaml", "deployEnvironment": "prod-eu", "poolId": "ci-pool", "repositoryId": "42",
+			"auditWorkflow": "drift.yaml", "auditAccountId": "ci-drift-check",
 		},
 			poolPrefix("ci-pool") + "/attribute.deploy_job/42:acme/private-run-api/.github/workflows/release.yaml@refs/heads/release/prod:repo:acme/private-run-api:environment:prod-eu",
-			poolPrefix("ci-pool") + "/attribute.repo_event/42:pull_request"},
+			poolPrefix("ci-pool") + "/attribute.repo_event/42:pull_request",
+			[]string{
+				poolPrefix("ci-pool") + "/attribute.audit_job/42:acme/private-run-api/.github/workflows/drift.yaml@refs/heads/release/prod:schedule",
+				poolPrefix("ci-pool") + "/attribute.audit_job/42:acme/private-run-api/.github/workflows/drift.yaml@refs/heads/release/prod:workflow_dispatch",
+			}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			r := mustRun(t, base(tc.overrides))
+			auditID := "ci-audit"
+			if id := tc.overrides["auditAccountId"]; id != "" {
+				auditID = id
+			}
+			audit := r.Find(t, tSABinding, "audit-workload-identity-user")
+			if got := audit.Strs("members"); !reflect.DeepEqual(got, tc.audit) {
+				t.Errorf("audit account's impersonators = %q, want only %q", got, tc.audit)
+			}
+			if audit.Str("role") != ci.RoleWorkloadIdentityUser || audit.Str("serviceAccountId") != "projects/acme-test-ci/serviceAccounts/"+auditID+"@acme-test-ci.iam.gserviceaccount.com" {
+				t.Errorf("audit binding: %s on %s", audit.Str("role"), audit.Str("serviceAccountId"))
+			}
 			for name, want := range map[string]string{"deploy": tc.deploy, "preview": tc.preview} {
 				b := r.Find(t, tSABinding, name+"-workload-identity-user")
 				if got := b.Strs("members"); !reflect.DeepEqual(got, []string{want}) {
@@ -318,7 +369,7 @@ func TestNoKeysNoProjectLevelImpersonationNothingPublic(t *testing.T) {
 func TestProtection(t *testing.T) {
 	protectedWhenOn := map[string]bool{
 		tPool + " github-pool": true, tProvider + " github-provider": true,
-		tAccount + " preview-account": true, tAccount + " deploy-account": true, tAccount + " runtime-account": true,
+		tAccount + " preview-account": true, tAccount + " deploy-account": true, tAccount + " audit-account": true, tAccount + " runtime-account": true,
 		tCustomRole + " " + ci.RoleKeyAuthz: true,
 	}
 	for _, tc := range []struct {
@@ -342,7 +393,7 @@ func TestEnableAPIsFalseDeclaresNoAPIs(t *testing.T) {
 	if apis := r.ByType(tAPI); len(apis) != 0 {
 		t.Errorf("%d APIs declared with enableApis false", len(apis))
 	}
-	if len(r.ByType(tAccount)) != 3 || len(r.ByType(tProvider)) != 1 || len(r.ByType(tCustomRole)) != 3 {
+	if len(r.ByType(tAccount)) != 4 || len(r.ByType(tProvider)) != 1 || len(r.ByType(tCustomRole)) != 5 {
 		t.Errorf("identities missing:\n%s", r.Listing())
 	}
 }
@@ -354,6 +405,7 @@ func TestPreviewShowsEveryNameExceptTheProvidersNumber(t *testing.T) {
 	}
 	for name, want := range map[string]string{
 		"deployServiceAccount":  "ci-deploy@acme-test-ci.iam.gserviceaccount.com",
+		"auditServiceAccount":   "ci-audit@acme-test-ci.iam.gserviceaccount.com",
 		"runtimeServiceAccount": "orders-api-run@acme-test.iam.gserviceaccount.com",
 		"authzRole":             "projects/acme-test/roles/privateRunApiAuthz",
 	} {
@@ -426,6 +478,17 @@ func TestInvalidConfigRegistersNothingAndListsEveryProblem(t *testing.T) {
 		}},
 		{"one account for both", map[string]string{"previewAccountId": "ci-bot", "deployAccountId": "ci-bot"},
 			[]want{{"deployAccountId", "ci-bot", "is the same account as previewAccountId"}}},
+		{"the audit account is the deploy account", map[string]string{"auditAccountId": "ci-deploy"},
+			[]want{{"auditAccountId", "ci-deploy", "is the same account as deployAccountId"}}},
+		{"the audit workflow is the deploy workflow", map[string]string{"auditWorkflow": "deploy.yml"},
+			[]want{{"auditWorkflow", "deploy.yml", "is the deploy workflow"}}},
+		{"the audit workflow as a path", map[string]string{"auditWorkflow": ".github/workflows/access-live.yml"},
+			[]want{{"auditWorkflow", ".github/workflows/access-live.yml", "is not a workflow file name"}}},
+		{"audit role IDs", map[string]string{"auditRoleId": "audit-role", "auditSecretRoleId": "privateRunApiSecretIamDeployer"}, []want{
+			{"auditRoleId", "audit-role", "no hyphen"},
+		}},
+		{"an audit role with another role's ID", map[string]string{"auditSecretRoleId": "privateRunApiSecretIamDeployer"},
+			[]want{{"auditSecretRoleId", "privateRunApiSecretIamDeployer", "is the same role ID as secretRoleId"}}},
 		{"buckets as URLs", map[string]string{"stateBucket": "gs://acme-state/", "authzBucket": "gs://acme-authz"}, []want{
 			{"stateBucket", "gs://acme-state/", "is a URL, expected a bucket name"},
 			{"authzBucket", "gs://acme-authz", "is a URL, expected a bucket name"},
@@ -538,7 +601,7 @@ func TestReadmeNamesEveryRolePermissionVariableAndKey(t *testing.T) {
 			}
 		}
 	}
-	for _, v := range []string{ci.VarWorkloadIdentityProvider, ci.VarPreviewServiceAccount, ci.VarDeployServiceAccount, ci.VarBackendURL, "PULUMI_CONFIG_PASSPHRASE"} {
+	for _, v := range []string{ci.VarWorkloadIdentityProvider, ci.VarPreviewServiceAccount, ci.VarDeployServiceAccount, ci.VarAuditServiceAccount, ci.VarBackendURL, "PULUMI_CONFIG_PASSPHRASE"} {
 		if !strings.Contains(text, v) {
 			t.Errorf("README.md does not say where %s comes from", v)
 		}

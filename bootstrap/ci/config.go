@@ -46,6 +46,11 @@ const (
 	KeySecretRoleID      = "secretRoleId"
 	KeyVPC               = "vpc"
 	KeyProjectNumber     = "projectNumber"
+	KeyAuditAccountID    = "auditAccountId"
+	KeyAuditWorkflow     = "auditWorkflow"
+	KeyAuditRoleID       = "auditRoleId"
+	KeyAuditBucketRoleID = "auditBucketRoleId"
+	KeyAuditSecretRoleID = "auditSecretRoleId"
 
 	// KeyGCPProject is the provider's own key: the main stack's project, where the service, its
 	// accounts, the authz guard and the custom roles live.
@@ -59,6 +64,7 @@ var Keys = []string{
 	KeyPreviewAccountID, KeyDeployAccountID, KeyRuntimeAccountID, KeyStateBucket, KeyAuthzBucket,
 	KeyAuthzRoleID, KeyDeployRoleID, KeyAuthzBucketRoleID, KeyEnableAPIs, KeyProtect,
 	KeySecrets, KeySecretRoleID, KeyVPC, KeyProjectNumber,
+	KeyAuditAccountID, KeyAuditWorkflow, KeyAuditRoleID, KeyAuditBucketRoleID, KeyAuditSecretRoleID,
 }
 
 // Defaults for the optional keys.
@@ -74,6 +80,11 @@ const (
 	DefaultDeployRoleID      = "privateRunApiDeployer"
 	DefaultAuthzBucketRoleID = "privateRunApiAuthzBucketDeployer"
 	DefaultSecretRoleID      = "privateRunApiSecretIamDeployer"
+	DefaultAuditAccountID    = "ci-audit"
+	DefaultAuditWorkflow     = "access-live.yml"
+	DefaultAuditRoleID       = "privateRunApiAuditor"
+	DefaultAuditBucketRoleID = "privateRunApiAuthzBucketAuditor"
+	DefaultAuditSecretRoleID = "privateRunApiSecretIamAuditor"
 )
 
 // Config is the bootstrap stack's configuration after decoding and defaulting.
@@ -134,6 +145,16 @@ type Config struct {
 	// ProjectNumber is Project's number. Cloud Run's service agent is named after it, and it needs
 	// a grant only when VPC lives in another project.
 	ProjectNumber string
+	// AuditAccountID names the read-only audit account (in CIProject) that the audit workflow
+	// (AuditWorkflow, a file in .github/workflows read from DeployBranch) alone may impersonate,
+	// on a schedule or run by hand.
+	AuditAccountID string
+	AuditWorkflow  string
+	// AuditRoleID, AuditBucketRoleID and AuditSecretRoleID name the audit account's custom roles:
+	// in Project, in Project for the authz bucket alone, and in each other project of Secrets.
+	AuditRoleID       string
+	AuditBucketRoleID string
+	AuditSecretRoleID string
 }
 
 // Secret is one Secret Manager secret by project ID and secret ID.
@@ -223,6 +244,11 @@ func Load(namespace string, src config.Source, allKeys []string) (*Config, error
 		Protect:           boolean(KeyProtect, true),
 		SecretRoleID:      str(KeySecretRoleID, DefaultSecretRoleID),
 		ProjectNumber:     str(KeyProjectNumber, ""),
+		AuditAccountID:    str(KeyAuditAccountID, DefaultAuditAccountID),
+		AuditWorkflow:     str(KeyAuditWorkflow, DefaultAuditWorkflow),
+		AuditRoleID:       str(KeyAuditRoleID, DefaultAuditRoleID),
+		AuditBucketRoleID: str(KeyAuditBucketRoleID, DefaultAuditBucketRoleID),
+		AuditSecretRoleID: str(KeyAuditSecretRoleID, DefaultAuditSecretRoleID),
 	}
 	rawSecrets := stringList(&ps, src, namespace, KeySecrets)
 	rawVPC := str(KeyVPC, "")
@@ -301,8 +327,15 @@ func validate(ps *problems, c *Config) {
 		ps.add(diag.Invalid, KeyProjectNumber, c.ProjectNumber, "is not a project number (a positive whole number)", "read it with `gcloud projects describe <gcp:project> --format='value(projectNumber)'`")
 	}
 	validateBranch(ps, c.DeployBranch)
-	if len(c.DeployWorkflow) > maxWorkflow || !workflowRe.MatchString(c.DeployWorkflow) {
-		ps.add(diag.Invalid, KeyDeployWorkflow, c.DeployWorkflow, `is not a workflow file name (letters, digits, ".", "_" and "-", ending in .yml or .yaml, no directory)`, fmt.Sprintf("name the file in .github/workflows, e.g. %q", DefaultDeployWorkflow))
+	validWorkflows := true
+	for _, w := range []struct{ key, value, def string }{{KeyDeployWorkflow, c.DeployWorkflow, DefaultDeployWorkflow}, {KeyAuditWorkflow, c.AuditWorkflow, DefaultAuditWorkflow}} {
+		if len(w.value) > maxWorkflow || !workflowRe.MatchString(w.value) {
+			validWorkflows = false
+			ps.add(diag.Invalid, w.key, w.value, `is not a workflow file name (letters, digits, ".", "_" and "-", ending in .yml or .yaml, no directory)`, fmt.Sprintf("name the file in .github/workflows, e.g. %q", w.def))
+		}
+	}
+	if validWorkflows && c.AuditWorkflow == c.DeployWorkflow {
+		ps.add(diag.Duplicate, KeyAuditWorkflow, c.AuditWorkflow, "is the deploy workflow", fmt.Sprintf("give the scheduled audit its own file, e.g. %q: a file whose runs may deploy must not also run on a schedule", DefaultAuditWorkflow))
 	}
 	if len(c.DeployEnvironment) > maxEnvironment || !environmentRe.MatchString(c.DeployEnvironment) {
 		ps.add(diag.Invalid, KeyDeployEnvironment, c.DeployEnvironment, `is not an environment name this stack accepts (1-255 letters, digits, ".", "_" and "-")`, fmt.Sprintf("name the GitHub environment the deploy job runs in, e.g. %q", DefaultDeployEnvironment))
@@ -316,7 +349,7 @@ func validate(ps *problems, c *Config) {
 		}
 	}
 	validAccounts := true
-	for _, a := range []struct{ key, value string }{{KeyPreviewAccountID, c.PreviewAccountID}, {KeyDeployAccountID, c.DeployAccountID}, {KeyRuntimeAccountID, c.RuntimeAccountID}} {
+	for _, a := range []struct{ key, value string }{{KeyPreviewAccountID, c.PreviewAccountID}, {KeyDeployAccountID, c.DeployAccountID}, {KeyRuntimeAccountID, c.RuntimeAccountID}, {KeyAuditAccountID, c.AuditAccountID}} {
 		switch {
 		case a.value == "":
 			validAccounts = false
@@ -328,6 +361,13 @@ func validate(ps *problems, c *Config) {
 	}
 	if validAccounts && c.PreviewAccountID == c.DeployAccountID {
 		ps.add(diag.Duplicate, KeyDeployAccountID, c.DeployAccountID, "is the same account as previewAccountId", "give the deploy account its own ID: one account must stay read-only")
+	}
+	if validAccounts {
+		for _, other := range []struct{ key, value string }{{KeyPreviewAccountID, c.PreviewAccountID}, {KeyDeployAccountID, c.DeployAccountID}} {
+			if c.AuditAccountID == other.value {
+				ps.add(diag.Duplicate, KeyAuditAccountID, c.AuditAccountID, "is the same account as "+other.key, fmt.Sprintf("give the audit account its own ID, e.g. %q: its binding trusts the scheduled audit workflow, which must reach nothing but reads", DefaultAuditAccountID))
+			}
+		}
 	}
 	for _, b := range []struct{ key, value, missingFix string }{
 		{KeyStateBucket, c.StateBucket, "create the state bucket in ciProject (README, step 1) and run `pulumi config set stateBucket <bucket>`"},
@@ -344,6 +384,9 @@ func validate(ps *problems, c *Config) {
 		{KeyDeployRoleID, c.DeployRoleID, DefaultDeployRoleID},
 		{KeyAuthzBucketRoleID, c.AuthzBucketRoleID, DefaultAuthzBucketRoleID},
 		{KeySecretRoleID, c.SecretRoleID, DefaultSecretRoleID},
+		{KeyAuditRoleID, c.AuditRoleID, DefaultAuditRoleID},
+		{KeyAuditBucketRoleID, c.AuditBucketRoleID, DefaultAuditBucketRoleID},
+		{KeyAuditSecretRoleID, c.AuditSecretRoleID, DefaultAuditSecretRoleID},
 	} {
 		if !gcp.RoleID.MatchString(r.value) {
 			validRoles = false
@@ -354,7 +397,8 @@ func validate(ps *problems, c *Config) {
 		seen := map[string]string{}
 		// The secret role is created in each secret's project, the main project included, so it
 		// must not take the ID of a role the main project already holds.
-		for _, r := range []struct{ key, value string }{{KeyAuthzRoleID, c.AuthzRoleID}, {KeyDeployRoleID, c.DeployRoleID}, {KeyAuthzBucketRoleID, c.AuthzBucketRoleID}, {KeySecretRoleID, c.SecretRoleID}} {
+		for _, r := range []struct{ key, value string }{{KeyAuthzRoleID, c.AuthzRoleID}, {KeyDeployRoleID, c.DeployRoleID}, {KeyAuthzBucketRoleID, c.AuthzBucketRoleID}, {KeySecretRoleID, c.SecretRoleID},
+			{KeyAuditRoleID, c.AuditRoleID}, {KeyAuditBucketRoleID, c.AuditBucketRoleID}, {KeyAuditSecretRoleID, c.AuditSecretRoleID}} {
 			if other, dup := seen[r.value]; dup {
 				ps.add(diag.Duplicate, r.key, r.value, "is the same role ID as "+other, "give each custom role its own ID")
 			}

@@ -3,6 +3,7 @@ package ci_test
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -23,6 +24,17 @@ var metadataReads = map[string]bool{
 	roles.ProjectsGet: true, roles.ProjectsGetPolicy: true, roles.RunServicesGet: true, roles.RunServicesList: true,
 	roles.StorageBucketsGetPolicy: true, roles.AccountsGetPolicy: true,
 }
+
+// auditReads are every permission the audit account may hold: the lists of its three roles,
+// each a read of a policy, of log entries or of metadata, and none storage.buckets.get (the
+// guard's permission). TestAuditAccountReadsOnly holds the lists to that rule.
+var auditReads = func() map[string]bool {
+	m := map[string]bool{}
+	for _, p := range slices.Concat(ci.AuditPermissions, ci.AuditBucketPermissions, ci.AuditSecretPermissions) {
+		m[p.Name] = true
+	}
+	return m
+}()
 
 // impersonation are the permissions that let a holder act as, or mint credentials of, a service
 // account, or hand those to itself: the table's impersonation permissions and the account's
@@ -191,7 +203,7 @@ func TestCIAccountsCannotClimb(t *testing.T) {
 			var hs []held
 			for _, h := range permissionsHeld(t, r) {
 				switch {
-				case h.Member == p.Preview.Member || h.Member == p.Deploy.Member:
+				case h.Member == p.Preview.Member || h.Member == p.Deploy.Member || h.Member == p.Audit.Member:
 					hs = append(hs, h)
 				case strings.HasPrefix(h.Member, "principalSet://"), p.RunAgent != "" && h.Member == p.RunAgent:
 				default:
@@ -210,6 +222,11 @@ func TestCIAccountsCannotClimb(t *testing.T) {
 			for _, h := range hs {
 				if !metadataReads[h.Permission] {
 					byMember[h.Member] = append(byMember[h.Member], h.Permission)
+				}
+			}
+			for _, h := range hs {
+				if h.Member == p.Audit.Member && !auditReads[h.Permission] {
+					t.Errorf("audit account holds %s, which is neither a policy, a log nor a metadata read", h)
 				}
 			}
 			if got := byMember[p.Preview.Member]; len(got) != 0 {

@@ -42,6 +42,7 @@ const (
 	tSecretBind = "gcp:secretmanager/secretIamBinding:SecretIamBinding"
 	tSubnetMem  = "gcp:compute/subnetworkIAMMember:SubnetworkIAMMember"
 	tSubnetBind = "gcp:compute/subnetworkIAMBinding:SubnetworkIAMBinding"
+	tAuditCfg   = "gcp:projects/iAMAuditConfig:IAMAuditConfig"
 )
 
 // members is the one principal a grant gives its role to: Member for additive grants, the only

@@ -2,6 +2,7 @@ package ci
 
 import (
 	"github.com/platform/private-run-api/gcp"
+	"slices"
 	"sort"
 
 	"github.com/platform/private-run-api/plan"
@@ -44,25 +45,35 @@ func RunServiceAgent(projectNumber string) string {
 const AuthzPermission = "storage.buckets.get"
 
 // GitHub events whose tokens the provider accepts. Any other event (pull_request_target,
-// workflow_run, schedule, issue_comment, ...) is refused before any binding is looked at: those
-// run with ref=refs/heads/main while acting on input from a pull request or an outsider.
+// workflow_run, issue_comment, ...) is refused before any binding is looked at: those run with
+// ref=refs/heads/main while acting on input from a pull request or an outsider. A schedule
+// token is accepted only from the audit workflow read from the deploy branch (the provider's
+// condition pins its job_workflow_ref), so no other workflow gains a scheduled identity.
 const (
 	EventPullRequest      = "pull_request"
 	EventPush             = "push"
 	EventWorkflowDispatch = "workflow_dispatch"
+	EventSchedule         = "schedule"
 )
 
 // PreviewEvents may impersonate the preview account; DeployEvents may trigger the deploy
-// workflow. The deploy binding pins the workflow file, the branch and the environment, so the
-// event list only has to keep the others out.
+// workflow; AuditEvents may run the audit workflow. The deploy and audit bindings pin their
+// workflow file and branch, so the event lists only have to keep the others out.
 var (
 	PreviewEvents = []string{EventPullRequest}
 	DeployEvents  = []string{EventPush, EventWorkflowDispatch}
+	AuditEvents   = []string{EventSchedule, EventWorkflowDispatch}
 )
 
-// AcceptedEvents are the events whose tokens the provider exchanges at all.
+// AcceptedEvents are the events whose tokens the provider exchanges at all, each once.
 func AcceptedEvents() []string {
-	return append(append([]string(nil), PreviewEvents...), DeployEvents...)
+	var out []string
+	for _, e := range slices.Concat(PreviewEvents, DeployEvents, AuditEvents) {
+		if !slices.Contains(out, e) {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // Attributes the CI accounts' bindings match. A principal set filters on one attribute, so each
@@ -74,6 +85,9 @@ const (
 	// file and the ref it was read from (a pull request's copy of deploy.yml reads
 	// refs/pull/N/merge); sub names the environment whenever the job declares one.
 	AttrDeploy = "attribute.deploy_job"
+	// AttrAudit is "<repository_id>:<job_workflow_ref>:<event_name>": the audit binding names
+	// the audit workflow on the deploy branch once per event it runs on.
+	AttrAudit = "attribute.audit_job"
 )
 
 // Permission is one permission of a custom role and why the role holds it; the README lists the
@@ -117,6 +131,48 @@ var AuthzBucketPermissions = []Permission{
 	{"storage.buckets.getIamPolicy", "reads the bucket's one authoritative policy"},
 	{"storage.buckets.setIamPolicy", "sets that policy: the guard's role for its callers, nothing else"},
 	{"storage.objects.list", "the provider checks the bucket is empty before deleting it"},
+}
+
+// AuditPermissions is the audit account's role in the main stack's project, without a
+// condition: what `access -live` and `access -usage` read. Policies and log entries only, and
+// two metadata reads; never storage.buckets.get, which would pass the authz guard.
+var AuditPermissions = []Permission{
+	{"resourcemanager.projects.get", "reads the project's ancestry (projects.getAncestry), to walk up to its folders and organization"},
+	{"resourcemanager.projects.getIamPolicy", "reads the project's policy: who holds access there, and the Data Access audit config -usage checks"},
+	{"iam.roles.get", "reads the permissions of the project's custom roles held at project level"},
+	{"iam.serviceAccounts.getIamPolicy", "reads the whole policy of each caller account and of the runtime account"},
+	{"run.services.getIamPolicy", "reads the service's whole policy"},
+	{"secretmanager.secrets.getIamPolicy", "reads the runtime account's accessor binding on the secrets of this project"},
+	{"logging.privateLogEntries.list", "reads the Data Access audit logs that record token minting as the caller accounts (-usage)"},
+}
+
+// AuditBucketPermissions is the audit account's role on the authz bucket alone, by the same
+// condition as the deploy account's bucket role.
+var AuditBucketPermissions = []Permission{
+	{"storage.buckets.getIamPolicy", "reads the authz bucket's whole policy, and no other bucket's"},
+}
+
+// AuditSecretPermissions is the audit account's role on each secret the main stack reads in
+// another project, granted on that secret only.
+var AuditSecretPermissions = []Permission{
+	{"secretmanager.secrets.getIamPolicy", "reads the runtime account's accessor binding on this secret"},
+}
+
+// AuditLogService and AuditLogType are the Data Access audit config the bootstrap sets in the
+// project of the caller accounts: Service Account Credentials' four methods
+// (GenerateAccessToken, GenerateIdToken, SignBlob, SignJwt) need ADMIN_READ permissions, and their
+// Data Access logs cannot be enabled apart from the IAM API's.
+const (
+	AuditLogService = "iam.googleapis.com"
+	AuditLogType    = "ADMIN_READ"
+	// AuditLogFilter finds the token-minting entries in Cloud Logging.
+	AuditLogFilter = `protoPayload.serviceName="iamcredentials.googleapis.com"`
+)
+
+// AuditLog is one project's Data Access audit config for one service, owned whole for that
+// service: no exempted members.
+type AuditLog struct {
+	Project, Service, LogType string
 }
 
 // SecretIAMPermissions is the deploy account's role on each secret the main stack reads, granted
@@ -171,17 +227,21 @@ type Grant struct {
 	Authoritative bool
 }
 
-// Impersonation lets a set of federated GitHub identities impersonate a CI account: those whose
-// Attribute is Value.
+// Impersonation lets sets of federated GitHub identities impersonate a CI account: those whose
+// Attribute is one of Values.
 type Impersonation struct {
 	Account   plan.Account
 	Attribute string
-	Value     string
+	Values    []string
 }
 
-// PrincipalSet is the member string once the pool's resource name is known.
-func (i Impersonation) PrincipalSet(poolName string) string {
-	return "principalSet://iam.googleapis.com/" + poolName + "/" + i.Attribute + "/" + i.Value
+// PrincipalSets are the member strings, one per value, once the pool's resource name is known.
+func (i Impersonation) PrincipalSets(poolName string) []string {
+	out := make([]string, len(i.Values))
+	for j, v := range i.Values {
+		out[j] = "principalSet://iam.googleapis.com/" + poolName + "/" + i.Attribute + "/" + v
+	}
+	return out
 }
 
 // CustomRole is a role the bootstrap creates in the main stack's project.
@@ -221,11 +281,17 @@ const (
 	RoleKeyAuthz       = "authz-role"
 	RoleKeyDeploy      = "deploy-role"
 	RoleKeyAuthzBucket = "deploy-authz-bucket-role"
+	RoleKeyAudit       = "audit-role"
+	RoleKeyAuditBucket = "audit-authz-bucket-role"
 )
 
 // SecretRoleKey is the key of the secret-policy role in project: one role per project that holds
 // a named secret, since a project's custom role can be granted only within that project.
 func SecretRoleKey(project string) string { return "deploy-secret-role-" + project }
+
+// AuditSecretRoleKey is the key of the audit account's secret-policy reader role in project, one
+// per project other than gcp:project that holds a named secret.
+func AuditSecretRoleKey(project string) string { return "audit-secret-role-" + project }
 
 // Stack is everything the bootstrap declares, with every name computed from config up front.
 type Stack struct {
@@ -241,18 +307,25 @@ type Stack struct {
 	Condition TokenCondition
 	Preview   plan.Account
 	Deploy    plan.Account
+	Audit     plan.Account
 	Runtime   plan.Account
 	// PreviewAccess is pull_request runs of the repository; DeployAccess is only the deploy
-	// workflow read from the deploy branch, in a job of the deploy environment.
+	// workflow read from the deploy branch, in a job of the deploy environment; AuditAccess is
+	// only the audit workflow read from the deploy branch, on a schedule or run by hand.
 	PreviewAccess     Impersonation
 	DeployAccess      Impersonation
+	AuditAccess       Impersonation
 	DeployRef         string
 	DeployWorkflowRef string
 	DeployEnvironment string
-	Roles             []CustomRole
-	Grants            []Grant
-	StateBucket       string
-	AuthzBucket       string
+	AuditWorkflowRef  string
+	// AuditLog is the Data Access audit config that records token minting as the caller
+	// accounts.
+	AuditLog    AuditLog
+	Roles       []CustomRole
+	Grants      []Grant
+	StateBucket string
+	AuthzBucket string
 	// Secrets are the secrets the main stack reads; VPC is its subnetwork or connector, nil for
 	// none; RunAgent is the member of Cloud Run's service agent of the main project, "" unless
 	// VPC is in another project.
@@ -284,13 +357,25 @@ func BucketResourceName(bucket string) string { return "projects/_/buckets/" + b
 func Resolve(c *Config) *Stack {
 	preview := account(c.CIProject, c.PreviewAccountID)
 	deploy := account(c.CIProject, c.DeployAccountID)
+	audit := account(c.CIProject, c.AuditAccountID)
 	runtime := account(c.Project, c.RuntimeAccountID)
 	ref := "refs/heads/" + c.DeployBranch
 	workflowRef := c.Repository + "/.github/workflows/" + c.DeployWorkflow + "@" + ref
+	auditRef := c.Repository + "/.github/workflows/" + c.AuditWorkflow + "@" + ref
 
+	// Every event but schedule on its own; schedule only from the audit workflow on the deploy
+	// branch, so that no other workflow gains an identity by adding a schedule trigger.
 	events := AnyOf{}
 	for _, e := range AcceptedEvents() {
-		events = append(events, Eq{"event_name", e})
+		if e == EventSchedule {
+			events = append(events, AllOf{{"event_name", e}, {"job_workflow_ref", auditRef}})
+			continue
+		}
+		events = append(events, AllOf{{"event_name", e}})
+	}
+	var auditValues []string
+	for _, e := range AuditEvents {
+		auditValues = append(auditValues, c.RepositoryID+":"+auditRef+":"+e)
 	}
 	p := &Stack{
 		Project:           c.Project,
@@ -315,24 +400,29 @@ func Resolve(c *Config) *Stack {
 			// sub, not environment: the environment claim is absent from jobs without one, and a
 			// mapping that reads an absent claim risks failing their token exchange.
 			AttrDeploy: {Claim("repository_id"), Lit(":"), Claim("job_workflow_ref"), Lit(":"), Claim("sub")},
+			AttrAudit:  {Claim("repository_id"), Lit(":"), Claim("job_workflow_ref"), Lit(":"), Claim("event_name")},
 		},
 		// GitHub signs tokens for every repository with the same issuer: without this condition
 		// any workflow on GitHub could exchange its token in this pool.
 		Condition: TokenCondition{
-			{{"repository_id", c.RepositoryID}},
-			{{"repository_owner_id", c.RepositoryOwnerID}},
+			{{{"repository_id", c.RepositoryID}}},
+			{{{"repository_owner_id", c.RepositoryOwnerID}}},
 			events,
 		},
 		Preview: preview,
 		Deploy:  deploy,
+		Audit:   audit,
 		Runtime: runtime,
 		PreviewAccess: Impersonation{Account: preview, Attribute: AttrPreview,
-			Value: c.RepositoryID + ":" + EventPullRequest},
+			Values: []string{c.RepositoryID + ":" + EventPullRequest}},
 		DeployAccess: Impersonation{Account: deploy, Attribute: AttrDeploy,
-			Value: c.RepositoryID + ":" + workflowRef + ":" + EnvironmentSubject(c.Repository, c.DeployEnvironment)},
+			Values: []string{c.RepositoryID + ":" + workflowRef + ":" + EnvironmentSubject(c.Repository, c.DeployEnvironment)}},
+		AuditAccess:       Impersonation{Account: audit, Attribute: AttrAudit, Values: auditValues},
 		DeployRef:         ref,
 		DeployWorkflowRef: workflowRef,
 		DeployEnvironment: c.DeployEnvironment,
+		AuditWorkflowRef:  auditRef,
+		AuditLog:          AuditLog{Project: c.Project, Service: AuditLogService, LogType: AuditLogType},
 		StateBucket:       c.StateBucket,
 		AuthzBucket:       c.AuthzBucket,
 		Secrets:           append([]Secret(nil), c.Secrets...),
@@ -361,6 +451,17 @@ func Resolve(c *Config) *Stack {
 		role(RoleKeyAuthzBucket, c.AuthzBucketRoleID, "CI deploy: authz bucket",
 			"Manage the authz bucket and set its IAM policy. Granted only with a condition naming that bucket.",
 			AuthzBucketPermissions, false),
+		role(RoleKeyAudit, c.AuditRoleID, "CI audit (read-only)",
+			"What access -live and access -usage read in this project: IAM policies, custom roles, the ancestry and Data Access audit logs. No storage.buckets.get: it would pass the authz guard.",
+			AuditPermissions, false),
+		role(RoleKeyAuditBucket, c.AuditBucketRoleID, "CI audit: authz bucket policy",
+			"Read the authz bucket's IAM policy. Granted only with a condition naming that bucket.",
+			AuditBucketPermissions, false),
+	}
+	authzOnly := &IAMCondition{
+		Title:       "authz-bucket-only",
+		Description: "Only the main stack's authz bucket " + c.AuthzBucket + ".",
+		Expression:  "resource.name == " + quote(BucketResourceName(c.AuthzBucket)),
 	}
 	p.Grants = []Grant{
 		{Key: "preview-state-reader", Scope: ScopeBucket, Target: c.StateBucket, Role: RoleStateReader, Member: preview.Member,
@@ -368,42 +469,63 @@ func Resolve(c *Config) *Stack {
 		{Key: "deploy-role", Scope: ScopeProject, Target: c.Project, Role: p.Role(RoleKeyDeploy).Name, Member: deploy.Member, CustomRole: RoleKeyDeploy,
 			Why: "manages the Cloud Run service, the caller accounts and their bindings, and creates the authz bucket"},
 		{Key: "deploy-authz-bucket", Scope: ScopeProject, Target: c.Project, Role: p.Role(RoleKeyAuthzBucket).Name, Member: deploy.Member, CustomRole: RoleKeyAuthzBucket,
-			Condition: &IAMCondition{
-				Title:       "authz-bucket-only",
-				Description: "Only the main stack's authz bucket " + c.AuthzBucket + ".",
-				Expression:  "resource.name == " + quote(BucketResourceName(c.AuthzBucket)),
-			},
-			Why: "manages the authz bucket and sets its policy, and no other bucket's (not the state's, not the bootstrap's)"},
+			Condition: authzOnly,
+			Why:       "manages the authz bucket and sets its policy, and no other bucket's (not the state's, not the bootstrap's)"},
 		{Key: "deploy-act-as-runtime", Scope: ScopeServiceAccount, Target: runtime.Name, Role: RoleServiceAccountUser, Member: deploy.Member, Authoritative: true,
 			Why: "Cloud Run refuses to deploy a service that runs as an account unless the deployer has iam.serviceAccounts.actAs on it; granted on the runtime account only (CIS 1.6)"},
 		{Key: "deploy-state-writer", Scope: ScopeBucket, Target: c.StateBucket, Role: RoleStateWriter, Member: deploy.Member,
 			Why: "reads and writes the main stack's Pulumi state and its lock files"},
+		{Key: "audit-role", Scope: ScopeProject, Target: c.Project, Role: p.Role(RoleKeyAudit).Name, Member: audit.Member, CustomRole: RoleKeyAudit,
+			Why: "reads the policies, custom roles, ancestry and token-minting logs that access -live and access -usage compare with the main stack's plan"},
+		{Key: "audit-authz-bucket-policy", Scope: ScopeProject, Target: c.Project, Role: p.Role(RoleKeyAuditBucket).Name, Member: audit.Member, CustomRole: RoleKeyAuditBucket,
+			Condition: authzOnly,
+			Why:       "reads the authz bucket's policy, and no other bucket's; never the bucket itself, which would pass the guard"},
 	}
 	p.addSecretGrants(c)
 	p.addVPCGrants(c)
 	return p
 }
 
-// addSecretGrants gives the deploy account the secret-policy role on each named secret, with the
-// role created in the secret's own project.
+// addSecretGrants gives the deploy account the secret-policy role on each named secret, and the
+// audit account its reader role on each named secret outside gcp:project (its project role reads
+// those of gcp:project), each role created in the secret's own project.
 func (p *Stack) addSecretGrants(c *Config) {
+	p.addPerSecret(c, secretGrant{prefix: "deploy", member: p.Deploy.Member, roleKey: SecretRoleKey, roleID: c.SecretRoleID,
+		title: "CI deploy: secret IAM policy", does: "Read and set", account: "deploy", perms: SecretIAMPermissions,
+		why: "the main stack adds the runtime account's accessor binding on this secret (additive); nothing on any other secret"})
+	p.addPerSecret(c, secretGrant{prefix: "audit", member: p.Audit.Member, roleKey: AuditSecretRoleKey, roleID: c.AuditSecretRoleID,
+		title: "CI audit: secret IAM policy", does: "Read", account: "audit", perms: AuditSecretPermissions, otherProjectsOnly: true,
+		why: "access -live reads the runtime account's accessor binding on this secret; nothing on any other secret"})
+}
+
+// secretGrant is one account's custom role on each named secret.
+type secretGrant struct {
+	prefix, member, roleID, title, does, account, why string
+	roleKey                                           func(project string) string
+	perms                                             []Permission
+	// otherProjectsOnly skips the secrets of gcp:project.
+	otherProjectsOnly bool
+}
+
+func (p *Stack) addPerSecret(c *Config, g secretGrant) {
 	roleNames := map[string]string{}
 	for _, sec := range c.Secrets {
-		key := SecretRoleKey(sec.Project)
+		if g.otherProjectsOnly && sec.Project == c.Project {
+			continue
+		}
+		key := g.roleKey(sec.Project)
 		if _, ok := roleNames[sec.Project]; !ok {
-			name := "projects/" + sec.Project + "/roles/" + c.SecretRoleID
+			name := "projects/" + sec.Project + "/roles/" + g.roleID
 			roleNames[sec.Project] = name
-			p.Roles = append(p.Roles, CustomRole{Key: key, Project: sec.Project, ID: c.SecretRoleID, Name: name,
-				Title:       "CI deploy: secret IAM policy",
-				Description: "Read and set the IAM policy of the secrets the private-run-api main stack (" + c.Project + ") lets its runtime account read. Granted on each such secret only, to the CI deploy account. Cannot read a secret's value.",
-				Permissions: append([]Permission(nil), SecretIAMPermissions...)})
+			p.Roles = append(p.Roles, CustomRole{Key: key, Project: sec.Project, ID: g.roleID, Name: name, Title: g.title,
+				Description: g.does + " the IAM policy of the secrets the private-run-api main stack (" + c.Project + ") lets its runtime account read. Granted on each such secret only, to the CI " + g.account + " account. Cannot read a secret's value.",
+				Permissions: append([]Permission(nil), g.perms...)})
 		}
 		p.Grants = append(p.Grants, Grant{
 			// The secret's full name is its stable key: "/" appears in neither a project ID nor a
 			// secret ID, so no two secrets share a logical name, whatever their order in config.
-			Key: "deploy-secret-iam-" + sec.Project + "/" + sec.ID, Scope: ScopeSecret, Target: sec.Name(),
-			Role: roleNames[sec.Project], Member: p.Deploy.Member, CustomRole: key,
-			Why: "the main stack adds the runtime account's accessor binding on this secret (additive); nothing on any other secret",
+			Key: g.prefix + "-secret-iam-" + sec.Project + "/" + sec.ID, Scope: ScopeSecret, Target: sec.Name(),
+			Role: roleNames[sec.Project], Member: g.member, CustomRole: key, Why: g.why,
 		})
 	}
 }

@@ -53,6 +53,12 @@ func TestSecretGrantsOnEachNamedSecretOnly(t *testing.T) {
 		return "deploy-secret-iam-" + project + "/" + id + " " + tSecretMem + " " + role(project, roleID) +
 			" on secret projects/" + project + "/secrets/" + id + " to " + deploy
 	}
+	// The audit account reads the policy of a secret outside gcp:project through a role of the
+	// secret's project, granted on that secret; gcp:project's secrets its project role reads.
+	auditGrant := func(project, id string) string {
+		return "audit-secret-iam-" + project + "/" + id + " " + tSecretMem + " " + role(project, ci.DefaultAuditSecretRoleID) +
+			" on secret projects/" + project + "/secrets/" + id + " to " + ciSA("ci-audit")
+	}
 	type wantRole struct{ key, project, id string }
 	cases := []struct {
 		name      string
@@ -63,7 +69,8 @@ func TestSecretGrantsOnEachNamedSecretOnly(t *testing.T) {
 		{"none", nil, nil, nil},
 		{"empty list", map[string]string{"secrets": "[]"}, nil, nil},
 		{"three secrets in two projects", withSecrets,
-			[]string{
+			[]string{ // sorted, as checkExtraGrants lists them
+				auditGrant("acme-vault", "payments-key"),
 				secretGrant("acme-test", "api-token", ci.DefaultSecretRoleID),
 				secretGrant("acme-test", "db_password", ci.DefaultSecretRoleID),
 				secretGrant("acme-vault", "payments-key", ci.DefaultSecretRoleID),
@@ -73,7 +80,7 @@ func TestSecretGrantsOnEachNamedSecretOnly(t *testing.T) {
 				{ci.SecretRoleKey("acme-vault"), "acme-vault", ci.DefaultSecretRoleID},
 			}},
 		{"own role ID", map[string]string{"secrets": `["projects/acme-vault/secrets/payments-key"]`, "secretRoleId": "ordersSecretIam"},
-			[]string{secretGrant("acme-vault", "payments-key", "ordersSecretIam")},
+			[]string{auditGrant("acme-vault", "payments-key"), secretGrant("acme-vault", "payments-key", "ordersSecretIam")},
 			[]wantRole{{ci.SecretRoleKey("acme-vault"), "acme-vault", "ordersSecretIam"}}},
 	}
 	for _, tc := range cases {
@@ -99,7 +106,11 @@ func TestSecretGrantsOnEachNamedSecretOnly(t *testing.T) {
 			}
 			// IAM refuses a grant of a role that does not exist yet.
 			for _, x := range r.ByType(tSecretMem) {
-				if key := ci.SecretRoleKey(x.Str("project")); !dependsOn(x, tCustomRole, key) {
+				key := ci.SecretRoleKey(x.Str("project"))
+				if strings.HasPrefix(x.Name, "audit-") {
+					key = ci.AuditSecretRoleKey(x.Str("project"))
+				}
+				if !dependsOn(x, tCustomRole, key) {
 					t.Errorf("%s does not wait for the role %s", x.Name, key)
 				}
 			}
@@ -110,6 +121,13 @@ func TestSecretGrantsOnEachNamedSecretOnly(t *testing.T) {
 					api = true
 					if x.Str("project") != "acme-test" || x.Name != "app-api-"+ci.APISecretManager {
 						t.Errorf("%s enables Secret Manager in %q, want the main project", x.Name, x.Str("project"))
+					}
+				}
+			}
+			for _, x := range r.ByType(tCustomRole) {
+				if strings.HasPrefix(x.Name, "audit-secret-role-") {
+					if got, want := x.Strs("permissions"), names(ci.AuditSecretPermissions); !reflect.DeepEqual(got, want) || x.Str("project") == "acme-test" {
+						t.Errorf("%s in %s permissions = %q, want %q in another project than gcp:project", x.Name, x.Str("project"), got, want)
 					}
 				}
 			}

@@ -103,22 +103,33 @@ type Eq struct {
 	Claim, Value string
 }
 
-// AnyOf holds when one of its equalities does (one clause of the condition).
-type AnyOf []Eq
+// AllOf holds when every one of its equalities does: one alternative of a clause.
+type AllOf []Eq
 
-// TokenCondition holds when every clause does: a conjunction of disjunctions of equalities, which is
-// all the provider needs to pin a repository and a set of events.
+// AnyOf holds when one of its alternatives does (one clause of the condition).
+type AnyOf []AllOf
+
+// TokenCondition holds when every clause does: a conjunction of disjunctions of conjunctions of
+// equalities, which is all the provider needs to pin a repository, a set of events, and the one
+// workflow file a scheduled run may come from.
 type TokenCondition []AnyOf
 
 // CEL renders the condition as the provider's attributeCondition input.
 func (c TokenCondition) CEL() string {
 	clauses := make([]string, len(c))
 	for i, clause := range c {
-		eqs := make([]string, len(clause))
-		for j, eq := range clause {
-			eqs[j] = "assertion." + eq.Claim + " == " + quote(eq.Value)
+		alts := make([]string, len(clause))
+		for j, all := range clause {
+			eqs := make([]string, len(all))
+			for k, eq := range all {
+				eqs[k] = "assertion." + eq.Claim + " == " + quote(eq.Value)
+			}
+			alts[j] = strings.Join(eqs, " && ")
+			if len(all) > 1 && (len(clause) > 1 || len(c) > 1) {
+				alts[j] = "(" + alts[j] + ")"
+			}
 		}
-		clauses[i] = strings.Join(eqs, " || ")
+		clauses[i] = strings.Join(alts, " || ")
 		if len(clause) > 1 && len(c) > 1 {
 			clauses[i] = "(" + clauses[i] + ")"
 		}
@@ -130,14 +141,14 @@ func (c TokenCondition) CEL() string {
 // equality false, as comparing a missing field does not match in the provider's CEL either.
 func (c TokenCondition) Eval(claims map[string]string) bool {
 	for _, clause := range c {
-		held := false
-		for _, eq := range clause {
-			if v, ok := claims[eq.Claim]; ok && v == eq.Value {
-				held = true
-				break
+		if !slices.ContainsFunc(clause, func(all AllOf) bool {
+			for _, eq := range all {
+				if v, ok := claims[eq.Claim]; !ok || v != eq.Value {
+					return false
+				}
 			}
-		}
-		if !held {
+			return true
+		}) {
 			return false
 		}
 	}
@@ -161,8 +172,8 @@ func (p *Stack) Impersonates(claims map[string]string) []string {
 		return nil
 	}
 	var out []string
-	for _, access := range []Impersonation{p.PreviewAccess, p.DeployAccess} {
-		if v, ok := attrs[access.Attribute]; ok && v == access.Value {
+	for _, access := range []Impersonation{p.PreviewAccess, p.DeployAccess, p.AuditAccess} {
+		if v, ok := attrs[access.Attribute]; ok && slices.Contains(access.Values, v) {
 			out = append(out, access.Account.ID)
 		}
 	}

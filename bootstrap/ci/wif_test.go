@@ -46,9 +46,10 @@ func with(claims map[string]string, k, v string) map[string]string {
 	return out
 }
 
-// The provider and the two bindings are evaluated exactly as configured, for the runs an
-// attacker can start: every one that is not the deploy workflow on main in production must
-// reach nothing but (for pull requests) the preview account.
+// The provider and the three bindings are evaluated exactly as configured, for the runs an
+// attacker can start: every one that is not the deploy workflow on main in production, or the
+// audit workflow on main on its schedule or run by hand, must reach nothing but (for pull
+// requests) the preview account.
 func TestTokensReachOnlyTheirAccount(t *testing.T) {
 	p := ci.Resolve(mustLoad(t, base(nil)))
 	main := "refs/heads/main"
@@ -61,6 +62,17 @@ func TestTokensReachOnlyTheirAccount(t *testing.T) {
 		{"deploy.yml run by hand on main, in production", token("workflow_dispatch", main, "deploy.yml", "production"), []string{"ci-deploy"}},
 		{"pull request from a branch of the repository", token("pull_request", "refs/pull/7/merge", "pr.yml", ""), []string{"ci-preview"}},
 		{"pull request whose copy of deploy.yml declares production", token("pull_request", "refs/pull/7/merge", "deploy.yml", "production"), []string{"ci-preview"}},
+		{"access-live.yml on its schedule, on main", token("schedule", main, ci.DefaultAuditWorkflow, ""), []string{"ci-audit"}},
+		{"access-live.yml run by hand on main", token("workflow_dispatch", main, ci.DefaultAuditWorkflow, ""), []string{"ci-audit"}},
+		{"access-live.yml on its schedule, in an environment", token("schedule", main, ci.DefaultAuditWorkflow, "production"), []string{"ci-audit"}},
+		{"a pull request's copy of access-live.yml", token("pull_request", "refs/pull/7/merge", ci.DefaultAuditWorkflow, ""), []string{"ci-preview"}},
+
+		{"access-live.yml run by hand on another branch", token("workflow_dispatch", "refs/heads/feature", ci.DefaultAuditWorkflow, ""), nil},
+		{"access-live.yml pushed to main", token("push", main, ci.DefaultAuditWorkflow, ""), nil},
+		{"access-live.yml on workflow_run", token("workflow_run", main, ci.DefaultAuditWorkflow, ""), nil},
+		{"access-live.yml on pull_request_target", token("pull_request_target", main, ci.DefaultAuditWorkflow, ""), nil},
+		{"another workflow on a schedule", token("schedule", main, "pr.yml", ""), nil},
+		{"another repository's access-live.yml on a schedule", with(token("schedule", main, ci.DefaultAuditWorkflow, ""), "repository_id", "999999999"), nil},
 
 		{"deploy.yml on main without the environment", token("push", main, "deploy.yml", ""), nil},
 		{"another workflow on main, in production", token("push", main, "release.yml", "production"), nil},
@@ -122,8 +134,13 @@ func TestSubjectStaysWithinGooglesLimit(t *testing.T) {
 		}
 	}
 	for _, event := range ci.AcceptedEvents() {
-		claims := token(event, "refs/heads/"+strings.Repeat("b", 200), "deploy.yml", strings.Repeat("e", 255))
+		workflow := "deploy.yml"
+		if event == ci.EventSchedule { // the provider accepts schedule tokens of the audit workflow only
+			workflow = ci.DefaultAuditWorkflow
+		}
+		claims := token(event, "refs/heads/"+strings.Repeat("b", 200), workflow, strings.Repeat("e", 255))
 		claims["repository"] = strings.Repeat("o", 39) + "/" + strings.Repeat("r", 100)
+		claims["job_workflow_ref"] = claims["repository"] + "/.github/workflows/" + workflow + "@" + claims["ref"]
 		claims["repository_id"] = strings.Repeat("9", 20)
 		claims["repository_owner_id"] = strings.Repeat("9", 20)
 		claims["run_id"] = strings.Repeat("9", 20) // more digits than an int64 has
@@ -143,7 +160,8 @@ func TestSubjectStaysWithinGooglesLimit(t *testing.T) {
 func TestRenderedCEL(t *testing.T) {
 	p := ci.Resolve(mustLoad(t, base(nil)))
 	wantCond := `assertion.repository_id == "812345678" && assertion.repository_owner_id == "1234567" && ` +
-		`(assertion.event_name == "pull_request" || assertion.event_name == "push" || assertion.event_name == "workflow_dispatch")`
+		`(assertion.event_name == "pull_request" || assertion.event_name == "push" || assertion.event_name == "workflow_dispatch" || ` +
+		`(assertion.event_name == "schedule" && assertion.job_workflow_ref == "acme/private-run-api/.github/workflows/access-live.yml@refs/heads/main"))`
 	if got := p.Condition.CEL(); got != wantCond {
 		t.Errorf("condition:\n got %s\nwant %s", got, wantCond)
 	}
@@ -151,6 +169,7 @@ func TestRenderedCEL(t *testing.T) {
 		"google.subject":  `assertion.repository_id + ":" + assertion.event_name + ":" + assertion.run_id + ":" + assertion.run_attempt`,
 		ci.AttrPreview:    `assertion.repository_id + ":" + assertion.event_name`,
 		ci.AttrDeploy:     `assertion.repository_id + ":" + assertion.job_workflow_ref + ":" + assertion.sub`,
+		ci.AttrAudit:      `assertion.repository_id + ":" + assertion.job_workflow_ref + ":" + assertion.event_name`,
 		"attribute.actor": `assertion.actor`,
 	} {
 		if got := p.Mapping.CEL()[attr]; got != want {
@@ -182,14 +201,29 @@ func TestExprAndConditionEvaluation(t *testing.T) {
 	if _, ok := e.Eval(map[string]string{"a": "1"}); ok {
 		t.Error("a missing claim must fail the mapping")
 	}
-	c := ci.TokenCondition{{{Claim: "a", Value: "1"}}, {{Claim: "b", Value: "x"}, {Claim: "b", Value: "y"}}}
-	for claims, want := range map[string]bool{"1y": true, "1x": true, "1z": false, "2x": false} {
-		got := c.Eval(map[string]string{"a": claims[:1], "b": claims[1:]})
-		if got != want {
-			t.Errorf("condition on a=%s b=%s = %v, want %v", claims[:1], claims[1:], got, want)
-		}
+	// a == 1 && (b == x || b == y || (b == s && w == 9))
+	c := ci.TokenCondition{
+		{{{Claim: "a", Value: "1"}}},
+		{{{Claim: "b", Value: "x"}}, {{Claim: "b", Value: "y"}}, {{Claim: "b", Value: "s"}, {Claim: "w", Value: "9"}}},
 	}
-	if c.Eval(map[string]string{"b": "x"}) {
-		t.Error("a missing claim must not satisfy an equality")
+	if got, want := c.CEL(), `assertion.a == "1" && (assertion.b == "x" || assertion.b == "y" || (assertion.b == "s" && assertion.w == "9"))`; got != want {
+		t.Errorf("CEL:\n got %s\nwant %s", got, want)
+	}
+	for _, tc := range []struct {
+		claims map[string]string
+		want   bool
+	}{
+		{map[string]string{"a": "1", "b": "y"}, true},
+		{map[string]string{"a": "1", "b": "x"}, true},
+		{map[string]string{"a": "1", "b": "z"}, false},
+		{map[string]string{"a": "2", "b": "x"}, false},
+		{map[string]string{"a": "1", "b": "s", "w": "9"}, true},
+		{map[string]string{"a": "1", "b": "s", "w": "8"}, false},
+		{map[string]string{"a": "1", "b": "s"}, false},
+		{map[string]string{"b": "x"}, false}, // a missing claim satisfies no equality
+	} {
+		if got := c.Eval(tc.claims); got != tc.want {
+			t.Errorf("condition on %v = %v, want %v", tc.claims, got, tc.want)
+		}
 	}
 }

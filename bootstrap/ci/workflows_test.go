@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -139,7 +140,7 @@ func allWorkflows(tb testing.TB) map[string]*workflow {
 		}
 		out[e.Name()] = w
 	}
-	for _, want := range []string{"pr.yml", "access-report.yml", ci.DefaultDeployWorkflow} {
+	for _, want := range []string{"pr.yml", "access-report.yml", ci.DefaultDeployWorkflow, ci.DefaultAuditWorkflow} {
 		if out[want] == nil {
 			tb.Fatalf("no .github/workflows/%s", want)
 		}
@@ -154,8 +155,9 @@ const (
 	forkGuard    = "github.event.pull_request.head.repo.full_name == github.repository"
 )
 
-// idTokenJobs are the only jobs that may mint an OIDC token: the preview and the deploy.
-var idTokenJobs = map[string]bool{"pr.yml/preview": true, ci.DefaultDeployWorkflow + "/up": true}
+// idTokenJobs are the only jobs that may mint an OIDC token: the preview, the deploy and the
+// scheduled audit.
+var idTokenJobs = map[string]bool{"pr.yml/preview": true, ci.DefaultDeployWorkflow + "/up": true, ci.DefaultAuditWorkflow + "/live": true}
 
 var pinnedUse = regexp.MustCompile(`^[\w.-]+/[\w./-]+@[0-9a-f]{40}$`)
 
@@ -318,7 +320,7 @@ func expressionsInScripts(w *workflow) []string {
 }
 
 // idTokenOutsideKnownJobs lists every place a workflow lets a job mint an OIDC token other than
-// the two jobs the bootstrap's bindings expect.
+// the three jobs the bootstrap's bindings expect.
 func idTokenOutsideKnownJobs(w *workflow) []string {
 	var out []string
 	grants := func(p any) bool {
@@ -335,7 +337,7 @@ func idTokenOutsideKnownJobs(w *workflow) []string {
 	}
 	for id, j := range w.doc.Jobs {
 		if grants(j.Permissions) && !idTokenJobs[w.name+"/"+id] {
-			out = append(out, w.name+"/"+id+": id-token: write outside the preview and deploy jobs")
+			out = append(out, w.name+"/"+id+": id-token: write outside the preview, deploy and audit jobs")
 		}
 	}
 	sort.Strings(out)
@@ -431,6 +433,8 @@ func TestWorkflowCheckers(t *testing.T) {
 		{"write-all", "x.yml", "on: push\njobs:\n  a:\n    permissions: write-all\n", idTokenOutsideKnownJobs, true},
 		{"id-token in another job of pr.yml", "pr.yml", "on: pull_request\njobs:\n  checks:\n    permissions:\n      id-token: write\n", idTokenOutsideKnownJobs, true},
 		{"id-token in the deploy job", ci.DefaultDeployWorkflow, "on: push\njobs:\n  up:\n    permissions:\n      id-token: write\n", idTokenOutsideKnownJobs, false},
+		{"id-token in the audit job", ci.DefaultAuditWorkflow, "on: schedule\njobs:\n  live:\n    permissions:\n      id-token: write\n", idTokenOutsideKnownJobs, false},
+		{"id-token in another job of the audit workflow", ci.DefaultAuditWorkflow, "on: schedule\njobs:\n  issue:\n    permissions:\n      id-token: write\n", idTokenOutsideKnownJobs, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -785,5 +789,101 @@ func TestRunbookSetsUpTheAccessReportApp(t *testing.T) {
 	w := allWorkflows(t)[accessReportWorkflow]
 	if !strings.Contains(w.raw, "environment: "+accessReportEnvironment+"\n") {
 		t.Errorf("%s does not use the environment %s the runbook creates", w.name, accessReportEnvironment)
+	}
+}
+
+// The scheduled audit: access-live.yml runs on its schedule and by hand only, from main, as the
+// audit account in its one job that holds no write token, for every stack deploy.yml deploys;
+// the job that writes the issue holds issues: write alone and runs nothing from the repository.
+func TestAccessLiveRunsFromMainAsTheAuditAccountAndKeepsOneIssue(t *testing.T) {
+	all := allWorkflows(t)
+	w := all[ci.DefaultAuditWorkflow]
+	if got := w.events(); strings.Join(got, ",") != strings.Join(sorted(ci.AuditEvents), ",") {
+		t.Errorf("%s runs on %v; the audit binding trusts %v tokens only", w.name, got, ci.AuditEvents)
+	}
+	var on struct {
+		Schedule []struct {
+			Cron string `yaml:"cron"`
+		} `yaml:"schedule"`
+	}
+	if err := w.doc.On.Decode(&on); err != nil || len(on.Schedule) != 1 {
+		t.Fatalf("%s schedules %+v (%v), want one cron", w.name, on.Schedule, err)
+	}
+	if f := strings.Fields(on.Schedule[0].Cron); len(f) != 5 || strings.ContainsAny(f[0]+f[1], "*/,-") || f[2] != "*" || f[3] != "*" || f[4] != "*" {
+		t.Errorf("%s runs on cron %q, want once a day (a fixed minute and hour, every day)", w.name, on.Schedule[0].Cron)
+	}
+	var jobs []string
+	for id := range w.doc.Jobs {
+		jobs = append(jobs, id)
+	}
+	sort.Strings(jobs)
+	if strings.Join(jobs, ",") != "issue,live" {
+		t.Fatalf("%s has jobs %v, want issue and live", w.name, jobs)
+	}
+
+	live := w.doc.Jobs["live"]
+	if p := live.perms(); len(p) != 2 || p["contents"] != "read" || p["id-token"] != "write" || live.Environment != nil {
+		t.Errorf("live holds %v (environment %v), want contents: read and id-token: write only", p, live.Environment)
+	}
+	if !strings.Contains(live.If, "github.ref == 'refs/heads/"+ci.DefaultDeployBranch+"'") {
+		t.Errorf("live is not limited to the default branch (if: %q)", live.If)
+	}
+	auth := live.uses(authAction)
+	if auth == nil || auth.With["service_account"] != "${{ vars."+ci.VarAuditServiceAccount+" }}" ||
+		auth.With["workload_identity_provider"] != "${{ vars."+ci.VarWorkloadIdentityProvider+" }}" {
+		t.Fatalf("live authenticates as %+v, want the audit account", auth)
+	}
+	var script string
+	for _, s := range live.Steps {
+		script += s.Run + "\n"
+		if strings.HasPrefix(s.Uses, "actions/checkout@") && (s.With["ref"] != "" || s.With["persist-credentials"] != "false") {
+			t.Errorf("live checks out %v, want the default branch's commit and no credentials kept", s.With)
+		}
+	}
+	for _, want := range []string{`go build -o "$RUNNER_TEMP/access" ./cmd/access`, `"$RUNNER_TEMP/access" -live -stack "$stack" -format markdown`, "for stack in $STACKS; do", `3) if [ "$code" = 0 ]; then code=3; fi ;;`} {
+		if !strings.Contains(script, want) {
+			t.Errorf("live does not run %q", want)
+		}
+	}
+	// Every stack deploy.yml deploys is audited.
+	stacks := map[string]string{}
+	for _, name := range []string{w.name, ci.DefaultDeployWorkflow} {
+		var env struct {
+			Env map[string]string `yaml:"env"`
+		}
+		if err := yaml.Unmarshal([]byte(all[name].raw), &env); err != nil {
+			t.Fatal(err)
+		}
+		stacks[name] = env.Env["STACKS"] + env.Env["PULUMI_STACK"]
+	}
+	if got, want := strings.Fields(stacks[w.name]), strings.Fields(stacks[ci.DefaultDeployWorkflow]); len(want) == 0 || strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("%s audits stacks %q, deploy.yml deploys %q", w.name, got, want)
+	}
+
+	issue := w.doc.Jobs["issue"]
+	if p := issue.perms(); len(p) != 1 || p["issues"] != "write" || issue.runsCode() || issue.Environment != nil {
+		t.Errorf("issue holds %v, runs code %v; want issues: write only and nothing run", p, issue.runsCode())
+	}
+	post := issue.uses(scriptAction)
+	if post == nil {
+		t.Fatal("issue posts with no github-script")
+	}
+	for _, want := range []string{"'<!-- access-live -->'", "github.rest.issues.create", "github.rest.issues.update", "state: 'closed'", "process.env.CODE === '3'", "creator: 'github-actions[bot]'"} {
+		if !strings.Contains(post.With["script"], want) {
+			t.Errorf("issue's script lacks %q", want)
+		}
+	}
+	if post.With["github-token"] != "" {
+		t.Errorf("issue posts with %q, want the workflow's own GITHUB_TOKEN", post.With["github-token"])
+	}
+
+	// The audit account is this workflow's alone.
+	for name, other := range all {
+		if name != w.name && strings.Contains(other.raw, ci.VarAuditServiceAccount) {
+			t.Errorf("%s names %s; only %s may use the audit account", name, ci.VarAuditServiceAccount, w.name)
+		}
+		if name != w.name && slices.Contains(other.events(), ci.EventSchedule) {
+			t.Errorf("%s runs on a schedule; the provider accepts schedule tokens of %s only", name, w.name)
+		}
 	}
 }

@@ -1,6 +1,8 @@
 // Command access prints who the private-run-api program grants what, from a stack file alone (no
 // Pulumi engine, no cloud credentials), or with -base only what a change adds, removes or moves.
-// See package access for the exit statuses CI relies on.
+// With -live it compares the stack with what Google holds, and with -usage it reports who minted
+// tokens as the caller accounts (package access/live). See package access for the exit statuses
+// CI relies on.
 package main
 
 import (
@@ -21,6 +23,8 @@ func main() {
 }
 
 const usage = `usage: go run ./cmd/access -stack NAME [-dir DIR] [-format text|markdown|json] [-base FILE|REV] [-head REV] [-now RFC3339]
+       go run ./cmd/access -stack NAME -live  [-dir DIR] [-format ...] [-timeout D] [-iam-token-file FILE]
+       go run ./cmd/access -stack NAME -usage [-since 30d] [-dir DIR] [-format ...] [-timeout D] [-iam-token-file FILE]
 
 Prints every grant the program makes for the stack in DIR/Pulumi.NAME.yaml (who, which role, on
 what, until when) and every account, role and bucket it creates. The stack's config is read as
@@ -31,13 +35,24 @@ With -head, the compared stack is read from that git revision instead of the wor
 through git alone (a pull request's files are read as data, never checked out); with both -base
 and -head revisions, the diff also lists what the change touches besides stack files.
 
+-live reads, with your Application Default Credentials, the live IAM policy of everything the
+stack declares and prints how it differs from the stack; then who holds access to the API at
+project, folder and organization level; and, when the authz bucket's policy is the stack's, its
+creation time to pin in the guard. -usage reads the Data Access audit logs of the caller accounts'
+projects over -since and prints who minted tokens as each account, which declared impersonators
+did not, and the config change that drops their grants. Neither writes anything.
+
 Exit status (go run turns every non-zero status into 1: in CI, build it first with
 go build -o bin/access ./cmd/access and run bin/access):
-  0  no access change (always 0 without -base)
+  0  no access change (always 0 without -base); with -live, live equals declared; with -usage,
+     every declared impersonator used its grant and nobody else minted
   1  other failure: bad flags, unreadable file, unknown git revision
   2  invalid stack config, or config this tool cannot see (ESC environments, secrets): the
      problems are listed on stderr, no report is printed
-  3  access changed: grants or created resources differ from the base
+  3  access changed: grants or created resources differ from the base; with -live, live differs
+     from declared; with -usage, a grant went unused or someone the config does not name minted
+  4  with -live or -usage: nothing differs as far as could be read, but something could not be
+     read (a permission error, a timeout, logs not recorded)
 
 Flags:
 `
@@ -55,6 +70,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	base := fs.String("base", "", "compare with this stack file, or this git revision's copy of the stack")
 	headRev := fs.String("head", "", "read the compared stack from this git revision of the repository at -dir instead of the working tree")
 	nowFlag := fs.String("now", "", "judge expiries at this RFC 3339 time instead of the current time")
+	var on onlineFlags
+	on.register(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return access.ExitOK
@@ -70,6 +87,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if *stack == "" {
 		return fail("-stack is required, e.g. -stack dev for Pulumi.dev.yaml")
+	}
+	if msg := on.check(*base); msg != "" {
+		return fail("%s", msg)
 	}
 	f, err := access.ParseFormat(*format)
 	if err != nil {
@@ -99,6 +119,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return failRead(stderr, err)
 	}
 	headReport := access.Build(*stack, headPlan, now)
+	if on.live || on.usage {
+		return on.run(*stack, head, headPlan, f, now, stdout, stderr)
+	}
 
 	if *base == "" {
 		return write(stderr, access.WriteReport(stdout, headReport, f), access.ExitOK)

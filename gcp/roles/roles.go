@@ -71,7 +71,9 @@ const (
 	ProjectsGet           = "resourcemanager.projects.get"
 	ProjectsGetPolicy     = "resourcemanager.projects.getIamPolicy"
 	ProjectsSetPolicy     = "resourcemanager.projects.setIamPolicy"
+	FoldersGetPolicy      = "resourcemanager.folders.getIamPolicy"
 	FoldersSetPolicy      = "resourcemanager.folders.setIamPolicy"
+	OrganizationGetPolicy = "resourcemanager.organizations.getIamPolicy"
 	OrganizationSetPolicy = "resourcemanager.organizations.setIamPolicy"
 
 	SecretVersionsAccess = "secretmanager.versions.access"
@@ -80,6 +82,9 @@ const (
 	SubnetworksUse  = "compute.subnetworks.use"
 	ConnectorsUse   = "vpcaccess.connectors.use"
 	PrivateLogsList = "logging.privateLogEntries.list"
+	// LogViewsAccess reads the logs of a log view, such as the _AllLogs view of the _Default
+	// bucket, which holds the Data Access audit logs.
+	LogViewsAccess = "logging.views.access"
 )
 
 // tracked is the order of the bits of Perms. The table names permissions, not bits, so the
@@ -90,9 +95,10 @@ var tracked = []string{
 	AccountsGetAccessToken, AccountsGetOpenIDToken, AccountsSignJwt, AccountsSignBlob, AccountsActAs,
 	AccountsImplicitDelegation, AccountsSetPolicy, AccountsGetPolicy, AccountKeysCreate,
 	RolesCreate, RolesUpdate, PoolProvidersUpdate,
-	ProjectsGet, ProjectsGetPolicy, ProjectsSetPolicy, FoldersSetPolicy, OrganizationSetPolicy,
+	ProjectsGet, ProjectsGetPolicy, ProjectsSetPolicy, FoldersGetPolicy, FoldersSetPolicy,
+	OrganizationGetPolicy, OrganizationSetPolicy,
 	SecretVersionsAccess, SecretsSetPolicy,
-	SubnetworksUse, ConnectorsUse, PrivateLogsList,
+	SubnetworksUse, ConnectorsUse, PrivateLogsList, LogViewsAccess,
 }
 
 // Tracked is every permission the table keeps, sorted.
