@@ -4,7 +4,7 @@ import (
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/serviceaccount"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"github.com/platform/private-run-api/plan"
+	"github.com/platform/private-run-api/internal/plan"
 )
 
 // AccountArgs declare one service account and the IAM on it. The email, member and resource

@@ -5,7 +5,7 @@ import (
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/storage"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"github.com/platform/private-run-api/plan"
+	"github.com/platform/private-run-api/internal/plan"
 )
 
 // AuthzGuardType is the component's type token.

@@ -144,7 +144,7 @@ func TestStageForPublish(t *testing.T) {
 	}
 	for _, f := range []string{"PulumiPolicy.yaml", "main.go", "pack.go", "rules/rules.go", "go.sum",
 		// The role table, from gcp/roles, travels with the pack as a module of its own.
-		"_shared/go.mod", "_shared/gcp/roles/roles.go", "_shared/gcp/roles/predefined.txt"} {
+		"_shared/go.mod", "_shared/internal/gcp/roles/roles.go", "_shared/internal/gcp/roles/predefined.txt"} {
 		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
 			t.Errorf("staged copy lacks %s", f)
 		}
@@ -155,7 +155,7 @@ func TestStageForPublish(t *testing.T) {
 	if !strings.Contains(string(gomod), "\nreplace github.com/platform/private-run-api => ./_shared\n") {
 		t.Errorf("staged go.mod does not take the repository's packages from _shared:\n%s", gomod)
 	}
-	if _, err := os.Stat(filepath.Join(out, "_shared/gcp/roles/roles_test.go")); err == nil {
+	if _, err := os.Stat(filepath.Join(out, "_shared/internal/gcp/roles/roles_test.go")); err == nil {
 		t.Error("staged copy carries the role table's tests")
 	}
 }

@@ -6,8 +6,8 @@ import (
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/cloudrunv2"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"github.com/platform/private-run-api/config"
-	"github.com/platform/private-run-api/plan"
+	"github.com/platform/private-run-api/internal/config"
+	"github.com/platform/private-run-api/internal/plan"
 )
 
 // container renders the service's one container from its plan: image, port, env (plain and from

@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/platform/private-run-api/access"
-	"github.com/platform/private-run-api/config"
-	"github.com/platform/private-run-api/plan"
+	"github.com/platform/private-run-api/internal/access"
+	"github.com/platform/private-run-api/internal/config"
+	"github.com/platform/private-run-api/internal/plan"
 )
 
 // The access report is only worth reading if it lists exactly what the program deploys. These

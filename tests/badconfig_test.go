@@ -2,13 +2,13 @@ package tests
 
 import (
 	"errors"
-	"github.com/platform/private-run-api/diag"
+	"github.com/platform/private-run-api/internal/diag"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/platform/private-run-api/config"
-	"github.com/platform/private-run-api/plan"
+	"github.com/platform/private-run-api/internal/config"
+	"github.com/platform/private-run-api/internal/plan"
 )
 
 type badConfigCase struct {

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/platform/private-run-api/config"
+	"github.com/platform/private-run-api/internal/config"
 	"github.com/platform/private-run-api/internal/teststack"
 )
 

@@ -11,9 +11,9 @@ import (
 	"testing"
 
 	"github.com/platform/private-run-api/bootstrap/ci"
-	"github.com/platform/private-run-api/config"
-	"github.com/platform/private-run-api/diag"
-	"github.com/platform/private-run-api/plan"
+	"github.com/platform/private-run-api/internal/config"
+	"github.com/platform/private-run-api/internal/diag"
+	"github.com/platform/private-run-api/internal/plan"
 )
 
 // The committed stack files are users' files: teams edit them in onboarding pull requests. These

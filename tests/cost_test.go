@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/platform/private-run-api/internal/mocktest"
-	"github.com/platform/private-run-api/plan"
+	"github.com/platform/private-run-api/internal/plan"
 )
 
 // The cost of change, counted: the generated 100-caller stack is run before and after one edit,

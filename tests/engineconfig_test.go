@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/platform/private-run-api/config"
+	"github.com/platform/private-run-api/internal/config"
 )
 
 // TestReaderSeesWhatTheEngineHandsTheProgram holds the tools' stack reader to the real engine:

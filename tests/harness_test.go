@@ -15,12 +15,12 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"github.com/platform/private-run-api/config"
+	"github.com/platform/private-run-api/internal/config"
+	"github.com/platform/private-run-api/internal/entrypoint"
 	"github.com/platform/private-run-api/internal/mocktest"
+	"github.com/platform/private-run-api/internal/plan"
 	"github.com/platform/private-run-api/internal/program"
 	"github.com/platform/private-run-api/internal/teststack"
-	"github.com/platform/private-run-api/plan"
-	"github.com/platform/private-run-api/stack"
 )
 
 const (
@@ -176,7 +176,7 @@ func run(tb testing.TB, cfg map[string]string, o runOpts) *result {
 	r := &result{}
 	var mu sync.Mutex
 	r.Result = *mocktest.Run(newMocks(o.dryRun), cfg, func(ctx *pulumi.Context, export func(string, pulumi.Input)) error {
-		return stack.RunWith(ctx, program.Options{
+		return program.RunWith(ctx, entrypoint.Options{
 			Now:        func() time.Time { return o.now },
 			Warn:       func(msg string) { mu.Lock(); r.warnings = append(r.warnings, msg); mu.Unlock() },
 			ConfigKeys: keys,

@@ -8,8 +8,8 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 
-	"github.com/platform/private-run-api/gcp"
-	"github.com/platform/private-run-api/plan"
+	"github.com/platform/private-run-api/internal/gcp"
+	"github.com/platform/private-run-api/internal/plan"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/policyx"
 
 	"github.com/platform/private-run-api/internal/mocktest"

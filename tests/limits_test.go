@@ -3,7 +3,7 @@ package tests
 import (
 	"errors"
 	"fmt"
-	"github.com/platform/private-run-api/diag"
+	"github.com/platform/private-run-api/internal/diag"
 	"strings"
 	"testing"
 )

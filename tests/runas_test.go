@@ -4,7 +4,7 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/platform/private-run-api/plan"
+	"github.com/platform/private-run-api/internal/plan"
 )
 
 // runAsBadConfigCases are the ways a caller's runAs can be wrong; TestBadConfigs runs them.

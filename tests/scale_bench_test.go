@@ -34,11 +34,11 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"github.com/platform/private-run-api/config"
+	"github.com/platform/private-run-api/internal/config"
+	"github.com/platform/private-run-api/internal/entrypoint"
 	"github.com/platform/private-run-api/internal/mocktest"
+	"github.com/platform/private-run-api/internal/plan"
 	"github.com/platform/private-run-api/internal/program"
-	"github.com/platform/private-run-api/plan"
-	"github.com/platform/private-run-api/stack"
 )
 
 var benchSizes = []int{10, 100, 1000}
@@ -63,7 +63,7 @@ func (m *benchMocks) NewResource(args pulumi.MockResourceArgs) (string, resource
 // context), on the given mocks.
 func runProgram(in benchInput, m pulumi.MockResourceMonitor) error {
 	return pulumi.RunErr(func(ctx *pulumi.Context) error {
-		return stack.RunWith(ctx, program.Options{
+		return program.RunWith(ctx, entrypoint.Options{
 			Now:        func() time.Time { return fixedNow },
 			Warn:       func(string) {},
 			ConfigKeys: in.keys,

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/platform/private-run-api/config"
+	"github.com/platform/private-run-api/internal/config"
 )
 
 // The stack files beside Pulumi.yaml are what teams edit in onboarding pull requests, and what CI

@@ -2,7 +2,7 @@ package ci
 
 import (
 	"fmt"
-	"github.com/platform/private-run-api/internal/program"
+	"github.com/platform/private-run-api/internal/entrypoint"
 	"strings"
 	"unicode/utf8"
 
@@ -26,11 +26,11 @@ const (
 )
 
 // Run is the whole bootstrap program: pulumi.Run(ci.Run) in bootstrap/main.go.
-func Run(ctx *pulumi.Context) error { return RunWith(ctx, program.Options{}) }
+func Run(ctx *pulumi.Context) error { return RunWith(ctx, entrypoint.Options{}) }
 
 // RunWith is Run with options. An invalid config returns a *diag.ConfigError listing every problem,
 // before any resource is registered.
-func RunWith(ctx *pulumi.Context, opts program.Options) error {
+func RunWith(ctx *pulumi.Context, opts entrypoint.Options) error {
 	opts = opts.WithDefaults(ctx)
 	cfg, err := Load(ctx.Project(), ctx.GetConfig, opts.ConfigKeys)
 	if err != nil {
@@ -45,7 +45,7 @@ func RunWith(ctx *pulumi.Context, opts program.Options) error {
 }
 
 // Declare registers the plan's resources and returns the stack outputs.
-func Declare(ctx *pulumi.Context, p *Stack) (program.Outputs, error) {
+func Declare(ctx *pulumi.Context, p *Stack) (entrypoint.Outputs, error) {
 	apis := map[string][]pulumi.Resource{}
 	if p.EnableAPIs {
 		for _, group := range p.APIs {
@@ -216,7 +216,7 @@ func Declare(ctx *pulumi.Context, p *Stack) (program.Outputs, error) {
 	for k, v := range p.MainStackConfig() {
 		mainConfig[k] = pulumi.String(v)
 	}
-	return program.Outputs{
+	return entrypoint.Outputs{
 		// The provider's full resource name carries the project number, which only Google knows:
 		// it is the value of workload_identity_provider in the workflows.
 		"workloadIdentityProvider": provider.Name,

@@ -12,8 +12,8 @@ import (
 	"testing"
 
 	"github.com/platform/private-run-api/bootstrap/ci"
-	"github.com/platform/private-run-api/config"
-	"github.com/platform/private-run-api/diag"
+	"github.com/platform/private-run-api/internal/config"
+	"github.com/platform/private-run-api/internal/diag"
 	"github.com/platform/private-run-api/internal/mocktest"
 )
 

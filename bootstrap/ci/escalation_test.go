@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/platform/private-run-api/bootstrap/ci"
-	"github.com/platform/private-run-api/gcp/roles"
+	"github.com/platform/private-run-api/internal/gcp/roles"
 )
 
 // These tests read what the CI accounts end up able to do the way an attacker who holds their

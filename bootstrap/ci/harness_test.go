@@ -3,7 +3,7 @@ package ci_test
 import (
 	"errors"
 	"fmt"
-	"github.com/platform/private-run-api/gcp"
+	"github.com/platform/private-run-api/internal/gcp"
 	"sort"
 	"strings"
 	"testing"
@@ -12,9 +12,9 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/platform/private-run-api/bootstrap/ci"
-	"github.com/platform/private-run-api/diag"
+	"github.com/platform/private-run-api/internal/diag"
+	"github.com/platform/private-run-api/internal/entrypoint"
 	"github.com/platform/private-run-api/internal/mocktest"
-	"github.com/platform/private-run-api/internal/program"
 )
 
 const (
@@ -91,7 +91,7 @@ func run(tb testing.TB, cfg map[string]string, dryRun bool) *result {
 	}
 	m := &mocktest.Mocks{Project: project, Stack: stackName, DryRun: dryRun, Outputs: computed}
 	r := &result{*mocktest.Run(m, cfg, func(ctx *pulumi.Context, export func(string, pulumi.Input)) error {
-		return ci.RunWith(ctx, program.Options{ConfigKeys: keys, Export: export})
+		return ci.RunWith(ctx, entrypoint.Options{ConfigKeys: keys, Export: export})
 	})}
 	mocktest.WriteRegistrations(tb, "bootstrap", cfg, &r.Result)
 	sort.Slice(r.Resources, func(i, j int) bool {

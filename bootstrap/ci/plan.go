@@ -1,11 +1,11 @@
 package ci
 
 import (
-	"github.com/platform/private-run-api/gcp"
+	"github.com/platform/private-run-api/internal/gcp"
 	"slices"
 	"sort"
 
-	"github.com/platform/private-run-api/plan"
+	"github.com/platform/private-run-api/internal/plan"
 )
 
 // GitHubIssuer is the issuer of the OIDC tokens GitHub Actions mints for a job.

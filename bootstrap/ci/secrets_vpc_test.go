@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/platform/private-run-api/bootstrap/ci"
-	"github.com/platform/private-run-api/config"
-	"github.com/platform/private-run-api/diag"
-	"github.com/platform/private-run-api/plan"
+	"github.com/platform/private-run-api/internal/config"
+	"github.com/platform/private-run-api/internal/diag"
+	"github.com/platform/private-run-api/internal/plan"
 )
 
 // checkExtraGrants fails t unless the grants r declares beyond those of base(nil), as strings,

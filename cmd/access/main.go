@@ -9,13 +9,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/platform/private-run-api/diag"
+	"github.com/platform/private-run-api/internal/diag"
 	"io"
 	"os"
 	"strings"
 	"time"
 
-	"github.com/platform/private-run-api/access"
+	"github.com/platform/private-run-api/internal/access"
 )
 
 func main() {

@@ -13,9 +13,9 @@ import (
 	"golang.org/x/oauth2"
 	"google.golang.org/api/option"
 
-	"github.com/platform/private-run-api/access"
-	"github.com/platform/private-run-api/access/live"
-	"github.com/platform/private-run-api/plan"
+	"github.com/platform/private-run-api/internal/access"
+	"github.com/platform/private-run-api/internal/access/live"
+	"github.com/platform/private-run-api/internal/plan"
 )
 
 // apiOptions are added to every Google API client of -live and -usage: tests point them at a

@@ -28,7 +28,7 @@ import (
 	"golang.org/x/oauth2"
 	"google.golang.org/api/option"
 
-	"github.com/platform/private-run-api/doctor"
+	"github.com/platform/private-run-api/internal/doctor"
 )
 
 const defaultTimeout = 30 * time.Second

@@ -7,7 +7,7 @@ package teststack
 import (
 	"testing"
 
-	"github.com/platform/private-run-api/config"
+	"github.com/platform/private-run-api/internal/config"
 )
 
 // Header is a stack in us-central1 whose service runs Cloud Run's sample image: what the access

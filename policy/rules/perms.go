@@ -5,7 +5,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/platform/private-run-api/gcp/roles"
+	"github.com/platform/private-run-api/internal/gcp/roles"
 )
 
 // customRole is a custom role declared in the stack, with what it holds.

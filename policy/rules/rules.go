@@ -18,7 +18,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/property"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/policyx"
 
-	"github.com/platform/private-run-api/gcp/roles"
+	"github.com/platform/private-run-api/internal/gcp/roles"
 )
 
 // Resource is one resource as a policy sees it. Properties are the inputs for a resource-level

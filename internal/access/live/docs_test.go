@@ -1,0 +1,370 @@
+package live
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/platform/private-run-api/internal/access"
+	"github.com/platform/private-run-api/internal/gcp/roles"
+	"github.com/platform/private-run-api/internal/plan"
+)
+
+// The docs about live access, audit and usage are held to the code and to Google's role table:
+// the README's sample is what -live prints, every documented `pulumi up` refreshes, and every
+// claim the docs make about which role holds which permission is the table's.
+
+const root = "../../.."
+
+func readDoc(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(root, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// section is the text of the Markdown section headed heading, up to the next heading of its
+// level or above.
+func section(t *testing.T, doc, heading string) string {
+	t.Helper()
+	i := strings.Index(doc, "\n"+heading+"\n")
+	if i < 0 {
+		t.Fatalf("no section %q", heading)
+	}
+	level := heading[:strings.IndexByte(heading, ' ')+1]
+	rest := doc[i+len(heading)+2:]
+	for j := 0; j < len(rest); {
+		k := strings.Index(rest[j:], "\n#")
+		if k < 0 {
+			break
+		}
+		line := rest[j+k+1:]
+		if h := line[:strings.IndexByte(line+" ", ' ')+1]; strings.Trim(h, "# ") == "" && len(h) <= len(level) {
+			return rest[:j+k]
+		}
+		j += k + 1
+	}
+	return rest
+}
+
+// devPlan is the README's dev stack (tests/testdata/stacks/dev) as the program resolves it.
+func devPlan(t *testing.T) *plan.Stack {
+	t.Helper()
+	side, err := access.ReadDir(filepath.Join(root, "tests", "testdata", "stacks", "dev"), "dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := side.Plan(at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// livePath is the fake's path of a target's policy, from its full resource name.
+func livePath(tg *target) string {
+	switch name := tg.Resource[strings.Index(tg.Resource[2:], "/")+3:]; tg.Kind {
+	case access.KindService:
+		return "/v2/" + name + ":getIamPolicy"
+	case access.KindBucket:
+		return "/b/" + tg.Name + "/iam"
+	default:
+		return "/v1/" + name + ":getIamPolicy"
+	}
+}
+
+// equalAnswers are live policies equal to what p declares: each target's declared bindings.
+func equalAnswers(t *testing.T, p *plan.Stack) map[string]answer {
+	t.Helper()
+	out := map[string]answer{}
+	for _, tg := range targets(p) {
+		var bs []map[string]any
+		for _, b := range tg.declared {
+			m := bind(b.Role, b.Members...)
+			if b.Condition != nil {
+				m = bindIf(b.Condition.Title, b.Condition.Expression, b.Role, b.Members...)
+			}
+			bs = append(bs, m)
+		}
+		out[livePath(tg)] = policy(t, bs...)
+	}
+	return out
+}
+
+// readmeSample is the README's dev stack after a few hands have been at it: an invoker added in
+// the console, an expiry extended by hand, an accessor grant removed, and the project's usual
+// holders above it.
+func readmeSample(t *testing.T) (*Report, string) {
+	t.Helper()
+	p := devPlan(t)
+	a := equalAnswers(t, p)
+	dev := "projects/acme-platform-dev"
+	svc := "/v2/" + dev + "/locations/asia-northeast1/services/orders-api:getIamPolicy"
+	var svcPolicy map[string]any
+	if err := json.Unmarshal([]byte(a[svc].body), &svcPolicy); err != nil {
+		t.Fatal(err)
+	}
+	invokers := svcPolicy["bindings"].([]any)[0].(map[string]any)
+	a[svc] = policy(t, bind("roles/run.invoker", append(toStrings(invokers["members"]), "user:temp-debug@acme.example")...))
+	batchPath := "/v1/" + dev + "/serviceAccounts/orders-batch@acme-platform-dev.iam.gserviceaccount.com:getIamPolicy"
+	a[batchPath] = policy(t,
+		bind("roles/iam.serviceAccountTokenCreator", "group:orders-api-developers@acme.example", "user:kenji.ito@acme.example"),
+		bindIf("expires-20271231t000000z", `request.time < timestamp("2027-12-31T00:00:00Z")`, "roles/iam.serviceAccountTokenCreator", "user:hana.sato@acme.example"),
+		bind("roles/iam.serviceAccountOpenIdTokenCreator", "serviceAccount:orders-batch@acme-platform-dev.iam.gserviceaccount.com"),
+	)
+	a["/v1/projects/acme-shared-secrets/secrets/payments-signing-key:getIamPolicy"] = policy(t, bind("roles/secretmanager.secretAccessor", "serviceAccount:payments@acme-shared-secrets.iam.gserviceaccount.com"))
+	a["/b/acme-platform-dev-orders-api-authz"] = answer{200, `{"timeCreated":"2026-06-01T08:09:10.123Z","projectNumber":"123456789012"}`}
+	a["/v1/projects/acme-platform-dev:getAncestry"] = answer{200, `{"ancestor":[{"resourceId":{"type":"project","id":"acme-platform-dev"}},{"resourceId":{"type":"folder","id":"314159265358"}},{"resourceId":{"type":"organization","id":"271828182845"}}]}`}
+	a["/v3/"+dev+":getIamPolicy"] = policy(t,
+		bind("roles/owner", "group:platform-admins@acme.example"),
+		bind("roles/editor", "serviceAccount:123456789012-compute@developer.gserviceaccount.com"),
+		bind("roles/storage.bucketViewer", "group:data-eng@acme.example"),
+	)
+	a["/v3/folders/314159265358:getIamPolicy"] = answer{403, forbidden}
+	a["/v3/organizations/271828182845:getIamPolicy"] = policy(t, bind("roles/resourcemanager.organizationAdmin", "group:org-admins@acme.example"))
+	return checkPlan(t, p, "dev", newFake(t, a))
+}
+
+func toStrings(v any) []string {
+	var out []string
+	for _, x := range v.([]any) {
+		out = append(out, x.(string))
+	}
+	return out
+}
+
+// textBlock is the README's ```text block that starts with prefix.
+func textBlock(t *testing.T, doc, prefix string) []string {
+	t.Helper()
+	for _, block := range strings.Split(doc, "```text\n")[1:] {
+		body, _, _ := strings.Cut(block, "```")
+		if strings.HasPrefix(body, prefix) {
+			return strings.Split(strings.TrimSuffix(body, "\n"), "\n")
+		}
+	}
+	t.Fatalf("README.md has no ```text block starting with %q", prefix)
+	return nil
+}
+
+// The README's sample of -live is what it prints for the dev stack and the live policies above
+// (tests/readme_test.go leaves this block to this test). A block ending in "..." is the start.
+func TestREADMELiveSample(t *testing.T) {
+	r, got := readmeSample(t)
+	if r.ExitStatus() != ExitDiffers || r.Pin == nil || !r.Pin.Ready {
+		t.Fatalf("the sample's report: exit %d, pin %+v", r.ExitStatus(), r.Pin)
+	}
+	want := textBlock(t, readDoc(t, "README.md"), "Live access of stack dev")
+	gotLines := strings.Split(strings.TrimSuffix(got, "\n"), "\n")
+	if want[len(want)-1] == "..." {
+		want = want[:len(want)-1]
+		gotLines = gotLines[:min(len(want), len(gotLines))]
+	}
+	if !slices.Equal(want, gotLines) {
+		t.Errorf("README.md's -live sample is not what the code prints; it prints:\n%s", got)
+	}
+}
+
+// pulumiUp finds `pulumi up` with what follows it on its line, up to the end of the code span or
+// the command.
+var pulumiUp = regexp.MustCompile("pulumi up\\b[^`\\n|;&)]*")
+
+// Every `pulumi up` the docs tell someone to run carries --refresh: without it the engine diffs
+// against its state, sees nothing of a grant made by hand, and leaves it; with it, the program's
+// whole policies put every policy back. The workflows that run `up` refresh too.
+func TestDocumentedPulumiUpRefreshes(t *testing.T) {
+	docs := []string{"README.md", "bootstrap/README.md", "guard/README.md", "policy/README.md"}
+	more, _ := filepath.Glob(filepath.Join(root, "docs", "*.md"))
+	for _, m := range more {
+		rel, _ := filepath.Rel(root, m)
+		docs = append(docs, rel)
+	}
+	checked := 0
+	for _, name := range docs {
+		for i, line := range strings.Split(readDoc(t, name), "\n") {
+			for _, cmd := range pulumiUp.FindAllString(line, -1) {
+				checked++
+				if !strings.Contains(cmd, "--refresh") {
+					t.Errorf("%s:%d: %q does not refresh: write `pulumi up --refresh`, so that the deploy puts drift back", name, i+1, cmd)
+				}
+			}
+		}
+	}
+	if checked < 20 {
+		t.Errorf("only %d `pulumi up` found in the docs: the scan no longer sees them", checked)
+	}
+
+	wfs, err := filepath.Glob(filepath.Join(root, ".github", "workflows", "*.yml"))
+	if err != nil || len(wfs) == 0 {
+		t.Fatalf("no workflows: %v", err)
+	}
+	ups := 0
+	for _, wf := range wfs {
+		var doc struct {
+			Jobs map[string]struct {
+				Steps []struct {
+					Uses string            `yaml:"uses"`
+					Run  string            `yaml:"run"`
+					With map[string]string `yaml:"with"`
+				} `yaml:"steps"`
+			} `yaml:"jobs"`
+		}
+		data, _ := os.ReadFile(wf)
+		if err := yaml.Unmarshal(data, &doc); err != nil {
+			t.Fatal(err)
+		}
+		for id, j := range doc.Jobs {
+			for _, s := range j.Steps {
+				if strings.HasPrefix(s.Uses, "pulumi/actions@") && s.With["command"] == "up" {
+					ups++
+					if s.With["refresh"] != "true" {
+						t.Errorf("%s/%s runs `up` with refresh %q, want true", filepath.Base(wf), id, s.With["refresh"])
+					}
+				}
+				for _, cmd := range pulumiUp.FindAllString(s.Run, -1) {
+					if !strings.Contains(cmd, "--refresh") {
+						t.Errorf("%s/%s runs %q without --refresh", filepath.Base(wf), id, cmd)
+					}
+				}
+			}
+		}
+	}
+	if ups == 0 {
+		t.Error("no workflow runs `up`: the deploy moved, and this test no longer checks it")
+	}
+}
+
+// The checker flags what it is for.
+func TestPulumiUpPattern(t *testing.T) {
+	for line, refreshes := range map[string]bool{
+		"run `pulumi up --refresh --stack dev` now":    true,
+		"run `pulumi up --stack dev` now":              false,
+		"pulumi up --stack dev --refresh":              true,
+		"a real `pulumi up` takes":                     false,
+		"pulumi up; pulumi refresh":                    false,
+		"| `pulumi up` | the --refresh flag elsewhere": false,
+	} {
+		cmds := pulumiUp.FindAllString(line, -1)
+		if len(cmds) != 1 || strings.Contains(cmds[0], "--refresh") != refreshes {
+			t.Errorf("%q: found %q, want one command that refreshes=%v", line, cmds, refreshes)
+		}
+	}
+}
+
+// claim is what the docs say a predefined role holds, or not, at project level.
+type claim struct {
+	role, permission string
+	holds            bool
+}
+
+// What the docs say about roles is what Google's role table says.
+func TestDocsRoleClaimsAreTheTables(t *testing.T) {
+	readme := readDoc(t, "README.md")
+	bootstrap := readDoc(t, "bootstrap/README.md")
+	for _, tc := range []struct {
+		where  string
+		text   string
+		claims []claim
+	}{
+		{"README.md, Who else can get in", section(t, readme, "### Who else can get in"), []claim{
+			{"roles/owner", roles.StorageBucketsGet, false}, {"roles/editor", roles.StorageBucketsGet, false}, {"roles/viewer", roles.StorageBucketsGet, false},
+			{"roles/storage.admin", roles.StorageBucketsGet, true}, {"roles/storage.bucketViewer", roles.StorageBucketsGet, true},
+			{"roles/iam.securityAuditor", roles.StorageBucketsGet, true}, {"roles/firebase.viewer", roles.StorageBucketsGet, true},
+			{"roles/owner", roles.RunRoutesInvoke, true}, {"roles/editor", roles.RunRoutesInvoke, true}, {"roles/run.admin", roles.RunRoutesInvoke, true},
+			{"roles/run.invoker", roles.RunRoutesInvoke, true}, {"roles/run.servicesInvoker", roles.RunRoutesInvoke, true},
+		}},
+		{"README.md, The authz bucket's whole policy", section(t, readme, "### The authz bucket's whole policy"), []claim{
+			// A hand deploy after the first up needs these on the bucket, which the whole policy
+			// gives nobody: the deployer's role must hold them at project level.
+			{"roles/storage.admin", roles.StorageBucketsGet, true}, {"roles/storage.admin", roles.StorageBucketsGetPolicy, true}, {"roles/storage.admin", roles.StorageBucketsSetPolicy, true},
+			{"roles/owner", roles.StorageBucketsGetPolicy, false}, {"roles/owner", roles.StorageBucketsSetPolicy, false},
+			{"roles/editor", roles.StorageBucketsGetPolicy, false}, {"roles/editor", roles.StorageBucketsSetPolicy, false},
+		}},
+		{"README.md, Who may read live access", section(t, readme, "### Who may read live access"), []claim{
+			{"roles/iam.securityReviewer", roles.ProjectsGetPolicy, true}, {"roles/iam.securityReviewer", roles.AccountsGetPolicy, true},
+			{"roles/iam.securityReviewer", roles.StorageBucketsGetPolicy, true}, {"roles/iam.securityReviewer", roles.FoldersGetPolicy, true},
+			{"roles/iam.securityReviewer", roles.OrganizationGetPolicy, true}, {"roles/iam.securityReviewer", roles.PrivateLogsList, true},
+			{"roles/iam.securityReviewer", roles.StorageBucketsGet, false}, {"roles/iam.securityReviewer", roles.ProjectsGet, false},
+			{"roles/viewer", roles.ProjectsGet, true}, {"roles/storage.admin", roles.StorageBucketsGet, true},
+		}},
+		{"README.md, Token use", section(t, readme, "### Token use: `-usage`"), []claim{
+			{"roles/owner", roles.PrivateLogsList, true}, {"roles/logging.admin", roles.PrivateLogsList, true},
+			{"roles/logging.privateLogViewer", roles.PrivateLogsList, true}, {"roles/iam.securityReviewer", roles.PrivateLogsList, true},
+			{"roles/iam.securityAuditor", roles.PrivateLogsList, true}, {"roles/logging.viewAccessor", roles.LogViewsAccess, true},
+			{"roles/editor", roles.PrivateLogsList, false}, {"roles/viewer", roles.PrivateLogsList, false}, {"roles/logging.viewer", roles.PrivateLogsList, false},
+		}},
+		{"bootstrap/README.md, The audit account", section(t, bootstrap, "## The audit account"), []claim{
+			{"roles/iam.securityReviewer", roles.FoldersGetPolicy, true}, {"roles/iam.securityReviewer", roles.OrganizationGetPolicy, true},
+			{"roles/iam.securityReviewer", roles.StorageBucketsGet, false},
+		}},
+	} {
+		for _, c := range tc.claims {
+			p, ok := roles.Predefined(c.role)
+			if !ok {
+				t.Errorf("%s: %s is not in the role table", tc.where, c.role)
+				continue
+			}
+			if p.Has(c.permission) != c.holds {
+				t.Errorf("%s: the claim that %s holds %s = %v is false in the role table (%s)", tc.where, c.role, c.permission, c.holds, roles.Snapshot())
+			}
+			if !strings.Contains(tc.text, "`"+c.role+"`") {
+				t.Errorf("%s does not name `%s`, which this test checks it for", tc.where, c.role)
+			}
+		}
+	}
+}
+
+// The README counts the predefined roles that pass the guard; the count is the table's.
+func TestREADMECountsGuardPassingRoles(t *testing.T) {
+	all, people := 0, 0
+	for _, name := range roles.Names() {
+		if p, _ := roles.Predefined(name); p.PassesGuard() {
+			all++
+			if !strings.HasSuffix(strings.ToLower(name), "serviceagent") {
+				people++
+			}
+		}
+	}
+	want := fmt.Sprintf("(%d in\n  the checked-in role table, %d of them not a service agent's)", all, people)
+	if !strings.Contains(section(t, readDoc(t, "README.md"), "### Who else can get in"), want) {
+		t.Errorf("README.md, \"Who else can get in\", does not say %q", want)
+	}
+}
+
+// The bootstrap's README shows the audit setting it makes: the service, the log type, the filter
+// where the entries land, and what it costs.
+func TestBootstrapREADMEShowsTheAuditSetting(t *testing.T) {
+	s := section(t, readDoc(t, "bootstrap/README.md"), "## Recording token minting")
+	for _, want := range []string{"`iam.googleapis.com`", "`ADMIN_READ`", `protoPayload.serviceName="iamcredentials.googleapis.com"`, "`projects.IAMAuditConfig`",
+		"no exempted members", "GenerateAccessToken", "GenerateIdToken", "SignBlob", "SignJwt", "auditLogging", "cost", "`_Default`"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("bootstrap/README.md, \"Recording token minting\", does not say %q", want)
+		}
+	}
+}
+
+// The guard's README and the root README's guard section point to -live for the pin, as it now
+// exists, and name the variables it prints.
+func TestGuardDocsPointToLive(t *testing.T) {
+	for name, text := range map[string]string{
+		"guard/README.md": section(t, readDoc(t, "guard/README.md"), "## The creation-time pin"),
+		"README.md":       section(t, readDoc(t, "README.md"), "## Guarding a Cloud Function"),
+	} {
+		if strings.Contains(text, "once available") {
+			t.Errorf("%s still calls -live \"once available\"", name)
+		}
+		for _, want := range []string{"-live", "AUTHZ_BUCKET_CREATION_TIME"} {
+			if !strings.Contains(text, want) {
+				t.Errorf("%s's pin section does not mention %s", name, want)
+			}
+		}
+	}
+}
