@@ -36,9 +36,10 @@ import (
 // second. Two audiences of that form are equal only when service and project are: the one
 // service in one project, deployed in several regions or behind one load balancer, is what may
 // share a value, and nothing else this program deploys can. (A service made another way may
-// still declare any string; only the invoker grant limits what a replayed token can call.) (A looser rule, "contains both
-// names", would not be enough: service "orders" and service "orders-api" of one project could
-// both declare https://orders-api.orders.<project>.example.) Besides:
+// still declare any string; only the invoker grant limits what a replayed token can call.) (A
+// looser rule, "contains both names", would not be enough: service "orders" and service
+// "orders-api" of one project could both declare https://orders-api.orders.<project>.example.)
+// Besides:
 //   - https only, a host and nothing else: no path, port, query, fragment or user, and no trailing
 //     "/". Cloud Run compares audiences as exact strings, so one spelling per audience, in lower
 //     case, is the only one a caller can get right;
@@ -75,7 +76,7 @@ func validateAudiences(ps *problems, c *Config) {
 	if len(list) == 0 {
 		return
 	}
-	p := diag.NewPath("service").Child("audiences")
+	p := diag.NewPath(KeyService).Child("audiences")
 	// The form names the service and the project: it cannot be checked when either is broken,
 	// and those are reported on their own keys.
 	names := runNameRe.MatchString(c.Service.Name) && len(c.Service.Name) < 50 && gcp.ProjectID.MatchString(c.Project)

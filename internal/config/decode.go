@@ -5,175 +5,30 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/platform/private-run-api/internal/diag"
 	"io"
-	"io/fs"
 	"maps"
-	"os"
 	"reflect"
 	"slices"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/agext/levenshtein"
+
+	"github.com/platform/private-run-api/internal/diag"
 )
 
-// Source is where raw config values come from: a function returning the string Pulumi holds for
-// a fully qualified key (`<namespace>:<key>`), as ctx.GetConfig does. Structured values arrive as
-// JSON text.
-type Source func(key string) (string, bool)
+// The generic machinery of strict decoding: a value that does not fit its Go type, and every
+// unknown key, is a problem with its path, and one bad field never hides the next. What each key
+// decodes into is the type in that part's file; the lists that decode entry by entry do so there
+// (decodeCaller in callers.go, decodeImpersonators in impersonators.go).
 
-// MapSource serves config from a map of fully qualified keys, as RunInfo.Config and stack files
-// hold it.
-func MapSource(m map[string]string) Source {
-	return func(key string) (string, bool) { v, ok := m[key]; return v, ok }
-}
+// problems collects the diagnostics of one load, in config order.
+type problems = diag.List
 
-// Load decodes and validates the stack config. namespace is the Pulumi project name; allKeys, when
-// known, lists every config key the stack sets so that unknown keys in the namespace are reported
-// (pass nil when the caller cannot list them). The error, if any, is an *diag.ConfigError listing every
-// problem found. A config with callersDir needs LoadWithFiles.
-func Load(namespace string, src Source, allKeys []string) (*Config, error) {
-	return LoadWithFiles(namespace, src, allKeys, nil)
-}
-
-// LoadWithFiles is Load with the project's tree (rooted where Pulumi.yaml is), from which the
-// caller files of callersDir are read.
-func LoadWithFiles(namespace string, src Source, allKeys []string, files fs.FS) (*Config, error) {
-	cfg, problems, broken := decode(namespace, src, allKeys, files)
-	if cfg != nil {
-		problems = append(problems, validate(cfg, broken)...)
-	}
-	if len(problems) > 0 {
-		return nil, &diag.ConfigError{Diagnostics: problems}
-	}
-	normalizeExpiries(cfg)
-	return cfg, nil
-}
-
-// normalizeExpiries rewrites every valid expires as ParseExpiry reads it (UTC, whole seconds), so
-// that every reader of the config (the plan, the access report, the doctor) sees one instant.
-func normalizeExpiries(cfg *Config) {
-	fix := func(imps []Impersonator) {
-		for i := range imps {
-			if t, err := ParseExpiry(imps[i].Expires); err == nil {
-				imps[i].Expires = t.Format(time.RFC3339)
-			}
-		}
-	}
-	fix(cfg.Impersonators)
-	for i := range cfg.Callers {
-		fix(cfg.Callers[i].Impersonators)
-	}
-}
-
-// decode turns raw strings into a Config, collecting shape problems instead of stopping at the
-// first, so that one run reports everything wrong with a stack.
 // reported is the set of list entries (by path) whose shape decoding already reported: validation
 // neither repeats those problems nor shifts the indices of the entries after them. It stays here,
 // beside the decoding, rather than as a flag on the config's types.
 type reported map[string]bool
-
-func decode(namespace string, src Source, allKeys []string, files fs.FS) (*Config, diag.List, reported) {
-	broken := reported{}
-	var ps problems
-	cfg := &Config{EnableAPIs: true}
-
-	ps = append(ps, UnknownKeys(namespace, allKeys, Keys, "this program")...)
-
-	cfg.Project, _ = src(KeyGCPProject)
-	cfg.Region, _ = src(KeyGCPRegion)
-	cfg.Project, cfg.Region = strings.TrimSpace(cfg.Project), strings.TrimSpace(cfg.Region)
-
-	get := func(key string) (string, bool) {
-		v, ok := src(namespace + ":" + key)
-		if ok && strings.TrimSpace(v) == "" {
-			return "", false
-		}
-		return v, ok
-	}
-
-	if raw, ok := get(KeyService); ok {
-		decodeObject(&ps, diag.NewPath(KeyService), json.RawMessage(raw), &cfg.Service, "a mapping with name, image and optional region, ingress, port, env, minInstances, maxInstances, protect, runtimeAccountId, runtimeAccount, imageOwner, secrets, vpc, cpu, memory, cpuAlwaysAllocated, startupCpuBoost, concurrency, timeoutSeconds, executionEnvironment, startupProbe, livenessProbe")
-	}
-	if raw, ok := get(KeyImpersonators); ok {
-		cfg.Impersonators = decodeImpersonators(&ps, broken, diag.NewPath(KeyImpersonators), json.RawMessage(raw))
-	}
-	if raw, ok := get(KeyCallers); ok {
-		var items []json.RawMessage
-		if decodeInto(&ps, diag.NewPath(KeyCallers), raw, &items, "a list of callers, each a mapping with a name") {
-			for i, item := range items {
-				p := diag.NewPath(KeyCallers).Index(i)
-				c := decodeCaller(&ps, broken, p, item)
-				c.path = p
-				cfg.Callers = append(cfg.Callers, c)
-			}
-		}
-	}
-	if raw, ok := get(KeyCallersProject); ok {
-		decodeInto(&ps, diag.NewPath(KeyCallersProject), jsonString(raw), &cfg.CallersProject, "a project ID")
-	}
-	if raw, ok := get(KeyCallersDir); ok && decodeInto(&ps, diag.NewPath(KeyCallersDir), jsonString(raw), &cfg.CallersDir, "a directory relative to Pulumi.yaml, e.g. callers") {
-		cfg.Callers = append(cfg.Callers, readCallerFiles(&ps, broken, files, cfg.CallersDir)...)
-	}
-	if raw, ok := get(KeyAuthz); ok {
-		decodeObject(&ps, diag.NewPath(KeyAuthz), json.RawMessage(raw), &cfg.Authz, "a mapping with optional enabled, bucket, bucketDomainVerified, role, roleId, roleTitle, location")
-	}
-	if raw, ok := get(KeyEnableAPIs); ok {
-		decodeInto(&ps, diag.NewPath(KeyEnableAPIs), raw, &cfg.EnableAPIs, "true or false")
-	}
-	if raw, ok := get(KeyLabels); ok {
-		decodeInto(&ps, diag.NewPath(KeyLabels), raw, &cfg.Labels, "a mapping of label keys to string values")
-	}
-	return cfg, ps, broken
-}
-
-func decodeCaller(ps *problems, broken reported, path diag.Path, raw json.RawMessage) Caller {
-	var c Caller
-	if strictDecode(string(raw), &c) == nil {
-		return c
-	}
-	// Something is wrong: decode again field by field to report every problem with its path.
-	c = Caller{}
-	fields, _ := decodeObject(ps, path, raw, &c, "a mapping with name and optional description, email, impersonators, invoke, authz, runAs", "impersonators")
-	if fields == nil {
-		broken[path.String()] = true
-		return Caller{}
-	}
-	if fields["impersonators"] != nil {
-		c.Impersonators = decodeImpersonators(ps, broken, path.Child("impersonators"), fields["impersonators"])
-	}
-	return c
-}
-
-func decodeImpersonators(ps *problems, broken reported, path diag.Path, raw json.RawMessage) []Impersonator {
-	var all []Impersonator
-	if strictDecode(string(raw), &all) == nil {
-		return all
-	}
-	var items []json.RawMessage
-	if !decodeInto(ps, path, string(raw), &items, `a list of members ("user:a@example.com") or {member, expires} mappings`) {
-		return nil
-	}
-	out := make([]Impersonator, 0, len(items))
-	for i, item := range items {
-		p := path.Index(i)
-		var s string
-		if json.Unmarshal(item, &s) == nil {
-			out = append(out, Impersonator{Member: s})
-			continue
-		}
-		var imp Impersonator
-		// A partly decoded entry is kept (its unknown keys are reported) so that later entries
-		// keep their indices in messages.
-		if fields, _ := decodeObject(ps, p, item, &imp, `a member string ("user:a@example.com") or a mapping {member, expires}`); fields == nil {
-			broken[p.String()] = true
-		}
-		out = append(out, imp)
-	}
-	return out
-}
 
 // decodeObject decodes a JSON object into the struct v field by field, so that every unknown key
 // and every badly typed field is reported, not only the first. Keys in defer are left for the
@@ -400,25 +255,6 @@ func UnknownKeys(namespace string, allKeys, known []string, reader string) diag.
 
 // ProviderKeys are the only keys outside a program's namespace that a stack file may set.
 var ProviderKeys = map[string]bool{KeyGCPProject: true, KeyGCPRegion: true}
-
-// EngineConfigKeys lists the keys of the whole stack config, which the Pulumi language host
-// passes to the program as a JSON object in PULUMI_CONFIG; nil when it is absent (tests, tools).
-// ctx.GetConfig answers one key at a time, so this is the only way to see a typo'd key.
-func EngineConfigKeys() []string {
-	raw := os.Getenv("PULUMI_CONFIG")
-	if raw == "" {
-		return nil
-	}
-	var m map[string]json.RawMessage
-	if json.Unmarshal([]byte(raw), &m) != nil {
-		return nil
-	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	return keys
-}
 
 // jsonString is a raw config value as a JSON string: a plain string arrives unquoted from the
 // engine, as scalars do.

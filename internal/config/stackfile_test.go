@@ -4,7 +4,6 @@ import (
 	"errors"
 
 	"github.com/platform/private-run-api/internal/diag"
-	"github.com/platform/private-run-api/internal/gcp"
 	"os"
 	"path/filepath"
 	"strings"
@@ -229,34 +228,5 @@ func TestReadStackAndLoad(t *testing.T) {
 	}
 	if _, err := ReadStack(Dir(t.TempDir()), "test"); err == nil || !strings.Contains(err.Error(), "no Pulumi.yaml") {
 		t.Errorf("a directory without Pulumi.yaml: %v", err)
-	}
-}
-
-func TestSuggestAccountID(t *testing.T) {
-	for in, want := range map[string]string{
-		"Batch_Job":                            "batch-job",
-		"api":                                  "api-sa",
-		"9lives":                               "sa-9lives",
-		"--x--":                                "x-sa-sa",
-		"a-very-long-caller-name-that-goes-on": "a-very-long-caller-name-that-g",
-	} {
-		got := suggestAccountID(in)
-		if got != want {
-			t.Errorf("suggestAccountID(%q) = %q, want %q", in, got, want)
-		}
-		if !gcp.ValidAccountID(got) {
-			t.Errorf("suggestion %q for %q is itself invalid", got, in)
-		}
-	}
-}
-
-func TestAccountEmail(t *testing.T) {
-	for _, tc := range []struct{ project, id, want string }{
-		{"acme-dev", "orders-batch", "orders-batch@acme-dev.iam.gserviceaccount.com"},
-		{"example.com:orders", "orders-batch", "orders-batch@orders.example.com.iam.gserviceaccount.com"},
-	} {
-		if got := gcp.AccountEmail(tc.project, tc.id); got != tc.want {
-			t.Errorf("gcp.AccountEmail(%q, %q) = %q, want %q", tc.project, tc.id, got, tc.want)
-		}
 	}
 }

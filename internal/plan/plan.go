@@ -93,7 +93,7 @@ type Service struct {
 	SecretVolumes []SecretVolume
 	VPC           *VPC
 	// CPU and Memory are always sent, as are CPUIdle, Concurrency and Timeout ("<n>s"): see the
-	// defaults in runtime.go.
+	// defaults in config/container.go.
 	CPU, Memory     string
 	CPUIdle         bool
 	StartupCPUBoost bool

@@ -2,19 +2,22 @@ package config
 
 import (
 	"fmt"
-	"github.com/platform/private-run-api/internal/diag"
-	"github.com/platform/private-run-api/internal/gcp"
 	"math"
 	"path"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/platform/private-run-api/internal/diag"
+	"github.com/platform/private-run-api/internal/gcp"
 )
 
-// What the private service needs to run for real: secrets, VPC egress, container resources,
-// behaviour and probes. Cloud Run's documented limits are checked here, so a config that the API
-// would refuse halfway through a deploy fails in preview with the key that sets it.
+// The container's settings (service.secrets, vpc, cpu, memory, cpuAlwaysAllocated,
+// startupCpuBoost, concurrency, timeoutSeconds, executionEnvironment, startupProbe,
+// livenessProbe): what the private service needs to run for real. Cloud Run's documented limits
+// are checked here, so a config that the API would refuse halfway through a deploy fails in
+// preview with the key that sets it.
 
 // Secret is one Secret Manager secret the service reads, as an env var or as a file. The program
 // references existing secrets and never creates one: a secret's value is written by whoever owns
@@ -76,7 +79,6 @@ var ExecutionEnvironments = map[string]string{
 // an Optional+Computed field that is no longer sent, so removing a key from config would
 // otherwise change nothing.
 const (
-	DefaultPort           = 8080
 	DefaultCPU            = "1"
 	DefaultMemory         = "512Mi"
 	DefaultConcurrency    = 80
@@ -109,11 +111,9 @@ type SecretRef struct {
 	Key string
 }
 
-// validateRuntime checks the service's custom audiences, secrets, VPC, resources, behaviour and
-// probes.
-func validateRuntime(ps *problems, c *Config) {
+// validateContainer checks the service's secrets, VPC, resources, behaviour and probes.
+func validateContainer(ps *problems, c *Config) {
 	s := c.Service
-	validateAudiences(ps, c)
 	validateSecrets(ps, c)
 	if s.VPC != nil {
 		validateVPC(ps, *s.VPC)
@@ -122,35 +122,35 @@ func validateRuntime(ps *problems, c *Config) {
 	mem, memOK := validateMemory(ps, s.Memory)
 	if s.ExecutionEnvironment != "" {
 		if _, ok := ExecutionEnvironments[s.ExecutionEnvironment]; !ok {
-			ps.Add(diag.NotSupported, diag.NewPath("service").Child("executionEnvironment"), s.ExecutionEnvironment, "is not a Cloud Run execution environment", `use "gen1" or "gen2", or leave it out for Cloud Run's choice`)
+			ps.Add(diag.NotSupported, diag.NewPath(KeyService).Child("executionEnvironment"), s.ExecutionEnvironment, "is not a Cloud Run execution environment", `use "gen1" or "gen2", or leave it out for Cloud Run's choice`)
 		}
 	}
 	if s.Concurrency != nil && (*s.Concurrency < 1 || *s.Concurrency > 1000) {
-		ps.Add(diag.Invalid, diag.NewPath("service").Child("concurrency"), fmt.Sprint(*s.Concurrency), "is outside Cloud Run's 1-1000 requests per instance", "use 1 to 1000, or leave it out for 80")
+		ps.Add(diag.Invalid, diag.NewPath(KeyService).Child("concurrency"), fmt.Sprint(*s.Concurrency), "is outside Cloud Run's 1-1000 requests per instance", "use 1 to 1000, or leave it out for 80")
 	}
 	if s.TimeoutSeconds != nil && (*s.TimeoutSeconds < 1 || *s.TimeoutSeconds > 3600) {
-		ps.Add(diag.Invalid, diag.NewPath("service").Child("timeoutSeconds"), fmt.Sprint(*s.TimeoutSeconds), "is outside Cloud Run's 1-3600 seconds", "use 1 to 3600, or leave it out for 300")
+		ps.Add(diag.Invalid, diag.NewPath(KeyService).Child("timeoutSeconds"), fmt.Sprint(*s.TimeoutSeconds), "is outside Cloud Run's 1-3600 seconds", "use 1 to 3600, or leave it out for 300")
 	}
 	if cpuOK && memOK {
 		validateCPUMemory(ps, c, cpu, mem)
 	}
 	if s.StartupProbe != nil {
-		validateProbe(ps, diag.NewPath("service").Child("startupProbe"), *s.StartupProbe, true)
+		validateProbe(ps, diag.NewPath(KeyService).Child("startupProbe"), *s.StartupProbe, true)
 	}
 	if s.LivenessProbe != nil {
-		validateProbe(ps, diag.NewPath("service").Child("livenessProbe"), *s.LivenessProbe, false)
+		validateProbe(ps, diag.NewPath(KeyService).Child("livenessProbe"), *s.LivenessProbe, false)
 	}
 }
 
 func validateSecrets(ps *problems, c *Config) {
 	envs := map[string]string{}
 	for k := range c.Service.Env {
-		envs[k] = "service.env." + k
+		envs[k] = diag.NewPath(KeyService).Child("env").Child(k).String()
 	}
 	dirs := map[string]string{}  // mount directory -> secret name, one secret per directory
 	files := map[string]string{} // file path -> entry path
 	for i, sec := range c.Service.Secrets {
-		p := diag.NewPath("service").Child("secrets").Index(i)
+		p := diag.NewPath(KeyService).Child("secrets").Index(i)
 		ref, ok := ParseSecret(c.Project, sec.Secret)
 		switch {
 		case sec.Secret == "":
@@ -206,7 +206,7 @@ func validateSecrets(ps *problems, c *Config) {
 	for i := 1; i < len(ds); i++ {
 		for _, outer := range ds[:i] {
 			if strings.HasPrefix(ds[i], outer+"/") {
-				ps.Add(diag.Forbidden, diag.NewPath("service").Child("secrets"), ds[i], "is inside "+outer+", where another secret is mounted", "use directories side by side, e.g. /secrets/a and /secrets/b")
+				ps.Add(diag.Forbidden, diag.NewPath(KeyService).Child("secrets"), ds[i], "is inside "+outer+", where another secret is mounted", "use directories side by side, e.g. /secrets/a and /secrets/b")
 			}
 		}
 	}
@@ -240,26 +240,26 @@ func validateVPC(ps *problems, v VPC) {
 	direct := v.Network != "" || v.Subnetwork != "" || len(v.Tags) > 0
 	switch {
 	case v.Connector != "" && direct:
-		ps.Add(diag.Forbidden, diag.NewPath("service").Child("vpc"), v.Connector, "sets a connector and Direct VPC egress (network, subnetwork, tags) together", "choose one: Direct VPC egress is the newer, cheaper path")
+		ps.Add(diag.Forbidden, diag.NewPath(KeyService).Child("vpc"), v.Connector, "sets a connector and Direct VPC egress (network, subnetwork, tags) together", "choose one: Direct VPC egress is the newer, cheaper path")
 	case v.Connector == "" && v.Network == "" && v.Subnetwork == "":
-		ps.Add(diag.Required, diag.NewPath("service").Child("vpc"), "", "names no network, subnetwork or connector", "set subnetwork (Direct VPC egress) or connector, or remove service.vpc")
+		ps.Add(diag.Required, diag.NewPath(KeyService).Child("vpc"), "", "names no network, subnetwork or connector", "set subnetwork (Direct VPC egress) or connector, or remove service.vpc")
 	}
 	if v.Connector != "" && !gcp.ConnectorName.MatchString(v.Connector) && !gcp.ConnectorID.MatchString(v.Connector) {
-		ps.Add(diag.Invalid, diag.NewPath("service").Child("vpc").Child("connector"), v.Connector, "is not a Serverless VPC Access connector", "write its name, or projects/<project>/locations/<region>/connectors/<name>")
+		ps.Add(diag.Invalid, diag.NewPath(KeyService).Child("vpc").Child("connector"), v.Connector, "is not a Serverless VPC Access connector", "write its name, or projects/<project>/locations/<region>/connectors/<name>")
 	}
 	if v.Network != "" && !gcp.NetworkName.MatchString(v.Network) && !gcp.ResourceName.MatchString(v.Network) {
-		ps.Add(diag.Invalid, diag.NewPath("service").Child("vpc").Child("network"), v.Network, "is not a VPC network", "write its name, or projects/<project>/global/networks/<name> for a Shared VPC")
+		ps.Add(diag.Invalid, diag.NewPath(KeyService).Child("vpc").Child("network"), v.Network, "is not a VPC network", "write its name, or projects/<project>/global/networks/<name> for a Shared VPC")
 	}
 	if v.Subnetwork != "" && !gcp.SubnetworkName.MatchString(v.Subnetwork) && !gcp.ResourceName.MatchString(v.Subnetwork) {
-		ps.Add(diag.Invalid, diag.NewPath("service").Child("vpc").Child("subnetwork"), v.Subnetwork, "is not a subnetwork", "write its name, or projects/<project>/regions/<region>/subnetworks/<name> for a Shared VPC")
+		ps.Add(diag.Invalid, diag.NewPath(KeyService).Child("vpc").Child("subnetwork"), v.Subnetwork, "is not a subnetwork", "write its name, or projects/<project>/regions/<region>/subnetworks/<name> for a Shared VPC")
 	}
 	for i, t := range v.Tags {
 		if !gcp.ResourceName.MatchString(t) {
-			ps.Add(diag.Invalid, diag.NewPath("service").Child("vpc").Child("tags").Index(i), t, "is not a network tag", `use 1-63 chars of a-z, 0-9 and "-", starting with a letter`)
+			ps.Add(diag.Invalid, diag.NewPath(KeyService).Child("vpc").Child("tags").Index(i), t, "is not a network tag", `use 1-63 chars of a-z, 0-9 and "-", starting with a letter`)
 		}
 	}
 	if _, ok := EgressValues[v.Egress]; v.Egress != "" && !ok {
-		ps.Add(diag.NotSupported, diag.NewPath("service").Child("vpc").Child("egress"), v.Egress, "is not a Cloud Run VPC egress setting", fmt.Sprintf("use %q (default) or %q", EgressPrivateRanges, EgressAllTraffic))
+		ps.Add(diag.NotSupported, diag.NewPath(KeyService).Child("vpc").Child("egress"), v.Egress, "is not a Cloud Run VPC egress setting", fmt.Sprintf("use %q (default) or %q", EgressPrivateRanges, EgressAllTraffic))
 	}
 }
 
@@ -270,7 +270,7 @@ func validateCPU(ps *problems, s string) (float64, bool) {
 	}
 	v, err := strconv.ParseFloat(s, 64)
 	if !cpuRe.MatchString(s) || err != nil || v < 0.08 {
-		ps.Add(diag.Invalid, diag.NewPath("service").Child("cpu"), s, "is not a Cloud Run CPU limit", `use "1", "2", "4", "6" or "8", or a fraction from "0.08" to "1" (at most 3 decimals)`)
+		ps.Add(diag.Invalid, diag.NewPath(KeyService).Child("cpu"), s, "is not a Cloud Run CPU limit", `use "1", "2", "4", "6" or "8", or a fraction from "0.08" to "1" (at most 3 decimals)`)
 		return 0, false
 	}
 	return v, true
@@ -283,7 +283,7 @@ func validateMemory(ps *problems, s string) (int, bool) {
 	}
 	m := memoryRe.FindStringSubmatch(s)
 	if m == nil {
-		ps.Add(diag.Invalid, diag.NewPath("service").Child("memory"), s, "is not a memory limit", `write it in Mi or Gi, e.g. "512Mi" or "2Gi"`)
+		ps.Add(diag.Invalid, diag.NewPath(KeyService).Child("memory"), s, "is not a memory limit", `write it in Mi or Gi, e.g. "512Mi" or "2Gi"`)
 		return 0, false
 	}
 	n, _ := strconv.Atoi(m[1])
@@ -291,7 +291,7 @@ func validateMemory(ps *problems, s string) (int, bool) {
 		n *= 1024
 	}
 	if n > 32*1024 {
-		ps.Add(diag.TooMany, diag.NewPath("service").Child("memory"), s, "is more than Cloud Run's 32Gi", "use at most 32Gi")
+		ps.Add(diag.TooMany, diag.NewPath(KeyService).Child("memory"), s, "is more than Cloud Run's 32Gi", "use at most 32Gi")
 		return 0, false
 	}
 	return n, true
@@ -313,14 +313,14 @@ func validateCPUMemory(ps *problems, c *Config, cpu float64, mib int) {
 		minMem = 512
 	}
 	if mib < minMem {
-		ps.Add(diag.Invalid, diag.NewPath("service").Child("memory"), s.Memory, fmt.Sprintf("is below Cloud Run's %dMi minimum for this execution environment", minMem), "use at least "+fmt.Sprint(minMem)+"Mi")
+		ps.Add(diag.Invalid, diag.NewPath(KeyService).Child("memory"), s.Memory, fmt.Sprintf("is below Cloud Run's %dMi minimum for this execution environment", minMem), "use at least "+fmt.Sprint(minMem)+"Mi")
 	}
 	for _, row := range []struct {
 		overMiB int
 		minCPU  float64
 	}{{24 * 1024, 8}, {16 * 1024, 6}, {8 * 1024, 4}, {4 * 1024, 2}, {1024, 1}, {512, 0.5}} {
 		if mib > row.overMiB && cpu < row.minCPU {
-			ps.Add(diag.Invalid, diag.NewPath("service").Child("cpu"), cpuText, fmt.Sprintf("is too little for memory %s: more than %s needs at least %g CPU", memText, mibText(row.overMiB), row.minCPU), fmt.Sprintf("raise service.cpu to %g, or lower service.memory", row.minCPU))
+			ps.Add(diag.Invalid, diag.NewPath(KeyService).Child("cpu"), cpuText, fmt.Sprintf("is too little for memory %s: more than %s needs at least %g CPU", memText, mibText(row.overMiB), row.minCPU), fmt.Sprintf("raise service.cpu to %g, or lower service.memory", row.minCPU))
 			break
 		}
 	}
@@ -329,19 +329,19 @@ func validateCPUMemory(ps *problems, c *Config, cpu float64, mib int) {
 		minMiB int
 	}{{8, 4096}, {6, 4096}, {4, 2048}} {
 		if cpu == row.cpu && mib < row.minMiB {
-			ps.Add(diag.Invalid, diag.NewPath("service").Child("memory"), memText, fmt.Sprintf("is too little for %g CPU, which needs at least %s", cpu, mibText(row.minMiB)), "raise service.memory to "+mibText(row.minMiB)+", or lower service.cpu")
+			ps.Add(diag.Invalid, diag.NewPath(KeyService).Child("memory"), memText, fmt.Sprintf("is too little for %g CPU, which needs at least %s", cpu, mibText(row.minMiB)), "raise service.memory to "+mibText(row.minMiB)+", or lower service.cpu")
 		}
 	}
 	if cpu < 1 {
 		why := fmt.Sprintf("is not allowed with a fraction of a CPU (%s)", cpuText)
 		if s.Concurrency != nil && *s.Concurrency != 1 {
-			ps.Add(diag.Forbidden, diag.NewPath("service").Child("concurrency"), fmt.Sprint(*s.Concurrency), why+": Cloud Run requires 1", "set concurrency to 1, or service.cpu to 1 or more")
+			ps.Add(diag.Forbidden, diag.NewPath(KeyService).Child("concurrency"), fmt.Sprint(*s.Concurrency), why+": Cloud Run requires 1", "set concurrency to 1, or service.cpu to 1 or more")
 		}
 		if s.CPUAlwaysAllocated != nil && *s.CPUAlwaysAllocated {
-			ps.Add(diag.Forbidden, diag.NewPath("service").Child("cpuAlwaysAllocated"), "true", why+": CPU must be allocated only during requests", "remove cpuAlwaysAllocated, or set service.cpu to 1 or more")
+			ps.Add(diag.Forbidden, diag.NewPath(KeyService).Child("cpuAlwaysAllocated"), "true", why+": CPU must be allocated only during requests", "remove cpuAlwaysAllocated, or set service.cpu to 1 or more")
 		}
 		if s.ExecutionEnvironment == "gen2" {
-			ps.Add(diag.Forbidden, diag.NewPath("service").Child("executionEnvironment"), "gen2", why+": it needs the first generation", `use "gen1", or set service.cpu to 1 or more`)
+			ps.Add(diag.Forbidden, diag.NewPath(KeyService).Child("executionEnvironment"), "gen2", why+": it needs the first generation", `use "gen1", or set service.cpu to 1 or more`)
 		}
 	}
 }
