@@ -528,7 +528,7 @@ func TestREADMEConfigTable(t *testing.T) {
 		{config.Service{}, "the private-run-api:service rows", documented[project+":service"], yamlKeysAt(service)},
 		{config.Caller{}, "the private-run-api:callers row", documented[project+":callers"], nil},
 		{config.Impersonator{}, "the private-run-api:impersonators row", documented[project+":impersonators"], nil},
-		{config.Authz{}, "the private-run-api:authz row", documented[project+":authz"], nil},
+		{config.AuthzGuard{}, "the private-run-api:authz row", documented[project+":authz"], nil},
 		{config.Secret{}, `the "Running the service" example's secrets or the **Secrets** bullet`, bullets["Secrets"], yamlKeysAt(service, "secrets", "[]")},
 		{config.VPC{}, `the "Running the service" example's vpc or the **VPC** bullet`, bullets["VPC"], yamlKeysAt(service, "vpc")},
 		{config.Probe{}, `the "Running the service" example's probes or the **Probes** bullet`, bullets["Probes"],

@@ -9,9 +9,9 @@ import (
 	"github.com/platform/private-run-api/internal/gcp"
 )
 
-// Authz is the authz guard (key authz): a bucket holding no objects and a custom role with
+// AuthzGuard is the authz guard (key authz): a bucket holding no objects and a custom role with
 // only storage.buckets.get, granted on the bucket to the callers that pass the guard.
-type Authz struct {
+type AuthzGuard struct {
 	// Enabled defaults to true.
 	Enabled *bool `json:"enabled,omitempty"`
 	// Bucket defaults to "<project>-<service>-authz".
@@ -31,7 +31,7 @@ type Authz struct {
 }
 
 // On reports whether the guard exists (default true).
-func (a Authz) On() bool { return a.Enabled == nil || *a.Enabled }
+func (a AuthzGuard) On() bool { return a.Enabled == nil || *a.Enabled }
 
 // BucketName is authz.bucket, or "<project>-<service name>-authz" with the ":" and "." of a
 // domain-scoped project ("example.com:proj") turned into "-": a bucket name with a dot needs the

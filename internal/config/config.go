@@ -52,7 +52,7 @@ type Config struct {
 	// service-account permissions reach those accounts and nothing else.
 	CallersProject string
 	// Authz is the authz guard (see authz.go).
-	Authz Authz
+	Authz AuthzGuard
 	// EnableAPIs enables the Google APIs the program needs (never disabling them on destroy).
 	EnableAPIs bool
 	// Labels go on every resource that takes labels.
