@@ -1,28 +1,3 @@
-// Package guard authorises callers of a Cloud Function or Cloud Run handler
-// with the "authz bucket" pattern: a dedicated Cloud Storage bucket that holds
-// no objects, a custom role carrying only storage.buckets.get granted on that
-// bucket to the allowed callers, and a handler that asks Cloud Storage, using
-// the caller's own OAuth2 access token, whether the caller holds that
-// permission.
-//
-// The question is asked as buckets.get with fields=projectNumber,timeCreated
-// rather than buckets.testIamPermissions. Cloud Storage authorises buckets.get
-// with exactly storage.buckets.get, so a 200 is the same "yes", and the reply
-// also says which bucket answered: the project that owns it and the time
-// Cloud Storage created it. Bucket names are global and a deleted bucket's
-// name can be claimed again: by anyone, in their own project, or by a project
-// Editor in the same project, and either way the new bucket starts with a
-// policy the stack did not write. Comparing the owner with the expected
-// project number (WithProjectNumber) and the creation time with the one
-// recorded once the stack's policy was verified (WithBucketCreationTime)
-// tells such a bucket from the stack's in the same single round trip;
-// testIamPermissions cannot, as its reply carries only permissions. The price
-// is that "no" arrives as a 403 rather than a 200 without the permission, so a
-// 403 is read by its reasons: only those about the caller's own credentials
-// deny, anything else fails closed as Unavailable.
-//
-// Every outcome other than an explicit "yes" from Cloud Storage refuses the
-// request: the guard fails closed.
 package guard
 
 import (
@@ -401,7 +376,7 @@ func parseCreationTime(s string) (time.Time, bool) {
 
 // readCreationTime is the one place that says how to find the pin's value.
 func readCreationTime(bucket string) string {
-	return fmt.Sprintf("read it with: gcloud storage buckets describe gs://%s --format='value(creation_time)' (or, once available, go run ./cmd/access -live), and record it only after gcloud storage buckets get-iam-policy gs://%s shows the stack's policy alone", bucket, bucket)
+	return fmt.Sprintf("read it with: gcloud storage buckets describe gs://%s --format='value(creation_time)' (or, in the private-run-api repository, go run ./cmd/access -stack STACK -live, which prints it only once the live policy is the stack's), and record it only after gcloud storage buckets get-iam-policy gs://%s shows the stack's policy alone", bucket, bucket)
 }
 
 // creationTimePin turns WithBucketCreationTime into the instant to compare

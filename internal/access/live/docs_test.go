@@ -3,6 +3,8 @@ package live
 import (
 	"encoding/json"
 	"fmt"
+	"go/parser"
+	"go/token"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -54,6 +56,20 @@ func section(t *testing.T, doc, heading string) string {
 		j += k + 1
 	}
 	return rest
+}
+
+// packageDoc is the package comment of a Go file, as go doc reads it: comment markers gone, its
+// "# Heading" lines the headings section finds.
+func packageDoc(t *testing.T, name string) string {
+	t.Helper()
+	f, err := parser.ParseFile(token.NewFileSet(), filepath.Join(root, name), nil, parser.PackageClauseOnly|parser.ParseComments)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Doc == nil {
+		t.Fatalf("%s has no package comment", name)
+	}
+	return "\n" + f.Doc.Text()
 }
 
 // devPlan is the README's dev stack (tests/testdata/stacks/dev) as the program resolves it.
@@ -181,7 +197,7 @@ var pulumiUp = regexp.MustCompile("pulumi up\\b[^`\\n|;&)]*")
 // against its state, sees nothing of a grant made by hand, and leaves it; with it, the program's
 // whole policies put every policy back. The workflows that run `up` refresh too.
 func TestDocumentedPulumiUpRefreshes(t *testing.T) {
-	docs := []string{"README.md", "bootstrap/README.md", "guard/README.md", "policy/README.md"}
+	docs := []string{"README.md", "bootstrap/README.md", "guard/README.md", "guard/doc.go", "policy/README.md"}
 	more, _ := filepath.Glob(filepath.Join(root, "docs", "*.md"))
 	for _, m := range more {
 		rel, _ := filepath.Rel(root, m)
@@ -351,12 +367,12 @@ func TestBootstrapREADMEShowsTheAuditSetting(t *testing.T) {
 	}
 }
 
-// The guard's README and the root README's guard section point to -live for the pin, as it now
-// exists, and name the variables it prints.
+// The guard's package documentation and the root README's guard section point to -live for the
+// pin, as it now exists, and name the variables it prints.
 func TestGuardDocsPointToLive(t *testing.T) {
 	for name, text := range map[string]string{
-		"guard/README.md": section(t, readDoc(t, "guard/README.md"), "## The creation-time pin"),
-		"README.md":       section(t, readDoc(t, "README.md"), "## Guarding a Cloud Function"),
+		"guard/doc.go": section(t, packageDoc(t, "guard/doc.go"), "# The creation-time pin"),
+		"README.md":    section(t, readDoc(t, "README.md"), "## Guarding a Cloud Function"),
 	} {
 		if strings.Contains(text, "once available") {
 			t.Errorf("%s still calls -live \"once available\"", name)
