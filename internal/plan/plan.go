@@ -62,6 +62,16 @@ type Stack struct {
 	Warnings diag.List
 }
 
+// ServiceBindings are the service's whole allow policy: one roles/run.invoker binding holding
+// every caller that invokes it (Invokers), none when no caller does (IAM refuses an empty
+// binding, and no binding is the same policy).
+func (s *Stack) ServiceBindings() []Binding {
+	if len(s.Invokers) == 0 {
+		return nil
+	}
+	return []Binding{{Key: "run-invoker", Role: RoleInvoker, Members: s.Invokers}}
+}
+
 // Account is a service account, named before it exists.
 type Account struct {
 	ID     string
@@ -160,9 +170,13 @@ func (c Caller) ImpersonationCommand() string {
 	return fmt.Sprintf(impersonationCommandFmt, c.Account.Email)
 }
 
-// Binding is one authoritative binding of a role: its members and an optional expiry condition.
+// Binding is one binding of a role in a policy the program owns whole (a caller's account, the
+// service, the authz bucket): its members and an optional expiry condition. It is the one
+// binding type from the plan to the resources: package iam renders a target's []Binding into its
+// policy document as it is.
 type Binding struct {
-	// Key is a stable suffix for the binding's logical name, unique within its target.
+	// Key names the binding stably within its target ("token-creator", "run-as-gke"), whatever
+	// order config lists things in.
 	Key     string
 	Role    string
 	Members []string
@@ -189,6 +203,15 @@ type AuthzGuard struct {
 	// deleted custom role's ID is blocked for up to 37 days, so deleting it would make turning
 	// the guard on again fail.
 	Bucket *Bucket
+}
+
+// BucketBindings are the authz bucket's whole allow policy: the custom role held by every
+// caller the guard lets through; none when the guard is off or no caller passes it.
+func (a *AuthzGuard) BucketBindings() []Binding {
+	if a.Bucket == nil || len(a.Bucket.Members) == 0 {
+		return nil
+	}
+	return []Binding{{Key: "authz-guard", Role: a.RoleName, Members: a.Bucket.Members}}
 }
 
 // Role is a custom role the program creates.
