@@ -392,11 +392,11 @@ func (d *diag) grantFindings() {
 
 	var direct *plan.Binding
 	var domains, groups []string
-	for i, b := range c.TokenCreators {
+	for i, b := range c.Impersonators {
 		for _, m := range b.Members {
 			switch {
 			case m == d.me:
-				direct = &c.TokenCreators[i]
+				direct = &c.Impersonators[i]
 			case strings.HasPrefix(m, "group:"):
 				groups = append(groups, m)
 			case strings.HasPrefix(m, "domain:") && strings.HasPrefix(d.me, "user:") && strings.HasSuffix(d.me, "@"+strings.TrimPrefix(m, "domain:")):
@@ -410,15 +410,15 @@ func (d *diag) grantFindings() {
 	switch {
 	case direct != nil:
 		until := "with no expiry"
-		sev := OK
+		status := OK
 		if direct.Expires != nil {
 			until = "until " + direct.Expires.UTC().Format(time.RFC3339)
 			if direct.Expires.Sub(d.req.Now) < 7*24*time.Hour {
-				sev = Warning
+				status = Warning
 				until += ", which is less than 7 days away: ask for an extension now"
 			}
 		}
-		d.r.add(sev, fmt.Sprintf("You (%s) may impersonate %s", d.me, c.Account.Email), []string{
+		d.r.add(status, fmt.Sprintf("You (%s) may impersonate %s", d.me, c.Account.Email), []string{
 			fmt.Sprintf("The stack grants you %s on the account, %s.", plan.RoleTokenCreator, until),
 		})
 	case len(domains) > 0:
@@ -460,10 +460,10 @@ func (d *diag) addMeCmd() string {
 	return d.setCmd(fmt.Sprintf("impersonators[%d]", n), d.me)
 }
 
-// grantLines list the caller's token creators with their expiry, one member a line.
+// grantLines list the caller's impersonators with their expiry, one member a line.
 func (d *diag) grantLines() []string {
 	var out []string
-	for _, b := range d.caller.TokenCreators {
+	for _, b := range d.caller.Impersonators {
 		until := "(no expiry)"
 		if b.Expires != nil {
 			until = "(until " + b.Expires.UTC().Format(time.RFC3339) + ")"

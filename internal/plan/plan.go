@@ -134,9 +134,10 @@ type Caller struct {
 	Created bool
 	Invoke  bool
 	Authz   bool
-	// TokenCreators are the authoritative roles/iam.serviceAccountTokenCreator bindings on the
-	// account: one without a condition, one per distinct expiry. Expired grants are left out.
-	TokenCreators []Binding
+	// Impersonators are the roles/iam.serviceAccountTokenCreator bindings on the account, from
+	// config's impersonators (the stack-wide list and the caller's own): one without a condition,
+	// one per distinct expiry. Expired grants are left out.
+	Impersonators []Binding
 	// OpenIDSelf is the roles/iam.serviceAccountOpenIdTokenCreator grant to the account on itself,
 	// which Go's idtoken needs under impersonation; true when anyone may impersonate it.
 	OpenIDSelf bool
@@ -152,10 +153,10 @@ const (
 	KeyRunAsCloudRun  = "run-as-cloud-run"
 )
 
-// AccountBindings are the caller account's whole allow policy: the token-creator bindings, the
+// AccountBindings are the caller account's whole allow policy: the impersonators' bindings, the
 // OpenID self-grant when anyone may impersonate it, then the run-as bindings.
 func (c Caller) AccountBindings() []Binding {
-	out := append([]Binding(nil), c.TokenCreators...)
+	out := append([]Binding(nil), c.Impersonators...)
 	if c.OpenIDSelf {
 		out = append(out, Binding{Key: "openid-self", Role: RoleOpenIDTokenCreator, Members: []string{c.Account.Member}})
 	}
@@ -163,7 +164,7 @@ func (c Caller) AccountBindings() []Binding {
 }
 
 // Impersonable reports whether anyone may impersonate the caller's account now.
-func (c Caller) Impersonable() bool { return len(c.TokenCreators) > 0 }
+func (c Caller) Impersonable() bool { return len(c.Impersonators) > 0 }
 
 // ImpersonationCommand is what a developer runs to call the API locally as this caller.
 func (c Caller) ImpersonationCommand() string {
@@ -301,7 +302,7 @@ func Resolve(c *config.Config, now time.Time) *Stack {
 			cp.Account.Name = ""
 		} else {
 			created++
-			cp.TokenCreators = tokenCreators(c.Impersonators, caller.Impersonators, now,
+			cp.Impersonators = impersonatorBindings(c.Impersonators, caller.Impersonators, now,
 				func(j int, own bool, imp config.Impersonator, t time.Time) {
 					path := diag.NewPath(config.KeyImpersonators).Index(j)
 					if own {
@@ -406,10 +407,11 @@ func runAs(r *config.RunAs) []Binding {
 	return out
 }
 
-// tokenCreators merges the default and the caller's own impersonators and groups them by expiry.
+// impersonatorBindings merges the default and the caller's own impersonators and groups them by
+// expiry.
 // A member listed in both keeps the longer grant (no expiry beats any expiry). onExpired is told
 // of every entry whose expiry has passed.
-func tokenCreators(defaults, own []config.Impersonator, now time.Time, onExpired func(j int, own bool, imp config.Impersonator, t time.Time)) []Binding {
+func impersonatorBindings(defaults, own []config.Impersonator, now time.Time, onExpired func(j int, own bool, imp config.Impersonator, t time.Time)) []Binding {
 	// best holds each member's longest grant; a zero time means no expiry.
 	best := make(map[string]time.Time, len(defaults)+len(own))
 	add := func(list []config.Impersonator, isOwn bool) {

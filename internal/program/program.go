@@ -147,8 +147,8 @@ func outputs(st *plan.Stack, url pulumi.StringOutput) entrypoint.Outputs {
 	}
 
 	callers := pulumi.Map{}
-	logins := pulumi.StringMap{}
-	invokers := map[string]string{} // caller name -> account email, for the invoke commands
+	impersonationCommands := pulumi.StringMap{} // caller name -> the command that impersonates it
+	invokers := map[string]string{}             // caller name -> account email, for the invoke commands
 	for _, c := range st.Callers {
 		entry := pulumi.Map{
 			"email":   pulumi.String(c.Account.Email),
@@ -159,7 +159,7 @@ func outputs(st *plan.Stack, url pulumi.StringOutput) entrypoint.Outputs {
 		}
 		if c.Impersonable() {
 			entry["impersonateCommand"] = pulumi.String(c.ImpersonationCommand())
-			logins[c.Name] = pulumi.String(c.ImpersonationCommand())
+			impersonationCommands[c.Name] = pulumi.String(c.ImpersonationCommand())
 			if c.Invoke {
 				invokers[c.Name] = c.Account.Email
 			}
@@ -167,7 +167,7 @@ func outputs(st *plan.Stack, url pulumi.StringOutput) entrypoint.Outputs {
 		callers[c.Name] = entry
 	}
 	out["callers"] = callers
-	out["impersonationCommands"] = logins
+	out["impersonationCommands"] = impersonationCommands
 	// One apply for the whole map rather than one per caller: the URL and the audience (the URL
 	// itself without custom audiences) are its only unknowns. The token is for the audience; the
 	// request still goes to the URL.
