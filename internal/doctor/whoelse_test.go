@@ -93,7 +93,11 @@ const denied = `{"error":{"code":403,"message":"The caller does not have permiss
 
 func testPlan(t *testing.T) *plan.Stack {
 	t.Helper()
-	p, err := LoadPlan(stackDir(t, map[string]string{"test": testStack}), "test", now)
+	sf, err := ReadStack(stackDir(t, map[string]string{"test": testStack}), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _, err := plan.Load(sf, now)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,6 @@ import (
 
 	"google.golang.org/api/option"
 
-	"github.com/platform/private-run-api/internal/access"
 	"github.com/platform/private-run-api/internal/plan"
 	"github.com/platform/private-run-api/internal/teststack"
 )
@@ -174,7 +173,7 @@ const (
 
 func testPlan(t *testing.T, yaml string) *plan.Stack {
 	t.Helper()
-	p, err := access.Resolve(teststack.Parse(t, yaml), at)
+	p, _, err := plan.Load(teststack.Parse(t, yaml), at)
 	if err != nil {
 		t.Fatalf("test stack is invalid: %v", err)
 	}
