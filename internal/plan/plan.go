@@ -255,7 +255,7 @@ func Resolve(c *config.Config, now time.Time) *Stack {
 		MaxInstances:   c.MaxInstances(),
 		IgnoreImage:    c.ImageOwnerOrDefault() == config.ImageOwnerPipeline,
 		Protect:        c.Protected(),
-		Runtime:        NewAccount(c.Project, c.RuntimeAccountID(), runtimeEmail),
+		Runtime:        AccountOf(c.Project, c.RuntimeAccountID(), runtimeEmail),
 		RuntimeCreated: c.Service.RuntimeAccount == "",
 	}
 
@@ -292,7 +292,7 @@ func Resolve(c *config.Config, now time.Time) *Stack {
 		cp := Caller{
 			Name:        caller.Name,
 			Description: caller.Description,
-			Account:     NewAccount(p.CallersProject, caller.Name, email),
+			Account:     AccountOf(p.CallersProject, caller.Name, email),
 			Created:     !caller.External(),
 			Invoke:      caller.Invokes(),
 			Authz:       caller.Authz,
@@ -378,9 +378,10 @@ func warnFarExpiries(p *Stack, c *config.Config, now time.Time) {
 	}
 }
 
-// NewAccount is the service account id of project with its email, member and resource name,
-// for both programs (the bootstrap names its CI accounts with it).
-func NewAccount(project, id, email string) Account {
+// AccountOf is the service account id of project with its email, member and resource name,
+// for both programs (the bootstrap names its CI accounts with it). It registers nothing:
+// iam.NewAccount does.
+func AccountOf(project, id, email string) Account {
 	return Account{ID: id, Email: email, Member: "serviceAccount:" + email, Name: gcp.AccountName(project, email)}
 }
 
