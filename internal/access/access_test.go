@@ -38,11 +38,7 @@ const base = header + `  private-run-api:impersonators:
 
 func planOf(t *testing.T, yaml string) *plan.Stack {
 	t.Helper()
-	p, _, err := plan.Load(teststack.Parse(t, yaml), at)
-	if err != nil {
-		t.Fatalf("test stack is invalid: %v", err)
-	}
-	return p
+	return teststack.Plan(t, yaml, at)
 }
 
 func report(t *testing.T, yaml string) Report { t.Helper(); return Build("test", planOf(t, yaml), at) }

@@ -173,11 +173,7 @@ const (
 
 func testPlan(t *testing.T, yaml string) *plan.Stack {
 	t.Helper()
-	p, _, err := plan.Load(teststack.Parse(t, yaml), at)
-	if err != nil {
-		t.Fatalf("test stack is invalid: %v", err)
-	}
-	return p
+	return teststack.Plan(t, yaml, at)
 }
 
 // declaredAnswers are live policies that equal what stack declares, for a test to vary.
