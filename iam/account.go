@@ -15,9 +15,9 @@ type AccountArgs struct {
 	Account     plan.Account
 	DisplayName string
 	Description string
-	// IAM and IAMBindings are the account's whole IAM policy (see package doc).
-	IAM         map[string][]string
-	IAMBindings map[string]Binding
+	// Bindings are the account's whole IAM policy (plan.Caller.AccountBindings for a caller's
+	// account; none for the runtime account, which nobody may impersonate).
+	Bindings []plan.Binding
 	// Protect guards the account itself against deletion (not its bindings, which must follow
 	// config freely).
 	Protect bool
@@ -46,12 +46,10 @@ func NewAccount(ctx *pulumi.Context, name string, args *AccountArgs, opts ...pul
 	// computed from config (known in a preview) and carries a property dependency on acct:
 	// nothing is granted on an account that does not exist yet, and a replaced account takes its
 	// policy with it.
-	doc := PolicyData(args.IAM, args.IAMBindings)
-	deps := append([]pulumi.Resource{acct}, args.DependsOn...)
 	if _, err := serviceaccount.NewIAMPolicy(ctx, name+"-policy", &serviceaccount.IAMPolicyArgs{
 		ServiceAccountId: Named(ctx, args.Account.Name, acct),
-		PolicyData:       pulumi.String(doc),
-	}, with(opts, pulumi.DependsOn(deps))...); err != nil {
+		PolicyData:       pulumi.String(PolicyData(args.Bindings)),
+	}, with(opts, dependsOn(acct, args.DependsOn))...); err != nil {
 		return nil, err
 	}
 	return acct, nil

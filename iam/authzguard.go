@@ -20,12 +20,12 @@ type AuthzGuardArgs struct {
 	RoleName string
 	// Bucket is nil when the guard is off: then only the role stays (see plan.AuthzGuard).
 	Bucket *plan.Bucket
-	// IAM is the bucket's whole policy, role -> members: every principal that holds anything on
-	// the bucket. Keyed bindings have no place here; a whole policy has no per-binding names.
-	IAM    map[string][]string
-	Labels map[string]string
-	// MemberDeps are the accounts named in IAM that this program creates: nothing is granted to
-	// an account that does not exist yet.
+	// Bindings are the bucket's whole policy (plan.AuthzGuard.BucketBindings): every principal
+	// that holds anything on the bucket.
+	Bindings []plan.Binding
+	Labels   map[string]string
+	// MemberDeps are the accounts named in Bindings that this program creates: nothing is
+	// granted to an account that does not exist yet.
 	MemberDeps []pulumi.Resource
 	DependsOn  []pulumi.Resource
 }
@@ -99,9 +99,7 @@ func NewAuthzGuard(ctx *pulumi.Context, name string, args *AuthzGuardArgs, opts 
 // (project owners and editors as legacyBucketOwner, viewers as legacyBucketReader), and both hold
 // storage.buckets.get: a binding beside them would let every project member pass the guard.
 func newBucketPolicy(ctx *pulumi.Context, name string, g *AuthzGuard, args *AuthzGuardArgs) error {
-	doc := PolicyData(args.IAM, nil)
-	deps := append([]pulumi.Resource{g.Bucket}, args.MemberDeps...)
-	deps = append(deps, args.DependsOn...)
+	doc := PolicyData(args.Bindings)
 	// The bucket and the role reach the policy as properties, not dependsOn alone: when either is
 	// replaced (a new location, a new role ID), the engine replaces or updates the policy with it,
 	// instead of leaving the new bucket with Storage's default policy.
@@ -112,6 +110,6 @@ func newBucketPolicy(ctx *pulumi.Context, name string, g *AuthzGuard, args *Auth
 	_, err := storage.NewBucketIAMPolicy(ctx, name, &storage.BucketIAMPolicyArgs{
 		Bucket:     g.Bucket.Name,
 		PolicyData: policyData,
-	}, pulumi.Parent(g), pulumi.DependsOn(deps))
+	}, pulumi.Parent(g), dependsOn(g.Bucket, args.MemberDeps, args.DependsOn))
 	return err
 }

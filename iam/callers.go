@@ -27,7 +27,7 @@ type Callers struct {
 
 // NewCallers registers the component and, under it, each account with its bindings. There is
 // one instance per stack, so children are named by caller alone ("orders-batch",
-// "orders-batch-token-creator"): no second instance can collide with them, and a caller's
+// "orders-batch-policy"): no second instance can collide with them, and a caller's
 // resources keep their names whatever else the stack holds. It registers no outputs that depend
 // on the callers, so onboarding one changes nothing on the component itself.
 func NewCallers(ctx *pulumi.Context, name string, args *CallersArgs, opts ...pulumi.ResourceOption) (*Callers, error) {

@@ -1,33 +1,22 @@
-// Package iam owns identities and who may use them: service accounts with the IAM on them, the
-// callers' accounts, and the authz guard (a custom role held on an empty bucket).
+// Package iam builds every grant the program makes: service accounts with the whole IAM policy
+// on them, the callers' accounts, the Cloud Run service's whole policy, the runtime account's
+// access to its secrets, and the authz guard (a custom role held on an empty bucket).
 //
-// Every component states IAM the same way, as Cloud Foundation Fabric's modules do: IAM maps a
-// role to its members, and IAMBindings are bindings under a stable key, with an optional
-// condition. On the resources callers reach (the service, the authz bucket) the two render into
-// the resource's whole policy, so that nothing added by hand survives the next `pulumi up`; on a
-// caller's account each becomes one authoritative binding.
+// Who holds what is decided in package plan, never here: a policy arrives as the plan's
+// []plan.Binding for its target (plan.Caller.AccountBindings, plan.Stack.ServiceBindings,
+// plan.AuthzGuard.BucketBindings) and is rendered as it is into the resource's whole policy, so
+// that nothing added by hand survives the next `pulumi up`.
 package iam
 
 import (
 	"encoding/json"
 	"slices"
 	"sort"
-	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/platform/private-run-api/internal/plan"
 )
-
-// Binding is one role, its members and an optional condition.
-type Binding struct {
-	Role      string
-	Members   []string
-	Condition *Condition
-}
-
-// Condition is an IAM condition, such as an expiry: `request.time < timestamp("...")`.
-type Condition struct {
-	Title, Expression string
-}
 
 // Named is a name the program computed up front (an account's resource name, a role's name, a
 // service's name), carrying a property dependency on the resource that owns it. The value is
@@ -39,55 +28,28 @@ func Named(ctx *pulumi.Context, name string, owner pulumi.Resource) pulumi.Strin
 	return pulumi.OutputWithDependencies(ctx.Context(), pulumi.String(name).ToStringOutput(), owner).(pulumi.StringOutput)
 }
 
-// Bindings merges role-keyed IAM and keyed bindings into one list of (logical name suffix,
-// binding), sorted by suffix so that registration order never depends on a map. A role-keyed
-// entry's suffix is the role ("roles/run.invoker" -> "run-invoker"); a role with no members is
-// left out, since IAM refuses an empty binding and no binding is the same policy.
-func Bindings(iam map[string][]string, keyed map[string]Binding) []KeyedBinding {
-	var out []KeyedBinding
-	for role, members := range iam {
-		if len(members) > 0 {
-			out = append(out, KeyedBinding{Key: RoleKey(role), Binding: Binding{Role: role, Members: members}})
-		}
-	}
-	for k, b := range keyed {
-		if len(b.Members) > 0 {
-			out = append(out, KeyedBinding{Key: k, Binding: b})
-		}
-	}
-	sort.Slice(out, func(a, b int) bool { return out[a].Key < out[b].Key })
-	return out
-}
-
-// KeyedBinding is a binding with the suffix of its logical name.
-type KeyedBinding struct {
-	Key string
-	Binding
-}
-
-// RoleKey turns "roles/run.invoker" into "run-invoker" for a logical name.
-func RoleKey(role string) string {
-	return strings.NewReplacer(".", "-", "/", "-").Replace(strings.TrimPrefix(role, "roles/"))
-}
-
-// PolicyData renders a whole allow policy (role-keyed IAM and keyed bindings with their
-// conditions) in the form the provider's getIAMPolicy data source gives it
-// (data_source_google_iam_policy.go, v5.42.0): bindings of one role and condition merged, sorted
-// by role and then condition, members sorted, marshalled as Google's
-// cloudresourcemanager.Policy (policyDoc). It is computed here rather than through that data source: the
-// provider compares policies by their bindings (compareIamPolicies), not by their text, and an
-// invoke per policy was a provider round trip per caller on every preview. Every input is known,
-// so a preview shows it all. A member listed in two merged bindings is listed once, as IAM stores
-// it. No binding at all renders "{}", which removes whatever else was on the resource.
-func PolicyData(iam map[string][]string, keyed map[string]Binding) string {
+// PolicyData renders a whole allow policy (the plan's bindings, an expiry as an IAM condition)
+// in the form the provider's getIAMPolicy data source gives it (data_source_google_iam_policy.go,
+// v5.42.0): bindings of one role and condition merged, sorted by role and then condition,
+// members sorted, marshalled as Google's cloudresourcemanager.Policy (policyDoc). It is computed
+// here rather than through that data source: the provider compares policies by their bindings
+// (compareIamPolicies), not by their text, and an invoke per policy was a provider round trip per
+// caller on every preview. Every input is known, so a preview shows it all. A member listed in
+// two merged bindings is listed once, as IAM stores it; a binding with no members is left out,
+// since IAM refuses an empty binding and no binding is the same policy. No binding at all
+// renders "{}", which removes whatever else was on the resource.
+func PolicyData(bindings []plan.Binding) string {
 	var policy policyDoc
 	index := map[string]int{}
-	for _, b := range Bindings(iam, keyed) {
+	for _, b := range bindings {
+		if len(b.Members) == 0 {
+			continue
+		}
 		id := b.Role
 		var cond *policyExpr
-		if c := b.Condition; c != nil {
-			id += "\x00" + c.Title + "\x00" + c.Expression
-			cond = &policyExpr{Title: c.Title, Expression: c.Expression}
+		if b.Expires != nil {
+			cond = &policyExpr{Title: b.ConditionTitle(), Expression: b.ConditionExpression()}
+			id += "\x00" + cond.Title + "\x00" + cond.Expression
 		}
 		if i, ok := index[id]; ok {
 			policy.Bindings[i].Members = union(policy.Bindings[i].Members, b.Members)
@@ -155,4 +117,14 @@ func union(a, b []string) []string {
 // resource's options leak into the next one's through a shared backing array.
 func with(opts []pulumi.ResourceOption, more ...pulumi.ResourceOption) []pulumi.ResourceOption {
 	return append(append(make([]pulumi.ResourceOption, 0, len(opts)+len(more)), opts...), more...)
+}
+
+// dependsOn is a policy's dependsOn: the resource the policy is on, then the lists in order,
+// in a new slice (see with).
+func dependsOn(target pulumi.Resource, lists ...[]pulumi.Resource) pulumi.ResourceOption {
+	deps := []pulumi.Resource{target}
+	for _, l := range lists {
+		deps = append(deps, l...)
+	}
+	return pulumi.DependsOn(deps)
 }

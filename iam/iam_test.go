@@ -4,21 +4,30 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 
 	"github.com/platform/private-run-api/internal/mocktest"
+	"github.com/platform/private-run-api/internal/plan"
 )
 
 // TestPolicyDataIsTheProvidersRendering holds PolicyData to the mocks' getIAMPolicy, a second
 // rendering written from the provider's data source (data_source_google_iam_policy.go v5.42.0),
 // over random policies: roles with and without conditions, bindings of one role and condition
-// split across role-keyed and keyed entries, members repeated, nothing.
+// split across entries, members repeated, bindings with no members, nothing.
 func TestPolicyDataIsTheProvidersRendering(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	roles := []string{"roles/run.invoker", "roles/iam.serviceAccountTokenCreator", "roles/iam.serviceAccountOpenIdTokenCreator", "projects/p/roles/authz"}
 	members := []string{"user:a@x.example", "user:b@x.example", "group:g@x.example", "serviceAccount:s@p.iam.gserviceaccount.com"}
-	conds := []*Condition{nil, {Title: "expires-20270131t000000z", Expression: `request.time < timestamp("2027-01-31T00:00:00Z")`}, {Title: "expires-20261231t000000z", Expression: `request.time < timestamp("2026-12-31T00:00:00Z")`}}
+	expiry := func(s string) *time.Time {
+		t, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			panic(err)
+		}
+		return &t
+	}
+	expiries := []*time.Time{nil, expiry("2027-01-31T00:00:00Z"), expiry("2026-12-31T00:00:00Z")}
 	pick := func(list []string) []string {
 		var out []string
 		for _, m := range list {
@@ -30,19 +39,21 @@ func TestPolicyDataIsTheProvidersRendering(t *testing.T) {
 	}
 	exact := 0
 	for n := range 500 {
-		byRole := map[string][]string{}
-		keyed := map[string]Binding{}
+		var bindings []plan.Binding
 		for _, r := range pick(roles) {
-			byRole[r] = pick(members)
+			bindings = append(bindings, plan.Binding{Key: r, Role: r, Members: pick(members)})
 		}
 		for k := range rng.IntN(5) {
-			keyed[fmt.Sprint("k", k)] = Binding{Role: roles[rng.IntN(len(roles))], Members: pick(members), Condition: conds[rng.IntN(len(conds))]}
+			bindings = append(bindings, plan.Binding{Key: fmt.Sprint("k", k), Role: roles[rng.IntN(len(roles))], Members: pick(members), Expires: expiries[rng.IntN(len(expiries))]})
 		}
 		var args []any
-		for _, b := range Bindings(byRole, keyed) {
+		for _, b := range bindings {
+			if len(b.Members) == 0 {
+				continue // IAM refuses an empty binding; the program declares none (see PolicyData)
+			}
 			m := map[string]any{"role": b.Role, "members": toAny(b.Members)}
-			if c := b.Condition; c != nil {
-				m["condition"] = map[string]any{"title": c.Title, "expression": c.Expression}
+			if b.Expires != nil {
+				m["condition"] = map[string]any{"title": b.ConditionTitle(), "expression": b.ConditionExpression()}
 			}
 			args = append(args, m)
 		}
@@ -50,12 +61,12 @@ func TestPolicyDataIsTheProvidersRendering(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if dupMembersOnly(byRole, keyed) {
+		if dupMembersOnly(bindings) {
 			continue // the data source would list a member twice; IAM, and PolicyData, once
 		}
 		exact++
-		if got := PolicyData(byRole, keyed); got != want {
-			t.Fatalf("case %d: PolicyData(%v, %v) =\n %s\nthe provider renders\n %s", n, byRole, keyed, got, want)
+		if got := PolicyData(bindings); got != want {
+			t.Fatalf("case %d: PolicyData(%+v) =\n %s\nthe provider renders\n %s", n, bindings, got, want)
 		}
 	}
 	if exact < 100 {
@@ -73,12 +84,12 @@ func toAny(ss []string) []any {
 
 // dupMembersOnly is true when bindings that merge share a member: the data source then lists it
 // twice, which IAM stores (and PolicyData renders) once.
-func dupMembersOnly(byRole map[string][]string, keyed map[string]Binding) bool {
+func dupMembersOnly(bindings []plan.Binding) bool {
 	seen := map[string]bool{}
-	for _, b := range Bindings(byRole, keyed) {
+	for _, b := range bindings {
 		id := b.Role
-		if b.Condition != nil {
-			id += b.Condition.Title
+		if b.Expires != nil {
+			id += b.ConditionTitle()
 		}
 		for _, m := range b.Members {
 			if seen[id+m] {

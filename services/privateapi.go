@@ -1,10 +1,11 @@
-// Package services owns what runs and what is switched on: the private Cloud Run service (with
-// its runtime account and its invoker binding) and the Google APIs the program needs.
+// Package services owns what runs and what is switched on: the private Cloud Run service and
+// the Google APIs the program needs. The grants around the service (its runtime account, its
+// invoker policy, the runtime account's secret access) are package iam's, registered under the
+// service's component.
 package services
 
 import (
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/cloudrunv2"
-	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/secretmanager"
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/serviceaccount"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -19,10 +20,9 @@ const PrivateAPIType = "privateapi:services:PrivateApi"
 type PrivateAPIArgs struct {
 	Project string
 	Service plan.Service
-	// IAM and IAMBindings are the authoritative bindings on the service (see package iam).
-	IAM         map[string][]string
-	IAMBindings map[string]iam.Binding
-	// MemberDeps are the accounts named in IAM that this program creates.
+	// Bindings are the service's whole IAM policy (plan.Stack.ServiceBindings).
+	Bindings []plan.Binding
+	// MemberDeps are the accounts named in Bindings that this program creates.
 	MemberDeps []pulumi.Resource
 	Labels     map[string]string
 	DependsOn  []pulumi.Resource
@@ -70,23 +70,17 @@ func NewPrivateAPI(ctx *pulumi.Context, name string, args *PrivateAPIArgs, opts 
 		runAs = func(v string) pulumi.StringInput { return iam.Named(ctx, v, acct) }
 	}
 
-	// The runtime account reads each secret through a grant on that secret alone, never on the
-	// project. The grant is additive (IAMMember): the secret is not the program's, and an
-	// authoritative binding would remove whoever else reads it. The service waits for the grants,
-	// since Cloud Run checks access to every secret when it deploys a revision.
-	secretDeps := append([]pulumi.Resource(nil), runtimeDeps...)
-	for _, sec := range p.Secrets {
-		m, err := secretmanager.NewSecretIamMember(ctx, name+"-secret-"+sec.Key, &secretmanager.SecretIamMemberArgs{
-			Project:  pulumi.String(sec.Project),
-			SecretId: pulumi.String(sec.ID),
-			Role:     pulumi.String(plan.RoleSecretAccessor),
-			Member:   runAs(p.Runtime.Member),
-		}, pulumi.Parent(api), pulumi.DependsOn(append(append([]pulumi.Resource(nil), runtimeDeps...), args.DependsOn...)))
-		if err != nil {
-			return nil, err
-		}
-		secretDeps = append(secretDeps, m)
+	// The service waits for the secret grants: Cloud Run checks access to every secret when it
+	// deploys a revision.
+	grants, err := iam.NewSecretAccess(ctx, name, &iam.SecretAccessArgs{
+		Secrets:   p.Secrets,
+		Member:    runAs(p.Runtime.Member),
+		DependsOn: append(append([]pulumi.Resource(nil), runtimeDeps...), args.DependsOn...),
+	}, pulumi.Parent(api))
+	if err != nil {
+		return nil, err
 	}
+	secretDeps := append(append([]pulumi.Resource(nil), runtimeDeps...), grants...)
 
 	template := &cloudrunv2.ServiceTemplateArgs{
 		ServiceAccount: runAs(p.Runtime.Email),
@@ -128,17 +122,15 @@ func NewPrivateAPI(ctx *pulumi.Context, name string, args *PrivateAPIArgs, opts 
 	}
 	api.Service, api.Runtime = svc, runtime
 
-	deps := append([]pulumi.Resource{svc}, args.MemberDeps...)
-	deps = append(deps, args.DependsOn...)
-	// The service's whole IAM policy: the declared invokers and nothing else. A binding per role
-	// would leave a hand-added roles/run.admin (or allUsers, once no caller invokes) in place.
-	doc := iam.PolicyData(args.IAM, args.IAMBindings)
-	if _, err := cloudrunv2.NewServiceIamPolicy(ctx, name+"-policy", &cloudrunv2.ServiceIamPolicyArgs{
-		Project:    pulumi.String(args.Project),
-		Location:   pulumi.String(p.Region),
-		Name:       iam.Named(ctx, p.Name, svc), // a replaced service takes its policy with it
-		PolicyData: pulumi.String(doc),
-	}, pulumi.Parent(api), pulumi.DependsOn(deps)); err != nil {
+	if _, err := iam.NewServicePolicy(ctx, name+"-policy", &iam.ServicePolicyArgs{
+		Project:    args.Project,
+		Region:     p.Region,
+		Name:       p.Name,
+		Service:    svc,
+		Bindings:   args.Bindings,
+		MemberDeps: args.MemberDeps,
+		DependsOn:  args.DependsOn,
+	}, pulumi.Parent(api)); err != nil {
 		return nil, err
 	}
 

@@ -18,6 +18,7 @@ import (
 	"github.com/platform/private-run-api/internal/access"
 	"github.com/platform/private-run-api/internal/config"
 	"github.com/platform/private-run-api/internal/linediff"
+	"github.com/platform/private-run-api/internal/plan"
 )
 
 // The README executes, as Cloud Foundation Fabric's tftest makes a module's README do: every
@@ -286,11 +287,11 @@ func readmeAccessDiff(t *testing.T, b mdBlock) {
 	base := readmeGitBase(t)
 	head := config.StackFile{Namespace: project, Path: "Pulumi." + stackName + ".yaml", Values: editList(t, exampleStack(t), "private-run-api:callers", func(cs []any) []any { return append(cs, extra...) })}
 	headLabel := head.Path
-	basePlan, err := access.Resolve(base, fixedNow)
+	basePlan, _, err := plan.Load(base, fixedNow)
 	if err != nil {
 		t.Fatal(err)
 	}
-	headPlan, err := access.Resolve(head, fixedNow)
+	headPlan, _, err := plan.Load(head, fixedNow)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -304,12 +305,12 @@ func readmeAccessDiff(t *testing.T, b mdBlock) {
 
 // readmeAccessReport produces the start of `bin/access -stack dev` at the time the sample names.
 func readmeAccessReport(t *testing.T, b mdBlock) {
-	plan, err := access.Resolve(config.StackFile{Namespace: project, Values: exampleStack(t)}, fixedNow)
+	p, _, err := plan.Load(config.StackFile{Namespace: project, Values: exampleStack(t)}, fixedNow)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out strings.Builder
-	if err := access.WriteReport(&out, access.Build(stackName, plan, fixedNow), access.Format("text")); err != nil {
+	if err := access.WriteReport(&out, access.Build(stackName, p, fixedNow), access.Format("text")); err != nil {
 		t.Fatal(err)
 	}
 	checkSample(t, b, "the start of the dev stack's access report", out.String())

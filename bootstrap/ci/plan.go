@@ -586,5 +586,5 @@ func (p *Stack) MainStackConfig() map[string]string {
 }
 
 func account(project, id string) plan.Account {
-	return plan.NewAccount(project, id, gcp.AccountEmail(project, id))
+	return plan.AccountOf(project, id, gcp.AccountEmail(project, id))
 }

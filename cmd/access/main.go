@@ -9,13 +9,14 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/platform/private-run-api/internal/diag"
 	"io"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/platform/private-run-api/internal/access"
+	"github.com/platform/private-run-api/internal/diag"
+	"github.com/platform/private-run-api/internal/plan"
 )
 
 func main() {
@@ -114,7 +115,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	} else if head, err = access.ReadDir(*dir, *stack); err != nil {
 		return failRead(stderr, err)
 	}
-	headPlan, err := head.Plan(now)
+	headPlan, _, err := plan.Load(*head.File, now)
 	if err != nil {
 		return failRead(stderr, err)
 	}
@@ -130,9 +131,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return failRead(stderr, err)
 	}
-	basePlan, err := b.Plan(now)
-	if err != nil {
-		return failRead(stderr, fmt.Errorf("base %w", err))
+	var basePlan *plan.Stack // nil for a base without the stack's file: it grants nothing
+	if b.File != nil {
+		if basePlan, _, err = plan.Load(*b.File, now); err != nil {
+			return failRead(stderr, fmt.Errorf("base %w", err))
+		}
 	}
 	d := access.Compare(access.Build(*stack, basePlan, now), headReport, b.Label, head.Label)
 	if d.OutsideConfig, err = access.OutsideConfig(b, head); err != nil {

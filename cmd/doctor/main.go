@@ -29,6 +29,7 @@ import (
 	"google.golang.org/api/option"
 
 	"github.com/platform/private-run-api/internal/doctor"
+	"github.com/platform/private-run-api/internal/plan"
 )
 
 const defaultTimeout = 30 * time.Second
@@ -152,7 +153,12 @@ func run(args []string, sys system) int {
 		}
 	}
 	if *whoElse {
-		plan, err := doctor.LoadPlan(*dir, *stack, now)
+		sf, err := doctor.ReadStack(*dir, *stack)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 2
+		}
+		p, _, err := plan.Load(sf, now)
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			return 2
@@ -161,7 +167,7 @@ func run(args []string, sys system) int {
 			out.WriteString("\n")
 		}
 		r := doctor.WhoElse(context.Background(), doctor.WhoElseRequest{
-			Plan:       plan,
+			Plan:       p,
 			Stack:      *stack,
 			Timeout:    *timeout,
 			Options:    apiOptions,

@@ -38,11 +38,7 @@ const base = header + `  private-run-api:impersonators:
 
 func planOf(t *testing.T, yaml string) *plan.Stack {
 	t.Helper()
-	p, err := Resolve(teststack.Parse(t, yaml), at)
-	if err != nil {
-		t.Fatalf("test stack is invalid: %v", err)
-	}
-	return p
+	return teststack.Plan(t, yaml, at)
 }
 
 func report(t *testing.T, yaml string) Report { t.Helper(); return Build("test", planOf(t, yaml), at) }
@@ -162,7 +158,7 @@ func TestBuildExpiriesAndGuardOff(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p, err := Resolve(teststack.Parse(t, tc.yaml), tc.now)
+			p, _, err := plan.Load(teststack.Parse(t, tc.yaml), tc.now)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -216,7 +212,7 @@ func TestBuildNilPlanIsEmpty(t *testing.T) {
 }
 
 func TestPlanInvalidConfigReturnsConfigError(t *testing.T) {
-	p, err := Resolve(teststack.Parse(t, edit(t, base, "name: orders-batch", "name: Orders_Batch")), at)
+	p, _, err := plan.Load(teststack.Parse(t, edit(t, base, "name: orders-batch", "name: Orders_Batch")), at)
 	var cfgErr *diag.ConfigError
 	if !errors.As(err, &cfgErr) {
 		t.Fatalf("Plan error = %v, want a *diag.ConfigError", err)

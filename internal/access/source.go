@@ -7,22 +7,10 @@ import (
 	"os"
 	"path"
 	"strings"
-	"time"
 
 	"github.com/platform/private-run-api/internal/config"
 	"github.com/platform/private-run-api/internal/gittree"
-	"github.com/platform/private-run-api/internal/plan"
 )
-
-// Resolve decodes, validates and resolves a stack with the program's own code. An invalid
-// config returns an error wrapping the *diag.ConfigError, prefixed with where it came from.
-func Resolve(sf config.StackFile, now time.Time) (*plan.Stack, error) {
-	cfg, err := sf.Load()
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", sf.Path, err)
-	}
-	return plan.Resolve(cfg, now), nil
-}
 
 // Side is one side of a comparison: a stack as a tree holds it.
 type Side struct {
@@ -32,14 +20,6 @@ type Side struct {
 	Label string
 	// Rev is the side's git revision; nil for a directory or a file.
 	Rev *gittree.Tree
-}
-
-// Plan resolves the side's stack; nil when the side has no file for it.
-func (s Side) Plan(now time.Time) (*plan.Stack, error) {
-	if s.File == nil {
-		return nil, nil
-	}
-	return Resolve(*s.File, now)
 }
 
 // ReadDir reads a stack from the project in dir as it is on disk.

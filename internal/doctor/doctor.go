@@ -35,14 +35,18 @@ type UsageError struct{ Msg string }
 func (e *UsageError) Error() string { return e.Msg }
 
 // Diagnose reads the stack as the program does and the ADC as Go's libraries do, and reports
-// everything that will make the local call fail. The error is a *UsageError, a *diag.ConfigError
-// (the program's own list of config problems) or a failure to read the stack files.
+// everything that will make the local call fail. The error is a *UsageError, one wrapping a
+// *diag.ConfigError (the program's own list of config problems, after the stack file's name) or
+// a failure to read the stack files.
 func Diagnose(req Request) (*Report, error) {
-	cfg, err := loadStack(req.Dir, req.Stack)
+	sf, err := ReadStack(req.Dir, req.Stack)
 	if err != nil {
 		return nil, err
 	}
-	st := plan.Resolve(cfg, req.Now)
+	st, cfg, err := plan.Load(sf, req.Now)
+	if err != nil {
+		return nil, err
+	}
 
 	d := &diag{req: req, cfg: cfg, plan: st, index: -1}
 	if err := d.pickCaller(); err != nil {
@@ -64,22 +68,14 @@ func Diagnose(req Request) (*Report, error) {
 	return d.r, nil
 }
 
-// LoadPlan reads a stack and resolves it as the program does at deploy time, for reports that
-// need no caller. The errors are those of Diagnose.
-func LoadPlan(dir, stack string, now time.Time) (*plan.Stack, error) {
-	cfg, err := loadStack(dir, stack)
-	if err != nil {
-		return nil, err
-	}
-	return plan.Resolve(cfg, now), nil
-}
-
-func loadStack(dir, stack string) (*config.Config, error) {
+// ReadStack reads stack's file from the project in dir, saying where stacks are looked for when
+// it cannot; plan.Load resolves it.
+func ReadStack(dir, stack string) (config.StackFile, error) {
 	sf, err := config.ReadStack(config.Dir(dir), stack)
 	if err != nil {
-		return nil, fmt.Errorf("cannot read stack %q from %s: %w\n(run from the repository root, or pass -dir; stacks are the Pulumi.<stack>.yaml files there)", stack, dir, err)
+		return config.StackFile{}, fmt.Errorf("cannot read stack %q from %s: %w\n(run from the repository root, or pass -dir; stacks are the Pulumi.<stack>.yaml files there)", stack, dir, err)
 	}
-	return sf.Load()
+	return sf, nil
 }
 
 // diag carries one diagnosis.
@@ -392,11 +388,11 @@ func (d *diag) grantFindings() {
 
 	var direct *plan.Binding
 	var domains, groups []string
-	for i, b := range c.TokenCreators {
+	for i, b := range c.Impersonators {
 		for _, m := range b.Members {
 			switch {
 			case m == d.me:
-				direct = &c.TokenCreators[i]
+				direct = &c.Impersonators[i]
 			case strings.HasPrefix(m, "group:"):
 				groups = append(groups, m)
 			case strings.HasPrefix(m, "domain:") && strings.HasPrefix(d.me, "user:") && strings.HasSuffix(d.me, "@"+strings.TrimPrefix(m, "domain:")):
@@ -410,15 +406,15 @@ func (d *diag) grantFindings() {
 	switch {
 	case direct != nil:
 		until := "with no expiry"
-		sev := OK
+		status := OK
 		if direct.Expires != nil {
 			until = "until " + direct.Expires.UTC().Format(time.RFC3339)
 			if direct.Expires.Sub(d.req.Now) < 7*24*time.Hour {
-				sev = Warning
+				status = Warning
 				until += ", which is less than 7 days away: ask for an extension now"
 			}
 		}
-		d.r.add(sev, fmt.Sprintf("You (%s) may impersonate %s", d.me, c.Account.Email), []string{
+		d.r.add(status, fmt.Sprintf("You (%s) may impersonate %s", d.me, c.Account.Email), []string{
 			fmt.Sprintf("The stack grants you %s on the account, %s.", plan.RoleTokenCreator, until),
 		})
 	case len(domains) > 0:
@@ -460,10 +456,10 @@ func (d *diag) addMeCmd() string {
 	return d.setCmd(fmt.Sprintf("impersonators[%d]", n), d.me)
 }
 
-// grantLines list the caller's token creators with their expiry, one member a line.
+// grantLines list the caller's impersonators with their expiry, one member a line.
 func (d *diag) grantLines() []string {
 	var out []string
-	for _, b := range d.caller.TokenCreators {
+	for _, b := range d.caller.Impersonators {
 		until := "(no expiry)"
 		if b.Expires != nil {
 			until = "(until " + b.Expires.UTC().Format(time.RFC3339) + ")"

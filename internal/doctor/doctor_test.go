@@ -164,8 +164,8 @@ func diagnose(t *testing.T, dir, stack, caller, me string, m *machine) (*Report,
 	return r, buf.String()
 }
 
-// findingLine returns the summary lines (label included) so tests can assert on severities.
-func hasFinding(out string, sev Severity, summaryPart string) bool {
+// findingLine returns the summary lines (label included) so tests can assert on statuses.
+func hasFinding(out string, sev Status, summaryPart string) bool {
 	for _, line := range strings.Split(out, "\n") {
 		if strings.HasPrefix(line, sev.String()+" ") && strings.Contains(line, summaryPart) {
 			return true
@@ -175,7 +175,7 @@ func hasFinding(out string, sev Severity, summaryPart string) bool {
 }
 
 type want struct {
-	sev     Severity
+	sev     Status
 	summary string
 }
 
@@ -813,7 +813,7 @@ func TestShownAndCleanLine(t *testing.T) {
 
 // TestWriteEscapesEveryLine: whatever a finding carries, nothing reaches the terminal raw.
 func TestWriteEscapesEveryLine(t *testing.T) {
-	r := &Report{Stack: "test", Findings: []Finding{{Severity: Problem, Summary: "s\x1b[31m", Detail: []string{"d\x07\nsecond"}, Commands: []string{"c\x1b]0;t\x07"}}}}
+	r := &Report{Stack: "test", Findings: []Finding{{Status: Problem, Summary: "s\x1b[31m", Detail: []string{"d\x07\nsecond"}, Commands: []string{"c\x1b]0;t\x07"}}}}
 	var b bytes.Buffer
 	if err := r.Write(&b); err != nil {
 		t.Fatal(err)

@@ -287,7 +287,7 @@ func (d *diag) external(f adcFile) {
 // federatedImpersonator reports whether the caller's account may be impersonated by a workload
 // identity federation principal.
 func (d *diag) federatedImpersonator() bool {
-	for _, b := range d.caller.TokenCreators {
+	for _, b := range d.caller.Impersonators {
 		for _, m := range b.Members {
 			if strings.HasPrefix(m, "principal://") || strings.HasPrefix(m, "principalSet://") {
 				return true

@@ -75,7 +75,7 @@ type OnlineRequest struct {
 func Online(ctx context.Context, req OnlineRequest) Finding {
 	audience, err := Audience(req.URL)
 	if err != nil {
-		return Finding{Severity: Problem, Summary: "Online check skipped", Detail: []string{err.Error()}}
+		return Finding{Status: Problem, Summary: "Online check skipped", Detail: []string{err.Error()}}
 	}
 	if req.Audience != "" {
 		audience = req.Audience
@@ -158,9 +158,9 @@ func (s steps) Token() (*oauth2.Token, error) {
 
 func timedOut(ctx context.Context, req OnlineRequest, step string) Finding {
 	if errors.Is(ctx.Err(), context.Canceled) {
-		return Finding{Severity: Problem, Summary: "The online check was interrupted", Detail: []string{"It stopped while " + step + "."}}
+		return Finding{Status: Problem, Summary: "The online check was interrupted", Detail: []string{"It stopped while " + step + "."}}
 	}
-	return Finding{Severity: Problem, Summary: fmt.Sprintf("The online check timed out after %s", req.Timeout), Detail: []string{
+	return Finding{Status: Problem, Summary: fmt.Sprintf("The online check timed out after %s", req.Timeout), Detail: []string{
 		"Nothing answered while " + step + ".",
 		"Check your network (VPN, proxy, firewall) and the URL; a service scaled to zero can also take a while",
 		"to start. Impersonation needs iamcredentials.googleapis.com and oauth2.googleapis.com to be reachable.",
@@ -171,7 +171,7 @@ func timedOut(ctx context.Context, req OnlineRequest, step string) Finding {
 // onlineError explains a failure before any answer from the service: minting the token.
 func onlineError(err error, c plan.Caller) Finding {
 	msg := err.Error()
-	f := Finding{Severity: Problem, Detail: []string{"Error: " + msg}}
+	f := Finding{Status: Problem, Detail: []string{"Error: " + msg}}
 	switch {
 	case strings.Contains(msg, "unsupported credentials type"):
 		f.Summary = "Could not mint an ID token: your ADC is not a service account identity"
@@ -218,10 +218,10 @@ func onlineStatus(code int, body, audience string, custom []string, c plan.Calle
 	status := fmt.Sprintf("%d %s", code, http.StatusText(code))
 	switch {
 	case code >= 200 && code < 400:
-		return Finding{Severity: OK, Summary: "The service answered " + status + " to a call as " + c.Account.Email,
+		return Finding{Status: OK, Summary: "The service answered " + status + " to a call as " + c.Account.Email,
 			Detail: []string{"The ID token's audience was " + audience + "."}}
 	case code == http.StatusUnauthorized && slices.Contains(custom, audience):
-		return Finding{Severity: Problem, Summary: "The service answered " + status + ": it did not accept the ID token", Detail: []string{
+		return Finding{Status: Problem, Summary: "The service answered " + status + ": it did not accept the ID token", Detail: []string{
 			"The token was for " + audience + ", a custom audience the stack declares (service.audiences).",
 			"Cloud Run accepts it only once that is deployed; until then the service accepts its run.app URL",
 			"alone. Deploy, or see which audiences the deployed stack has (and try the URL with -audience):",
@@ -232,7 +232,7 @@ func onlineStatus(code int, body, audience string, custom []string, c plan.Calle
 			detail = append(detail, "The stack declares "+strings.Join(custom, ", ")+" (service.audiences): pass one with -audience, or")
 		}
 		detail = append(detail, "if -url is a custom domain or a load balancer, pass the run.app URL instead:")
-		return Finding{Severity: Problem, Summary: "The service answered " + status + ": it did not accept the ID token", Detail: detail,
+		return Finding{Status: Problem, Summary: "The service answered " + status + ": it did not accept the ID token", Detail: detail,
 			Commands: []string{"pulumi stack output serviceUrl"}}
 	case code == http.StatusForbidden && strings.Contains(body, "does not have permission"):
 		detail := []string{"Cloud Run accepted the token, but " + c.Account.Email + " lacks " + plan.RoleInvoker + " on the service."}
@@ -241,18 +241,18 @@ func onlineStatus(code int, body, audience string, custom []string, c plan.Calle
 		} else {
 			detail = append(detail, "The stack grants it: make sure it is deployed, then allow about 2 minutes (sometimes 7 or more).")
 		}
-		return Finding{Severity: Problem, Summary: "The service answered " + status + ": the caller may not invoke it", Detail: detail}
+		return Finding{Status: Problem, Summary: "The service answered " + status + ": the caller may not invoke it", Detail: detail}
 	case code == http.StatusForbidden:
-		return Finding{Severity: Problem, Summary: "The service answered " + status, Detail: []string{
+		return Finding{Status: Problem, Summary: "The service answered " + status, Detail: []string{
 			"The page is not Cloud Run's own, so the application refused the call: check the caller's authz",
 			"setting (the authz guard) in the stack config, or the application's logs.",
 		}}
 	case code >= 500:
-		return Finding{Severity: Warning, Summary: "The service answered " + status + ": authentication passed, the application failed", Detail: []string{
+		return Finding{Status: Warning, Summary: "The service answered " + status + ": authentication passed, the application failed", Detail: []string{
 			"Look at the service's logs in Cloud Logging.",
 		}}
 	default:
-		return Finding{Severity: Warning, Summary: "The service answered " + status + ": authentication passed", Detail: []string{
+		return Finding{Status: Warning, Summary: "The service answered " + status + ": authentication passed", Detail: []string{
 			"Cloud Run let the call through; the application answered this status (check the path in -url).",
 		}}
 	}

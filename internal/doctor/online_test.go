@@ -62,7 +62,7 @@ func TestOnlineStatus(t *testing.T) {
 		code    int
 		body    string
 		invoke  bool
-		sev     Severity
+		sev     Status
 		summary string
 		detail  string
 	}{
@@ -77,8 +77,8 @@ func TestOnlineStatus(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			f := onlineStatus(tc.code, tc.body, aud, nil, onlineCaller(tc.invoke))
-			if f.Severity != tc.sev || !strings.Contains(f.Summary, tc.summary) {
-				t.Errorf("got %s %q; want %s containing %q", f.Severity, f.Summary, tc.sev, tc.summary)
+			if f.Status != tc.sev || !strings.Contains(f.Summary, tc.summary) {
+				t.Errorf("got %s %q; want %s containing %q", f.Status, f.Summary, tc.sev, tc.summary)
 			}
 			if !strings.Contains(strings.Join(f.Detail, " "), tc.detail) {
 				t.Errorf("detail %q lacks %q", f.Detail, tc.detail)
@@ -111,8 +111,8 @@ func TestOnlineStatusCustomAudiences(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := onlineStatus(http.StatusUnauthorized, "", tc.audience, tc.custom, onlineCaller(true))
 			detail := strings.Join(f.Detail, " ")
-			if f.Severity != Problem || !strings.Contains(f.Summary, "did not accept the ID token") {
-				t.Errorf("got %s %q", f.Severity, f.Summary)
+			if f.Status != Problem || !strings.Contains(f.Summary, "did not accept the ID token") {
+				t.Errorf("got %s %q", f.Status, f.Summary)
 			}
 			for _, d := range tc.detail {
 				if !strings.Contains(detail, d) {
@@ -124,8 +124,8 @@ func TestOnlineStatusCustomAudiences(t *testing.T) {
 			}
 		})
 	}
-	if f := onlineStatus(200, "ok", custom, declared, onlineCaller(true)); f.Severity != OK || !strings.Contains(strings.Join(f.Detail, " "), "The ID token's audience was "+custom+".") {
-		t.Errorf("200 does not say which audience passed: %s %q %q", f.Severity, f.Summary, f.Detail)
+	if f := onlineStatus(200, "ok", custom, declared, onlineCaller(true)); f.Status != OK || !strings.Contains(strings.Join(f.Detail, " "), "The ID token's audience was "+custom+".") {
+		t.Errorf("200 does not say which audience passed: %s %q %q", f.Status, f.Summary, f.Detail)
 	}
 }
 
@@ -189,8 +189,8 @@ func TestOnlineError(t *testing.T) {
 	}
 	for _, tc := range tests {
 		f := onlineError(errors.New(tc.err), onlineCaller(true))
-		if f.Severity != Problem || !strings.Contains(f.Summary, tc.summary) {
-			t.Errorf("%q: got %s %q; want PROBLEM containing %q", tc.err, f.Severity, f.Summary, tc.summary)
+		if f.Status != Problem || !strings.Contains(f.Summary, tc.summary) {
+			t.Errorf("%q: got %s %q; want PROBLEM containing %q", tc.err, f.Status, f.Summary, tc.summary)
 		}
 		if tc.command != "" && !strings.Contains(strings.Join(f.Commands, "\n"), tc.command) {
 			t.Errorf("%q: commands %q lack %q", tc.err, f.Commands, tc.command)
@@ -388,7 +388,7 @@ func TestOnlineAgainstServers(t *testing.T) {
 		name    string
 		code    int
 		body    string
-		sev     Severity
+		sev     Status
 		summary string
 		detail  string
 	}{
@@ -405,8 +405,8 @@ func TestOnlineAgainstServers(t *testing.T) {
 			useADC(t, g.adc)
 			g.targetCode, g.targetBody = tc.code, tc.body
 			f, _ := onlineWithin(t, OnlineRequest{URL: g.target.URL + "/v1/orders?limit=1", Caller: onlineCaller(true), Timeout: 20 * time.Second, Transport: g.target.Client().Transport}, time.Minute)
-			if f.Severity != tc.sev || !strings.Contains(f.Summary, tc.summary) {
-				t.Errorf("got %s %q; want %s containing %q\n%v", f.Severity, f.Summary, tc.sev, tc.summary, f.Detail)
+			if f.Status != tc.sev || !strings.Contains(f.Summary, tc.summary) {
+				t.Errorf("got %s %q; want %s containing %q\n%v", f.Status, f.Summary, tc.sev, tc.summary, f.Detail)
 			}
 			if !strings.Contains(strings.Join(f.Detail, " "), tc.detail) {
 				t.Errorf("detail %q lacks %q", f.Detail, tc.detail)
@@ -436,8 +436,8 @@ func TestOnlineCustomAudience(t *testing.T) {
 	g.targetCode = http.StatusOK
 	f, _ := onlineWithin(t, OnlineRequest{URL: g.target.URL + "/v1/orders", Audience: custom, Audiences: []string{custom},
 		Caller: onlineCaller(true), Timeout: 20 * time.Second, Transport: g.target.Client().Transport}, time.Minute)
-	if f.Severity != OK || !strings.Contains(strings.Join(f.Detail, " "), "The ID token's audience was "+custom+".") {
-		t.Errorf("got %s %q %q", f.Severity, f.Summary, f.Detail)
+	if f.Status != OK || !strings.Contains(strings.Join(f.Detail, " "), "The ID token's audience was "+custom+".") {
+		t.Errorf("got %s %q %q", f.Status, f.Summary, f.Detail)
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -468,8 +468,8 @@ func TestOnlineTimeout(t *testing.T) {
 			useADC(t, g.adc)
 			g.tokenHangs, g.targetHang = tc.tokenHangs, tc.targetHangs
 			f, elapsed := onlineWithin(t, OnlineRequest{URL: g.target.URL, Caller: onlineCaller(true), Timeout: timeout, Transport: g.target.Client().Transport}, 30*time.Second)
-			if f.Severity != Problem || f.Summary != "The online check timed out after 500ms" {
-				t.Errorf("got %s %q; want PROBLEM timed out after 500ms", f.Severity, f.Summary)
+			if f.Status != Problem || f.Summary != "The online check timed out after 500ms" {
+				t.Errorf("got %s %q; want PROBLEM timed out after 500ms", f.Status, f.Summary)
 			}
 			if !strings.Contains(strings.Join(f.Detail, " "), tc.step) || !strings.Contains(strings.Join(f.Detail, " "), "-timeout") {
 				t.Errorf("detail %q does not say what was pending (%q) and how to allow longer", f.Detail, tc.step)
@@ -497,8 +497,8 @@ func TestOnlineCredentialErrors(t *testing.T) {
 			}
 			useADC(t, path)
 			f, _ := onlineWithin(t, OnlineRequest{URL: "https://orders-api-abc123-an.a.run.app", Caller: onlineCaller(true), Timeout: 10 * time.Second}, time.Minute)
-			if f.Severity != Problem || !strings.Contains(f.Summary, tc.summary) {
-				t.Errorf("got %s %q %q; want PROBLEM containing %q", f.Severity, f.Summary, f.Detail, tc.summary)
+			if f.Status != Problem || !strings.Contains(f.Summary, tc.summary) {
+				t.Errorf("got %s %q %q; want PROBLEM containing %q", f.Status, f.Summary, f.Detail, tc.summary)
 			}
 		})
 	}

@@ -12,19 +12,19 @@ import (
 	"github.com/platform/private-run-api/internal/plan"
 )
 
-// Severity grades a finding. Only Problem changes the exit code: warnings describe things the
+// Status grades a finding. Only Problem changes the exit code: warnings describe things the
 // doctor cannot verify offline or practices to avoid, not certain failures; Info reports what
 // is outside the program's control and never counts.
-type Severity int
+type Status int
 
 const (
-	OK Severity = iota
+	OK Status = iota
 	Warning
 	Problem
 	Info
 )
 
-func (s Severity) String() string {
+func (s Status) String() string {
 	switch s {
 	case OK:
 		return "OK"
@@ -39,7 +39,7 @@ func (s Severity) String() string {
 
 // Finding is one thing the doctor found.
 type Finding struct {
-	Severity Severity
+	Status Status
 	// Summary is one line: what is wrong (or right).
 	Summary string
 	// Detail says why, and introduces Commands when there are any.
@@ -59,18 +59,18 @@ type Report struct {
 	Findings    []Finding
 }
 
-func (r *Report) add(sev Severity, summary string, detail []string, commands ...string) {
-	r.Findings = append(r.Findings, Finding{Severity: sev, Summary: summary, Detail: detail, Commands: commands})
+func (r *Report) add(status Status, summary string, detail []string, commands ...string) {
+	r.Findings = append(r.Findings, Finding{Status: status, Summary: summary, Detail: detail, Commands: commands})
 }
 
 // Add appends a finding; the online check reports through it.
 func (r *Report) Add(f Finding) { r.Findings = append(r.Findings, f) }
 
-// Count returns how many findings have the given severity.
-func (r *Report) Count(s Severity) int {
+// Count returns how many findings have the given status.
+func (r *Report) Count(s Status) int {
 	n := 0
 	for _, f := range r.Findings {
-		if f.Severity == s {
+		if f.Status == s {
 			n++
 		}
 	}
@@ -104,7 +104,7 @@ func (r *Report) Write(w io.Writer) error {
 func writeFindings(b *strings.Builder, findings []Finding) {
 	pad := strings.Repeat(" ", labelWidth)
 	for _, f := range findings {
-		label := f.Severity.String()
+		label := f.Status.String()
 		fmt.Fprintf(b, "%s%s%s\n", label, strings.Repeat(" ", labelWidth-len(label)), cleanLine(f.Summary))
 		for _, d := range f.Detail {
 			fmt.Fprintf(b, "%s%s\n", pad, cleanLine(d))

@@ -101,7 +101,7 @@ func WhoElse(ctx context.Context, req WhoElseRequest) *WhoElseReport {
 	// the transport), so the report is bounded the same way as the online call.
 	findings, ok := bounded(ctx, func(ctx context.Context) []Finding { return whoElse(ctx, req) })
 	if !ok || ctx.Err() != nil {
-		r.Findings = []Finding{{Severity: Warning, Summary: fmt.Sprintf("The report timed out after %s", req.Timeout), Detail: []string{
+		r.Findings = []Finding{{Status: Warning, Summary: fmt.Sprintf("The report timed out after %s", req.Timeout), Detail: []string{
 			"The IAM APIs did not answer in time. Check your network, or try again with a longer -timeout.",
 		}}}
 		return r
@@ -357,9 +357,9 @@ func projectFindings(req WhoElseRequest, t *target, grants map[string]roleCheck)
 	var detail []string
 	var f Finding
 	if len(lines) == 0 {
-		f = Finding{Severity: Info, Summary: "No project-level role lets anyone call the services of project " + p.Project}
+		f = Finding{Status: Info, Summary: "No project-level role lets anyone call the services of project " + p.Project}
 	} else {
-		f = Finding{Severity: Info, Summary: fmt.Sprintf("%s can call every Cloud Run service in project %s, this one included, through project-level roles", plural(len(lines), "principal"), p.Project)}
+		f = Finding{Status: Info, Summary: fmt.Sprintf("%s can call every Cloud Run service in project %s, this one included, through project-level roles", plural(len(lines), "principal"), p.Project)}
 		detail = append(detail,
 			"These roles hold "+permInvoke+" at project level. The program grants nothing there and cannot remove",
 			"them: Cloud Run lets them through whatever the service's own policy says. Project owners can replace",
@@ -400,7 +400,7 @@ func serviceFindings(req WhoElseRequest, t *target, grants map[string]roleCheck)
 	if t.err != nil {
 		var gerr *googleapi.Error
 		if errors.As(t.err, &gerr) && gerr.Code == http.StatusNotFound {
-			return []Finding{{Severity: Warning, Summary: fmt.Sprintf("Service %s is not deployed in %s (project %s)", p.Service.Name, p.Service.Region, p.Project), Detail: []string{
+			return []Finding{{Status: Warning, Summary: fmt.Sprintf("Service %s is not deployed in %s (project %s)", p.Service.Name, p.Service.Region, p.Project), Detail: []string{
 				"Cloud Run answered 404 Not Found for it. Deploy the stack first:",
 			}, Commands: []string{"pulumi up --refresh --stack " + req.Stack}}}
 		}
@@ -431,7 +431,7 @@ func serviceFindings(req WhoElseRequest, t *target, grants map[string]roleCheck)
 		}
 	}
 	if len(public) > 0 {
-		out = append(out, Finding{Severity: Warning, Summary: "The service is public: allUsers or allAuthenticatedUsers may invoke it", Detail: []string{
+		out = append(out, Finding{Status: Warning, Summary: "The service is public: allUsers or allAuthenticatedUsers may invoke it", Detail: []string{
 			"Anyone (with any Google account, for allAuthenticatedUsers) can call it. The program never grants this;",
 			"someone added it outside the program. Remove it:",
 		}, Commands: public})
@@ -443,7 +443,7 @@ func serviceFindings(req WhoElseRequest, t *target, grants map[string]roleCheck)
 		detail = append(detail, indent(extra)...)
 		detail = append(detail, "If they should keep access, declare them as callers in Pulumi."+req.Stack+".yaml. Either way they can",
 			"call until the next deploy, which rewrites the binding to the stack's list:")
-		out = append(out, Finding{Severity: Warning, Summary: fmt.Sprintf("%s on the service that the stack does not grant", plural(len(extra), "invoker")), Detail: detail,
+		out = append(out, Finding{Status: Warning, Summary: fmt.Sprintf("%s on the service that the stack does not grant", plural(len(extra), "invoker")), Detail: detail,
 			Commands: []string{"pulumi up --refresh --stack " + req.Stack}})
 	}
 	var missing []string
@@ -453,7 +453,7 @@ func serviceFindings(req WhoElseRequest, t *target, grants map[string]roleCheck)
 		}
 	}
 	if len(missing) > 0 {
-		out = append(out, Finding{Severity: Warning, Summary: fmt.Sprintf("The live service lacks %s the stack grants", plural(len(missing), "invoker")), Detail: append([]string{
+		out = append(out, Finding{Status: Warning, Summary: fmt.Sprintf("The live service lacks %s the stack grants", plural(len(missing), "invoker")), Detail: append([]string{
 			"The stack declares " + plan.RoleInvoker + " for them, but the service's policy does not hold it (not deployed yet,",
 			"or changed by hand). Calls as them get 403 until you deploy:",
 		}, indent(missing)...), Commands: []string{"pulumi up --refresh --stack " + req.Stack}})
@@ -461,14 +461,14 @@ func serviceFindings(req WhoElseRequest, t *target, grants map[string]roleCheck)
 	// Other bindings on the service that let principals call it: not the program's.
 	lines, unchecked := holders(t, grants, reported)
 	if len(lines) > 0 {
-		out = append(out, Finding{Severity: Info, Summary: fmt.Sprintf("%s can call the service through bindings the program does not own", plural(len(lines), "principal")),
+		out = append(out, Finding{Status: Info, Summary: fmt.Sprintf("%s can call the service through bindings the program does not own", plural(len(lines), "principal")),
 			Detail: append([]string{
 				"These bindings on the service's own policy hold " + permInvoke + "; `pulumi up` leaves them alone. Remove one",
 				"with `gcloud run services remove-iam-policy-binding` if it should not be there:",
 			}, indent(lines)...)})
 	}
 	if len(unchecked) > 0 {
-		out = append(out, Finding{Severity: Info, Summary: "Could not check every role on the service", Detail: append([]string{
+		out = append(out, Finding{Status: Info, Summary: "Could not check every role on the service", Detail: append([]string{
 			"Whether these include " + permInvoke + " is unknown:",
 		}, indent(unchecked)...)})
 	}
@@ -505,7 +505,7 @@ func deletedFindings(req WhoElseRequest, t *target) []Finding {
 			if b.condition != "" {
 				where += " (condition " + shown(b.condition) + ")"
 			}
-			f := Finding{Severity: Warning, Summary: "A deleted principal is still bound: " + shown(m) + " holds " + where}
+			f := Finding{Status: Warning, Summary: "A deleted principal is still bound: " + shown(m) + " holds " + where}
 			f.Detail = []string{"IAM rewrote the member when the principal was deleted. It grants nothing, but while it is there,"}
 			was := undeleted(m)
 			remove := t.removeCmd(m, b.role, b.condition != "")
@@ -543,7 +543,7 @@ func undeleted(member string) string {
 
 // readError explains a failed policy read; which lists the resources when the label counts them.
 func readError(req WhoElseRequest, t *target, err error, permission string, which ...string) Finding {
-	f := Finding{Severity: Warning, Summary: "Could not read the IAM policy of " + t.label, Detail: []string{"Error: " + shortError(err)}}
+	f := Finding{Status: Warning, Summary: "Could not read the IAM policy of " + t.label, Detail: []string{"Error: " + shortError(err)}}
 	if len(which) > 0 {
 		f.Detail = append(f.Detail, "Not read:")
 		f.Detail = append(f.Detail, indent(which)...)
@@ -563,7 +563,7 @@ func readError(req WhoElseRequest, t *target, err error, permission string, whic
 }
 
 func clientError(err error, req WhoElseRequest) Finding {
-	f := Finding{Severity: Warning, Summary: "Could not read any IAM policy: no credentials to read them with", Detail: []string{"Error: " + shortError(err)}}
+	f := Finding{Status: Warning, Summary: "Could not read any IAM policy: no credentials to read them with", Detail: []string{"Error: " + shortError(err)}}
 	if req.AsYourself != "" {
 		f.Detail = append(f.Detail, "Read the policies as yourself:")
 		f.Commands = []string{req.AsYourself}

@@ -93,7 +93,11 @@ const denied = `{"error":{"code":403,"message":"The caller does not have permiss
 
 func testPlan(t *testing.T) *plan.Stack {
 	t.Helper()
-	p, err := LoadPlan(stackDir(t, map[string]string{"test": testStack}), "test", now)
+	sf, err := ReadStack(stackDir(t, map[string]string{"test": testStack}), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _, err := plan.Load(sf, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,17 +112,17 @@ func whoElseOut(t *testing.T, req WhoElseRequest) (*WhoElseReport, string) {
 		t.Fatal(err)
 	}
 	for _, f := range r.Findings {
-		if f.Severity == Problem || f.Severity == OK {
-			t.Errorf("the report graded %q %s: it only informs (INFO or WARNING)", f.Summary, f.Severity)
+		if f.Status == Problem || f.Status == OK {
+			t.Errorf("the report graded %q %s: it only informs (INFO or WARNING)", f.Summary, f.Status)
 		}
 	}
 	return r, b.String()
 }
 
 // finding returns the finding whose summary contains s, with its text joined.
-func finding(r *WhoElseReport, sev Severity, s string) (Finding, string, bool) {
+func finding(r *WhoElseReport, sev Status, s string) (Finding, string, bool) {
 	for _, f := range r.Findings {
-		if f.Severity == sev && strings.Contains(f.Summary, s) {
+		if f.Status == sev && strings.Contains(f.Summary, s) {
 			return f, strings.Join(f.Detail, "\n") + "\n" + strings.Join(f.Commands, "\n"), true
 		}
 	}
@@ -201,7 +205,7 @@ func TestWhoElse(t *testing.T) {
 
 	t.Run("service policy", func(t *testing.T) {
 		checks := []struct {
-			sev               Severity
+			sev               Status
 			summary, contains string
 		}{
 			{Warning, "The service is public", "gcloud run services remove-iam-policy-binding orders-api --project=acme-test --region=asia-northeast1 --member='allUsers' --role='roles/run.servicesInvoker'"},
@@ -330,7 +334,7 @@ func TestWhoElseReadFailures(t *testing.T) {
 	tests := []struct {
 		name    string
 		answers map[string]answer
-		sev     Severity
+		sev     Status
 		summary string
 		text    []string
 	}{
@@ -378,7 +382,7 @@ func TestWhoElseTimeout(t *testing.T) {
 	}()
 	select {
 	case r := <-done:
-		if len(r.Findings) != 1 || r.Findings[0].Severity != Warning || r.Findings[0].Summary != "The report timed out after 300ms" {
+		if len(r.Findings) != 1 || r.Findings[0].Status != Warning || r.Findings[0].Summary != "The report timed out after 300ms" {
 			t.Errorf("want one timeout warning, got %+v", r.Findings)
 		}
 	case <-time.After(30 * time.Second):

@@ -81,7 +81,7 @@ func FuzzResolve(f *testing.F) {
 			if c.Created && !gcp.ValidAccountID(c.Account.ID) {
 				t.Fatalf("caller account ID %q accepted", c.Account.ID)
 			}
-			if !c.Created && len(c.TokenCreators) > 0 {
+			if !c.Created && len(c.Impersonators) > 0 {
 				t.Fatalf("impersonation granted on external account %s", c.Account.Email)
 			}
 			for _, b := range c.AccountBindings() {

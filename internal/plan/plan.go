@@ -62,6 +62,16 @@ type Stack struct {
 	Warnings diag.List
 }
 
+// ServiceBindings are the service's whole allow policy: one roles/run.invoker binding holding
+// every caller that invokes it (Invokers), none when no caller does (IAM refuses an empty
+// binding, and no binding is the same policy).
+func (s *Stack) ServiceBindings() []Binding {
+	if len(s.Invokers) == 0 {
+		return nil
+	}
+	return []Binding{{Key: "run-invoker", Role: RoleInvoker, Members: s.Invokers}}
+}
+
 // Account is a service account, named before it exists.
 type Account struct {
 	ID     string
@@ -124,9 +134,10 @@ type Caller struct {
 	Created bool
 	Invoke  bool
 	Authz   bool
-	// TokenCreators are the authoritative roles/iam.serviceAccountTokenCreator bindings on the
-	// account: one without a condition, one per distinct expiry. Expired grants are left out.
-	TokenCreators []Binding
+	// Impersonators are the roles/iam.serviceAccountTokenCreator bindings on the account, from
+	// config's impersonators (the stack-wide list and the caller's own): one without a condition,
+	// one per distinct expiry. Expired grants are left out.
+	Impersonators []Binding
 	// OpenIDSelf is the roles/iam.serviceAccountOpenIdTokenCreator grant to the account on itself,
 	// which Go's idtoken needs under impersonation; true when anyone may impersonate it.
 	OpenIDSelf bool
@@ -142,10 +153,10 @@ const (
 	KeyRunAsCloudRun  = "run-as-cloud-run"
 )
 
-// AccountBindings are the caller account's whole allow policy: the token-creator bindings, the
+// AccountBindings are the caller account's whole allow policy: the impersonators' bindings, the
 // OpenID self-grant when anyone may impersonate it, then the run-as bindings.
 func (c Caller) AccountBindings() []Binding {
-	out := append([]Binding(nil), c.TokenCreators...)
+	out := append([]Binding(nil), c.Impersonators...)
 	if c.OpenIDSelf {
 		out = append(out, Binding{Key: "openid-self", Role: RoleOpenIDTokenCreator, Members: []string{c.Account.Member}})
 	}
@@ -153,16 +164,20 @@ func (c Caller) AccountBindings() []Binding {
 }
 
 // Impersonable reports whether anyone may impersonate the caller's account now.
-func (c Caller) Impersonable() bool { return len(c.TokenCreators) > 0 }
+func (c Caller) Impersonable() bool { return len(c.Impersonators) > 0 }
 
 // ImpersonationCommand is what a developer runs to call the API locally as this caller.
 func (c Caller) ImpersonationCommand() string {
 	return fmt.Sprintf(impersonationCommandFmt, c.Account.Email)
 }
 
-// Binding is one authoritative binding of a role: its members and an optional expiry condition.
+// Binding is one binding of a role in a policy the program owns whole (a caller's account, the
+// service, the authz bucket): its members and an optional expiry condition. It is the one
+// binding type from the plan to the resources: package iam renders a target's []Binding into its
+// policy document as it is.
 type Binding struct {
-	// Key is a stable suffix for the binding's logical name, unique within its target.
+	// Key names the binding stably within its target ("token-creator", "run-as-gke"), whatever
+	// order config lists things in.
 	Key     string
 	Role    string
 	Members []string
@@ -189,6 +204,15 @@ type AuthzGuard struct {
 	// deleted custom role's ID is blocked for up to 37 days, so deleting it would make turning
 	// the guard on again fail.
 	Bucket *Bucket
+}
+
+// BucketBindings are the authz bucket's whole allow policy: the custom role held by every
+// caller the guard lets through; none when the guard is off or no caller passes it.
+func (a *AuthzGuard) BucketBindings() []Binding {
+	if a.Bucket == nil || len(a.Bucket.Members) == 0 {
+		return nil
+	}
+	return []Binding{{Key: "authz-guard", Role: a.RoleName, Members: a.Bucket.Members}}
 }
 
 // Role is a custom role the program creates.
@@ -231,7 +255,7 @@ func Resolve(c *config.Config, now time.Time) *Stack {
 		MaxInstances:   c.MaxInstances(),
 		IgnoreImage:    c.ImageOwnerOrDefault() == config.ImageOwnerPipeline,
 		Protect:        c.Protected(),
-		Runtime:        NewAccount(c.Project, c.RuntimeAccountID(), runtimeEmail),
+		Runtime:        AccountOf(c.Project, c.RuntimeAccountID(), runtimeEmail),
 		RuntimeCreated: c.Service.RuntimeAccount == "",
 	}
 
@@ -268,7 +292,7 @@ func Resolve(c *config.Config, now time.Time) *Stack {
 		cp := Caller{
 			Name:        caller.Name,
 			Description: caller.Description,
-			Account:     NewAccount(p.CallersProject, caller.Name, email),
+			Account:     AccountOf(p.CallersProject, caller.Name, email),
 			Created:     !caller.External(),
 			Invoke:      caller.Invokes(),
 			Authz:       caller.Authz,
@@ -278,7 +302,7 @@ func Resolve(c *config.Config, now time.Time) *Stack {
 			cp.Account.Name = ""
 		} else {
 			created++
-			cp.TokenCreators = tokenCreators(c.Impersonators, caller.Impersonators, now,
+			cp.Impersonators = impersonatorBindings(c.Impersonators, caller.Impersonators, now,
 				func(j int, own bool, imp config.Impersonator, t time.Time) {
 					path := diag.NewPath(config.KeyImpersonators).Index(j)
 					if own {
@@ -354,9 +378,10 @@ func warnFarExpiries(p *Stack, c *config.Config, now time.Time) {
 	}
 }
 
-// NewAccount is the service account id of project with its email, member and resource name,
-// for both programs (the bootstrap names its CI accounts with it).
-func NewAccount(project, id, email string) Account {
+// AccountOf is the service account id of project with its email, member and resource name,
+// for both programs (the bootstrap names its CI accounts with it). It registers nothing:
+// iam.NewAccount does.
+func AccountOf(project, id, email string) Account {
 	return Account{ID: id, Email: email, Member: "serviceAccount:" + email, Name: gcp.AccountName(project, email)}
 }
 
@@ -383,10 +408,11 @@ func runAs(r *config.RunAs) []Binding {
 	return out
 }
 
-// tokenCreators merges the default and the caller's own impersonators and groups them by expiry.
+// impersonatorBindings merges the default and the caller's own impersonators and groups them by
+// expiry.
 // A member listed in both keeps the longer grant (no expiry beats any expiry). onExpired is told
 // of every entry whose expiry has passed.
-func tokenCreators(defaults, own []config.Impersonator, now time.Time, onExpired func(j int, own bool, imp config.Impersonator, t time.Time)) []Binding {
+func impersonatorBindings(defaults, own []config.Impersonator, now time.Time, onExpired func(j int, own bool, imp config.Impersonator, t time.Time)) []Binding {
 	// best holds each member's longest grant; a zero time means no expiry.
 	best := make(map[string]time.Time, len(defaults)+len(own))
 	add := func(list []config.Impersonator, isOwn bool) {

@@ -39,13 +39,6 @@ type VPC struct {
 	Egress                         string
 }
 
-// Probe is a probe with every value filled in.
-type Probe struct {
-	HTTPPath                                string
-	InitialDelay, Period, Timeout, Failures int
-	TCP                                     bool
-}
-
 // resolveSecrets turns the validated secrets into the distinct secrets to grant access on, the
 // env vars and the volumes, each sorted so that no order in config matters.
 func resolveSecrets(project string, secrets []config.Secret) ([]config.SecretRef, []SecretEnv, []SecretVolume) {

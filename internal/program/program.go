@@ -72,7 +72,7 @@ func Declare(ctx *pulumi.Context, st *plan.Stack) (entrypoint.Outputs, error) {
 			Account:     c.Account,
 			DisplayName: "Caller " + c.Name,
 			Description: desc,
-			IAMBindings: iamBindings(c.AccountBindings()),
+			Bindings:    c.AccountBindings(),
 			DependsOn:   callerDeps,
 		})
 	}
@@ -95,7 +95,7 @@ func Declare(ctx *pulumi.Context, st *plan.Stack) (entrypoint.Outputs, error) {
 	api, err := services.NewPrivateAPI(ctx, st.Service.Name, &services.PrivateAPIArgs{
 		Project:    st.Project,
 		Service:    st.Service,
-		IAM:        map[string][]string{plan.RoleInvoker: st.Invokers},
+		Bindings:   st.ServiceBindings(),
 		MemberDeps: depsFor(func(c plan.Caller) bool { return c.Invoke }),
 		Labels:     st.Labels,
 		DependsOn:  apiDeps,
@@ -105,36 +105,20 @@ func Declare(ctx *pulumi.Context, st *plan.Stack) (entrypoint.Outputs, error) {
 	}
 
 	if a := st.Authz; a != nil {
-		args := &iam.AuthzGuardArgs{
+		if _, err := iam.NewAuthzGuard(ctx, "authz", &iam.AuthzGuardArgs{
 			Project:    st.Project,
 			Role:       a.Role,
 			RoleName:   a.RoleName,
 			Bucket:     a.Bucket,
+			Bindings:   a.BucketBindings(),
 			Labels:     st.Labels,
 			MemberDeps: depsFor(func(c plan.Caller) bool { return c.Authz }),
 			DependsOn:  apiDeps,
-		}
-		if a.Bucket != nil {
-			args.IAM = map[string][]string{a.RoleName: a.Bucket.Members}
-		}
-		if _, err := iam.NewAuthzGuard(ctx, "authz", args); err != nil {
+		}); err != nil {
 			return nil, err
 		}
 	}
 	return outputs(st, api.URL), nil
-}
-
-// iamBindings keys a plan's bindings for a component, with an expiry as an IAM condition.
-func iamBindings(bs []plan.Binding) map[string]iam.Binding {
-	out := make(map[string]iam.Binding, len(bs))
-	for _, b := range bs {
-		ib := iam.Binding{Role: b.Role, Members: b.Members}
-		if b.Expires != nil {
-			ib.Condition = &iam.Condition{Title: b.ConditionTitle(), Expression: b.ConditionExpression()}
-		}
-		out[b.Key] = ib
-	}
-	return out
 }
 
 // outputs are what callers and developers need: the URL (where requests go), the audience to
@@ -163,8 +147,8 @@ func outputs(st *plan.Stack, url pulumi.StringOutput) entrypoint.Outputs {
 	}
 
 	callers := pulumi.Map{}
-	logins := pulumi.StringMap{}
-	invokers := map[string]string{} // caller name -> account email, for the invoke commands
+	impersonationCommands := pulumi.StringMap{} // caller name -> the command that impersonates it
+	invokers := map[string]string{}             // caller name -> account email, for the invoke commands
 	for _, c := range st.Callers {
 		entry := pulumi.Map{
 			"email":   pulumi.String(c.Account.Email),
@@ -175,7 +159,7 @@ func outputs(st *plan.Stack, url pulumi.StringOutput) entrypoint.Outputs {
 		}
 		if c.Impersonable() {
 			entry["impersonateCommand"] = pulumi.String(c.ImpersonationCommand())
-			logins[c.Name] = pulumi.String(c.ImpersonationCommand())
+			impersonationCommands[c.Name] = pulumi.String(c.ImpersonationCommand())
 			if c.Invoke {
 				invokers[c.Name] = c.Account.Email
 			}
@@ -183,7 +167,7 @@ func outputs(st *plan.Stack, url pulumi.StringOutput) entrypoint.Outputs {
 		callers[c.Name] = entry
 	}
 	out["callers"] = callers
-	out["impersonationCommands"] = logins
+	out["impersonationCommands"] = impersonationCommands
 	// One apply for the whole map rather than one per caller: the URL and the audience (the URL
 	// itself without custom audiences) are its only unknowns. The token is for the audience; the
 	// request still goes to the URL.

@@ -6,8 +6,10 @@ package teststack
 
 import (
 	"testing"
+	"time"
 
 	"github.com/platform/private-run-api/internal/config"
+	"github.com/platform/private-run-api/internal/plan"
 )
 
 // Header is a stack in us-central1 whose service runs Cloud Run's sample image: what the access
@@ -47,4 +49,15 @@ func Parse(tb testing.TB, text string) config.StackFile {
 		tb.Fatalf("test stack does not parse: %v", err)
 	}
 	return sf
+}
+
+// Plan is a test stack's text resolved as the tools resolve it (plan.Load) at now, and fails the
+// test when the stack is invalid.
+func Plan(tb testing.TB, text string, now time.Time) *plan.Stack {
+	tb.Helper()
+	p, _, err := plan.Load(Parse(tb, text), now)
+	if err != nil {
+		tb.Fatalf("test stack is invalid: %v", err)
+	}
+	return p
 }

@@ -87,10 +87,7 @@ func targets(p *plan.Stack) []*target {
 	var out []*target
 	if p.Service.Name != "" {
 		name := fmt.Sprintf("projects/%s/locations/%s/services/%s", p.Project, p.Service.Region, p.Service.Name)
-		var decl []Binding
-		if len(p.Invokers) > 0 { // IAM refuses an empty binding: no invoker is no binding
-			decl = []Binding{{Role: plan.RoleInvoker, Members: p.Invokers}}
-		}
+		decl := merged(p.ServiceBindings()) // what the program deploys: no invoker is no binding
 		out = append(out, &target{
 			Policy:   Policy{Kind: access.KindService, Name: p.Service.Name, Resource: "//run.googleapis.com/" + name, Owns: OwnsWhole},
 			declared: decl, permission: "run.services.getIamPolicy", on: "the service",
@@ -129,10 +126,7 @@ func targets(p *plan.Stack) []*target {
 	}
 	if a := p.Authz; a != nil && a.Bucket != nil {
 		bucket := a.Bucket.Name
-		var decl []Binding
-		if len(a.Bucket.Members) > 0 {
-			decl = []Binding{{Role: a.RoleName, Members: a.Bucket.Members}}
-		}
+		decl := merged(a.BucketBindings())
 		out = append(out, &target{
 			Policy:   Policy{Kind: access.KindBucket, Name: bucket, Resource: "//storage.googleapis.com/projects/_/buckets/" + bucket, Owns: OwnsWhole},
 			declared: decl, permission: "storage.buckets.getIamPolicy", on: "the bucket",

@@ -79,7 +79,7 @@ func devPlan(t *testing.T) *plan.Stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := side.Plan(at)
+	p, _, err := plan.Load(*side.File, at)
 	if err != nil {
 		t.Fatal(err)
 	}

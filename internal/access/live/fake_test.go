@@ -12,7 +12,6 @@ import (
 
 	"google.golang.org/api/option"
 
-	"github.com/platform/private-run-api/internal/access"
 	"github.com/platform/private-run-api/internal/plan"
 	"github.com/platform/private-run-api/internal/teststack"
 )
@@ -174,11 +173,7 @@ const (
 
 func testPlan(t *testing.T, yaml string) *plan.Stack {
 	t.Helper()
-	p, err := access.Resolve(teststack.Parse(t, yaml), at)
-	if err != nil {
-		t.Fatalf("test stack is invalid: %v", err)
-	}
-	return p
+	return teststack.Plan(t, yaml, at)
 }
 
 // declaredAnswers are live policies that equal what stack declares, for a test to vary.

@@ -431,9 +431,9 @@ func judge(u *Usage, p *plan.Stack, expired map[string]map[string]time.Time, ent
 			continue
 		}
 		acct := AccountUsage{Caller: c.Name, Account: c.Account.Email, Minted: []Minting{}}
-		direct := map[string]*time.Time{} // individual token creators, with their expiry
+		direct := map[string]*time.Time{} // individual impersonators, with their expiry
 		var groups []string
-		for _, b := range c.TokenCreators {
+		for _, b := range c.Impersonators {
 			for _, m := range b.Members {
 				if indirect(m) {
 					groups = append(groups, m)
