@@ -821,7 +821,7 @@ func TestLongNamesStayWithinGoogleLimits(t *testing.T) {
 // it.
 func TestRunbookSetsEveryRequiredKey(t *testing.T) {
 	set := map[string]bool{}
-	re := regexp.MustCompile("(?m)^\\s*pulumi config set (?:--path )?'?([A-Za-z:]+)")
+	re := regexp.MustCompile(`(?m)^\s*pulumi config set (?:--path )?'?([A-Za-z:]+)`)
 	for _, m := range re.FindAllStringSubmatch(readme(t), -1) {
 		set[m[1]] = true
 	}

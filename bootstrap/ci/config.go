@@ -361,7 +361,7 @@ func validate(ps *problems, c *Config) {
 		ps.add(diag.Invalid, KeyProjectNumber, c.ProjectNumber, "is not a project number (a positive whole number)", "read it with `gcloud projects describe <gcp:project> --format='value(projectNumber)'`")
 	}
 	if c.ProjectNumber != "" && c.ProjectNumber == c.CIProjectNumber {
-		ps.add(diag.Duplicate, KeyCIProjectNumber, c.CIProjectNumber, "is projectNumber, gcp:project's number; two projects never share one", "read ciProject's own number: "+describeNumber(c.CIProject))
+		ps.add(diag.Duplicate, KeyCIProjectNumber, c.CIProjectNumber, "is projectNumber, gcp:project's number; two projects never share one", "write ciProject's own number, which `"+describeNumber(c.CIProject)+"` prints")
 	}
 	validateBranch(ps, c.DeployBranch)
 	validWorkflows := true
@@ -462,9 +462,9 @@ func validateCIProjectNumber(ps *problems, c *Config) {
 		ps.add(diag.Required, KeyCIProjectNumber, "", "is missing; Google names the Workload Identity pool by ciProject's number, and the bindings that say who may impersonate the CI accounts name the pool",
 			"run `pulumi config set ciProjectNumber \"$("+describeNumber(c.CIProject)+")\"`")
 	case gcp.ProjectID.MatchString(n):
-		ps.add(diag.Invalid, KeyCIProjectNumber, n, "is a project ID, not a project number", "write the number: "+describeNumber(c.CIProject))
+		ps.add(diag.Invalid, KeyCIProjectNumber, n, "is a project ID, not a project number", "write the number `"+describeNumber(c.CIProject)+"` prints")
 	case !projectNumberRe.MatchString(n):
-		ps.add(diag.Invalid, KeyCIProjectNumber, n, "is not a project number (6-19 digits, not starting with 0)", "copy it from "+describeNumber(c.CIProject))
+		ps.add(diag.Invalid, KeyCIProjectNumber, n, "is not a project number (6-19 digits, not starting with 0)", "write the number `"+describeNumber(c.CIProject)+"` prints")
 	}
 }
 
