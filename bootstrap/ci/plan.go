@@ -119,8 +119,9 @@ var DeployPermissions = []Permission{
 // CallersPermissions is the deploy account's role in the callers' project (callersProject,
 // gcp:project by default), without a condition: iam.googleapis.com is not among the services
 // that evaluate resource attributes in IAM Conditions, so these reach every account of that
-// project, which therefore holds the caller accounts alone. The runtime account is not among
-// them: it lives in gcp:project, where the deploy account holds actAs on it and nothing else.
+// project, which therefore holds the caller accounts alone. None is for the runtime account,
+// which lives in gcp:project, where the deploy account needs actAs on it and nothing else: only
+// when the callers' project is gcp:project do these reach it too.
 var CallersPermissions = []Permission{
 	{"iam.serviceAccounts.create", "creates a caller account when a caller is onboarded, with no admin run"},
 	{"iam.serviceAccounts.get", "reads the caller accounts (refresh, and every update)"},
