@@ -69,7 +69,7 @@ func bootstrapMismatches(values map[string]string, want map[string]string) []str
 // Config validation cannot know which role the bootstrap made; this test is where a committed
 // stack's authz.role is held to it: a stack that names a role is a CI-deployed one, and must set
 // the whole of mainStackConfig as the bootstrap example prints it (the role, the bucket the
-// deploy account may manage, the runtime account, no API enabling).
+// deploy account may manage, the runtime account, the callers' project, no API enabling).
 func TestCommittedStacksHoldToTheBootstrap(t *testing.T) {
 	boot := bootstrapExample(t)
 	want := boot.MainStackConfig()
@@ -100,6 +100,11 @@ func TestCommittedStacksHoldToTheBootstrap(t *testing.T) {
 			// The deploy account may set the policy of the bootstrap's secrets only, and use its
 			// subnetwork or connector only.
 			st := plan.Resolve(c, fixedNow)
+			// Its caller accounts land where the deploy account may create them, and nowhere
+			// else, whether or not mainStackConfig names the project.
+			if st.CallersProject != boot.CallersProject {
+				t.Errorf("Pulumi.%s.yaml creates its callers in %s; the bootstrap grants the deploy account service-account permissions in %s only", stack, st.CallersProject, boot.CallersProject)
+			}
 			var allowed []string
 			for _, sec := range boot.Secrets {
 				allowed = append(allowed, sec.Name())
@@ -136,16 +141,18 @@ func TestCommittedStacksHoldToTheBootstrap(t *testing.T) {
 
 // The comparison catches each key it is meant to hold.
 func TestBootstrapMismatches(t *testing.T) {
-	want := map[string]string{project + ":authz.role": "projects/p/roles/a", project + ":enableApis": "false"}
-	good := map[string]string{project + ":authz": `{"role":"projects/p/roles/a","bucket":"b"}`, project + ":enableApis": "false"}
+	want := map[string]string{project + ":authz.role": "projects/p/roles/a", project + ":enableApis": "false", project + ":callersProject": "p-callers"}
+	good := map[string]string{project + ":authz": `{"role":"projects/p/roles/a","bucket":"b"}`, project + ":enableApis": "false", project + ":callersProject": "p-callers"}
 	if got := bootstrapMismatches(good, want); len(got) != 0 {
 		t.Errorf("a matching stack: %q", got)
 	}
 	for name, values := range map[string]map[string]string{
-		"another role":    {project + ":authz": `{"role":"projects/p/roles/b"}`, project + ":enableApis": "false"},
-		"no role":         {project + ":authz": `{"roleId":"a"}`, project + ":enableApis": "false"},
-		"no authz at all": {project + ":enableApis": "false"},
-		"apis enabled":    {project + ":authz": `{"role":"projects/p/roles/a"}`, project + ":enableApis": "true"},
+		"another role":             {project + ":authz": `{"role":"projects/p/roles/b"}`, project + ":enableApis": "false", project + ":callersProject": "p-callers"},
+		"no role":                  {project + ":authz": `{"roleId":"a"}`, project + ":enableApis": "false", project + ":callersProject": "p-callers"},
+		"no authz at all":          {project + ":enableApis": "false", project + ":callersProject": "p-callers"},
+		"apis enabled":             {project + ":authz": `{"role":"projects/p/roles/a"}`, project + ":enableApis": "true", project + ":callersProject": "p-callers"},
+		"callers in the main one":  {project + ":authz": `{"role":"projects/p/roles/a"}`, project + ":enableApis": "false"},
+		"callers in another place": {project + ":authz": `{"role":"projects/p/roles/a"}`, project + ":enableApis": "false", project + ":callersProject": "p-other"},
 	} {
 		if got := bootstrapMismatches(values, want); len(got) != 1 {
 			t.Errorf("%s: mismatches %q, want one", name, got)

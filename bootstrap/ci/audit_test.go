@@ -19,7 +19,7 @@ func TestAuditAccountReadsOnly(t *testing.T) {
 		"resourcemanager.projects.get": "projects.getAncestry, to walk up to the folders and organization",
 		"iam.roles.get":                "the permissions of a custom role held at project level",
 	}
-	for _, p := range slices.Concat(ci.AuditPermissions, ci.AuditBucketPermissions, ci.AuditSecretPermissions) {
+	for _, p := range slices.Concat(ci.AuditPermissions, ci.AuditBucketPermissions, ci.AuditSecretPermissions, ci.AuditCallersPermissions) {
 		read := strings.HasSuffix(p.Name, ".getIamPolicy") || strings.HasSuffix(p.Name, ".list") || metadata[p.Name] != ""
 		if !read || p.Name == ci.AuthzPermission || strings.Contains(p.Name, "versions.access") {
 			t.Errorf("audit role holds %s: only getIamPolicy, list and the metadata reads %v", p.Name, metadata)
@@ -29,7 +29,7 @@ func TestAuditAccountReadsOnly(t *testing.T) {
 		}
 	}
 
-	cfg := base(withSecrets)
+	cfg := base(merge(withSecrets, map[string]string{"callersProject": "acme-test-callers"}))
 	r := mustRun(t, cfg)
 	p := ci.Resolve(mustLoad(t, cfg))
 	authzOnly := fmt.Sprintf("resource.name == %q", ci.BucketResourceName(p.AuthzBucket))
@@ -44,19 +44,24 @@ func TestAuditAccountReadsOnly(t *testing.T) {
 			t.Errorf("audit account holds %s: it would pass the authz guard", h)
 		case strings.HasPrefix(h.Permission, "storage.") && !(h.Scope == ci.ScopeProject && h.Condition == authzOnly):
 			t.Errorf("audit account holds %s: a bucket permission beyond the authz bucket's policy", h)
-		case h.Scope == ci.ScopeProject && h.Target != p.Project:
-			t.Errorf("audit account holds %s outside the main project", h)
+		case h.Scope == ci.ScopeProject && h.Target != p.Project && h.Target != p.CallersProject:
+			t.Errorf("audit account holds %s outside the main and the callers' projects", h)
 		case h.Scope == ci.ScopeSecret && !strings.HasPrefix(h.Target, "projects/acme-vault/"):
 			t.Errorf("audit account holds %s on a secret of gcp:project, which its project role already reads", h)
 		}
 	}
 	slices.Sort(held)
+	// The caller accounts' policies and the minting logs where the accounts live; nothing of
+	// service accounts in the main project, whose one account the main stack references.
 	want := []string{
 		"iam.roles.get on project acme-test",
-		"iam.serviceAccounts.getIamPolicy on project acme-test",
-		"logging.privateLogEntries.list on project acme-test",
+		"iam.roles.get on project acme-test-callers",
+		"iam.serviceAccounts.getIamPolicy on project acme-test-callers",
+		"logging.privateLogEntries.list on project acme-test-callers",
 		"resourcemanager.projects.get on project acme-test",
+		"resourcemanager.projects.get on project acme-test-callers",
 		"resourcemanager.projects.getIamPolicy on project acme-test",
+		"resourcemanager.projects.getIamPolicy on project acme-test-callers",
 		"run.services.getIamPolicy on project acme-test",
 		"secretmanager.secrets.getIamPolicy on project acme-test",
 		"secretmanager.secrets.getIamPolicy on secret projects/acme-vault/secrets/payments-key",
@@ -84,7 +89,8 @@ func TestAuditConfigRecordsTokenMinting(t *testing.T) {
 		apis bool
 	}{
 		{"example", exampleStack(t), true},
-		{"enableApis false", base(map[string]string{"enableApis": "false"}), false},
+		{"callers in the main project", base(nil), true},
+		{"enableApis false", base(map[string]string{"enableApis": "false", "callersProject": "acme-test-callers"}), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := mustRun(t, tc.cfg)
@@ -94,8 +100,11 @@ func TestAuditConfigRecordsTokenMinting(t *testing.T) {
 			}
 			a := cfgs[0]
 			p := ci.Resolve(mustLoad(t, tc.cfg))
-			if a.Str("project") != p.Project || a.Str("service") != ci.AuditLogService || ci.AuditLogService != "iam.googleapis.com" {
-				t.Errorf("audit config for %s in %s, want iam.googleapis.com in the callers' project %s", a.Str("service"), a.Str("project"), p.Project)
+			if a.Str("project") != p.CallersProject || a.Str("service") != ci.AuditLogService || ci.AuditLogService != "iam.googleapis.com" {
+				t.Errorf("audit config for %s in %s, want iam.googleapis.com in the callers' project %s", a.Str("service"), a.Str("project"), p.CallersProject)
+			}
+			if want := tc.cfg[project+":callersProject"]; want != "" && a.Str("project") != want {
+				t.Errorf("audit config in %s, want callersProject %s", a.Str("project"), want)
 			}
 			logs := a.Inputs["auditLogConfigs"].ArrayValue()
 			if len(logs) != 1 {
@@ -111,8 +120,23 @@ func TestAuditConfigRecordsTokenMinting(t *testing.T) {
 			if a.Protect {
 				t.Error("the audit config is protected: it must follow the code freely")
 			}
-			if got := len(a.Deps) > 0; got != tc.apis {
-				t.Errorf("the audit config depends on %v, want the main project's APIs exactly when the bootstrap enables them", a.Deps)
+			// It waits for the IAM API of its own project, exactly when the bootstrap enables it.
+			var wantDeps []string
+			for _, g := range p.APIs {
+				if tc.apis && g.Project == p.CallersProject {
+					for _, api := range g.APIs {
+						wantDeps = append(wantDeps, g.Key+"-"+api)
+					}
+				}
+			}
+			var gotDeps []string
+			for _, d := range a.Deps {
+				gotDeps = append(gotDeps, d[strings.LastIndex(d, "::")+2:])
+			}
+			slices.Sort(gotDeps)
+			slices.Sort(wantDeps)
+			if !slices.Equal(gotDeps, wantDeps) || (tc.apis && !slices.Contains(gotDeps, "callers-api-iam.googleapis.com") && !slices.Contains(gotDeps, "app-api-iam.googleapis.com")) {
+				t.Errorf("the audit config depends on %v, want the callers' project's APIs %v", gotDeps, wantDeps)
 			}
 		})
 	}

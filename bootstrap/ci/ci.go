@@ -79,7 +79,7 @@ func Declare(ctx *pulumi.Context, p *Stack) (entrypoint.Outputs, error) {
 	if err != nil {
 		return nil, err
 	}
-	provider, err := iam.NewWorkloadIdentityPoolProvider(ctx, "github-provider", &iam.WorkloadIdentityPoolProviderArgs{
+	_, err = iam.NewWorkloadIdentityPoolProvider(ctx, "github-provider", &iam.WorkloadIdentityPoolProviderArgs{
 		Project:                        pulumi.String(p.CIProject),
 		WorkloadIdentityPoolId:         pool.WorkloadIdentityPoolId,
 		WorkloadIdentityPoolProviderId: pulumi.String(p.ProviderID),
@@ -97,17 +97,17 @@ func Declare(ctx *pulumi.Context, p *Stack) (entrypoint.Outputs, error) {
 		return nil, err
 	}
 
-	preview, err := newCIAccount(ctx, "preview", p.CIProject, p.PreviewAccess, pool, ciAPIs, protect,
+	preview, err := newCIAccount(ctx, "preview", p.CIProject, p.PreviewAccess, p.PoolName, pool, ciAPIs, protect,
 		"CI preview (state only)", "Impersonated by pull_request runs of "+p.Repository+" to run `pulumi preview`. Reads the main stack's state and nothing else.")
 	if err != nil {
 		return nil, err
 	}
-	deploy, err := newCIAccount(ctx, "deploy", p.CIProject, p.DeployAccess, pool, ciAPIs, protect,
+	deploy, err := newCIAccount(ctx, "deploy", p.CIProject, p.DeployAccess, p.PoolName, pool, ciAPIs, protect,
 		"CI deploy", "Impersonated only by "+p.DeployWorkflowRef+" in environment "+p.DeployEnvironment+", to run `pulumi up` of the main stack.")
 	if err != nil {
 		return nil, err
 	}
-	audit, err := newCIAccount(ctx, "audit", p.CIProject, p.AuditAccess, pool, ciAPIs, protect,
+	audit, err := newCIAccount(ctx, "audit", p.CIProject, p.AuditAccess, p.PoolName, pool, ciAPIs, protect,
 		"CI audit (read-only)", "Impersonated only by "+p.AuditWorkflowRef+" on "+strings.Join(AuditEvents, " or ")+", to run access -live. Reads IAM policies and audit logs, nothing else.")
 	if err != nil {
 		return nil, err
@@ -135,7 +135,7 @@ func Declare(ctx *pulumi.Context, p *Stack) (entrypoint.Outputs, error) {
 			Description: pulumi.String(limit(r.Description, 256)),
 			Permissions: pulumi.ToStringArray(r.PermissionNames()),
 			Stage:       pulumi.String("GA"),
-		}, appAPIs, pulumi.Protect(r.Protect && p.Protect))
+		}, pulumi.DependsOn(apis[r.Project]), pulumi.Protect(r.Protect && p.Protect))
 		if err != nil {
 			return nil, err
 		}
@@ -198,17 +198,17 @@ func Declare(ctx *pulumi.Context, p *Stack) (entrypoint.Outputs, error) {
 	}
 
 	// Token minting as the caller accounts is recorded only as a Data Access audit log of the IAM
-	// API. The config is part of the project's IAM policy, which the deploy account must never be
-	// able to set: hence here, in the admin-run stack. Authoritative for this one service (the
-	// provider replaces that service's audit config and leaves the others), with no exempted
-	// members, so that nobody mints unrecorded.
+	// API, in the project that holds the accounts. The config is part of that project's IAM
+	// policy, which the deploy account must never be able to set: hence here, in the admin-run
+	// stack. Authoritative for this one service (the provider replaces that service's audit
+	// config and leaves the others), with no exempted members, so that nobody mints unrecorded.
 	if _, err := projects.NewIAMAuditConfig(ctx, "iam-data-access-audit", &projects.IAMAuditConfigArgs{
 		Project: pulumi.String(p.AuditLog.Project),
 		Service: pulumi.String(p.AuditLog.Service),
 		AuditLogConfigs: projects.IAMAuditConfigAuditLogConfigArray{
 			&projects.IAMAuditConfigAuditLogConfigArgs{LogType: pulumi.String(p.AuditLog.LogType)},
 		},
-	}, appAPIs); err != nil {
+	}, pulumi.DependsOn(apis[p.AuditLog.Project])); err != nil {
 		return nil, err
 	}
 
@@ -217,19 +217,22 @@ func Declare(ctx *pulumi.Context, p *Stack) (entrypoint.Outputs, error) {
 		mainConfig[k] = pulumi.String(v)
 	}
 	return entrypoint.Outputs{
-		// The provider's full resource name carries the project number, which only Google knows:
-		// it is the value of workload_identity_provider in the workflows.
-		"workloadIdentityProvider": provider.Name,
-		"workloadIdentityPool":     pool.Name,
-		"previewServiceAccount":    pulumi.String(p.Preview.Email),
-		"deployServiceAccount":     pulumi.String(p.Deploy.Email),
-		"runtimeServiceAccount":    pulumi.String(p.Runtime.Email),
-		"authzRole":                pulumi.String(p.AuthzRoleName()),
-		"attributeCondition":       pulumi.String(p.Condition.CEL()),
-		"deployWorkflowRef":        pulumi.String(p.DeployWorkflowRef),
-		"deployEnvironment":        pulumi.String(p.DeployEnvironment),
-		"auditServiceAccount":      pulumi.String(p.Audit.Email),
-		"auditWorkflowRef":         pulumi.String(p.AuditWorkflowRef),
+		// The provider's full resource name, computed from ciProjectNumber: the value of
+		// workload_identity_provider in the workflows, shown in the first preview.
+		"workloadIdentityProvider": pulumi.String(p.ProviderName),
+		// The pool's name as Google gives it, held to the one the bindings were computed from:
+		// a wrong ciProjectNumber fails the update here, naming the right number, instead of
+		// leaving bindings that no GitHub run ever matches.
+		"workloadIdentityPool":  checkPoolName(pool.Name, p),
+		"previewServiceAccount": pulumi.String(p.Preview.Email),
+		"deployServiceAccount":  pulumi.String(p.Deploy.Email),
+		"runtimeServiceAccount": pulumi.String(p.Runtime.Email),
+		"authzRole":             pulumi.String(p.AuthzRoleName()),
+		"attributeCondition":    pulumi.String(p.Condition.CEL()),
+		"deployWorkflowRef":     pulumi.String(p.DeployWorkflowRef),
+		"deployEnvironment":     pulumi.String(p.DeployEnvironment),
+		"auditServiceAccount":   pulumi.String(p.Audit.Email),
+		"auditWorkflowRef":      pulumi.String(p.AuditWorkflowRef),
 		"auditLogging": pulumi.StringMap{
 			"project":         pulumi.String(p.AuditLog.Project),
 			"service":         pulumi.String(p.AuditLog.Service),
@@ -239,7 +242,7 @@ func Declare(ctx *pulumi.Context, p *Stack) (entrypoint.Outputs, error) {
 		},
 		"mainStackConfig": mainConfig,
 		"githubVariables": pulumi.StringMap{
-			VarWorkloadIdentityProvider: provider.Name,
+			VarWorkloadIdentityProvider: pulumi.String(p.ProviderName),
 			VarPreviewServiceAccount:    pulumi.String(p.Preview.Email),
 			VarDeployServiceAccount:     pulumi.String(p.Deploy.Email),
 			VarAuditServiceAccount:      pulumi.String(p.Audit.Email),
@@ -249,10 +252,11 @@ func Declare(ctx *pulumi.Context, p *Stack) (entrypoint.Outputs, error) {
 }
 
 // newCIAccount creates one CI account and the one authoritative binding of
-// roles/iam.workloadIdentityUser on it, for each principal set of access. The binding is
-// authoritative because the bootstrap owns the account: anyone added by hand is removed on the
-// next `pulumi up --refresh`.
-func newCIAccount(ctx *pulumi.Context, name, project string, access Impersonation, pool *iam.WorkloadIdentityPool,
+// roles/iam.workloadIdentityUser on it, for each principal set of access in the pool poolName.
+// The binding is authoritative because the bootstrap owns the account: anyone added by hand is
+// removed on the next `pulumi up --refresh`. Its members are computed from config, not from the
+// pool's output, so that a preview shows them; it waits for the pool all the same.
+func newCIAccount(ctx *pulumi.Context, name, project string, access Impersonation, poolName string, pool *iam.WorkloadIdentityPool,
 	apis, protect pulumi.ResourceOption, display, description string) (*serviceaccount.Account, error) {
 	acct, err := serviceaccount.NewAccount(ctx, name+"-account", &serviceaccount.AccountArgs{
 		Project:     pulumi.String(project),
@@ -265,15 +269,30 @@ func newCIAccount(ctx *pulumi.Context, name, project string, access Impersonatio
 	if err != nil {
 		return nil, err
 	}
-	members := pool.Name.ApplyT(func(poolName string) []string { return access.PrincipalSets(poolName) }).(pulumi.StringArrayOutput)
 	if _, err := serviceaccount.NewIAMBinding(ctx, name+"-workload-identity-user", &serviceaccount.IAMBindingArgs{
 		ServiceAccountId: pulumi.String(access.Account.Name),
 		Role:             pulumi.String(RoleWorkloadIdentityUser),
-		Members:          members,
-	}, pulumi.DependsOn([]pulumi.Resource{acct})); err != nil {
+		Members:          pulumi.ToStringArray(access.PrincipalSets(poolName)),
+	}, pulumi.DependsOn([]pulumi.Resource{acct, pool})); err != nil {
 		return nil, err
 	}
 	return acct, nil
+}
+
+// checkPoolName is the pool's name as Google reports it, or an error when it is not the name the
+// principal sets were built from: then ciProjectNumber is not ciProject's number.
+func checkPoolName(got pulumi.StringOutput, p *Stack) pulumi.StringOutput {
+	return got.ApplyT(func(name string) (string, error) {
+		if name == p.PoolName {
+			return name, nil
+		}
+		number := strings.TrimPrefix(name, "projects/")
+		number, _, _ = strings.Cut(number, "/")
+		return "", fmt.Errorf("the Workload Identity pool is %s at Google, not %s: ciProjectNumber %s is not the number of ciProject %s (it is %s). "+
+			"Until it is, no GitHub run can impersonate the CI accounts: their bindings name a pool that does not exist. "+
+			"Run `pulumi config set ciProjectNumber %s` and `pulumi up --refresh` again",
+			name, p.PoolName, p.CIProjectNumber, p.CIProject, number, number)
+	}).(pulumi.StringOutput)
 }
 
 // cutResourceName splits projects/<project>/secrets/<id> or

@@ -2,6 +2,7 @@ package ci_test
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -10,6 +11,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 
 	"github.com/platform/private-run-api/bootstrap/ci"
 	"github.com/platform/private-run-api/internal/config"
@@ -54,6 +57,12 @@ func TestExampleStackDeclaresTheCIIdentities(t *testing.T) {
 		tCustomRole + " " + ci.RoleKeyAuthzBucket,
 		tCustomRole + " " + ci.RoleKeyAudit,
 		tCustomRole + " " + ci.RoleKeyAuditBucket,
+		// The caller accounts live in a project of their own: the deploy account's account
+		// permissions and the audit account's reads of them are granted there.
+		tCustomRole + " " + ci.RoleKeyCallers,
+		tCustomRole + " " + ci.RoleKeyAuditCallers,
+		tProjMember + " deploy-callers-role",
+		tProjMember + " audit-callers-role",
 		tProjMember + " deploy-role",
 		tProjMember + " deploy-authz-bucket",
 		tProjMember + " audit-role",
@@ -79,6 +88,9 @@ func TestExampleStackDeclaresTheCIIdentities(t *testing.T) {
 	for _, api := range ci.AppAPIs {
 		want = append(want, tAPI+" app-api-"+api)
 	}
+	for _, api := range ci.CallersAPIs {
+		want = append(want, tAPI+" callers-api-"+api)
+	}
 	sort.Strings(got)
 	sort.Strings(want)
 	if !reflect.DeepEqual(got, want) {
@@ -90,8 +102,11 @@ func TestExampleStackDeclaresTheCIIdentities(t *testing.T) {
 			t.Errorf("%s would disable its API on destroy, which the main stack relies on", api.Name)
 		}
 		wantProject := "acme-platform-ci"
-		if strings.HasPrefix(api.Name, "app-api-") {
+		switch {
+		case strings.HasPrefix(api.Name, "app-api-"):
 			wantProject = "acme-platform-dev"
+		case strings.HasPrefix(api.Name, "callers-api-"):
+			wantProject = "acme-platform-dev-callers"
 		}
 		if api.Str("project") != wantProject {
 			t.Errorf("%s enabled in %q, want %q", api.Name, api.Str("project"), wantProject)
@@ -102,6 +117,14 @@ func TestExampleStackDeclaresTheCIIdentities(t *testing.T) {
 	} {
 		if got := r.Find(t, tAccount, name).Str("project"); got != wantProject {
 			t.Errorf("%s in project %q, want %q", name, got, wantProject)
+		}
+	}
+	for key, wantProject := range map[string]string{
+		ci.RoleKeyCallers: "acme-platform-dev-callers", ci.RoleKeyAuditCallers: "acme-platform-dev-callers",
+		ci.RoleKeyDeploy: "acme-platform-dev", ci.RoleKeyAudit: "acme-platform-dev", ci.RoleKeyAuthz: "acme-platform-dev",
+	} {
+		if got := r.Find(t, tCustomRole, key).Str("project"); got != wantProject {
+			t.Errorf("role %s in project %q, want %q", key, got, wantProject)
 		}
 	}
 	for _, typ := range []string{tPool, tProvider} {
@@ -117,10 +140,10 @@ func TestExampleStackDeclaresTheCIIdentities(t *testing.T) {
 		t.Errorf("deploy account depends on %d resources, want at least the %d CI APIs", len(deps), len(ci.CIAPIs))
 	}
 
-	provider := "projects/" + projectNumber + "/locations/global/workloadIdentityPools/github/providers/github-actions"
+	provider := "projects/" + exampleCINumber + "/locations/global/workloadIdentityPools/github/providers/github-actions"
 	wantOut := map[string]any{
 		"workloadIdentityProvider": provider,
-		"workloadIdentityPool":     "projects/" + projectNumber + "/locations/global/workloadIdentityPools/github",
+		"workloadIdentityPool":     "projects/" + exampleCINumber + "/locations/global/workloadIdentityPools/github",
 		"previewServiceAccount":    "ci-preview@acme-platform-ci.iam.gserviceaccount.com",
 		"deployServiceAccount":     "ci-deploy@acme-platform-ci.iam.gserviceaccount.com",
 		"runtimeServiceAccount":    "orders-api-run@acme-platform-dev.iam.gserviceaccount.com",
@@ -149,7 +172,7 @@ func TestExampleStackDeclaresTheCIIdentities(t *testing.T) {
 		t.Errorf("githubVariables = %v, want %v", vars, wantVars)
 	}
 	auditLogging, _ := r.Outputs["auditLogging"].(map[string]string)
-	wantAudit := map[string]string{"project": "acme-platform-dev", "service": "iam.googleapis.com", "logType": "ADMIN_READ",
+	wantAudit := map[string]string{"project": "acme-platform-dev-callers", "service": "iam.googleapis.com", "logType": "ADMIN_READ",
 		"exemptedMembers": "none", "filter": `protoPayload.serviceName="iamcredentials.googleapis.com"`}
 	if !reflect.DeepEqual(auditLogging, wantAudit) {
 		t.Errorf("auditLogging = %v, want %v", auditLogging, wantAudit)
@@ -160,6 +183,7 @@ func TestExampleStackDeclaresTheCIIdentities(t *testing.T) {
 		"private-run-api:authz.bucket":           "acme-platform-dev-orders-api-authz",
 		"private-run-api:service.runtimeAccount": "orders-api-run@acme-platform-dev.iam.gserviceaccount.com",
 		"private-run-api:enableApis":             "false",
+		"private-run-api:callersProject":         "acme-platform-dev-callers",
 	}
 	if !reflect.DeepEqual(mainConfig, wantMain) {
 		t.Errorf("mainStackConfig = %v, want %v", mainConfig, wantMain)
@@ -178,12 +202,23 @@ func TestCustomRolesHoldExactlyTheirLists(t *testing.T) {
 		{ci.RoleKeyAuthzBucket, ci.DefaultAuthzBucketRoleID, names(ci.AuthzBucketPermissions), false},
 		{ci.RoleKeyAudit, ci.DefaultAuditRoleID, names(ci.AuditPermissions), false},
 		{ci.RoleKeyAuditBucket, ci.DefaultAuditBucketRoleID, names(ci.AuditBucketPermissions), false},
+		{ci.RoleKeyCallers, ci.DefaultCallersRoleID, names(ci.CallersPermissions), false},
+		{ci.RoleKeyAuditCallers, ci.DefaultAuditCallersRoleID, names(ci.AuditCallersPermissions), false},
 	}
+	// With the callers in a project of their own, their two roles are created there.
+	separate := mustRun(t, base(map[string]string{"callersProject": "acme-test-callers"}))
 	for _, tc := range cases {
 		t.Run(tc.key, func(t *testing.T) {
 			role := r.Find(t, tCustomRole, tc.key)
 			if role.Str("roleId") != tc.id || role.Str("project") != "acme-test" || role.Str("stage") != "GA" {
 				t.Errorf("role %q in %q, stage %q", role.Str("roleId"), role.Str("project"), role.Str("stage"))
+			}
+			wantProject := "acme-test"
+			if tc.key == ci.RoleKeyCallers || tc.key == ci.RoleKeyAuditCallers {
+				wantProject = "acme-test-callers"
+			}
+			if got := separate.Find(t, tCustomRole, tc.key); got.Str("project") != wantProject || !reflect.DeepEqual(got.Strs("permissions"), tc.perms) {
+				t.Errorf("with callersProject: role in %q holding %q, want %q holding %q", got.Str("project"), got.Strs("permissions"), wantProject, tc.perms)
 			}
 			if got := role.Strs("permissions"); !reflect.DeepEqual(got, tc.perms) {
 				t.Errorf("permissions = %q, want %q", got, tc.perms)
@@ -196,13 +231,15 @@ func TestCustomRolesHoldExactlyTheirLists(t *testing.T) {
 			}
 		})
 	}
-	for _, p := range slices.Concat(ci.DeployPermissions, ci.AuthzBucketPermissions, ci.SecretIAMPermissions, ci.AuditPermissions, ci.AuditBucketPermissions, ci.AuditSecretPermissions) {
+	for _, p := range slices.Concat(ci.DeployPermissions, ci.AuthzBucketPermissions, ci.SecretIAMPermissions, ci.AuditPermissions, ci.AuditBucketPermissions, ci.AuditSecretPermissions,
+		ci.CallersPermissions, ci.AuditCallersPermissions) {
 		if p.Why == "" {
 			t.Errorf("%s has no reason", p.Name)
 		}
 	}
 	// Every grant of a custom role must wait for the role, or IAM refuses an unknown role.
-	for _, g := range []struct{ grant, role string }{{"deploy-role", ci.RoleKeyDeploy}, {"deploy-authz-bucket", ci.RoleKeyAuthzBucket}, {"audit-role", ci.RoleKeyAudit}, {"audit-authz-bucket-policy", ci.RoleKeyAuditBucket}} {
+	for _, g := range []struct{ grant, role string }{{"deploy-role", ci.RoleKeyDeploy}, {"deploy-authz-bucket", ci.RoleKeyAuthzBucket}, {"audit-role", ci.RoleKeyAudit}, {"audit-authz-bucket-policy", ci.RoleKeyAuditBucket},
+		{"deploy-callers-role", ci.RoleKeyCallers}, {"audit-callers-role", ci.RoleKeyAuditCallers}} {
 		if !dependsOn(r.Find(t, tProjMember, g.grant), tCustomRole, g.role) {
 			t.Errorf("%s does not depend on the role %s", g.grant, g.role)
 		}
@@ -246,12 +283,15 @@ func TestGrantsOfEachAccount(t *testing.T) {
 			tBucketMem + " roles/storage.objectUser on bucket acme-test-ci-pulumi-state to " + ciSA("ci-deploy"),
 			tProjMember + " projects/acme-test/roles/privateRunApiAuthzBucketDeployer on project acme-test to " + ciSA("ci-deploy") + " if " + authzCond,
 			tProjMember + " projects/acme-test/roles/privateRunApiDeployer on project acme-test to " + ciSA("ci-deploy"),
+			// The callers live in the main project here (no callersProject): so does their role.
+			tProjMember + " projects/acme-test/roles/privateRunApiCallersDeployer on project acme-test to " + ciSA("ci-deploy"),
 			tSABinding + " roles/iam.serviceAccountUser on serviceAccount projects/acme-test/serviceAccounts/orders-api-run@acme-test.iam.gserviceaccount.com to " + ciSA("ci-deploy"),
 		},
 		// Reads only, and the authz bucket's policy under the same condition as the deploy
 		// account's bucket role: never the bucket itself.
 		ciSA("ci-audit"): {
 			tProjMember + " projects/acme-test/roles/privateRunApiAuditor on project acme-test to " + ciSA("ci-audit"),
+			tProjMember + " projects/acme-test/roles/privateRunApiCallersAuditor on project acme-test to " + ciSA("ci-audit"),
 			tProjMember + " projects/acme-test/roles/privateRunApiAuthzBucketAuditor on project acme-test to " + ciSA("ci-audit") + " if " + authzCond,
 		},
 	}
@@ -393,35 +433,133 @@ func TestEnableAPIsFalseDeclaresNoAPIs(t *testing.T) {
 	if apis := r.ByType(tAPI); len(apis) != 0 {
 		t.Errorf("%d APIs declared with enableApis false", len(apis))
 	}
-	if len(r.ByType(tAccount)) != 4 || len(r.ByType(tProvider)) != 1 || len(r.ByType(tCustomRole)) != 5 {
+	if len(r.ByType(tAccount)) != 4 || len(r.ByType(tProvider)) != 1 || len(r.ByType(tCustomRole)) != 7 {
 		t.Errorf("identities missing:\n%s", r.Listing())
 	}
 }
 
-func TestPreviewShowsEveryNameExceptTheProvidersNumber(t *testing.T) {
-	r := run(t, base(nil), true)
-	if r.Err != nil {
-		t.Fatal(r.Err)
-	}
-	for name, want := range map[string]string{
-		"deployServiceAccount":  "ci-deploy@acme-test-ci.iam.gserviceaccount.com",
-		"auditServiceAccount":   "ci-audit@acme-test-ci.iam.gserviceaccount.com",
-		"runtimeServiceAccount": "orders-api-run@acme-test.iam.gserviceaccount.com",
-		"authzRole":             "projects/acme-test/roles/privateRunApiAuthz",
+// A first preview, before Google has created anything, shows every name and every member the
+// bootstrap registers: who may impersonate each CI account included, since the pool's name is
+// computed from ciProjectNumber instead of read from Google's answer. Only the pool's name as
+// Google reports it (output workloadIdentityPool, the check of that number) waits for the create.
+func TestPreviewShowsEveryNameAndEveryMember(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  map[string]string
+	}{
+		{"example", exampleStack(t)},
+		{"secrets and a Shared VPC subnetwork", base(merge(withSecrets, map[string]string{"vpc": sharedSubnet, "projectNumber": "424242"}))},
 	} {
-		if !r.Known[name] || r.Outputs[name] != want {
-			t.Errorf("%s in a preview = %v (known %v), want %s", name, r.Outputs[name], r.Known[name], want)
+		t.Run(tc.name, func(t *testing.T) {
+			r := run(t, tc.cfg, true)
+			if r.Err != nil {
+				t.Fatal(r.Err)
+			}
+			p := ci.Resolve(mustLoad(t, tc.cfg))
+			for name, want := range map[string]string{
+				"workloadIdentityProvider": "projects/" + p.CIProjectNumber + "/locations/global/workloadIdentityPools/" + p.PoolID + "/providers/" + p.ProviderID,
+				"deployServiceAccount":     p.Deploy.Email,
+				"auditServiceAccount":      p.Audit.Email,
+				"runtimeServiceAccount":    p.Runtime.Email,
+				"authzRole":                p.AuthzRoleName(),
+			} {
+				if !r.Known[name] || r.Outputs[name] != want {
+					t.Errorf("%s in a preview = %v (known %v), want %s", name, r.Outputs[name], r.Known[name], want)
+				}
+			}
+			if vars, _ := r.Outputs["githubVariables"].(map[string]string); !r.Known["githubVariables"] || vars[ci.VarWorkloadIdentityProvider] != r.Outputs["workloadIdentityProvider"] {
+				t.Errorf("githubVariables in a preview = %v (known %v)", r.Outputs["githubVariables"], r.Known["githubVariables"])
+			}
+			if r.Known["workloadIdentityPool"] {
+				t.Errorf("workloadIdentityPool, Google's own name for the pool, known before the pool exists: %v", r.Outputs["workloadIdentityPool"])
+			}
+			for _, e := range unknownMembers(r) {
+				t.Error(e)
+			}
+			// The impersonation bindings name exactly the principal sets of the computed pool.
+			for name, access := range map[string]ci.Impersonation{"preview": p.PreviewAccess, "deploy": p.DeployAccess, "audit": p.AuditAccess} {
+				want := access.PrincipalSets("projects/" + p.CIProjectNumber + "/locations/global/workloadIdentityPools/" + p.PoolID)
+				if got := r.Find(t, tSABinding, name+"-workload-identity-user").Strs("members"); !reflect.DeepEqual(got, want) || len(got) == 0 {
+					t.Errorf("%s-workload-identity-user members in a preview = %q, want %q", name, got, want)
+				}
+			}
+		})
+	}
+}
+
+// unknownMembers lists every grant the program registered whose role, target or members the
+// engine would show as unknown: the mock receives an unknown input as nothing at all.
+func unknownMembers(r *result) []string {
+	var out []string
+	for _, typ := range grantTypes {
+		for _, x := range r.ByType(typ) {
+			m, isMember := x.Inputs["member"]
+			ms, isMembers := x.Inputs["members"]
+			switch {
+			case isMember && (!m.IsString() || m.StringValue() == ""):
+				out = append(out, fmt.Sprintf("%s %s: member %v is unknown in a preview", typ, x.Name, m))
+			case isMembers && (!ms.IsArray() || len(ms.ArrayValue()) == 0):
+				out = append(out, fmt.Sprintf("%s %s: members %v are unknown in a preview", typ, x.Name, ms))
+			case !isMember && !isMembers:
+				out = append(out, fmt.Sprintf("%s %s: no member at all in a preview", typ, x.Name))
+			case isMembers:
+				for _, e := range ms.ArrayValue() {
+					if !e.IsString() || e.StringValue() == "" {
+						out = append(out, fmt.Sprintf("%s %s: member %v is unknown in a preview", typ, x.Name, e))
+					}
+				}
+			}
+			if x.Str("role") == "" {
+				out = append(out, fmt.Sprintf("%s %s: role unknown in a preview", typ, x.Name))
+			}
 		}
 	}
-	// The project number only exists once Google answers: a first preview cannot show it.
-	if r.Known["workloadIdentityProvider"] {
-		t.Errorf("workloadIdentityProvider known in a first preview: %v", r.Outputs["workloadIdentityProvider"])
-	}
-	// Grants to the accounts are fully known in a preview, so a reviewer sees every role.
-	for _, g := range r.grants() {
-		if strings.HasPrefix(g.Member, "serviceAccount:") && (g.Role == "" || g.Target == "") {
-			t.Errorf("grant not fully known in a preview: %s", g)
+	return out
+}
+
+// The checker sees what the engine would show as unknown: an input taken from an output Google
+// computes at create.
+func TestUnknownMembersChecker(t *testing.T) {
+	known := mocktest.Resource{Type: tSABinding, Name: "b", Inputs: resource.PropertyMap{
+		"role": resource.NewProperty("roles/x"), "members": resource.NewProperty([]resource.PropertyValue{resource.NewProperty("user:a@example.com")})}}
+	for name, tc := range map[string]struct {
+		inputs resource.PropertyMap
+		bad    bool
+	}{
+		"known":               {known.Inputs, false},
+		"members unknown":     {resource.PropertyMap{"role": resource.NewProperty("roles/x"), "members": resource.NewNullProperty()}, true},
+		"one member unknown":  {resource.PropertyMap{"role": resource.NewProperty("roles/x"), "members": resource.NewProperty([]resource.PropertyValue{resource.NewNullProperty()})}, true},
+		"member unknown":      {resource.PropertyMap{"role": resource.NewProperty("roles/x"), "member": resource.NewNullProperty()}, true},
+		"no member input":     {resource.PropertyMap{"role": resource.NewProperty("roles/x")}, true},
+		"role unknown":        {resource.PropertyMap{"member": resource.NewProperty("user:a@example.com")}, true},
+		"known single member": {resource.PropertyMap{"role": resource.NewProperty("roles/x"), "member": resource.NewProperty("user:a@example.com")}, false},
+	} {
+		r := &result{mocktest.Result{Resources: []mocktest.Resource{{Type: tSABinding, Name: "b", Inputs: tc.inputs}}}}
+		if got := unknownMembers(r); (len(got) > 0) != tc.bad {
+			t.Errorf("%s: unknownMembers = %q, want bad=%v", name, got, tc.bad)
 		}
+	}
+}
+
+// A ciProjectNumber that is not ciProject's number would leave bindings naming a pool that does
+// not exist: the first `pulumi up` fails on Google's name for the pool, naming the right number,
+// while a preview (which cannot know it) passes.
+func TestWrongCIProjectNumberFailsTheUpdate(t *testing.T) {
+	cfg := base(map[string]string{"ciProjectNumber": "111111111111"})
+	if r := run(t, cfg, true); r.Err != nil {
+		t.Fatalf("a preview failed: %v", r.Err)
+	}
+	r := run(t, cfg, false)
+	if r.Err == nil {
+		t.Fatal("an update with a wrong ciProjectNumber succeeded")
+	}
+	for _, want := range []string{"ciProjectNumber 111111111111 is not the number of ciProject acme-test-ci (it is " + projectNumber + ")", "pulumi config set ciProjectNumber " + projectNumber} {
+		if !strings.Contains(r.Err.Error(), want) {
+			t.Errorf("error %q does not say %q", r.Err, want)
+		}
+	}
+	if r := mustRun(t, base(nil)); r.Outputs["workloadIdentityPool"] != poolPrefix("github")[len("principalSet://iam.googleapis.com/"):] {
+		t.Errorf("workloadIdentityPool = %v with the right number", r.Outputs["workloadIdentityPool"])
 	}
 }
 
@@ -432,10 +570,11 @@ func TestInvalidConfigRegistersNothingAndListsEveryProblem(t *testing.T) {
 		overrides map[string]string
 		want      []want
 	}{
-		{"empty", map[string]string{"gcp:project": "", "ciProject": "", "repository": "", "repositoryId": "", "repositoryOwnerId": "",
+		{"empty", map[string]string{"gcp:project": "", "ciProject": "", "ciProjectNumber": "", "repository": "", "repositoryId": "", "repositoryOwnerId": "",
 			"runtimeAccountId": "", "stateBucket": "", "authzBucket": ""}, []want{
 			{"gcp:project", "", "is missing"},
 			{"ciProject", "", "is missing"},
+			{"ciProjectNumber", "", "is missing; Google names the Workload Identity pool by ciProject's number"},
 			{"repository", "", "is missing"},
 			{"repositoryId", "", "is missing"},
 			{"repositoryOwnerId", "", "is missing"},
@@ -445,6 +584,22 @@ func TestInvalidConfigRegistersNothingAndListsEveryProblem(t *testing.T) {
 		}},
 		{"CI in the main stack's project", map[string]string{"ciProject": "acme-test"},
 			[]want{{"ciProject", "acme-test", "is the main stack's project"}}},
+		{"callers in the CI project", map[string]string{"callersProject": "acme-test-ci"},
+			[]want{{"callersProject", "acme-test-ci", "is ciProject"}}},
+		{"callers project not an ID", map[string]string{"callersProject": "Acme Callers"},
+			[]want{{"callersProject", "Acme Callers", "is not a project ID"}}},
+		{"CI project number as the project's ID", map[string]string{"ciProjectNumber": "acme-test-ci"},
+			[]want{{"ciProjectNumber", "acme-test-ci", "is a project ID, not a project number"}}},
+		{"CI project numbers that are not one", map[string]string{"ciProjectNumber": "0123456789"},
+			[]want{{"ciProjectNumber", "0123456789", "is not a project number (6-19 digits, not starting with 0)"}}},
+		{"CI project number too short", map[string]string{"ciProjectNumber": "4242"},
+			[]want{{"ciProjectNumber", "4242", "is not a project number"}}},
+		{"CI project number of the main project", map[string]string{"ciProjectNumber": "123456789012", "projectNumber": "123456789012"},
+			[]want{{"ciProjectNumber", "123456789012", "is projectNumber, gcp:project's number"}}},
+		{"callers role with another role's ID", map[string]string{"callersRoleId": "privateRunApiDeployer", "auditCallersRoleId": "privateRunApiAuditor"}, []want{
+			{"callersRoleId", "privateRunApiDeployer", "is the same role ID as deployRoleId"},
+			{"auditCallersRoleId", "privateRunApiAuditor", "is the same role ID as auditRoleId"},
+		}},
 		{"repository as a URL", map[string]string{"repository": "https://github.com/acme/private-run-api"},
 			[]want{{"repository", "https://github.com/acme/private-run-api", "is a URL"}}},
 		{"repository without owner", map[string]string{"repository": "private-run-api"},
@@ -658,5 +813,44 @@ func TestLongNamesStayWithinGoogleLimits(t *testing.T) {
 		"/.github/workflows/" + strings.Repeat("w", 95) + ".yaml@refs/heads/" + branch + ":repo:" + owner + "/" + name + ":environment:" + strings.Repeat("e", 255)
 	if got := deploy.Strs("members"); len(got) != 1 || got[0] != want {
 		t.Errorf("a long name must never be shortened in the binding itself: %q", got)
+	}
+}
+
+// The runbook's `pulumi config set` lines set only keys the program reads, and every key it
+// requires: a key renamed in the code, or a new required one, fails here before an admin meets
+// it.
+func TestRunbookSetsEveryRequiredKey(t *testing.T) {
+	set := map[string]bool{}
+	re := regexp.MustCompile(`(?m)^\s*pulumi config set (?:--path )?'?([A-Za-z:]+)`)
+	for _, m := range re.FindAllStringSubmatch(readme(t), -1) {
+		set[m[1]] = true
+	}
+	known := map[string]bool{ci.KeyGCPProject: true}
+	for _, k := range ci.Keys {
+		known[k] = true
+	}
+	for k := range set {
+		if !known[k] {
+			t.Errorf("the runbook sets %s, which the bootstrap does not read", k)
+		}
+	}
+	// The required keys are those an empty config reports missing.
+	_, err := ci.Load(project, config.MapSource(map[string]string{}), nil)
+	var cerr *diag.ConfigError
+	if !errors.As(err, &cerr) {
+		t.Fatalf("an empty config: %v", err)
+	}
+	required := 0
+	for _, p := range cerr.Diagnostics {
+		if p.Type != diag.Required {
+			continue
+		}
+		required++
+		if !set[p.Path] {
+			t.Errorf("the runbook never sets %s, which the bootstrap requires", p.Path)
+		}
+	}
+	if required < 9 || !set[ci.KeyCIProjectNumber] || !set[ci.KeyCallersProject] {
+		t.Errorf("%d required keys found, runbook sets %v", required, set)
 	}
 }

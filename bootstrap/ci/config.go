@@ -23,34 +23,38 @@ import (
 // Config keys in the bootstrap project's namespace (`<project>:<key>`). Any other key in that
 // namespace is an error, so a typo is reported instead of silently falling back to a default.
 const (
-	KeyCIProject         = "ciProject"
-	KeyRepository        = "repository"
-	KeyRepositoryID      = "repositoryId"
-	KeyRepositoryOwnerID = "repositoryOwnerId"
-	KeyDeployBranch      = "deployBranch"
-	KeyDeployWorkflow    = "deployWorkflow"
-	KeyDeployEnvironment = "deployEnvironment"
-	KeyPoolID            = "poolId"
-	KeyProviderID        = "providerId"
-	KeyPreviewAccountID  = "previewAccountId"
-	KeyDeployAccountID   = "deployAccountId"
-	KeyRuntimeAccountID  = "runtimeAccountId"
-	KeyStateBucket       = "stateBucket"
-	KeyAuthzBucket       = "authzBucket"
-	KeyAuthzRoleID       = "authzRoleId"
-	KeyDeployRoleID      = "deployRoleId"
-	KeyAuthzBucketRoleID = "authzBucketRoleId"
-	KeyEnableAPIs        = "enableApis"
-	KeyProtect           = "protect"
-	KeySecrets           = "secrets"
-	KeySecretRoleID      = "secretRoleId"
-	KeyVPC               = "vpc"
-	KeyProjectNumber     = "projectNumber"
-	KeyAuditAccountID    = "auditAccountId"
-	KeyAuditWorkflow     = "auditWorkflow"
-	KeyAuditRoleID       = "auditRoleId"
-	KeyAuditBucketRoleID = "auditBucketRoleId"
-	KeyAuditSecretRoleID = "auditSecretRoleId"
+	KeyCIProject          = "ciProject"
+	KeyRepository         = "repository"
+	KeyRepositoryID       = "repositoryId"
+	KeyRepositoryOwnerID  = "repositoryOwnerId"
+	KeyDeployBranch       = "deployBranch"
+	KeyDeployWorkflow     = "deployWorkflow"
+	KeyDeployEnvironment  = "deployEnvironment"
+	KeyPoolID             = "poolId"
+	KeyProviderID         = "providerId"
+	KeyPreviewAccountID   = "previewAccountId"
+	KeyDeployAccountID    = "deployAccountId"
+	KeyRuntimeAccountID   = "runtimeAccountId"
+	KeyStateBucket        = "stateBucket"
+	KeyAuthzBucket        = "authzBucket"
+	KeyAuthzRoleID        = "authzRoleId"
+	KeyDeployRoleID       = "deployRoleId"
+	KeyAuthzBucketRoleID  = "authzBucketRoleId"
+	KeyEnableAPIs         = "enableApis"
+	KeyProtect            = "protect"
+	KeySecrets            = "secrets"
+	KeySecretRoleID       = "secretRoleId"
+	KeyVPC                = "vpc"
+	KeyProjectNumber      = "projectNumber"
+	KeyAuditAccountID     = "auditAccountId"
+	KeyAuditWorkflow      = "auditWorkflow"
+	KeyAuditRoleID        = "auditRoleId"
+	KeyAuditBucketRoleID  = "auditBucketRoleId"
+	KeyAuditSecretRoleID  = "auditSecretRoleId"
+	KeyCallersProject     = "callersProject"
+	KeyCallersRoleID      = "callersRoleId"
+	KeyAuditCallersRoleID = "auditCallersRoleId"
+	KeyCIProjectNumber    = "ciProjectNumber"
 
 	// KeyGCPProject is the provider's own key: the main stack's project, where the service, its
 	// accounts, the authz guard and the custom roles live.
@@ -65,38 +69,48 @@ var Keys = []string{
 	KeyAuthzRoleID, KeyDeployRoleID, KeyAuthzBucketRoleID, KeyEnableAPIs, KeyProtect,
 	KeySecrets, KeySecretRoleID, KeyVPC, KeyProjectNumber,
 	KeyAuditAccountID, KeyAuditWorkflow, KeyAuditRoleID, KeyAuditBucketRoleID, KeyAuditSecretRoleID,
+	KeyCallersProject, KeyCallersRoleID, KeyAuditCallersRoleID, KeyCIProjectNumber,
 }
 
 // Defaults for the optional keys.
 const (
-	DefaultDeployBranch      = "main"
-	DefaultDeployWorkflow    = "deploy.yml"
-	DefaultDeployEnvironment = "production"
-	DefaultPoolID            = "github"
-	DefaultProviderID        = "github-actions"
-	DefaultPreviewAccountID  = "ci-preview"
-	DefaultDeployAccountID   = "ci-deploy"
-	DefaultAuthzRoleID       = "privateRunApiAuthz"
-	DefaultDeployRoleID      = "privateRunApiDeployer"
-	DefaultAuthzBucketRoleID = "privateRunApiAuthzBucketDeployer"
-	DefaultSecretRoleID      = "privateRunApiSecretIamDeployer"
-	DefaultAuditAccountID    = "ci-audit"
-	DefaultAuditWorkflow     = "access-live.yml"
-	DefaultAuditRoleID       = "privateRunApiAuditor"
-	DefaultAuditBucketRoleID = "privateRunApiAuthzBucketAuditor"
-	DefaultAuditSecretRoleID = "privateRunApiSecretIamAuditor"
+	DefaultDeployBranch       = "main"
+	DefaultDeployWorkflow     = "deploy.yml"
+	DefaultDeployEnvironment  = "production"
+	DefaultPoolID             = "github"
+	DefaultProviderID         = "github-actions"
+	DefaultPreviewAccountID   = "ci-preview"
+	DefaultDeployAccountID    = "ci-deploy"
+	DefaultAuthzRoleID        = "privateRunApiAuthz"
+	DefaultDeployRoleID       = "privateRunApiDeployer"
+	DefaultAuthzBucketRoleID  = "privateRunApiAuthzBucketDeployer"
+	DefaultSecretRoleID       = "privateRunApiSecretIamDeployer"
+	DefaultAuditAccountID     = "ci-audit"
+	DefaultAuditWorkflow      = "access-live.yml"
+	DefaultAuditRoleID        = "privateRunApiAuditor"
+	DefaultAuditBucketRoleID  = "privateRunApiAuthzBucketAuditor"
+	DefaultAuditSecretRoleID  = "privateRunApiSecretIamAuditor"
+	DefaultCallersRoleID      = "privateRunApiCallersDeployer"
+	DefaultAuditCallersRoleID = "privateRunApiCallersAuditor"
 )
 
 // Config is the bootstrap stack's configuration after decoding and defaulting.
 type Config struct {
-	// Project is the main stack's project (gcp:project): the service, its runtime and caller
-	// accounts, the authz guard, and the custom roles the CI accounts hold there.
+	// Project is the main stack's project (gcp:project): the service, its runtime account, the
+	// authz guard, and the custom roles the CI accounts hold there.
 	Project string
-	// CIProject holds what the deploy account must not reach: the pool, the provider, both CI
-	// accounts and the state buckets. It must differ from Project, because no IAM condition can
-	// narrow service-account permissions and the deploy account manages the caller accounts of
-	// Project.
+	// CallersProject is where the main stack creates its caller accounts (the main stack's
+	// private-run-api:callersProject), Project unless config names another. The deploy account's
+	// service-account permissions are granted there only: no IAM condition narrows them, so the
+	// project's accounts are their reach, and a project of its own holds nothing but callers.
+	CallersProject string
+	// CIProject holds what the deploy account must not reach: the pool, the provider, the CI
+	// accounts and the state buckets. It must differ from Project and CallersProject.
 	CIProject string
+	// CIProjectNumber is CIProject's number. Google names the pool by it, so the principal sets
+	// that may impersonate the CI accounts are computed from it up front and a preview shows
+	// them.
+	CIProjectNumber string
 	// Repository is "owner/repo" as GitHub spells it: the deploy workflow's job_workflow_ref and
 	// the token's sub carry it, so the deploy binding compares it byte for byte.
 	Repository string
@@ -155,6 +169,10 @@ type Config struct {
 	AuditRoleID       string
 	AuditBucketRoleID string
 	AuditSecretRoleID string
+	// CallersRoleID and AuditCallersRoleID name the deploy and audit accounts' custom roles in
+	// CallersProject: the caller accounts and their policies, and their reads.
+	CallersRoleID      string
+	AuditCallersRoleID string
 }
 
 // Secret is one Secret Manager secret by project ID and secret ID.
@@ -222,33 +240,37 @@ func Load(namespace string, src config.Source, allKeys []string) (*Config, error
 
 	project, _ := src(KeyGCPProject)
 	c := &Config{
-		Project:           strings.TrimSpace(project),
-		CIProject:         str(KeyCIProject, ""),
-		Repository:        str(KeyRepository, ""),
-		RepositoryID:      str(KeyRepositoryID, ""),
-		RepositoryOwnerID: str(KeyRepositoryOwnerID, ""),
-		DeployBranch:      str(KeyDeployBranch, DefaultDeployBranch),
-		DeployWorkflow:    str(KeyDeployWorkflow, DefaultDeployWorkflow),
-		DeployEnvironment: str(KeyDeployEnvironment, DefaultDeployEnvironment),
-		PoolID:            str(KeyPoolID, DefaultPoolID),
-		ProviderID:        str(KeyProviderID, DefaultProviderID),
-		PreviewAccountID:  str(KeyPreviewAccountID, DefaultPreviewAccountID),
-		DeployAccountID:   str(KeyDeployAccountID, DefaultDeployAccountID),
-		RuntimeAccountID:  str(KeyRuntimeAccountID, ""),
-		StateBucket:       str(KeyStateBucket, ""),
-		AuthzBucket:       str(KeyAuthzBucket, ""),
-		AuthzRoleID:       str(KeyAuthzRoleID, DefaultAuthzRoleID),
-		DeployRoleID:      str(KeyDeployRoleID, DefaultDeployRoleID),
-		AuthzBucketRoleID: str(KeyAuthzBucketRoleID, DefaultAuthzBucketRoleID),
-		EnableAPIs:        boolean(KeyEnableAPIs, true),
-		Protect:           boolean(KeyProtect, true),
-		SecretRoleID:      str(KeySecretRoleID, DefaultSecretRoleID),
-		ProjectNumber:     str(KeyProjectNumber, ""),
-		AuditAccountID:    str(KeyAuditAccountID, DefaultAuditAccountID),
-		AuditWorkflow:     str(KeyAuditWorkflow, DefaultAuditWorkflow),
-		AuditRoleID:       str(KeyAuditRoleID, DefaultAuditRoleID),
-		AuditBucketRoleID: str(KeyAuditBucketRoleID, DefaultAuditBucketRoleID),
-		AuditSecretRoleID: str(KeyAuditSecretRoleID, DefaultAuditSecretRoleID),
+		Project:            strings.TrimSpace(project),
+		CIProject:          str(KeyCIProject, ""),
+		Repository:         str(KeyRepository, ""),
+		RepositoryID:       str(KeyRepositoryID, ""),
+		RepositoryOwnerID:  str(KeyRepositoryOwnerID, ""),
+		DeployBranch:       str(KeyDeployBranch, DefaultDeployBranch),
+		DeployWorkflow:     str(KeyDeployWorkflow, DefaultDeployWorkflow),
+		DeployEnvironment:  str(KeyDeployEnvironment, DefaultDeployEnvironment),
+		PoolID:             str(KeyPoolID, DefaultPoolID),
+		ProviderID:         str(KeyProviderID, DefaultProviderID),
+		PreviewAccountID:   str(KeyPreviewAccountID, DefaultPreviewAccountID),
+		DeployAccountID:    str(KeyDeployAccountID, DefaultDeployAccountID),
+		RuntimeAccountID:   str(KeyRuntimeAccountID, ""),
+		StateBucket:        str(KeyStateBucket, ""),
+		AuthzBucket:        str(KeyAuthzBucket, ""),
+		AuthzRoleID:        str(KeyAuthzRoleID, DefaultAuthzRoleID),
+		DeployRoleID:       str(KeyDeployRoleID, DefaultDeployRoleID),
+		AuthzBucketRoleID:  str(KeyAuthzBucketRoleID, DefaultAuthzBucketRoleID),
+		EnableAPIs:         boolean(KeyEnableAPIs, true),
+		Protect:            boolean(KeyProtect, true),
+		SecretRoleID:       str(KeySecretRoleID, DefaultSecretRoleID),
+		ProjectNumber:      str(KeyProjectNumber, ""),
+		AuditAccountID:     str(KeyAuditAccountID, DefaultAuditAccountID),
+		AuditWorkflow:      str(KeyAuditWorkflow, DefaultAuditWorkflow),
+		AuditRoleID:        str(KeyAuditRoleID, DefaultAuditRoleID),
+		AuditBucketRoleID:  str(KeyAuditBucketRoleID, DefaultAuditBucketRoleID),
+		AuditSecretRoleID:  str(KeyAuditSecretRoleID, DefaultAuditSecretRoleID),
+		CallersProject:     str(KeyCallersProject, ""),
+		CIProjectNumber:    str(KeyCIProjectNumber, ""),
+		CallersRoleID:      str(KeyCallersRoleID, DefaultCallersRoleID),
+		AuditCallersRoleID: str(KeyAuditCallersRoleID, DefaultAuditCallersRoleID),
 	}
 	rawSecrets := stringList(&ps, src, namespace, KeySecrets)
 	rawVPC := str(KeyVPC, "")
@@ -260,6 +282,9 @@ func Load(namespace string, src config.Source, allKeys []string) (*Config, error
 	}
 	var checks problems
 	validate(&checks, c)
+	if c.CallersProject == "" {
+		c.CallersProject = c.Project
+	}
 	c.Secrets = validateSecrets(&checks, c, rawSecrets)
 	c.VPC = validateVPC(&checks, c, rawVPC)
 	for _, p := range checks {
@@ -309,8 +334,17 @@ func validate(ps *problems, c *Config) {
 	}
 	if validProjects && c.CIProject == c.Project {
 		ps.add(diag.Forbidden, KeyCIProject, c.CIProject, "is the main stack's project (gcp:project)",
-			"use a separate project: the deploy account may set the IAM policy of every service account in gcp:project (no IAM condition narrows that), so its own account, the pool and the state must live elsewhere")
+			"use a separate project: the deploy account may set the IAM policy of every service account in the callers' project (gcp:project unless callersProject names another; no IAM condition narrows that), so its own account, the pool and the state must live elsewhere")
 	}
+	switch p := c.CallersProject; {
+	case p == "":
+	case !gcp.ProjectID.MatchString(p):
+		ps.add(diag.Invalid, KeyCallersProject, p, `is not a project ID (6-30 chars of a-z, 0-9 and "-", starting with a letter)`, "use the ID of the project the main stack's private-run-api:callersProject names, or leave callersProject out to keep the caller accounts in gcp:project")
+	case p == c.CIProject:
+		ps.add(diag.Forbidden, KeyCallersProject, p, "is ciProject",
+			"give the caller accounts a project of their own (or leave callersProject out for gcp:project): the deploy account may set the IAM policy of every service account in the callers' project, the CI accounts included if they lived there")
+	}
+	validateCIProjectNumber(ps, c)
 	validateRepository(ps, c)
 	for _, id := range []struct{ key, value, what string }{
 		{KeyRepositoryID, c.RepositoryID, "gh api repos/OWNER/REPO --jq .id"},
@@ -325,6 +359,9 @@ func validate(ps *problems, c *Config) {
 	}
 	if c.ProjectNumber != "" && !numericRe.MatchString(c.ProjectNumber) {
 		ps.add(diag.Invalid, KeyProjectNumber, c.ProjectNumber, "is not a project number (a positive whole number)", "read it with `gcloud projects describe <gcp:project> --format='value(projectNumber)'`")
+	}
+	if c.ProjectNumber != "" && c.ProjectNumber == c.CIProjectNumber {
+		ps.add(diag.Duplicate, KeyCIProjectNumber, c.CIProjectNumber, "is projectNumber, gcp:project's number; two projects never share one", "write ciProject's own number, which `"+describeNumber(c.CIProject)+"` prints")
 	}
 	validateBranch(ps, c.DeployBranch)
 	validWorkflows := true
@@ -387,6 +424,8 @@ func validate(ps *problems, c *Config) {
 		{KeyAuditRoleID, c.AuditRoleID, DefaultAuditRoleID},
 		{KeyAuditBucketRoleID, c.AuditBucketRoleID, DefaultAuditBucketRoleID},
 		{KeyAuditSecretRoleID, c.AuditSecretRoleID, DefaultAuditSecretRoleID},
+		{KeyCallersRoleID, c.CallersRoleID, DefaultCallersRoleID},
+		{KeyAuditCallersRoleID, c.AuditCallersRoleID, DefaultAuditCallersRoleID},
 	} {
 		if !gcp.RoleID.MatchString(r.value) {
 			validRoles = false
@@ -395,16 +434,46 @@ func validate(ps *problems, c *Config) {
 	}
 	if validRoles {
 		seen := map[string]string{}
-		// The secret role is created in each secret's project, the main project included, so it
-		// must not take the ID of a role the main project already holds.
+		// The secret role is created in each secret's project, the main project included, and the
+		// callers' roles in the callers' project, which may be the main one: no ID may be taken
+		// twice.
 		for _, r := range []struct{ key, value string }{{KeyAuthzRoleID, c.AuthzRoleID}, {KeyDeployRoleID, c.DeployRoleID}, {KeyAuthzBucketRoleID, c.AuthzBucketRoleID}, {KeySecretRoleID, c.SecretRoleID},
-			{KeyAuditRoleID, c.AuditRoleID}, {KeyAuditBucketRoleID, c.AuditBucketRoleID}, {KeyAuditSecretRoleID, c.AuditSecretRoleID}} {
+			{KeyAuditRoleID, c.AuditRoleID}, {KeyAuditBucketRoleID, c.AuditBucketRoleID}, {KeyAuditSecretRoleID, c.AuditSecretRoleID},
+			{KeyCallersRoleID, c.CallersRoleID}, {KeyAuditCallersRoleID, c.AuditCallersRoleID}} {
 			if other, dup := seen[r.value]; dup {
 				ps.add(diag.Duplicate, r.key, r.value, "is the same role ID as "+other, "give each custom role its own ID")
 			}
 			seen[r.value] = r.key
 		}
 	}
+}
+
+// projectNumberRe is a project number as Google prints it: no leading zero, and (as the main
+// program's runAs.cloudRunProjects accepts) 6 to 19 digits.
+var projectNumberRe = regexp.MustCompile(`^[1-9][0-9]{5,18}$`)
+
+// validateCIProjectNumber checks the number the pool's name, and so every principal set, is built
+// from. A wrong one is caught by Google's name for the pool on the first `pulumi up` (see Declare);
+// a missing or malformed one here, before anything is registered.
+func validateCIProjectNumber(ps *problems, c *Config) {
+	n := c.CIProjectNumber
+	switch {
+	case n == "":
+		ps.add(diag.Required, KeyCIProjectNumber, "", "is missing; Google names the Workload Identity pool by ciProject's number, and the bindings that say who may impersonate the CI accounts name the pool",
+			"run `pulumi config set ciProjectNumber \"$("+describeNumber(c.CIProject)+")\"`")
+	case gcp.ProjectID.MatchString(n):
+		ps.add(diag.Invalid, KeyCIProjectNumber, n, "is a project ID, not a project number", "write the number `"+describeNumber(c.CIProject)+"` prints")
+	case !projectNumberRe.MatchString(n):
+		ps.add(diag.Invalid, KeyCIProjectNumber, n, "is not a project number (6-19 digits, not starting with 0)", "write the number `"+describeNumber(c.CIProject)+"` prints")
+	}
+}
+
+// describeNumber is the command that prints a project's number.
+func describeNumber(project string) string {
+	if project == "" {
+		project = "<ciProject>"
+	}
+	return "gcloud projects describe " + project + " --format='value(projectNumber)'"
 }
 
 func validateRepository(ps *problems, c *Config) {
@@ -529,6 +598,9 @@ func validateSecrets(ps *problems, c *Config, items []listItem) []Secret {
 		case m[1] == c.CIProject:
 			ps.add(diag.Forbidden, path, v, "is in ciProject", "keep the main stack's secrets in gcp:project or a secrets project: the deploy account must hold nothing in ciProject but the state")
 			continue
+		case m[1] == c.CallersProject && c.CallersProject != c.Project:
+			ps.add(diag.Forbidden, path, v, "is in callersProject", "keep the main stack's secrets in gcp:project or a secrets project: the callers' project holds the caller accounts and nothing else")
+			continue
 		}
 		if j, dup := seen[v]; dup {
 			ps.add(diag.Duplicate, path, v, fmt.Sprintf("is listed twice (also %s[%d])", KeySecrets, j), "list each secret once")
@@ -577,6 +649,9 @@ func validateVPC(ps *problems, c *Config, v string) *VPCResource {
 		return nil
 	case r.Project == c.CIProject:
 		ps.add(diag.Forbidden, KeyVPC, v, "is in ciProject", "use the main project's network or a Shared VPC host project: the CI project holds the identities and the state only")
+		return nil
+	case r.Project == c.CallersProject && c.CallersProject != c.Project:
+		ps.add(diag.Forbidden, KeyVPC, v, "is in callersProject", "use the main project's network or a Shared VPC host project: a network in the callers' project means the Compute Engine API, and with it the default compute account (Editor), which the deploy account could take over")
 		return nil
 	}
 	if r.Project != c.Project && c.ProjectNumber == "" {

@@ -25,12 +25,12 @@ var metadataReads = map[string]bool{
 	roles.StorageBucketsGetPolicy: true, roles.AccountsGetPolicy: true,
 }
 
-// auditReads are every permission the audit account may hold: the lists of its three roles,
+// auditReads are every permission the audit account may hold: the lists of its four roles,
 // each a read of a policy, of log entries or of metadata, and none storage.buckets.get (the
 // guard's permission). TestAuditAccountReadsOnly holds the lists to that rule.
 var auditReads = func() map[string]bool {
 	m := map[string]bool{}
-	for _, p := range slices.Concat(ci.AuditPermissions, ci.AuditBucketPermissions, ci.AuditSecretPermissions) {
+	for _, p := range slices.Concat(ci.AuditPermissions, ci.AuditBucketPermissions, ci.AuditSecretPermissions, ci.AuditCallersPermissions) {
 		m[p.Name] = true
 	}
 	return m
@@ -88,14 +88,14 @@ func permissionsHeld(t *testing.T, r *result) []held {
 
 // world is what the checks need to know about the deployment.
 type world struct {
-	appProject, ciProject, runtimeAccount, authzBucket string
-	preview                                            string
+	appProject, callersProject, ciProject, runtimeAccount, authzBucket string
+	preview                                                            string
 	// secrets are the full names of the secrets the main stack reads.
 	secrets map[string]bool
 }
 
 func worldOf(p *ci.Stack) world {
-	w := world{appProject: p.Project, ciProject: p.CIProject, runtimeAccount: p.Runtime.Name,
+	w := world{appProject: p.Project, callersProject: p.CallersProject, ciProject: p.CIProject, runtimeAccount: p.Runtime.Name,
 		authzBucket: p.AuthzBucket, preview: p.Preview.Member, secrets: map[string]bool{}}
 	for _, s := range p.Secrets {
 		w.secrets[s.Name()] = true
@@ -109,14 +109,26 @@ func escalations(w world, hs []held) []string {
 	authzOnly := "resource.name == " + fmt.Sprintf("%q", ci.BucketResourceName(w.authzBucket))
 	var out []string
 	bad := func(h held, why string) { out = append(out, fmt.Sprintf("%s holds %s: %s", h.Member, h, why)) }
+	separateCallers := w.callersProject != w.appProject
 	for _, h := range hs {
-		if h.Scope == ci.ScopeProject && h.Target != w.appProject {
-			bad(h, "a project-level grant outside the main stack's project reaches the CI identities or other workloads")
+		if h.Scope == ci.ScopeProject && h.Target != w.appProject && h.Target != w.callersProject {
+			bad(h, "a project-level grant outside the main stack's and the callers' projects reaches the CI identities or other workloads")
 			continue
 		}
 		// Google honours resource attributes for Cloud Storage only, among what is granted
 		// here: a condition on anything else narrows nothing and is read as absent.
 		conditioned := h.Condition != "" && strings.HasPrefix(h.Permission, "storage.")
+		account := strings.HasPrefix(h.Permission, "iam.serviceAccounts.")
+		if separateCallers && h.Scope == ci.ScopeProject {
+			switch {
+			case h.Target == w.appProject && account:
+				bad(h, "service-account permissions project-wide in the main project reach the runtime account and every other account there; they belong in the callers' project")
+				continue
+			case h.Target == w.callersProject && !account && !auditReads[h.Permission] && !metadataReads[h.Permission]:
+				bad(h, "the callers' project holds the caller accounts alone: nothing but them and reads may be granted there")
+				continue
+			}
+		}
 		switch p := h.Permission; {
 		case p == "resourcemanager.projects.setIamPolicy":
 			bad(h, "grants anyone anything in the project, Owner included")
@@ -128,9 +140,10 @@ func escalations(w world, hs []held) []string {
 			switch {
 			case h.Scope == ci.ScopeServiceAccount && h.Target == w.runtimeAccount:
 				// The runtime account: the service runs as it, so deploying already acts as it.
-			case h.Scope == ci.ScopeProject && p == "iam.serviceAccounts.setIamPolicy" && w.ciProject != w.appProject:
-				// Every account of the main stack's project, which holds only the runtime account
-				// and the callers the program creates; the CI accounts live in another project.
+			case h.Scope == ci.ScopeProject && p == roles.AccountsSetPolicy && h.Target == w.callersProject && w.callersProject != w.ciProject:
+				// Every account of the callers' project, which holds only the callers the program
+				// creates (and, when it is the main project, the runtime account); the CI accounts
+				// live in another project.
 			default:
 				bad(h, "reaches service accounts beyond the runtime account and the program's callers")
 			}
@@ -191,6 +204,7 @@ func TestCIAccountsCannotClimb(t *testing.T) {
 	}{
 		{"example", exampleStack(t)},
 		{"small", base(nil)},
+		{"callers in a project of their own", base(map[string]string{"callersProject": "acme-test-callers"})},
 		{"secrets and a Shared VPC subnetwork", base(merge(withSecrets, map[string]string{"vpc": sharedSubnet, "projectNumber": "424242"}))},
 		{"Shared VPC connector", base(map[string]string{"vpc": sharedConnector, "projectNumber": "424242"})},
 	} {
@@ -235,6 +249,17 @@ func TestCIAccountsCannotClimb(t *testing.T) {
 			if got := strings.Join(byMember[p.Deploy.Member], " "); !strings.Contains(got, "iam.serviceAccounts.actAs") || !strings.Contains(got, "storage.buckets.setIamPolicy") {
 				t.Errorf("deploy account holds %q; the test no longer sees what pulumi up needs", got)
 			}
+			// Account policies are set in the callers' project, project-wide, and nowhere else
+			// project-wide: the check above has that grant to pass or fail.
+			var policyProjects []string
+			for _, h := range hs {
+				if h.Member == p.Deploy.Member && h.Permission == roles.AccountsSetPolicy && h.Scope == ci.ScopeProject {
+					policyProjects = append(policyProjects, h.Target)
+				}
+			}
+			if !reflect.DeepEqual(policyProjects, []string{p.CallersProject}) {
+				t.Errorf("deploy account sets account policies project-wide in %q, want the callers' project %q alone", policyProjects, p.CallersProject)
+			}
 			// One secret-policy grant per named secret, each on that secret: the checks above see
 			// them, so they have something to pass or fail.
 			onSecrets := map[string]bool{}
@@ -273,7 +298,7 @@ func TestEveryNarrowablePermissionIsConditioned(t *testing.T) {
 // The checker itself: each escalation the issue names is caught, and each grant the design
 // relies on passes.
 func TestEscalationChecker(t *testing.T) {
-	w := world{appProject: "app", ciProject: "ci", runtimeAccount: "projects/app/serviceAccounts/run@app.iam.gserviceaccount.com",
+	w := world{appProject: "app", callersProject: "callers", ciProject: "ci", runtimeAccount: "projects/app/serviceAccounts/run@app.iam.gserviceaccount.com",
 		authzBucket: "authz", preview: "serviceAccount:ci-preview@ci.iam.gserviceaccount.com", secrets: map[string]bool{"projects/app/secrets/db": true}}
 	deploy := "serviceAccount:ci-deploy@ci.iam.gserviceaccount.com"
 	authzOnly := `resource.name == "projects/_/buckets/authz"`
@@ -292,7 +317,16 @@ func TestEscalationChecker(t *testing.T) {
 		{"key for the whole project's accounts", held{deploy, "iam.serviceAccountKeys.create", ci.ScopeProject, "app", ""}, true},
 		{"signJwt on the runtime account", held{deploy, "iam.serviceAccounts.signJwt", ci.ScopeServiceAccount, w.runtimeAccount, ""}, false},
 		{"account policies in the CI project", held{deploy, "iam.serviceAccounts.setIamPolicy", ci.ScopeProject, "ci", ""}, true},
-		{"account policies in the app project", held{deploy, "iam.serviceAccounts.setIamPolicy", ci.ScopeProject, "app", ""}, false},
+		{"account policies in the callers' project", held{deploy, "iam.serviceAccounts.setIamPolicy", ci.ScopeProject, "callers", ""}, false},
+		{"account policies in the app project, the callers elsewhere", held{deploy, "iam.serviceAccounts.setIamPolicy", ci.ScopeProject, "app", ""}, true},
+		{"account reads in the app project, the callers elsewhere", held{deploy, "iam.serviceAccounts.get", ci.ScopeProject, "app", ""}, true},
+		{"account policy reads in the app project, the callers elsewhere", held{deploy, "iam.serviceAccounts.getIamPolicy", ci.ScopeProject, "app", ""}, true},
+		{"accounts created in the callers' project", held{deploy, "iam.serviceAccounts.create", ci.ScopeProject, "callers", ""}, false},
+		{"tokens of every caller", held{deploy, "iam.serviceAccounts.getAccessToken", ci.ScopeProject, "callers", ""}, true},
+		{"Cloud Run in the callers' project", held{deploy, "run.services.create", ci.ScopeProject, "callers", ""}, true},
+		{"buckets in the callers' project", held{deploy, "storage.buckets.create", ci.ScopeProject, "callers", ""}, true},
+		{"minting logs in the callers' project", held{deploy, "logging.privateLogEntries.list", ci.ScopeProject, "callers", ""}, false},
+		{"anything project-wide in a third project", held{deploy, "run.services.get", ci.ScopeProject, "other", ""}, true},
 		{"a condition on accounts narrows nothing", held{deploy, "iam.serviceAccounts.getAccessToken", ci.ScopeProject, "app", `resource.name == "x"`}, true},
 		{"actAs on the runtime account", held{deploy, "iam.serviceAccounts.actAs", ci.ScopeServiceAccount, w.runtimeAccount, ""}, false},
 		{"bucket policy, unconditioned", held{deploy, "storage.buckets.setIamPolicy", ci.ScopeProject, "app", ""}, true},
@@ -323,10 +357,26 @@ func TestEscalationChecker(t *testing.T) {
 			}
 		})
 	}
-	same := w
+	// The callers in the main project (callersProject left out): account policies there are the
+	// program's reach, unless the CI accounts live there too.
+	shared := w
+	shared.callersProject = shared.appProject
+	setPolicy := held{deploy, "iam.serviceAccounts.setIamPolicy", ci.ScopeProject, "app", ""}
+	if got := escalations(shared, []held{setPolicy}); len(got) != 0 {
+		t.Errorf("account policies in the main project, which holds the callers: %q", got)
+	}
+	if got := escalations(shared, []held{{deploy, "iam.serviceAccounts.setIamPolicy", ci.ScopeProject, "callers", ""}}); len(got) == 0 {
+		t.Error("account policies in a project that is neither the main nor the callers' must fail")
+	}
+	same := shared
 	same.ciProject = same.appProject
-	if got := escalations(same, []held{{deploy, "iam.serviceAccounts.setIamPolicy", ci.ScopeProject, "app", ""}}); len(got) == 0 {
+	if got := escalations(same, []held{setPolicy}); len(got) == 0 {
 		t.Error("account policies project-wide must fail when the CI accounts share the project")
+	}
+	withCI := w
+	withCI.callersProject = withCI.ciProject
+	if got := escalations(withCI, []held{{deploy, "iam.serviceAccounts.setIamPolicy", ci.ScopeProject, "ci", ""}}); len(got) == 0 {
+		t.Error("account policies project-wide must fail when the callers' project is the CI project")
 	}
 }
 

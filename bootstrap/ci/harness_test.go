@@ -20,9 +20,24 @@ import (
 const (
 	project   = "private-run-api-bootstrap"
 	stackName = "example"
-	// projectNumber is what the mock provider reports in the pool's and provider's names.
+	// projectNumber is the test config's CI project's number (ciProjectNumber), which the mock
+	// provider reports in the pool's and provider's names.
 	projectNumber = "123456789012"
+	// exampleCINumber is the example's ciProjectNumber, the number of acme-platform-ci.
+	exampleCINumber = "234567890123"
 )
+
+// projectNumbers are the numbers Google gave the projects of the test configs; the mock names a
+// pool of any other project with an unknown number, as Google would with a number nobody set.
+var projectNumbers = map[string]string{"acme-test-ci": projectNumber, "acme-platform-ci": exampleCINumber}
+
+// numberOf is the number of project as the mock provider knows it.
+func numberOf(project string) string {
+	if n, ok := projectNumbers[project]; ok {
+		return n
+	}
+	return "900000000009"
+}
 
 // Resource type tokens as the engine sees them.
 const (
@@ -59,7 +74,7 @@ func members(x mocktest.Resource) []string {
 func computed(typ string, inputs, state resource.PropertyMap) {
 	in := func(k string) string { return inputs[resource.PropertyKey(k)].StringValue() }
 	poolName := func() string {
-		return "projects/" + projectNumber + "/locations/global/workloadIdentityPools/" + in("workloadIdentityPoolId")
+		return "projects/" + numberOf(in("project")) + "/locations/global/workloadIdentityPools/" + in("workloadIdentityPoolId")
 	}
 	switch typ {
 	case tAccount:
@@ -132,6 +147,7 @@ func base(overrides map[string]string) map[string]string {
 	cfg := map[string]string{
 		"gcp:project":                  "acme-test",
 		project + ":ciProject":         "acme-test-ci",
+		project + ":ciProjectNumber":   projectNumber,
 		project + ":repository":        "acme/private-run-api",
 		project + ":repositoryId":      "812345678",
 		project + ":repositoryOwnerId": "1234567",
@@ -223,8 +239,7 @@ func merge(ms ...map[string]string) map[string]string {
 // ciSA is the member string of an account in the test config's CI project.
 func ciSA(id string) string { return "serviceAccount:" + id + "@acme-test-ci.iam.gserviceaccount.com" }
 
-// poolPrefix is a pool's principal-set prefix; the mock reports one project number for every
-// project.
+// poolPrefix is a principal-set prefix of a pool of the test config's CI project.
 func poolPrefix(pool string) string {
 	return "principalSet://iam.googleapis.com/projects/" + projectNumber + "/locations/global/workloadIdentityPools/" + pool
 }

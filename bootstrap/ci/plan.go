@@ -98,10 +98,11 @@ type Permission struct {
 }
 
 // DeployPermissions is the deploy account's role in the main stack's project, without a
-// condition: Google's list of services that evaluate resource attributes in IAM Conditions has
-// neither iam.googleapis.com nor run.googleapis.com (serviceusage reads are harmless), and bucket
-// creation is checked against the project, where no bucket name can be matched. The project holds
-// only the program's resources, so the reach of these permissions is the program's.
+// condition: Google's list of services that evaluate resource attributes in IAM Conditions does
+// not have run.googleapis.com (serviceusage reads are harmless), and bucket creation is checked
+// against the project, where no bucket name can be matched. The project holds only the program's
+// resources, so the reach of these permissions is the program's. No service-account permission
+// is here: those are CallersPermissions, granted in the callers' project alone.
 var DeployPermissions = []Permission{
 	{"run.services.create", "creates the Cloud Run service"},
 	{"run.services.get", "reads it (refresh, and every update)"},
@@ -110,15 +111,24 @@ var DeployPermissions = []Permission{
 	{"run.services.getIamPolicy", "reads the invoker binding"},
 	{"run.services.setIamPolicy", "sets the one authoritative roles/run.invoker binding"},
 	{"run.operations.get", "waits for the service's long-running operations"},
-	{"iam.serviceAccounts.create", "creates a caller account when a caller is onboarded, with no admin run"},
-	{"iam.serviceAccounts.get", "reads the caller and runtime accounts"},
-	{"iam.serviceAccounts.update", "keeps a caller account's display name and description"},
-	{"iam.serviceAccounts.delete", "removes a caller that leaves the config"},
-	{"iam.serviceAccounts.getIamPolicy", "reads the token-creator bindings on caller accounts"},
-	{"iam.serviceAccounts.setIamPolicy", "sets those bindings; reaches every account of the project, hence the project holds only the program's accounts"},
 	{"storage.buckets.create", "creates the authz bucket once; Cloud Storage checks it against the project, so no bucket-name condition can scope it"},
 	{"serviceusage.services.get", "reads an API enablement that a main stack still on enableApis true holds; enables nothing"},
 	{"serviceusage.services.list", "the same read, as the provider lists a project's enabled services"},
+}
+
+// CallersPermissions is the deploy account's role in the callers' project (callersProject,
+// gcp:project by default), without a condition: iam.googleapis.com is not among the services
+// that evaluate resource attributes in IAM Conditions, so these reach every account of that
+// project, which therefore holds the caller accounts alone. None is for the runtime account,
+// which lives in gcp:project, where the deploy account needs actAs on it and nothing else: only
+// when the callers' project is gcp:project do these reach it too.
+var CallersPermissions = []Permission{
+	{"iam.serviceAccounts.create", "creates a caller account when a caller is onboarded, with no admin run"},
+	{"iam.serviceAccounts.get", "reads the caller accounts (refresh, and every update)"},
+	{"iam.serviceAccounts.update", "keeps a caller account's display name and description"},
+	{"iam.serviceAccounts.delete", "removes a caller that leaves the config"},
+	{"iam.serviceAccounts.getIamPolicy", "reads a caller account's whole policy"},
+	{"iam.serviceAccounts.setIamPolicy", "sets that whole policy (token creators, its own ID-token grant, runAs); reaches every account of the callers' project, hence that project holds the caller accounts alone"},
 }
 
 // AuthzBucketPermissions is the deploy account's role on the authz bucket alone, by an IAM
@@ -134,15 +144,24 @@ var AuthzBucketPermissions = []Permission{
 }
 
 // AuditPermissions is the audit account's role in the main stack's project, without a
-// condition: what `access -live` and `access -usage` read. Policies and log entries only, and
-// two metadata reads; never storage.buckets.get, which would pass the authz guard.
+// condition: what `access -live` reads there. Policies only, and two metadata reads; never
+// storage.buckets.get, which would pass the authz guard.
 var AuditPermissions = []Permission{
 	{"resourcemanager.projects.get", "reads the project's ancestry (projects.getAncestry), to walk up to its folders and organization"},
-	{"resourcemanager.projects.getIamPolicy", "reads the project's policy: who holds access there, and the Data Access audit config -usage checks"},
+	{"resourcemanager.projects.getIamPolicy", "reads the project's policy: who holds access there"},
 	{"iam.roles.get", "reads the permissions of the project's custom roles held at project level"},
-	{"iam.serviceAccounts.getIamPolicy", "reads the whole policy of each caller account and of the runtime account"},
 	{"run.services.getIamPolicy", "reads the service's whole policy"},
 	{"secretmanager.secrets.getIamPolicy", "reads the runtime account's accessor binding on the secrets of this project"},
+}
+
+// AuditCallersPermissions is the audit account's role in the callers' project, without a
+// condition: the caller accounts' policies and the logs of minting their tokens, which land in
+// the accounts' own project, and the project's policy, which holds the Data Access audit config.
+var AuditCallersPermissions = []Permission{
+	{"resourcemanager.projects.get", "reads the callers' project's ancestry, to walk up to its folders and organization"},
+	{"resourcemanager.projects.getIamPolicy", "reads the callers' project's policy: who holds access there, and the Data Access audit config -usage checks"},
+	{"iam.roles.get", "reads the permissions of the custom roles held at project level there"},
+	{"iam.serviceAccounts.getIamPolicy", "reads the whole policy of each caller account"},
 	{"logging.privateLogEntries.list", "reads the Data Access audit logs that record token minting as the caller accounts (-usage)"},
 }
 
@@ -187,11 +206,13 @@ var SecretIAMPermissions = []Permission{
 
 // APIs each project needs. The CI project runs the token exchange (sts), mints the CI accounts'
 // tokens (iamcredentials) and holds the pool (iam). The main stack's project gets the APIs the
-// main program uses, so that its CI stack runs with enableApis false and the deploy account
-// needs no right to enable services.
+// main program uses, and a callers' project of its own those the main program enables there
+// (iam for the accounts, iamcredentials for minting their tokens), so that its CI stack runs
+// with enableApis false and the deploy account needs no right to enable services.
 var (
-	CIAPIs  = []string{"cloudresourcemanager.googleapis.com", "iam.googleapis.com", "iamcredentials.googleapis.com", "sts.googleapis.com"}
-	AppAPIs = []string{"cloudresourcemanager.googleapis.com", "iam.googleapis.com", "iamcredentials.googleapis.com", "run.googleapis.com", "storage.googleapis.com"}
+	CIAPIs      = []string{"cloudresourcemanager.googleapis.com", "iam.googleapis.com", "iamcredentials.googleapis.com", "sts.googleapis.com"}
+	AppAPIs     = []string{"cloudresourcemanager.googleapis.com", "iam.googleapis.com", "iamcredentials.googleapis.com", "run.googleapis.com", "storage.googleapis.com"}
+	CallersAPIs = []string{"cloudresourcemanager.googleapis.com", "iam.googleapis.com", "iamcredentials.googleapis.com"}
 )
 
 // Scopes a grant can have.
@@ -235,7 +256,7 @@ type Impersonation struct {
 	Values    []string
 }
 
-// PrincipalSets are the member strings, one per value, once the pool's resource name is known.
+// PrincipalSets are the member strings, one per value, in the pool of this resource name.
 func (i Impersonation) PrincipalSets(poolName string) []string {
 	out := make([]string, len(i.Values))
 	for j, v := range i.Values {
@@ -244,7 +265,7 @@ func (i Impersonation) PrincipalSets(poolName string) []string {
 	return out
 }
 
-// CustomRole is a role the bootstrap creates in the main stack's project.
+// CustomRole is a role the bootstrap creates in a project.
 type CustomRole struct {
 	// Key is a stable suffix for the role's logical name.
 	Key         string
@@ -283,6 +304,9 @@ const (
 	RoleKeyAuthzBucket = "deploy-authz-bucket-role"
 	RoleKeyAudit       = "audit-role"
 	RoleKeyAuditBucket = "audit-authz-bucket-role"
+	// The two roles in the callers' project.
+	RoleKeyCallers      = "deploy-callers-role"
+	RoleKeyAuditCallers = "audit-callers-role"
 )
 
 // SecretRoleKey is the key of the secret-policy role in project: one role per project that holds
@@ -295,13 +319,22 @@ func AuditSecretRoleKey(project string) string { return "audit-secret-role-" + p
 
 // Stack is everything the bootstrap declares, with every name computed from config up front.
 type Stack struct {
-	Project           string
+	Project string
+	// CallersProject holds the caller accounts the main stack creates: Project unless config
+	// names another.
+	CallersProject    string
 	CIProject         string
+	CIProjectNumber   string
 	Repository        string
 	RepositoryID      string
 	RepositoryOwnerID string
 	PoolID            string
 	ProviderID        string
+	// PoolName and ProviderName are the resource names Google gives the pool and the provider,
+	// computed from CIProjectNumber: the principal sets are built from PoolName, so a preview
+	// shows who may impersonate each CI account.
+	PoolName     string
+	ProviderName string
 	// Mapping and Condition configure the provider.
 	Mapping   Mapping
 	Condition TokenCondition
@@ -377,9 +410,14 @@ func Resolve(c *Config) *Stack {
 	for _, e := range AuditEvents {
 		auditValues = append(auditValues, c.RepositoryID+":"+auditRef+":"+e)
 	}
+	poolName := PoolName(c.CIProjectNumber, c.PoolID)
 	p := &Stack{
 		Project:           c.Project,
+		CallersProject:    c.CallersProject,
 		CIProject:         c.CIProject,
+		CIProjectNumber:   c.CIProjectNumber,
+		PoolName:          poolName,
+		ProviderName:      poolName + "/providers/" + c.ProviderID,
 		Repository:        c.Repository,
 		RepositoryID:      c.RepositoryID,
 		RepositoryOwnerID: c.RepositoryOwnerID,
@@ -422,7 +460,7 @@ func Resolve(c *Config) *Stack {
 		DeployWorkflowRef: workflowRef,
 		DeployEnvironment: c.DeployEnvironment,
 		AuditWorkflowRef:  auditRef,
-		AuditLog:          AuditLog{Project: c.Project, Service: AuditLogService, LogType: AuditLogType},
+		AuditLog:          AuditLog{Project: c.CallersProject, Service: AuditLogService, LogType: AuditLogType},
 		StateBucket:       c.StateBucket,
 		AuthzBucket:       c.AuthzBucket,
 		Secrets:           append([]Secret(nil), c.Secrets...),
@@ -437,23 +475,35 @@ func Resolve(c *Config) *Stack {
 	if len(c.Secrets) > 0 {
 		p.APIs[1].APIs = append(p.APIs[1].APIs, APISecretManager)
 	}
-	role := func(key, id, title, description string, perms []Permission, protect bool) CustomRole {
-		return CustomRole{Key: key, Project: c.Project, ID: id, Name: "projects/" + c.Project + "/roles/" + id,
+	if c.CallersProject != c.Project {
+		p.APIs = append(p.APIs, ProjectAPIs{Key: "callers-api", Project: c.CallersProject, APIs: append([]string(nil), CallersAPIs...)})
+	}
+	roleIn := func(project, key, id, title, description string, perms []Permission, protect bool) CustomRole {
+		return CustomRole{Key: key, Project: project, ID: id, Name: "projects/" + project + "/roles/" + id,
 			Title: title, Description: description, Permissions: append([]Permission(nil), perms...), Protect: protect}
+	}
+	role := func(key, id, title, description string, perms []Permission, protect bool) CustomRole {
+		return roleIn(c.Project, key, id, title, description, perms, protect)
 	}
 	p.Roles = []CustomRole{
 		role(RoleKeyAuthz, c.AuthzRoleID, "Authz guard",
 			"Held on the authz bucket "+c.AuthzBucket+" by the callers the guard lets through. Created by the admin-run bootstrap so that the deploy account needs no right on roles.",
 			[]Permission{{AuthzPermission, "what the guard tests a caller's token for on the authz bucket"}}, true),
 		role(RoleKeyDeploy, c.DeployRoleID, "CI deploy",
-			"What pulumi up of the main stack needs in this project where no IAM condition applies. Holds no right on roles, keys, projects or tokens.",
+			"What pulumi up of the main stack needs in this project where no IAM condition applies. Holds no right on roles, keys, projects, tokens or service accounts.",
 			DeployPermissions, false),
+		roleIn(c.CallersProject, RoleKeyCallers, c.CallersRoleID, "CI deploy: caller accounts",
+			"Create, update and delete the caller accounts of the private-run-api main stack ("+c.Project+") and set their whole IAM policies. Reaches every account of this project: keep it to the caller accounts.",
+			CallersPermissions, false),
 		role(RoleKeyAuthzBucket, c.AuthzBucketRoleID, "CI deploy: authz bucket",
 			"Manage the authz bucket and set its IAM policy. Granted only with a condition naming that bucket.",
 			AuthzBucketPermissions, false),
 		role(RoleKeyAudit, c.AuditRoleID, "CI audit (read-only)",
-			"What access -live and access -usage read in this project: IAM policies, custom roles, the ancestry and Data Access audit logs. No storage.buckets.get: it would pass the authz guard.",
+			"What access -live reads in this project: IAM policies, custom roles and the ancestry. No storage.buckets.get: it would pass the authz guard.",
 			AuditPermissions, false),
+		roleIn(c.CallersProject, RoleKeyAuditCallers, c.AuditCallersRoleID, "CI audit: caller accounts (read-only)",
+			"What access -live and access -usage read in the callers' project of the private-run-api main stack ("+c.Project+"): the caller accounts' policies, the project's policy and ancestry, and the Data Access logs of token minting.",
+			AuditCallersPermissions, false),
 		role(RoleKeyAuditBucket, c.AuditBucketRoleID, "CI audit: authz bucket policy",
 			"Read the authz bucket's IAM policy. Granted only with a condition naming that bucket.",
 			AuditBucketPermissions, false),
@@ -467,7 +517,9 @@ func Resolve(c *Config) *Stack {
 		{Key: "preview-state-reader", Scope: ScopeBucket, Target: c.StateBucket, Role: RoleStateReader, Member: preview.Member,
 			Why: "reads the main stack's Pulumi state, which is all a preview without refresh reads; a gs:// backend takes no lock for a preview"},
 		{Key: "deploy-role", Scope: ScopeProject, Target: c.Project, Role: p.Role(RoleKeyDeploy).Name, Member: deploy.Member, CustomRole: RoleKeyDeploy,
-			Why: "manages the Cloud Run service, the caller accounts and their bindings, and creates the authz bucket"},
+			Why: "manages the Cloud Run service and its invoker binding, and creates the authz bucket"},
+		{Key: "deploy-callers-role", Scope: ScopeProject, Target: c.CallersProject, Role: p.Role(RoleKeyCallers).Name, Member: deploy.Member, CustomRole: RoleKeyCallers,
+			Why: "manages the caller accounts and their whole policies, in the callers' project only"},
 		{Key: "deploy-authz-bucket", Scope: ScopeProject, Target: c.Project, Role: p.Role(RoleKeyAuthzBucket).Name, Member: deploy.Member, CustomRole: RoleKeyAuthzBucket,
 			Condition: authzOnly,
 			Why:       "manages the authz bucket and sets its policy, and no other bucket's (not the state's, not the bootstrap's)"},
@@ -476,7 +528,9 @@ func Resolve(c *Config) *Stack {
 		{Key: "deploy-state-writer", Scope: ScopeBucket, Target: c.StateBucket, Role: RoleStateWriter, Member: deploy.Member,
 			Why: "reads and writes the main stack's Pulumi state and its lock files"},
 		{Key: "audit-role", Scope: ScopeProject, Target: c.Project, Role: p.Role(RoleKeyAudit).Name, Member: audit.Member, CustomRole: RoleKeyAudit,
-			Why: "reads the policies, custom roles, ancestry and token-minting logs that access -live and access -usage compare with the main stack's plan"},
+			Why: "reads the policies, custom roles and ancestry of the main project that access -live compares with the main stack's plan"},
+		{Key: "audit-callers-role", Scope: ScopeProject, Target: c.CallersProject, Role: p.Role(RoleKeyAuditCallers).Name, Member: audit.Member, CustomRole: RoleKeyAuditCallers,
+			Why: "reads the caller accounts' policies, the callers' project's policy and ancestry, and the token-minting logs there (access -live, access -usage)"},
 		{Key: "audit-authz-bucket-policy", Scope: ScopeProject, Target: c.Project, Role: p.Role(RoleKeyAuditBucket).Name, Member: audit.Member, CustomRole: RoleKeyAuditBucket,
 			Condition: authzOnly,
 			Why:       "reads the authz bucket's policy, and no other bucket's; never the bucket itself, which would pass the guard"},
@@ -576,13 +630,25 @@ func (p *Stack) RolesOf(member string) []string {
 
 // MainStackConfig is what the main stack's Pulumi.<stack>.yaml must say so that it references
 // what this stack owns instead of creating it, and needs no right this stack withholds.
+// The callers' project is there only when it is not gcp:project, the main program's default.
 func (p *Stack) MainStackConfig() map[string]string {
-	return map[string]string{
+	out := map[string]string{
 		"private-run-api:authz.role":             p.AuthzRoleName(),
 		"private-run-api:authz.bucket":           p.AuthzBucket,
 		"private-run-api:service.runtimeAccount": p.Runtime.Email,
 		"private-run-api:enableApis":             "false",
 	}
+	if p.CallersProject != p.Project {
+		out["private-run-api:callersProject"] = p.CallersProject
+	}
+	return out
+}
+
+// PoolName is the resource name Google gives a Workload Identity pool: by the number of its
+// project, never the ID, and only once it exists; computing it lets every binding that names the
+// pool be shown in a preview.
+func PoolName(projectNumber, poolID string) string {
+	return "projects/" + projectNumber + "/locations/global/workloadIdentityPools/" + poolID
 }
 
 func account(project, id string) plan.Account {

@@ -258,6 +258,13 @@ func TestInvalidSecretAndVPCConfigRegistersNothing(t *testing.T) {
 			{Type: diag.Forbidden, Path: "vpc", Value: "projects/acme-test-ci/regions/asia-northeast1/subnetworks/orders-private", Rule: "is in ciProject",
 				Fix: "use the main project's network or a Shared VPC host project: the CI project holds the identities and the state only"},
 		}},
+		{"vpc and a secret in the callers' project", map[string]string{"callersProject": "acme-test-callers",
+			"vpc": "projects/acme-test-callers/regions/asia-northeast1/subnetworks/orders-private", "secrets": `["projects/acme-test-callers/secrets/db"]`}, diag.List{
+			{Type: diag.Forbidden, Path: "secrets[0]", Value: "projects/acme-test-callers/secrets/db", Rule: "is in callersProject",
+				Fix: "keep the main stack's secrets in gcp:project or a secrets project: the callers' project holds the caller accounts and nothing else"},
+			{Type: diag.Forbidden, Path: "vpc", Value: "projects/acme-test-callers/regions/asia-northeast1/subnetworks/orders-private", Rule: "is in callersProject",
+				Fix: "use the main project's network or a Shared VPC host project: a network in the callers' project means the Compute Engine API, and with it the default compute account (Editor), which the deploy account could take over"},
+		}},
 		{"Shared VPC without the project number", map[string]string{"vpc": sharedSubnet}, diag.List{
 			{Type: diag.Required, Path: "projectNumber", Value: "", Rule: missingNumberRule, Fix: missingNumberFix},
 		}},
@@ -395,5 +402,24 @@ func TestExampleMatchesTheDevStack(t *testing.T) {
 	}
 	if p.EnableAPIs {
 		t.Error("mainStackConfig leaves the main stack enabling APIs, which its deploy account cannot")
+	}
+	// The caller accounts land where the bootstrap grants the deploy account its account
+	// permissions, and that project gets every API the main program would enable there.
+	if p.CallersProject != boot.CallersProject || p.CallersProject == p.Project {
+		t.Errorf("the main stack creates its callers in %q, the bootstrap manages %q (gcp:project %q)", p.CallersProject, boot.CallersProject, p.Project)
+	}
+	var callerAPIs []string
+	for _, g := range boot.APIs {
+		if g.Project == boot.CallersProject {
+			callerAPIs = g.APIs
+		}
+	}
+	if len(p.CallersAPIs) == 0 {
+		t.Error("the main program enables no API in the callers' project: the test compares nothing")
+	}
+	for _, api := range p.CallersAPIs {
+		if !slices.Contains(callerAPIs, api) {
+			t.Errorf("the main stack would enable %s in %s, which the bootstrap does not", api, p.CallersProject)
+		}
 	}
 }
