@@ -65,29 +65,6 @@ func owners(rules []codeownersRule, file string) []string {
 	return out
 }
 
-// What the rules may look like; which paths they must cover is codeowners_test.go's.
-func TestCodeownersSyntax(t *testing.T) {
-	rules := readCodeowners(t)
-	if len(rules) == 0 {
-		t.Fatal("CODEOWNERS has no rules")
-	}
-	for _, r := range rules {
-		if !strings.HasPrefix(r.pattern, "/") {
-			t.Errorf("CODEOWNERS pattern %q is not anchored at the root; it would also match deeper paths", r.pattern)
-		}
-		if strings.ContainsAny(r.pattern, "?[]!\\") || strings.Contains(r.pattern, "**") {
-			t.Errorf("CODEOWNERS pattern %q uses syntax the coverage test does not read; keep to paths, directories and *", r.pattern)
-		}
-		if len(r.owners) == 0 {
-			t.Errorf("CODEOWNERS pattern %q names no owner, which unowns what it matches", r.pattern)
-		}
-		for _, o := range r.owners {
-			if !strings.HasPrefix(o, "@") && !strings.Contains(o, "@") {
-				t.Errorf("CODEOWNERS owner %q of %s is neither @user, @org/team nor an email", o, r.pattern)
-			}
-		}
-	}
-}
 
 func TestCodeownersMatcher(t *testing.T) {
 	cases := []struct {
@@ -118,37 +95,3 @@ func TestCodeownersMatcher(t *testing.T) {
 	}
 }
 
-func TestDependabotUpdatesActionsAndBothGoModules(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join("..", "..", ".github", "dependabot.yml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cfg struct {
-		Version int `yaml:"version"`
-		Updates []struct {
-			Ecosystem string `yaml:"package-ecosystem"`
-			Directory string `yaml:"directory"`
-			Schedule  struct {
-				Interval string `yaml:"interval"`
-			} `yaml:"schedule"`
-		} `yaml:"updates"`
-	}
-	if err := yaml.Unmarshal(data, &cfg); err != nil {
-		t.Fatal(err)
-	}
-	if cfg.Version != 2 {
-		t.Errorf("dependabot.yml version %d, want 2", cfg.Version)
-	}
-	got := map[string]bool{}
-	for _, u := range cfg.Updates {
-		got[u.Ecosystem+" "+u.Directory] = true
-		if u.Schedule.Interval == "" {
-			t.Errorf("%s %s has no schedule", u.Ecosystem, u.Directory)
-		}
-	}
-	for _, want := range []string{"github-actions /", "gomod /", "gomod /guard"} {
-		if !got[want] {
-			t.Errorf("dependabot.yml does not update %s", want)
-		}
-	}
-}
