@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"gopkg.in/yaml.v3"
 )
 
 // codeownersRule is one line of .github/CODEOWNERS.
