@@ -62,57 +62,6 @@ func TestREADMECodeCompiles(t *testing.T) {
 	compileExamples(t, files)
 }
 
-// rootGuardSection is the heading of the repository README's section about
-// this module; its ```go block is a fragment of a handler's main.
-const rootGuardSection = "## Guarding a Cloud Function"
-
-// rootFragmentHeader turns that fragment into a file: it runs inside a
-// function that is handed the ctx and mux the fragment uses.
-const rootFragmentHeader = `package example
-
-import (
-	"context"
-	"log"
-	"net/http"
-	"os"
-
-	"github.com/platform/private-run-api/guard"
-)
-
-func example(ctx context.Context, mux *http.ServeMux) {
-`
-
-// TestRootREADMEFragmentCompiles builds the ```go fragment of the
-// repository README's section on the guard, so that the repository's front
-// page shows the options New really takes.
-func TestRootREADMEFragmentCompiles(t *testing.T) {
-	const path = "../README.md"
-	md, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("the repository README, whose section %q shows this module: %v", rootGuardSection, err)
-	}
-	text := string(md)
-	start := strings.Index(text, "\n"+rootGuardSection+"\n")
-	if start < 0 {
-		t.Fatalf("%s has no section %q; if it was renamed, rename it here", path, rootGuardSection)
-	}
-	section := text[start+1:]
-	if end := strings.Index(section[len(rootGuardSection):], "\n## "); end >= 0 {
-		section = section[:len(rootGuardSection)+end]
-	}
-	blocks := goBlocks(section)
-	if len(blocks) != 1 {
-		t.Fatalf("%s, section %q: %d ```go blocks, want the 1 this test wraps", path, rootGuardSection, len(blocks))
-	}
-	sectionLine := strings.Count(text[:start+1], "\n") // lines before the heading
-	header := strings.Count(rootFragmentHeader, "\n")
-	compileExamples(t, []exampleFile{{
-		readme: path,
-		line:   sectionLine + blocks[0].line - header,
-		code:   rootFragmentHeader + blocks[0].code + "}\n",
-	}})
-}
-
 // exampleFile is one Go file made from a README; line is the README line of
 // the file's first line (which may lie before the block when a header was
 // added).

@@ -656,3 +656,53 @@ func TestREADMEIsTheFrontDoor(t *testing.T) {
 		t.Logf("README.md's lead:\n%s", strings.Join(readme.Lines[:lead-1], "\n"))
 	}
 }
+
+// docRef is how code names a doc: a page, and maybe a section of it in quotes
+// (docs/operations.md, "Deleted principals"), in a comment or in an escaped string.
+var docRef = regexp.MustCompile(`(docs/[a-z0-9/-]+\.md)(?:, \\?"([^"\\]+)\\?")?`)
+
+// TestCodeNamesDocsThatExist: every page and section the code names (in error messages that send
+// a reader to the docs, and in comments; tests are left out) exists, so moving a section cannot
+// strand the pointer.
+func TestCodeNamesDocsThatExist(t *testing.T) {
+	set := projectDocs(t)
+	checked := 0
+	err := filepath.WalkDir(docsRoot, func(p string, e os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if e.IsDir() && (e.Name() == ".git" || e.Name() == "testdata") {
+			return filepath.SkipDir
+		}
+		if e.IsDir() || !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
+			return nil // tests name pages of their own fixtures
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		for i, line := range strings.Split(string(data), "\n") {
+			for _, m := range docRef.FindAllStringSubmatch(line, -1) {
+				checked++
+				d := set.Doc(m[1])
+				if d == nil {
+					t.Errorf("%s:%d: names %s, which does not exist", p, i+1, m[1])
+					continue
+				}
+				if m[2] == "" {
+					continue
+				}
+				if s, err := set.Section(m[2]); err != nil || s.Doc != d {
+					t.Errorf("%s:%d: names section %q of %s, which is not there (%v)", p, i+1, m[2], m[1], err)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if checked < 3 {
+		t.Errorf("only %d references to docs/ in the code: the scan no longer sees them", checked)
+	}
+}

@@ -2,90 +2,83 @@ package main
 
 import (
 	"bytes"
-	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/platform/private-run-api/internal/linediff"
+	"github.com/platform/private-run-api/internal/markdown"
 )
 
-// The README's doctor sample ("$ go run ./cmd/doctor ..." and what it prints) is run here, where
-// the command's own flag parsing and run are reachable; tests/readme_test.go checks the README's
+// The docs' doctor sample ("$ go run ./cmd/doctor ..." and what it prints) is run here, where
+// the command's own flag parsing and run are reachable; tests/docs_test.go checks the docs'
 // other samples and leaves this one to this file.
 
-// readmeDoctorSample returns the README's ```text block that starts with the doctor's command
-// line: the command (without "$ "), the block's lines, and the README line of its first.
-func readmeDoctorSample(t *testing.T, readme string) (command string, output []string, line int) {
+// docsDoctorSample returns the docs' ```text block that starts with the doctor's command line,
+// wherever it lives in README.md and docs/.
+func docsDoctorSample(t *testing.T, root string) markdown.Fence {
 	t.Helper()
-	raw, err := os.ReadFile(readme)
+	set, err := markdown.Project(root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	lines := strings.Split(string(raw), "\n")
-	found := 0
-	for i := 0; i < len(lines); i++ {
-		if strings.TrimSpace(lines[i]) != "```text" || i+1 >= len(lines) || !strings.HasPrefix(lines[i+1], "$ go run ./cmd/doctor ") {
-			continue
-		}
-		found++
-		line, command = i+2, strings.TrimPrefix(lines[i+1], "$ ")
-		output = nil
-		for j := i + 1; j < len(lines) && strings.TrimSpace(lines[j]) != "```"; j++ {
-			output = append(output, lines[j])
+	var found []markdown.Fence
+	for _, f := range set.Fences() {
+		if f.Lang == "text" && strings.HasPrefix(f.Text, "$ go run ./cmd/doctor ") {
+			found = append(found, f)
 		}
 	}
-	if found != 1 {
-		t.Fatalf("README.md: want one ```text block starting \"$ go run ./cmd/doctor \", found %d", found)
+	if len(found) != 1 {
+		t.Fatalf("want one ```text block in the docs starting \"$ go run ./cmd/doctor \", found %d", len(found))
 	}
-	return command, output, line
+	return found[0]
 }
 
-// TestREADMEDoctorSample runs the README's doctor command line, from the repository root as the
-// README does, on the laptop the sample shows: Kenji's, with a plain `gcloud auth
-// application-default login` in gcloud's file under /home/kenji and GOOGLE_APPLICATION_CREDENTIALS
-// unset. The doctor reads that file from the real file system, so the laptop's "/" is a temporary
-// directory, taken off the paths in the output before it is compared line by line.
-func TestREADMEDoctorSample(t *testing.T) {
+// TestDocsDoctorSample runs the docs' doctor command line, from the repository root as the docs
+// do, on the laptop the sample shows: Kenji's, with a plain `gcloud auth application-default
+// login` in gcloud's file under /home/kenji and GOOGLE_APPLICATION_CREDENTIALS unset. The doctor
+// reads that file from the real file system, so the laptop's "/" is a temporary directory, taken
+// off the paths in the output before it is compared line by line.
+func TestDocsDoctorSample(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("the sample is a Linux or macOS laptop: gcloud's file lives elsewhere on Windows")
 	}
-	readme, err := filepath.Abs("../../README.md")
+	repo, err := filepath.Abs("../..")
 	if err != nil {
 		t.Fatal(err)
 	}
-	command, want, line := readmeDoctorSample(t, readme)
+	sample := docsDoctorSample(t, repo)
+	want := sample.Body()
+	command := strings.TrimPrefix(want[0], "$ ")
 	if strings.ContainsAny(command, `'"\$`) {
-		t.Fatalf("README.md:%d: the command %q needs a shell to split it; keep it to plain words", line, command)
+		t.Fatalf("%s: the command %q needs a shell to split it; keep it to plain words", sample.Pos(), command)
 	}
 	args, ok := strings.CutPrefix(command, "go run ./cmd/doctor ")
 	if !ok {
-		t.Fatalf("README.md:%d: %q does not run ./cmd/doctor", line, command)
+		t.Fatalf("%s: %q does not run ./cmd/doctor", sample.Pos(), command)
 	}
 
 	root := t.TempDir()
 	home := filepath.Join(root, "home", "kenji")
 	write(t, filepath.Join(home, ".config", "gcloud", "application_default_credentials.json"), plainLogin)
 	env := map[string]string{"HOME": home}
-	t.Chdir("../..")
+	t.Chdir(repo)
 
 	var stdout, stderr bytes.Buffer
 	code := run(strings.Fields(args), system{env: func(k string) string { return env[k] }, stdout: &stdout, stderr: &stderr})
 	if stderr.Len() > 0 {
-		t.Errorf("README.md:%d: the doctor wrote to stderr: %s", line, stderr.String())
+		t.Errorf("%s: the doctor wrote to stderr: %s", sample.Pos(), stderr.String())
 	}
-	got := append([]string{"$ " + command}, strings.Split(strings.TrimSuffix(strings.ReplaceAll(stdout.String(), root, ""), "\n"), "\n")...)
-	if !slices.Equal(want, got) {
-		t.Errorf("README.md:%d: the doctor sample is not what `%s` prints (-README.md, +real output):\n%s", line, command, linediff.Show(line, want, got))
+	if diff := sample.Compare("$ " + command + "\n" + strings.ReplaceAll(stdout.String(), root, "")); diff != "" {
+		t.Errorf("%s: the doctor sample is not what `%s` prints (-%s, +real output):\n%s", sample.Pos(), command, sample.Doc.Name, diff)
 	}
-	// The README's exit statuses: 1 when a PROBLEM is shown, else 0.
+	// The docs' exit statuses: 1 when a PROBLEM is shown, else 0.
 	wantCode := 0
 	if slices.ContainsFunc(want, func(l string) bool { return strings.HasPrefix(l, "PROBLEM ") }) {
 		wantCode = 1
 	}
 	if code != wantCode {
-		t.Errorf("README.md:%d: the sample shows an exit status of %d, the doctor exits %d", line, wantCode, code)
+		t.Errorf("%s: the sample shows an exit status of %d, the doctor exits %d", sample.Pos(), wantCode, code)
 	}
 }

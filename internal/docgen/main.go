@@ -72,7 +72,7 @@ func projectName(root string) (string, error) {
 		Name string `yaml:"name"`
 	}
 	if err := yaml.Unmarshal(data, &p); err != nil || p.Name == "" {
-		return "", fmt.Errorf("Pulumi.yaml: no project name (%v)", err)
+		return "", fmt.Errorf("no project name in %s (%v)", filepath.Join(root, "Pulumi.yaml"), err)
 	}
 	return p.Name, nil
 }
