@@ -139,13 +139,7 @@ type Section struct {
 }
 
 // Section is the one section of the document titled title, at any level.
-func (d *Doc) Section(title string) (Section, error) {
-	found, err := Set{d}.sections(title)
-	if err != nil {
-		return Section{}, err
-	}
-	return found, nil
-}
+func (d *Doc) Section(title string) (Section, error) { return Set{d}.Section(title) }
 
 // Lines are the section's lines, its heading first.
 func (s Section) Lines() []string { return s.Doc.Lines[s.Start-1 : s.End-1] }
@@ -288,23 +282,13 @@ func (s Set) Fences() []Fence {
 
 // Section is the one section titled title in any document of the set. None, or more than one,
 // is an error: a test that names a section must find exactly the text it means.
-func (s Set) Section(title string) (Section, error) { return s.sections(title) }
-
-func (s Set) sections(title string) (Section, error) {
+func (s Set) Section(title string) (Section, error) {
 	var found []Section
 	for _, d := range s {
 		for i, h := range d.Headings {
-			if h.Title != title {
-				continue
+			if h.Title == title {
+				found = append(found, d.section(i))
 			}
-			end := len(d.Lines) + 1
-			for _, next := range d.Headings[i+1:] {
-				if next.Level <= h.Level {
-					end = next.Line
-					break
-				}
-			}
-			found = append(found, Section{Doc: d, Heading: h, Start: h.Line, End: end})
 		}
 	}
 	switch len(found) {
@@ -392,16 +376,23 @@ func (d *Doc) Anchors() map[string]Section {
 		} else {
 			count[a] = 1
 		}
-		end := len(d.Lines) + 1
-		for _, next := range d.Headings[i+1:] {
-			if next.Level <= h.Level {
-				end = next.Line
-				break
-			}
-		}
-		out[a] = Section{Doc: d, Heading: h, Start: h.Line, End: end}
+		out[a] = d.section(i)
 	}
 	return out
+}
+
+// section is the section of the document's i-th heading: up to the next heading of its level or
+// above.
+func (d *Doc) section(i int) Section {
+	h := d.Headings[i]
+	end := len(d.Lines) + 1
+	for _, next := range d.Headings[i+1:] {
+		if next.Level <= h.Level {
+			end = next.Line
+			break
+		}
+	}
+	return Section{Doc: d, Heading: h, Start: h.Line, End: end}
 }
 
 // CodeSpans lists the `code` spans of a Markdown text, without their backticks.
