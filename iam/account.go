@@ -28,7 +28,7 @@ type AccountArgs struct {
 // NewAccount registers one account and its whole IAM policy; pass the parent component in opts.
 // The account is named name and its policy name+"-policy". It is not a component of its own:
 // a component per account costs the engine a registration and an outputs call each, which under
-// the benchmarks was a third more work per caller (README, "Scale").
+// the benchmarks was a third more work per caller (docs/scale.md, "Scale").
 func NewAccount(ctx *pulumi.Context, name string, args *AccountArgs, opts ...pulumi.ResourceOption) (*serviceaccount.Account, error) {
 	acct, err := serviceaccount.NewAccount(ctx, name, &serviceaccount.AccountArgs{
 		Project:     pulumi.String(args.Project),

@@ -16,7 +16,7 @@ type CallersArgs struct {
 
 // Callers holds the caller accounts and the bindings on them under one component. One component
 // for all callers rather than one per caller: a component costs the engine a registration and an
-// outputs call, a third more work per caller under the benchmarks (see README, "Scale"), while
+// outputs call, a third more work per caller under the benchmarks (see docs/scale.md), while
 // `pulumi preview` still groups each caller's resources by their shared name prefix.
 type Callers struct {
 	pulumi.ResourceState

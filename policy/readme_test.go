@@ -5,69 +5,67 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
 	"gopkg.in/yaml.v3"
 
+	"github.com/platform/private-run-api/internal/markdown"
 	"github.com/platform/private-run-api/policy/rules"
 )
 
-func readme(t *testing.T) string {
+// readme is this pack's README.md.
+func readme(t *testing.T) *markdown.Doc {
 	t.Helper()
-	b, err := os.ReadFile("README.md")
+	set, err := markdown.Read(".", "README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return string(b)
-}
-
-// fences returns the bodies of the README's fenced blocks in language lang.
-func fences(text, lang string) []string {
-	var out []string
-	re := regexp.MustCompile("(?ms)^[ \t]*```" + lang + "[ \t]*\n(.*?)^[ \t]*```")
-	for _, m := range re.FindAllStringSubmatch(text, -1) {
-		out = append(out, m[1])
-	}
-	return out
+	return set[0]
 }
 
 // TestReadmeConfigExamples parses every JSON and YAML block of the README as what it claims to be.
 func TestReadmeConfigExamples(t *testing.T) {
-	text := readme(t)
-	blocks := fences(text, "json")
-	if len(blocks) == 0 {
-		t.Fatal("README has no policy config example")
-	}
-	for _, b := range blocks {
-		if _, err := rules.ParseConfig([]byte(b)); err != nil {
-			t.Errorf("README config example does not apply to the pack: %v\n%s", err, b)
-		}
-	}
-	for _, b := range fences(text, "ya?ml") {
-		var v any
-		if err := yaml.Unmarshal([]byte(b), &v); err != nil {
-			t.Errorf("README YAML example does not parse: %v\n%s", err, b)
-		}
-	}
-	// A block in a language the checks above do not know would go unchecked.
-	for _, m := range regexp.MustCompile("(?m)^[ \t]*```([a-z]*)").FindAllStringSubmatch(text, -1) {
-		switch m[1] {
-		case "", "sh", "json", "yaml", "yml":
+	jsonBlocks := 0
+	for _, f := range readme(t).Fences {
+		switch f.Lang {
+		case "json":
+			jsonBlocks++
+			if _, err := rules.ParseConfig([]byte(f.Text)); err != nil {
+				t.Errorf("%s: the config example does not apply to the pack: %v\n%s", f.Pos(), err, f.Text)
+			}
+		case "yaml", "yml":
+			var v any
+			if err := yaml.Unmarshal([]byte(f.Text), &v); err != nil {
+				t.Errorf("%s: the YAML example does not parse: %v\n%s", f.Pos(), err, f.Text)
+			}
+		case "", "sh":
 		default:
-			t.Errorf("README has a %q block that no test reads", m[1])
+			// A block in a language the checks above do not know would go unchecked.
+			t.Errorf("%s: a %q block that no test reads", f.Pos(), f.Lang)
 		}
+	}
+	if jsonBlocks == 0 {
+		t.Fatal("README has no policy config example")
 	}
 }
 
 // TestReadmeTables holds the README's tables of policies and properties to the pack.
 func TestReadmeTables(t *testing.T) {
-	text := readme(t)
+	doc := readme(t)
+	rows, err := doc.All().Table("policy", "default level", "what it checks")
+	if err != nil {
+		t.Fatal(err)
+	}
 	levels := map[string]string{}
-	for _, m := range regexp.MustCompile("(?m)^\\| `([a-z-]+)` \\| (advisory|mandatory|disabled) \\|").FindAllStringSubmatch(text, -1) {
-		levels[m[1]] = m[2]
+	for _, r := range rows {
+		names := markdown.CodeSpans(r.Cells[0])
+		if len(names) != 1 {
+			t.Errorf("%s: the row names no policy in `code`", doc.Pos(r.Line))
+			continue
+		}
+		levels[names[0]] = r.Cells[1]
 	}
 	want := rules.DefaultConfig().Levels
 	if len(levels) != len(want) {
@@ -79,9 +77,18 @@ func TestReadmeTables(t *testing.T) {
 		}
 	}
 
+	rows, err = doc.All().Table("policy", "property", "default", "meaning")
+	if err != nil {
+		t.Fatal(err)
+	}
 	props := map[string]string{}
-	for _, m := range regexp.MustCompile("(?m)^\\s*\\| `([a-z-]+)` \\| `(\\w+)` \\| `([^`]*)` \\|").FindAllStringSubmatch(text, -1) {
-		props[m[1]+"."+m[2]] = m[3]
+	for _, r := range rows {
+		policy, prop, def := markdown.CodeSpans(r.Cells[0]), markdown.CodeSpans(r.Cells[1]), markdown.CodeSpans(r.Cells[2])
+		if len(policy) != 1 || len(prop) != 1 || len(def) != 1 {
+			t.Errorf("%s: want a policy, a property and a default, each in `code`", doc.Pos(r.Line))
+			continue
+		}
+		props[policy[0]+"."+prop[0]] = def[0]
 	}
 	n := 0
 	for _, p := range rules.ResourcePolicies() {
@@ -102,7 +109,7 @@ func TestReadmeTables(t *testing.T) {
 		t.Errorf("README lists %d properties, the pack has %d", len(props), n)
 	}
 
-	if !strings.Contains(text, "acme/"+packName+" "+packVersion) {
+	if !strings.Contains(strings.Join(doc.Lines, "\n"), "acme/"+packName+" "+packVersion) {
 		t.Errorf("README's publishing example does not name %s %s", packName, packVersion)
 	}
 }
@@ -157,5 +164,13 @@ func TestStageForPublish(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(out, "_shared/internal/gcp/roles/roles_test.go")); err == nil {
 		t.Error("staged copy carries the role table's tests")
+	}
+	// The consumer's CLI runs `go mod tidy`, which resolves the imports of the pack's tests too
+	// (internal/markdown, for the README's): they must travel with it, and the tests must build.
+	vet := exec.Command("go", "vet", "./...")
+	vet.Dir = out
+	vet.Env = append(os.Environ(), "GOWORK=off")
+	if b, err := vet.CombinedOutput(); err != nil {
+		t.Errorf("the staged copy's packages and tests do not build on their own (go vet ./...): %v\n%s", err, b)
 	}
 }

@@ -3,8 +3,10 @@
 # `pulumi policy publish`. Publishing uploads only the pack's directory, and the consumer's CLI
 # runs `go mod tidy` and `go build` in it; here the pack lives inside the repository's module,
 # whose go.mod and go.sum are one level up, so the staged copy gets them, renamed. The packages of
-# the repository outside policy/ that the pack imports (gcp/roles, the role table) travel with it
-# in _shared/, a module of the repository's name holding only them, which go.mod replaces.
+# the repository outside policy/ that the pack or its tests import (internal/gcp/roles, the role
+# table; internal/markdown, which the README's test reads it with) travel with it in _shared/, a
+# module of the repository's name holding only them, which go.mod replaces: `go mod tidy` resolves
+# the tests' imports too.
 set -euo pipefail
 
 out="${1:?usage: policy/stage-for-publish.sh <empty directory>}"
@@ -17,8 +19,8 @@ if [ -n "$(ls -A "$out")" ]; then
   exit 1
 fi
 module="$(cd "$root" && go list -m)"
-shared="$(cd "$root" && go list -deps -f '{{if not .Standard}}{{.ImportPath}}{{end}}' ./policy |
-  grep "^$module/" | grep -v "^$module/policy\(/\|\$\)" || true)"
+shared="$(cd "$root" && go list -deps -test -f '{{if not .Standard}}{{.ImportPath}}{{end}}' ./policy/... |
+  sed 's/ .*//' | grep "^$module/" | grep -v "^$module/policy\(/\|\.test\|\$\)" | sort -u || true)"
 
 cp -R "$here"/. "$out"/
 rm -f "$out/stage-for-publish.sh"

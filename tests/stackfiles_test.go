@@ -57,7 +57,7 @@ func TestRepositoryStacksHoldForAnyValidEdit(t *testing.T) {
 	}
 }
 
-// TestREADMEOnboardingOnTheRepositoryStacks applies README.md's onboarding entry ("Add the entry")
+// TestREADMEOnboardingOnTheRepositoryStacks applies README.md's onboarding entry ("Add the caller")
 // to every stack file of the repository, as a team would in its pull request, and checks what any
 // onboarding must keep true: the stack stays valid, the guardrails hold, the access report is what
 // deploys, and the change adds only the new caller's resources and touches only the policies that
@@ -81,23 +81,23 @@ func TestREADMEOnboardingOnTheRepositoryStacks(t *testing.T) {
 	}
 }
 
-// readmeOnboardingEntry is the caller entry README.md's "Add the entry" step adds: the one yaml
-// block there that adds a caller with impersonators.
+// readmeOnboardingEntry is the caller entry the README's onboarding step adds: the one yaml
+// block of the docs that adds callers with impersonators.
 func readmeOnboardingEntry(t *testing.T) map[string]any {
 	t.Helper()
 	var found []map[string]any
-	for line, text := range readmeYAML(t) {
-		if !strings.HasPrefix(strings.TrimLeft(text, " "), "private-run-api:callers:") {
+	for _, f := range docsYAML(t) {
+		if !isCallersFragment(f) {
 			continue
 		}
-		for _, c := range callersFragment(t, line, text) {
+		for _, c := range callersFragment(t, f) {
 			if m, ok := c.(map[string]any); ok && m["impersonators"] != nil {
 				found = append(found, m)
 			}
 		}
 	}
 	if len(found) != 1 {
-		t.Fatalf("want one README caller entry with impersonators (the onboarding step's), found %d", len(found))
+		t.Fatalf("want one caller entry with impersonators in the docs' callers fragments (the onboarding step's), found %d", len(found))
 	}
 	return found[0]
 }

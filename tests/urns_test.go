@@ -38,7 +38,7 @@ var exampleStackURNs = []string{
 }
 
 // retiredURNs are what the example stack registered before the accounts' whole policies, and no
-// longer does: the token-creator and OpenID bindings. README.md's upgrade step drops them from
+// longer does: the token-creator and OpenID bindings. The docs' upgrade step drops them from
 // state before the first `up` of this version (TestUpgradeStepDropsExactlyTheRetiredURNs).
 var retiredURNs = []string{
 	"urn:pulumi:dev::private-run-api::privateapi:iam:Callers$gcp:serviceaccount/iAMBinding:IAMBinding::cdn-purger-openid-self",
@@ -68,7 +68,7 @@ func TestExampleStackURNsAreStable(t *testing.T) {
 	}
 }
 
-// TestUpgradeStepDropsExactlyTheRetiredURNs holds README.md's upgrade step (the `sh` block whose
+// TestUpgradeStepDropsExactlyTheRetiredURNs holds the docs' upgrade step (the `sh` block whose
 // grep picks the URNs to drop from state) to what changed: it must pick every retired URN, or
 // that binding's delete would refuse its members on the way, and none this version still
 // registers, or the next `up` would create it again over the live resource. The step itself was
@@ -76,17 +76,20 @@ func TestExampleStackURNsAreStable(t *testing.T) {
 // state, the next preview only created the policies, and the preview after `up` was clean.
 func TestUpgradeStepDropsExactlyTheRetiredURNs(t *testing.T) {
 	var pattern string
-	for _, b := range readmeBlocks(t) {
-		if b.lang == "sh" && strings.Contains(b.text, "pulumi state delete") && strings.Contains(b.text, "iAMBinding") {
-			m := regexp.MustCompile(`grep -o '([^']+)'`).FindStringSubmatch(b.text)
+	for _, f := range docsFences(t, "sh") {
+		if strings.Contains(f.Text, "pulumi state delete") && strings.Contains(f.Text, "iAMBinding") {
+			m := regexp.MustCompile(`grep -o '([^']+)'`).FindStringSubmatch(f.Text)
 			if m == nil {
-				t.Fatalf("README.md:%d: the upgrade step picks URNs without grep -o '...'", b.line)
+				t.Fatalf("%s: the upgrade step picks URNs without grep -o '...'", f.Pos())
+			}
+			if pattern != "" {
+				t.Fatalf("%s: a second upgrade step drops the accounts' old bindings; keep one", f.Pos())
 			}
 			pattern = m[1]
 		}
 	}
 	if pattern == "" {
-		t.Fatal("README.md has no upgrade step that drops the accounts' old bindings from state")
+		t.Fatal("the docs have no upgrade step that drops the accounts' old bindings from state")
 	}
 	re := regexp.MustCompile(pattern)
 	for _, u := range retiredURNs {

@@ -757,9 +757,8 @@ func TestUnverifiedPulumiCLIIsAnAcceptedRisk(t *testing.T) {
 	if verified {
 		return
 	}
-	text := readme(t)
-	i := strings.Index(text, "## Residual risk")
-	if i < 0 || !strings.Contains(text[i:], "Pulumi CLI") || !strings.Contains(text[i:], "checksum") {
+	risk := readmeSection(t, "Residual risk")
+	if !strings.Contains(risk, "Pulumi CLI") || !strings.Contains(risk, "checksum") {
 		t.Error("deploy.yml installs the Pulumi CLI without a checksum and the README's residual-risk section does not say so")
 	}
 }
@@ -767,15 +766,7 @@ func TestUnverifiedPulumiCLIIsAnAcceptedRisk(t *testing.T) {
 // What only GitHub can hold (the App, its environment, branch protection) is set up by hand from
 // the runbook, so the runbook must name exactly what the workflow uses.
 func TestRunbookSetsUpTheAccessReportApp(t *testing.T) {
-	text := readme(t)
-	i := strings.Index(text, "## The access report App")
-	if i < 0 {
-		t.Fatal("bootstrap/README.md has no section \"The access report App\"")
-	}
-	section := text[i:]
-	if j := strings.Index(section[3:], "\n## "); j >= 0 {
-		section = section[:j+3]
-	}
+	section := readmeSection(t, "The access report App")
 	for _, want := range []string{
 		"`" + accessReportEnvironment + "`", "`" + appClientIDVar + "`", "`" + appKeySecret + "`",
 		"`" + accessReportCheck + "`", "**Checks: Read and write**", "the branch\n   rule `main`",

@@ -56,7 +56,7 @@ func ValidateMember(m string) (diag.Type, string, string) {
 	}
 	lower := strings.ToLower(m)
 	if strings.HasPrefix(lower, "deleted:") {
-		return diag.Forbidden, "is how IAM shows a principal that was deleted", "remove it from the stack config; a deleted principal can be granted nothing (README, \"Deleted principals\")"
+		return diag.Forbidden, "is how IAM shows a principal that was deleted", "remove it from the stack config; a deleted principal can be granted nothing (docs/operations.md, \"Deleted principals\")"
 	}
 	if lower == "allusers" || lower == "allauthenticatedusers" || strings.HasPrefix(lower, "principalset://goog/public") {
 		return diag.Forbidden, "makes the grant public", "name the developers or groups instead; this program never grants to everyone"

@@ -202,7 +202,7 @@ func ParseStack(p Project, path string, data []byte) (StackFile, error) {
 		return StackFile{}, fmt.Errorf("%s: %w", path, &diag.ConfigError{Diagnostics: diag.List{{
 			Type: diag.TooLong, Path: "config", Value: fmt.Sprintf("%d bytes", n),
 			Rule: fmt.Sprintf("is more config than the engine can hand the program: the Go language host passes all of it in one environment variable (PULUMI_CONFIG), and Linux refuses one over %d bytes, so `pulumi preview` and `up` fail before the program runs (\"argument list too long\")", MaxEngineConfig),
-			Fix:  "move callers into files (" + KeyCallersDir + ": README, \"Callers in files\"), which the program reads itself",
+			Fix:  "move callers into files (" + KeyCallersDir + ": docs/config.md, \"Callers in files\"), which the program reads itself",
 		}}})
 	}
 	rerendered(data, namespace, path, out.written)

@@ -1,5 +1,5 @@
 // Package linediff shows how two short lists of lines differ, for test failures that compare a
-// sample written in a document (the README) with what the code really prints.
+// sample written in a document (README.md or a page under docs/) with what the code really prints.
 package linediff
 
 import (

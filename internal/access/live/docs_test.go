@@ -3,8 +3,6 @@ package live
 import (
 	"encoding/json"
 	"fmt"
-	"go/parser"
-	"go/token"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -16,63 +14,40 @@ import (
 
 	"github.com/platform/private-run-api/internal/access"
 	"github.com/platform/private-run-api/internal/gcp/roles"
+	"github.com/platform/private-run-api/internal/markdown"
 	"github.com/platform/private-run-api/internal/plan"
 )
 
 // The docs about live access, audit and usage are held to the code and to Google's role table:
-// the README's sample is what -live prints, every documented `pulumi up` refreshes, and every
-// claim the docs make about which role holds which permission is the table's.
+// the docs' sample is what -live prints, every documented `pulumi up` refreshes, and every claim
+// the docs make about which role holds which permission is the table's.
 
 const root = "../../.."
 
-func readDoc(t *testing.T, name string) string {
+// docs reads the documents that match patterns (relative to the repository root).
+func docs(t *testing.T, patterns ...string) markdown.Set {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(root, name))
+	set, err := markdown.Read(root, patterns...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return string(b)
+	return set
 }
 
-// section is the text of the Markdown section headed heading, up to the next heading of its
-// level or above.
-func section(t *testing.T, doc, heading string) string {
+// section is the text of the section titled title in set, wherever it lives there.
+func section(t *testing.T, set markdown.Set, title string) string {
 	t.Helper()
-	i := strings.Index(doc, "\n"+heading+"\n")
-	if i < 0 {
-		t.Fatalf("no section %q", heading)
-	}
-	level := heading[:strings.IndexByte(heading, ' ')+1]
-	rest := doc[i+len(heading)+2:]
-	for j := 0; j < len(rest); {
-		k := strings.Index(rest[j:], "\n#")
-		if k < 0 {
-			break
-		}
-		line := rest[j+k+1:]
-		if h := line[:strings.IndexByte(line+" ", ' ')+1]; strings.Trim(h, "# ") == "" && len(h) <= len(level) {
-			return rest[:j+k]
-		}
-		j += k + 1
-	}
-	return rest
-}
-
-// packageDoc is the package comment of a Go file, as go doc reads it: comment markers gone, its
-// "# Heading" lines the headings section finds.
-func packageDoc(t *testing.T, name string) string {
-	t.Helper()
-	f, err := parser.ParseFile(token.NewFileSet(), filepath.Join(root, name), nil, parser.PackageClauseOnly|parser.ParseComments)
+	s, err := set.Section(title)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.Doc == nil {
-		t.Fatalf("%s has no package comment", name)
-	}
-	return "\n" + f.Doc.Text()
+	return s.Text()
 }
 
-// devPlan is the README's dev stack (tests/testdata/stacks/dev) as the program resolves it.
+// projectDocs are README.md and the pages under docs/.
+func projectDocs(t *testing.T) markdown.Set { return docs(t, markdown.ProjectDocs...) }
+
+// devPlan is the docs' dev stack (tests/testdata/stacks/dev) as the program resolves it.
 func devPlan(t *testing.T) *plan.Stack {
 	t.Helper()
 	side, err := access.ReadDir(filepath.Join(root, "tests", "testdata", "stacks", "dev"), "dev")
@@ -116,7 +91,7 @@ func equalAnswers(t *testing.T, p *plan.Stack) map[string]answer {
 	return out
 }
 
-// readmeSample is the README's dev stack after a few hands have been at it: an invoker added in
+// readmeSample is the docs' dev stack after a few hands have been at it: an invoker added in
 // the console, an expiry extended by hand, an accessor grant removed, and the project's usual
 // holders above it.
 func readmeSample(t *testing.T) (*Report, string) {
@@ -158,34 +133,24 @@ func toStrings(v any) []string {
 	return out
 }
 
-// textBlock is the README's ```text block that starts with prefix.
-func textBlock(t *testing.T, doc, prefix string) []string {
-	t.Helper()
-	for _, block := range strings.Split(doc, "```text\n")[1:] {
-		body, _, _ := strings.Cut(block, "```")
-		if strings.HasPrefix(body, prefix) {
-			return strings.Split(strings.TrimSuffix(body, "\n"), "\n")
-		}
-	}
-	t.Fatalf("README.md has no ```text block starting with %q", prefix)
-	return nil
-}
-
-// The README's sample of -live is what it prints for the dev stack and the live policies above
-// (tests/readme_test.go leaves this block to this test). A block ending in "..." is the start.
-func TestREADMELiveSample(t *testing.T) {
+// The docs' sample of -live is what it prints for the dev stack and the live policies above
+// (tests/docs_test.go leaves this block to this test). A block ending in "..." is the start.
+func TestDocsLiveSample(t *testing.T) {
 	r, got := readmeSample(t)
 	if r.ExitStatus() != ExitDiffers || r.Pin == nil || !r.Pin.Ready {
 		t.Fatalf("the sample's report: exit %d, pin %+v", r.ExitStatus(), r.Pin)
 	}
-	want := textBlock(t, readDoc(t, "README.md"), "Live access of stack dev")
-	gotLines := strings.Split(strings.TrimSuffix(got, "\n"), "\n")
-	if want[len(want)-1] == "..." {
-		want = want[:len(want)-1]
-		gotLines = gotLines[:min(len(want), len(gotLines))]
+	var found []markdown.Fence
+	for _, f := range projectDocs(t).Fences() {
+		if f.Lang == "text" && strings.HasPrefix(f.Text, "Live access of stack dev") {
+			found = append(found, f)
+		}
 	}
-	if !slices.Equal(want, gotLines) {
-		t.Errorf("README.md's -live sample is not what the code prints; it prints:\n%s", got)
+	if len(found) != 1 {
+		t.Fatalf("want one ```text block in the docs starting with \"Live access of stack dev\", found %d", len(found))
+	}
+	if diff := found[0].Compare(got); diff != "" {
+		t.Errorf("%s: the -live sample is not what the code prints (-%s, +real output):\n%s", found[0].Pos(), found[0].Doc.Name, diff)
 	}
 }
 
@@ -197,19 +162,15 @@ var pulumiUp = regexp.MustCompile("pulumi up\\b[^`\\n|;&)]*")
 // against its state, sees nothing of a grant made by hand, and leaves it; with it, the program's
 // whole policies put every policy back. The workflows that run `up` refresh too.
 func TestDocumentedPulumiUpRefreshes(t *testing.T) {
-	docs := []string{"README.md", "bootstrap/README.md", "guard/README.md", "guard/doc.go", "policy/README.md"}
-	more, _ := filepath.Glob(filepath.Join(root, "docs", "*.md"))
-	for _, m := range more {
-		rel, _ := filepath.Rel(root, m)
-		docs = append(docs, rel)
-	}
+	// The project's docs and every other README (bootstrap/, guard/, policy/).
+	set := docs(t, append(slices.Clone(markdown.ProjectDocs), "*/README.md")...)
 	checked := 0
-	for _, name := range docs {
-		for i, line := range strings.Split(readDoc(t, name), "\n") {
+	for _, d := range set {
+		for i, line := range d.Lines {
 			for _, cmd := range pulumiUp.FindAllString(line, -1) {
 				checked++
 				if !strings.Contains(cmd, "--refresh") {
-					t.Errorf("%s:%d: %q does not refresh: write `pulumi up --refresh`, so that the deploy puts drift back", name, i+1, cmd)
+					t.Errorf("%s: %q does not refresh: write `pulumi up --refresh`, so that the deploy puts drift back", d.Pos(i+1), cmd)
 				}
 			}
 		}
@@ -283,41 +244,41 @@ type claim struct {
 
 // What the docs say about roles is what Google's role table says.
 func TestDocsRoleClaimsAreTheTables(t *testing.T) {
-	readme := readDoc(t, "README.md")
-	bootstrap := readDoc(t, "bootstrap/README.md")
+	project := projectDocs(t)
+	bootstrap := docs(t, "bootstrap/README.md")
 	for _, tc := range []struct {
 		where  string
 		text   string
 		claims []claim
 	}{
-		{"README.md, Who else can get in", section(t, readme, "### Who else can get in"), []claim{
+		{"Who else can get in", section(t, project, "Who else can get in"), []claim{
 			{"roles/owner", roles.StorageBucketsGet, false}, {"roles/editor", roles.StorageBucketsGet, false}, {"roles/viewer", roles.StorageBucketsGet, false},
 			{"roles/storage.admin", roles.StorageBucketsGet, true}, {"roles/storage.bucketViewer", roles.StorageBucketsGet, true},
 			{"roles/iam.securityAuditor", roles.StorageBucketsGet, true}, {"roles/firebase.viewer", roles.StorageBucketsGet, true},
 			{"roles/owner", roles.RunRoutesInvoke, true}, {"roles/editor", roles.RunRoutesInvoke, true}, {"roles/run.admin", roles.RunRoutesInvoke, true},
 			{"roles/run.invoker", roles.RunRoutesInvoke, true}, {"roles/run.servicesInvoker", roles.RunRoutesInvoke, true},
 		}},
-		{"README.md, The authz bucket's whole policy", section(t, readme, "### The authz bucket's whole policy"), []claim{
+		{"The authz bucket's whole policy", section(t, project, "The authz bucket's whole policy"), []claim{
 			// A hand deploy after the first up needs these on the bucket, which the whole policy
 			// gives nobody: the deployer's role must hold them at project level.
 			{"roles/storage.admin", roles.StorageBucketsGet, true}, {"roles/storage.admin", roles.StorageBucketsGetPolicy, true}, {"roles/storage.admin", roles.StorageBucketsSetPolicy, true},
 			{"roles/owner", roles.StorageBucketsGetPolicy, false}, {"roles/owner", roles.StorageBucketsSetPolicy, false},
 			{"roles/editor", roles.StorageBucketsGetPolicy, false}, {"roles/editor", roles.StorageBucketsSetPolicy, false},
 		}},
-		{"README.md, Who may read live access", section(t, readme, "### Who may read live access"), []claim{
+		{"Who may read live access", section(t, project, "Who may read live access"), []claim{
 			{"roles/iam.securityReviewer", roles.ProjectsGetPolicy, true}, {"roles/iam.securityReviewer", roles.AccountsGetPolicy, true},
 			{"roles/iam.securityReviewer", roles.StorageBucketsGetPolicy, true}, {"roles/iam.securityReviewer", roles.FoldersGetPolicy, true},
 			{"roles/iam.securityReviewer", roles.OrganizationGetPolicy, true}, {"roles/iam.securityReviewer", roles.PrivateLogsList, true},
 			{"roles/iam.securityReviewer", roles.StorageBucketsGet, false}, {"roles/iam.securityReviewer", roles.ProjectsGet, false},
 			{"roles/viewer", roles.ProjectsGet, true}, {"roles/storage.admin", roles.StorageBucketsGet, true},
 		}},
-		{"README.md, Token use", section(t, readme, "### Token use: `-usage`"), []claim{
+		{"Token use", section(t, project, "Token use: `-usage`"), []claim{
 			{"roles/owner", roles.PrivateLogsList, true}, {"roles/logging.admin", roles.PrivateLogsList, true},
 			{"roles/logging.privateLogViewer", roles.PrivateLogsList, true}, {"roles/iam.securityReviewer", roles.PrivateLogsList, true},
 			{"roles/iam.securityAuditor", roles.PrivateLogsList, true}, {"roles/logging.viewAccessor", roles.LogViewsAccess, true},
 			{"roles/editor", roles.PrivateLogsList, false}, {"roles/viewer", roles.PrivateLogsList, false}, {"roles/logging.viewer", roles.PrivateLogsList, false},
 		}},
-		{"bootstrap/README.md, The audit account", section(t, bootstrap, "## The audit account"), []claim{
+		{"bootstrap/README.md, The audit account", section(t, bootstrap, "The audit account"), []claim{
 			{"roles/iam.securityReviewer", roles.FoldersGetPolicy, true}, {"roles/iam.securityReviewer", roles.OrganizationGetPolicy, true},
 			{"roles/iam.securityReviewer", roles.StorageBucketsGet, false},
 		}},
@@ -338,8 +299,8 @@ func TestDocsRoleClaimsAreTheTables(t *testing.T) {
 	}
 }
 
-// The README counts the predefined roles that pass the guard; the count is the table's.
-func TestREADMECountsGuardPassingRoles(t *testing.T) {
+// The docs count the predefined roles that pass the guard; the count is the table's.
+func TestDocsCountGuardPassingRoles(t *testing.T) {
 	all, people := 0, 0
 	for _, name := range roles.Names() {
 		if p, _ := roles.Predefined(name); p.PassesGuard() {
@@ -349,16 +310,17 @@ func TestREADMECountsGuardPassingRoles(t *testing.T) {
 			}
 		}
 	}
-	want := fmt.Sprintf("(%d in\n  the checked-in role table, %d of them not a service agent's)", all, people)
-	if !strings.Contains(section(t, readDoc(t, "README.md"), "### Who else can get in"), want) {
-		t.Errorf("README.md, \"Who else can get in\", does not say %q", want)
+	want := fmt.Sprintf("(%d in the checked-in role table, %d of them not a service agent's)", all, people)
+	// However the sentence is wrapped.
+	if text := strings.Join(strings.Fields(section(t, projectDocs(t), "Who else can get in")), " "); !strings.Contains(text, want) {
+		t.Errorf("\"Who else can get in\" does not say %q", want)
 	}
 }
 
 // The bootstrap's README shows the audit setting it makes: the service, the log type, the filter
 // where the entries land, and what it costs.
 func TestBootstrapREADMEShowsTheAuditSetting(t *testing.T) {
-	s := section(t, readDoc(t, "bootstrap/README.md"), "## Recording token minting")
+	s := section(t, docs(t, "bootstrap/README.md"), "Recording token minting")
 	for _, want := range []string{"`iam.googleapis.com`", "`ADMIN_READ`", `protoPayload.serviceName="iamcredentials.googleapis.com"`, "`projects.IAMAuditConfig`",
 		"no exempted members", "GenerateAccessToken", "GenerateIdToken", "SignBlob", "SignJwt", "auditLogging", "cost", "`_Default`"} {
 		if !strings.Contains(s, want) {
@@ -367,13 +329,23 @@ func TestBootstrapREADMEShowsTheAuditSetting(t *testing.T) {
 	}
 }
 
-// The guard's package documentation and the root README's guard section point to -live for the
-// pin, as it now exists, and name the variables it prints.
+// The guard's docs and the guard page point to -live for the pin, as it now exists, and name the
+// variables it prints. The guard's docs are its README's section on the pin, or, once that README
+// has become the package's doc comment, guard/doc.go.
 func TestGuardDocsPointToLive(t *testing.T) {
-	for name, text := range map[string]string{
-		"guard/doc.go": section(t, packageDoc(t, "guard/doc.go"), "# The creation-time pin"),
-		"README.md":    section(t, readDoc(t, "README.md"), "## Guarding a Cloud Function"),
-	} {
+	texts := map[string]string{"Guarding a Cloud Function": section(t, projectDocs(t), "Guarding a Cloud Function")}
+	// The guard's own documentation is its package comment (guard/doc.go): its section on the pin.
+	doc, err := os.ReadFile(filepath.Join(root, "guard", "doc.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, pin, ok := strings.Cut(string(doc), "// # The creation-time pin")
+	if !ok {
+		t.Fatal("guard/doc.go has no section \"# The creation-time pin\"")
+	}
+	pin, _, _ = strings.Cut(pin, "\n// # ")
+	texts["guard/doc.go, The creation-time pin"] = pin
+	for name, text := range texts {
 		if strings.Contains(text, "once available") {
 			t.Errorf("%s still calls -live \"once available\"", name)
 		}

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/platform/private-run-api/internal/linediff"
+	"github.com/platform/private-run-api/internal/markdown"
+)
+
+const root = "../.."
+
+// README.md's generated tables are what the code says: a key or output changed without running
+// the generator fails here, naming the command that fixes it.
+func TestREADMETablesAreCurrent(t *testing.T) {
+	set, err := markdown.Read(root, "README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	namespace, err := projectName(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range tables(namespace) {
+		r, err := set[0].Region(name)
+		if err != nil {
+			t.Fatalf("%v: run %s", err, command)
+		}
+		if strings.Join(r.Body, "\n") != strings.Join(want, "\n") {
+			t.Errorf("README.md:%d: the %s table is not what the code says; run `%s` (-README.md, +generated):\n%s", r.Begin, name, command, linediff.Show(r.Begin+1, r.Body, want))
+		}
+	}
+}
+
+// The generator replaces only what lies between the markers, and running it twice changes
+// nothing the second time.
+func TestRewrite(t *testing.T) {
+	dir := t.TempDir()
+	readme := "# x\n\nintro\n\n<!-- BEGIN config-keys (generated) -->\nstale\n<!-- END config-keys -->\n\n" +
+		"between\n<!-- BEGIN outputs -->\n<!-- END outputs -->\nend\n"
+	for name, text := range map[string]string{"README.md": readme, "Pulumi.yaml": "name: proj\nruntime: go\n"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := run(dir); err != nil {
+		t.Fatal(err)
+	}
+	once, _ := os.ReadFile(filepath.Join(dir, "README.md"))
+	got := string(once)
+	for _, want := range []string{
+		"# x\n\nintro\n\n<!-- BEGIN config-keys (generated) -->\n\n| key | meaning | default |\n|---|---|---|\n| `gcp:project` |",
+		"\n| `proj:service` (running it) | `secrets`",
+		"<!-- END config-keys -->\n\nbetween\n<!-- BEGIN outputs -->\n\n| output | what |\n|---|---|\n| `serviceUrl` |",
+		" |\n\n<!-- END outputs -->\nend\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the rewritten README lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "stale") {
+		t.Error("the old table is still there")
+	}
+	if err := run(dir); err != nil {
+		t.Fatal(err)
+	}
+	if twice, _ := os.ReadFile(filepath.Join(dir, "README.md")); string(twice) != got {
+		t.Error("a second run changed the README")
+	}
+
+	if err := os.WriteFile(filepath.Join(dir, "README.md"), []byte("no markers\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(dir); err == nil || !strings.Contains(err.Error(), "no <!-- BEGIN config-keys -->") {
+		t.Errorf("a README without markers: %v", err)
+	}
+}
+
+func TestTableEscapesPipes(t *testing.T) {
+	got := table([][]string{{"a", "b"}, {"x|y", "`-base FILE|REV`"}})
+	want := []string{"", "| a | b |", "|---|---|", "| x\\|y | `-base FILE\\|REV` |", ""}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("table: %q, want %q", got, want)
+	}
+}
