@@ -3,13 +3,13 @@ package doctor
 import (
 	"bytes"
 	"errors"
-	cfgdiag "github.com/platform/private-run-api/internal/diag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	cfgdiag "github.com/platform/private-run-api/internal/diag"
 	"github.com/platform/private-run-api/internal/plan"
 	"github.com/platform/private-run-api/internal/teststack"
 )

@@ -176,21 +176,6 @@ func cannotRead(err error, permission, on string, byAudit bool) (problem, fix st
 	return problem, fix
 }
 
-// bounded runs f and returns its result, or ok false when ctx ends first: minting the token for
-// these calls may not honour ctx (an impersonated ADC mints inside the transport), so the
-// report's own bound must not depend on it.
-func bounded[T any](ctx context.Context, f func(context.Context) T) (T, bool) {
-	done := make(chan T, 1)
-	go func() { done <- f(ctx) }()
-	select {
-	case r := <-done:
-		return r, true
-	case <-ctx.Done():
-		var zero T
-		return zero, false
-	}
-}
-
 // isDeleted is a member IAM rewrote when its principal was deleted: deleted:user:a@b?uid=1.
 func isDeleted(member string) bool { return strings.HasPrefix(member, "deleted:") }
 

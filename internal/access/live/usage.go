@@ -13,6 +13,7 @@ import (
 	logging "google.golang.org/api/logging/v2"
 
 	"github.com/platform/private-run-api/internal/access"
+	"github.com/platform/private-run-api/internal/bounded"
 	"github.com/platform/private-run-api/internal/config"
 	"github.com/platform/private-run-api/internal/plan"
 )
@@ -202,7 +203,7 @@ func UsageOf(ctx context.Context, req UsageRequest) (*Usage, error) {
 		sources []Source
 		entries []entry
 	}
-	got, ok := bounded(ctx, func(ctx context.Context) read {
+	got, ok := bounded.Run(ctx, func(ctx context.Context) read {
 		var r read
 		for _, project := range callerProjects(p) {
 			s, es := readSource(ctx, c, project, u.From, u.To, req.MaxPages)
