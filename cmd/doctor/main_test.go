@@ -2,14 +2,9 @@ package main
 
 import (
 	"bytes"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -21,6 +16,7 @@ import (
 
 	"google.golang.org/api/option"
 
+	"github.com/platform/private-run-api/internal/fakegoogle"
 	"github.com/platform/private-run-api/internal/teststack"
 )
 
@@ -183,27 +179,18 @@ func TestRun(t *testing.T) {
 	}
 }
 
-// fakePolicies answers the project's and the service's IAM policy reads, and records the
-// Authorization header each read came with.
-func fakePolicies(t *testing.T) (*httptest.Server, *[]string) {
-	var mu sync.Mutex
-	var auth []string
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		auth = append(auth, r.Header.Get("Authorization"))
-		mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		switch r.URL.Path {
+// fakePolicies answers the project's and the service's IAM policy reads (any other read with an
+// empty object), and records the Authorization header each read came with.
+func fakePolicies(t *testing.T) *fakegoogle.Server {
+	return fakegoogle.New(t, func(path string, _ []byte) (int, string, bool) {
+		switch path {
 		case "/v3/projects/acme-test:getIamPolicy":
-			io.WriteString(w, `{"bindings":[{"role":"roles/editor","members":["user:boss@acme.example","deleted:user:gone@acme.example?uid=1"]}]}`)
+			return 200, `{"bindings":[{"role":"roles/editor","members":["user:boss@acme.example","deleted:user:gone@acme.example?uid=1"]}]}`, true
 		case "/v2/projects/acme-test/locations/asia-northeast1/services/orders-api:getIamPolicy":
-			io.WriteString(w, `{"bindings":[{"role":"roles/run.invoker","members":["serviceAccount:orders-batch@acme-test.iam.gserviceaccount.com","serviceAccount:cdn-purger@acme-test.iam.gserviceaccount.com"]}]}`)
-		default:
-			io.WriteString(w, `{}`)
+			return 200, `{"bindings":[{"role":"roles/run.invoker","members":["serviceAccount:orders-batch@acme-test.iam.gserviceaccount.com","serviceAccount:cdn-purger@acme-test.iam.gserviceaccount.com"]}]}`, true
 		}
-	}))
-	t.Cleanup(srv.Close)
-	return srv, &auth
+		return 200, `{}`, true
+	})
 }
 
 func TestRunWhoElse(t *testing.T) {
@@ -246,10 +233,10 @@ func TestRunWhoElse(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			srv, auth := fakePolicies(t)
+			srv := fakePolicies(t)
 			var stdout, stderr bytes.Buffer
 			code := run(tc.args, system{env: env, stdin: strings.NewReader(tc.stdin), stdout: &stdout, stderr: &stderr,
-				apiOptions: []option.ClientOption{option.WithEndpoint(srv.URL + "/")}})
+				apiOptions: []option.ClientOption{srv.Endpoint()}})
 			if code != tc.code {
 				t.Errorf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tc.code, stdout.String(), stderr.String())
 			}
@@ -268,15 +255,8 @@ func TestRunWhoElse(t *testing.T) {
 					t.Errorf("stdout has %q:\n%s", s, out)
 				}
 			}
-			srv.Close() // waits for the handlers, so auth is complete
-			if len(*auth) == 0 {
-				t.Fatal("no policy was read")
-			}
-			for _, a := range *auth {
-				if a != "Bearer ya29.a0-token" {
-					t.Errorf("a read carried Authorization %q, want the token from stdin", a)
-				}
-			}
+			srv.Close() // waits for the handlers, so what it recorded is complete
+			srv.CheckBearer(t, "ya29.a0-token")
 		})
 	}
 }
@@ -314,18 +294,7 @@ func TestRunBadToken(t *testing.T) {
 // run sees.
 func serviceAccountKey(t *testing.T, dir, tokenURI string) func(string) string {
 	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	adc, _ := json.Marshal(map[string]string{
-		"type": "service_account", "client_email": "orders-batch@acme-test.iam.gserviceaccount.com", "private_key_id": "k1",
-		"private_key": string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})), "token_uri": tokenURI,
-	})
+	_, adc := fakegoogle.ServiceAccountKey(t, "orders-batch@acme-test.iam.gserviceaccount.com", "k1", tokenURI)
 	keyFile := filepath.Join(dir, "key.json")
 	write(t, keyFile, string(adc))
 	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", keyFile)
@@ -344,16 +313,9 @@ func TestRunOnlineTimeout(t *testing.T) {
 	testDir := t.TempDir()
 	write(t, filepath.Join(testDir, "Pulumi.yaml"), "name: private-run-api\nruntime: go\n")
 	write(t, filepath.Join(testDir, "Pulumi.test.yaml"), testStack)
-	release := make(chan struct{})
-	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
-	}))
-	t.Cleanup(hang.Close)
-	t.Cleanup(func() { close(release) })
-	env := serviceAccountKey(t, testDir, hang.URL+"/token")
+	hang := fakegoogle.New(t, nil)
+	hang.Hang()
+	env := serviceAccountKey(t, testDir, hang.URL()+"/token")
 
 	done := make(chan int, 1)
 	var stdout, stderr bytes.Buffer

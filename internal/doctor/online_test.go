@@ -6,10 +6,8 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/platform/private-run-api/internal/fakegoogle"
 	"github.com/platform/private-run-api/internal/plan"
 )
 
@@ -227,11 +226,7 @@ type googleish struct {
 
 func newGoogleish(t *testing.T) *googleish {
 	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := &googleish{key: key, release: make(chan struct{}), targetCode: http.StatusOK}
+	g := &googleish{release: make(chan struct{}), targetCode: http.StatusOK}
 	g.token = httptest.NewTLSServer(http.HandlerFunc(g.serveToken))
 	g.target = httptest.NewTLSServer(http.HandlerFunc(g.serveTarget))
 	// Cleanups run last-in first-out: the hanging handlers are released before the servers
@@ -240,23 +235,9 @@ func newGoogleish(t *testing.T) *googleish {
 	t.Cleanup(g.target.Close)
 	t.Cleanup(func() { close(g.release) })
 
+	var adc []byte
+	g.key, adc = fakegoogle.ServiceAccountKey(t, batchEmail, "0123abcd", g.token.URL+"/token")
 	g.idToken = g.sign(t, map[string]any{"aud": g.target.URL, "email": batchEmail, "exp": time.Now().Add(time.Hour).Unix(), "iss": "https://accounts.google.com"})
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	adc, err := json.Marshal(map[string]string{
-		"type":           "service_account",
-		"project_id":     "acme-test",
-		"private_key_id": "0123abcd",
-		"private_key":    string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})),
-		"client_email":   batchEmail,
-		"client_id":      "1234567890",
-		"token_uri":      g.token.URL + "/token",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	g.adc = writeFile(t, filepath.Join(t.TempDir(), "key.json"), string(adc))
 	return g
 }

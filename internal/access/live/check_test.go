@@ -67,7 +67,7 @@ func TestCheckEqualWhenLiveIsDeclared(t *testing.T) {
 	if !slices.Equal(names, want) {
 		t.Errorf("policies:\n%s\nwant\n%s", strings.Join(names, "\n"), strings.Join(want, "\n"))
 	}
-	for _, req := range f.requested() {
+	for _, req := range f.Requests() {
 		if strings.Contains(req, "getIamPolicy") || strings.Contains(req, "/iam?") {
 			if !strings.Contains(req, "requestedPolicyVersion=3") && !strings.Contains(req, `"requestedPolicyVersion":3`) && !strings.Contains(req, "optionsRequestedPolicyVersion=3") {
 				t.Errorf("policy read without version 3: %s", req)
@@ -88,7 +88,7 @@ func TestCheckEqualWhenLiveIsDeclared(t *testing.T) {
 		}
 	}
 	var metas int
-	for _, req := range f.requested() {
+	for _, req := range f.Requests() {
 		if strings.HasPrefix(req, "GET "+pathMeta+"?") {
 			metas++
 			if !strings.Contains(req, "fields=") || !strings.Contains(req, "timeCreated") {
@@ -326,7 +326,7 @@ func TestCheckOutside(t *testing.T) {
 	}
 	// Predefined roles in the table are not looked up; every other role is, once.
 	var lookups []string
-	for _, req := range f.requested() {
+	for _, req := range f.Requests() {
 		if strings.Contains(req, "/roles/") && !strings.Contains(req, "getIamPolicy") {
 			path, _, _ := strings.Cut(strings.Fields(req)[1], "?")
 			lookups = append(lookups, path)
@@ -388,7 +388,7 @@ func TestCheckRuntimeMadeElsewhere(t *testing.T) {
 			t.Errorf("the bootstrap's runtime account is compared as the stack's: %+v", p)
 		}
 	}
-	for _, req := range f.requested() {
+	for _, req := range f.Requests() {
 		if strings.Contains(req, pathRuntime) {
 			t.Errorf("read the runtime account's policy: %s", req)
 		}
@@ -400,7 +400,7 @@ func TestCheckRuntimeMadeElsewhere(t *testing.T) {
 
 func TestCheckTimeout(t *testing.T) {
 	f := newFake(t, nil)
-	f.hang = true
+	f.Hang()
 	done := make(chan *Report, 1)
 	go func() {
 		r, _ := Check(context.Background(), Request{Plan: testPlan(t, stack), Stack: "test", At: at, Timeout: 300 * time.Millisecond, Options: f.options()})

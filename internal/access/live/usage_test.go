@@ -159,7 +159,7 @@ func TestUsageAcrossPages(t *testing.T) {
 
 	// Paging: both pages, the second by the first's token; the window and the log in the filter.
 	var calls []string
-	for _, req := range f.requested() {
+	for _, req := range f.Requests() {
 		if strings.HasPrefix(req, "POST "+pathEntries) {
 			calls = append(calls, req)
 		}
@@ -334,7 +334,7 @@ func TestUsageCannotJudgeWithoutACompleteRead(t *testing.T) {
 	// With minting not recorded, no log is read at all.
 	f := newFake(t, map[string]answer{pathProject: policy(t)})
 	usage(t, f, 0)
-	for _, req := range f.requested() {
+	for _, req := range f.Requests() {
 		if strings.Contains(req, pathEntries) {
 			t.Errorf("read the logs of a project that records no minting: %s", req)
 		}
