@@ -319,17 +319,9 @@ func AuditSecretRoleKey(project string) string { return "audit-secret-role-" + p
 
 // Stack is everything the bootstrap declares, with every name computed from config up front.
 type Stack struct {
-	Project string
-	// CallersProject holds the caller accounts the main stack creates: Project unless config
-	// names another.
-	CallersProject    string
-	CIProject         string
-	CIProjectNumber   string
-	Repository        string
-	RepositoryID      string
-	RepositoryOwnerID string
-	PoolID            string
-	ProviderID        string
+	Place
+	PoolID     string
+	ProviderID string
 	// PoolName and ProviderName are the resource names Google gives the pool and the provider,
 	// computed from CIProjectNumber: the principal sets are built from PoolName, so a preview
 	// shows who may impersonate each CI account.
@@ -412,17 +404,11 @@ func Resolve(c *Config) *Stack {
 	}
 	poolName := PoolName(c.CIProjectNumber, c.PoolID)
 	p := &Stack{
-		Project:           c.Project,
-		CallersProject:    c.CallersProject,
-		CIProject:         c.CIProject,
-		CIProjectNumber:   c.CIProjectNumber,
-		PoolName:          poolName,
-		ProviderName:      poolName + "/providers/" + c.ProviderID,
-		Repository:        c.Repository,
-		RepositoryID:      c.RepositoryID,
-		RepositoryOwnerID: c.RepositoryOwnerID,
-		PoolID:            c.PoolID,
-		ProviderID:        c.ProviderID,
+		Place:        c.Place,
+		PoolName:     poolName,
+		ProviderName: poolName + "/providers/" + c.ProviderID,
+		PoolID:       c.PoolID,
+		ProviderID:   c.ProviderID,
 		Mapping: Mapping{
 			// At most 127 bytes whatever the repository's name: numbers and an event name only
 			// (see MaxSubjectBytes). The run ID leads from an audit log line to the run.
