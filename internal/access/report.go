@@ -1,7 +1,9 @@
 package access
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -267,15 +269,8 @@ func sameExpiry(a, b *time.Time) bool {
 }
 
 func sortGrants(gs []Grant) {
-	sort.Slice(gs, func(a, b int) bool {
-		x, y := gs[a], gs[b]
-		if x.Principal != y.Principal {
-			return x.Principal < y.Principal
-		}
-		if x.Role != y.Role {
-			return x.Role < y.Role
-		}
-		return x.Target.Resource < y.Target.Resource
+	slices.SortFunc(gs, func(x, y Grant) int {
+		return cmp.Or(cmp.Compare(x.Principal, y.Principal), cmp.Compare(x.Role, y.Role), cmp.Compare(x.Target.Resource, y.Target.Resource))
 	})
 }
 

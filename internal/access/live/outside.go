@@ -1,6 +1,7 @@
 package live
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"sort"
@@ -174,12 +175,8 @@ func outside(ctx context.Context, c *clients, projects []string) []Level {
 				l.Holders = append(l.Holders, Holder{Member: m, Role: b.Role, Condition: b.Condition, Permissions: held.List()})
 			}
 		}
-		sort.Slice(l.Holders, func(a, b int) bool {
-			x, y := l.Holders[a], l.Holders[b]
-			if x.Member != y.Member {
-				return x.Member < y.Member
-			}
-			return x.Role+x.Condition.key() < y.Role+y.Condition.key()
+		slices.SortFunc(l.Holders, func(x, y Holder) int {
+			return cmp.Or(cmp.Compare(x.Member, y.Member), cmp.Compare(x.Role+x.Condition.key(), y.Role+y.Condition.key()))
 		})
 		sort.Strings(l.Unchecked)
 		out = append(out, l.Level)
