@@ -35,30 +35,30 @@ type clients struct {
 }
 
 func newClients(ctx context.Context, opts []option.ClientOption) (*clients, error) {
-	var c clients
 	var err error
-	if c.ancestry, err = crmv1.NewService(ctx, opts...); err != nil {
+	c := &clients{
+		ancestry: newService(ctx, opts, &err, crmv1.NewService),
+		crm:      newService(ctx, opts, &err, crm.NewService),
+		iam:      newService(ctx, opts, &err, iam.NewService),
+		run:      newService(ctx, opts, &err, run.NewService),
+		storage:  newService(ctx, opts, &err, storage.NewService),
+		secrets:  newService(ctx, opts, &err, secretmanager.NewService),
+		logging:  newService(ctx, opts, &err, logging.NewService),
+	}
+	if err != nil {
 		return nil, err
 	}
-	if c.crm, err = crm.NewService(ctx, opts...); err != nil {
-		return nil, err
+	return c, nil
+}
+
+// newService makes one client with opts unless *err says an earlier one failed, and records
+// its own error there.
+func newService[S any](ctx context.Context, opts []option.ClientOption, err *error, newClient func(context.Context, ...option.ClientOption) (S, error)) S {
+	var s S
+	if *err == nil {
+		s, *err = newClient(ctx, opts...)
 	}
-	if c.iam, err = iam.NewService(ctx, opts...); err != nil {
-		return nil, err
-	}
-	if c.run, err = run.NewService(ctx, opts...); err != nil {
-		return nil, err
-	}
-	if c.storage, err = storage.NewService(ctx, opts...); err != nil {
-		return nil, err
-	}
-	if c.secrets, err = secretmanager.NewService(ctx, opts...); err != nil {
-		return nil, err
-	}
-	if c.logging, err = logging.NewService(ctx, opts...); err != nil {
-		return nil, err
-	}
-	return &c, nil
+	return s
 }
 
 // policyVersion 3 returns conditional bindings as they are; older versions mangle them.
