@@ -10,6 +10,7 @@ import (
 	"google.golang.org/api/option"
 
 	"github.com/platform/private-run-api/internal/fakegoogle"
+	"github.com/platform/private-run-api/internal/testdir"
 	"github.com/platform/private-run-api/internal/teststack"
 )
 
@@ -37,8 +38,8 @@ const forbidden = fakegoogle.Forbidden
 func emptyStack(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "Pulumi.yaml"), teststack.ProjectFile)
-	writeFile(t, filepath.Join(dir, "Pulumi.test.yaml"), teststack.Header)
+	testdir.Write(t, filepath.Join(dir, "Pulumi.yaml"), teststack.ProjectFile)
+	testdir.Write(t, filepath.Join(dir, "Pulumi.test.yaml"), teststack.Header)
 	return dir
 }
 

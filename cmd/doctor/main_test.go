@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -17,6 +16,7 @@ import (
 	"google.golang.org/api/option"
 
 	"github.com/platform/private-run-api/internal/fakegoogle"
+	"github.com/platform/private-run-api/internal/testdir"
 	"github.com/platform/private-run-api/internal/teststack"
 )
 
@@ -33,15 +33,8 @@ const testStack = teststack.TokyoHeader + `  private-run-api:callers:
       authz: true
 `
 
-func write(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
+// write is testdir.Write; the README's tests use it too.
+var write = testdir.Write
 
 func impersonated(email string) string {
 	return `{"type":"impersonated_service_account","delegates":[],"service_account_impersonation_url":"https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/` +

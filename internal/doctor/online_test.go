@@ -21,6 +21,7 @@ import (
 
 	"github.com/platform/private-run-api/internal/fakegoogle"
 	"github.com/platform/private-run-api/internal/plan"
+	"github.com/platform/private-run-api/internal/testdir"
 )
 
 // TestOnlineStatus and TestOnlineError cover how outcomes are explained; TestOnlineAgainstServers
@@ -238,7 +239,7 @@ func newGoogleish(t *testing.T) *googleish {
 	var adc []byte
 	g.key, adc = fakegoogle.ServiceAccountKey(t, batchEmail, "0123abcd", g.token.URL+"/token")
 	g.idToken = g.sign(t, map[string]any{"aud": g.target.URL, "email": batchEmail, "exp": time.Now().Add(time.Hour).Unix(), "iss": "https://accounts.google.com"})
-	g.adc = writeFile(t, filepath.Join(t.TempDir(), "key.json"), string(adc))
+	g.adc = testdir.Write(t, filepath.Join(t.TempDir(), "key.json"), string(adc))
 	return g
 }
 
@@ -474,7 +475,7 @@ func TestOnlineCredentialErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(dir, "missing.json")
 			if tc.adc != "" {
-				path = writeFile(t, filepath.Join(dir, "adc.json"), tc.adc)
+				path = testdir.Write(t, filepath.Join(dir, "adc.json"), tc.adc)
 			}
 			useADC(t, path)
 			f, _ := onlineWithin(t, OnlineRequest{URL: "https://orders-api-abc123-an.a.run.app", Caller: onlineCaller(true), Timeout: 10 * time.Second}, time.Minute)
