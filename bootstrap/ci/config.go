@@ -11,13 +11,13 @@ package ci
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/platform/private-run-api/internal/gcp"
 	"regexp"
 	"strconv"
 	"strings"
 
 	"github.com/platform/private-run-api/internal/config"
 	"github.com/platform/private-run-api/internal/diag"
+	"github.com/platform/private-run-api/internal/gcp"
 )
 
 // Config keys in the bootstrap project's namespace (`<project>:<key>`). Any other key in that

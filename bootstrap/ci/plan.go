@@ -1,10 +1,10 @@
 package ci
 
 import (
-	"github.com/platform/private-run-api/internal/gcp"
 	"slices"
 	"sort"
 
+	"github.com/platform/private-run-api/internal/gcp"
 	"github.com/platform/private-run-api/internal/plan"
 )
 
