@@ -2,14 +2,8 @@ package main
 
 import (
 	"bytes"
-	"encoding/base64"
-	"encoding/json"
-	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -281,15 +275,10 @@ func TestRunBadToken(t *testing.T) {
 	}
 }
 
-// serviceAccountKey writes a key file of orders-batch@acme-test whose token exchange goes to
-// tokenURI, points GOOGLE_APPLICATION_CREDENTIALS at it (Google's libraries read the real
-// environment; the old auth path, which the doctor's -online takes), and returns the environment
-// run sees.
-func serviceAccountKey(t *testing.T, dir, tokenURI string) func(string) string {
-	t.Helper()
-	_, adc := fakegoogle.ServiceAccountKey(t, "orders-batch@acme-test.iam.gserviceaccount.com", "k1", tokenURI)
-	keyFile := filepath.Join(dir, "key.json")
-	write(t, keyFile, string(adc))
+// useKey points GOOGLE_APPLICATION_CREDENTIALS at a service account's key file (Google's
+// libraries read the real environment; the old auth path, which the doctor's -online takes), and
+// returns the environment run sees.
+func useKey(t *testing.T, keyFile string) func(string) string {
 	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", keyFile)
 	t.Setenv("GOOGLE_API_GO_EXPERIMENTAL_ENABLE_NEW_AUTH_LIB", "")
 	return func(k string) string {
@@ -306,15 +295,15 @@ func TestRunOnlineTimeout(t *testing.T) {
 	testDir := t.TempDir()
 	write(t, filepath.Join(testDir, "Pulumi.yaml"), "name: private-run-api\nruntime: go\n")
 	write(t, filepath.Join(testDir, "Pulumi.test.yaml"), testStack)
-	hang := fakegoogle.New(t, nil)
-	hang.Hang()
-	env := serviceAccountKey(t, testDir, hang.URL()+"/token")
+	svc := fakegoogle.NewService(t, "orders-batch@acme-test.iam.gserviceaccount.com")
+	svc.TokenHangs = true
+	env := useKey(t, svc.KeyFile)
 
 	done := make(chan int, 1)
 	var stdout, stderr bytes.Buffer
 	go func() {
 		done <- run([]string{"-stack", "test", "-dir", testDir, "-caller", "orders-batch", "-online", "-url", "https://orders-api-abc123-an.a.run.app", "-timeout", "300ms"},
-			system{env: env, stdout: &stdout, stderr: &stderr})
+			system{env: env, stdout: &stdout, stderr: &stderr, transport: svc.Target.Client().Transport})
 	}()
 	select {
 	case code := <-done:
@@ -328,7 +317,7 @@ func TestRunOnlineTimeout(t *testing.T) {
 
 // TestRunOnlineCustomAudience: with service.audiences set, -online mints the ID token for the
 // first one (or for -audience) and still sends the request to -url, as the README's Go example
-// does. One TLS server plays the token endpoint of a service account key and the service.
+// does. fakegoogle.Service plays the token endpoint of a service account key and the service.
 func TestRunOnlineCustomAudience(t *testing.T) {
 	const (
 		primary = "https://orders-api.acme-test.internal"
@@ -341,36 +330,6 @@ func TestRunOnlineCustomAudience(t *testing.T) {
       impersonators:
         - user:alice@acme.example
 `)
-	// An ID token the library can read (it decodes the claims for the expiry, and checks no
-	// signature): header.claims.signature.
-	seg := func(v any) string { b, _ := json.Marshal(v); return base64.RawURLEncoding.EncodeToString(b) }
-	idToken := seg(map[string]string{"alg": "RS256", "typ": "JWT"}) + "." + seg(map[string]any{"exp": time.Now().Add(time.Hour).Unix()}) + ".c2ln"
-	var mu sync.Mutex
-	var minted, calls []string
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		defer mu.Unlock()
-		switch r.URL.Path {
-		case "/token":
-			_ = r.ParseForm()
-			parts := strings.Split(r.PostForm.Get("assertion"), ".")
-			var claims struct {
-				TargetAudience string `json:"target_audience"`
-			}
-			if len(parts) == 3 {
-				raw, _ := base64.RawURLEncoding.DecodeString(parts[1])
-				_ = json.Unmarshal(raw, &claims)
-			}
-			minted = append(minted, claims.TargetAudience)
-			w.Header().Set("Content-Type", "application/json")
-			fmt.Fprintf(w, `{"id_token":%q}`, idToken)
-		default:
-			calls = append(calls, r.URL.Path+" "+r.Header.Get("Authorization"))
-			fmt.Fprint(w, `{"orders":[]}`)
-		}
-	}))
-	t.Cleanup(srv.Close)
-	env := serviceAccountKey(t, testDir, srv.URL+"/token")
 	for _, tc := range []struct {
 		name  string
 		extra []string
@@ -380,24 +339,21 @@ func TestRunOnlineCustomAudience(t *testing.T) {
 		{"-audience picks another declared one", []string{"-audience", second}, second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			mu.Lock()
-			minted, calls = nil, nil
-			mu.Unlock()
+			svc := fakegoogle.NewService(t, "orders-batch@acme-test.iam.gserviceaccount.com")
+			env := useKey(t, svc.KeyFile)
 			var stdout, stderr bytes.Buffer
-			args := append([]string{"-stack", "test", "-dir", testDir, "-caller", "orders-batch", "-online", "-url", srv.URL + "/v1/orders", "-timeout", "20s"}, tc.extra...)
-			code := run(args, system{env: env, stdout: &stdout, stderr: &stderr, transport: srv.Client().Transport})
+			args := append([]string{"-stack", "test", "-dir", testDir, "-caller", "orders-batch", "-online", "-url", svc.Target.URL + "/v1/orders", "-timeout", "20s"}, tc.extra...)
+			code := run(args, system{env: env, stdout: &stdout, stderr: &stderr, transport: svc.Target.Client().Transport})
 			out := stdout.String()
 			// A key file is a PROBLEM offline (the setup avoids keys); the online call itself passes.
 			if !strings.Contains(out, "OK       The service answered 200 OK to a call as orders-batch@acme-test.iam.gserviceaccount.com") ||
 				!strings.Contains(out, "The ID token's audience was "+tc.want+".") {
 				t.Errorf("exit %d:\n%s%s", code, out, stderr.String())
 			}
-			mu.Lock()
-			defer mu.Unlock()
-			if len(minted) != 1 || minted[0] != tc.want {
+			if minted := svc.Audiences(); len(minted) != 1 || minted[0] != tc.want {
 				t.Errorf("ID tokens minted for %q, want [%q]", minted, tc.want)
 			}
-			if len(calls) != 1 || calls[0] != "/v1/orders Bearer "+idToken {
+			if calls := svc.Calls(); len(calls) != 1 || calls[0] != "/v1/orders Bearer "+svc.IDToken {
 				t.Errorf("calls to -url: %q; want one to /v1/orders with the minted token", calls)
 			}
 		})

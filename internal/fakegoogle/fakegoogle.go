@@ -43,8 +43,7 @@ type Server struct {
 	auth     []string // the Authorization header of each request
 }
 
-// New starts a server that answers with respond (nil for one that only hangs) and stops when
-// the test ends.
+// New starts a server that answers with respond and stops when the test ends.
 func New(tb testing.TB, respond Respond) *Server {
 	tb.Helper()
 	s := &Server{respond: respond, release: make(chan struct{})}
@@ -88,9 +87,6 @@ func (s *Server) Hang() {
 
 // Close stops the server once its handlers have returned, so that what it recorded is complete.
 func (s *Server) Close() { s.srv.Close() }
-
-// URL is the server's base URL, "http://127.0.0.1:port".
-func (s *Server) URL() string { return s.srv.URL }
 
 // Endpoint points a client at the server; the client keeps its own transport and credentials.
 func (s *Server) Endpoint() option.ClientOption { return option.WithEndpoint(s.srv.URL + "/") }
