@@ -18,12 +18,58 @@ import (
 // everyone through. The guard must refuse (503, never cached) from the first
 // cache miss on, and say so at ERROR.
 func TestProjectPin(t *testing.T) {
-	var owner atomic.Value
-	owner.Store(project)
-	fs := newFakeStorage(t, func(w http.ResponseWriter, r *http.Request, tok string) {
-		bucketIn(owner.Load().(string))(w, r, tok)
+	g, _, newcomer, unswap := walkSwap(t, swap{
+		start:   time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
+		before:  bucketIn(project),
+		after:   bucketIn(otherProject), // deleted, and re-created elsewhere
+		victim:  "newcomer",
+		pinned:  "bucket in the pinned project",
+		swapped: "a bucket in another project",
+		pin:     "guard.WithProjectNumber",
+		logs:    []string{`"expected_project_number":` + project, `"bucket_project_number":` + otherProject, "re-created in another project"},
 	})
-	clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+
+	unswap() // back where it belongs
+	if d, _ := g.Check(context.Background(), newcomer); d != guard.Allow {
+		t.Errorf("bucket back in the pinned project: %v, want allow", d)
+	}
+}
+
+// swap is an attack on the authz bucket a guard is pinned to: Storage says
+// before of it until the swap, after from then on.
+type swap struct {
+	start         time.Time // the guard's clock at the first request
+	before, after func(http.ResponseWriter, *http.Request, string)
+	// victim names the token of a caller unknown until the swap.
+	victim string
+	// pinned and swapped say what the bucket is before and after, for
+	// messages.
+	pinned, swapped string
+	// pin is the option the refusal must name, logs what the ERROR lines
+	// must say.
+	pin  string
+	logs []string
+}
+
+// walkSwap runs s against a guard with both pins, on the default TTL. A known
+// caller is allowed before the swap; after it, every cache miss is refused
+// (503 with Retry-After, never cached) and Check names s.pin; the known
+// caller's allow was decided against the real bucket, so it lasts at most the
+// TTL (documented), then the mismatch catches it too. Only the allowed
+// requests reach the handler, and every mismatched lookup logs one ERROR line
+// saying s.logs. It returns the guard, the fake, the victim's token and a
+// func that undoes the swap.
+func walkSwap(t *testing.T, s swap) (g *guard.Guard, fs *fakeStorage, victim string, unswap func()) {
+	t.Helper()
+	var swapped atomic.Bool
+	fs = newFakeStorage(t, func(w http.ResponseWriter, r *http.Request, tok string) {
+		if swapped.Load() {
+			s.after(w, r, tok)
+		} else {
+			s.before(w, r, tok)
+		}
+	})
+	clock := &fakeClock{now: s.start}
 	g, logs := newGuard(t, fs, guard.WithClock(clock.Now))
 	var reached int
 	h := g.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { reached++ }))
@@ -41,28 +87,26 @@ func TestProjectPin(t *testing.T) {
 			t.Fatalf("storage calls = %d, want %d", got, want)
 		}
 	}
-	known, newcomer := tokenFor(t, "known"), tokenFor(t, "newcomer")
+	known, victim := tokenFor(t, "known"), tokenFor(t, s.victim)
 
 	if rec := serve(known); rec.Code != http.StatusOK {
-		t.Fatalf("bucket in the pinned project: status %d, want 200", rec.Code)
+		t.Fatalf("the %s: status %d, want 200", s.pinned, rec.Code)
 	}
 	calls(1)
 
-	owner.Store(otherProject) // deleted, and re-created elsewhere
+	swapped.Store(true)
 	for i := range 2 {
-		rec := serve(newcomer)
+		rec := serve(victim)
 		if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" {
-			t.Errorf("request %d to a bucket in another project: status %d, Retry-After %q; want 503 with Retry-After", i, rec.Code, rec.Header().Get("Retry-After"))
+			t.Errorf("request %d to %s: status %d, Retry-After %q; want 503 with Retry-After", i, s.swapped, rec.Code, rec.Header().Get("Retry-After"))
 		}
 		calls(int32(2 + i)) // a mismatch is never cached
 	}
-	if d, err := g.Check(context.Background(), newcomer); d != guard.Unavailable || err == nil || !strings.Contains(err.Error(), "guard.WithProjectNumber") {
+	if d, err := g.Check(context.Background(), victim); d != guard.Unavailable || err == nil || !strings.Contains(err.Error(), s.pin) {
 		t.Errorf("Check = %v, %v; want unavailable naming the pin", d, err)
 	}
 	calls(4)
 
-	// The known caller's allow was decided against the real bucket; it lasts
-	// at most the TTL (documented), then the mismatch catches it too.
 	if rec := serve(known); rec.Code != http.StatusOK {
 		t.Errorf("cached allow within the TTL: status %d, want 200", rec.Code)
 	}
@@ -78,16 +122,12 @@ func TestProjectPin(t *testing.T) {
 	if got := logs.count(t, slog.LevelError); got != 4 {
 		t.Errorf("ERROR lines = %d, want 4 (one per mismatched lookup):\n%s", got, logs)
 	}
-	for _, want := range []string{`"expected_project_number":` + project, `"bucket_project_number":` + otherProject, "re-created in another project"} {
+	for _, want := range s.logs {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("log lacks %s:\n%s", want, logs)
 		}
 	}
-
-	owner.Store(project) // back where it belongs
-	if d, _ := g.Check(context.Background(), newcomer); d != guard.Allow {
-		t.Errorf("bucket back in the pinned project: %v, want allow", d)
-	}
+	return g, fs, victim, func() { swapped.Store(false) }
 }
 
 // TestProjectCheckCanBeSkippedOnlyExplicitly: without a pin New fails (see
@@ -120,78 +160,23 @@ func TestProjectCheckCanBeSkippedOnlyExplicitly(t *testing.T) {
 // what it expected, what it found and what to do, and accept the bucket again
 // only once a person has pinned the new creation time.
 func TestCreationTimePin(t *testing.T) {
-	var born atomic.Value
-	born.Store(created)
-	fs := newFakeStorage(t, func(w http.ResponseWriter, r *http.Request, tok string) {
-		bucketAt(project, born.Load().(string))(w, r, tok)
+	g, fs, viewer, _ := walkSwap(t, swap{
+		start:   time.Date(2026, 2, 3, 5, 0, 0, 0, time.UTC),
+		before:  bucketAt(project, created),
+		after:   bucketAt(project, recreated), // deleted and created again, same project
+		victim:  "viewer",
+		pinned:  "pinned bucket",
+		swapped: "the re-created bucket",
+		pin:     "guard.WithBucketCreationTime",
+		logs: []string{
+			"RE-CREATED OR REPLACED",
+			`"expected_bucket_creation_time":"2025-03-04T05:06:07Z"`,
+			`"bucket_creation_time":"` + recreated + `"`,
+			"gcloud storage buckets get-iam-policy gs://" + bucket,
+			"pulumi up --refresh",
+			"pin the new creation time (" + recreated + ")",
+		},
 	})
-	clock := &fakeClock{now: time.Date(2026, 2, 3, 5, 0, 0, 0, time.UTC)}
-	g, logs := newGuard(t, fs, guard.WithClock(clock.Now))
-	var reached int
-	h := g.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { reached++ }))
-	serve := func(tok string) *httptest.ResponseRecorder {
-		t.Helper()
-		req := httptest.NewRequest(http.MethodGet, "/", nil)
-		req.Header.Set("Authorization", "Bearer "+tok)
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-		return rec
-	}
-	calls := func(want int32) {
-		t.Helper()
-		if got := fs.calls.Load(); got != want {
-			t.Fatalf("storage calls = %d, want %d", got, want)
-		}
-	}
-	known, viewer := tokenFor(t, "known"), tokenFor(t, "viewer")
-
-	if rec := serve(known); rec.Code != http.StatusOK {
-		t.Fatalf("the pinned bucket: status %d, want 200", rec.Code)
-	}
-	calls(1)
-
-	born.Store(recreated) // deleted and created again, same project
-	for i := range 2 {
-		rec := serve(viewer)
-		if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" {
-			t.Errorf("request %d to the re-created bucket: status %d, Retry-After %q; want 503 with Retry-After", i, rec.Code, rec.Header().Get("Retry-After"))
-		}
-		calls(int32(2 + i)) // a mismatch is never cached
-	}
-	if d, err := g.Check(context.Background(), viewer); d != guard.Unavailable || err == nil || !strings.Contains(err.Error(), "guard.WithBucketCreationTime") {
-		t.Errorf("Check = %v, %v; want unavailable naming the pin", d, err)
-	}
-	calls(4)
-
-	// The known caller's allow was decided against the stack's bucket; it
-	// lasts at most the TTL, then the mismatch catches it too.
-	if rec := serve(known); rec.Code != http.StatusOK {
-		t.Errorf("cached allow within the TTL: status %d, want 200", rec.Code)
-	}
-	clock.Advance(guard.DefaultCacheTTL)
-	if rec := serve(known); rec.Code != http.StatusServiceUnavailable {
-		t.Errorf("after the TTL: status %d, want 503", rec.Code)
-	}
-	calls(5)
-	if reached != 2 {
-		t.Errorf("handler reached %d times, want 2 (only the allowed requests)", reached)
-	}
-
-	if got := logs.count(t, slog.LevelError); got != 4 {
-		t.Errorf("ERROR lines = %d, want 4 (one per mismatched lookup):\n%s", got, logs)
-	}
-	for _, want := range []string{
-		"RE-CREATED OR REPLACED",
-		`"expected_bucket_creation_time":"2025-03-04T05:06:07Z"`,
-		`"bucket_creation_time":"` + recreated + `"`,
-		"gcloud storage buckets get-iam-policy gs://" + bucket,
-		"pulumi up --refresh",
-		"pin the new creation time (" + recreated + ")",
-	} {
-		if !strings.Contains(logs.String(), want) {
-			t.Errorf("log lacks %s:\n%s", want, logs)
-		}
-	}
 
 	// Once the policy is verified, the operator pins the new bucket, as
 	// Storage and the log line print its creation time.

@@ -2,12 +2,12 @@ package tests
 
 import (
 	"errors"
-	"github.com/platform/private-run-api/internal/diag"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/platform/private-run-api/internal/config"
+	"github.com/platform/private-run-api/internal/diag"
 	"github.com/platform/private-run-api/internal/plan"
 )
 

@@ -194,6 +194,14 @@ func TestCostOfChange(t *testing.T) {
 		t.Fatalf("generator changed: callers[9] = %+v", c)
 	}
 
+	// What the changes touch: a created caller's account and the account's policy; the service's
+	// policy, which names every invoker; the authz bucket's, which names every guarded caller.
+	callerResources := func(name string) []string {
+		return slices.Concat(names(tAccount, name), names(tAccountPolicy, name+"-policy"))
+	}
+	service := names(tServicePolicy, "orders-api-policy")
+	serviceAndGuard := slices.Concat(service, names(tBucketPolicy, "authz-policy"))
+
 	cases := []struct {
 		name                    string
 		stack                   genStack
@@ -205,55 +213,39 @@ func TestCostOfChange(t *testing.T) {
 			stack: edit(func(s *genStack) {
 				s.Callers = append([]genCaller{{Name: "caller-new"}}, s.Callers...) // first: every position shifts
 			}),
-			added: slices.Concat(
-				names(tAccount, "caller-new"),
-				names(tAccountPolicy, "caller-new-policy")),
-			changed: names(tServicePolicy, "orders-api-policy"),
+			added:   callerResources("caller-new"),
+			changed: service,
 			// One write of the new account's policy, one of the service's; member by member the
 			// account's policy takes the two defaults and itself, one after another.
 			writes: policyWrites{Bindings: 2, Members: 4, Policies: 2, MaxBindings: 1, MaxMembers: 3},
 		},
 		{
-			name: "onboard a caller that invokes and passes the guard",
-			stack: edit(func(s *genStack) {
-				s.Callers = slices.Insert(s.Callers, 50, guarded)
-			}),
-			added: slices.Concat(
-				names(tAccount, "caller-new-guarded"),
-				names(tAccountPolicy, "caller-new-guarded-policy")),
-			changed: slices.Concat(names(tServicePolicy, "orders-api-policy"), names(tBucketPolicy, "authz-policy")),
+			name:    "onboard a caller that invokes and passes the guard",
+			stack:   edit(func(s *genStack) { s.Callers = slices.Insert(s.Callers, 50, guarded) }),
+			added:   callerResources("caller-new-guarded"),
+			changed: serviceAndGuard,
 			writes:  policyWrites{Bindings: 3, Members: 6, Policies: 3, MaxBindings: 1, MaxMembers: 4},
 		},
 		{
-			name: "onboard a caller with 50 impersonators",
-			stack: edit(func(s *genStack) {
-				s.Callers = append(s.Callers, many)
-			}),
-			added: slices.Concat(
-				names(tAccount, "caller-new-busy"),
-				names(tAccountPolicy, "caller-new-busy-policy")),
-			changed: names(tServicePolicy, "orders-api-policy"),
+			name:    "onboard a caller with 50 impersonators",
+			stack:   edit(func(s *genStack) { s.Callers = append(s.Callers, many) }),
+			added:   callerResources("caller-new-busy"),
+			changed: service,
 			// 52 token creators and the account itself: 53 serial writes member by member, one
 			// write of the whole policy.
 			writes: policyWrites{Bindings: 2, Members: 54, Policies: 2, MaxBindings: 1, MaxMembers: 53},
 		},
 		{
-			name: "remove a caller",
-			stack: edit(func(s *genStack) {
-				s.Callers = slices.Delete(s.Callers, 21, 22)
-			}),
-			removed: slices.Concat(
-				names(tAccount, "caller-0021"),
-				names(tAccountPolicy, "caller-0021-policy")),
-			changed: slices.Concat(names(tServicePolicy, "orders-api-policy"), names(tBucketPolicy, "authz-policy")),
+			name:    "remove a caller",
+			stack:   edit(func(s *genStack) { s.Callers = slices.Delete(s.Callers, 21, 22) }),
+			removed: callerResources("caller-0021"),
+			changed: serviceAndGuard,
 			writes:  policyWrites{Bindings: 3, Members: 6, Policies: 3, MaxBindings: 1, MaxMembers: 4},
 		},
 		{
-			name: "remove an external caller",
-			stack: edit(func(s *genStack) {
-				s.Callers = slices.Delete(s.Callers, 9, 10)
-			}),
-			changed: slices.Concat(names(tServicePolicy, "orders-api-policy"), names(tBucketPolicy, "authz-policy")),
+			name:    "remove an external caller",
+			stack:   edit(func(s *genStack) { s.Callers = slices.Delete(s.Callers, 9, 10) }),
+			changed: serviceAndGuard,
 			writes:  policyWrites{Bindings: 2, Members: 2, Policies: 2, MaxBindings: 1, MaxMembers: 1},
 		},
 		{

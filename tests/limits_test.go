@@ -3,9 +3,10 @@ package tests
 import (
 	"errors"
 	"fmt"
-	"github.com/platform/private-run-api/internal/diag"
 	"strings"
 	"testing"
+
+	"github.com/platform/private-run-api/internal/diag"
 )
 
 // Limits at scale (gcp-facts.md, "Limits that matter at scale"): one allow policy holds at most

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/platform/private-run-api/internal/testdir"
 )
 
 // The access report's verdict is decided by .github/scripts/access-report.sh, which the
@@ -23,21 +25,10 @@ func gitRepo(t *testing.T) (dir, base, later, head string) {
 	dir = t.TempDir()
 	run := func(args ...string) string {
 		t.Helper()
-		cmd := exec.Command("git", append([]string{"-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "commit.gpgsign=false"}, args...)...)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL="+os.DevNull)
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-		return strings.TrimSpace(string(out))
+		return testdir.Git(t, dir, args...)
 	}
 	run("init", "-q", "-b", "main")
-	write := func(name, text string) {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := func(name, text string) { testdir.Write(t, filepath.Join(dir, name), text) }
 	write("Pulumi.dev.yaml", "config: {}\n")
 	run("add", ".")
 	run("commit", "-q", "-m", "base")

@@ -2,7 +2,6 @@ package ci
 
 import (
 	"fmt"
-	"github.com/platform/private-run-api/internal/entrypoint"
 	"strings"
 	"unicode/utf8"
 
@@ -13,6 +12,8 @@ import (
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/serviceaccount"
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/storage"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/platform/private-run-api/internal/entrypoint"
 )
 
 // GitHub variables the workflows read; the stack exports their values under the same names

@@ -11,13 +11,13 @@ package ci
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/platform/private-run-api/internal/gcp"
 	"regexp"
 	"strconv"
 	"strings"
 
 	"github.com/platform/private-run-api/internal/config"
 	"github.com/platform/private-run-api/internal/diag"
+	"github.com/platform/private-run-api/internal/gcp"
 )
 
 // Config keys in the bootstrap project's namespace (`<project>:<key>`). Any other key in that
@@ -94,8 +94,10 @@ const (
 	DefaultAuditCallersRoleID = "privateRunApiCallersAuditor"
 )
 
-// Config is the bootstrap stack's configuration after decoding and defaulting.
-type Config struct {
+// Place is where the bootstrap works: the main stack's projects, the CI project, and the
+// repository whose workflows may impersonate the CI accounts. Config reads it and Stack
+// declares in it.
+type Place struct {
 	// Project is the main stack's project (gcp:project): the service, its runtime account, the
 	// authz guard, and the custom roles the CI accounts hold there.
 	Project string
@@ -118,6 +120,11 @@ type Config struct {
 	// reuses: a repository re-created under a freed name matches neither.
 	RepositoryID      string
 	RepositoryOwnerID string
+}
+
+// Config is the bootstrap stack's configuration after decoding and defaulting.
+type Config struct {
+	Place
 	// DeployBranch, DeployWorkflow (a file in .github/workflows) and DeployEnvironment are the
 	// only branch, workflow and environment whose jobs may impersonate the deploy account.
 	DeployBranch      string
@@ -240,38 +247,42 @@ func Load(namespace string, src config.Source, allKeys []string) (*Config, error
 
 	project, _ := src(KeyGCPProject)
 	c := &Config{
-		Project:            strings.TrimSpace(project),
-		CIProject:          str(KeyCIProject, ""),
-		Repository:         str(KeyRepository, ""),
-		RepositoryID:       str(KeyRepositoryID, ""),
-		RepositoryOwnerID:  str(KeyRepositoryOwnerID, ""),
-		DeployBranch:       str(KeyDeployBranch, DefaultDeployBranch),
-		DeployWorkflow:     str(KeyDeployWorkflow, DefaultDeployWorkflow),
-		DeployEnvironment:  str(KeyDeployEnvironment, DefaultDeployEnvironment),
-		PoolID:             str(KeyPoolID, DefaultPoolID),
-		ProviderID:         str(KeyProviderID, DefaultProviderID),
-		PreviewAccountID:   str(KeyPreviewAccountID, DefaultPreviewAccountID),
-		DeployAccountID:    str(KeyDeployAccountID, DefaultDeployAccountID),
-		RuntimeAccountID:   str(KeyRuntimeAccountID, ""),
-		StateBucket:        str(KeyStateBucket, ""),
-		AuthzBucket:        str(KeyAuthzBucket, ""),
-		AuthzRoleID:        str(KeyAuthzRoleID, DefaultAuthzRoleID),
-		DeployRoleID:       str(KeyDeployRoleID, DefaultDeployRoleID),
-		AuthzBucketRoleID:  str(KeyAuthzBucketRoleID, DefaultAuthzBucketRoleID),
-		EnableAPIs:         boolean(KeyEnableAPIs, true),
-		Protect:            boolean(KeyProtect, true),
-		SecretRoleID:       str(KeySecretRoleID, DefaultSecretRoleID),
-		ProjectNumber:      str(KeyProjectNumber, ""),
-		AuditAccountID:     str(KeyAuditAccountID, DefaultAuditAccountID),
-		AuditWorkflow:      str(KeyAuditWorkflow, DefaultAuditWorkflow),
-		AuditRoleID:        str(KeyAuditRoleID, DefaultAuditRoleID),
-		AuditBucketRoleID:  str(KeyAuditBucketRoleID, DefaultAuditBucketRoleID),
-		AuditSecretRoleID:  str(KeyAuditSecretRoleID, DefaultAuditSecretRoleID),
-		CallersProject:     str(KeyCallersProject, ""),
-		CIProjectNumber:    str(KeyCIProjectNumber, ""),
-		CallersRoleID:      str(KeyCallersRoleID, DefaultCallersRoleID),
-		AuditCallersRoleID: str(KeyAuditCallersRoleID, DefaultAuditCallersRoleID),
+		Place: Place{
+			Project:           strings.TrimSpace(project),
+			CIProject:         str(KeyCIProject, ""),
+			Repository:        str(KeyRepository, ""),
+			RepositoryID:      str(KeyRepositoryID, ""),
+			RepositoryOwnerID: str(KeyRepositoryOwnerID, ""),
+		},
+		DeployBranch:      str(KeyDeployBranch, DefaultDeployBranch),
+		DeployWorkflow:    str(KeyDeployWorkflow, DefaultDeployWorkflow),
+		DeployEnvironment: str(KeyDeployEnvironment, DefaultDeployEnvironment),
+		PoolID:            str(KeyPoolID, DefaultPoolID),
+		ProviderID:        str(KeyProviderID, DefaultProviderID),
+		PreviewAccountID:  str(KeyPreviewAccountID, DefaultPreviewAccountID),
+		DeployAccountID:   str(KeyDeployAccountID, DefaultDeployAccountID),
+		RuntimeAccountID:  str(KeyRuntimeAccountID, ""),
+		StateBucket:       str(KeyStateBucket, ""),
+		AuthzBucket:       str(KeyAuthzBucket, ""),
+		AuthzRoleID:       str(KeyAuthzRoleID, DefaultAuthzRoleID),
+		DeployRoleID:      str(KeyDeployRoleID, DefaultDeployRoleID),
+		AuthzBucketRoleID: str(KeyAuthzBucketRoleID, DefaultAuthzBucketRoleID),
+		EnableAPIs:        boolean(KeyEnableAPIs, true),
+		Protect:           boolean(KeyProtect, true),
+		SecretRoleID:      str(KeySecretRoleID, DefaultSecretRoleID),
+		ProjectNumber:     str(KeyProjectNumber, ""),
+		AuditAccountID:    str(KeyAuditAccountID, DefaultAuditAccountID),
+		AuditWorkflow:     str(KeyAuditWorkflow, DefaultAuditWorkflow),
+		AuditRoleID:       str(KeyAuditRoleID, DefaultAuditRoleID),
+		AuditBucketRoleID: str(KeyAuditBucketRoleID, DefaultAuditBucketRoleID),
+		AuditSecretRoleID: str(KeyAuditSecretRoleID, DefaultAuditSecretRoleID),
 	}
+	// The callers' project and roles are read last, as they always were: decoding problems are
+	// listed in the order the keys are read.
+	c.CallersProject = str(KeyCallersProject, "")
+	c.CIProjectNumber = str(KeyCIProjectNumber, "")
+	c.CallersRoleID = str(KeyCallersRoleID, DefaultCallersRoleID)
+	c.AuditCallersRoleID = str(KeyAuditCallersRoleID, DefaultAuditCallersRoleID)
 	rawSecrets := stringList(&ps, src, namespace, KeySecrets)
 	rawVPC := str(KeyVPC, "")
 	// A value that did not decode was replaced by its default (or nothing): validation would

@@ -3,7 +3,6 @@ package ci_test
 import (
 	"errors"
 	"fmt"
-	"github.com/platform/private-run-api/internal/gcp"
 	"sort"
 	"strings"
 	"testing"
@@ -14,6 +13,7 @@ import (
 	"github.com/platform/private-run-api/bootstrap/ci"
 	"github.com/platform/private-run-api/internal/diag"
 	"github.com/platform/private-run-api/internal/entrypoint"
+	"github.com/platform/private-run-api/internal/gcp"
 	"github.com/platform/private-run-api/internal/mocktest"
 )
 

@@ -1,10 +1,10 @@
 package ci
 
 import (
-	"github.com/platform/private-run-api/internal/gcp"
 	"slices"
 	"sort"
 
+	"github.com/platform/private-run-api/internal/gcp"
 	"github.com/platform/private-run-api/internal/plan"
 )
 
@@ -319,17 +319,9 @@ func AuditSecretRoleKey(project string) string { return "audit-secret-role-" + p
 
 // Stack is everything the bootstrap declares, with every name computed from config up front.
 type Stack struct {
-	Project string
-	// CallersProject holds the caller accounts the main stack creates: Project unless config
-	// names another.
-	CallersProject    string
-	CIProject         string
-	CIProjectNumber   string
-	Repository        string
-	RepositoryID      string
-	RepositoryOwnerID string
-	PoolID            string
-	ProviderID        string
+	Place
+	PoolID     string
+	ProviderID string
 	// PoolName and ProviderName are the resource names Google gives the pool and the provider,
 	// computed from CIProjectNumber: the principal sets are built from PoolName, so a preview
 	// shows who may impersonate each CI account.
@@ -380,6 +372,13 @@ func (p *Stack) Role(key string) CustomRole {
 	return CustomRole{}
 }
 
+// holds is the grant of the custom role with roleKey to member on the project the role is made
+// in, the widest a project-level custom role can reach; condition, when set, narrows it.
+func (p *Stack) holds(key, roleKey, member string, condition *IAMCondition, why string) Grant {
+	r := p.Role(roleKey)
+	return Grant{Key: key, Scope: ScopeProject, Target: r.Project, Role: r.Name, Member: member, CustomRole: roleKey, Condition: condition, Why: why}
+}
+
 // AuthzRoleName is the full name of the authz guard's role, which the main stack references.
 func (p *Stack) AuthzRoleName() string { return p.Role(RoleKeyAuthz).Name }
 
@@ -412,17 +411,11 @@ func Resolve(c *Config) *Stack {
 	}
 	poolName := PoolName(c.CIProjectNumber, c.PoolID)
 	p := &Stack{
-		Project:           c.Project,
-		CallersProject:    c.CallersProject,
-		CIProject:         c.CIProject,
-		CIProjectNumber:   c.CIProjectNumber,
-		PoolName:          poolName,
-		ProviderName:      poolName + "/providers/" + c.ProviderID,
-		Repository:        c.Repository,
-		RepositoryID:      c.RepositoryID,
-		RepositoryOwnerID: c.RepositoryOwnerID,
-		PoolID:            c.PoolID,
-		ProviderID:        c.ProviderID,
+		Place:        c.Place,
+		PoolName:     poolName,
+		ProviderName: poolName + "/providers/" + c.ProviderID,
+		PoolID:       c.PoolID,
+		ProviderID:   c.ProviderID,
 		Mapping: Mapping{
 			// At most 127 bytes whatever the repository's name: numbers and an event name only
 			// (see MaxSubjectBytes). The run ID leads from an audit log line to the run.
@@ -516,24 +509,22 @@ func Resolve(c *Config) *Stack {
 	p.Grants = []Grant{
 		{Key: "preview-state-reader", Scope: ScopeBucket, Target: c.StateBucket, Role: RoleStateReader, Member: preview.Member,
 			Why: "reads the main stack's Pulumi state, which is all a preview without refresh reads; a gs:// backend takes no lock for a preview"},
-		{Key: "deploy-role", Scope: ScopeProject, Target: c.Project, Role: p.Role(RoleKeyDeploy).Name, Member: deploy.Member, CustomRole: RoleKeyDeploy,
-			Why: "manages the Cloud Run service and its invoker binding, and creates the authz bucket"},
-		{Key: "deploy-callers-role", Scope: ScopeProject, Target: c.CallersProject, Role: p.Role(RoleKeyCallers).Name, Member: deploy.Member, CustomRole: RoleKeyCallers,
-			Why: "manages the caller accounts and their whole policies, in the callers' project only"},
-		{Key: "deploy-authz-bucket", Scope: ScopeProject, Target: c.Project, Role: p.Role(RoleKeyAuthzBucket).Name, Member: deploy.Member, CustomRole: RoleKeyAuthzBucket,
-			Condition: authzOnly,
-			Why:       "manages the authz bucket and sets its policy, and no other bucket's (not the state's, not the bootstrap's)"},
+		p.holds("deploy-role", RoleKeyDeploy, deploy.Member, nil,
+			"manages the Cloud Run service and its invoker binding, and creates the authz bucket"),
+		p.holds("deploy-callers-role", RoleKeyCallers, deploy.Member, nil,
+			"manages the caller accounts and their whole policies, in the callers' project only"),
+		p.holds("deploy-authz-bucket", RoleKeyAuthzBucket, deploy.Member, authzOnly,
+			"manages the authz bucket and sets its policy, and no other bucket's (not the state's, not the bootstrap's)"),
 		{Key: "deploy-act-as-runtime", Scope: ScopeServiceAccount, Target: runtime.Name, Role: RoleServiceAccountUser, Member: deploy.Member, Authoritative: true,
 			Why: "Cloud Run refuses to deploy a service that runs as an account unless the deployer has iam.serviceAccounts.actAs on it; granted on the runtime account only (CIS 1.6)"},
 		{Key: "deploy-state-writer", Scope: ScopeBucket, Target: c.StateBucket, Role: RoleStateWriter, Member: deploy.Member,
 			Why: "reads and writes the main stack's Pulumi state and its lock files"},
-		{Key: "audit-role", Scope: ScopeProject, Target: c.Project, Role: p.Role(RoleKeyAudit).Name, Member: audit.Member, CustomRole: RoleKeyAudit,
-			Why: "reads the policies, custom roles and ancestry of the main project that access -live compares with the main stack's plan"},
-		{Key: "audit-callers-role", Scope: ScopeProject, Target: c.CallersProject, Role: p.Role(RoleKeyAuditCallers).Name, Member: audit.Member, CustomRole: RoleKeyAuditCallers,
-			Why: "reads the caller accounts' policies, the callers' project's policy and ancestry, and the token-minting logs there (access -live, access -usage)"},
-		{Key: "audit-authz-bucket-policy", Scope: ScopeProject, Target: c.Project, Role: p.Role(RoleKeyAuditBucket).Name, Member: audit.Member, CustomRole: RoleKeyAuditBucket,
-			Condition: authzOnly,
-			Why:       "reads the authz bucket's policy, and no other bucket's; never the bucket itself, which would pass the guard"},
+		p.holds("audit-role", RoleKeyAudit, audit.Member, nil,
+			"reads the policies, custom roles and ancestry of the main project that access -live compares with the main stack's plan"),
+		p.holds("audit-callers-role", RoleKeyAuditCallers, audit.Member, nil,
+			"reads the caller accounts' policies, the callers' project's policy and ancestry, and the token-minting logs there (access -live, access -usage)"),
+		p.holds("audit-authz-bucket-policy", RoleKeyAuditBucket, audit.Member, authzOnly,
+			"reads the authz bucket's policy, and no other bucket's; never the bucket itself, which would pass the guard"),
 	}
 	p.addSecretGrants(c)
 	p.addVPCGrants(c)

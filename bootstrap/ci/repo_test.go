@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
 )
 
 // codeownersRule is one line of .github/CODEOWNERS.
@@ -64,7 +63,6 @@ func owners(rules []codeownersRule, file string) []string {
 	return out
 }
 
-
 func TestCodeownersMatcher(t *testing.T) {
 	cases := []struct {
 		pattern, file string
@@ -93,4 +91,3 @@ func TestCodeownersMatcher(t *testing.T) {
 		t.Errorf("owners of a/b/c.go = %v, want the last matching rule's [@y]", got)
 	}
 }
-

@@ -2,6 +2,7 @@ package ci_test
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -88,6 +89,9 @@ func (j job) runsCode() bool {
 	}
 	return false
 }
+
+// jobIDs are the workflow's job IDs, sorted.
+func (w *workflow) jobIDs() []string { return slices.Sorted(maps.Keys(w.doc.Jobs)) }
 
 // events are the workflow's triggers, whichever YAML shape `on` has.
 func (w *workflow) events() []string {
@@ -458,11 +462,7 @@ func TestPullRequestsReachOnlyThePreviewAccountAndNeverFromForks(t *testing.T) {
 		t.Errorf("pr.yml names %s: pull requests must never reach the deploy account", ci.VarDeployServiceAccount)
 	}
 	want := []string{"checks", "preview", "preview-comment"}
-	var got []string
-	for id := range w.doc.Jobs {
-		got = append(got, id)
-	}
-	sort.Strings(got)
+	got := w.jobIDs()
 	if strings.Join(got, ",") != strings.Join(sorted(want), ",") {
 		// The access report lives in access-report.yml: a copy here would run the pull
 		// request's own version of this file, which proves nothing.
@@ -565,11 +565,7 @@ func TestAccessReportIsTheAppsCheckFromTheDefaultBranch(t *testing.T) {
 	if strings.Contains(w.raw, "vars.GCP_") || strings.Contains(w.raw, authAction) || strings.Contains(w.raw, pulumiAction) {
 		t.Errorf("%s reaches for a Google identity or Pulumi; the provider refuses pull_request_target tokens, and the report needs none", w.name)
 	}
-	var got []string
-	for id := range w.doc.Jobs {
-		got = append(got, id)
-	}
-	sort.Strings(got)
+	got := w.jobIDs()
 	if strings.Join(got, ",") != "check,comment,report" {
 		t.Fatalf("%s has jobs %v, want check, comment and report", w.name, got)
 	}
@@ -803,11 +799,7 @@ func TestAccessLiveRunsFromMainAsTheAuditAccountAndKeepsOneIssue(t *testing.T) {
 	if f := strings.Fields(on.Schedule[0].Cron); len(f) != 5 || strings.ContainsAny(f[0]+f[1], "*/,-") || f[2] != "*" || f[3] != "*" || f[4] != "*" {
 		t.Errorf("%s runs on cron %q, want once a day (a fixed minute and hour, every day)", w.name, on.Schedule[0].Cron)
 	}
-	var jobs []string
-	for id := range w.doc.Jobs {
-		jobs = append(jobs, id)
-	}
-	sort.Strings(jobs)
+	jobs := w.jobIDs()
 	if strings.Join(jobs, ",") != "issue,live" {
 		t.Fatalf("%s has jobs %v, want issue and live", w.name, jobs)
 	}

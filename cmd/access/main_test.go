@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/platform/private-run-api/internal/testdir"
 )
 
 const now = "-now=2026-11-23T00:00:00Z"
@@ -41,19 +43,12 @@ func project(t *testing.T) (dir, devYAML string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		writeFile(t, filepath.Join(dir, name), string(data))
+		testdir.Write(t, filepath.Join(dir, name), string(data))
 		if name == "Pulumi.dev.yaml" {
 			devYAML = string(data)
 		}
 	}
 	return dir, devYAML
-}
-
-func writeFile(t *testing.T, path, text string) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
 }
 
 func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -126,7 +121,7 @@ func TestReport(t *testing.T) {
 func TestDiffAgainstFile(t *testing.T) {
 	dir, dev := project(t)
 	same := filepath.Join(dir, "same.yaml")
-	writeFile(t, same, dev)
+	testdir.Write(t, same, dev)
 
 	code, out, errOut := runCLI(t, "-stack", "dev", "-dir", dir, "-base", same, now)
 	if code != 0 {
@@ -137,7 +132,7 @@ func TestDiffAgainstFile(t *testing.T) {
 		t.Errorf("no-change output lists grants:\n%s", out)
 	}
 
-	writeFile(t, filepath.Join(dir, "Pulumi.dev.yaml"), modify(t, dev))
+	testdir.Write(t, filepath.Join(dir, "Pulumi.dev.yaml"), modify(t, dev))
 	code, out, errOut = runCLI(t, "-stack", "dev", "-dir", dir, "-base", same, now)
 	if code != 3 {
 		t.Fatalf("onboarding change: exit %d, want 3\n%s%s", code, out, errOut)
@@ -157,7 +152,7 @@ func TestDiffAgainstFile(t *testing.T) {
 func TestInvalidConfigExits2WithoutReport(t *testing.T) {
 	dir, dev := project(t)
 	good := filepath.Join(dir, "good.yaml")
-	writeFile(t, good, dev)
+	testdir.Write(t, good, dev)
 	bad := strings.Replace(dev, "    - name: orders-front\n", "    - name: Orders_Front\n", 1)
 	bad = strings.Replace(bad, "    ingress: all\n", "    ingress: public\n", 1)
 	if bad == dev {
@@ -165,7 +160,7 @@ func TestInvalidConfigExits2WithoutReport(t *testing.T) {
 	}
 
 	t.Run("head", func(t *testing.T) {
-		writeFile(t, filepath.Join(dir, "Pulumi.dev.yaml"), bad)
+		testdir.Write(t, filepath.Join(dir, "Pulumi.dev.yaml"), bad)
 		for _, args := range [][]string{{}, {"-base", good}, {"-format", "json"}} {
 			code, out, errOut := runCLI(t, append([]string{"-stack", "dev", "-dir", dir, now}, args...)...)
 			if code != 2 {
@@ -179,12 +174,12 @@ func TestInvalidConfigExits2WithoutReport(t *testing.T) {
 				`  - service.ingress "public": is not a known ingress`,
 				`  - callers[1].name "Orders_Front": must be 6-30 chars`)
 		}
-		writeFile(t, filepath.Join(dir, "Pulumi.dev.yaml"), dev)
+		testdir.Write(t, filepath.Join(dir, "Pulumi.dev.yaml"), dev)
 	})
 
 	t.Run("base", func(t *testing.T) {
 		badBase := filepath.Join(dir, "bad.yaml")
-		writeFile(t, badBase, bad)
+		testdir.Write(t, badBase, bad)
 		code, out, errOut := runCLI(t, "-stack", "dev", "-dir", dir, "-base", badBase, now)
 		if code != 2 || out != "" {
 			t.Errorf("invalid base: exit %d, stdout %q; want 2 and nothing", code, out)
@@ -228,17 +223,6 @@ func TestOtherFailuresExit1(t *testing.T) {
 	})
 }
 
-// git runs git in dir with an identity and no user or system config, so that the test does not
-// depend on the machine's git setup.
-func git(t *testing.T, dir string, args ...string) {
-	t.Helper()
-	cmd := exec.Command("git", append([]string{"-C", dir, "-c", "user.name=Test", "-c", "user.email=test@example.com", "-c", "commit.gpgsign=false"}, args...)...)
-	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL="+os.DevNull)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("git %v: %v\n%s", args, err, out)
-	}
-}
-
 func TestDiffAgainstGitRevision(t *testing.T) {
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skip("git is not installed")
@@ -257,11 +241,11 @@ func TestDiffAgainstGitRevision(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, filepath.Join(dir, "Pulumi.yaml"), string(pulumiYAML))
-	writeFile(t, filepath.Join(dir, "Pulumi.dev.yaml"), dev)
-	git(t, repo, "init", "-q")
-	git(t, repo, "add", ".")
-	git(t, repo, "commit", "-q", "-m", "dev stack")
+	testdir.Write(t, filepath.Join(dir, "Pulumi.yaml"), string(pulumiYAML))
+	testdir.Write(t, filepath.Join(dir, "Pulumi.dev.yaml"), dev)
+	testdir.Git(t, repo, "init", "-q")
+	testdir.Git(t, repo, "add", ".")
+	testdir.Git(t, repo, "commit", "-q", "-m", "dev stack")
 
 	code, out, errOut := runCLI(t, "-stack", "dev", "-dir", dir, "-base", "HEAD", now)
 	if code != 0 {
@@ -269,7 +253,7 @@ func TestDiffAgainstGitRevision(t *testing.T) {
 	}
 	contains(t, "output", out, "No access change in stack dev (HEAD (")
 
-	writeFile(t, filepath.Join(dir, "Pulumi.dev.yaml"), modify(t, dev))
+	testdir.Write(t, filepath.Join(dir, "Pulumi.dev.yaml"), modify(t, dev))
 	code, out, errOut = runCLI(t, "-stack", "dev", "-dir", dir, "-base", "HEAD", now)
 	if code != 3 {
 		t.Fatalf("modified working tree: exit %d, want 3\n%s%s", code, out, errOut)
@@ -277,7 +261,7 @@ func TestDiffAgainstGitRevision(t *testing.T) {
 	contains(t, "diff", out, wantDiff...)
 
 	// Once committed, the change is the base: nothing left to report.
-	git(t, repo, "commit", "-q", "-am", "onboard orders-audit")
+	testdir.Git(t, repo, "commit", "-q", "-am", "onboard orders-audit")
 	if code, out, _ = runCLI(t, "-stack", "dev", "-dir", dir, "-base", "HEAD", now); code != 0 {
 		t.Errorf("after commit: exit %d, want 0\n%s", code, out)
 	}
@@ -294,7 +278,7 @@ func TestDiffAgainstGitRevision(t *testing.T) {
 	contains(t, "stderr", errOut, `-base "origin/main" is neither an existing file nor a git revision`, "shallow CI checkout")
 
 	// A stack that does not exist at the base grants nothing there: all of it is added.
-	writeFile(t, filepath.Join(dir, "Pulumi.staging.yaml"), dev)
+	testdir.Write(t, filepath.Join(dir, "Pulumi.staging.yaml"), dev)
 	code, out, errOut = runCLI(t, "-stack", "staging", "-dir", dir, "-base", "HEAD", now)
 	if code != 3 {
 		t.Fatalf("new stack: exit %d, want 3\n%s%s", code, out, errOut)
@@ -315,17 +299,17 @@ func prRepo(t *testing.T, edit func(dir string)) (repo string) {
 	t.Setenv("GIT_CONFIG_NOSYSTEM", "1")
 	t.Setenv("GIT_CONFIG_GLOBAL", os.DevNull)
 	repo, _ = project(t)
-	writeFile(t, filepath.Join(repo, "main.go"), "package main\n")
-	git(t, repo, "init", "-q", "-b", "main")
-	git(t, repo, "add", ".")
-	git(t, repo, "commit", "-q", "-m", "main")
-	git(t, repo, "checkout", "-q", "-b", "pr")
+	testdir.Write(t, filepath.Join(repo, "main.go"), "package main\n")
+	testdir.Git(t, repo, "init", "-q", "-b", "main")
+	testdir.Git(t, repo, "add", ".")
+	testdir.Git(t, repo, "commit", "-q", "-m", "main")
+	testdir.Git(t, repo, "checkout", "-q", "-b", "pr")
 	edit(repo)
-	git(t, repo, "add", "-A")
-	git(t, repo, "commit", "-q", "-m", "pull request")
-	git(t, repo, "update-ref", "refs/pull/head", "HEAD")
+	testdir.Git(t, repo, "add", "-A")
+	testdir.Git(t, repo, "commit", "-q", "-m", "pull request")
+	testdir.Git(t, repo, "update-ref", "refs/pull/head", "HEAD")
 	// The working tree goes back to main: -head must read the pull request from git alone.
-	git(t, repo, "checkout", "-q", "main")
+	testdir.Git(t, repo, "checkout", "-q", "main")
 	return repo
 }
 
@@ -346,7 +330,7 @@ func TestHeadRevisionIsReadFromGitAlone(t *testing.T) {
 			name: "a stack file only",
 			edit: func(t *testing.T, dir string) {
 				data, _ := os.ReadFile(filepath.Join(dir, "Pulumi.dev.yaml"))
-				writeFile(t, filepath.Join(dir, "Pulumi.dev.yaml"), modify(t, string(data)))
+				testdir.Write(t, filepath.Join(dir, "Pulumi.dev.yaml"), modify(t, string(data)))
 			},
 			code: 3,
 			want: wantDiff,
@@ -355,12 +339,12 @@ func TestHeadRevisionIsReadFromGitAlone(t *testing.T) {
 			name: "code beside the stack file",
 			edit: func(t *testing.T, dir string) {
 				data, _ := os.ReadFile(filepath.Join(dir, "Pulumi.dev.yaml"))
-				writeFile(t, filepath.Join(dir, "Pulumi.dev.yaml"), modify(t, string(data)))
-				writeFile(t, filepath.Join(dir, "main.go"), "package main\n\n// grants more\n")
+				testdir.Write(t, filepath.Join(dir, "Pulumi.dev.yaml"), modify(t, string(data)))
+				testdir.Write(t, filepath.Join(dir, "main.go"), "package main\n\n// grants more\n")
 				if err := os.Mkdir(filepath.Join(dir, "policy"), 0o755); err != nil {
 					t.Fatal(err)
 				}
-				writeFile(t, filepath.Join(dir, "policy", "rules.go"), "package policy\n")
+				testdir.Write(t, filepath.Join(dir, "policy", "rules.go"), "package policy\n")
 			},
 			code:    3,
 			outside: []string{"main.go", "policy/rules.go"},
@@ -378,8 +362,8 @@ func TestHeadRevisionIsReadFromGitAlone(t *testing.T) {
 				if start < 0 || end < start {
 					t.Fatal("the example stack changed: no impersonators list before the callers")
 				}
-				writeFile(t, filepath.Join(dir, "Pulumi.dev.yaml"), s[:start]+s[end:])
-				writeFile(t, filepath.Join(dir, "Pulumi.yaml"), "name: private-run-api\nruntime: go\nconfig:\n  impersonators:\n    - group:orders-api-developers@acme.example\n    - member: user:hana.sato@acme.example\n      expires: \"2027-03-31T00:00:00Z\"\n    - user:attacker@evil.example\n")
+				testdir.Write(t, filepath.Join(dir, "Pulumi.dev.yaml"), s[:start]+s[end:])
+				testdir.Write(t, filepath.Join(dir, "Pulumi.yaml"), "name: private-run-api\nruntime: go\nconfig:\n  impersonators:\n    - group:orders-api-developers@acme.example\n    - member: user:hana.sato@acme.example\n      expires: \"2027-03-31T00:00:00Z\"\n    - user:attacker@evil.example\n")
 			},
 			code:    3,
 			outside: []string{"Pulumi.yaml"},
@@ -423,11 +407,11 @@ func TestConfigTheToolCannotSeeExits2(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			orig, _ := os.ReadFile(filepath.Join(dir, tc.file))
-			t.Cleanup(func() { writeFile(t, filepath.Join(dir, tc.file), string(orig)) })
+			t.Cleanup(func() { testdir.Write(t, filepath.Join(dir, tc.file), string(orig)) })
 			if tc.file == "Pulumi.dev.yaml" && tc.text == dev {
 				t.Fatal("the edit did not apply")
 			}
-			writeFile(t, filepath.Join(dir, tc.file), tc.text)
+			testdir.Write(t, filepath.Join(dir, tc.file), tc.text)
 			code, out, errOut := runCLI(t, "-stack", "dev", "-dir", dir, now)
 			if code != 2 || out != "" {
 				t.Errorf("exit %d, stdout %q; want 2 and nothing", code, out)
@@ -442,11 +426,11 @@ func TestConfigTheToolCannotSeeExits2(t *testing.T) {
 func TestCallerFilesAreConfig(t *testing.T) {
 	repo := prRepo(t, func(dir string) {
 		data, _ := os.ReadFile(filepath.Join(dir, "Pulumi.dev.yaml"))
-		writeFile(t, filepath.Join(dir, "Pulumi.dev.yaml"), string(data)+"  private-run-api:callersDir: callers\n")
+		testdir.Write(t, filepath.Join(dir, "Pulumi.dev.yaml"), string(data)+"  private-run-api:callersDir: callers\n")
 		if err := os.Mkdir(filepath.Join(dir, "callers"), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		writeFile(t, filepath.Join(dir, "callers", "orders-audit.yaml"), "description: Monthly audit export of orders.\nauthz: true\n")
+		testdir.Write(t, filepath.Join(dir, "callers", "orders-audit.yaml"), "description: Monthly audit export of orders.\nauthz: true\n")
 	})
 	code, out, errOut := runCLI(t, "-stack", "dev", "-dir", repo, "-base", "main", "-head", "refs/pull/head", now)
 	if code != 3 {
@@ -459,8 +443,8 @@ func TestCallerFilesAreConfig(t *testing.T) {
 	}
 
 	// A broken caller file in the working tree: exit 2, naming the file and the path in it.
-	git(t, repo, "checkout", "-q", "pr")
-	writeFile(t, filepath.Join(repo, "callers", "orders-audit.yaml"), "invok: false\n")
+	testdir.Git(t, repo, "checkout", "-q", "pr")
+	testdir.Write(t, filepath.Join(repo, "callers", "orders-audit.yaml"), "invok: false\n")
 	code, out, errOut = runCLI(t, "-stack", "dev", "-dir", repo, now)
 	if code != 2 || out != "" {
 		t.Errorf("broken caller file: exit %d, stdout %q; want 2 and nothing", code, out)
@@ -478,7 +462,7 @@ func TestConfigTheEngineCannotPassExits2(t *testing.T) {
 	for i := 0; b.Len() < 140_000; i++ {
 		fmt.Fprintf(&b, "    key%05d: %s\n", i, strings.Repeat("v", 40))
 	}
-	writeFile(t, filepath.Join(dir, "Pulumi.dev.yaml"), b.String())
+	testdir.Write(t, filepath.Join(dir, "Pulumi.dev.yaml"), b.String())
 	code, out, errOut := runCLI(t, "-stack", "dev", "-dir", dir, now)
 	if code != 2 || out != "" {
 		t.Errorf("exit %d, stdout %q; want 2 and nothing", code, out)

@@ -2,16 +2,15 @@ package main
 
 import (
 	"encoding/json"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"google.golang.org/api/option"
 
+	"github.com/platform/private-run-api/internal/fakegoogle"
+	"github.com/platform/private-run-api/internal/testdir"
 	"github.com/platform/private-run-api/internal/teststack"
 )
 
@@ -20,41 +19,27 @@ import (
 // answers; these check the command around them: flags, exit statuses, credentials.
 // With credentials false the clients get no credentials of their own (a test machine has none);
 // with true they get none from the test, so that -iam-token-file's token is what they send.
-func fakeGoogle(t *testing.T, code int, body string, credentials ...bool) (auth func() []string) {
+func fakeGoogle(t *testing.T, code int, body string, credentials ...bool) *fakegoogle.Server {
 	t.Helper()
-	var mu sync.Mutex
-	var seen []string
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		seen = append(seen, r.Header.Get("Authorization"))
-		mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(code)
-		w.Write([]byte(body))
-	}))
-	t.Cleanup(srv.Close)
+	srv := fakegoogle.New(t, func(string, []byte) (int, string, bool) { return code, body, true })
 	old := apiOptions
-	apiOptions = []option.ClientOption{option.WithEndpoint(srv.URL + "/")}
+	apiOptions = []option.ClientOption{srv.Endpoint()}
 	if len(credentials) == 0 || !credentials[0] {
 		// An HTTP client of the test's own: the clients then send no credentials at all.
-		apiOptions = append(apiOptions, option.WithHTTPClient(srv.Client()))
+		apiOptions = srv.Options()
 	}
 	t.Cleanup(func() { apiOptions = old })
-	return func() []string {
-		mu.Lock()
-		defer mu.Unlock()
-		return append([]string(nil), seen...)
-	}
+	return srv
 }
 
-const forbidden = `{"error":{"code":403,"message":"The caller does not have permission","status":"PERMISSION_DENIED"}}`
+const forbidden = fakegoogle.Forbidden
 
 // emptyStack declares no caller: every policy it owns is empty, so empty live policies equal it.
 func emptyStack(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "Pulumi.yaml"), teststack.ProjectFile)
-	writeFile(t, filepath.Join(dir, "Pulumi.test.yaml"), teststack.Header)
+	testdir.Write(t, filepath.Join(dir, "Pulumi.yaml"), teststack.ProjectFile)
+	testdir.Write(t, filepath.Join(dir, "Pulumi.test.yaml"), teststack.Header)
 	return dir
 }
 
@@ -103,22 +88,14 @@ func TestUsageExitStatusesAndFormats(t *testing.T) {
 }
 
 func TestTokenFileIsSentAsBearer(t *testing.T) {
-	auth := fakeGoogle(t, 200, `{}`, true)
+	srv := fakeGoogle(t, 200, `{}`, true)
 	old := stdin
 	stdin = strings.NewReader("ya29.token-from-gcloud\n")
 	t.Cleanup(func() { stdin = old })
 	if code, out, errOut := runCLI(t, "-stack", "test", "-dir", emptyStack(t), "-live", "-iam-token-file", "-", now); code != 0 {
 		t.Fatalf("exit %d, stderr %q:\n%s", code, errOut, out)
 	}
-	seen := auth()
-	if len(seen) == 0 {
-		t.Fatal("no request reached Google")
-	}
-	for _, a := range seen {
-		if a != "Bearer ya29.token-from-gcloud" {
-			t.Errorf("a request authenticated as %q, want the token from stdin", a)
-		}
-	}
+	srv.CheckBearer(t, "ya29.token-from-gcloud")
 }
 
 func TestOnlineFlagMistakesExit1(t *testing.T) {

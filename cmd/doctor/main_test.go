@@ -2,25 +2,15 @@ package main
 
 import (
 	"bytes"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"encoding/base64"
-	"encoding/json"
-	"encoding/pem"
-	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"google.golang.org/api/option"
 
+	"github.com/platform/private-run-api/internal/fakegoogle"
+	"github.com/platform/private-run-api/internal/testdir"
 	"github.com/platform/private-run-api/internal/teststack"
 )
 
@@ -37,15 +27,8 @@ const testStack = teststack.TokyoHeader + `  private-run-api:callers:
       authz: true
 `
 
-func write(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
+// write is testdir.Write; the README's tests use it too.
+var write = testdir.Write
 
 func impersonated(email string) string {
 	return `{"type":"impersonated_service_account","delegates":[],"service_account_impersonation_url":"https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/` +
@@ -183,27 +166,18 @@ func TestRun(t *testing.T) {
 	}
 }
 
-// fakePolicies answers the project's and the service's IAM policy reads, and records the
-// Authorization header each read came with.
-func fakePolicies(t *testing.T) (*httptest.Server, *[]string) {
-	var mu sync.Mutex
-	var auth []string
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		auth = append(auth, r.Header.Get("Authorization"))
-		mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		switch r.URL.Path {
+// fakePolicies answers the project's and the service's IAM policy reads (any other read with an
+// empty object), and records the Authorization header each read came with.
+func fakePolicies(t *testing.T) *fakegoogle.Server {
+	return fakegoogle.New(t, func(path string, _ []byte) (int, string, bool) {
+		switch path {
 		case "/v3/projects/acme-test:getIamPolicy":
-			io.WriteString(w, `{"bindings":[{"role":"roles/editor","members":["user:boss@acme.example","deleted:user:gone@acme.example?uid=1"]}]}`)
+			return 200, `{"bindings":[{"role":"roles/editor","members":["user:boss@acme.example","deleted:user:gone@acme.example?uid=1"]}]}`, true
 		case "/v2/projects/acme-test/locations/asia-northeast1/services/orders-api:getIamPolicy":
-			io.WriteString(w, `{"bindings":[{"role":"roles/run.invoker","members":["serviceAccount:orders-batch@acme-test.iam.gserviceaccount.com","serviceAccount:cdn-purger@acme-test.iam.gserviceaccount.com"]}]}`)
-		default:
-			io.WriteString(w, `{}`)
+			return 200, `{"bindings":[{"role":"roles/run.invoker","members":["serviceAccount:orders-batch@acme-test.iam.gserviceaccount.com","serviceAccount:cdn-purger@acme-test.iam.gserviceaccount.com"]}]}`, true
 		}
-	}))
-	t.Cleanup(srv.Close)
-	return srv, &auth
+		return 200, `{}`, true
+	})
 }
 
 func TestRunWhoElse(t *testing.T) {
@@ -246,10 +220,10 @@ func TestRunWhoElse(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			srv, auth := fakePolicies(t)
+			srv := fakePolicies(t)
 			var stdout, stderr bytes.Buffer
 			code := run(tc.args, system{env: env, stdin: strings.NewReader(tc.stdin), stdout: &stdout, stderr: &stderr,
-				apiOptions: []option.ClientOption{option.WithEndpoint(srv.URL + "/")}})
+				apiOptions: []option.ClientOption{srv.Endpoint()}})
 			if code != tc.code {
 				t.Errorf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tc.code, stdout.String(), stderr.String())
 			}
@@ -268,15 +242,8 @@ func TestRunWhoElse(t *testing.T) {
 					t.Errorf("stdout has %q:\n%s", s, out)
 				}
 			}
-			srv.Close() // waits for the handlers, so auth is complete
-			if len(*auth) == 0 {
-				t.Fatal("no policy was read")
-			}
-			for _, a := range *auth {
-				if a != "Bearer ya29.a0-token" {
-					t.Errorf("a read carried Authorization %q, want the token from stdin", a)
-				}
-			}
+			srv.Close() // waits for the handlers, so what it recorded is complete
+			srv.CheckBearer(t, "ya29.a0-token")
 		})
 	}
 }
@@ -308,26 +275,10 @@ func TestRunBadToken(t *testing.T) {
 	}
 }
 
-// serviceAccountKey writes a key file of orders-batch@acme-test whose token exchange goes to
-// tokenURI, points GOOGLE_APPLICATION_CREDENTIALS at it (Google's libraries read the real
-// environment; the old auth path, which the doctor's -online takes), and returns the environment
-// run sees.
-func serviceAccountKey(t *testing.T, dir, tokenURI string) func(string) string {
-	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	adc, _ := json.Marshal(map[string]string{
-		"type": "service_account", "client_email": "orders-batch@acme-test.iam.gserviceaccount.com", "private_key_id": "k1",
-		"private_key": string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})), "token_uri": tokenURI,
-	})
-	keyFile := filepath.Join(dir, "key.json")
-	write(t, keyFile, string(adc))
+// useKey points GOOGLE_APPLICATION_CREDENTIALS at a service account's key file (Google's
+// libraries read the real environment; the old auth path, which the doctor's -online takes), and
+// returns the environment run sees.
+func useKey(t *testing.T, keyFile string) func(string) string {
 	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", keyFile)
 	t.Setenv("GOOGLE_API_GO_EXPERIMENTAL_ENABLE_NEW_AUTH_LIB", "")
 	return func(k string) string {
@@ -344,22 +295,15 @@ func TestRunOnlineTimeout(t *testing.T) {
 	testDir := t.TempDir()
 	write(t, filepath.Join(testDir, "Pulumi.yaml"), "name: private-run-api\nruntime: go\n")
 	write(t, filepath.Join(testDir, "Pulumi.test.yaml"), testStack)
-	release := make(chan struct{})
-	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
-	}))
-	t.Cleanup(hang.Close)
-	t.Cleanup(func() { close(release) })
-	env := serviceAccountKey(t, testDir, hang.URL+"/token")
+	svc := fakegoogle.NewService(t, "orders-batch@acme-test.iam.gserviceaccount.com")
+	svc.TokenHangs = true
+	env := useKey(t, svc.KeyFile)
 
 	done := make(chan int, 1)
 	var stdout, stderr bytes.Buffer
 	go func() {
 		done <- run([]string{"-stack", "test", "-dir", testDir, "-caller", "orders-batch", "-online", "-url", "https://orders-api-abc123-an.a.run.app", "-timeout", "300ms"},
-			system{env: env, stdout: &stdout, stderr: &stderr})
+			system{env: env, stdout: &stdout, stderr: &stderr, transport: svc.Target.Client().Transport})
 	}()
 	select {
 	case code := <-done:
@@ -373,7 +317,7 @@ func TestRunOnlineTimeout(t *testing.T) {
 
 // TestRunOnlineCustomAudience: with service.audiences set, -online mints the ID token for the
 // first one (or for -audience) and still sends the request to -url, as the README's Go example
-// does. One TLS server plays the token endpoint of a service account key and the service.
+// does. fakegoogle.Service plays the token endpoint of a service account key and the service.
 func TestRunOnlineCustomAudience(t *testing.T) {
 	const (
 		primary = "https://orders-api.acme-test.internal"
@@ -386,36 +330,6 @@ func TestRunOnlineCustomAudience(t *testing.T) {
       impersonators:
         - user:alice@acme.example
 `)
-	// An ID token the library can read (it decodes the claims for the expiry, and checks no
-	// signature): header.claims.signature.
-	seg := func(v any) string { b, _ := json.Marshal(v); return base64.RawURLEncoding.EncodeToString(b) }
-	idToken := seg(map[string]string{"alg": "RS256", "typ": "JWT"}) + "." + seg(map[string]any{"exp": time.Now().Add(time.Hour).Unix()}) + ".c2ln"
-	var mu sync.Mutex
-	var minted, calls []string
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		defer mu.Unlock()
-		switch r.URL.Path {
-		case "/token":
-			_ = r.ParseForm()
-			parts := strings.Split(r.PostForm.Get("assertion"), ".")
-			var claims struct {
-				TargetAudience string `json:"target_audience"`
-			}
-			if len(parts) == 3 {
-				raw, _ := base64.RawURLEncoding.DecodeString(parts[1])
-				_ = json.Unmarshal(raw, &claims)
-			}
-			minted = append(minted, claims.TargetAudience)
-			w.Header().Set("Content-Type", "application/json")
-			fmt.Fprintf(w, `{"id_token":%q}`, idToken)
-		default:
-			calls = append(calls, r.URL.Path+" "+r.Header.Get("Authorization"))
-			fmt.Fprint(w, `{"orders":[]}`)
-		}
-	}))
-	t.Cleanup(srv.Close)
-	env := serviceAccountKey(t, testDir, srv.URL+"/token")
 	for _, tc := range []struct {
 		name  string
 		extra []string
@@ -425,24 +339,21 @@ func TestRunOnlineCustomAudience(t *testing.T) {
 		{"-audience picks another declared one", []string{"-audience", second}, second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			mu.Lock()
-			minted, calls = nil, nil
-			mu.Unlock()
+			svc := fakegoogle.NewService(t, "orders-batch@acme-test.iam.gserviceaccount.com")
+			env := useKey(t, svc.KeyFile)
 			var stdout, stderr bytes.Buffer
-			args := append([]string{"-stack", "test", "-dir", testDir, "-caller", "orders-batch", "-online", "-url", srv.URL + "/v1/orders", "-timeout", "20s"}, tc.extra...)
-			code := run(args, system{env: env, stdout: &stdout, stderr: &stderr, transport: srv.Client().Transport})
+			args := append([]string{"-stack", "test", "-dir", testDir, "-caller", "orders-batch", "-online", "-url", svc.Target.URL + "/v1/orders", "-timeout", "20s"}, tc.extra...)
+			code := run(args, system{env: env, stdout: &stdout, stderr: &stderr, transport: svc.Target.Client().Transport})
 			out := stdout.String()
 			// A key file is a PROBLEM offline (the setup avoids keys); the online call itself passes.
 			if !strings.Contains(out, "OK       The service answered 200 OK to a call as orders-batch@acme-test.iam.gserviceaccount.com") ||
 				!strings.Contains(out, "The ID token's audience was "+tc.want+".") {
 				t.Errorf("exit %d:\n%s%s", code, out, stderr.String())
 			}
-			mu.Lock()
-			defer mu.Unlock()
-			if len(minted) != 1 || minted[0] != tc.want {
+			if minted := svc.Audiences(); len(minted) != 1 || minted[0] != tc.want {
 				t.Errorf("ID tokens minted for %q, want [%q]", minted, tc.want)
 			}
-			if len(calls) != 1 || calls[0] != "/v1/orders Bearer "+idToken {
+			if calls := svc.Calls(); len(calls) != 1 || calls[0] != "/v1/orders Bearer "+svc.IDToken {
 				t.Errorf("calls to -url: %q; want one to /v1/orders with the minted token", calls)
 			}
 		})

@@ -1,14 +1,12 @@
 package access
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
 	"time"
 	"unicode"
-	"unicode/utf8"
 )
 
 // Format is an output format of the report and the diff.
@@ -34,61 +32,36 @@ func ParseFormat(s string) (Format, error) {
 }
 
 // WriteReport renders a report.
-func WriteReport(w io.Writer, r Report, f Format) error {
-	switch f {
-	case JSON:
-		return writeJSON(w, r)
-	case Markdown:
-		return reportMarkdown(w, r)
-	default:
-		return reportText(w, r)
-	}
-}
+func WriteReport(w io.Writer, r Report, f Format) error { return Render(w, r, f, writeReport) }
 
 // WriteDiff renders a diff.
-func WriteDiff(w io.Writer, d Diff, f Format) error {
-	switch f {
-	case JSON:
-		return writeJSON(w, d)
-	case Markdown:
-		return diffMarkdown(w, d)
-	default:
-		return diffText(w, d)
-	}
-}
+func WriteDiff(w io.Writer, d Diff, f Format) error { return Render(w, d, f, writeDiff) }
 
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	// Principals and descriptions are printed as written; "<" escaped as \u003c helps nobody.
-	enc.SetEscapeHTML(false)
-	return enc.Encode(v)
-}
-
-// ew remembers the first write error so that renderers can write freely and report it once.
-type ew struct {
-	w   io.Writer
-	err error
-}
-
-func (e *ew) f(format string, args ...any) {
-	if e.err == nil {
-		_, e.err = fmt.Fprintf(e.w, format, args...)
-	}
-}
-
-func reportText(w io.Writer, r Report) error {
-	e := &ew{w: w}
-	e.f("Access report for stack %s", clean(r.Stack))
+// The text and Markdown report say the same things in the same order; they differ in the
+// heading and in how the grants are laid out.
+func writeReport(o *Out, r Report) {
+	stack := "stack " + o.Code(r.Stack)
 	if r.Project != "" {
-		e.f(", project %s", clean(r.Project))
+		stack += ", project " + o.Code(r.Project)
 	}
-	e.f(" (expiries judged at %s)\n", r.At.Format(time.RFC3339))
-
-	e.f("\nGrants (%d), by principal\n", len(r.Grants))
-	if len(r.Grants) == 0 {
-		e.f("  none: nobody is granted anything by this stack\n")
+	at := r.At.Format(time.RFC3339)
+	if o.Markdown() {
+		o.F("### Access report: %s\n\nExpiries judged at %s; a grant whose expiry has passed is not listed.\n", stack, at)
+		o.Section("Grants (%d)", len(r.Grants))
 	} else {
+		o.F("Access report for %s (expiries judged at %s)\n", stack, at)
+		o.Section("Grants (%d), by principal", len(r.Grants))
+	}
+	switch {
+	case len(r.Grants) == 0:
+		o.None("none: nobody is granted anything by this stack")
+	case o.Markdown():
+		var rows [][]string
+		for _, g := range r.Grants {
+			rows = append(rows, []string{mdCode(g.Principal), mdCode(g.Role), g.Target.Kind + " " + mdCode(g.Target.Name), FormatExpiry(g.Expires), mdText(g.Why)})
+		}
+		o.Table([]string{"Principal", "Role", "On", "Expires", "Why"}, rows)
+	default:
 		// The principal heads its group instead of filling a column: emails are long, and a
 		// reviewer reads one principal's access at a time.
 		rows := [][]string{{"ROLE", "ON", "EXPIRES", "WHY"}}
@@ -101,57 +74,24 @@ func reportText(w io.Writer, r Report) error {
 		}
 		for i, line := range columns(rows) {
 			if h, ok := heads[i]; ok {
-				e.f("  %s\n", h)
+				o.Line(h)
 			}
-			e.f("    %s\n", line)
+			o.Line("  " + line)
 		}
 	}
 
-	e.f("\nCreated (%d)\n", len(r.Inventory))
+	o.Section("Created (%d)", len(r.Inventory))
 	if len(r.Inventory) == 0 {
-		e.f("  nothing\n")
+		o.None("nothing")
 	} else {
-		rows := [][]string{{"KIND", "NAME", "DETAIL"}}
+		var rows [][]string
 		for _, it := range r.Inventory {
-			rows = append(rows, []string{it.Kind, clean(it.Name), clean(itemDetail(it))})
+			rows = append(rows, []string{it.Kind, o.Code(it.Name), o.Text(itemDetail(it))})
 		}
-		for _, line := range columns(rows) {
-			e.f("  %s\n", line)
-		}
+		o.Table([]string{"Kind", "Name", "Detail"}, rows)
 	}
-	if len(r.Outside) > 0 {
-		e.f("\nOutside this program's control (%d)\n", len(r.Outside))
-		for _, o := range r.Outside {
-			e.f("  * %s\n", clean(o))
-		}
-	}
-	warningsText(e, r.Warnings)
-	return e.err
-}
-
-// columns pads cells into aligned columns; the last column is not padded.
-func columns(rows [][]string) []string {
-	var widths []int
-	for _, row := range rows {
-		for i, c := range row {
-			if i >= len(widths) {
-				widths = append(widths, 0)
-			}
-			widths[i] = max(widths[i], utf8.RuneCountInString(c))
-		}
-	}
-	out := make([]string, len(rows))
-	for r, row := range rows {
-		var b strings.Builder
-		for i, c := range row {
-			b.WriteString(c)
-			if i < len(row)-1 {
-				b.WriteString(strings.Repeat(" ", widths[i]-utf8.RuneCountInString(c)+2))
-			}
-		}
-		out[r] = b.String()
-	}
-	return out
+	o.List(fmt.Sprintf("Outside this program's control (%d)", len(r.Outside)), "*", texts(o, r.Outside))
+	warnings(o, r.Warnings)
 }
 
 func itemDetail(it Item) string {
@@ -161,39 +101,49 @@ func itemDetail(it Item) string {
 	return it.Detail + "; " + strconv.Quote(it.Note)
 }
 
-func warningsText(e *ew, ws []string) {
-	if len(ws) == 0 {
-		return
+// texts is each of ss as free text in o's format.
+func texts(o *Out, ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = o.Text(s)
 	}
-	e.f("\nWarnings (%d)\n", len(ws))
-	for _, w := range ws {
-		e.f("  ! %s\n", clean(w))
-	}
+	return out
+}
+
+func warnings(o *Out, ws []string) {
+	o.List(fmt.Sprintf("Warnings (%d)", len(ws)), "!", texts(o, ws))
 }
 
 // outsideConfigNote is the banner of a diff whose change touches more than stack files.
 const outsideConfigNote = "This change also touches files besides stack files. The access report covers config only: what the program does with it is the code owners' review, not this report's."
 
-func diffText(w io.Writer, d Diff) error {
-	e := &ew{w: w}
+// writeDiff writes the banner, the one-line summary and the body (diffLines), then the
+// warnings. The Markdown body is a diff block: GitHub colours its lines starting with + and -.
+func writeDiff(o *Out, d Diff) {
 	if len(d.OutsideConfig) > 0 {
-		e.f("!! %s\n", outsideConfigNote)
-		for _, p := range d.OutsideConfig {
-			e.f("!!   %s\n", clean(p))
+		o.Alert(outsideConfigNote, d.OutsideConfig)
+	}
+	switch {
+	case !d.Changed && o.Markdown():
+		o.F("### No access change in stack %s\n\nCompared %s with %s.\n", mdCode(d.Stack), mdCode(d.Base), mdCode(d.Head))
+	case !d.Changed:
+		o.F("No access change in stack %s (%s -> %s).\n", clean(d.Stack), clean(d.Base), clean(d.Head))
+	case o.Markdown():
+		o.F("### Access changes in stack %s\n\nCompared %s with %s: %s.\n\n", mdCode(d.Stack), mdCode(d.Base), mdCode(d.Head), summary(d))
+		// The lines are the text format's, unindented. clean() has removed line breaks, so no
+		// value can close the fence.
+		o.F("```diff\n")
+		for _, l := range diffLines(d)[1:] {
+			o.F("%s\n", l.text)
 		}
-		e.f("\n")
+		o.F("```\n")
+	default:
+		o.F("Access changes in stack %s (%s -> %s): %s\n", clean(d.Stack), clean(d.Base), clean(d.Head), summary(d))
+		for _, l := range diffLines(d) {
+			o.F("%s%s\n", strings.Repeat("  ", l.depth), l.text)
+		}
 	}
-	if !d.Changed {
-		e.f("No access change in stack %s (%s -> %s).\n", clean(d.Stack), clean(d.Base), clean(d.Head))
-		warningsText(e, d.Warnings)
-		return e.err
-	}
-	e.f("Access changes in stack %s (%s -> %s): %s\n", clean(d.Stack), clean(d.Base), clean(d.Head), summary(d))
-	for _, l := range diffLines(d) {
-		e.f("%s%s\n", strings.Repeat("  ", l.depth), l.text)
-	}
-	warningsText(e, d.Warnings)
-	return e.err
+	warnings(o, d.Warnings)
 }
 
 // line is one line of a diff body; depth is its indentation in the text format (the Markdown
@@ -260,79 +210,6 @@ func summary(d Diff) string {
 	return fmt.Sprintf("grants %d added, %d removed, %d changed; created resources %d added, %d removed, %d changed", ga, gr, gc, ia, ir, ic)
 }
 
-func reportMarkdown(w io.Writer, r Report) error {
-	e := &ew{w: w}
-	e.f("### Access report: stack %s", mdCode(r.Stack))
-	if r.Project != "" {
-		e.f(", project %s", mdCode(r.Project))
-	}
-	e.f("\n\nExpiries judged at %s; a grant whose expiry has passed is not listed.\n", r.At.Format(time.RFC3339))
-
-	e.f("\n#### Grants (%d)\n\n", len(r.Grants))
-	if len(r.Grants) == 0 {
-		e.f("None: nobody is granted anything by this stack.\n")
-	} else {
-		e.f("| Principal | Role | On | Expires | Why |\n|---|---|---|---|---|\n")
-		for _, g := range r.Grants {
-			e.f("| %s | %s | %s %s | %s | %s |\n", mdCode(g.Principal), mdCode(g.Role), g.Target.Kind, mdCode(g.Target.Name), FormatExpiry(g.Expires), mdText(g.Why))
-		}
-	}
-
-	e.f("\n#### Created (%d)\n\n", len(r.Inventory))
-	if len(r.Inventory) == 0 {
-		e.f("Nothing.\n")
-	} else {
-		e.f("| Kind | Name | Detail |\n|---|---|---|\n")
-		for _, it := range r.Inventory {
-			e.f("| %s | %s | %s |\n", it.Kind, mdCode(it.Name), mdText(itemDetail(it)))
-		}
-	}
-	if len(r.Outside) > 0 {
-		e.f("\n#### Outside this program's control (%d)\n\n", len(r.Outside))
-		for _, o := range r.Outside {
-			e.f("- %s\n", mdText(o))
-		}
-	}
-	warningsMarkdown(e, r.Warnings)
-	return e.err
-}
-
-func diffMarkdown(w io.Writer, d Diff) error {
-	e := &ew{w: w}
-	if len(d.OutsideConfig) > 0 {
-		e.f("> [!WARNING]\n> %s\n>\n", mdText(outsideConfigNote))
-		for _, p := range d.OutsideConfig {
-			e.f("> - %s\n", mdCode(p))
-		}
-		e.f("\n")
-	}
-	if !d.Changed {
-		e.f("### No access change in stack %s\n\nCompared %s with %s.\n", mdCode(d.Stack), mdCode(d.Base), mdCode(d.Head))
-		warningsMarkdown(e, d.Warnings)
-		return e.err
-	}
-	e.f("### Access changes in stack %s\n\nCompared %s with %s: %s.\n\n", mdCode(d.Stack), mdCode(d.Base), mdCode(d.Head), summary(d))
-	// A diff block colours additions and removals on GitHub; the lines are the text format's.
-	// clean() has removed line breaks, so no value can close the fence.
-	e.f("```diff\n")
-	for _, l := range diffLines(d)[1:] {
-		e.f("%s\n", l.text)
-	}
-	e.f("```\n")
-	warningsMarkdown(e, d.Warnings)
-	return e.err
-}
-
-func warningsMarkdown(e *ew, ws []string) {
-	if len(ws) == 0 {
-		return
-	}
-	e.f("\n#### Warnings (%d)\n\n", len(ws))
-	for _, w := range ws {
-		e.f("- %s\n", mdText(w))
-	}
-}
-
 // clean makes free text (descriptions, but also any value) one printable line: a description
 // with a newline or a terminal escape must not forge or hide report lines.
 func clean(s string) string {
@@ -369,10 +246,8 @@ func mdText(s string) string {
 	return b.String()
 }
 
-// Clean, MarkdownCode, MarkdownText and WriteJSON are this report's escapes and JSON encoding,
-// for the tool's other reports (package access/live), so that one rule decides what reaches a
-// terminal, a comment or a script.
-func Clean(s string) string              { return clean(s) }
-func MarkdownCode(s string) string       { return mdCode(s) }
-func MarkdownText(s string) string       { return mdText(s) }
-func WriteJSON(w io.Writer, v any) error { return writeJSON(w, v) }
+// Clean, MarkdownCode and MarkdownText are this report's escapes, for the tool's other reports
+// (package access/live), so that one rule decides what reaches a terminal or a comment.
+func Clean(s string) string        { return clean(s) }
+func MarkdownCode(s string) string { return mdCode(s) }
+func MarkdownText(s string) string { return mdText(s) }

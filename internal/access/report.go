@@ -1,8 +1,9 @@
 package access
 
 import (
+	"cmp"
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -175,7 +176,7 @@ func Build(stack string, st *plan.Stack, at time.Time) Report {
 			Detail: "made elsewhere (authz.role); it must hold only " + plan.AuthzPermission}
 		if a.Role != nil {
 			perms := append([]string(nil), a.Role.Permissions...)
-			sort.Strings(perms)
+			slices.Sort(perms)
 			role.Detail, role.Note = "permissions: "+strings.Join(perms, ", "), a.Role.Title
 		}
 		r.Inventory = append(r.Inventory, role)
@@ -184,12 +185,8 @@ func Build(stack string, st *plan.Stack, at time.Time) Report {
 				Detail: "location " + b.Location + "; empty; its whole IAM policy is the authz role for its members, nothing else"})
 		}
 	}
-	sort.SliceStable(r.Inventory, func(a, b int) bool {
-		x, y := r.Inventory[a], r.Inventory[b]
-		if kindOrder[x.Kind] != kindOrder[y.Kind] {
-			return kindOrder[x.Kind] < kindOrder[y.Kind]
-		}
-		return x.Name < y.Name
+	slices.SortStableFunc(r.Inventory, func(x, y Item) int {
+		return cmp.Or(cmp.Compare(kindOrder[x.Kind], kindOrder[y.Kind]), cmp.Compare(x.Name, y.Name))
 	})
 	return r
 }
@@ -267,15 +264,8 @@ func sameExpiry(a, b *time.Time) bool {
 }
 
 func sortGrants(gs []Grant) {
-	sort.Slice(gs, func(a, b int) bool {
-		x, y := gs[a], gs[b]
-		if x.Principal != y.Principal {
-			return x.Principal < y.Principal
-		}
-		if x.Role != y.Role {
-			return x.Role < y.Role
-		}
-		return x.Target.Resource < y.Target.Resource
+	slices.SortFunc(gs, func(x, y Grant) int {
+		return cmp.Or(cmp.Compare(x.Principal, y.Principal), cmp.Compare(x.Role, y.Role), cmp.Compare(x.Target.Resource, y.Target.Resource))
 	})
 }
 

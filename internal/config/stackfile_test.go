@@ -2,12 +2,12 @@ package config
 
 import (
 	"errors"
-
-	"github.com/platform/private-run-api/internal/diag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/platform/private-run-api/internal/diag"
 )
 
 // project is the project file the stack-file tests read their stacks with.

@@ -3,14 +3,14 @@ package doctor
 import (
 	"bytes"
 	"errors"
-	cfgdiag "github.com/platform/private-run-api/internal/diag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	cfgdiag "github.com/platform/private-run-api/internal/diag"
 	"github.com/platform/private-run-api/internal/plan"
+	"github.com/platform/private-run-api/internal/testdir"
 	"github.com/platform/private-run-api/internal/teststack"
 )
 
@@ -76,24 +76,13 @@ const (
 	batchLogin   = "gcloud auth application-default login --impersonate-service-account " + batchEmail
 )
 
-func writeFile(t *testing.T, path, content string) string {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
 // stackDir writes a project named as the program's, with the given stacks.
 func stackDir(t *testing.T, stacks map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "Pulumi.yaml"), "name: private-run-api\nruntime: go\n")
+	testdir.Write(t, filepath.Join(dir, "Pulumi.yaml"), "name: private-run-api\nruntime: go\n")
 	for name, body := range stacks {
-		writeFile(t, filepath.Join(dir, "Pulumi."+name+".yaml"), body)
+		testdir.Write(t, filepath.Join(dir, "Pulumi."+name+".yaml"), body)
 	}
 	return dir
 }
@@ -198,7 +187,7 @@ func TestDiagnose(t *testing.T) {
 		{
 			name:   "plain user login",
 			caller: "orders-batch",
-			setup:  func(t *testing.T, m *machine) { writeFile(t, m.gcloudFile(), userADC()) },
+			setup:  func(t *testing.T, m *machine) { testdir.Write(t, m.gcloudFile(), userADC()) },
 			findings: []want{
 				{Problem, "plain user login"},
 				{Warning, "Not checked: whether you may impersonate " + batchEmail},
@@ -214,7 +203,7 @@ func TestDiagnose(t *testing.T) {
 			name:     "impersonated, right target, developer granted",
 			caller:   "orders-batch",
 			me:       "user:alice@acme.example",
-			setup:    func(t *testing.T, m *machine) { writeFile(t, m.gcloudFile(), impersonatedADC(batchEmail)) },
+			setup:    func(t *testing.T, m *machine) { testdir.Write(t, m.gcloudFile(), impersonatedADC(batchEmail)) },
 			findings: []want{{OK, "Your credentials impersonate " + batchEmail + ", caller orders-batch's account"}, {OK, "You (user:alice@acme.example) may impersonate " + batchEmail}},
 			contains: []string{"gcloud auth application-default revoke\n", "about 2 minutes to apply, sometimes 7 or more", plan.RoleOpenIDTokenCreator, "0 problems, 0 warnings", "-online -url", "-who-else"},
 		},
@@ -222,14 +211,14 @@ func TestDiagnose(t *testing.T) {
 			name:     "impersonated, right target, granted through the stack-wide impersonators",
 			caller:   "orders-batch",
 			me:       "LEAD@acme.example",
-			setup:    func(t *testing.T, m *machine) { writeFile(t, m.gcloudFile(), impersonatedADC(batchEmail)) },
+			setup:    func(t *testing.T, m *machine) { testdir.Write(t, m.gcloudFile(), impersonatedADC(batchEmail)) },
 			findings: []want{{OK, "You (user:lead@acme.example) may impersonate"}},
 			contains: []string{"with no expiry"},
 		},
 		{
 			name:     "impersonated, wrong target: another caller",
 			caller:   "orders-batch",
-			setup:    func(t *testing.T, m *machine) { writeFile(t, m.gcloudFile(), impersonatedADC(frontEmail)) },
+			setup:    func(t *testing.T, m *machine) { testdir.Write(t, m.gcloudFile(), impersonatedADC(frontEmail)) },
 			problems: true,
 			findings: []want{{Problem, "Your credentials impersonate " + frontEmail + ", not caller orders-batch's account"}},
 			contains: []string{"is the account of caller orders-front", ind + batchLogin + "\n"},
@@ -237,7 +226,7 @@ func TestDiagnose(t *testing.T) {
 		{
 			name:     "impersonated, wrong target: the service's runtime account",
 			caller:   "orders-batch",
-			setup:    func(t *testing.T, m *machine) { writeFile(t, m.gcloudFile(), impersonatedADC(runtimeEmail)) },
+			setup:    func(t *testing.T, m *machine) { testdir.Write(t, m.gcloudFile(), impersonatedADC(runtimeEmail)) },
 			problems: true,
 			findings: []want{{Problem, "not caller orders-batch's account"}},
 			contains: []string{"the service's own runtime account"},
@@ -246,7 +235,7 @@ func TestDiagnose(t *testing.T) {
 			name:     "impersonated, right target, developer not granted",
 			caller:   "orders-batch",
 			me:       "user:mallory@acme.example",
-			setup:    func(t *testing.T, m *machine) { writeFile(t, m.gcloudFile(), impersonatedADC(batchEmail)) },
+			setup:    func(t *testing.T, m *machine) { testdir.Write(t, m.gcloudFile(), impersonatedADC(batchEmail)) },
 			problems: true,
 			findings: []want{{OK, "Your credentials impersonate " + batchEmail}, {Problem, "You (user:mallory@acme.example) may not impersonate " + batchEmail}},
 			contains: []string{"user:alice@acme.example (no expiry)", "granting it to the account itself does not help",
@@ -256,7 +245,7 @@ func TestDiagnose(t *testing.T) {
 			name:     "impersonated, developer's grant expired",
 			caller:   "orders-batch",
 			me:       "user:old@acme.example",
-			setup:    func(t *testing.T, m *machine) { writeFile(t, m.gcloudFile(), impersonatedADC(batchEmail)) },
+			setup:    func(t *testing.T, m *machine) { testdir.Write(t, m.gcloudFile(), impersonatedADC(batchEmail)) },
 			problems: true,
 			findings: []want{{Problem, "Your grant to impersonate " + batchEmail + " expired at 2020-01-01T00:00:00Z"}},
 			contains: []string{"callers[0].impersonators[1] gave user:old@acme.example", "pulumi config set --stack test --path 'callers[0].impersonators[1].expires' YYYY-MM-DDT00:00:00Z"},
@@ -265,7 +254,7 @@ func TestDiagnose(t *testing.T) {
 			name:     "impersonated, developer's grant expires within a week",
 			caller:   "orders-batch",
 			me:       "user:soon@acme.example",
-			setup:    func(t *testing.T, m *machine) { writeFile(t, m.gcloudFile(), impersonatedADC(batchEmail)) },
+			setup:    func(t *testing.T, m *machine) { testdir.Write(t, m.gcloudFile(), impersonatedADC(batchEmail)) },
 			findings: []want{{Warning, "You (user:soon@acme.example) may impersonate"}},
 			contains: []string{"until 2026-11-25T00:00:00Z, which is less than 7 days away"},
 		},
@@ -273,7 +262,7 @@ func TestDiagnose(t *testing.T) {
 			name:     "granted only through a group the doctor cannot see into",
 			caller:   "orders-front",
 			me:       "user:mallory@acme.example",
-			setup:    func(t *testing.T, m *machine) { writeFile(t, m.gcloudFile(), impersonatedADC(frontEmail)) },
+			setup:    func(t *testing.T, m *machine) { testdir.Write(t, m.gcloudFile(), impersonatedADC(frontEmail)) },
 			findings: []want{{Warning, "are not named directly; you may impersonate " + frontEmail + " only through a group"}},
 			contains: []string{"group:front-devs@acme.example", "--path 'callers[1].impersonators[2]' user:mallory@acme.example"},
 		},
@@ -281,14 +270,14 @@ func TestDiagnose(t *testing.T) {
 			name:     "granted through a domain",
 			caller:   "orders-front",
 			me:       "user:pat@acme-partner.example",
-			setup:    func(t *testing.T, m *machine) { writeFile(t, m.gcloudFile(), impersonatedADC(frontEmail)) },
+			setup:    func(t *testing.T, m *machine) { testdir.Write(t, m.gcloudFile(), impersonatedADC(frontEmail)) },
 			findings: []want{{OK, "may impersonate " + frontEmail + " through domain:acme-partner.example"}},
 		},
 		{
 			name:   "impersonation through a delegation chain",
 			caller: "orders-batch",
 			setup: func(t *testing.T, m *machine) {
-				writeFile(t, m.gcloudFile(), strings.Replace(impersonatedADC(batchEmail), `"delegates":[]`, `"delegates":["hop@acme-test.iam.gserviceaccount.com"]`, 1))
+				testdir.Write(t, m.gcloudFile(), strings.Replace(impersonatedADC(batchEmail), `"delegates":[]`, `"delegates":["hop@acme-test.iam.gserviceaccount.com"]`, 1))
 			},
 			findings: []want{{Warning, "delegation chain"}, {OK, "Your credentials impersonate " + batchEmail}},
 		},
@@ -296,7 +285,7 @@ func TestDiagnose(t *testing.T) {
 			name:   "impersonated file without a usable URL",
 			caller: "orders-batch",
 			setup: func(t *testing.T, m *machine) {
-				writeFile(t, m.gcloudFile(), `{"type":"impersonated_service_account","source_credentials":{"type":"authorized_user"}}`)
+				testdir.Write(t, m.gcloudFile(), `{"type":"impersonated_service_account","source_credentials":{"type":"authorized_user"}}`)
 			},
 			problems: true,
 			findings: []want{{Problem, "name no service account"}},
@@ -305,7 +294,7 @@ func TestDiagnose(t *testing.T) {
 		{
 			name:     "service account key for the caller's own account",
 			caller:   "orders-batch",
-			setup:    func(t *testing.T, m *machine) { writeFile(t, m.gcloudFile(), keyADC(batchEmail)) },
+			setup:    func(t *testing.T, m *machine) { testdir.Write(t, m.gcloudFile(), keyADC(batchEmail)) },
 			findings: []want{{Warning, "Your credentials are a service account key for " + batchEmail}},
 			contains: []string{"what this setup", ind + batchLogin + "\n", "gcloud iam service-accounts keys delete 0123abcd --iam-account " + batchEmail + "\n"},
 		},
@@ -313,7 +302,7 @@ func TestDiagnose(t *testing.T) {
 			name:   "service account key for another account",
 			caller: "orders-batch",
 			setup: func(t *testing.T, m *machine) {
-				writeFile(t, m.gcloudFile(), keyADC("ci-deployer@acme-test.iam.gserviceaccount.com"))
+				testdir.Write(t, m.gcloudFile(), keyADC("ci-deployer@acme-test.iam.gserviceaccount.com"))
 			},
 			problems: true,
 			findings: []want{{Problem, "service account key for ci-deployer@acme-test.iam.gserviceaccount.com, not caller orders-batch's account"}},
@@ -322,7 +311,7 @@ func TestDiagnose(t *testing.T) {
 		{
 			name:     "workload identity federation without impersonation",
 			caller:   "orders-batch",
-			setup:    func(t *testing.T, m *machine) { writeFile(t, m.gcloudFile(), externalADC("")) },
+			setup:    func(t *testing.T, m *machine) { testdir.Write(t, m.gcloudFile(), externalADC("")) },
 			problems: true,
 			findings: []want{{Problem, "workload identity federation config that impersonates no service account"}},
 			contains: []string{"for services and pipelines, not the laptop", batchLogin},
@@ -330,7 +319,7 @@ func TestDiagnose(t *testing.T) {
 		{
 			name:     "workload identity federation impersonating the caller",
 			caller:   "orders-batch",
-			setup:    func(t *testing.T, m *machine) { writeFile(t, m.gcloudFile(), externalADC(generateURL(batchEmail))) },
+			setup:    func(t *testing.T, m *machine) { testdir.Write(t, m.gcloudFile(), externalADC(generateURL(batchEmail))) },
 			problems: true,
 			findings: []want{{Problem, "workload identity federation config, which this stack does not grant"}},
 			contains: []string{"It impersonates " + batchEmail + " (the account of caller orders-batch)"},
@@ -339,7 +328,7 @@ func TestDiagnose(t *testing.T) {
 			name:   "workforce identity login",
 			caller: "orders-batch",
 			setup: func(t *testing.T, m *machine) {
-				writeFile(t, m.gcloudFile(), `{"type":"external_account_authorized_user"}`)
+				testdir.Write(t, m.gcloudFile(), `{"type":"external_account_authorized_user"}`)
 			},
 			problems: true,
 			findings: []want{{Problem, "workforce identity federation login"}},
@@ -347,7 +336,7 @@ func TestDiagnose(t *testing.T) {
 		{
 			name:     "unknown credentials type",
 			caller:   "orders-batch",
-			setup:    func(t *testing.T, m *machine) { writeFile(t, m.gcloudFile(), `{"type":"gdch_service_account"}`) },
+			setup:    func(t *testing.T, m *machine) { testdir.Write(t, m.gcloudFile(), `{"type":"gdch_service_account"}`) },
 			problems: true,
 			findings: []want{{Problem, `does not support credentials of type "gdch_service_account"`}},
 		},
@@ -362,7 +351,7 @@ func TestDiagnose(t *testing.T) {
 		{
 			name:     "malformed credentials file",
 			caller:   "orders-batch",
-			setup:    func(t *testing.T, m *machine) { writeFile(t, m.gcloudFile(), `{"type": "authorized_user",`) },
+			setup:    func(t *testing.T, m *machine) { testdir.Write(t, m.gcloudFile(), `{"type": "authorized_user",`) },
 			problems: true,
 			findings: []want{{Problem, "The credentials file is not JSON"}},
 			contains: []string{"it does not parse as JSON: unexpected end of JSON input", batchLogin},
@@ -371,7 +360,7 @@ func TestDiagnose(t *testing.T) {
 		{
 			name:     "empty credentials file",
 			caller:   "orders-batch",
-			setup:    func(t *testing.T, m *machine) { writeFile(t, m.gcloudFile(), " \n") },
+			setup:    func(t *testing.T, m *machine) { testdir.Write(t, m.gcloudFile(), " \n") },
 			problems: true,
 			findings: []want{{Problem, "The credentials file is empty"}},
 			contains: []string{batchLogin},
@@ -379,7 +368,7 @@ func TestDiagnose(t *testing.T) {
 		{
 			name:     "credentials file holding a JSON array",
 			caller:   "orders-batch",
-			setup:    func(t *testing.T, m *machine) { writeFile(t, m.gcloudFile(), `[`+userADC()+`]`) },
+			setup:    func(t *testing.T, m *machine) { testdir.Write(t, m.gcloudFile(), `[`+userADC()+`]`) },
 			problems: true,
 			findings: []want{{Problem, "The credentials file is valid JSON of the wrong shape"}},
 			contains: []string{"it holds an array, but credentials are one JSON object with a \"type\" field", batchLogin},
@@ -388,7 +377,7 @@ func TestDiagnose(t *testing.T) {
 		{
 			name:     "credentials file with a number for its type",
 			caller:   "orders-batch",
-			setup:    func(t *testing.T, m *machine) { writeFile(t, m.gcloudFile(), `{"type": 5}`) },
+			setup:    func(t *testing.T, m *machine) { testdir.Write(t, m.gcloudFile(), `{"type": 5}`) },
 			problems: true,
 			findings: []want{{Problem, "valid JSON of the wrong shape"}},
 			contains: []string{"its field type is a number where credentials have a string"},
@@ -397,7 +386,7 @@ func TestDiagnose(t *testing.T) {
 			name:   "impersonated credentials with a string for delegates",
 			caller: "orders-batch",
 			setup: func(t *testing.T, m *machine) {
-				writeFile(t, m.gcloudFile(), strings.Replace(impersonatedADC(batchEmail), `"delegates":[]`, `"delegates":"hop@acme-test.iam.gserviceaccount.com"`, 1))
+				testdir.Write(t, m.gcloudFile(), strings.Replace(impersonatedADC(batchEmail), `"delegates":[]`, `"delegates":"hop@acme-test.iam.gserviceaccount.com"`, 1))
 			},
 			problems: true,
 			findings: []want{{Problem, "valid JSON of the wrong shape"}},
@@ -415,7 +404,7 @@ func TestDiagnose(t *testing.T) {
 			name:   "credentials file larger than 1 MiB",
 			caller: "orders-batch",
 			setup: func(t *testing.T, m *machine) {
-				writeFile(t, m.gcloudFile(), `{"type":"authorized_user","pad":"`+strings.Repeat("x", 1<<20)+`"}`)
+				testdir.Write(t, m.gcloudFile(), `{"type":"authorized_user","pad":"`+strings.Repeat("x", 1<<20)+`"}`)
 			},
 			problems: true,
 			findings: []want{{Problem, "The credentials file is too large to be one"}},
@@ -426,7 +415,7 @@ func TestDiagnose(t *testing.T) {
 			name:   "terminal escape sequences in a credentials file are printed escaped",
 			caller: "orders-batch",
 			setup: func(t *testing.T, m *machine) {
-				writeFile(t, m.gcloudFile(), `{"type":"\u001b]0;owned\u0007\u001b[2Jgdch","delegates":["\u001b[31mred"]}`)
+				testdir.Write(t, m.gcloudFile(), `{"type":"\u001b]0;owned\u0007\u001b[2Jgdch","delegates":["\u001b[31mred"]}`)
 			},
 			problems: true,
 			findings: []want{{Problem, `does not support credentials of type "\x1b]0;owned\a\x1b[2Jgdch"`}},
@@ -436,7 +425,7 @@ func TestDiagnose(t *testing.T) {
 			name:   "control characters in an impersonation URL",
 			caller: "orders-batch",
 			setup: func(t *testing.T, m *machine) {
-				writeFile(t, m.gcloudFile(), strings.Replace(impersonatedADC(batchEmail), `"delegates":[]`, `"delegates":["a\u001b[2Jb@x.iam.gserviceaccount.com"]`, 1))
+				testdir.Write(t, m.gcloudFile(), strings.Replace(impersonatedADC(batchEmail), `"delegates":[]`, `"delegates":["a\u001b[2Jb@x.iam.gserviceaccount.com"]`, 1))
 			},
 			findings: []want{{Warning, "delegation chain"}},
 			contains: []string{`delegates: "a\x1b[2Jb@x.iam.gserviceaccount.com".`},
@@ -446,7 +435,7 @@ func TestDiagnose(t *testing.T) {
 			name:   "an escaped control character in the impersonated account's email",
 			caller: "orders-batch",
 			setup: func(t *testing.T, m *machine) {
-				writeFile(t, m.gcloudFile(), impersonatedADC("orders-batch%1B%5B2J@acme-test.iam.gserviceaccount.com"))
+				testdir.Write(t, m.gcloudFile(), impersonatedADC("orders-batch%1B%5B2J@acme-test.iam.gserviceaccount.com"))
 			},
 			problems: true,
 			findings: []want{{Problem, "Your impersonated credentials name no service account"}},
@@ -457,7 +446,7 @@ func TestDiagnose(t *testing.T) {
 			caller: "orders-batch",
 			setup: func(t *testing.T, m *machine) {
 				key := strings.Replace(keyADC(`ci\u001b[8m@acme-test.iam.gserviceaccount.com`), `"0123abcd"`, `"x; rm -rf ~"`, 1)
-				writeFile(t, m.gcloudFile(), key)
+				testdir.Write(t, m.gcloudFile(), key)
 			},
 			problems: true,
 			findings: []want{{Problem, `service account key for "ci\x1b[8m@acme-test.iam.gserviceaccount.com", not caller orders-batch's account`}},
@@ -467,7 +456,7 @@ func TestDiagnose(t *testing.T) {
 		{
 			name:     "credentials file without a type",
 			caller:   "orders-batch",
-			setup:    func(t *testing.T, m *machine) { writeFile(t, m.gcloudFile(), `{"client_id":"x"}`) },
+			setup:    func(t *testing.T, m *machine) { testdir.Write(t, m.gcloudFile(), `{"client_id":"x"}`) },
 			problems: true,
 			findings: []want{{Problem, `no "type" field`}},
 		},
@@ -475,8 +464,8 @@ func TestDiagnose(t *testing.T) {
 			name:   "GOOGLE_APPLICATION_CREDENTIALS wins over an impersonated gcloud login",
 			caller: "orders-batch",
 			setup: func(t *testing.T, m *machine) {
-				writeFile(t, m.gcloudFile(), impersonatedADC(batchEmail))
-				m.env["GOOGLE_APPLICATION_CREDENTIALS"] = writeFile(t, filepath.Join(m.home, "keys", "old.json"), userADC())
+				testdir.Write(t, m.gcloudFile(), impersonatedADC(batchEmail))
+				m.env["GOOGLE_APPLICATION_CREDENTIALS"] = testdir.Write(t, filepath.Join(m.home, "keys", "old.json"), userADC())
 			},
 			problems: true,
 			findings: []want{{Warning, "GOOGLE_APPLICATION_CREDENTIALS is set, so it wins over your gcloud login"}, {Problem, "plain user login"}},
@@ -489,8 +478,8 @@ func TestDiagnose(t *testing.T) {
 			caller: "orders-batch",
 			me:     "user:alice@acme.example",
 			setup: func(t *testing.T, m *machine) {
-				writeFile(t, m.gcloudFile(), userADC())
-				m.env["GOOGLE_APPLICATION_CREDENTIALS"] = writeFile(t, filepath.Join(m.home, "adc", "batch.json"), impersonatedADC(batchEmail))
+				testdir.Write(t, m.gcloudFile(), userADC())
+				m.env["GOOGLE_APPLICATION_CREDENTIALS"] = testdir.Write(t, filepath.Join(m.home, "adc", "batch.json"), impersonatedADC(batchEmail))
 			},
 			findings: []want{{Warning, "GOOGLE_APPLICATION_CREDENTIALS is set"}, {OK, "Your credentials impersonate " + batchEmail}},
 			absent:   []string{"plain user login"},
@@ -511,7 +500,7 @@ func TestDiagnose(t *testing.T) {
 			me:     "user:alice@acme.example",
 			setup: func(t *testing.T, m *machine) {
 				m.env["CLOUDSDK_CONFIG"] = filepath.Join(m.home, "gcloud-work")
-				writeFile(t, filepath.Join(m.home, "gcloud-work", "application_default_credentials.json"), impersonatedADC(batchEmail))
+				testdir.Write(t, filepath.Join(m.home, "gcloud-work", "application_default_credentials.json"), impersonatedADC(batchEmail))
 			},
 			problems: true,
 			findings: []want{{Problem, "Go will not find your gcloud login: it ignores CLOUDSDK_CONFIG"}, {OK, "Your credentials impersonate " + batchEmail}},
@@ -523,7 +512,7 @@ func TestDiagnose(t *testing.T) {
 			setup: func(t *testing.T, m *machine) {
 				m.env["CLOUDSDK_CONFIG"] = "gcloud-work"
 				m.wd = filepath.Join(m.home, "src", "app")
-				writeFile(t, filepath.Join(m.wd, "gcloud-work", "application_default_credentials.json"), impersonatedADC(batchEmail))
+				testdir.Write(t, filepath.Join(m.wd, "gcloud-work", "application_default_credentials.json"), impersonatedADC(batchEmail))
 			},
 			problems: true,
 			findings: []want{{Warning, "CLOUDSDK_CONFIG is a relative path"}, {Problem, "Go will not find your gcloud login"}, {OK, "Your credentials impersonate " + batchEmail}},
@@ -539,8 +528,8 @@ func TestDiagnose(t *testing.T) {
 			caller: "orders-batch",
 			setup: func(t *testing.T, m *machine) {
 				m.env["CLOUDSDK_CONFIG"] = filepath.Join(m.home, "gcloud-work")
-				writeFile(t, filepath.Join(m.home, "gcloud-work", "application_default_credentials.json"), impersonatedADC(batchEmail))
-				writeFile(t, m.gcloudFile(), userADC())
+				testdir.Write(t, filepath.Join(m.home, "gcloud-work", "application_default_credentials.json"), impersonatedADC(batchEmail))
+				testdir.Write(t, m.gcloudFile(), userADC())
 			},
 			problems: true,
 			// Go reads the default file, so that is the one diagnosed.
@@ -562,8 +551,8 @@ func TestDiagnose(t *testing.T) {
 			setup: func(t *testing.T, m *machine) {
 				m.goos = "windows"
 				m.env["APPDATA"] = filepath.Join(m.home, "AppData", "Roaming")
-				writeFile(t, filepath.Join(m.home, "AppData", "Roaming", "gcloud", "application_default_credentials.json"), userADC())
-				m.env["GOOGLE_APPLICATION_CREDENTIALS"] = writeFile(t, filepath.Join(m.home, "k.json"), userADC())
+				testdir.Write(t, filepath.Join(m.home, "AppData", "Roaming", "gcloud", "application_default_credentials.json"), userADC())
+				m.env["GOOGLE_APPLICATION_CREDENTIALS"] = testdir.Write(t, filepath.Join(m.home, "k.json"), userADC())
 			},
 			problems: true,
 			findings: []want{{Warning, "GOOGLE_APPLICATION_CREDENTIALS is set"}, {Problem, "plain user login"}},
@@ -572,7 +561,7 @@ func TestDiagnose(t *testing.T) {
 		{
 			name:     "caller that may not invoke",
 			caller:   "cdn-purger",
-			setup:    func(t *testing.T, m *machine) { writeFile(t, m.gcloudFile(), impersonatedADC(purgerEmail)) },
+			setup:    func(t *testing.T, m *machine) { testdir.Write(t, m.gcloudFile(), impersonatedADC(purgerEmail)) },
 			problems: true,
 			findings: []want{{Problem, "Caller cdn-purger may not invoke the service: every call as it gets 403"}, {OK, "Your credentials impersonate " + purgerEmail}},
 			contains: []string{"pulumi config set --stack test --path 'callers[2].invoke' true\n"},
@@ -580,7 +569,7 @@ func TestDiagnose(t *testing.T) {
 		{
 			name:     "external caller",
 			caller:   "billing-partner",
-			setup:    func(t *testing.T, m *machine) { writeFile(t, m.gcloudFile(), userADC()) },
+			setup:    func(t *testing.T, m *machine) { testdir.Write(t, m.gcloudFile(), userADC()) },
 			problems: true,
 			findings: []want{{Problem, "Caller billing-partner is external: this stack grants no impersonation of its account"}, {Problem, "plain user login"}},
 			contains: []string{"owners of project acme-billing", "go run ./cmd/doctor -stack test -caller orders-batch\n", "go run ./cmd/doctor -stack test -caller orders-front\n"},
@@ -589,7 +578,7 @@ func TestDiagnose(t *testing.T) {
 		{
 			name:     "external caller, by email, already impersonated",
 			caller:   billingEmail,
-			setup:    func(t *testing.T, m *machine) { writeFile(t, m.gcloudFile(), impersonatedADC(billingEmail)) },
+			setup:    func(t *testing.T, m *machine) { testdir.Write(t, m.gcloudFile(), impersonatedADC(billingEmail)) },
 			problems: true,
 			findings: []want{{Problem, "is external"}, {Warning, "Your credentials impersonate " + billingEmail + ", which this stack grants nobody"}},
 		},
@@ -598,7 +587,7 @@ func TestDiagnose(t *testing.T) {
 			stack:    "audiences",
 			caller:   "orders-batch",
 			me:       "user:alice@acme.example",
-			setup:    func(t *testing.T, m *machine) { writeFile(t, m.gcloudFile(), impersonatedADC(batchEmail)) },
+			setup:    func(t *testing.T, m *machine) { testdir.Write(t, m.gcloudFile(), impersonatedADC(batchEmail)) },
 			findings: []want{{OK, "The service accepts ID tokens for the custom audience https://orders-api.acme-test.internal (and 1 more)"}},
 			contains: []string{`idtoken.NewClient(ctx, "https://orders-api.acme-test.internal")`, "Cloud Run also accepts the", "0 problems, 0 warnings"},
 		},
@@ -606,7 +595,7 @@ func TestDiagnose(t *testing.T) {
 			name:     "no custom audiences: nothing said about them",
 			caller:   "orders-batch",
 			me:       "user:alice@acme.example",
-			setup:    func(t *testing.T, m *machine) { writeFile(t, m.gcloudFile(), impersonatedADC(batchEmail)) },
+			setup:    func(t *testing.T, m *machine) { testdir.Write(t, m.gcloudFile(), impersonatedADC(batchEmail)) },
 			absent:   []string{"custom audience"},
 			contains: []string{"0 problems"},
 		},
@@ -616,7 +605,7 @@ func TestDiagnose(t *testing.T) {
 			caller: "lonely-job",
 			me:     "user:alice@acme.example",
 			setup: func(t *testing.T, m *machine) {
-				writeFile(t, m.gcloudFile(), impersonatedADC("lonely-job@acme-test.iam.gserviceaccount.com"))
+				testdir.Write(t, m.gcloudFile(), impersonatedADC("lonely-job@acme-test.iam.gserviceaccount.com"))
 			},
 			problems: true,
 			findings: []want{
@@ -706,7 +695,7 @@ func TestExampleStack(t *testing.T) {
 	example := filepath.Join("..", "..", "tests", "testdata", "stacks", "dev")
 	const email = "orders-batch@acme-platform-dev.iam.gserviceaccount.com"
 	m := newMachine(t)
-	writeFile(t, m.gcloudFile(), userADC())
+	testdir.Write(t, m.gcloudFile(), userADC())
 	r, out := diagnose(t, example, "dev", "orders-batch", "user:kenji.ito@acme.example", m)
 	if !r.HasProblems() || !hasFinding(out, Problem, "plain user login") {
 		t.Errorf("want the plain-login problem:\n%s", out)
@@ -718,7 +707,7 @@ func TestExampleStack(t *testing.T) {
 		t.Errorf("kenji.ito is an impersonator of orders-batch in the example stack:\n%s", out)
 	}
 
-	writeFile(t, m.gcloudFile(), impersonatedADC(email))
+	testdir.Write(t, m.gcloudFile(), impersonatedADC(email))
 	r, out = diagnose(t, example, "dev", "orders-batch", "user:kenji.ito@acme.example", m)
 	if r.HasProblems() {
 		t.Errorf("impersonating orders-batch as kenji.ito should be clean:\n%s", out)
@@ -835,9 +824,9 @@ func TestWriteEscapesEveryLine(t *testing.T) {
 // one to change, and the change as an edit of it rather than a `pulumi config set`.
 func TestCallerInAFile(t *testing.T) {
 	dir := stackDir(t, map[string]string{"dev": teststack.TokyoHeader + "  private-run-api:callersDir: callers\n"})
-	writeFile(t, filepath.Join(dir, "callers", "orders-audit.yaml"), "impersonators: [user:mei@acme.example]\n")
+	testdir.Write(t, filepath.Join(dir, "callers", "orders-audit.yaml"), "impersonators: [user:mei@acme.example]\n")
 	m := newMachine(t)
-	writeFile(t, m.gcloudFile(), impersonatedADC("orders-audit@acme-test.iam.gserviceaccount.com"))
+	testdir.Write(t, m.gcloudFile(), impersonatedADC("orders-audit@acme-test.iam.gserviceaccount.com"))
 	r, out := diagnose(t, dir, "dev", "orders-audit", "user:kenji@acme.example", m)
 	if !r.HasProblems() {
 		t.Fatalf("kenji may not impersonate orders-audit, yet no problem:\n%s", out)

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/oauth2"
 	"google.golang.org/api/idtoken"
 
+	"github.com/platform/private-run-api/internal/bounded"
 	"github.com/platform/private-run-api/internal/plan"
 )
 
@@ -84,29 +85,12 @@ func Online(ctx context.Context, req OnlineRequest) Finding {
 	defer cancel()
 	var step atomic.Value
 	step.Store("reading your credentials and minting an ID token")
-	f, ok := bounded(ctx, func(ctx context.Context) Finding { return call(ctx, req, audience, &step) })
+	f, ok := bounded.Run(ctx, func(ctx context.Context) Finding { return call(ctx, req, audience, &step) })
 	if !ok || ctx.Err() != nil {
 		// An error the deadline caused is reported as the timeout it is, whichever came first.
 		return timedOut(ctx, req, step.Load().(string))
 	}
 	return f
-}
-
-// bounded runs work and returns its result, or ok=false as soon as ctx is done, whichever comes
-// first. Google's libraries mint some tokens without any context (a service account key's token
-// exchange in golang.org/x/oauth2/jwt, an impersonated ID token inside client.Do), so a context
-// handed to them cannot stop them; waiting on ctx here can. The work's goroutine is left to
-// finish on its own: the doctor exits right after.
-func bounded[T any](ctx context.Context, work func(context.Context) T) (T, bool) {
-	done := make(chan T, 1) // buffered, so the goroutine never blocks once nobody waits
-	go func() { done <- work(ctx) }()
-	select {
-	case v := <-done:
-		return v, true
-	case <-ctx.Done():
-		var zero T
-		return zero, false
-	}
 }
 
 func call(ctx context.Context, req OnlineRequest, audience string, step *atomic.Value) Finding {

@@ -2,26 +2,16 @@ package doctor
 
 import (
 	"context"
-	"crypto"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/sha256"
-	"crypto/x509"
-	"encoding/base64"
-	"encoding/json"
-	"encoding/pem"
 	"errors"
-	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/platform/private-run-api/internal/fakegoogle"
 	"github.com/platform/private-run-api/internal/plan"
+	"github.com/platform/private-run-api/internal/testdir"
 )
 
 // TestOnlineStatus and TestOnlineError cover how outcomes are explained; TestOnlineAgainstServers
@@ -201,158 +191,6 @@ func TestOnlineError(t *testing.T) {
 	}
 }
 
-// googleish is a token endpoint and a Cloud Run service on httptest TLS servers, with a service
-// account key whose token_uri points at the endpoint: the -online path runs for real against it.
-type googleish struct {
-	key    *rsa.PrivateKey
-	token  *httptest.Server
-	target *httptest.Server
-	// adc is the path of the service account key file.
-	adc string
-	// idToken is what the endpoint mints and the target expects.
-	idToken string
-
-	mu        sync.Mutex
-	audiences []string // target_audience of every assertion the endpoint received
-	authz     []string // Authorization headers the target received
-	leaked    []string // Authorization headers sent to where the target redirected
-
-	// tokenHangs and targetCode are set before a call.
-	tokenHangs bool
-	targetCode int
-	targetBody string
-	targetHang bool
-	release    chan struct{}
-}
-
-func newGoogleish(t *testing.T) *googleish {
-	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := &googleish{key: key, release: make(chan struct{}), targetCode: http.StatusOK}
-	g.token = httptest.NewTLSServer(http.HandlerFunc(g.serveToken))
-	g.target = httptest.NewTLSServer(http.HandlerFunc(g.serveTarget))
-	// Cleanups run last-in first-out: the hanging handlers are released before the servers
-	// close, since Close waits for them.
-	t.Cleanup(g.token.Close)
-	t.Cleanup(g.target.Close)
-	t.Cleanup(func() { close(g.release) })
-
-	g.idToken = g.sign(t, map[string]any{"aud": g.target.URL, "email": batchEmail, "exp": time.Now().Add(time.Hour).Unix(), "iss": "https://accounts.google.com"})
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	adc, err := json.Marshal(map[string]string{
-		"type":           "service_account",
-		"project_id":     "acme-test",
-		"private_key_id": "0123abcd",
-		"private_key":    string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})),
-		"client_email":   batchEmail,
-		"client_id":      "1234567890",
-		"token_uri":      g.token.URL + "/token",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	g.adc = writeFile(t, filepath.Join(t.TempDir(), "key.json"), string(adc))
-	return g
-}
-
-func b64(v []byte) string { return base64.RawURLEncoding.EncodeToString(v) }
-
-// appendLocked appends v to *list under mu: the fakes' handlers run on the servers' goroutines,
-// the tests read what they recorded on their own.
-func appendLocked(mu *sync.Mutex, list *[]string, v string) {
-	mu.Lock()
-	*list = append(*list, v)
-	mu.Unlock()
-}
-
-// hold keeps a hanging fake's request open until release is closed (when the test ends) or the
-// client gives up on it.
-func hold(release <-chan struct{}, r *http.Request) {
-	select {
-	case <-release:
-	case <-r.Context().Done():
-	}
-}
-
-func (g *googleish) sign(t *testing.T, claims map[string]any) string {
-	t.Helper()
-	payload, err := json.Marshal(claims)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signed := b64([]byte(`{"alg":"RS256","typ":"JWT"}`)) + "." + b64(payload)
-	sum := sha256.Sum256([]byte(signed))
-	sig, err := rsa.SignPKCS1v15(rand.Reader, g.key, crypto.SHA256, sum[:])
-	if err != nil {
-		t.Fatal(err)
-	}
-	return signed + "." + b64(sig)
-}
-
-// serveToken answers as oauth2.googleapis.com/token does for a service account's JWT-bearer
-// grant with a target_audience: an ID token, once the assertion's signature checks out.
-func (g *googleish) serveToken(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path == "/elsewhere" {
-		appendLocked(&g.mu, &g.leaked, r.Header.Get("Authorization"))
-		return
-	}
-	if g.tokenHangs {
-		hold(g.release, r)
-		return
-	}
-	if r.ParseForm() != nil || r.Form.Get("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer" {
-		http.Error(w, `{"error":"unsupported_grant_type"}`, http.StatusBadRequest)
-		return
-	}
-	parts := strings.Split(r.Form.Get("assertion"), ".")
-	if len(parts) != 3 {
-		http.Error(w, `{"error":"invalid_grant"}`, http.StatusBadRequest)
-		return
-	}
-	sig, _ := base64.RawURLEncoding.DecodeString(parts[2])
-	sum := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
-	if rsa.VerifyPKCS1v15(&g.key.PublicKey, crypto.SHA256, sum[:], sig) != nil {
-		http.Error(w, `{"error":"invalid_grant","error_description":"Invalid JWT Signature."}`, http.StatusBadRequest)
-		return
-	}
-	payload, _ := base64.RawURLEncoding.DecodeString(parts[1])
-	var claims struct {
-		Iss            string `json:"iss"`
-		Aud            string `json:"aud"`
-		TargetAudience string `json:"target_audience"`
-	}
-	if json.Unmarshal(payload, &claims) != nil || claims.Iss != batchEmail || claims.Aud != g.token.URL+"/token" {
-		http.Error(w, `{"error":"invalid_grant"}`, http.StatusBadRequest)
-		return
-	}
-	appendLocked(&g.mu, &g.audiences, claims.TargetAudience)
-	w.Header().Set("Content-Type", "application/json")
-	fmt.Fprintf(w, `{"id_token":%q}`, g.idToken)
-}
-
-func (g *googleish) serveTarget(w http.ResponseWriter, r *http.Request) {
-	appendLocked(&g.mu, &g.authz, r.Header.Get("Authorization"))
-	if g.targetHang {
-		hold(g.release, r)
-		return
-	}
-	if r.Header.Get("Authorization") != "Bearer "+g.idToken {
-		w.WriteHeader(http.StatusUnauthorized)
-		return
-	}
-	if g.targetCode == http.StatusFound {
-		w.Header().Set("Location", g.token.URL+"/elsewhere")
-	}
-	w.WriteHeader(g.targetCode)
-	io.WriteString(w, g.targetBody)
-}
-
 // onlineWithin runs Online and fails the test if it has not returned within limit: without a
 // bound of its own, Online would block for as long as a hanging server holds the request.
 func onlineWithin(t *testing.T, req OnlineRequest, limit time.Duration) (Finding, time.Duration) {
@@ -401,27 +239,25 @@ func TestOnlineAgainstServers(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			g := newGoogleish(t)
-			useADC(t, g.adc)
-			g.targetCode, g.targetBody = tc.code, tc.body
-			f, _ := onlineWithin(t, OnlineRequest{URL: g.target.URL + "/v1/orders?limit=1", Caller: onlineCaller(true), Timeout: 20 * time.Second, Transport: g.target.Client().Transport}, time.Minute)
+			g := fakegoogle.NewService(t, batchEmail)
+			useADC(t, g.KeyFile)
+			g.Code, g.Body = tc.code, tc.body
+			f, _ := onlineWithin(t, OnlineRequest{URL: g.Target.URL + "/v1/orders?limit=1", Caller: onlineCaller(true), Timeout: 20 * time.Second, Transport: g.Target.Client().Transport}, time.Minute)
 			if f.Status != tc.sev || !strings.Contains(f.Summary, tc.summary) {
 				t.Errorf("got %s %q; want %s containing %q\n%v", f.Status, f.Summary, tc.sev, tc.summary, f.Detail)
 			}
 			if !strings.Contains(strings.Join(f.Detail, " "), tc.detail) {
 				t.Errorf("detail %q lacks %q", f.Detail, tc.detail)
 			}
-			g.mu.Lock()
-			defer g.mu.Unlock()
 			// The audience is the scheme and host only: no path, no query.
-			if len(g.audiences) != 1 || g.audiences[0] != g.target.URL {
-				t.Errorf("ID tokens minted for audiences %q; want exactly [%q]", g.audiences, g.target.URL)
+			if got := g.Audiences(); len(got) != 1 || got[0] != g.Target.URL {
+				t.Errorf("ID tokens minted for audiences %q; want exactly [%q]", got, g.Target.URL)
 			}
-			if len(g.authz) != 1 || g.authz[0] != "Bearer "+g.idToken {
-				t.Errorf("the target got Authorization %q; want the minted ID token", g.authz)
+			if got := g.Calls(); len(got) != 1 || got[0] != "/v1/orders Bearer "+g.IDToken {
+				t.Errorf("the target got %q; want one call with the minted ID token", got)
 			}
-			if len(g.leaked) > 0 {
-				t.Errorf("the redirect was followed with Authorization %q", g.leaked)
+			if got := g.Leaked(); len(got) > 0 {
+				t.Errorf("the redirect was followed with Authorization %q", got)
 			}
 		})
 	}
@@ -431,21 +267,18 @@ func TestOnlineAgainstServers(t *testing.T) {
 // for it, and the call still goes to the URL.
 func TestOnlineCustomAudience(t *testing.T) {
 	const custom = "https://orders-api.acme-test.internal"
-	g := newGoogleish(t)
-	useADC(t, g.adc)
-	g.targetCode = http.StatusOK
-	f, _ := onlineWithin(t, OnlineRequest{URL: g.target.URL + "/v1/orders", Audience: custom, Audiences: []string{custom},
-		Caller: onlineCaller(true), Timeout: 20 * time.Second, Transport: g.target.Client().Transport}, time.Minute)
+	g := fakegoogle.NewService(t, batchEmail)
+	useADC(t, g.KeyFile)
+	f, _ := onlineWithin(t, OnlineRequest{URL: g.Target.URL + "/v1/orders", Audience: custom, Audiences: []string{custom},
+		Caller: onlineCaller(true), Timeout: 20 * time.Second, Transport: g.Target.Client().Transport}, time.Minute)
 	if f.Status != OK || !strings.Contains(strings.Join(f.Detail, " "), "The ID token's audience was "+custom+".") {
 		t.Errorf("got %s %q %q", f.Status, f.Summary, f.Detail)
 	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if len(g.audiences) != 1 || g.audiences[0] != custom {
-		t.Errorf("ID tokens minted for audiences %q; want exactly [%q]", g.audiences, custom)
+	if got := g.Audiences(); len(got) != 1 || got[0] != custom {
+		t.Errorf("ID tokens minted for audiences %q; want exactly [%q]", got, custom)
 	}
-	if len(g.authz) != 1 || g.authz[0] != "Bearer "+g.idToken {
-		t.Errorf("the target (the URL) got Authorization %q; want the minted ID token", g.authz)
+	if got := g.Calls(); len(got) != 1 || got[0] != "/v1/orders Bearer "+g.IDToken {
+		t.Errorf("the target (the URL) got %q; want one call with the minted ID token", got)
 	}
 }
 
@@ -464,10 +297,10 @@ func TestOnlineTimeout(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			g := newGoogleish(t)
-			useADC(t, g.adc)
-			g.tokenHangs, g.targetHang = tc.tokenHangs, tc.targetHangs
-			f, elapsed := onlineWithin(t, OnlineRequest{URL: g.target.URL, Caller: onlineCaller(true), Timeout: timeout, Transport: g.target.Client().Transport}, 30*time.Second)
+			g := fakegoogle.NewService(t, batchEmail)
+			useADC(t, g.KeyFile)
+			g.TokenHangs, g.TargetHangs = tc.tokenHangs, tc.targetHangs
+			f, elapsed := onlineWithin(t, OnlineRequest{URL: g.Target.URL, Caller: onlineCaller(true), Timeout: timeout, Transport: g.Target.Client().Transport}, 30*time.Second)
 			if f.Status != Problem || f.Summary != "The online check timed out after 500ms" {
 				t.Errorf("got %s %q; want PROBLEM timed out after 500ms", f.Status, f.Summary)
 			}
@@ -493,7 +326,7 @@ func TestOnlineCredentialErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(dir, "missing.json")
 			if tc.adc != "" {
-				path = writeFile(t, filepath.Join(dir, "adc.json"), tc.adc)
+				path = testdir.Write(t, filepath.Join(dir, "adc.json"), tc.adc)
 			}
 			useADC(t, path)
 			f, _ := onlineWithin(t, OnlineRequest{URL: "https://orders-api-abc123-an.a.run.app", Caller: onlineCaller(true), Timeout: 10 * time.Second}, time.Minute)

@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/platform/private-run-api/internal/testdir"
 )
 
 // A FIFO where the credentials file should be makes os.ReadFile wait for a writer forever; the
@@ -21,7 +23,7 @@ func TestDiagnoseFIFO(t *testing.T) {
 	}{
 		{"at gcloud's file", func(t *testing.T, m *machine) string {
 			path := m.gcloudFile()
-			writeFile(t, path, "")
+			testdir.Write(t, path, "")
 			return path
 		}},
 		{"named by GOOGLE_APPLICATION_CREDENTIALS", func(t *testing.T, m *machine) string {

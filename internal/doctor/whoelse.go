@@ -18,6 +18,8 @@ import (
 	"google.golang.org/api/option"
 	run "google.golang.org/api/run/v2"
 
+	"github.com/platform/private-run-api/internal/bounded"
+	"github.com/platform/private-run-api/internal/gcp/roledefs"
 	"github.com/platform/private-run-api/internal/plan"
 )
 
@@ -99,7 +101,7 @@ func WhoElse(ctx context.Context, req WhoElseRequest) *WhoElseReport {
 	defer cancel()
 	// Minting the token for these calls may not honour ctx (an impersonated ADC mints inside
 	// the transport), so the report is bounded the same way as the online call.
-	findings, ok := bounded(ctx, func(ctx context.Context) []Finding { return whoElse(ctx, req) })
+	findings, ok := bounded.Run(ctx, func(ctx context.Context) []Finding { return whoElse(ctx, req) })
 	if !ok || ctx.Err() != nil {
 		r.Findings = []Finding{{Status: Warning, Summary: fmt.Sprintf("The report timed out after %s", req.Timeout), Detail: []string{
 			"The IAM APIs did not answer in time. Check your network, or try again with a longer -timeout.",
@@ -266,49 +268,19 @@ type roleCheck struct {
 // roleGrants finds out, for every role bound on the project or the service, whether it
 // includes run.routes.invoke: from invokeRoles, else from the role's definition.
 func roleGrants(ctx context.Context, svc *iam.Service, targets ...*target) map[string]roleCheck {
-	out := map[string]roleCheck{}
 	var names []string
 	for _, t := range targets {
 		for _, b := range t.bindings {
-			if _, seen := out[b.role]; seen {
-				continue
-			}
-			if invokeRoles[b.role] {
-				out[b.role] = roleCheck{grants: true}
-				continue
-			}
-			out[b.role] = roleCheck{}
 			names = append(names, b.role)
 		}
 	}
-	checks := make([]roleCheck, len(names))
-	var g errgroup.Group
-	g.SetLimit(8)
-	for i, name := range names {
-		g.Go(func() error {
-			var role *iam.Role
-			var err error
-			switch {
-			case strings.HasPrefix(name, "projects/"):
-				role, err = svc.Projects.Roles.Get(name).Context(ctx).Do()
-			case strings.HasPrefix(name, "organizations/"):
-				role, err = svc.Organizations.Roles.Get(name).Context(ctx).Do()
-			default:
-				role, err = svc.Roles.Get(name).Context(ctx).Do()
-			}
-			if err != nil {
-				checks[i] = roleCheck{err: err}
-				return nil
-			}
-			checks[i] = roleCheck{grants: !role.Deleted && slices.Contains(role.IncludedPermissions, permInvoke), deleted: role.Deleted}
-			return nil
-		})
-	}
-	_ = g.Wait()
-	for i, name := range names {
-		out[name] = checks[i]
-	}
-	return out
+	known := func(role string) (roleCheck, bool) { return roleCheck{grants: true}, invokeRoles[role] }
+	return roledefs.Lookup(ctx, svc, names, known, func(role *iam.Role, err error) roleCheck {
+		if err != nil {
+			return roleCheck{err: err}
+		}
+		return roleCheck{grants: !role.Deleted && slices.Contains(role.IncludedPermissions, permInvoke), deleted: role.Deleted}
+	})
 }
 
 // holders lists "member (role[, only when condition])" for every live principal that a binding

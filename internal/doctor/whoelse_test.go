@@ -3,33 +3,22 @@ package doctor
 import (
 	"bytes"
 	"context"
-	"encoding/json"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"google.golang.org/api/option"
-
+	"github.com/platform/private-run-api/internal/fakegoogle"
 	"github.com/platform/private-run-api/internal/plan"
 )
 
-// fakeIAM answers as the Resource Manager, Cloud Run and IAM APIs do, from one httptest server:
-// their paths do not overlap, so one endpoint serves all three clients.
+// fakeIAM answers the Resource Manager, Cloud Run and IAM APIs (internal/fakegoogle) from
+// answers, by path.
 type fakeIAM struct {
-	srv *httptest.Server
+	*fakegoogle.Server
 	// answers maps a request path to its status and JSON body; anything else is a 404.
 	answers map[string]answer
-	hang    bool
-	release chan struct{}
-
-	mu       sync.Mutex
-	requests []string // "METHOD path?query body"
 }
 
 type answer struct {
@@ -38,58 +27,31 @@ type answer struct {
 }
 
 func newFakeIAM(t *testing.T, answers map[string]answer) *fakeIAM {
-	f := &fakeIAM{answers: answers, release: make(chan struct{})}
-	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
-	t.Cleanup(f.srv.Close)
-	t.Cleanup(func() { close(f.release) })
+	f := &fakeIAM{answers: answers}
+	f.Server = fakegoogle.New(t, func(path string, _ []byte) (int, string, bool) {
+		a, ok := f.answers[path]
+		return a.code, a.body, ok
+	})
 	return f
-}
-
-func (f *fakeIAM) serve(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	appendLocked(&f.mu, &f.requests, r.Method+" "+r.URL.Path+"?"+r.URL.RawQuery+" "+string(body))
-	if f.hang {
-		hold(f.release, r)
-		return
-	}
-	a, ok := f.answers[r.URL.Path]
-	if !ok {
-		a = answer{404, `{"error":{"code":404,"message":"Resource not found.","status":"NOT_FOUND"}}`}
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(a.code)
-	io.WriteString(w, a.body)
-}
-
-func (f *fakeIAM) options() []option.ClientOption {
-	return []option.ClientOption{option.WithEndpoint(f.srv.URL + "/"), option.WithHTTPClient(f.srv.Client())}
 }
 
 func policy(t *testing.T, bindings ...map[string]any) answer {
 	t.Helper()
-	b, err := json.Marshal(map[string]any{"version": 3, "etag": "BwX=", "bindings": bindings})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return answer{200, string(b)}
+	return answer{200, fakegoogle.Policy(t, bindings...)}
 }
 
-func bind(role string, members ...string) map[string]any {
-	return map[string]any{"role": role, "members": members}
-}
+var bind = fakegoogle.Bind
 
 func bindIf(title, role string, members ...string) map[string]any {
-	b := bind(role, members...)
-	b["condition"] = map[string]string{"title": title, "expression": `request.time.getHours("Asia/Tokyo") < 18`}
-	return b
+	return fakegoogle.BindIf(title, `request.time.getHours("Asia/Tokyo") < 18`, role, members...)
 }
 
-func role(name string, perms ...string) answer {
-	b, _ := json.Marshal(map[string]any{"name": name, "includedPermissions": perms})
-	return answer{200, string(b)}
+func role(t *testing.T, name string, perms ...string) answer {
+	t.Helper()
+	return answer{200, fakegoogle.JSON(t, map[string]any{"name": name, "includedPermissions": perms})}
 }
 
-const denied = `{"error":{"code":403,"message":"The caller does not have permission","status":"PERMISSION_DENIED"}}`
+const denied = fakegoogle.Forbidden
 
 func testPlan(t *testing.T) *plan.Stack {
 	t.Helper()
@@ -164,14 +126,14 @@ func TestWhoElse(t *testing.T) {
 		),
 		frontPath: {403, denied},
 		"/v1/projects/acme-test/serviceAccounts/" + purgerEmail + ":getIamPolicy": {200, `{"etag":"ACAB"}`},
-		"/v1/roles/viewer":                        role("roles/viewer", "run.routes.get", "run.services.get"),
-		"/v1/roles/run.developer":                 role("roles/run.developer", "run.routes.invoke", "run.services.update"),
-		"/v1/projects/acme-test/roles/invokeRole": role("projects/acme-test/roles/invokeRole", "run.routes.invoke"),
-		"/v1/projects/acme-test/roles/readOnly":   role("projects/acme-test/roles/readOnly", "run.services.get"),
+		"/v1/roles/viewer":                        role(t, "roles/viewer", "run.routes.get", "run.services.get"),
+		"/v1/roles/run.developer":                 role(t, "roles/run.developer", "run.routes.invoke", "run.services.update"),
+		"/v1/projects/acme-test/roles/invokeRole": role(t, "projects/acme-test/roles/invokeRole", "run.routes.invoke"),
+		"/v1/projects/acme-test/roles/readOnly":   role(t, "projects/acme-test/roles/readOnly", "run.services.get"),
 		"/v1/organizations/42/roles/secret":       {403, denied},
 	})
 	const asYou = "gcloud auth print-access-token | go run ./cmd/doctor -stack test -who-else -iam-token-file -"
-	r, out := whoElseOut(t, WhoElseRequest{Plan: st, Stack: "test", Timeout: 30 * time.Second, Options: f.options(), AsYourself: asYou})
+	r, out := whoElseOut(t, WhoElseRequest{Plan: st, Stack: "test", Timeout: 30 * time.Second, Options: f.Options(), AsYourself: asYou})
 
 	if !strings.HasPrefix(out, "Who else can call service orders-api (project acme-test): outside this program's control\n") ||
 		!strings.Contains(out, "nothing here changes the exit status") {
@@ -303,10 +265,8 @@ func TestWhoElse(t *testing.T) {
 	})
 
 	t.Run("requests", func(t *testing.T) {
-		f.mu.Lock()
-		defer f.mu.Unlock()
 		var lookups []string
-		for _, req := range f.requests {
+		for _, req := range f.Requests() {
 			switch {
 			case strings.Contains(req, ":getIamPolicy"):
 				// Version 3 returns conditional bindings as they are; older versions mangle them.
@@ -359,7 +319,7 @@ func TestWhoElseReadFailures(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFakeIAM(t, tc.answers)
-			r, out := whoElseOut(t, WhoElseRequest{Plan: st, Stack: "test", Timeout: 30 * time.Second, Options: f.options(), AsYourself: "AS-YOURSELF"})
+			r, out := whoElseOut(t, WhoElseRequest{Plan: st, Stack: "test", Timeout: 30 * time.Second, Options: f.Options(), AsYourself: "AS-YOURSELF"})
 			_, text, ok := finding(r, tc.sev, tc.summary)
 			if !ok {
 				t.Fatalf("no %s finding %q:\n%s", tc.sev, tc.summary, out)
@@ -375,10 +335,10 @@ func TestWhoElseReadFailures(t *testing.T) {
 
 func TestWhoElseTimeout(t *testing.T) {
 	f := newFakeIAM(t, nil)
-	f.hang = true
+	f.Hang()
 	done := make(chan *WhoElseReport, 1)
 	go func() {
-		done <- WhoElse(context.Background(), WhoElseRequest{Plan: testPlan(t), Stack: "test", Timeout: 300 * time.Millisecond, Options: f.options()})
+		done <- WhoElse(context.Background(), WhoElseRequest{Plan: testPlan(t), Stack: "test", Timeout: 300 * time.Millisecond, Options: f.Options()})
 	}()
 	select {
 	case r := <-done:

@@ -10,26 +10,9 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+
+	"github.com/platform/private-run-api/internal/testdir"
 )
-
-func run(t *testing.T, dir string, args ...string) {
-	t.Helper()
-	cmd := exec.Command("git", append([]string{"-C", dir, "-c", "user.name=Test", "-c", "user.email=test@example.com", "-c", "commit.gpgsign=false"}, args...)...)
-	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL="+os.DevNull)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("git %v: %v\n%s", args, err, out)
-	}
-}
-
-func write(t *testing.T, path, text string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // repo commits a project in the infra/ subdirectory of a repository, with a caller directory, a
 // symlink and a file outside the project, then changes the working tree: the revision, not the
@@ -40,20 +23,20 @@ func repo(t *testing.T) string {
 		t.Skip("git is not installed")
 	}
 	r := t.TempDir()
-	write(t, filepath.Join(r, "infra", "Pulumi.yaml"), "name: p\n")
-	write(t, filepath.Join(r, "infra", "callers", "b.yaml"), "name: b\n")
-	write(t, filepath.Join(r, "infra", "callers", "a.yaml"), "name: a\n")
-	write(t, filepath.Join(r, "secret.txt"), "outside\n")
-	run(t, r, "init", "-q", "-b", "main")
-	run(t, r, "add", ".")
-	run(t, r, "commit", "-q", "-m", "no link")
-	run(t, r, "tag", "nolink")
+	testdir.Write(t, filepath.Join(r, "infra", "Pulumi.yaml"), "name: p\n")
+	testdir.Write(t, filepath.Join(r, "infra", "callers", "b.yaml"), "name: b\n")
+	testdir.Write(t, filepath.Join(r, "infra", "callers", "a.yaml"), "name: a\n")
+	testdir.Write(t, filepath.Join(r, "secret.txt"), "outside\n")
+	testdir.Git(t, r, "init", "-q", "-b", "main")
+	testdir.Git(t, r, "add", ".")
+	testdir.Git(t, r, "commit", "-q", "-m", "no link")
+	testdir.Git(t, r, "tag", "nolink")
 	if err := os.Symlink("../../secret.txt", filepath.Join(r, "infra", "callers", "link.yaml")); err != nil {
 		t.Fatal(err)
 	}
-	run(t, r, "add", ".")
-	run(t, r, "commit", "-q", "-m", "base")
-	write(t, filepath.Join(r, "infra", "Pulumi.yaml"), "name: changed on disk\n")
+	testdir.Git(t, r, "add", ".")
+	testdir.Git(t, r, "commit", "-q", "-m", "base")
+	testdir.Write(t, filepath.Join(r, "infra", "Pulumi.yaml"), "name: changed on disk\n")
 	return r
 }
 
@@ -112,11 +95,11 @@ func TestTreeReadsTheRevisionAtTheDirectory(t *testing.T) {
 
 func TestChangedListsPathsRelativeToTheDirectory(t *testing.T) {
 	r := repo(t)
-	run(t, r, "checkout", "-q", "-b", "pr")
-	write(t, filepath.Join(r, "infra", "callers", "c.yaml"), "name: c\n")
-	write(t, filepath.Join(r, "secret.txt"), "changed\n")
-	run(t, r, "add", "-A")
-	run(t, r, "commit", "-q", "-m", "pr")
+	testdir.Git(t, r, "checkout", "-q", "-b", "pr")
+	testdir.Write(t, filepath.Join(r, "infra", "callers", "c.yaml"), "name: c\n")
+	testdir.Write(t, filepath.Join(r, "secret.txt"), "changed\n")
+	testdir.Git(t, r, "add", "-A")
+	testdir.Git(t, r, "commit", "-q", "-m", "pr")
 	dir := filepath.Join(r, "infra")
 	base, err := Open(dir, "main")
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	storage "google.golang.org/api/storage/v1"
 
 	"github.com/platform/private-run-api/internal/access"
+	"github.com/platform/private-run-api/internal/bounded"
 	"github.com/platform/private-run-api/internal/plan"
 )
 
@@ -103,7 +104,7 @@ func Check(ctx context.Context, req Request) (*Report, error) {
 		return nil, fmt.Errorf("no Google API client: %w; sign in with `gcloud auth application-default login`, or pass -iam-token-file", err)
 	}
 	ts := targets(p)
-	done, ok := bounded(ctx, func(ctx context.Context) *Report {
+	done, ok := bounded.Run(ctx, func(ctx context.Context) *Report {
 		out := *r
 		var bucket *bucketReads
 		var g errgroup.Group

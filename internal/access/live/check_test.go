@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"slices"
 	"sort"
 	"strings"
@@ -26,11 +27,17 @@ func checkPlan(t *testing.T, p *plan.Stack, stackName string, f *fakeGoogle) (*R
 	if err != nil {
 		t.Fatal(err)
 	}
+	return r, render(t, WriteReport, r, access.Text)
+}
+
+// render writes v in format f with write (WriteReport, WriteUsage), or ends the test.
+func render[T any](t *testing.T, write func(io.Writer, T, access.Format) error, v T, f access.Format) string {
+	t.Helper()
 	var b bytes.Buffer
-	if err := WriteReport(&b, r, access.Text); err != nil {
+	if err := write(&b, v, f); err != nil {
 		t.Fatal(err)
 	}
-	return r, b.String()
+	return b.String()
 }
 
 func policyOf(t *testing.T, r *Report, name string) Policy {
@@ -67,7 +74,7 @@ func TestCheckEqualWhenLiveIsDeclared(t *testing.T) {
 	if !slices.Equal(names, want) {
 		t.Errorf("policies:\n%s\nwant\n%s", strings.Join(names, "\n"), strings.Join(want, "\n"))
 	}
-	for _, req := range f.requested() {
+	for _, req := range f.Requests() {
 		if strings.Contains(req, "getIamPolicy") || strings.Contains(req, "/iam?") {
 			if !strings.Contains(req, "requestedPolicyVersion=3") && !strings.Contains(req, `"requestedPolicyVersion":3`) && !strings.Contains(req, "optionsRequestedPolicyVersion=3") {
 				t.Errorf("policy read without version 3: %s", req)
@@ -88,7 +95,7 @@ func TestCheckEqualWhenLiveIsDeclared(t *testing.T) {
 		}
 	}
 	var metas int
-	for _, req := range f.requested() {
+	for _, req := range f.Requests() {
 		if strings.HasPrefix(req, "GET "+pathMeta+"?") {
 			metas++
 			if !strings.Contains(req, "fields=") || !strings.Contains(req, "timeCreated") {
@@ -326,7 +333,7 @@ func TestCheckOutside(t *testing.T) {
 	}
 	// Predefined roles in the table are not looked up; every other role is, once.
 	var lookups []string
-	for _, req := range f.requested() {
+	for _, req := range f.Requests() {
 		if strings.Contains(req, "/roles/") && !strings.Contains(req, "getIamPolicy") {
 			path, _, _ := strings.Cut(strings.Fields(req)[1], "?")
 			lookups = append(lookups, path)
@@ -388,7 +395,7 @@ func TestCheckRuntimeMadeElsewhere(t *testing.T) {
 			t.Errorf("the bootstrap's runtime account is compared as the stack's: %+v", p)
 		}
 	}
-	for _, req := range f.requested() {
+	for _, req := range f.Requests() {
 		if strings.Contains(req, pathRuntime) {
 			t.Errorf("read the runtime account's policy: %s", req)
 		}
@@ -400,7 +407,7 @@ func TestCheckRuntimeMadeElsewhere(t *testing.T) {
 
 func TestCheckTimeout(t *testing.T) {
 	f := newFake(t, nil)
-	f.hang = true
+	f.Hang()
 	done := make(chan *Report, 1)
 	go func() {
 		r, _ := Check(context.Background(), Request{Plan: testPlan(t, stack), Stack: "test", At: at, Timeout: 300 * time.Millisecond, Options: f.options()})
@@ -419,28 +426,33 @@ func TestCheckTimeout(t *testing.T) {
 func TestReportFormats(t *testing.T) {
 	answers := with(declaredAnswers(t), pathService, policy(t, bind("roles/run.invoker", "serviceAccount:"+batch, "serviceAccount:"+billing, "serviceAccount:"+front, "user:a|b`<!--@acme.example")))
 	r, _ := check(t, newFake(t, answers))
-	var md, js bytes.Buffer
-	if err := WriteReport(&md, r, access.Markdown); err != nil {
-		t.Fatal(err)
-	}
-	if err := WriteReport(&js, r, access.JSON); err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range []string{
+	var back Report
+	md := markdownAndJSON(t, WriteReport, r, &back,
 		"### Live access of stack `test`, project `acme-test`",
 		"**live differs from declared, 1 difference(s): 1 not declared** (read at 2026-11-23T00:00:00Z).",
 		"| service `orders-api` | + not declared | `roles/run.invoker` | `` user:a\\|b`<!--@acme.example `` | none |",
 		"#### Authz bucket `acme-test-orders-api-authz`: creation-time pin",
-	} {
-		if !strings.Contains(md.String(), s) {
-			t.Errorf("Markdown lacks %q:\n%s", s, md.String())
+	)
+	if strings.Contains(md, "| <!--") {
+		t.Errorf("a member's text opens an HTML comment in the Markdown:\n%s", md)
+	}
+	if back.Equal || len(back.Policies) != 7 || back.Policies[0].Differences[0].Member != "user:a|b`<!--@acme.example" {
+		t.Errorf("JSON: %+v", back.Policies)
+	}
+}
+
+// markdownAndJSON writes v as Markdown, which must hold each of want, and as JSON, which must
+// decode into back; it returns the Markdown.
+func markdownAndJSON[T, B any](t *testing.T, write func(io.Writer, T, access.Format) error, v T, back *B, want ...string) string {
+	t.Helper()
+	md := render(t, write, v, access.Markdown)
+	for _, s := range want {
+		if !strings.Contains(md, s) {
+			t.Errorf("Markdown lacks %q:\n%s", s, md)
 		}
 	}
-	if strings.Contains(md.String(), "| <!--") {
-		t.Errorf("a member's text opens an HTML comment in the Markdown:\n%s", md.String())
+	if js := render(t, write, v, access.JSON); json.Unmarshal([]byte(js), back) != nil {
+		t.Errorf("JSON does not decode:\n%s", js)
 	}
-	var back Report
-	if err := json.Unmarshal(js.Bytes(), &back); err != nil || back.Equal || len(back.Policies) != 7 || back.Policies[0].Differences[0].Member != "user:a|b`<!--@acme.example" {
-		t.Errorf("JSON: %v %+v", err, back.Policies)
-	}
+	return md
 }

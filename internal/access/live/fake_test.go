@@ -1,38 +1,27 @@
 package live
 
 import (
-	"encoding/json"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"google.golang.org/api/option"
 
+	"github.com/platform/private-run-api/internal/fakegoogle"
 	"github.com/platform/private-run-api/internal/plan"
 	"github.com/platform/private-run-api/internal/teststack"
 )
 
-// fakeGoogle answers as Resource Manager (v1 and v3), Cloud Run, IAM, Cloud Storage, Secret
-// Manager and Cloud Logging do, from one httptest server: their paths do not overlap, so one
-// endpoint serves every real client, as the doctor's tests do.
+// fakeGoogle answers every API the reports read (internal/fakegoogle) from answers, by path.
 type fakeGoogle struct {
-	srv *httptest.Server
+	*fakegoogle.Server
 	// answers maps a request path to its status and JSON body; anything else is a 404.
 	answers map[string]answer
 	// pages answers a POST of entries.list from its request body; nil: answers decides.
 	pages func(body []byte) answer
-	// hang holds every request until the test ends.
-	hang bool
-	// before, when set, sees each request's path before it is answered, under mu: a test may
-	// change answers there.
+	// before, when set, sees each request's path before it is answered, under the server's lock:
+	// a test may change answers there.
 	before func(path string)
-
-	mu       sync.Mutex
-	requests []string // "METHOD path?query body"
 }
 
 type answer struct {
@@ -43,77 +32,39 @@ type answer struct {
 func newFake(t *testing.T, answers map[string]answer) *fakeGoogle {
 	t.Helper()
 	f := &fakeGoogle{answers: answers}
-	release := make(chan struct{})
-	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		if f.hang {
-			select {
-			case <-release:
-			case <-r.Context().Done():
-			}
-			return
-		}
-		f.mu.Lock()
-		f.requests = append(f.requests, r.Method+" "+r.URL.Path+"?"+r.URL.RawQuery+" "+string(body))
+	f.Server = fakegoogle.New(t, func(path string, body []byte) (int, string, bool) {
 		if f.before != nil {
-			f.before(r.URL.Path)
+			f.before(path)
 		}
-		a, ok := f.answers[r.URL.Path]
-		if f.pages != nil && r.URL.Path == "/v2/entries:list" {
+		a, ok := f.answers[path]
+		if f.pages != nil && path == pathEntries {
 			a, ok = f.pages(body), true
 		}
-		f.mu.Unlock()
-		if !ok {
-			a = answer{404, `{"error":{"code":404,"message":"Resource not found.","status":"NOT_FOUND"}}`}
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(a.code)
-		io.WriteString(w, a.body)
-	}))
-	// Close the server before releasing: Close waits for handlers, which wait for release.
-	t.Cleanup(func() { close(release); f.srv.Close() })
+		return a.code, a.body, ok
+	})
 	return f
 }
 
 func (f *fakeGoogle) options() []option.ClientOption {
-	return []option.ClientOption{option.WithEndpoint(f.srv.URL + "/"), option.WithHTTPClient(f.srv.Client()), option.WithoutAuthentication()}
-}
-
-func (f *fakeGoogle) requested() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]string(nil), f.requests...)
+	return append(f.Options(), option.WithoutAuthentication())
 }
 
 func policy(t *testing.T, bindings ...map[string]any) answer {
 	t.Helper()
-	b, err := json.Marshal(map[string]any{"version": 3, "etag": "BwX=", "bindings": bindings})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return answer{200, string(b)}
+	return answer{200, fakegoogle.Policy(t, bindings...)}
 }
 
-func bind(role string, members ...string) map[string]any {
-	return map[string]any{"role": role, "members": members}
-}
-
-func bindIf(title, expression, role string, members ...string) map[string]any {
-	b := bind(role, members...)
-	b["condition"] = map[string]string{"title": title, "expression": expression}
-	return b
-}
+var (
+	bind   = fakegoogle.Bind
+	bindIf = fakegoogle.BindIf
+)
 
 func jsonAnswer(t *testing.T, v any) answer {
 	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return answer{200, string(b)}
+	return answer{200, fakegoogle.JSON(t, v)}
 }
 
-const forbidden = `{"error":{"code":403,"message":"The caller does not have permission","status":"PERMISSION_DENIED"}}`
+const forbidden = fakegoogle.Forbidden
 
 var at = time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
 

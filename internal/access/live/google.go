@@ -35,30 +35,30 @@ type clients struct {
 }
 
 func newClients(ctx context.Context, opts []option.ClientOption) (*clients, error) {
-	var c clients
 	var err error
-	if c.ancestry, err = crmv1.NewService(ctx, opts...); err != nil {
+	c := &clients{
+		ancestry: newService(ctx, opts, &err, crmv1.NewService),
+		crm:      newService(ctx, opts, &err, crm.NewService),
+		iam:      newService(ctx, opts, &err, iam.NewService),
+		run:      newService(ctx, opts, &err, run.NewService),
+		storage:  newService(ctx, opts, &err, storage.NewService),
+		secrets:  newService(ctx, opts, &err, secretmanager.NewService),
+		logging:  newService(ctx, opts, &err, logging.NewService),
+	}
+	if err != nil {
 		return nil, err
 	}
-	if c.crm, err = crm.NewService(ctx, opts...); err != nil {
-		return nil, err
+	return c, nil
+}
+
+// newService makes one client with opts unless *err says an earlier one failed, and records
+// its own error there.
+func newService[S any](ctx context.Context, opts []option.ClientOption, err *error, newClient func(context.Context, ...option.ClientOption) (S, error)) S {
+	var s S
+	if *err == nil {
+		s, *err = newClient(ctx, opts...)
 	}
-	if c.iam, err = iam.NewService(ctx, opts...); err != nil {
-		return nil, err
-	}
-	if c.run, err = run.NewService(ctx, opts...); err != nil {
-		return nil, err
-	}
-	if c.storage, err = storage.NewService(ctx, opts...); err != nil {
-		return nil, err
-	}
-	if c.secrets, err = secretmanager.NewService(ctx, opts...); err != nil {
-		return nil, err
-	}
-	if c.logging, err = logging.NewService(ctx, opts...); err != nil {
-		return nil, err
-	}
-	return &c, nil
+	return s
 }
 
 // policyVersion 3 returns conditional bindings as they are; older versions mangle them.
@@ -174,21 +174,6 @@ func cannotRead(err error, permission, on string, byAudit bool) (problem, fix st
 		fix = "check your network and credentials (gcloud auth application-default login), then run it again"
 	}
 	return problem, fix
-}
-
-// bounded runs f and returns its result, or ok false when ctx ends first: minting the token for
-// these calls may not honour ctx (an impersonated ADC mints inside the transport), so the
-// report's own bound must not depend on it.
-func bounded[T any](ctx context.Context, f func(context.Context) T) (T, bool) {
-	done := make(chan T, 1)
-	go func() { done <- f(ctx) }()
-	select {
-	case r := <-done:
-		return r, true
-	case <-ctx.Done():
-		var zero T
-		return zero, false
-	}
 }
 
 // isDeleted is a member IAM rewrote when its principal was deleted: deleted:user:a@b?uid=1.

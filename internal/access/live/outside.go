@@ -1,15 +1,16 @@
 package live
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"sort"
-	"strings"
 
 	"golang.org/x/sync/errgroup"
 	crmv1 "google.golang.org/api/cloudresourcemanager/v1"
 	iam "google.golang.org/api/iam/v1"
 
+	"github.com/platform/private-run-api/internal/gcp/roledefs"
 	"github.com/platform/private-run-api/internal/gcp/roles"
 )
 
@@ -174,12 +175,8 @@ func outside(ctx context.Context, c *clients, projects []string) []Level {
 				l.Holders = append(l.Holders, Holder{Member: m, Role: b.Role, Condition: b.Condition, Permissions: held.List()})
 			}
 		}
-		sort.Slice(l.Holders, func(a, b int) bool {
-			x, y := l.Holders[a], l.Holders[b]
-			if x.Member != y.Member {
-				return x.Member < y.Member
-			}
-			return x.Role+x.Condition.key() < y.Role+y.Condition.key()
+		slices.SortFunc(l.Holders, func(x, y Holder) int {
+			return cmp.Or(cmp.Compare(x.Member, y.Member), cmp.Compare(x.Role+x.Condition.key(), y.Role+y.Condition.key()))
 		})
 		sort.Strings(l.Unchecked)
 		out = append(out, l.Level)
@@ -200,50 +197,23 @@ type roleCheck struct {
 // than the table) read live with the IAM API. A deleted custom role stays in policies but grants
 // nothing.
 func rolePermissions(ctx context.Context, svc *iam.Service, bs []Binding) map[string]roleCheck {
-	out := map[string]roleCheck{}
-	var lookups []string
-	for _, b := range bs {
-		if _, seen := out[b.Role]; seen {
-			continue
+	names := make([]string, len(bs))
+	for i, b := range bs {
+		names[i] = b.Role
+	}
+	known := func(role string) (roleCheck, bool) {
+		p, ok := roles.Predefined(role)
+		return roleCheck{perms: p, known: ok}, ok
+	}
+	return roledefs.Lookup(ctx, svc, names, known, func(role *iam.Role, err error) roleCheck {
+		switch {
+		case err != nil && denied(err):
+			return roleCheck{err: "reading it needs iam.roles.get where it is defined: " + shortError(err)}
+		case err != nil:
+			return roleCheck{err: shortError(err)}
+		case role.Deleted:
+			return roleCheck{known: true} // grants nothing
 		}
-		if p, ok := roles.Predefined(b.Role); ok {
-			out[b.Role] = roleCheck{perms: p, known: true}
-			continue
-		}
-		out[b.Role] = roleCheck{}
-		lookups = append(lookups, b.Role)
-	}
-	checks := make([]roleCheck, len(lookups))
-	var g errgroup.Group
-	g.SetLimit(8)
-	for i, name := range lookups {
-		g.Go(func() error {
-			var role *iam.Role
-			var err error
-			switch {
-			case strings.HasPrefix(name, "projects/"):
-				role, err = svc.Projects.Roles.Get(name).Context(ctx).Do()
-			case strings.HasPrefix(name, "organizations/"):
-				role, err = svc.Organizations.Roles.Get(name).Context(ctx).Do()
-			default:
-				role, err = svc.Roles.Get(name).Context(ctx).Do()
-			}
-			switch {
-			case err != nil && denied(err):
-				checks[i].err = "reading it needs iam.roles.get where it is defined: " + shortError(err)
-			case err != nil:
-				checks[i].err = shortError(err)
-			case role.Deleted:
-				checks[i] = roleCheck{known: true} // grants nothing
-			default:
-				checks[i] = roleCheck{perms: roles.PermsOf(role.IncludedPermissions), known: true}
-			}
-			return nil
-		})
-	}
-	_ = g.Wait()
-	for i, name := range lookups {
-		out[name] = checks[i]
-	}
-	return out
+		return roleCheck{perms: roles.PermsOf(role.IncludedPermissions), known: true}
+	})
 }

@@ -3,6 +3,7 @@ package live
 import (
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
@@ -10,7 +11,7 @@ import (
 )
 
 // Every value printed here went through access.Clean (text) or access.MarkdownCode /
-// access.MarkdownText (Markdown): members and roles come from live policies and log entries,
+// access.MarkdownText (Markdown), directly or as access.Out's Code and Text: members and roles come from live policies and log entries,
 // which anyone allowed to set a policy or mint a token chose.
 
 var (
@@ -18,18 +19,6 @@ var (
 	mdCode = access.MarkdownCode
 	mdText = access.MarkdownText
 )
-
-// out remembers the first write error, so that renderers write freely and report it once.
-type out struct {
-	w   io.Writer
-	err error
-}
-
-func (o *out) f(format string, args ...any) {
-	if o.err == nil {
-		_, o.err = fmt.Fprintf(o.w, format, args...)
-	}
-}
 
 var symbols = map[string]string{Undeclared: "+", Missing: "-", ConditionDiffers: "~", Deleted: "!"}
 
@@ -54,53 +43,120 @@ func (r *Report) Verdict() string {
 
 // WriteReport renders a live report as text, Markdown (for an issue) or JSON.
 func WriteReport(w io.Writer, r *Report, f access.Format) error {
-	switch f {
-	case access.JSON:
-		return access.WriteJSON(w, r)
-	case access.Markdown:
-		return reportMarkdown(w, r)
-	}
-	return reportText(w, r)
+	return access.Render(w, r, f, writeReport)
 }
 
-func reportText(w io.Writer, r *Report) error {
-	o := &out{w: w}
-	o.f("Live access of stack %s, project %s (read at %s): %s\n", clean(r.Stack), clean(r.Project), r.At.Format(time.RFC3339), clean(r.Verdict()))
-	o.f("\nDeclared policies (%d)\n", len(r.Policies))
-	for _, p := range r.Policies {
-		o.f("  %s (%s): %s\n", clean(p.label()), p.Owns, p.Status)
-		if p.Error != "" {
-			o.f("      %s\n      %s\n", clean(p.Error), clean(p.Fix))
-		}
-		for _, d := range p.Differences {
-			o.f("    %s %s\n        %s\n", symbols[d.Kind], clean(differenceLine(d)), clean(d.Fix))
-		}
+// writeReport writes the sections of a live report in one order for both formats. Text nests
+// each policy's differences and each level's holders under it; Markdown gives each a table.
+func writeReport(o *access.Out, r *Report) {
+	at := r.At.Format(time.RFC3339)
+	if o.Markdown() {
+		o.F("### Live access of stack %s, project %s\n\n**%s** (read at %s).\n", mdCode(r.Stack), mdCode(r.Project), mdText(r.Verdict()), at)
+	} else {
+		o.F("Live access of stack %s, project %s (read at %s): %s\n", clean(r.Stack), clean(r.Project), at, clean(r.Verdict()))
+	}
+	o.Section("Declared policies (%d)", len(r.Policies))
+	if o.Markdown() {
+		policiesMarkdown(o, r.Policies)
+	} else {
+		policiesText(o, r.Policies)
 	}
 	if r.Pin != nil {
-		o.f("\nAuthz bucket %s: creation-time pin\n  %s\n", clean(r.Pin.Bucket), clean(r.Pin.Advice))
+		o.Section("Authz bucket %s: creation-time pin", o.Code(r.Pin.Bucket))
+		o.Line(o.Text(r.Pin.Advice))
 	}
 	for _, n := range r.Notes {
-		o.f("\nNote: %s\n", clean(n))
+		if o.Markdown() {
+			o.F("\n%s\n", mdText(n))
+		} else {
+			o.F("\nNote: %s\n", clean(n))
+		}
 	}
-	o.f("\nOutside this program: who holds, at project, folder or organization level, a permission that reaches the API\n")
-	o.f("  (%s)\n", strings.Join(r.Watched, ", "))
-	for _, l := range r.Outside {
+	if o.Markdown() {
+		o.Section("Outside this program")
+		o.F("Who holds, at project, folder or organization level, a permission that reaches the API (%s):\n\n", mdText(strings.Join(r.Watched, ", ")))
+		outsideMarkdown(o, r.Outside)
+	} else {
+		o.Section("Outside this program: who holds, at project, folder or organization level, a permission that reaches the API")
+		o.Line("(" + strings.Join(r.Watched, ", ") + ")")
+		outsideText(o, r.Outside)
+	}
+}
+
+func policiesText(o *access.Out, ps []Policy) {
+	for _, p := range ps {
+		o.Line(clean(p.label()) + " (" + p.Owns + "): " + p.Status)
+		if p.Error != "" {
+			o.F("      %s\n      %s\n", clean(p.Error), clean(p.Fix))
+		}
+		for _, d := range p.Differences {
+			o.F("    %s %s\n        %s\n", symbols[d.Kind], clean(differenceLine(d)), clean(d.Fix))
+		}
+	}
+}
+
+func policiesMarkdown(o *access.Out, ps []Policy) {
+	var rows, differences [][]string
+	for _, p := range ps {
+		status := p.Status
+		if p.Error != "" {
+			status += ": " + mdText(p.Error) + ". " + mdText(p.Fix)
+		}
+		rows = append(rows, []string{p.Kind + " " + mdCode(p.Name), p.Owns, status})
+		for _, d := range p.Differences {
+			differences = append(differences, []string{p.Kind + " " + mdCode(p.Name), symbols[d.Kind] + " " + d.Kind,
+				mdCode(d.Role), mdCode(d.Member), conditionCell(d), mdText(d.Fix)})
+		}
+	}
+	o.Table([]string{"Resource", "Owned", "Status"}, rows)
+	if len(differences) > 0 {
+		o.Section("Differences (%d)", len(differences))
+		o.Table([]string{"Resource", "Difference", "Role", "Member", "Condition", "Fix"}, differences)
+	}
+}
+
+func outsideText(o *access.Out, ls []Level) {
+	for _, l := range ls {
 		switch {
 		case l.Error != "":
-			o.f("  %s: cannot read: %s\n      %s\n", clean(l.label()), clean(l.Error), clean(l.Fix))
+			o.F("  %s: cannot read: %s\n      %s\n", clean(l.label()), clean(l.Error), clean(l.Fix))
 		case len(l.Holders) == 0:
-			o.f("  %s: nobody\n", clean(l.label()))
+			o.Line(clean(l.label()) + ": nobody")
 		default:
-			o.f("  %s (%d)\n", clean(l.label()), len(l.Holders))
+			o.Line(fmt.Sprintf("%s (%d)", clean(l.label()), len(l.Holders)))
 			for _, h := range l.Holders {
-				o.f("    %s\n", clean(holderLine(h)))
+				o.Line("  " + clean(holderLine(h)))
 			}
 		}
 		for _, u := range l.Unchecked {
-			o.f("    ? %s: its permissions could not be read\n", clean(u))
+			o.Line("  ? " + clean(u) + ": its permissions could not be read")
 		}
 	}
-	return o.err
+}
+
+// outsideMarkdown is one table of every level's holders; a level without any says why in its
+// own row.
+func outsideMarkdown(o *access.Out, ls []Level) {
+	o.Table([]string{"Level", "Member", "Role", "Condition", "Permissions"}, nil)
+	for _, l := range ls {
+		label := mdText(l.label())
+		switch {
+		case l.Error != "":
+			o.F("| %s | cannot read: %s. %s | | | |\n", label, mdText(l.Error), mdText(l.Fix))
+		case len(l.Holders) == 0:
+			o.F("| %s | nobody | | | |\n", label)
+		}
+		for _, h := range l.Holders {
+			cond := "none"
+			if h.Condition != nil {
+				cond = mdText(h.Condition.String())
+			}
+			o.F("| %s | %s | %s | %s | %s |\n", label, mdCode(h.Member), mdCode(h.Role), cond, mdText(strings.Join(h.Permissions, ", ")))
+		}
+		for _, u := range l.Unchecked {
+			o.F("| %s | ? | %s | | its permissions could not be read |\n", label, mdText(u))
+		}
+	}
 }
 
 func differenceLine(d Difference) string {
@@ -126,57 +182,6 @@ func holderLine(h Holder) string {
 		s += " (only when " + h.Condition.String() + ")"
 	}
 	return s + ": " + strings.Join(h.Permissions, ", ")
-}
-
-func reportMarkdown(w io.Writer, r *Report) error {
-	o := &out{w: w}
-	o.f("### Live access of stack %s, project %s\n\n", mdCode(r.Stack), mdCode(r.Project))
-	o.f("**%s** (read at %s).\n", mdText(r.Verdict()), r.At.Format(time.RFC3339))
-	o.f("\n#### Declared policies (%d)\n\n| Resource | Owned | Status |\n|---|---|---|\n", len(r.Policies))
-	for _, p := range r.Policies {
-		status := p.Status
-		if p.Error != "" {
-			status += ": " + mdText(p.Error) + ". " + mdText(p.Fix)
-		}
-		o.f("| %s %s | %s | %s |\n", p.Kind, mdCode(p.Name), p.Owns, status)
-	}
-	var rows []string
-	for _, p := range r.Policies {
-		for _, d := range p.Differences {
-			rows = append(rows, fmt.Sprintf("| %s %s | %s %s | %s | %s | %s | %s |", p.Kind, mdCode(p.Name), symbols[d.Kind], d.Kind,
-				mdCode(d.Role), mdCode(d.Member), conditionCell(d), mdText(d.Fix)))
-		}
-	}
-	if len(rows) > 0 {
-		o.f("\n#### Differences (%d)\n\n| Resource | Difference | Role | Member | Condition | Fix |\n|---|---|---|---|---|---|\n%s\n", len(rows), strings.Join(rows, "\n"))
-	}
-	if r.Pin != nil {
-		o.f("\n#### Authz bucket %s: creation-time pin\n\n%s\n", mdCode(r.Pin.Bucket), mdText(r.Pin.Advice))
-	}
-	for _, n := range r.Notes {
-		o.f("\n%s\n", mdText(n))
-	}
-	o.f("\n#### Outside this program\n\nWho holds, at project, folder or organization level, a permission that reaches the API (%s):\n\n", mdText(strings.Join(r.Watched, ", ")))
-	o.f("| Level | Member | Role | Condition | Permissions |\n|---|---|---|---|---|\n")
-	for _, l := range r.Outside {
-		switch {
-		case l.Error != "":
-			o.f("| %s | cannot read: %s. %s | | | |\n", mdText(l.label()), mdText(l.Error), mdText(l.Fix))
-		case len(l.Holders) == 0:
-			o.f("| %s | nobody | | | |\n", mdText(l.label()))
-		}
-		for _, h := range l.Holders {
-			cond := "none"
-			if h.Condition != nil {
-				cond = mdText(h.Condition.String())
-			}
-			o.f("| %s | %s | %s | %s | %s |\n", mdText(l.label()), mdCode(h.Member), mdCode(h.Role), cond, mdText(strings.Join(h.Permissions, ", ")))
-		}
-		for _, u := range l.Unchecked {
-			o.f("| %s | ? | %s | | its permissions could not be read |\n", mdText(l.label()), mdText(u))
-		}
-	}
-	return o.err
 }
 
 func conditionCell(d Difference) string {
@@ -211,13 +216,7 @@ func (u *Usage) Verdict() string {
 
 // WriteUsage renders a usage report as text, Markdown or JSON.
 func WriteUsage(w io.Writer, u *Usage, f access.Format) error {
-	switch f {
-	case access.JSON:
-		return access.WriteJSON(w, u)
-	case access.Markdown:
-		return usageMarkdown(w, u)
-	}
-	return usageText(w, u)
+	return access.Render(w, u, f, writeUsage)
 }
 
 func sourceLine(s Source) string {
@@ -265,138 +264,137 @@ func changeLine(c ConfigChange) string {
 	return s + "; " + c.Why
 }
 
-func usageText(w io.Writer, u *Usage) error {
-	o := &out{w: w}
-	o.f("Token use of stack %s, project %s, %s to %s: %s\n", clean(u.Stack), clean(u.Project), utc(u.From), utc(u.To), clean(u.Verdict()))
-	o.f("\nSources\n")
-	for _, s := range u.Sources {
-		o.f("  project %s: %s\n", clean(s.Project), clean(sourceLine(s)))
+// writeUsage writes the sections of a usage report in one order for both formats. Text lists
+// each account's mintings under it; Markdown gives them a table.
+func writeUsage(o *access.Out, u *Usage) {
+	if o.Markdown() {
+		o.F("### Token use of stack %s, project %s\n\n**%s** (%s to %s).\n", mdCode(u.Stack), mdCode(u.Project), mdText(u.Verdict()), utc(u.From), utc(u.To))
+	} else {
+		o.F("Token use of stack %s, project %s, %s to %s: %s\n", clean(u.Stack), clean(u.Project), utc(u.From), utc(u.To), clean(u.Verdict()))
 	}
-	if len(u.Unnamed) > 0 {
-		o.f("\nMinted by principals the config does not name (%d): look at these first\n", len(u.Unnamed))
-		for _, m := range u.Unnamed {
-			o.f("  ! as %s (caller %s): %s\n      %s\n", clean(m.Account), clean(m.Caller), clean(mintingLine(m)), clean(m.Through))
+	o.Section("Sources")
+	for _, s := range u.Sources {
+		o.Items("", "project "+o.Code(s.Project)+": "+o.Text(sourceLine(s)))
+	}
+	if o.Markdown() {
+		mintingsMarkdown(o, u)
+	} else {
+		mintingsText(o, u)
+	}
+	var unused, unjudged []string
+	for _, g := range u.Unused {
+		unused = append(unused, o.Text(unusedLine(g)))
+	}
+	for _, g := range u.Unjudged {
+		if o.Markdown() {
+			unjudged = append(unjudged, mdCode(g.Member)+" on "+mdCode(g.Account)+": "+mdText(g.Why)+"; "+mdText(g.seen()))
+		} else {
+			unjudged = append(unjudged, clean(g.Member)+" on "+clean(g.Account)+" (caller "+clean(g.Caller)+"): "+clean(g.Why)+"; "+clean(g.seen()))
 		}
 	}
-	o.f("\nBy caller account\n")
+	if o.Markdown() {
+		o.List(fmt.Sprintf("Unused grants (%d)", len(unused)), "-", unused)
+	} else {
+		o.List(fmt.Sprintf("Unused grants (%d): declared impersonators who minted nothing as the account in the window", len(unused)), "-", unused)
+	}
+	o.List(fmt.Sprintf("Cannot judge (%d)", len(unjudged)), "?", unjudged)
+	if p := u.Proposal; p != nil {
+		var changes []string
+		for _, c := range p.Changes {
+			changes = append(changes, o.Text(changeLine(c)))
+		}
+		if o.Markdown() {
+			o.Section("Proposed config change")
+			o.F("Drops the unused grants and nothing else; apply it as a pull request.\n\n")
+			o.Items("", changes...)
+			o.F("\n")
+			_ = access.WriteDiff(o, p.Diff, access.Markdown) // o keeps its write errors
+		} else {
+			o.Section("Proposed config change: drops the unused grants and nothing else; apply it as a pull request")
+			o.Items("", changes...)
+			o.F("\n")
+			_ = access.WriteDiff(indented{o}, p.Diff, access.Text) // o keeps its write errors
+		}
+	}
+	o.List("Notes", "", texts(o, u.Notes))
+}
+
+func mintingsText(o *access.Out, u *Usage) {
+	if len(u.Unnamed) > 0 {
+		o.Section("Minted by principals the config does not name (%d): look at these first", len(u.Unnamed))
+		for _, m := range u.Unnamed {
+			o.F("  ! as %s (caller %s): %s\n      %s\n", clean(m.Account), clean(m.Caller), clean(mintingLine(m)), clean(m.Through))
+		}
+	}
+	o.Section("By caller account")
 	for _, a := range u.Accounts {
 		if len(a.Minted) == 0 {
-			o.f("  %s (caller %s): nobody minted as it\n", clean(a.Account), clean(a.Caller))
+			o.Line(clean(a.Account) + " (caller " + clean(a.Caller) + "): nobody minted as it")
 			continue
 		}
-		o.f("  %s (caller %s)\n", clean(a.Account), clean(a.Caller))
+		o.Line(clean(a.Account) + " (caller " + clean(a.Caller) + ")")
 		for _, m := range a.Minted {
-			o.f("    %s\n      %s\n", clean(mintingLine(m)), clean(m.Through))
+			o.F("    %s\n      %s\n", clean(mintingLine(m)), clean(m.Through))
 		}
 	}
 	if u.Unmatched > 0 {
-		o.f("  %d more entries named no caller account of this stack\n", u.Unmatched)
+		o.Line(fmt.Sprintf("%d more entries named no caller account of this stack", u.Unmatched))
 	}
-	if len(u.Unused) > 0 {
-		o.f("\nUnused grants (%d): declared impersonators who minted nothing as the account in the window\n", len(u.Unused))
-		for _, g := range u.Unused {
-			o.f("  - %s\n", clean(unusedLine(g)))
-		}
-	}
-	if len(u.Unjudged) > 0 {
-		o.f("\nCannot judge (%d)\n", len(u.Unjudged))
-		for _, g := range u.Unjudged {
-			o.f("  ? %s on %s (caller %s): %s; %s\n", clean(g.Member), clean(g.Account), clean(g.Caller), clean(g.Why), clean(g.seen()))
-		}
-	}
-	if p := u.Proposal; p != nil {
-		o.f("\nProposed config change: drops the unused grants and nothing else; apply it as a pull request\n")
-		for _, c := range p.Changes {
-			o.f("  %s\n", clean(changeLine(c)))
-		}
-		o.f("\n")
-		if err := access.WriteDiff(indented{o}, p.Diff, access.Text); err != nil && o.err == nil {
-			o.err = err
-		}
-	}
-	if len(u.Notes) > 0 {
-		o.f("\nNotes\n")
-		for _, n := range u.Notes {
-			o.f("  %s\n", clean(n))
-		}
-	}
-	return o.err
 }
 
-// indented writes through o, two spaces in at every line's start.
-type indented struct{ o *out }
-
-func (i indented) Write(b []byte) (int, error) {
-	for _, line := range strings.SplitAfter(string(b), "\n") {
-		if line == "" {
-			continue
-		}
-		if line == "\n" {
-			i.o.f("\n")
-			continue
-		}
-		i.o.f("  %s", line)
+// mintingsMarkdown is one table of the mintings by principals the config does not name, and
+// one of every caller account's.
+func mintingsMarkdown(o *access.Out, u *Usage) {
+	head := []string{"Account", "Principal", "Method", "Count", "First", "Last", "Through"}
+	if len(u.Unnamed) > 0 {
+		o.Section("Minted by principals the config does not name (%d)", len(u.Unnamed))
+		o.Table(head, mintingRows(u.Unnamed))
 	}
-	return len(b), i.o.err
+	o.Section("By caller account")
+	o.Table(head, nil)
+	for _, a := range u.Accounts {
+		if len(a.Minted) == 0 {
+			o.F("| %s | nobody | | | | | |\n", mdCode(a.Account))
+		}
+		for _, row := range mintingRows(a.Minted) {
+			o.F("| %s |\n", strings.Join(row, " | "))
+		}
+	}
 }
 
-func usageMarkdown(w io.Writer, u *Usage) error {
-	o := &out{w: w}
-	o.f("### Token use of stack %s, project %s\n\n**%s** (%s to %s).\n", mdCode(u.Stack), mdCode(u.Project), mdText(u.Verdict()), utc(u.From), utc(u.To))
-	o.f("\n#### Sources\n\n")
-	for _, s := range u.Sources {
-		o.f("- project %s: %s\n", mdCode(s.Project), mdText(sourceLine(s)))
-	}
-	row := func(m Minting) string {
+func mintingRows(ms []Minting) [][]string {
+	var rows [][]string
+	for _, m := range ms {
 		refused := ""
 		if m.Refused {
 			refused = " (refused)"
 		}
-		return fmt.Sprintf("| %s | %s | %s%s | %d | %s | %s | %s |", mdCode(m.Account), mdCode(m.Principal), m.Method, refused, m.Count, utc(m.First), utc(m.Last), mdText(m.Through))
+		rows = append(rows, []string{mdCode(m.Account), mdCode(m.Principal), m.Method + refused, strconv.Itoa(m.Count), utc(m.First), utc(m.Last), mdText(m.Through)})
 	}
-	const head = "| Account | Principal | Method | Count | First | Last | Through |\n|---|---|---|---|---|---|---|\n"
-	if len(u.Unnamed) > 0 {
-		o.f("\n#### Minted by principals the config does not name (%d)\n\n%s", len(u.Unnamed), head)
-		for _, m := range u.Unnamed {
-			o.f("%s\n", row(m))
-		}
+	return rows
+}
+
+func texts(o *access.Out, ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = o.Text(s)
 	}
-	o.f("\n#### By caller account\n\n%s", head)
-	for _, a := range u.Accounts {
-		if len(a.Minted) == 0 {
-			o.f("| %s | nobody | | | | | |\n", mdCode(a.Account))
-		}
-		for _, m := range a.Minted {
-			o.f("%s\n", row(m))
-		}
-	}
-	if len(u.Unused) > 0 {
-		o.f("\n#### Unused grants (%d)\n\n", len(u.Unused))
-		for _, g := range u.Unused {
-			o.f("- %s\n", mdText(unusedLine(g)))
-		}
-	}
-	if len(u.Unjudged) > 0 {
-		o.f("\n#### Cannot judge (%d)\n\n", len(u.Unjudged))
-		for _, g := range u.Unjudged {
-			o.f("- %s on %s: %s; %s\n", mdCode(g.Member), mdCode(g.Account), mdText(g.Why), mdText(g.seen()))
+	return out
+}
+
+// indented writes through o, two spaces in at every line's start.
+type indented struct{ o *access.Out }
+
+func (i indented) Write(b []byte) (int, error) {
+	var err error
+	for _, line := range strings.SplitAfter(string(b), "\n") {
+		switch line {
+		case "":
+		case "\n":
+			_, err = i.o.Write([]byte(line))
+		default:
+			_, err = i.o.Write([]byte("  " + line))
 		}
 	}
-	if p := u.Proposal; p != nil {
-		o.f("\n#### Proposed config change\n\nDrops the unused grants and nothing else; apply it as a pull request.\n\n")
-		for _, c := range p.Changes {
-			o.f("- %s\n", mdText(changeLine(c)))
-		}
-		o.f("\n")
-		if err := access.WriteDiff(w, p.Diff, access.Markdown); err != nil && o.err == nil {
-			o.err = err
-		}
-	}
-	if len(u.Notes) > 0 {
-		o.f("\n#### Notes\n\n")
-		for _, n := range u.Notes {
-			o.f("- %s\n", mdText(n))
-		}
-	}
-	return o.err
+	return len(b), err
 }

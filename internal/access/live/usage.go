@@ -1,18 +1,19 @@
 package live
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
 	logging "google.golang.org/api/logging/v2"
 
 	"github.com/platform/private-run-api/internal/access"
+	"github.com/platform/private-run-api/internal/bounded"
 	"github.com/platform/private-run-api/internal/config"
 	"github.com/platform/private-run-api/internal/plan"
 )
@@ -202,7 +203,7 @@ func UsageOf(ctx context.Context, req UsageRequest) (*Usage, error) {
 		sources []Source
 		entries []entry
 	}
-	got, ok := bounded(ctx, func(ctx context.Context) read {
+	got, ok := bounded.Run(ctx, func(ctx context.Context) read {
 		var r read
 		for _, project := range callerProjects(p) {
 			s, es := readSource(ctx, c, project, u.From, u.To, req.MaxPages)
@@ -528,18 +529,14 @@ func judge(u *Usage, p *plan.Stack, expired map[string]map[string]time.Time, ent
 }
 
 func sortMintings(ms []Minting) {
-	sort.Slice(ms, func(a, b int) bool {
-		x, y := ms[a], ms[b]
-		if x.Account != y.Account {
-			return x.Account < y.Account
+	slices.SortFunc(ms, func(x, y Minting) int {
+		refused := func(m Minting) int {
+			if m.Refused {
+				return 1
+			}
+			return 0
 		}
-		if x.Principal != y.Principal {
-			return x.Principal < y.Principal
-		}
-		if x.Method != y.Method {
-			return x.Method < y.Method
-		}
-		return !x.Refused && y.Refused
+		return cmp.Or(cmp.Compare(x.Account, y.Account), cmp.Compare(x.Principal, y.Principal), cmp.Compare(x.Method, y.Method), cmp.Compare(refused(x), refused(y)))
 	})
 }
 

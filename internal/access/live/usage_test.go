@@ -134,11 +134,7 @@ func usage(t *testing.T, f *fakeGoogle, maxPages int) (*Usage, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var b bytes.Buffer
-	if err := WriteUsage(&b, u, access.Text); err != nil {
-		t.Fatal(err)
-	}
-	return u, b.String()
+	return u, render(t, WriteUsage, u, access.Text)
 }
 
 func lines[T any](xs []T, f func(T) string) []string {
@@ -159,7 +155,7 @@ func TestUsageAcrossPages(t *testing.T) {
 
 	// Paging: both pages, the second by the first's token; the window and the log in the filter.
 	var calls []string
-	for _, req := range f.requested() {
+	for _, req := range f.Requests() {
 		if strings.HasPrefix(req, "POST "+pathEntries) {
 			calls = append(calls, req)
 		}
@@ -334,7 +330,7 @@ func TestUsageCannotJudgeWithoutACompleteRead(t *testing.T) {
 	// With minting not recorded, no log is read at all.
 	f := newFake(t, map[string]answer{pathProject: policy(t)})
 	usage(t, f, 0)
-	for _, req := range f.requested() {
+	for _, req := range f.Requests() {
 		if strings.Contains(req, pathEntries) {
 			t.Errorf("read the logs of a project that records no minting: %s", req)
 		}
@@ -364,27 +360,16 @@ func TestUsageFormats(t *testing.T) {
 	f := newFake(t, map[string]answer{pathProject: recorded(t)})
 	f.pages = pagesOf(t, twoPages()...)
 	u, _ := usage(t, f, 0)
-	var md, js bytes.Buffer
-	if err := WriteUsage(&md, u, access.Markdown); err != nil {
-		t.Fatal(err)
-	}
-	if err := WriteUsage(&js, u, access.JSON); err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range []string{
+	var back Usage
+	markdownAndJSON(t, WriteUsage, u, &back,
 		"### Token use of stack `test`, project `acme-test`",
 		"#### Minted by principals the config does not name (3)",
-		"| `" + batch + "` | `user:ghost@acme.example` | GenerateAccessToken | 1 |",
+		"| `"+batch+"` | `user:ghost@acme.example` | GenerateAccessToken | 1 |",
 		"#### Proposed config change",
 		"```diff\n",
-	} {
-		if !strings.Contains(md.String(), s) {
-			t.Errorf("Markdown lacks %q:\n%s", s, md.String())
-		}
-	}
-	var back Usage
-	if err := json.Unmarshal(js.Bytes(), &back); err != nil || len(back.Unused) != 3 || back.Proposal == nil || len(back.Proposal.Diff.Grants) != 4 {
-		t.Errorf("JSON: %v %+v", err, back)
+	)
+	if len(back.Unused) != 3 || back.Proposal == nil || len(back.Proposal.Diff.Grants) != 4 {
+		t.Errorf("JSON: %+v", back)
 	}
 }
 
