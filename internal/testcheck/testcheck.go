@@ -40,3 +40,14 @@ func Answers[In, Out comparable](tb testing.TB, name string, f func(In) Out, cas
 		}
 	}
 }
+
+// Refuses calls f with each input of cases and reports every input it accepts, or refuses with an
+// error that does not say what cases gives for it, naming f as name.
+func Refuses(tb testing.TB, name string, f func(string) error, cases map[string]string) {
+	tb.Helper()
+	for in, want := range cases {
+		if err := f(in); err == nil || !strings.Contains(err.Error(), want) {
+			tb.Errorf("%s(%q): err = %v, want an error saying %q", name, in, err, want)
+		}
+	}
+}

@@ -2,6 +2,8 @@ package testcheck
 
 import (
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -53,6 +55,20 @@ func TestAnswers(t *testing.T) {
 	r.errors = nil
 	Answers(r, "even", func(n int) bool { return n%2 == 0 }, map[int]bool{2: true, 3: true})
 	if want := "even(3) = false, want true"; len(r.errors) != 1 || r.errors[0] != want {
+		t.Errorf("reported %q, want %q", r.errors, want)
+	}
+}
+
+func TestRefuses(t *testing.T) {
+	r := &recorder{TB: t}
+	atoi := func(s string) error { _, err := strconv.Atoi(s); return err }
+	Refuses(r, "Atoi", atoi, map[string]string{"x": "invalid syntax", "1": "invalid syntax", "y": "out of range"})
+	slices.Sort(r.errors)
+	want := []string{
+		`Atoi("1"): err = <nil>, want an error saying "invalid syntax"`,
+		`Atoi("y"): err = strconv.Atoi: parsing "y": invalid syntax, want an error saying "out of range"`,
+	}
+	if !slices.Equal(r.errors, want) {
 		t.Errorf("reported %q, want %q", r.errors, want)
 	}
 }
