@@ -1,13 +1,13 @@
 package tests
 
 import (
-	"encoding/json"
 	"fmt"
 	"slices"
 	"sort"
 	"strings"
 	"testing"
 
+	"github.com/platform/private-run-api/internal/gcp/policydoc"
 	"github.com/platform/private-run-api/internal/mocktest"
 	"github.com/platform/private-run-api/internal/plan"
 )
@@ -48,8 +48,7 @@ func isIAMBinding(typ string) bool {
 // resource per grant would create or delete.
 func grantees(r mocktest.Resource) []string {
 	var out []string
-	var p iamPolicy
-	_ = json.Unmarshal([]byte(r.Str("policyData")), &p)
+	p, _ := policydoc.Parse([]byte(r.Str("policyData")))
 	for _, b := range p.Bindings {
 		cond := ""
 		if b.Condition != nil {

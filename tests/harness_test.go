@@ -3,7 +3,6 @@
 package tests
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/platform/private-run-api/internal/config"
 	"github.com/platform/private-run-api/internal/entrypoint"
+	"github.com/platform/private-run-api/internal/gcp/policydoc"
 	"github.com/platform/private-run-api/internal/mocktest"
 	"github.com/platform/private-run-api/internal/plan"
 	"github.com/platform/private-run-api/internal/program"
@@ -47,18 +47,7 @@ const (
 
 // iamPolicy is a whole-policy resource's policyData (the service's, the bucket's, an account's),
 // decoded.
-type iamPolicy struct {
-	Bindings []policyBinding `json:"bindings"`
-}
-
-type policyBinding struct {
-	Role      string   `json:"role"`
-	Members   []string `json:"members"`
-	Condition *struct {
-		Title      string `json:"title"`
-		Expression string `json:"expression"`
-	} `json:"condition"`
-}
+type iamPolicy policydoc.Policy
 
 // accountPolicy is the whole IAM policy of the account registered as name (a caller's name, or
 // "<service>-runtime"), decoded.
@@ -68,7 +57,7 @@ func accountPolicy(tb testing.TB, r *result, name string) iamPolicy {
 }
 
 // binding is the binding of role under the condition titled title ("" for none), if any.
-func (p iamPolicy) binding(role, title string) (policyBinding, bool) {
+func (p iamPolicy) binding(role, title string) (policydoc.Binding, bool) {
 	for _, b := range p.Bindings {
 		t := ""
 		if b.Condition != nil {
@@ -78,7 +67,7 @@ func (p iamPolicy) binding(role, title string) (policyBinding, bool) {
 			return b, true
 		}
 	}
-	return policyBinding{}, false
+	return policydoc.Binding{}, false
 }
 
 // policyOf decodes a whole-policy resource's policyData; a policy that is not a known JSON string fails
@@ -89,11 +78,11 @@ func policyOf(tb testing.TB, x mocktest.Resource) iamPolicy {
 	if !v.IsString() {
 		tb.Fatalf("%s: policyData is %v, not a known string: a preview would not show who holds the bucket", x.Name, v)
 	}
-	var p iamPolicy
-	if err := json.Unmarshal([]byte(v.StringValue()), &p); err != nil {
+	p, err := policydoc.Parse([]byte(v.StringValue()))
+	if err != nil {
 		tb.Fatalf("%s: policyData %q: %v", x.Name, v.StringValue(), err)
 	}
-	return p
+	return iamPolicy(p)
 }
 
 // members is who holds role in a decoded policy, in its order.

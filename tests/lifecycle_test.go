@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/platform/private-run-api/internal/testcheck"
 )
 
 // The configs and changes below pass under mocks whatever the program does, because mocks echo
@@ -160,9 +162,7 @@ func TestLifecycleTraps(t *testing.T) {
 					"orders-api-secret-db-pass acme-test/db-pass",
 					"orders-api-secret-db_pass acme-test/db_pass",
 				}
-				if !reflect.DeepEqual(got, want) {
-					t.Errorf("secret grants:\n got %q\nwant %q", got, want)
-				}
+				testcheck.Lines(t, "secret grants", got, want)
 			},
 		},
 		{

@@ -2,12 +2,12 @@ package ci_test
 
 import (
 	"fmt"
-	"reflect"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/platform/private-run-api/bootstrap/ci"
+	"github.com/platform/private-run-api/internal/testcheck"
 )
 
 // The audit account runs `access -live` from a scheduled workflow: it reads IAM policies, custom
@@ -67,9 +67,7 @@ func TestAuditAccountReadsOnly(t *testing.T) {
 		"secretmanager.secrets.getIamPolicy on secret projects/acme-vault/secrets/payments-key",
 		"storage.buckets.getIamPolicy on project acme-test if " + authzOnly,
 	}
-	if !reflect.DeepEqual(held, want) {
-		t.Errorf("audit account holds\n%s\nwant\n%s", strings.Join(held, "\n"), strings.Join(want, "\n"))
-	}
+	testcheck.Lines(t, "audit account holds", held, want)
 	role := r.Find(t, tCustomRole, ci.AuditSecretRoleKey("acme-vault"))
 	if role.Str("project") != "acme-vault" || role.Str("roleId") != ci.DefaultAuditSecretRoleID {
 		t.Errorf("the secret reader role is %s in %s, want %s in the secret's project", role.Str("roleId"), role.Str("project"), ci.DefaultAuditSecretRoleID)

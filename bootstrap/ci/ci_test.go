@@ -566,11 +566,16 @@ func TestWrongCIProjectNumberFailsTheUpdate(t *testing.T) {
 
 func TestInvalidConfigRegistersNothingAndListsEveryProblem(t *testing.T) {
 	type want struct{ path, value, rule string }
-	cases := []struct {
+	type invalid struct {
 		name      string
 		overrides map[string]string
 		want      []want
-	}{
+	}
+	// one is the commonest case: one key set to one bad value, which is the one problem.
+	one := func(name, key, value, rule string) invalid {
+		return invalid{name, map[string]string{key: value}, []want{{key, value, rule}}}
+	}
+	cases := []invalid{
 		{"empty", map[string]string{"gcp:project": "", "ciProject": "", "ciProjectNumber": "", "repository": "", "repositoryId": "", "repositoryOwnerId": "",
 			"runtimeAccountId": "", "stateBucket": "", "authzBucket": ""}, []want{
 			{"gcp:project", "", "is missing"},
@@ -583,42 +588,29 @@ func TestInvalidConfigRegistersNothingAndListsEveryProblem(t *testing.T) {
 			{"stateBucket", "", "is missing"},
 			{"authzBucket", "", "is missing"},
 		}},
-		{"CI in the main stack's project", map[string]string{"ciProject": "acme-test"},
-			[]want{{"ciProject", "acme-test", "is the main stack's project"}}},
-		{"callers in the CI project", map[string]string{"callersProject": "acme-test-ci"},
-			[]want{{"callersProject", "acme-test-ci", "is ciProject"}}},
-		{"callers project not an ID", map[string]string{"callersProject": "Acme Callers"},
-			[]want{{"callersProject", "Acme Callers", "is not a project ID"}}},
-		{"CI project number as the project's ID", map[string]string{"ciProjectNumber": "acme-test-ci"},
-			[]want{{"ciProjectNumber", "acme-test-ci", "is a project ID, not a project number"}}},
-		{"CI project numbers that are not one", map[string]string{"ciProjectNumber": "0123456789"},
-			[]want{{"ciProjectNumber", "0123456789", "is not a project number (6-19 digits, not starting with 0)"}}},
-		{"CI project number too short", map[string]string{"ciProjectNumber": "4242"},
-			[]want{{"ciProjectNumber", "4242", "is not a project number"}}},
+		one("CI in the main stack's project", "ciProject", "acme-test", "is the main stack's project"),
+		one("callers in the CI project", "callersProject", "acme-test-ci", "is ciProject"),
+		one("callers project not an ID", "callersProject", "Acme Callers", "is not a project ID"),
+		one("CI project number as the project's ID", "ciProjectNumber", "acme-test-ci", "is a project ID, not a project number"),
+		one("CI project numbers that are not one", "ciProjectNumber", "0123456789", "is not a project number (6-19 digits, not starting with 0)"),
+		one("CI project number too short", "ciProjectNumber", "4242", "is not a project number"),
 		{"CI project number of the main project", map[string]string{"ciProjectNumber": "123456789012", "projectNumber": "123456789012"},
 			[]want{{"ciProjectNumber", "123456789012", "is projectNumber, gcp:project's number"}}},
 		{"callers role with another role's ID", map[string]string{"callersRoleId": "privateRunApiDeployer", "auditCallersRoleId": "privateRunApiAuditor"}, []want{
 			{"callersRoleId", "privateRunApiDeployer", "is the same role ID as deployRoleId"},
 			{"auditCallersRoleId", "privateRunApiAuditor", "is the same role ID as auditRoleId"},
 		}},
-		{"repository as a URL", map[string]string{"repository": "https://github.com/acme/private-run-api"},
-			[]want{{"repository", "https://github.com/acme/private-run-api", "is a URL"}}},
-		{"repository without owner", map[string]string{"repository": "private-run-api"},
-			[]want{{"repository", "private-run-api", "is not OWNER/REPO"}}},
-		{"repository with a path", map[string]string{"repository": "acme/private-run-api/tree"},
-			[]want{{"repository", "acme/private-run-api/tree", "is not OWNER/REPO"}}},
-		{"owner with double hyphen", map[string]string{"repository": "ac--me/api"},
-			[]want{{"repository", "ac--me/api", "has an owner GitHub would refuse"}}},
-		{"repository with a quote", map[string]string{"repository": `acme/api" || true`},
-			[]want{{"repository", `acme/api" || true`, "has a repository name GitHub would refuse"}}},
+		one("repository as a URL", "repository", "https://github.com/acme/private-run-api", "is a URL"),
+		one("repository without owner", "repository", "private-run-api", "is not OWNER/REPO"),
+		one("repository with a path", "repository", "acme/private-run-api/tree", "is not OWNER/REPO"),
+		one("owner with double hyphen", "repository", "ac--me/api", "has an owner GitHub would refuse"),
+		one("repository with a quote", "repository", `acme/api" || true`, "has a repository name GitHub would refuse"),
 		{"IDs not numbers", map[string]string{"repositoryId": "R_kgDOabc", "repositoryOwnerId": `1" || true`}, []want{
 			{"repositoryId", "R_kgDOabc", "is not a GitHub numeric ID"},
 			{"repositoryOwnerId", `1" || true`, "is not a GitHub numeric ID"},
 		}},
-		{"branch as a ref", map[string]string{"deployBranch": "refs/heads/main"},
-			[]want{{"deployBranch", "refs/heads/main", "is a full ref"}}},
-		{"branch pattern", map[string]string{"deployBranch": "release/*"},
-			[]want{{"deployBranch", "release/*", "is a pattern"}}},
+		one("branch as a ref", "deployBranch", "refs/heads/main", "is a full ref"),
+		one("branch pattern", "deployBranch", "release/*", "is a pattern"),
 		{"workflow path and environment with a space", map[string]string{"deployWorkflow": ".github/workflows/deploy.yml", "deployEnvironment": "prod env"}, []want{
 			{"deployWorkflow", ".github/workflows/deploy.yml", "is not a workflow file name"},
 			{"deployEnvironment", "prod env", "is not an environment name"},
@@ -634,23 +626,18 @@ func TestInvalidConfigRegistersNothingAndListsEveryProblem(t *testing.T) {
 		}},
 		{"one account for both", map[string]string{"previewAccountId": "ci-bot", "deployAccountId": "ci-bot"},
 			[]want{{"deployAccountId", "ci-bot", "is the same account as previewAccountId"}}},
-		{"the audit account is the deploy account", map[string]string{"auditAccountId": "ci-deploy"},
-			[]want{{"auditAccountId", "ci-deploy", "is the same account as deployAccountId"}}},
-		{"the audit workflow is the deploy workflow", map[string]string{"auditWorkflow": "deploy.yml"},
-			[]want{{"auditWorkflow", "deploy.yml", "is the deploy workflow"}}},
-		{"the audit workflow as a path", map[string]string{"auditWorkflow": ".github/workflows/access-live.yml"},
-			[]want{{"auditWorkflow", ".github/workflows/access-live.yml", "is not a workflow file name"}}},
+		one("the audit account is the deploy account", "auditAccountId", "ci-deploy", "is the same account as deployAccountId"),
+		one("the audit workflow is the deploy workflow", "auditWorkflow", "deploy.yml", "is the deploy workflow"),
+		one("the audit workflow as a path", "auditWorkflow", ".github/workflows/access-live.yml", "is not a workflow file name"),
 		{"audit role IDs", map[string]string{"auditRoleId": "audit-role", "auditSecretRoleId": "privateRunApiSecretIamDeployer"}, []want{
 			{"auditRoleId", "audit-role", "no hyphen"},
 		}},
-		{"an audit role with another role's ID", map[string]string{"auditSecretRoleId": "privateRunApiSecretIamDeployer"},
-			[]want{{"auditSecretRoleId", "privateRunApiSecretIamDeployer", "is the same role ID as secretRoleId"}}},
+		one("an audit role with another role's ID", "auditSecretRoleId", "privateRunApiSecretIamDeployer", "is the same role ID as secretRoleId"),
 		{"buckets as URLs", map[string]string{"stateBucket": "gs://acme-state/", "authzBucket": "gs://acme-authz"}, []want{
 			{"stateBucket", "gs://acme-state/", "is a URL, expected a bucket name"},
 			{"authzBucket", "gs://acme-authz", "is a URL, expected a bucket name"},
 		}},
-		{"authz bucket is the state bucket", map[string]string{"authzBucket": "acme-test-ci-pulumi-state"},
-			[]want{{"authzBucket", "acme-test-ci-pulumi-state", "is the state bucket"}}},
+		one("authz bucket is the state bucket", "authzBucket", "acme-test-ci-pulumi-state", "is the state bucket"),
 		{"role IDs", map[string]string{"authzRoleId": "authz-guard", "deployRoleId": "ciDeploy", "authzBucketRoleId": "ciDeploy"}, []want{
 			{"authzRoleId", "authz-guard", "no hyphen"},
 		}},
@@ -660,8 +647,7 @@ func TestInvalidConfigRegistersNothingAndListsEveryProblem(t *testing.T) {
 			{"enableApis", "yes", "is not true or false"},
 			{"protect", "1", "is not true or false"},
 		}},
-		{"structured value", map[string]string{"repository": `{"owner":"acme","name":"api"}`},
-			[]want{{"repository", `{"owner":"acme","name":"api"}`, "is a mapping or a list"}}},
+		one("structured value", "repository", `{"owner":"acme","name":"api"}`, "is a mapping or a list"),
 		{"typo in a key", map[string]string{"deployBrnach": "main"},
 			[]want{{"private-run-api-bootstrap:deployBrnach", "", "is not a config key"}}},
 		{"key of the previous bootstrap", map[string]string{"runtimeServiceAccount": "orders-api-run@acme-test.iam.gserviceaccount.com"},

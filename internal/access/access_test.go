@@ -13,6 +13,7 @@ import (
 
 	"github.com/platform/private-run-api/internal/diag"
 	"github.com/platform/private-run-api/internal/plan"
+	"github.com/platform/private-run-api/internal/testcheck"
 	"github.com/platform/private-run-api/internal/teststack"
 )
 
@@ -117,9 +118,7 @@ func TestBuildListsEveryGrantOnce(t *testing.T) {
 		"custom role projects/acme-test/roles/orders_api_authz: permissions: storage.buckets.get",
 		"bucket acme-test-orders-api-authz: location US-CENTRAL1; empty; its whole IAM policy is the authz role for its members, nothing else",
 	}
-	if !reflect.DeepEqual(items, wantItems) {
-		t.Errorf("inventory (the external caller's account is not created, so not listed):\n got %s\nwant %s", strings.Join(items, "\n     "), strings.Join(wantItems, "\n     "))
-	}
+	testcheck.Lines(t, "inventory (the external caller's account is not created, so not listed)", items, wantItems)
 }
 
 func TestBuildExpiriesAndGuardOff(t *testing.T) {

@@ -4,12 +4,13 @@ import (
 	"testing"
 
 	"github.com/platform/private-run-api/internal/gcp"
+	"github.com/platform/private-run-api/internal/testcheck"
 )
 
 // unreadable names the first character a reviewer cannot see for what it is, counting characters
 // (not bytes) from 1.
 func TestUnreadable(t *testing.T) {
-	for s, want := range map[string]string{
+	testcheck.Answers(t, "unreadable", unreadable, map[string]string{
 		"user:alice@acme.example":       "",
 		"user:аlice@acme.example":       "has U+0430 CYRILLIC SMALL LETTER A at character 6, which a reviewer cannot tell from an ASCII character",
 		"user:ålice@аcme.example":       "has U+00E5 LATIN SMALL LETTER A WITH RING ABOVE at character 6, which a reviewer cannot tell from an ASCII character",
@@ -18,11 +19,7 @@ func TestUnreadable(t *testing.T) {
 		"user:bob@acme.example\x7f":     "has the control character U+007F at character 22, which a reviewer cannot see",
 		"user:\xffbob@acme.example":     "has U+FFFD REPLACEMENT CHARACTER at character 6, which a reviewer cannot tell from an ASCII character",
 		"~!#$%&'*+/=?^_`{|}":            "",
-	} {
-		if got := unreadable(s); got != want {
-			t.Errorf("unreadable(%q) = %q, want %q", s, got, want)
-		}
-	}
+	})
 }
 
 func TestSuggestAccountID(t *testing.T) {

@@ -176,7 +176,10 @@ func TestDiagnose(t *testing.T) {
 		stack  string
 		caller string
 		me     string
-		setup  func(t *testing.T, m *machine)
+		// adc is what gcloud's application-default credentials file holds; "" for no file.
+		adc string
+		// setup prepares the rest of the machine, if anything.
+		setup func(t *testing.T, m *machine)
 		// problems is whether the command would exit 1.
 		problems bool
 		findings []want
@@ -187,7 +190,7 @@ func TestDiagnose(t *testing.T) {
 		{
 			name:   "plain user login",
 			caller: "orders-batch",
-			setup:  func(t *testing.T, m *machine) { testdir.Write(t, m.gcloudFile(), userADC()) },
+			adc:    userADC(),
 			findings: []want{
 				{Problem, "plain user login"},
 				{Warning, "Not checked: whether you may impersonate " + batchEmail},
@@ -203,7 +206,7 @@ func TestDiagnose(t *testing.T) {
 			name:     "impersonated, right target, developer granted",
 			caller:   "orders-batch",
 			me:       "user:alice@acme.example",
-			setup:    func(t *testing.T, m *machine) { testdir.Write(t, m.gcloudFile(), impersonatedADC(batchEmail)) },
+			adc:      impersonatedADC(batchEmail),
 			findings: []want{{OK, "Your credentials impersonate " + batchEmail + ", caller orders-batch's account"}, {OK, "You (user:alice@acme.example) may impersonate " + batchEmail}},
 			contains: []string{"gcloud auth application-default revoke\n", "about 2 minutes to apply, sometimes 7 or more", plan.RoleOpenIDTokenCreator, "0 problems, 0 warnings", "-online -url", "-who-else"},
 		},
@@ -211,14 +214,14 @@ func TestDiagnose(t *testing.T) {
 			name:     "impersonated, right target, granted through the stack-wide impersonators",
 			caller:   "orders-batch",
 			me:       "LEAD@acme.example",
-			setup:    func(t *testing.T, m *machine) { testdir.Write(t, m.gcloudFile(), impersonatedADC(batchEmail)) },
+			adc:      impersonatedADC(batchEmail),
 			findings: []want{{OK, "You (user:lead@acme.example) may impersonate"}},
 			contains: []string{"with no expiry"},
 		},
 		{
 			name:     "impersonated, wrong target: another caller",
 			caller:   "orders-batch",
-			setup:    func(t *testing.T, m *machine) { testdir.Write(t, m.gcloudFile(), impersonatedADC(frontEmail)) },
+			adc:      impersonatedADC(frontEmail),
 			problems: true,
 			findings: []want{{Problem, "Your credentials impersonate " + frontEmail + ", not caller orders-batch's account"}},
 			contains: []string{"is the account of caller orders-front", ind + batchLogin + "\n"},
@@ -226,7 +229,7 @@ func TestDiagnose(t *testing.T) {
 		{
 			name:     "impersonated, wrong target: the service's runtime account",
 			caller:   "orders-batch",
-			setup:    func(t *testing.T, m *machine) { testdir.Write(t, m.gcloudFile(), impersonatedADC(runtimeEmail)) },
+			adc:      impersonatedADC(runtimeEmail),
 			problems: true,
 			findings: []want{{Problem, "not caller orders-batch's account"}},
 			contains: []string{"the service's own runtime account"},
@@ -235,7 +238,7 @@ func TestDiagnose(t *testing.T) {
 			name:     "impersonated, right target, developer not granted",
 			caller:   "orders-batch",
 			me:       "user:mallory@acme.example",
-			setup:    func(t *testing.T, m *machine) { testdir.Write(t, m.gcloudFile(), impersonatedADC(batchEmail)) },
+			adc:      impersonatedADC(batchEmail),
 			problems: true,
 			findings: []want{{OK, "Your credentials impersonate " + batchEmail}, {Problem, "You (user:mallory@acme.example) may not impersonate " + batchEmail}},
 			contains: []string{"user:alice@acme.example (no expiry)", "granting it to the account itself does not help",
@@ -245,7 +248,7 @@ func TestDiagnose(t *testing.T) {
 			name:     "impersonated, developer's grant expired",
 			caller:   "orders-batch",
 			me:       "user:old@acme.example",
-			setup:    func(t *testing.T, m *machine) { testdir.Write(t, m.gcloudFile(), impersonatedADC(batchEmail)) },
+			adc:      impersonatedADC(batchEmail),
 			problems: true,
 			findings: []want{{Problem, "Your grant to impersonate " + batchEmail + " expired at 2020-01-01T00:00:00Z"}},
 			contains: []string{"callers[0].impersonators[1] gave user:old@acme.example", "pulumi config set --stack test --path 'callers[0].impersonators[1].expires' YYYY-MM-DDT00:00:00Z"},
@@ -254,7 +257,7 @@ func TestDiagnose(t *testing.T) {
 			name:     "impersonated, developer's grant expires within a week",
 			caller:   "orders-batch",
 			me:       "user:soon@acme.example",
-			setup:    func(t *testing.T, m *machine) { testdir.Write(t, m.gcloudFile(), impersonatedADC(batchEmail)) },
+			adc:      impersonatedADC(batchEmail),
 			findings: []want{{Warning, "You (user:soon@acme.example) may impersonate"}},
 			contains: []string{"until 2026-11-25T00:00:00Z, which is less than 7 days away"},
 		},
@@ -262,7 +265,7 @@ func TestDiagnose(t *testing.T) {
 			name:     "granted only through a group the doctor cannot see into",
 			caller:   "orders-front",
 			me:       "user:mallory@acme.example",
-			setup:    func(t *testing.T, m *machine) { testdir.Write(t, m.gcloudFile(), impersonatedADC(frontEmail)) },
+			adc:      impersonatedADC(frontEmail),
 			findings: []want{{Warning, "are not named directly; you may impersonate " + frontEmail + " only through a group"}},
 			contains: []string{"group:front-devs@acme.example", "--path 'callers[1].impersonators[2]' user:mallory@acme.example"},
 		},
@@ -270,23 +273,19 @@ func TestDiagnose(t *testing.T) {
 			name:     "granted through a domain",
 			caller:   "orders-front",
 			me:       "user:pat@acme-partner.example",
-			setup:    func(t *testing.T, m *machine) { testdir.Write(t, m.gcloudFile(), impersonatedADC(frontEmail)) },
+			adc:      impersonatedADC(frontEmail),
 			findings: []want{{OK, "may impersonate " + frontEmail + " through domain:acme-partner.example"}},
 		},
 		{
-			name:   "impersonation through a delegation chain",
-			caller: "orders-batch",
-			setup: func(t *testing.T, m *machine) {
-				testdir.Write(t, m.gcloudFile(), strings.Replace(impersonatedADC(batchEmail), `"delegates":[]`, `"delegates":["hop@acme-test.iam.gserviceaccount.com"]`, 1))
-			},
+			name:     "impersonation through a delegation chain",
+			caller:   "orders-batch",
+			adc:      strings.Replace(impersonatedADC(batchEmail), `"delegates":[]`, `"delegates":["hop@acme-test.iam.gserviceaccount.com"]`, 1),
 			findings: []want{{Warning, "delegation chain"}, {OK, "Your credentials impersonate " + batchEmail}},
 		},
 		{
-			name:   "impersonated file without a usable URL",
-			caller: "orders-batch",
-			setup: func(t *testing.T, m *machine) {
-				testdir.Write(t, m.gcloudFile(), `{"type":"impersonated_service_account","source_credentials":{"type":"authorized_user"}}`)
-			},
+			name:     "impersonated file without a usable URL",
+			caller:   "orders-batch",
+			adc:      `{"type":"impersonated_service_account","source_credentials":{"type":"authorized_user"}}`,
 			problems: true,
 			findings: []want{{Problem, "name no service account"}},
 			contains: []string{batchLogin},
@@ -294,16 +293,14 @@ func TestDiagnose(t *testing.T) {
 		{
 			name:     "service account key for the caller's own account",
 			caller:   "orders-batch",
-			setup:    func(t *testing.T, m *machine) { testdir.Write(t, m.gcloudFile(), keyADC(batchEmail)) },
+			adc:      keyADC(batchEmail),
 			findings: []want{{Warning, "Your credentials are a service account key for " + batchEmail}},
 			contains: []string{"what this setup", ind + batchLogin + "\n", "gcloud iam service-accounts keys delete 0123abcd --iam-account " + batchEmail + "\n"},
 		},
 		{
-			name:   "service account key for another account",
-			caller: "orders-batch",
-			setup: func(t *testing.T, m *machine) {
-				testdir.Write(t, m.gcloudFile(), keyADC("ci-deployer@acme-test.iam.gserviceaccount.com"))
-			},
+			name:     "service account key for another account",
+			caller:   "orders-batch",
+			adc:      keyADC("ci-deployer@acme-test.iam.gserviceaccount.com"),
 			problems: true,
 			findings: []want{{Problem, "service account key for ci-deployer@acme-test.iam.gserviceaccount.com, not caller orders-batch's account"}},
 			contains: []string{"an account this stack does not declare"},
@@ -311,7 +308,7 @@ func TestDiagnose(t *testing.T) {
 		{
 			name:     "workload identity federation without impersonation",
 			caller:   "orders-batch",
-			setup:    func(t *testing.T, m *machine) { testdir.Write(t, m.gcloudFile(), externalADC("")) },
+			adc:      externalADC(""),
 			problems: true,
 			findings: []want{{Problem, "workload identity federation config that impersonates no service account"}},
 			contains: []string{"for services and pipelines, not the laptop", batchLogin},
@@ -319,24 +316,22 @@ func TestDiagnose(t *testing.T) {
 		{
 			name:     "workload identity federation impersonating the caller",
 			caller:   "orders-batch",
-			setup:    func(t *testing.T, m *machine) { testdir.Write(t, m.gcloudFile(), externalADC(generateURL(batchEmail))) },
+			adc:      externalADC(generateURL(batchEmail)),
 			problems: true,
 			findings: []want{{Problem, "workload identity federation config, which this stack does not grant"}},
 			contains: []string{"It impersonates " + batchEmail + " (the account of caller orders-batch)"},
 		},
 		{
-			name:   "workforce identity login",
-			caller: "orders-batch",
-			setup: func(t *testing.T, m *machine) {
-				testdir.Write(t, m.gcloudFile(), `{"type":"external_account_authorized_user"}`)
-			},
+			name:     "workforce identity login",
+			caller:   "orders-batch",
+			adc:      `{"type":"external_account_authorized_user"}`,
 			problems: true,
 			findings: []want{{Problem, "workforce identity federation login"}},
 		},
 		{
 			name:     "unknown credentials type",
 			caller:   "orders-batch",
-			setup:    func(t *testing.T, m *machine) { testdir.Write(t, m.gcloudFile(), `{"type":"gdch_service_account"}`) },
+			adc:      `{"type":"gdch_service_account"}`,
 			problems: true,
 			findings: []want{{Problem, `does not support credentials of type "gdch_service_account"`}},
 		},
@@ -351,7 +346,7 @@ func TestDiagnose(t *testing.T) {
 		{
 			name:     "malformed credentials file",
 			caller:   "orders-batch",
-			setup:    func(t *testing.T, m *machine) { testdir.Write(t, m.gcloudFile(), `{"type": "authorized_user",`) },
+			adc:      `{"type": "authorized_user",`,
 			problems: true,
 			findings: []want{{Problem, "The credentials file is not JSON"}},
 			contains: []string{"it does not parse as JSON: unexpected end of JSON input", batchLogin},
@@ -360,7 +355,7 @@ func TestDiagnose(t *testing.T) {
 		{
 			name:     "empty credentials file",
 			caller:   "orders-batch",
-			setup:    func(t *testing.T, m *machine) { testdir.Write(t, m.gcloudFile(), " \n") },
+			adc:      " \n",
 			problems: true,
 			findings: []want{{Problem, "The credentials file is empty"}},
 			contains: []string{batchLogin},
@@ -368,7 +363,7 @@ func TestDiagnose(t *testing.T) {
 		{
 			name:     "credentials file holding a JSON array",
 			caller:   "orders-batch",
-			setup:    func(t *testing.T, m *machine) { testdir.Write(t, m.gcloudFile(), `[`+userADC()+`]`) },
+			adc:      `[` + userADC() + `]`,
 			problems: true,
 			findings: []want{{Problem, "The credentials file is valid JSON of the wrong shape"}},
 			contains: []string{"it holds an array, but credentials are one JSON object with a \"type\" field", batchLogin},
@@ -377,17 +372,15 @@ func TestDiagnose(t *testing.T) {
 		{
 			name:     "credentials file with a number for its type",
 			caller:   "orders-batch",
-			setup:    func(t *testing.T, m *machine) { testdir.Write(t, m.gcloudFile(), `{"type": 5}`) },
+			adc:      `{"type": 5}`,
 			problems: true,
 			findings: []want{{Problem, "valid JSON of the wrong shape"}},
 			contains: []string{"its field type is a number where credentials have a string"},
 		},
 		{
-			name:   "impersonated credentials with a string for delegates",
-			caller: "orders-batch",
-			setup: func(t *testing.T, m *machine) {
-				testdir.Write(t, m.gcloudFile(), strings.Replace(impersonatedADC(batchEmail), `"delegates":[]`, `"delegates":"hop@acme-test.iam.gserviceaccount.com"`, 1))
-			},
+			name:     "impersonated credentials with a string for delegates",
+			caller:   "orders-batch",
+			adc:      strings.Replace(impersonatedADC(batchEmail), `"delegates":[]`, `"delegates":"hop@acme-test.iam.gserviceaccount.com"`, 1),
 			problems: true,
 			findings: []want{{Problem, "valid JSON of the wrong shape"}},
 			contains: []string{"its field delegates is a string where credentials have an array of strings"},
@@ -401,53 +394,42 @@ func TestDiagnose(t *testing.T) {
 			contains: []string{"not a regular file (a directory)"},
 		},
 		{
-			name:   "credentials file larger than 1 MiB",
-			caller: "orders-batch",
-			setup: func(t *testing.T, m *machine) {
-				testdir.Write(t, m.gcloudFile(), `{"type":"authorized_user","pad":"`+strings.Repeat("x", 1<<20)+`"}`)
-			},
+			name:     "credentials file larger than 1 MiB",
+			caller:   "orders-batch",
+			adc:      `{"type":"authorized_user","pad":"` + strings.Repeat("x", 1<<20) + `"}`,
 			problems: true,
 			findings: []want{{Problem, "The credentials file is too large to be one"}},
 			contains: []string{"larger than 1048576 bytes (1 MiB)", batchLogin},
 			absent:   []string{"plain user login"},
 		},
 		{
-			name:   "terminal escape sequences in a credentials file are printed escaped",
-			caller: "orders-batch",
-			setup: func(t *testing.T, m *machine) {
-				testdir.Write(t, m.gcloudFile(), `{"type":"\u001b]0;owned\u0007\u001b[2Jgdch","delegates":["\u001b[31mred"]}`)
-			},
+			name:     "terminal escape sequences in a credentials file are printed escaped",
+			caller:   "orders-batch",
+			adc:      `{"type":"\u001b]0;owned\u0007\u001b[2Jgdch","delegates":["\u001b[31mred"]}`,
 			problems: true,
 			findings: []want{{Problem, `does not support credentials of type "\x1b]0;owned\a\x1b[2Jgdch"`}},
 			absent:   []string{"\x1b", "\a"},
 		},
 		{
-			name:   "control characters in an impersonation URL",
-			caller: "orders-batch",
-			setup: func(t *testing.T, m *machine) {
-				testdir.Write(t, m.gcloudFile(), strings.Replace(impersonatedADC(batchEmail), `"delegates":[]`, `"delegates":["a\u001b[2Jb@x.iam.gserviceaccount.com"]`, 1))
-			},
+			name:     "control characters in an impersonation URL",
+			caller:   "orders-batch",
+			adc:      strings.Replace(impersonatedADC(batchEmail), `"delegates":[]`, `"delegates":["a\u001b[2Jb@x.iam.gserviceaccount.com"]`, 1),
 			findings: []want{{Warning, "delegation chain"}},
 			contains: []string{`delegates: "a\x1b[2Jb@x.iam.gserviceaccount.com".`},
 			absent:   []string{"\x1b"},
 		},
 		{
-			name:   "an escaped control character in the impersonated account's email",
-			caller: "orders-batch",
-			setup: func(t *testing.T, m *machine) {
-				testdir.Write(t, m.gcloudFile(), impersonatedADC("orders-batch%1B%5B2J@acme-test.iam.gserviceaccount.com"))
-			},
+			name:     "an escaped control character in the impersonated account's email",
+			caller:   "orders-batch",
+			adc:      impersonatedADC("orders-batch%1B%5B2J@acme-test.iam.gserviceaccount.com"),
 			problems: true,
 			findings: []want{{Problem, "Your impersonated credentials name no service account"}},
 			absent:   []string{"\x1b"},
 		},
 		{
-			name:   "a key file whose key ID and email would break the printed command",
-			caller: "orders-batch",
-			setup: func(t *testing.T, m *machine) {
-				key := strings.Replace(keyADC(`ci\u001b[8m@acme-test.iam.gserviceaccount.com`), `"0123abcd"`, `"x; rm -rf ~"`, 1)
-				testdir.Write(t, m.gcloudFile(), key)
-			},
+			name:     "a key file whose key ID and email would break the printed command",
+			caller:   "orders-batch",
+			adc:      strings.Replace(keyADC(`ci\u001b[8m@acme-test.iam.gserviceaccount.com`), `"0123abcd"`, `"x; rm -rf ~"`, 1),
 			problems: true,
 			findings: []want{{Problem, `service account key for "ci\x1b[8m@acme-test.iam.gserviceaccount.com", not caller orders-batch's account`}},
 			contains: []string{ind + "gcloud iam service-accounts keys delete KEY_ID --iam-account SA_EMAIL\n"},
@@ -456,15 +438,15 @@ func TestDiagnose(t *testing.T) {
 		{
 			name:     "credentials file without a type",
 			caller:   "orders-batch",
-			setup:    func(t *testing.T, m *machine) { testdir.Write(t, m.gcloudFile(), `{"client_id":"x"}`) },
+			adc:      `{"client_id":"x"}`,
 			problems: true,
 			findings: []want{{Problem, `no "type" field`}},
 		},
 		{
 			name:   "GOOGLE_APPLICATION_CREDENTIALS wins over an impersonated gcloud login",
 			caller: "orders-batch",
+			adc:    impersonatedADC(batchEmail),
 			setup: func(t *testing.T, m *machine) {
-				testdir.Write(t, m.gcloudFile(), impersonatedADC(batchEmail))
 				m.env["GOOGLE_APPLICATION_CREDENTIALS"] = testdir.Write(t, filepath.Join(m.home, "keys", "old.json"), userADC())
 			},
 			problems: true,
@@ -477,8 +459,8 @@ func TestDiagnose(t *testing.T) {
 			name:   "GOOGLE_APPLICATION_CREDENTIALS with the right impersonation, gcloud file too",
 			caller: "orders-batch",
 			me:     "user:alice@acme.example",
+			adc:    userADC(),
 			setup: func(t *testing.T, m *machine) {
-				testdir.Write(t, m.gcloudFile(), userADC())
 				m.env["GOOGLE_APPLICATION_CREDENTIALS"] = testdir.Write(t, filepath.Join(m.home, "adc", "batch.json"), impersonatedADC(batchEmail))
 			},
 			findings: []want{{Warning, "GOOGLE_APPLICATION_CREDENTIALS is set"}, {OK, "Your credentials impersonate " + batchEmail}},
@@ -526,10 +508,10 @@ func TestDiagnose(t *testing.T) {
 		{
 			name:   "CLOUDSDK_CONFIG and an older default gcloud file",
 			caller: "orders-batch",
+			adc:    userADC(),
 			setup: func(t *testing.T, m *machine) {
 				m.env["CLOUDSDK_CONFIG"] = filepath.Join(m.home, "gcloud-work")
 				testdir.Write(t, filepath.Join(m.home, "gcloud-work", "application_default_credentials.json"), impersonatedADC(batchEmail))
-				testdir.Write(t, m.gcloudFile(), userADC())
 			},
 			problems: true,
 			// Go reads the default file, so that is the one diagnosed.
@@ -561,7 +543,7 @@ func TestDiagnose(t *testing.T) {
 		{
 			name:     "caller that may not invoke",
 			caller:   "cdn-purger",
-			setup:    func(t *testing.T, m *machine) { testdir.Write(t, m.gcloudFile(), impersonatedADC(purgerEmail)) },
+			adc:      impersonatedADC(purgerEmail),
 			problems: true,
 			findings: []want{{Problem, "Caller cdn-purger may not invoke the service: every call as it gets 403"}, {OK, "Your credentials impersonate " + purgerEmail}},
 			contains: []string{"pulumi config set --stack test --path 'callers[2].invoke' true\n"},
@@ -569,7 +551,7 @@ func TestDiagnose(t *testing.T) {
 		{
 			name:     "external caller",
 			caller:   "billing-partner",
-			setup:    func(t *testing.T, m *machine) { testdir.Write(t, m.gcloudFile(), userADC()) },
+			adc:      userADC(),
 			problems: true,
 			findings: []want{{Problem, "Caller billing-partner is external: this stack grants no impersonation of its account"}, {Problem, "plain user login"}},
 			contains: []string{"owners of project acme-billing", "go run ./cmd/doctor -stack test -caller orders-batch\n", "go run ./cmd/doctor -stack test -caller orders-front\n"},
@@ -578,7 +560,7 @@ func TestDiagnose(t *testing.T) {
 		{
 			name:     "external caller, by email, already impersonated",
 			caller:   billingEmail,
-			setup:    func(t *testing.T, m *machine) { testdir.Write(t, m.gcloudFile(), impersonatedADC(billingEmail)) },
+			adc:      impersonatedADC(billingEmail),
 			problems: true,
 			findings: []want{{Problem, "is external"}, {Warning, "Your credentials impersonate " + billingEmail + ", which this stack grants nobody"}},
 		},
@@ -587,7 +569,7 @@ func TestDiagnose(t *testing.T) {
 			stack:    "audiences",
 			caller:   "orders-batch",
 			me:       "user:alice@acme.example",
-			setup:    func(t *testing.T, m *machine) { testdir.Write(t, m.gcloudFile(), impersonatedADC(batchEmail)) },
+			adc:      impersonatedADC(batchEmail),
 			findings: []want{{OK, "The service accepts ID tokens for the custom audience https://orders-api.acme-test.internal (and 1 more)"}},
 			contains: []string{`idtoken.NewClient(ctx, "https://orders-api.acme-test.internal")`, "Cloud Run also accepts the", "0 problems, 0 warnings"},
 		},
@@ -595,18 +577,16 @@ func TestDiagnose(t *testing.T) {
 			name:     "no custom audiences: nothing said about them",
 			caller:   "orders-batch",
 			me:       "user:alice@acme.example",
-			setup:    func(t *testing.T, m *machine) { testdir.Write(t, m.gcloudFile(), impersonatedADC(batchEmail)) },
+			adc:      impersonatedADC(batchEmail),
 			absent:   []string{"custom audience"},
 			contains: []string{"0 problems"},
 		},
 		{
-			name:   "caller nobody may impersonate, internal ingress, APIs not enabled",
-			stack:  "lonely",
-			caller: "lonely-job",
-			me:     "user:alice@acme.example",
-			setup: func(t *testing.T, m *machine) {
-				testdir.Write(t, m.gcloudFile(), impersonatedADC("lonely-job@acme-test.iam.gserviceaccount.com"))
-			},
+			name:     "caller nobody may impersonate, internal ingress, APIs not enabled",
+			stack:    "lonely",
+			caller:   "lonely-job",
+			me:       "user:alice@acme.example",
+			adc:      impersonatedADC("lonely-job@acme-test.iam.gserviceaccount.com"),
 			problems: true,
 			findings: []want{
 				{Problem, "Nobody may impersonate lonely-job's account"},
@@ -620,7 +600,12 @@ func TestDiagnose(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			m := newMachine(t)
-			tc.setup(t, m)
+			if tc.adc != "" {
+				testdir.Write(t, m.gcloudFile(), tc.adc)
+			}
+			if tc.setup != nil {
+				tc.setup(t, m)
+			}
 			stack := tc.stack
 			if stack == "" {
 				stack = "test"

@@ -19,6 +19,7 @@ import (
 	run "google.golang.org/api/run/v2"
 
 	"github.com/platform/private-run-api/internal/bounded"
+	"github.com/platform/private-run-api/internal/gcp/policydoc"
 	"github.com/platform/private-run-api/internal/gcp/roledefs"
 	"github.com/platform/private-run-api/internal/plan"
 )
@@ -70,7 +71,8 @@ func (r *WhoElseReport) Write(w io.Writer) error {
 	return err
 }
 
-// binding is an IAM binding from any of the three APIs, which each have their own type.
+// binding is an IAM binding from any of the three APIs, which each have their own type, read
+// through policydoc.
 type binding struct {
 	role    string
 	members []string
@@ -179,37 +181,19 @@ func whoElse(ctx context.Context, req WhoElseRequest) []Finding {
 		pol, err := crmSvc.Projects.GetIamPolicy("projects/"+p.Project, &crm.GetIamPolicyRequest{
 			Options: &crm.GetPolicyOptions{RequestedPolicyVersion: 3},
 		}).Context(ctx).Do()
-		if err != nil {
-			project.err = err
-			return nil
-		}
-		for _, b := range pol.Bindings {
-			project.bindings = append(project.bindings, binding{role: b.Role, members: b.Members, condition: crmCondition(b.Condition)})
-		}
+		project.read(pol, err)
 		return nil
 	})
 	g.Go(func() error {
 		name := fmt.Sprintf("projects/%s/locations/%s/services/%s", p.Project, p.Service.Region, p.Service.Name)
 		pol, err := runSvc.Projects.Locations.Services.GetIamPolicy(name).OptionsRequestedPolicyVersion(3).Context(ctx).Do()
-		if err != nil {
-			service.err = err
-			return nil
-		}
-		for _, b := range pol.Bindings {
-			service.bindings = append(service.bindings, binding{role: b.Role, members: b.Members, condition: runCondition(b.Condition)})
-		}
+		service.read(pol, err)
 		return nil
 	})
 	for _, a := range accounts {
 		g.Go(func() error {
 			pol, err := iamSvc.Projects.ServiceAccounts.GetIamPolicy(a.resource).OptionsRequestedPolicyVersion(3).Context(ctx).Do()
-			if err != nil {
-				a.err = err
-				return nil
-			}
-			for _, b := range pol.Bindings {
-				a.bindings = append(a.bindings, binding{role: b.Role, members: b.Members, condition: iamCondition(b.Condition)})
-			}
+			a.read(pol, err)
 			return nil
 		})
 	}
@@ -227,25 +211,24 @@ func whoElse(ctx context.Context, req WhoElseRequest) []Finding {
 	return out
 }
 
-func crmCondition(e *crm.Expr) string {
-	if e == nil {
-		return ""
+// read keeps what reading t's policy gave: the policy (any Google client's Policy type) as
+// bindings, or the error that leaves its holders unknown.
+func (t *target) read(policy any, err error) {
+	var p policydoc.Policy
+	if err == nil {
+		p, err = policydoc.Of(policy)
 	}
-	return conditionName(e.Title, e.Expression)
-}
-
-func runCondition(e *run.GoogleTypeExpr) string {
-	if e == nil {
-		return ""
+	if err != nil {
+		t.err = err
+		return
 	}
-	return conditionName(e.Title, e.Expression)
-}
-
-func iamCondition(e *iam.Expr) string {
-	if e == nil {
-		return ""
+	for _, b := range p.Bindings {
+		cond := ""
+		if c := b.Condition; c != nil {
+			cond = conditionName(c.Title, c.Expression)
+		}
+		t.bindings = append(t.bindings, binding{role: b.Role, members: b.Members, condition: cond})
 	}
-	return conditionName(e.Title, e.Expression)
 }
 
 // conditionName names a condition by its title, which the program sets on the conditions it

@@ -3,6 +3,8 @@ package gcp
 import (
 	"strings"
 	"testing"
+
+	"github.com/platform/private-run-api/internal/testcheck"
 )
 
 func TestAccountNames(t *testing.T) {
@@ -25,27 +27,19 @@ func TestAccountNames(t *testing.T) {
 // The boundaries of verify.ValidateRFC1035Name(6, 30) (terraform-provider-google-beta v5.42.0),
 // google_service_account.account_id's validator.
 func TestValidAccountID(t *testing.T) {
-	for id, want := range map[string]bool{
+	testcheck.Answers(t, "ValidAccountID", ValidAccountID, map[string]bool{
 		"orders-batch": true, "abcdef": true, "abcde": false, "a23456789012345678901234567890": true,
 		"a234567890123456789012345678901": false, "Orders": false, "orders-": false, "1orders": false, "orders_batch": false,
 		"a----b": true, "-abcde": false, "abcde\n": false, "ab.def": false,
-	} {
-		if got := ValidAccountID(id); got != want {
-			t.Errorf("ValidAccountID(%q) = %v, want %v", id, got, want)
-		}
-	}
+	})
 }
 
 // The boundaries of verify.ValidateIAMCustomRoleID (v5.42.0): 3-64 of [a-zA-Z0-9_.], exactly.
 func TestRoleID(t *testing.T) {
-	for id, want := range map[string]bool{
+	testcheck.Answers(t, "RoleID", RoleID.MatchString, map[string]bool{
 		"abc": true, "ab": false, strings.Repeat("a", 64): true, strings.Repeat("a", 65): false,
 		"orders_api.Authz9": true, "_.0": true, "orders-api": false, "orders api": false, "ordersApiAuthz\n": false,
-	} {
-		if got := RoleID.MatchString(id); got != want {
-			t.Errorf("RoleID(%q) = %v, want %v", id, got, want)
-		}
-	}
+	})
 }
 
 // The connector's ID as the Serverless VPC Access API checks it (at least 2 chars, starting with
@@ -69,7 +63,7 @@ func TestConnectorID(t *testing.T) {
 // plus Google's 222-char cap on dotted names: a name the provider refuses is refused here.
 func TestBucketNameProblem(t *testing.T) {
 	part63 := strings.Repeat("a", 63)
-	for name, want := range map[string]string{
+	testcheck.Answers(t, "BucketNameProblem", BucketNameProblem, map[string]string{
 		"acme-dev-orders-api-authz": "",
 		"authz.orders.acme.example": "", // well-formed; whether dots are allowed is the caller's call
 		"abc":                       "",
@@ -102,11 +96,7 @@ func TestBucketNameProblem(t *testing.T) {
 		"1.2.3.4.5":                "",
 		"1234.1.1.1":               "",
 		"1.1.1":                    "",
-	} {
-		if got := BucketNameProblem(name); got != want {
-			t.Errorf("BucketNameProblem(%q) = %q, want %q", name, got, want)
-		}
-	}
+	})
 }
 
 func TestRegionAcceptsMultiPartNames(t *testing.T) {
@@ -125,7 +115,7 @@ func TestRegionAcceptsMultiPartNames(t *testing.T) {
 }
 
 func TestServiceAgent(t *testing.T) {
-	for email, want := range map[string]bool{
+	testcheck.Answers(t, "ServiceAgent", ServiceAgent.MatchString, map[string]bool{
 		"service-123456789012@serverless-robot-prod.iam.gserviceaccount.com":  true,
 		"service-123456789012@gcp-sa-cloudbuild.iam.gserviceaccount.com":      true,
 		"service-org-123456789012@gcp-sa-logging.iam.gserviceaccount.com":     true,
@@ -140,9 +130,5 @@ func TestServiceAgent(t *testing.T) {
 		"billing-runner@acme-billing-prod.iam.gserviceaccount.com":            false,
 		"orders-batch@acme-proj.example.com.iam.gserviceaccount.com":          false,
 		"service-123456789012@serverless-robot-prod.iam.gserviceaccount.com.": false,
-	} {
-		if got := ServiceAgent.MatchString(email); got != want {
-			t.Errorf("ServiceAgent(%q) = %v, want %v", email, got, want)
-		}
-	}
+	})
 }

@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/platform/private-run-api/internal/testcheck"
 )
 
 const page = "# Title\n" + // 1
@@ -126,16 +128,12 @@ func TestLinksAndAnchors(t *testing.T) {
 	if want := []string{"docs/page.md:3 docs/guide.md#step-one", "docs/page.md:19 #step-one"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("links %q, want %q (none inside code)", got, want)
 	}
-	for title, want := range map[string]string{
+	testcheck.Answers(t, "Anchor", Anchor, map[string]string{
 		"Token use: `-usage`":                    "token-use--usage",
 		"The authz bucket's whole policy":        "the-authz-buckets-whole-policy",
 		"Upgrading from `<service>-run-invoker`": "upgrading-from-service-run-invoker",
 		"CI/CD":                                  "cicd",
-	} {
-		if got := Anchor(title); got != want {
-			t.Errorf("Anchor(%q) = %q, want %q", title, got, want)
-		}
-	}
+	})
 	anchors := d.Anchors()
 	for _, a := range []string{"title", "step-one", "detail", "step-two-done", "step-one-1"} {
 		if _, ok := anchors[a]; !ok {

@@ -1,9 +1,10 @@
 package rules
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
+
+	"github.com/platform/private-run-api/internal/gcp/policydoc"
 )
 
 // IAMKind is how a pulumi-gcp IAM resource states its grants.
@@ -130,22 +131,11 @@ func Grants(r Resource) (grants []Grant, unknown bool, err error) {
 	return nil, false, nil
 }
 
-// policyDocument is the part of an IAM policy document (the JSON the provider takes as
-// policyData, as rendered by getIAMPolicy) that grants anything.
-type policyDocument struct {
-	Bindings []struct {
-		Role      string   `json:"role"`
-		Members   []string `json:"members"`
-		Condition *struct {
-			Title      string `json:"title"`
-			Expression string `json:"expression"`
-		} `json:"condition"`
-	} `json:"bindings"`
-}
-
+// parsePolicyData reads the grants of an IAM policy document (the JSON the provider takes as
+// policyData, as rendered by getIAMPolicy).
 func parsePolicyData(data string) ([]Grant, bool, error) {
-	var doc policyDocument
-	if err := json.Unmarshal([]byte(data), &doc); err != nil {
+	doc, err := policydoc.Parse([]byte(data))
+	if err != nil {
 		return nil, false, fmt.Errorf("policyData is not an IAM policy document: %v", err)
 	}
 	grants := make([]Grant, 0, len(doc.Bindings))

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/policyx"
+
+	"github.com/platform/private-run-api/internal/testcheck"
 )
 
 func guardRoleRes(props map[string]any) Resource {
@@ -301,7 +303,8 @@ func TestParseConfig(t *testing.T) {
 			t.Errorf("ParseConfig(%s) = %+v", text, c)
 		}
 	}
-	for text, want := range map[string]string{
+	parse := func(text string) error { _, err := ParseConfig([]byte(text)); return err }
+	testcheck.Refuses(t, "ParseConfig", parse, map[string]string{
 		`[]`:                                    "not a JSON object",
 		`{"no-such-policy": "mandatory"}`:       `unknown policy "no-such-policy"`,
 		`{"no-public-principals": "blocking"}`:  "use advisory, mandatory or disabled",
@@ -311,9 +314,5 @@ func TestParseConfig(t *testing.T) {
 		`{"run-invoker-service-accounts-only": {"allowedMembers": "group:x"}}`:         "want an array of strings",
 		`{"authz-role-only-buckets-get": {"guardRolePattern": "("}}`:                   "not a regular expression",
 		`{"no-service-account-keys": {"enforcementLevel": "mandatory", "except": []}}`: `unknown config property "except"`,
-	} {
-		if _, err := ParseConfig([]byte(text)); err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("ParseConfig(%s): err = %v, want %q", text, err, want)
-		}
-	}
+	})
 }

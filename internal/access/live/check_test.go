@@ -13,6 +13,7 @@ import (
 
 	"github.com/platform/private-run-api/internal/access"
 	"github.com/platform/private-run-api/internal/plan"
+	"github.com/platform/private-run-api/internal/testcheck"
 )
 
 func check(t *testing.T, f *fakeGoogle) (*Report, string) {
@@ -71,9 +72,7 @@ func TestCheckEqualWhenLiveIsDeclared(t *testing.T) {
 		"secret projects/acme-test/secrets/db-password equals declared",
 		"secret projects/acme-vault/secrets/signing-key equals declared",
 	}
-	if !slices.Equal(names, want) {
-		t.Errorf("policies:\n%s\nwant\n%s", strings.Join(names, "\n"), strings.Join(want, "\n"))
-	}
+	testcheck.Lines(t, "policies", names, want)
 	for _, req := range f.Requests() {
 		if strings.Contains(req, "getIamPolicy") || strings.Contains(req, "/iam?") {
 			if !strings.Contains(req, "requestedPolicyVersion=3") && !strings.Contains(req, `"requestedPolicyVersion":3`) && !strings.Contains(req, "optionsRequestedPolicyVersion=3") {
@@ -313,9 +312,7 @@ func TestCheckOutside(t *testing.T) {
 		"user:early@acme.example  roles/brandNew.admin: storage.buckets.get",
 		"user:owner@acme.example  roles/owner: iam.serviceAccountKeys.create, iam.serviceAccounts.actAs, iam.serviceAccounts.setIamPolicy, resourcemanager.projects.setIamPolicy, run.routes.invoke, run.services.setIamPolicy",
 	}
-	if !slices.Equal(holders, want) {
-		t.Errorf("project holders:\n%s\nwant\n%s", strings.Join(holders, "\n"), strings.Join(want, "\n"))
-	}
+	testcheck.Lines(t, "project holders", holders, want)
 	// Owner, Editor and Viewer do not hold storage.buckets.get at project level; a deleted
 	// principal and a deleted role grant nothing; a role that cannot be read is said so.
 	if u := levels["project acme-test"].Unchecked; len(u) != 1 || !strings.HasPrefix(u[0], "organizations/42/roles/secret (reading it needs iam.roles.get") {

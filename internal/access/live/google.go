@@ -2,7 +2,6 @@ package live
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -18,6 +17,8 @@ import (
 	run "google.golang.org/api/run/v2"
 	secretmanager "google.golang.org/api/secretmanager/v1"
 	storage "google.golang.org/api/storage/v1"
+
+	"github.com/platform/private-run-api/internal/gcp/policydoc"
 )
 
 // clients are Google's REST clients for every API the reports read. They share options: which
@@ -101,26 +102,18 @@ type Binding struct {
 
 // bindingsOf turns any API's allow policy into Bindings. Every API has a Policy type of its own
 // (run.GoogleIamV1Policy, iam.Policy, storage.Policy, ...), and all of them carry the same JSON
-// (google.iam.v1.Policy), so the policy is read back through that JSON once instead of by five
-// copies of one loop.
+// (google.iam.v1.Policy), which policydoc reads once for every one of them.
 func bindingsOf(policy any) ([]Binding, error) {
-	data, err := json.Marshal(policy)
+	p, err := policydoc.Of(policy)
 	if err != nil {
-		return nil, err
-	}
-	var p struct {
-		Bindings []struct {
-			Role      string     `json:"role"`
-			Members   []string   `json:"members"`
-			Condition *Condition `json:"condition"`
-		} `json:"bindings"`
-	}
-	if err := json.Unmarshal(data, &p); err != nil {
 		return nil, err
 	}
 	out := make([]Binding, len(p.Bindings))
 	for i, b := range p.Bindings {
-		out[i] = Binding{Role: b.Role, Condition: b.Condition, Members: b.Members}
+		out[i] = Binding{Role: b.Role, Members: b.Members}
+		if c := b.Condition; c != nil {
+			out[i].Condition = newCondition(c.Title, c.Expression)
+		}
 	}
 	return out, nil
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/platform/private-run-api/internal/access"
+	"github.com/platform/private-run-api/internal/testcheck"
 	"github.com/platform/private-run-api/internal/teststack"
 )
 
@@ -206,9 +207,7 @@ func TestUsageAcrossPages(t *testing.T) {
 		"orders-front: user:hana@acme.example GenerateAccessToken x1, 2026-10-26T10:00:00Z to 2026-10-26T10:00:00Z / impersonator declared in config",
 		"orders-front: user:olga@acme.example GenerateAccessToken x1, 2026-10-30T12:00:00Z to 2026-10-30T12:00:00Z / declared no longer: its entry expired at 2026-11-01T00:00:00Z, after these tokens were minted; remove the stale entry from config",
 	}
-	if !slices.Equal(accounts, want) {
-		t.Errorf("accounts:\n%s\nwant\n%s", strings.Join(accounts, "\n"), strings.Join(want, "\n"))
-	}
+	testcheck.Lines(t, "accounts", accounts, want)
 	if u.Unmatched != 1 {
 		t.Errorf("%d unmatched entries, want the other stack's one", u.Unmatched)
 	}
@@ -280,11 +279,7 @@ func TestUsageWindowWithoutEntries(t *testing.T) {
 		"remove impersonators[0]: user:hana@acme.example (expires 2027-03-31T00:00:00Z); minted as no caller account in the window") {
 		t.Errorf("the proposal does not drop the unused default: %+v", u.Proposal)
 	}
-	for _, s := range []string{"nobody minted as it", "Entries exist only from when Data Access logging for iam.googleapis.com was turned on"} {
-		if !strings.Contains(text, s) {
-			t.Errorf("the report lacks %q:\n%s", s, text)
-		}
-	}
+	testcheck.Contains(t, "the report", text, "nobody minted as it", "Entries exist only from when Data Access logging for iam.googleapis.com was turned on")
 }
 
 func TestUsageCannotJudgeWithoutACompleteRead(t *testing.T) {
