@@ -7,15 +7,17 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/platform/private-run-api/internal/config"
 )
 
-// genStack is a generated stack config with a realistic mix of callers, kept as plain data so
-// that the benchmarks' floor can declare the same resources without the program's config code.
+// genStack is a generated stack config with a realistic mix of callers. Callers and
+// impersonators are the config's own types, so what is generated is what the program decodes.
 type genStack struct {
 	Project, Region string
 	Service         genService
-	Impersonators   []genImp
-	Callers         []genCaller
+	Impersonators   []config.Impersonator
+	Callers         []config.Caller
 	Authz           genAuthz
 	Labels          map[string]string
 }
@@ -24,33 +26,6 @@ type genService struct {
 	Name  string `json:"name"`
 	Image string `json:"image"`
 }
-
-// genImp is an impersonator; without an expiry it is written as a plain member string, as people
-// write it in Pulumi.<stack>.yaml.
-type genImp struct {
-	Member  string `json:"member"`
-	Expires string `json:"expires,omitempty"`
-}
-
-func (i genImp) MarshalJSON() ([]byte, error) {
-	if i.Expires == "" {
-		return json.Marshal(i.Member)
-	}
-	type plain genImp
-	return json.Marshal(plain(i))
-}
-
-type genCaller struct {
-	Name          string   `json:"name"`
-	Description   string   `json:"description,omitempty"`
-	Email         string   `json:"email,omitempty"`
-	Impersonators []genImp `json:"impersonators,omitempty"`
-	Invoke        *bool    `json:"invoke,omitempty"`
-	Authz         bool     `json:"authz,omitempty"`
-}
-
-func (c genCaller) external() bool { return c.Email != "" }
-func (c genCaller) invokes() bool  { return c.Invoke == nil || *c.Invoke }
 
 type genAuthz struct {
 	Bucket    string `json:"bucket"`
@@ -74,7 +49,7 @@ func genCallers(n int) genStack {
 		Project: "acme-scale",
 		Region:  "asia-northeast1",
 		Service: genService{Name: "orders-api", Image: "asia-northeast1-docker.pkg.dev/acme-scale/apps/orders-api:1.4.2"},
-		Impersonators: []genImp{
+		Impersonators: []config.Impersonator{
 			{Member: "group:orders-api-developers@acme.example"},
 			{Member: "user:platform-lead@acme.example"},
 		},
@@ -83,7 +58,7 @@ func genCallers(n int) genStack {
 	}
 	no := false
 	for i := range n {
-		c := genCaller{Name: fmt.Sprintf("caller-%04d", i)}
+		c := config.Caller{Name: fmt.Sprintf("caller-%04d", i)}
 		if i%2 == 0 {
 			c.Description = fmt.Sprintf("Service %d of the order pipeline.", i)
 		}
@@ -93,19 +68,19 @@ func genCallers(n int) genStack {
 			c.Email = fmt.Sprintf("caller-%04d@other-proj.iam.gserviceaccount.com", i)
 		default:
 			if i%4 == 1 {
-				c.Impersonators = append(c.Impersonators, genImp{
+				c.Impersonators = append(c.Impersonators, config.Impersonator{
 					Member:  fmt.Sprintf("user:dev-%02d@acme.example", i%37),
 					Expires: genExpiries[i%len(genExpiries)],
 				})
 			}
 			if i%10 == 5 {
-				c.Impersonators = append(c.Impersonators, genImp{
+				c.Impersonators = append(c.Impersonators, config.Impersonator{
 					Member:  fmt.Sprintf("user:contractor-%02d@partner.example", i%13),
 					Expires: genExpiries[(i+1)%len(genExpiries)],
 				})
 			}
 			if i%8 == 3 {
-				c.Impersonators = append(c.Impersonators, genImp{Member: fmt.Sprintf("user:oncall-%d@acme.example", i%5)})
+				c.Impersonators = append(c.Impersonators, config.Impersonator{Member: fmt.Sprintf("user:oncall-%d@acme.example", i%5)})
 			}
 		}
 		if i%3 == 0 {
@@ -172,7 +147,7 @@ func (s genStack) inFiles(tb testing.TB) (map[string]string, string) {
 func (s genStack) clone() genStack {
 	out := s
 	out.Impersonators = slices.Clone(s.Impersonators)
-	out.Callers = make([]genCaller, len(s.Callers))
+	out.Callers = make([]config.Caller, len(s.Callers))
 	for i, c := range s.Callers {
 		c.Impersonators = slices.Clone(c.Impersonators)
 		out.Callers[i] = c
@@ -184,7 +159,7 @@ func (s genStack) clone() genStack {
 func (s genStack) created() int {
 	n := 0
 	for _, c := range s.Callers {
-		if !c.external() {
+		if !c.External() {
 			n++
 		}
 	}

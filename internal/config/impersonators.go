@@ -19,6 +19,16 @@ type Impersonator struct {
 	Expires string `json:"expires,omitempty"`
 }
 
+// MarshalJSON writes the form people write: a plain member string without an expiry, {member,
+// expires} with one. UnmarshalJSON reads both back to the same value.
+func (i Impersonator) MarshalJSON() ([]byte, error) {
+	if i.Expires == "" {
+		return json.Marshal(i.Member)
+	}
+	type plain Impersonator // no MarshalJSON: no recursion
+	return json.Marshal(plain(i))
+}
+
 // UnmarshalJSON accepts a member string or a {member, expires} mapping, strictly: an unknown key
 // is an error here too.
 func (i *Impersonator) UnmarshalJSON(data []byte) error {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/json"
 	"testing"
 
 	"github.com/platform/private-run-api/internal/gcp"
@@ -47,6 +48,33 @@ func TestAccountEmail(t *testing.T) {
 	} {
 		if got := gcp.AccountEmail(tc.project, tc.id); got != tc.want {
 			t.Errorf("gcp.AccountEmail(%q, %q) = %q, want %q", tc.project, tc.id, got, tc.want)
+		}
+	}
+}
+
+// An impersonator is written in the form people write it and read back to the same value; the
+// tests' generated stacks depend on both directions.
+func TestImpersonatorJSONRoundTrip(t *testing.T) {
+	for _, tc := range []struct {
+		imp  Impersonator
+		json string
+	}{
+		{Impersonator{Member: "user:ann@acme.example"}, `"user:ann@acme.example"`},
+		{Impersonator{Member: "user:ann@acme.example", Expires: "2027-01-31T00:00:00Z"}, `{"member":"user:ann@acme.example","expires":"2027-01-31T00:00:00Z"}`},
+	} {
+		data, err := json.Marshal(tc.imp)
+		if err != nil {
+			t.Fatalf("marshal %+v: %v", tc.imp, err)
+		}
+		if string(data) != tc.json {
+			t.Errorf("marshal %+v = %s, want %s", tc.imp, data, tc.json)
+		}
+		var back Impersonator
+		if err := json.Unmarshal(data, &back); err != nil {
+			t.Fatalf("unmarshal %s: %v", data, err)
+		}
+		if back != tc.imp {
+			t.Errorf("unmarshal %s = %+v, want %+v", data, back, tc.imp)
 		}
 	}
 }
