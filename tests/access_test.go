@@ -5,7 +5,6 @@ import (
 	"maps"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -233,7 +232,7 @@ func accessDeployedInventory(r *result) map[string]bool {
 	}
 	for _, x := range r.ByType(tCustomRole) {
 		perms := x.Strs("permissions")
-		sort.Strings(perms)
+		slices.Sort(perms)
 		deployed[access.KindCustomRole+" //iam.googleapis.com/projects/"+x.Str("project")+"/roles/"+x.Str("roleId")+" permissions: "+strings.Join(perms, ", ")] = true
 	}
 	for _, x := range r.ByType(tBucket) {

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"io"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -336,7 +335,7 @@ func TestCheckOutside(t *testing.T) {
 			lookups = append(lookups, path)
 		}
 	}
-	sort.Strings(lookups)
+	slices.Sort(lookups)
 	if want := []string{"/v1/organizations/42/roles/secret", "/v1/projects/acme-test/roles/gone", "/v1/projects/acme-test/roles/minter", "/v1/roles/brandNew.admin"}; !slices.Equal(lookups, want) {
 		t.Errorf("role lookups %q, want %q", lookups, want)
 	}
