@@ -174,6 +174,15 @@ func run(tb testing.TB, cfg map[string]string, o runOpts) *result {
 		})
 	})
 	mocktest.WriteRegistrations(tb, "main", cfg, &r.Result)
+	// The engine refuses a program that registers one URN twice; the mocks do not, so every
+	// stack any test runs is checked here.
+	seen := make(map[string]bool, len(r.Resources))
+	for _, x := range r.Resources {
+		if seen[x.URN] {
+			tb.Errorf("URN registered twice: %s", x.URN)
+		}
+		seen[x.URN] = true
+	}
 	return r
 }
 
@@ -183,15 +192,6 @@ func mustRun(t testing.TB, cfg map[string]string, o runOpts) *result {
 	r := run(t, cfg, o)
 	if r.Err != nil {
 		t.Fatalf("program failed: %v", r.Err)
-	}
-	// The engine refuses a program that registers one URN twice; the mocks do not, so every
-	// stack any test runs is checked here.
-	seen := make(map[string]bool, len(r.Resources))
-	for _, x := range r.Resources {
-		if seen[x.URN] {
-			t.Errorf("URN registered twice: %s", x.URN)
-		}
-		seen[x.URN] = true
 	}
 	return r
 }
