@@ -707,3 +707,50 @@ func TestCodeNamesDocsThatExist(t *testing.T) {
 		t.Errorf("only %d references to docs/ in the code: the scan no longer sees them", checked)
 	}
 }
+
+// pulumiUp finds `pulumi up` with what follows it on its line, up to the end of the code span or
+// the command.
+var pulumiUp = regexp.MustCompile("pulumi up\\b[^`\\n|;&)]*")
+
+// Every `pulumi up` the docs tell someone to run carries --refresh: without it the engine diffs
+// against its state, sees nothing of a grant made by hand, and leaves it; with it, the program's
+// whole policies put every policy back. (bootstrap/ci holds the workflows that run `up` to the
+// same rule.)
+func TestDocumentedPulumiUpRefreshes(t *testing.T) {
+	// The project's docs and every other README (bootstrap/, guard/, policy/).
+	set, err := markdown.Read(docsRoot, append(slices.Clone(markdown.ProjectDocs), "*/README.md")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for _, d := range set {
+		for i, line := range d.Lines {
+			for _, cmd := range pulumiUp.FindAllString(line, -1) {
+				checked++
+				if !strings.Contains(cmd, "--refresh") {
+					t.Errorf("%s: %q does not refresh: write `pulumi up --refresh`, so that the deploy puts drift back", d.Pos(i+1), cmd)
+				}
+			}
+		}
+	}
+	if checked < 20 {
+		t.Errorf("only %d `pulumi up` found in the docs: the scan no longer sees them", checked)
+	}
+}
+
+// The checker flags what it is for.
+func TestPulumiUpPattern(t *testing.T) {
+	for line, refreshes := range map[string]bool{
+		"run `pulumi up --refresh --stack dev` now":    true,
+		"run `pulumi up --stack dev` now":              false,
+		"pulumi up --stack dev --refresh":              true,
+		"a real `pulumi up` takes":                     false,
+		"pulumi up; pulumi refresh":                    false,
+		"| `pulumi up` | the --refresh flag elsewhere": false,
+	} {
+		cmds := pulumiUp.FindAllString(line, -1)
+		if len(cmds) != 1 || strings.Contains(cmds[0], "--refresh") != refreshes {
+			t.Errorf("%q: found %q, want one command that refreshes=%v", line, cmds, refreshes)
+		}
+	}
+}

@@ -870,3 +870,34 @@ func TestAccessLiveRunsFromMainAsTheAuditAccountAndKeepsOneIssue(t *testing.T) {
 		}
 	}
 }
+
+// pulumiUp finds `pulumi up` in a step's script with what follows it, up to the end of the
+// command: the pattern tests/docs_test.go finds it in the docs with.
+var pulumiUp = regexp.MustCompile("pulumi up\\b[^`\\n|;&)]*")
+
+// Every workflow that runs `up` refreshes, as every documented `pulumi up` does (tests/docs_test.go):
+// without it the engine diffs against its state, sees nothing of a grant made by hand, and
+// leaves it; with it, the program's whole policies put every policy back.
+func TestWorkflowsRefreshOnUp(t *testing.T) {
+	ups := 0
+	for name, w := range allWorkflows(t) {
+		for id, j := range w.doc.Jobs {
+			for _, s := range j.Steps {
+				if strings.HasPrefix(s.Uses, "pulumi/actions@") && s.With["command"] == "up" {
+					ups++
+					if s.With["refresh"] != "true" {
+						t.Errorf("%s/%s runs `up` with refresh %q, want true", name, id, s.With["refresh"])
+					}
+				}
+				for _, cmd := range pulumiUp.FindAllString(s.Run, -1) {
+					if !strings.Contains(cmd, "--refresh") {
+						t.Errorf("%s/%s runs %q without --refresh", name, id, cmd)
+					}
+				}
+			}
+		}
+	}
+	if ups == 0 {
+		t.Error("no workflow runs `up`: the deploy moved, and this test no longer checks it")
+	}
+}

@@ -5,12 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
-	"slices"
 	"strings"
 	"testing"
-
-	"gopkg.in/yaml.v3"
 
 	"github.com/platform/private-run-api/internal/access"
 	"github.com/platform/private-run-api/internal/gcp/roles"
@@ -151,88 +147,6 @@ func TestDocsLiveSample(t *testing.T) {
 	}
 	if diff := found[0].Compare(got); diff != "" {
 		t.Errorf("%s: the -live sample is not what the code prints (-%s, +real output):\n%s", found[0].Pos(), found[0].Doc.Name, diff)
-	}
-}
-
-// pulumiUp finds `pulumi up` with what follows it on its line, up to the end of the code span or
-// the command.
-var pulumiUp = regexp.MustCompile("pulumi up\\b[^`\\n|;&)]*")
-
-// Every `pulumi up` the docs tell someone to run carries --refresh: without it the engine diffs
-// against its state, sees nothing of a grant made by hand, and leaves it; with it, the program's
-// whole policies put every policy back. The workflows that run `up` refresh too.
-func TestDocumentedPulumiUpRefreshes(t *testing.T) {
-	// The project's docs and every other README (bootstrap/, guard/, policy/).
-	set := docs(t, append(slices.Clone(markdown.ProjectDocs), "*/README.md")...)
-	checked := 0
-	for _, d := range set {
-		for i, line := range d.Lines {
-			for _, cmd := range pulumiUp.FindAllString(line, -1) {
-				checked++
-				if !strings.Contains(cmd, "--refresh") {
-					t.Errorf("%s: %q does not refresh: write `pulumi up --refresh`, so that the deploy puts drift back", d.Pos(i+1), cmd)
-				}
-			}
-		}
-	}
-	if checked < 20 {
-		t.Errorf("only %d `pulumi up` found in the docs: the scan no longer sees them", checked)
-	}
-
-	wfs, err := filepath.Glob(filepath.Join(root, ".github", "workflows", "*.yml"))
-	if err != nil || len(wfs) == 0 {
-		t.Fatalf("no workflows: %v", err)
-	}
-	ups := 0
-	for _, wf := range wfs {
-		var doc struct {
-			Jobs map[string]struct {
-				Steps []struct {
-					Uses string            `yaml:"uses"`
-					Run  string            `yaml:"run"`
-					With map[string]string `yaml:"with"`
-				} `yaml:"steps"`
-			} `yaml:"jobs"`
-		}
-		data, _ := os.ReadFile(wf)
-		if err := yaml.Unmarshal(data, &doc); err != nil {
-			t.Fatal(err)
-		}
-		for id, j := range doc.Jobs {
-			for _, s := range j.Steps {
-				if strings.HasPrefix(s.Uses, "pulumi/actions@") && s.With["command"] == "up" {
-					ups++
-					if s.With["refresh"] != "true" {
-						t.Errorf("%s/%s runs `up` with refresh %q, want true", filepath.Base(wf), id, s.With["refresh"])
-					}
-				}
-				for _, cmd := range pulumiUp.FindAllString(s.Run, -1) {
-					if !strings.Contains(cmd, "--refresh") {
-						t.Errorf("%s/%s runs %q without --refresh", filepath.Base(wf), id, cmd)
-					}
-				}
-			}
-		}
-	}
-	if ups == 0 {
-		t.Error("no workflow runs `up`: the deploy moved, and this test no longer checks it")
-	}
-}
-
-// The checker flags what it is for.
-func TestPulumiUpPattern(t *testing.T) {
-	for line, refreshes := range map[string]bool{
-		"run `pulumi up --refresh --stack dev` now":    true,
-		"run `pulumi up --stack dev` now":              false,
-		"pulumi up --stack dev --refresh":              true,
-		"a real `pulumi up` takes":                     false,
-		"pulumi up; pulumi refresh":                    false,
-		"| `pulumi up` | the --refresh flag elsewhere": false,
-	} {
-		cmds := pulumiUp.FindAllString(line, -1)
-		if len(cmds) != 1 || strings.Contains(cmds[0], "--refresh") != refreshes {
-			t.Errorf("%q: found %q, want one command that refreshes=%v", line, cmds, refreshes)
-		}
 	}
 }
 
