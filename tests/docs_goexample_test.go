@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/platform/private-run-api/internal/markdown"
+	"github.com/platform/private-run-api/internal/testdir"
 )
 
 // docsGoBlock returns the one ```go block of the docs' section titled title.
@@ -71,16 +72,12 @@ func buildOverlay(t *testing.T, moduleDir string, files []goFile, pkg, out strin
 			text = f.header + f.block.Text + f.footer
 		}
 		src := filepath.Join(tmp, fmt.Sprintf("docblock%d.go", i))
-		if err := os.WriteFile(src, []byte(text), 0o600); err != nil {
-			t.Fatal(err)
-		}
+		testdir.Write(t, src, text)
 		replace[filepath.Join(abs, filepath.FromSlash(f.path))] = src
 	}
 	overlay, _ := json.Marshal(map[string]any{"Replace": replace})
 	overlayPath := filepath.Join(tmp, "overlay.json")
-	if err := os.WriteFile(overlayPath, overlay, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	testdir.Write(t, overlayPath, string(overlay))
 	build := exec.Command(goCmd, "build", "-overlay", overlayPath, "-o", out, pkg)
 	build.Dir = abs
 	build.Env = append(os.Environ(), "GOWORK=off")
@@ -186,9 +183,7 @@ func TestDocsCallerExample(t *testing.T) {
 		"private_key": string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})), "token_uri": srv.URL + "/token",
 	})
 	keyFile := filepath.Join(tmp, "key.json")
-	if err := os.WriteFile(keyFile, adc, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	testdir.Write(t, keyFile, string(adc))
 
 	for _, newAuth := range []string{"", "true"} {
 		t.Run("GOOGLE_API_GO_EXPERIMENTAL_ENABLE_NEW_AUTH_LIB="+newAuth, func(t *testing.T) {

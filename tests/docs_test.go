@@ -20,6 +20,7 @@ import (
 	"github.com/platform/private-run-api/internal/markdown"
 	"github.com/platform/private-run-api/internal/plan"
 	"github.com/platform/private-run-api/internal/program"
+	"github.com/platform/private-run-api/internal/testdir"
 )
 
 // The docs execute, as Cloud Foundation Fabric's tftest makes a module's README do: every YAML
@@ -94,12 +95,7 @@ func TestDocsExamples(t *testing.T) {
 			// A caller file: the example stack with callersDir, and this file in it.
 			root = t.TempDir()
 			file := filepath.Join(root, callerFile.FindStringSubmatch(f.Text)[1])
-			if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(file, []byte(f.Text), 0o644); err != nil {
-				t.Fatal(err)
-			}
+			testdir.Write(t, file, f.Text)
 			cfg = maps.Clone(exampleStack(t))
 			cfg[project+":callersDir"] = "callers"
 		case strings.HasPrefix(f.Text, "config:"):
@@ -210,9 +206,7 @@ func docsGitBase(t *testing.T) config.StackFile {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(dir, f), data, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testdir.Write(t, filepath.Join(dir, f), string(data))
 	}
 	for _, args := range [][]string{
 		{"init", "-q"}, {"add", "."}, {"commit", "-q", "-m", "dev stack"}, {"update-ref", "refs/remotes/origin/main", "HEAD"},

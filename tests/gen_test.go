@@ -3,12 +3,12 @@ package tests
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 
 	"github.com/platform/private-run-api/internal/config"
+	"github.com/platform/private-run-api/internal/testdir"
 )
 
 // genStack is a generated stack config with a realistic mix of callers. Callers and
@@ -128,17 +128,12 @@ func (s genStack) inFiles(tb testing.TB) (map[string]string, string) {
 	delete(cfg, project+":callers")
 	cfg[project+":callersDir"] = "callers"
 	root := tb.TempDir()
-	if err := os.Mkdir(filepath.Join(root, "callers"), 0o755); err != nil {
-		tb.Fatal(err)
-	}
 	for _, c := range s.Callers {
 		data, err := json.Marshal(c)
 		if err != nil {
 			tb.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(root, "callers", c.Name+".yaml"), data, 0o644); err != nil {
-			tb.Fatal(err)
-		}
+		testdir.Write(tb, filepath.Join(root, "callers", c.Name+".yaml"), string(data))
 	}
 	return cfg, root
 }

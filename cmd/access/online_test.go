@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -101,9 +100,7 @@ func TestTokenFileIsSentAsBearer(t *testing.T) {
 func TestOnlineFlagMistakesExit1(t *testing.T) {
 	dir, _ := project(t)
 	empty := filepath.Join(t.TempDir(), "empty")
-	if err := os.WriteFile(empty, []byte("\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	testdir.Write(t, empty, "\n")
 	for _, tc := range []struct {
 		args []string
 		want string

@@ -2,12 +2,12 @@ package config
 
 import (
 	"errors"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/platform/private-run-api/internal/diag"
+	"github.com/platform/private-run-api/internal/testdir"
 )
 
 // project is the project file the stack-file tests read their stacks with.
@@ -195,9 +195,7 @@ func TestTimestampProblemNamesFileAndLine(t *testing.T) {
 func TestReadStackAndLoad(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name, text string) {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600); err != nil {
-			t.Fatal(err)
-		}
+		testdir.Write(t, filepath.Join(dir, name), text)
 	}
 	write("Pulumi.yaml", projectYAML)
 	write("Pulumi.test.yaml", `config:

@@ -9,6 +9,7 @@ import (
 	"github.com/platform/private-run-api/internal/linediff"
 	"github.com/platform/private-run-api/internal/markdown"
 	"github.com/platform/private-run-api/internal/testcheck"
+	"github.com/platform/private-run-api/internal/testdir"
 )
 
 const root = "../.."
@@ -42,9 +43,7 @@ func TestRewrite(t *testing.T) {
 	readme := "# x\n\nintro\n\n<!-- BEGIN config-keys (generated) -->\nstale\n<!-- END config-keys -->\n\n" +
 		"between\n<!-- BEGIN outputs -->\n<!-- END outputs -->\nend\n"
 	for name, text := range map[string]string{"README.md": readme, "Pulumi.yaml": "name: proj\nruntime: go\n"} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testdir.Write(t, filepath.Join(dir, name), text)
 	}
 	if err := run(dir); err != nil {
 		t.Fatal(err)
@@ -67,9 +66,7 @@ func TestRewrite(t *testing.T) {
 		t.Error("a second run changed the README")
 	}
 
-	if err := os.WriteFile(filepath.Join(dir, "README.md"), []byte("no markers\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testdir.Write(t, filepath.Join(dir, "README.md"), "no markers\n")
 	if err := run(dir); err == nil || !strings.Contains(err.Error(), "no <!-- BEGIN config-keys -->") {
 		t.Errorf("a README without markers: %v", err)
 	}

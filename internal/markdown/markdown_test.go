@@ -1,13 +1,13 @@
 package markdown
 
 import (
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/platform/private-run-api/internal/testcheck"
+	"github.com/platform/private-run-api/internal/testdir"
 )
 
 const page = "# Title\n" + // 1
@@ -197,12 +197,7 @@ func TestRead(t *testing.T) {
 		"docs/notes.txt":        "not markdown",
 	} {
 		p := filepath.Join(root, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testdir.Write(t, p, text)
 	}
 	set, err := Project(root)
 	if err != nil {
