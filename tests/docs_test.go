@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"maps"
 	"os"
-	"os/exec"
 	"path"
 	"path/filepath"
 	"reflect"
@@ -197,9 +196,6 @@ var gitBaseLabel = regexp.MustCompile(`^origin/main \([0-9a-f]{12}\)$`)
 // repository that holds this one's Pulumi.yaml and Pulumi.dev.yaml.
 func docsGitBase(t *testing.T) config.StackFile {
 	t.Helper()
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git is not installed")
-	}
 	dir := t.TempDir()
 	for _, f := range []string{"Pulumi.yaml", "Pulumi." + stackName + ".yaml"} {
 		data, err := os.ReadFile(filepath.Join("testdata", "stacks", "dev", f))
@@ -208,16 +204,8 @@ func docsGitBase(t *testing.T) config.StackFile {
 		}
 		testdir.Write(t, filepath.Join(dir, f), string(data))
 	}
-	for _, args := range [][]string{
-		{"init", "-q"}, {"add", "."}, {"commit", "-q", "-m", "dev stack"}, {"update-ref", "refs/remotes/origin/main", "HEAD"},
-	} {
-		// No user or system config: the test must not depend on the machine's git setup.
-		cmd := exec.Command("git", append([]string{"-C", dir, "-c", "user.name=Test", "-c", "user.email=test@example.com", "-c", "commit.gpgsign=false"}, args...)...)
-		cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL="+os.DevNull)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-	}
+	testdir.Commit(t, dir, "dev stack")
+	testdir.Git(t, dir, "update-ref", "refs/remotes/origin/main", "HEAD")
 	b, err := access.ReadBase(dir, stackName, "origin/main")
 	if err != nil {
 		t.Fatal(err)

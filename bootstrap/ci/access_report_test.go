@@ -27,20 +27,14 @@ func gitRepo(t *testing.T) (dir, base, later, head string) {
 		t.Helper()
 		return testdir.Git(t, dir, args...)
 	}
-	run("init", "-q", "-b", "main")
 	write := func(name, text string) { testdir.Write(t, filepath.Join(dir, name), text) }
 	write("Pulumi.dev.yaml", "config: {}\n")
-	run("add", ".")
-	run("commit", "-q", "-m", "base")
-	base = run("rev-parse", "HEAD")
+	base = testdir.Commit(t, dir, "base")
 	write("later.txt", "merged after the branch point\n")
-	run("add", ".")
-	run("commit", "-q", "-m", "later")
-	later = run("rev-parse", "HEAD")
+	later = testdir.Commit(t, dir, "later")
 	run("checkout", "-q", "-b", "pr", base)
 	write("Pulumi.dev.yaml", "config: {callers: []}\n")
-	run("commit", "-q", "-am", "head")
-	head = run("rev-parse", "HEAD")
+	head = testdir.Commit(t, dir, "head")
 	run("checkout", "-q", "main")
 	return dir, base, later, head
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -224,9 +223,6 @@ func TestOtherFailuresExit1(t *testing.T) {
 }
 
 func TestDiffAgainstGitRevision(t *testing.T) {
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git is not installed")
-	}
 	t.Setenv("GIT_CONFIG_NOSYSTEM", "1")
 	t.Setenv("GIT_CONFIG_GLOBAL", os.DevNull)
 	// The program lives in a subdirectory of the repository, so that "rev:./file" must resolve
@@ -243,9 +239,7 @@ func TestDiffAgainstGitRevision(t *testing.T) {
 	}
 	testdir.Write(t, filepath.Join(dir, "Pulumi.yaml"), string(pulumiYAML))
 	testdir.Write(t, filepath.Join(dir, "Pulumi.dev.yaml"), dev)
-	testdir.Git(t, repo, "init", "-q")
-	testdir.Git(t, repo, "add", ".")
-	testdir.Git(t, repo, "commit", "-q", "-m", "dev stack")
+	testdir.Commit(t, repo, "dev stack")
 
 	code, out, errOut := runCLI(t, "-stack", "dev", "-dir", dir, "-base", "HEAD", now)
 	if code != 0 {
@@ -293,20 +287,14 @@ func TestDiffAgainstGitRevision(t *testing.T) {
 // and a pull request's head commit (refs/pull/head) edits files; nothing of it is checked out.
 func prRepo(t *testing.T, edit func(dir string)) (repo string) {
 	t.Helper()
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git is not installed")
-	}
 	t.Setenv("GIT_CONFIG_NOSYSTEM", "1")
 	t.Setenv("GIT_CONFIG_GLOBAL", os.DevNull)
 	repo, _ = project(t)
 	testdir.Write(t, filepath.Join(repo, "main.go"), "package main\n")
-	testdir.Git(t, repo, "init", "-q", "-b", "main")
-	testdir.Git(t, repo, "add", ".")
-	testdir.Git(t, repo, "commit", "-q", "-m", "main")
+	testdir.Commit(t, repo, "main")
 	testdir.Git(t, repo, "checkout", "-q", "-b", "pr")
 	edit(repo)
-	testdir.Git(t, repo, "add", "-A")
-	testdir.Git(t, repo, "commit", "-q", "-m", "pull request")
+	testdir.Commit(t, repo, "pull request")
 	testdir.Git(t, repo, "update-ref", "refs/pull/head", "HEAD")
 	// The working tree goes back to main: -head must read the pull request from git alone.
 	testdir.Git(t, repo, "checkout", "-q", "main")

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -19,23 +18,17 @@ import (
 // working tree, must be read.
 func repo(t *testing.T) string {
 	t.Helper()
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git is not installed")
-	}
 	r := t.TempDir()
 	testdir.Write(t, filepath.Join(r, "infra", "Pulumi.yaml"), "name: p\n")
 	testdir.Write(t, filepath.Join(r, "infra", "callers", "b.yaml"), "name: b\n")
 	testdir.Write(t, filepath.Join(r, "infra", "callers", "a.yaml"), "name: a\n")
 	testdir.Write(t, filepath.Join(r, "secret.txt"), "outside\n")
-	testdir.Git(t, r, "init", "-q", "-b", "main")
-	testdir.Git(t, r, "add", ".")
-	testdir.Git(t, r, "commit", "-q", "-m", "no link")
+	testdir.Commit(t, r, "no link")
 	testdir.Git(t, r, "tag", "nolink")
 	if err := os.Symlink("../../secret.txt", filepath.Join(r, "infra", "callers", "link.yaml")); err != nil {
 		t.Fatal(err)
 	}
-	testdir.Git(t, r, "add", ".")
-	testdir.Git(t, r, "commit", "-q", "-m", "base")
+	testdir.Commit(t, r, "base")
 	testdir.Write(t, filepath.Join(r, "infra", "Pulumi.yaml"), "name: changed on disk\n")
 	return r
 }

@@ -4,6 +4,8 @@
 package testdir
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,6 +30,9 @@ func Write(tb testing.TB, path, text string) string {
 // no user or system config, so that the test does not depend on the machine's git setup.
 func Git(tb testing.TB, dir string, args ...string) string {
 	tb.Helper()
+	if _, err := exec.LookPath("git"); err != nil {
+		tb.Fatalf("git is not installed; this test reads git revisions as the access tool does: %v", err)
+	}
 	cmd := exec.Command("git", append([]string{"-C", dir, "-c", "user.name=Test", "-c", "user.email=test@example.com", "-c", "commit.gpgsign=false"}, args...)...)
 	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL="+os.DevNull)
 	out, err := cmd.CombinedOutput()
@@ -35,4 +40,16 @@ func Git(tb testing.TB, dir string, args ...string) string {
 		tb.Fatalf("git %v: %v\n%s", args, err, out)
 	}
 	return strings.TrimSpace(string(out))
+}
+
+// Commit commits every file under dir, making dir a repository on branch main first if it is
+// not one yet, and returns the commit.
+func Commit(tb testing.TB, dir, message string) string {
+	tb.Helper()
+	if _, err := os.Stat(filepath.Join(dir, ".git")); errors.Is(err, fs.ErrNotExist) {
+		Git(tb, dir, "init", "-q", "-b", "main")
+	}
+	Git(tb, dir, "add", "-A")
+	Git(tb, dir, "commit", "-q", "-m", message)
+	return Git(tb, dir, "rev-parse", "HEAD")
 }
