@@ -64,26 +64,21 @@ func owners(rules []codeownersRule, file string) []string {
 }
 
 func TestCodeownersMatcher(t *testing.T) {
-	cases := []struct {
-		pattern, file string
-		want          bool
-	}{
-		{"/Pulumi.*.yaml", "Pulumi.dev.yaml", true},
-		{"/Pulumi.*.yaml", "bootstrap/Pulumi.example.yaml", false},
-		{"/Pulumi.*.yaml", "Pulumi.yaml", false},
-		{"/callers/", "callers/orders.yaml", true},
-		{"/callers/", "callers/team/orders.yaml", true},
-		{"/callers/", "callers", false},
-		{"/callers/", "other/callers/orders.yaml", false},
-		{"/*.go", "main.go", true},
-		{"/*.go", "cmd/access/main.go", false},
-		{"/guard/", "guard/go.mod", true},
-		{"/go.mod", "guard/go.mod", false},
-		{"/policy", "policy/pack.go", true},
-	}
-	for _, tc := range cases {
-		if got := (codeownersRule{pattern: tc.pattern}).matches(tc.file); got != tc.want {
-			t.Errorf("%s matches %s = %v, want %v", tc.pattern, tc.file, got, tc.want)
+	// Each pattern with the files it must match and the files it must not.
+	for pattern, files := range map[string]struct{ match, miss []string }{
+		"/Pulumi.*.yaml": {match: []string{"Pulumi.dev.yaml"}, miss: []string{"bootstrap/Pulumi.example.yaml", "Pulumi.yaml"}},
+		"/callers/":      {match: []string{"callers/orders.yaml", "callers/team/orders.yaml"}, miss: []string{"callers", "other/callers/orders.yaml"}},
+		"/*.go":          {match: []string{"main.go"}, miss: []string{"cmd/access/main.go"}},
+		"/guard/":        {match: []string{"guard/go.mod"}},
+		"/go.mod":        {miss: []string{"guard/go.mod"}},
+		"/policy":        {match: []string{"policy/pack.go"}},
+	} {
+		for want, list := range map[bool][]string{true: files.match, false: files.miss} {
+			for _, file := range list {
+				if got := (codeownersRule{pattern: pattern}).matches(file); got != want {
+					t.Errorf("%s matches %s = %v, want %v", pattern, file, got, want)
+				}
+			}
 		}
 	}
 	rules := []codeownersRule{{"/a/", []string{"@x"}}, {"/a/b/", []string{"@y"}}}
