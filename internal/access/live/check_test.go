@@ -452,3 +452,30 @@ func markdownAndJSON[T, B any](t *testing.T, write func(io.Writer, T, access.For
 	}
 	return md
 }
+
+// Where a read failed, the JSON says so in the same two keys, error and fix, at the same place
+// in every object that can fail to read: CI and scripts read them.
+func TestUnreadJSON(t *testing.T) {
+	u := Unread{Error: "denied", Fix: "grant it"}
+	for _, tc := range []struct {
+		v    any
+		want string
+	}{
+		{Level{Kind: LevelProject, ID: "p", Unread: u, Holders: []Holder{}, Unchecked: []string{}},
+			`{"kind":"project","id":"p","error":"denied","fix":"grant it","holders":[],"uncheckedRoles":[]}`},
+		{Policy{Kind: "bucket", Name: "b", Resource: "r", Owns: "all", Status: "unreadable", Unread: u},
+			`{"kind":"bucket","name":"b","resource":"r","owns":"all","status":"unreadable","error":"denied","fix":"grant it","differences":null}`},
+		{Source{Project: "p", Exempted: []string{}, Unread: u},
+			`{"project":"p","recorded":false,"exempted":[],"entries":0,"pages":0,"truncated":false,"error":"denied","fix":"grant it"}`},
+		{Level{Kind: LevelProject, ID: "p", Holders: []Holder{}, Unchecked: []string{}},
+			`{"kind":"project","id":"p","holders":[],"uncheckedRoles":[]}`},
+	} {
+		got, err := json.Marshal(tc.v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != tc.want {
+			t.Errorf("%T:\n got %s\nwant %s", tc.v, got, tc.want)
+		}
+	}
+}

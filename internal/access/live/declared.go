@@ -46,9 +46,8 @@ type Policy struct {
 	// Owns says what of the policy the program declares: all of it, or one member's grant.
 	Owns   string `json:"owns"`
 	Status string `json:"status"`
-	// Error and Fix say why the policy could not be read and what would read it.
-	Error       string       `json:"error,omitempty"`
-	Fix         string       `json:"fix,omitempty"`
+	// Unread says why the policy could not be read and what would read it.
+	Unread
 	Differences []Difference `json:"differences"`
 }
 

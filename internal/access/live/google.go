@@ -151,6 +151,13 @@ func shortError(err error) string {
 	return err.Error()
 }
 
+// Unread says why something could not be read and what would read it; both are empty when it
+// was read. In JSON they are the reader's "error" and "fix".
+type Unread struct {
+	Error string `json:"error,omitempty"`
+	Fix   string `json:"fix,omitempty"`
+}
+
 // cannotRead says why a read failed and what would let it succeed. byAudit is whether the
 // bootstrap's audit account is granted the permission there (it is on the stack's own project
 // and resources, never on a folder or the organization, which the bootstrap does not own).

@@ -42,10 +42,8 @@ const (
 type Level struct {
 	Kind string `json:"kind"`
 	ID   string `json:"id"`
-	// Error and Fix are set when the policy could not be read: its holders are unknown, not
-	// none.
-	Error   string   `json:"error,omitempty"`
-	Fix     string   `json:"fix,omitempty"`
+	// Unread is set when the policy could not be read: its holders are unknown, not none.
+	Unread
 	Holders []Holder `json:"holders"`
 	// Unchecked are roles bound there whose permissions could not be read.
 	Unchecked []string `json:"uncheckedRoles"`
@@ -104,8 +102,8 @@ func outside(ctx context.Context, c *clients, projects []string) []Level {
 		add(LevelProject, p)
 		if errs[i] != nil {
 			problem, fix := cannotRead(errs[i], "resourcemanager.projects.get", "project "+p, true)
-			unknown = append(unknown, Level{Kind: LevelAncestry, ID: p, Error: problem,
-				Fix: fix + ". Until then, who holds access on its folders and organization is unknown, not nobody.", Holders: []Holder{}, Unchecked: []string{}})
+			unknown = append(unknown, Level{Kind: LevelAncestry, ID: p, Unread: Unread{Error: problem,
+				Fix: fix + ". Until then, who holds access on its folders and organization is unknown, not nobody."}, Holders: []Holder{}, Unchecked: []string{}})
 			continue
 		}
 		for _, a := range chains[i] {

@@ -83,9 +83,10 @@ type Source struct {
 	Entries  int      `json:"entries"`
 	Pages    int      `json:"pages"`
 	// Truncated is true when the paging bound stopped the read before the window's end.
-	Truncated bool   `json:"truncated"`
-	Error     string `json:"error,omitempty"`
-	Fix       string `json:"fix,omitempty"`
+	Truncated bool `json:"truncated"`
+	// Unread says why the project's token minting could not be read (its policy or logs could
+	// not be read, or the minting is not recorded) and what would read it.
+	Unread
 }
 
 // Minting is one principal's use of one method as one account.
