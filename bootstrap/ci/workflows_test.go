@@ -401,53 +401,35 @@ func TestEveryWorkflowPinsActionsAndKeepsOIDCAndPRCodeApart(t *testing.T) {
 	}
 }
 
-// The checkers catch what they are for: these workflows are each wrong in one way.
+// The checkers catch what they are for: the workflows of testdata/workflow-checks.yaml are each
+// wrong in one way, or one a checker must let through.
 func TestWorkflowCheckers(t *testing.T) {
-	sha := strings.Repeat("a", 40)
-	cases := []struct {
-		name, file, yaml string
-		check            func(*workflow) []string
-		bad              bool
-	}{
-		{"tag", "x.yml", "on: push\njobs:\n  a:\n    steps:\n      - uses: actions/checkout@v4\n", unpinned, true},
-		{"short SHA", "x.yml", "on: push\njobs:\n  a:\n    steps:\n      - uses: actions/checkout@8e8c483 # v6.0.1\n", unpinned, true},
-		{"reusable workflow by branch", "x.yml", "on: push\njobs:\n  a:\n    uses: acme/ci/.github/workflows/x.yml@main\n", unpinned, true},
-		{"SHA without version", "x.yml", "on: push\njobs:\n  a:\n    steps:\n      - uses: actions/checkout@" + sha + "\n", unpinned, true},
-		{"pinned", "x.yml", "on: push\njobs:\n  a:\n    steps:\n      - uses: actions/checkout@" + sha + " # v6.0.1\n      - uses: ./local\n", unpinned, false},
-		{"pull_request_target checks out the head", "x.yml", "on: pull_request_target\njobs:\n  a:\n    steps:\n      - uses: actions/checkout@" + sha + " # v6.0.1\n        with:\n          ref: ${{ github.event.pull_request.head.sha }}\n", untrustedCodeInPrivilegedRuns, true},
-		{"pull_request_target checks out the merge ref", "x.yml", "on: pull_request_target\njobs:\n  a:\n    steps:\n      - uses: actions/checkout@" + sha + " # v6.0.1\n        with:\n          ref: refs/pull/${{ github.event.number }}/merge\n", untrustedCodeInPrivilegedRuns, true},
-		{"workflow_run fetches and checks out the head", "x.yml", "on:\n  workflow_run:\n    workflows: [pr]\n    types: [completed]\njobs:\n  a:\n    steps:\n      - env:\n          SHA: ${{ github.event.workflow_run.head_sha }}\n        run: git fetch origin \"$SHA\" && git checkout FETCH_HEAD\n", untrustedCodeInPrivilegedRuns, true},
-		{"pull_request_target with gh pr checkout", "x.yml", "on: [pull_request_target]\njobs:\n  a:\n    steps:\n      - run: gh pr checkout 1\n", untrustedCodeInPrivilegedRuns, true},
-		{"head fetched into a worktree", "x.yml", "on: pull_request_target\njobs:\n  a:\n    permissions:\n      contents: read\n    steps:\n      - env:\n          SHA: ${{ github.event.pull_request.head.sha }}\n        run: |\n          git fetch origin \"$SHA\"\n          git worktree add ../pr \"$SHA\"\n", untrustedCodeInPrivilegedRuns, true},
-		{"head file piped to a shell", "x.yml", "on: pull_request_target\njobs:\n  a:\n    permissions:\n      contents: read\n    steps:\n      - env:\n          SHA: ${{ github.event.pull_request.head.sha }}\n        run: git fetch origin \"$SHA\" && git show \"$SHA:x.sh\" | bash\n", untrustedCodeInPrivilegedRuns, true},
-		{"head fetched where a secret is", "x.yml", "on: pull_request_target\njobs:\n  a:\n    permissions:\n      contents: read\n    steps:\n      - env:\n          SHA: ${{ github.event.pull_request.head.sha }}\n          KEY: ${{ secrets.KEY }}\n        run: git fetch origin \"$SHA\"\n", untrustedCodeInPrivilegedRuns, true},
-		{"head fetched in an environment", "x.yml", "on: pull_request_target\njobs:\n  a:\n    environment: access-report\n    permissions:\n      contents: read\n    steps:\n      - env:\n          SHA: ${{ github.event.pull_request.head.sha }}\n        run: git fetch origin \"$SHA\"\n", untrustedCodeInPrivilegedRuns, true},
-		{"head fetched with a write token", "x.yml", "on: pull_request_target\njobs:\n  a:\n    permissions:\n      pull-requests: write\n    steps:\n      - env:\n          SHA: ${{ github.event.pull_request.head.sha }}\n        run: git fetch origin \"$SHA\"\n", untrustedCodeInPrivilegedRuns, true},
-		{"head fetched as data", "x.yml", "on: pull_request_target\njobs:\n  a:\n    permissions:\n      contents: read\n    steps:\n      - uses: actions/checkout@" + sha + " # v6.0.1\n        with:\n          ref: ${{ github.sha }}\n      - env:\n          SHA: ${{ github.event.pull_request.head.sha }}\n        run: |\n          git fetch origin \"+$SHA:refs/remotes/pr/head\"\n          git merge-base HEAD \"$SHA\"\n          ./tool -head \"$SHA\"\n", untrustedCodeInPrivilegedRuns, false},
-		{"secret where code runs", "x.yml", "on: pull_request_target\njobs:\n  a:\n    environment: access-report\n    steps:\n      - uses: actions/checkout@" + sha + " # v6.0.1\n      - run: make\n", untrustedCodeInPrivilegedRuns, true},
-		{"secret in an action only", "x.yml", "on: pull_request_target\njobs:\n  a:\n    environment: access-report\n    permissions: {}\n    steps:\n      - uses: actions/create-github-app-token@" + sha + " # v3.1.1\n        with:\n          private-key: ${{ secrets.KEY }}\n", untrustedCodeInPrivilegedRuns, false},
-		{"setup-go caches", "x.yml", "on: pull_request_target\njobs:\n  a:\n    steps:\n      - uses: actions/setup-go@" + sha + " # v6.1.0\n", untrustedCodeInPrivilegedRuns, true},
-		{"actions/cache", "x.yml", "on: pull_request_target\njobs:\n  a:\n    steps:\n      - uses: actions/cache@" + sha + " # v4.0.0\n", untrustedCodeInPrivilegedRuns, true},
-		{"pull_request_target labels only", "x.yml", "on: pull_request_target\njobs:\n  a:\n    steps:\n      - uses: actions/labeler@" + sha + " # v5.0.0\n", untrustedCodeInPrivilegedRuns, false},
-		{"pull_request checks out the head", "x.yml", "on: pull_request\njobs:\n  a:\n    steps:\n      - uses: actions/checkout@" + sha + " # v6.0.1\n        with:\n          ref: ${{ github.event.pull_request.head.sha }}\n", untrustedCodeInPrivilegedRuns, false},
-		{"title in a run script", "x.yml", "on: pull_request_target\njobs:\n  a:\n    steps:\n      - run: echo \"${{ github.event.pull_request.title }}\"\n", expressionsInScripts, true},
-		{"output in a github-script script", "x.yml", "on: pull_request\njobs:\n  a:\n    steps:\n      - uses: actions/github-script@" + sha + " # v8.0.0\n        with:\n          script: console.log(`${{ needs.b.outputs.report }}`)\n", expressionsInScripts, true},
-		{"title through env", "x.yml", "on: pull_request_target\njobs:\n  a:\n    steps:\n      - env:\n          TITLE: ${{ github.event.pull_request.title }}\n        run: echo \"$TITLE\"\n", expressionsInScripts, false},
-		{"id-token for the workflow", "x.yml", "on: push\npermissions:\n  id-token: write\njobs:\n  a:\n    permissions: {}\n", idTokenOutsideKnownJobs, true},
-		{"write-all", "x.yml", "on: push\njobs:\n  a:\n    permissions: write-all\n", idTokenOutsideKnownJobs, true},
-		{"id-token in another job of pr.yml", "pr.yml", "on: pull_request\njobs:\n  checks:\n    permissions:\n      id-token: write\n", idTokenOutsideKnownJobs, true},
-		{"id-token in the deploy job", ci.DefaultDeployWorkflow, "on: push\njobs:\n  up:\n    permissions:\n      id-token: write\n", idTokenOutsideKnownJobs, false},
-		{"id-token in the audit job", ci.DefaultAuditWorkflow, "on: schedule\njobs:\n  live:\n    permissions:\n      id-token: write\n", idTokenOutsideKnownJobs, false},
-		{"id-token in another job of the audit workflow", ci.DefaultAuditWorkflow, "on: schedule\njobs:\n  issue:\n    permissions:\n      id-token: write\n", idTokenOutsideKnownJobs, true},
+	checkers := map[string]func(*workflow) []string{
+		"unpinned":                      unpinned,
+		"untrustedCodeInPrivilegedRuns": untrustedCodeInPrivilegedRuns,
+		"expressionsInScripts":          expressionsInScripts,
+		"idTokenOutsideKnownJobs":       idTokenOutsideKnownJobs,
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			w, err := parseWorkflow(tc.file, []byte(tc.yaml))
+	// A case's fields, lower-cased, are its keys in the file.
+	type checkCase struct {
+		Name, File, Check, Workflow string
+		Bad                         bool
+	}
+	for _, tc := range readCases[checkCase](t, "workflow-checks.yaml") {
+		t.Run(tc.Name, func(t *testing.T) {
+			check := checkers[tc.Check]
+			if check == nil {
+				t.Fatalf("check %q is none of the checkers", tc.Check)
+			}
+			if tc.File == "" {
+				tc.File = "x.yml"
+			}
+			w, err := parseWorkflow(tc.File, []byte(tc.Workflow))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := tc.check(w); (len(got) > 0) != tc.bad {
-				t.Errorf("findings %q, want bad=%v", got, tc.bad)
+			if got := check(w); (len(got) > 0) != tc.Bad {
+				t.Errorf("findings %q, want bad=%v", got, tc.Bad)
 			}
 		})
 	}
