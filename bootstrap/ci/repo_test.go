@@ -64,26 +64,26 @@ func owners(rules []codeownersRule, file string) []string {
 }
 
 func TestCodeownersMatcher(t *testing.T) {
+	// Each pattern with the paths it must match and those it must not.
 	cases := []struct {
-		pattern, file string
-		want          bool
+		pattern         string
+		matches, misses []string
 	}{
-		{"/Pulumi.*.yaml", "Pulumi.dev.yaml", true},
-		{"/Pulumi.*.yaml", "bootstrap/Pulumi.example.yaml", false},
-		{"/Pulumi.*.yaml", "Pulumi.yaml", false},
-		{"/callers/", "callers/orders.yaml", true},
-		{"/callers/", "callers/team/orders.yaml", true},
-		{"/callers/", "callers", false},
-		{"/callers/", "other/callers/orders.yaml", false},
-		{"/*.go", "main.go", true},
-		{"/*.go", "cmd/access/main.go", false},
-		{"/guard/", "guard/go.mod", true},
-		{"/go.mod", "guard/go.mod", false},
-		{"/policy", "policy/pack.go", true},
+		{"/Pulumi.*.yaml", []string{"Pulumi.dev.yaml"}, []string{"bootstrap/Pulumi.example.yaml", "Pulumi.yaml"}},
+		{"/callers/", []string{"callers/orders.yaml", "callers/team/orders.yaml"}, []string{"callers", "other/callers/orders.yaml"}},
+		{"/*.go", []string{"main.go"}, []string{"cmd/access/main.go"}},
+		{"/guard/", []string{"guard/go.mod"}, nil},
+		{"/go.mod", nil, []string{"guard/go.mod"}},
+		{"/policy", []string{"policy/pack.go"}, nil},
 	}
 	for _, tc := range cases {
-		if got := (codeownersRule{pattern: tc.pattern}).matches(tc.file); got != tc.want {
-			t.Errorf("%s matches %s = %v, want %v", tc.pattern, tc.file, got, tc.want)
+		rule := codeownersRule{pattern: tc.pattern}
+		for want, files := range map[bool][]string{true: tc.matches, false: tc.misses} {
+			for _, file := range files {
+				if got := rule.matches(file); got != want {
+					t.Errorf("%s matches %s = %v, want %v", tc.pattern, file, got, want)
+				}
+			}
 		}
 	}
 	rules := []codeownersRule{{"/a/", []string{"@x"}}, {"/a/b/", []string{"@y"}}}
