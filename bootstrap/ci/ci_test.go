@@ -321,48 +321,43 @@ func TestImpersonationBindings(t *testing.T) {
 	cases := []struct {
 		name      string
 		overrides map[string]string
-		deploy    string
-		preview   string
-		audit     []string
+		// impersonators are the principal sets each CI account's binding must name, and only them.
+		impersonators map[string][]string
 	}{
-		{"defaults", nil,
-			poolPrefix("github") + "/attribute.deploy_job/812345678:acme/private-run-api/.github/workflows/deploy.yml@refs/heads/main:repo:acme/private-run-api:environment:production",
-			poolPrefix("github") + "/attribute.repo_event/812345678:pull_request",
-			[]string{
+		{"defaults", nil, map[string][]string{
+			"deploy":  {poolPrefix("github") + "/attribute.deploy_job/812345678:acme/private-run-api/.github/workflows/deploy.yml@refs/heads/main:repo:acme/private-run-api:environment:production"},
+			"preview": {poolPrefix("github") + "/attribute.repo_event/812345678:pull_request"},
+			"audit": {
 				poolPrefix("github") + "/attribute.audit_job/812345678:acme/private-run-api/.github/workflows/access-live.yml@refs/heads/main:schedule",
 				poolPrefix("github") + "/attribute.audit_job/812345678:acme/private-run-api/.github/workflows/access-live.yml@refs/heads/main:workflow_dispatch",
-			}},
+			},
+		}},
 		{"release branch, own workflows, environment and pool", map[string]string{
 			"deployBranch": "release/prod", "deployWorkflow": "release.yaml", "deployEnvironment": "prod-eu", "poolId": "ci-pool", "repositoryId": "42",
 			"auditWorkflow": "drift.yaml", "auditAccountId": "ci-drift-check",
-		},
-			poolPrefix("ci-pool") + "/attribute.deploy_job/42:acme/private-run-api/.github/workflows/release.yaml@refs/heads/release/prod:repo:acme/private-run-api:environment:prod-eu",
-			poolPrefix("ci-pool") + "/attribute.repo_event/42:pull_request",
-			[]string{
+		}, map[string][]string{
+			"deploy":  {poolPrefix("ci-pool") + "/attribute.deploy_job/42:acme/private-run-api/.github/workflows/release.yaml@refs/heads/release/prod:repo:acme/private-run-api:environment:prod-eu"},
+			"preview": {poolPrefix("ci-pool") + "/attribute.repo_event/42:pull_request"},
+			"audit": {
 				poolPrefix("ci-pool") + "/attribute.audit_job/42:acme/private-run-api/.github/workflows/drift.yaml@refs/heads/release/prod:schedule",
 				poolPrefix("ci-pool") + "/attribute.audit_job/42:acme/private-run-api/.github/workflows/drift.yaml@refs/heads/release/prod:workflow_dispatch",
-			}},
+			},
+		}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			r := mustRun(t, base(tc.overrides))
-			auditID := "ci-audit"
-			if id := tc.overrides["auditAccountId"]; id != "" {
-				auditID = id
-			}
-			audit := r.Find(t, tSABinding, "audit-workload-identity-user")
-			if got := audit.Strs("members"); !reflect.DeepEqual(got, tc.audit) {
-				t.Errorf("audit account's impersonators = %q, want only %q", got, tc.audit)
-			}
-			if audit.Str("role") != ci.RoleWorkloadIdentityUser || audit.Str("serviceAccountId") != "projects/acme-test-ci/serviceAccounts/"+auditID+"@acme-test-ci.iam.gserviceaccount.com" {
-				t.Errorf("audit binding: %s on %s", audit.Str("role"), audit.Str("serviceAccountId"))
-			}
-			for name, want := range map[string]string{"deploy": tc.deploy, "preview": tc.preview} {
+			for _, name := range []string{"preview", "deploy", "audit"} {
+				// Each account is ci-<name> unless its <name>AccountId is set.
+				id := "ci-" + name
+				if set := tc.overrides[name+"AccountId"]; set != "" {
+					id = set
+				}
 				b := r.Find(t, tSABinding, name+"-workload-identity-user")
-				if got := b.Strs("members"); !reflect.DeepEqual(got, []string{want}) {
+				if got, want := b.Strs("members"), tc.impersonators[name]; !reflect.DeepEqual(got, want) {
 					t.Errorf("%s account's impersonators = %q, want only %q", name, got, want)
 				}
-				if b.Str("role") != ci.RoleWorkloadIdentityUser || b.Str("serviceAccountId") != "projects/acme-test-ci/serviceAccounts/ci-"+name+"@acme-test-ci.iam.gserviceaccount.com" {
+				if b.Str("role") != ci.RoleWorkloadIdentityUser || b.Str("serviceAccountId") != "projects/acme-test-ci/serviceAccounts/"+id+"@acme-test-ci.iam.gserviceaccount.com" {
 					t.Errorf("%s binding: %s on %s", name, b.Str("role"), b.Str("serviceAccountId"))
 				}
 			}
