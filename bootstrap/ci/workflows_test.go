@@ -156,6 +156,7 @@ const (
 	authAction   = "google-github-actions/auth@"
 	pulumiAction = "pulumi/actions@"
 	scriptAction = "actions/github-script@"
+	appAction    = "actions/create-github-app-token@"
 	forkGuard    = "github.event.pull_request.head.repo.full_name == github.repository"
 )
 
@@ -516,16 +517,6 @@ func TestPullRequestsReachOnlyThePreviewAccountAndNeverFromForks(t *testing.T) {
 		t.Error("preview-comment does not fence the untrusted plan")
 	}
 }
-
-// The access report's App, environment and check, as the runbook sets them up.
-const (
-	accessReportWorkflow    = "access-report.yml"
-	accessReportEnvironment = "access-report"
-	accessReportCheck       = "access report"
-	appAction               = "actions/create-github-app-token@"
-	appClientIDVar          = "ACCESS_REPORT_APP_CLIENT_ID"
-	appKeySecret            = "ACCESS_REPORT_APP_PRIVATE_KEY"
-)
 
 // The trusted report: pull_request_target (the default branch's copy of the workflow), the tool
 // built from the default branch, the pull request's head read as data, and a check run posted
