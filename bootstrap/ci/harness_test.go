@@ -247,8 +247,8 @@ func poolPrefix(pool string) string {
 	return "principalSet://iam.googleapis.com/projects/" + projectNumber + "/locations/global/workloadIdentityPools/" + pool
 }
 
-// readCases decodes the YAML list testdata/name, refusing a field T does not have, so that a
-// misspelt field fails instead of leaving a case half empty, and an empty list.
+// readCases decodes the YAML list testdata/name. It refuses a field T does not have, so that a
+// misspelt field fails instead of leaving a case half empty, and a list with no case at all.
 func readCases[T any](tb testing.TB, name string) []T {
 	tb.Helper()
 	f, err := os.Open(filepath.Join("testdata", name))
