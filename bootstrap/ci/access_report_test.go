@@ -16,7 +16,15 @@ import (
 // of the access tool in a real git repository, so that every exit status and JSON shape the tool
 // can produce maps to the check run conclusion the runbook promises.
 
-const accessReportScript = "../../.github/scripts/access-report.sh"
+// The access report's workflow, script, environment, check and App, as the runbook sets them up.
+const (
+	accessReportWorkflow    = "access-report.yml"
+	accessReportScript      = "../../.github/scripts/access-report.sh"
+	accessReportEnvironment = "access-report"
+	accessReportCheck       = "access report"
+	appClientIDVar          = "ACCESS_REPORT_APP_CLIENT_ID"
+	appKeySecret            = "ACCESS_REPORT_APP_PRIVATE_KEY"
+)
 
 // gitRepo makes a repository whose main has moved on since the pull request branched: main is
 // base -> later, the pull request is base -> head. It returns the directory and the commits.

@@ -321,48 +321,43 @@ func TestImpersonationBindings(t *testing.T) {
 	cases := []struct {
 		name      string
 		overrides map[string]string
-		deploy    string
-		preview   string
-		audit     []string
+		// impersonators are the principal sets each CI account's binding must name, and only them.
+		impersonators map[string][]string
 	}{
-		{"defaults", nil,
-			poolPrefix("github") + "/attribute.deploy_job/812345678:acme/private-run-api/.github/workflows/deploy.yml@refs/heads/main:repo:acme/private-run-api:environment:production",
-			poolPrefix("github") + "/attribute.repo_event/812345678:pull_request",
-			[]string{
+		{"defaults", nil, map[string][]string{
+			"deploy":  {poolPrefix("github") + "/attribute.deploy_job/812345678:acme/private-run-api/.github/workflows/deploy.yml@refs/heads/main:repo:acme/private-run-api:environment:production"},
+			"preview": {poolPrefix("github") + "/attribute.repo_event/812345678:pull_request"},
+			"audit": {
 				poolPrefix("github") + "/attribute.audit_job/812345678:acme/private-run-api/.github/workflows/access-live.yml@refs/heads/main:schedule",
 				poolPrefix("github") + "/attribute.audit_job/812345678:acme/private-run-api/.github/workflows/access-live.yml@refs/heads/main:workflow_dispatch",
-			}},
+			},
+		}},
 		{"release branch, own workflows, environment and pool", map[string]string{
 			"deployBranch": "release/prod", "deployWorkflow": "release.yaml", "deployEnvironment": "prod-eu", "poolId": "ci-pool", "repositoryId": "42",
 			"auditWorkflow": "drift.yaml", "auditAccountId": "ci-drift-check",
-		},
-			poolPrefix("ci-pool") + "/attribute.deploy_job/42:acme/private-run-api/.github/workflows/release.yaml@refs/heads/release/prod:repo:acme/private-run-api:environment:prod-eu",
-			poolPrefix("ci-pool") + "/attribute.repo_event/42:pull_request",
-			[]string{
+		}, map[string][]string{
+			"deploy":  {poolPrefix("ci-pool") + "/attribute.deploy_job/42:acme/private-run-api/.github/workflows/release.yaml@refs/heads/release/prod:repo:acme/private-run-api:environment:prod-eu"},
+			"preview": {poolPrefix("ci-pool") + "/attribute.repo_event/42:pull_request"},
+			"audit": {
 				poolPrefix("ci-pool") + "/attribute.audit_job/42:acme/private-run-api/.github/workflows/drift.yaml@refs/heads/release/prod:schedule",
 				poolPrefix("ci-pool") + "/attribute.audit_job/42:acme/private-run-api/.github/workflows/drift.yaml@refs/heads/release/prod:workflow_dispatch",
-			}},
+			},
+		}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			r := mustRun(t, base(tc.overrides))
-			auditID := "ci-audit"
-			if id := tc.overrides["auditAccountId"]; id != "" {
-				auditID = id
-			}
-			audit := r.Find(t, tSABinding, "audit-workload-identity-user")
-			if got := audit.Strs("members"); !reflect.DeepEqual(got, tc.audit) {
-				t.Errorf("audit account's impersonators = %q, want only %q", got, tc.audit)
-			}
-			if audit.Str("role") != ci.RoleWorkloadIdentityUser || audit.Str("serviceAccountId") != "projects/acme-test-ci/serviceAccounts/"+auditID+"@acme-test-ci.iam.gserviceaccount.com" {
-				t.Errorf("audit binding: %s on %s", audit.Str("role"), audit.Str("serviceAccountId"))
-			}
-			for name, want := range map[string]string{"deploy": tc.deploy, "preview": tc.preview} {
+			for _, name := range []string{"preview", "deploy", "audit"} {
+				// Each account is ci-<name> unless its <name>AccountId is set.
+				id := "ci-" + name
+				if set := tc.overrides[name+"AccountId"]; set != "" {
+					id = set
+				}
 				b := r.Find(t, tSABinding, name+"-workload-identity-user")
-				if got := b.Strs("members"); !reflect.DeepEqual(got, []string{want}) {
+				if got, want := b.Strs("members"), tc.impersonators[name]; !reflect.DeepEqual(got, want) {
 					t.Errorf("%s account's impersonators = %q, want only %q", name, got, want)
 				}
-				if b.Str("role") != ci.RoleWorkloadIdentityUser || b.Str("serviceAccountId") != "projects/acme-test-ci/serviceAccounts/ci-"+name+"@acme-test-ci.iam.gserviceaccount.com" {
+				if b.Str("role") != ci.RoleWorkloadIdentityUser || b.Str("serviceAccountId") != "projects/acme-test-ci/serviceAccounts/"+id+"@acme-test-ci.iam.gserviceaccount.com" {
 					t.Errorf("%s binding: %s on %s", name, b.Str("role"), b.Str("serviceAccountId"))
 				}
 			}
@@ -565,104 +560,37 @@ func TestWrongCIProjectNumberFailsTheUpdate(t *testing.T) {
 }
 
 func TestInvalidConfigRegistersNothingAndListsEveryProblem(t *testing.T) {
-	type want struct{ path, value, rule string }
+	// A case's fields, lower-cased, are its keys in the file.
 	type invalid struct {
-		name      string
-		overrides map[string]string
-		want      []want
+		Name string
+		Set  map[string]string
+		// Want is every problem, in order: path, value and a part of the rule.
+		Want [][]string
+		// Rule alone is the commonest case: one key set to one bad value, which is the one problem.
+		Rule string
 	}
-	// one is the commonest case: one key set to one bad value, which is the one problem.
-	one := func(name, key, value, rule string) invalid {
-		return invalid{name, map[string]string{key: value}, []want{{key, value, rule}}}
-	}
-	cases := []invalid{
-		{"empty", map[string]string{"gcp:project": "", "ciProject": "", "ciProjectNumber": "", "repository": "", "repositoryId": "", "repositoryOwnerId": "",
-			"runtimeAccountId": "", "stateBucket": "", "authzBucket": ""}, []want{
-			{"gcp:project", "", "is missing"},
-			{"ciProject", "", "is missing"},
-			{"ciProjectNumber", "", "is missing; Google names the Workload Identity pool by ciProject's number"},
-			{"repository", "", "is missing"},
-			{"repositoryId", "", "is missing"},
-			{"repositoryOwnerId", "", "is missing"},
-			{"runtimeAccountId", "", "is missing"},
-			{"stateBucket", "", "is missing"},
-			{"authzBucket", "", "is missing"},
-		}},
-		one("CI in the main stack's project", "ciProject", "acme-test", "is the main stack's project"),
-		one("callers in the CI project", "callersProject", "acme-test-ci", "is ciProject"),
-		one("callers project not an ID", "callersProject", "Acme Callers", "is not a project ID"),
-		one("CI project number as the project's ID", "ciProjectNumber", "acme-test-ci", "is a project ID, not a project number"),
-		one("CI project numbers that are not one", "ciProjectNumber", "0123456789", "is not a project number (6-19 digits, not starting with 0)"),
-		one("CI project number too short", "ciProjectNumber", "4242", "is not a project number"),
-		{"CI project number of the main project", map[string]string{"ciProjectNumber": "123456789012", "projectNumber": "123456789012"},
-			[]want{{"ciProjectNumber", "123456789012", "is projectNumber, gcp:project's number"}}},
-		{"callers role with another role's ID", map[string]string{"callersRoleId": "privateRunApiDeployer", "auditCallersRoleId": "privateRunApiAuditor"}, []want{
-			{"callersRoleId", "privateRunApiDeployer", "is the same role ID as deployRoleId"},
-			{"auditCallersRoleId", "privateRunApiAuditor", "is the same role ID as auditRoleId"},
-		}},
-		one("repository as a URL", "repository", "https://github.com/acme/private-run-api", "is a URL"),
-		one("repository without owner", "repository", "private-run-api", "is not OWNER/REPO"),
-		one("repository with a path", "repository", "acme/private-run-api/tree", "is not OWNER/REPO"),
-		one("owner with double hyphen", "repository", "ac--me/api", "has an owner GitHub would refuse"),
-		one("repository with a quote", "repository", `acme/api" || true`, "has a repository name GitHub would refuse"),
-		{"IDs not numbers", map[string]string{"repositoryId": "R_kgDOabc", "repositoryOwnerId": `1" || true`}, []want{
-			{"repositoryId", "R_kgDOabc", "is not a GitHub numeric ID"},
-			{"repositoryOwnerId", `1" || true`, "is not a GitHub numeric ID"},
-		}},
-		one("branch as a ref", "deployBranch", "refs/heads/main", "is a full ref"),
-		one("branch pattern", "deployBranch", "release/*", "is a pattern"),
-		{"workflow path and environment with a space", map[string]string{"deployWorkflow": ".github/workflows/deploy.yml", "deployEnvironment": "prod env"}, []want{
-			{"deployWorkflow", ".github/workflows/deploy.yml", "is not a workflow file name"},
-			{"deployEnvironment", "prod env", "is not an environment name"},
-		}},
-		{"pool and provider IDs", map[string]string{"poolId": "gcp-github", "providerId": "gh"}, []want{
-			{"poolId", "gcp-github", `starts with "gcp-"`},
-			{"providerId", "gh", "must be 4-32 chars"},
-		}},
-		{"account IDs", map[string]string{"previewAccountId": "ci", "deployAccountId": "Deploy-Bot", "runtimeAccountId": "run-"}, []want{
-			{"previewAccountId", "ci", "must be 6-30 chars"},
-			{"deployAccountId", "Deploy-Bot", "must be 6-30 chars"},
-			{"runtimeAccountId", "run-", "must be 6-30 chars"},
-		}},
-		{"one account for both", map[string]string{"previewAccountId": "ci-bot", "deployAccountId": "ci-bot"},
-			[]want{{"deployAccountId", "ci-bot", "is the same account as previewAccountId"}}},
-		one("the audit account is the deploy account", "auditAccountId", "ci-deploy", "is the same account as deployAccountId"),
-		one("the audit workflow is the deploy workflow", "auditWorkflow", "deploy.yml", "is the deploy workflow"),
-		one("the audit workflow as a path", "auditWorkflow", ".github/workflows/access-live.yml", "is not a workflow file name"),
-		{"audit role IDs", map[string]string{"auditRoleId": "audit-role", "auditSecretRoleId": "privateRunApiSecretIamDeployer"}, []want{
-			{"auditRoleId", "audit-role", "no hyphen"},
-		}},
-		one("an audit role with another role's ID", "auditSecretRoleId", "privateRunApiSecretIamDeployer", "is the same role ID as secretRoleId"),
-		{"buckets as URLs", map[string]string{"stateBucket": "gs://acme-state/", "authzBucket": "gs://acme-authz"}, []want{
-			{"stateBucket", "gs://acme-state/", "is a URL, expected a bucket name"},
-			{"authzBucket", "gs://acme-authz", "is a URL, expected a bucket name"},
-		}},
-		one("authz bucket is the state bucket", "authzBucket", "acme-test-ci-pulumi-state", "is the state bucket"),
-		{"role IDs", map[string]string{"authzRoleId": "authz-guard", "deployRoleId": "ciDeploy", "authzBucketRoleId": "ciDeploy"}, []want{
-			{"authzRoleId", "authz-guard", "no hyphen"},
-		}},
-		{"two roles, one ID", map[string]string{"deployRoleId": "ciDeploy", "authzBucketRoleId": "ciDeploy"},
-			[]want{{"authzBucketRoleId", "ciDeploy", "is the same role ID as deployRoleId"}}},
-		{"booleans", map[string]string{"enableApis": "yes", "protect": "1"}, []want{
-			{"enableApis", "yes", "is not true or false"},
-			{"protect", "1", "is not true or false"},
-		}},
-		one("structured value", "repository", `{"owner":"acme","name":"api"}`, "is a mapping or a list"),
-		{"typo in a key", map[string]string{"deployBrnach": "main"},
-			[]want{{"private-run-api-bootstrap:deployBrnach", "", "is not a config key"}}},
-		{"key of the previous bootstrap", map[string]string{"runtimeServiceAccount": "orders-api-run@acme-test.iam.gserviceaccount.com"},
-			[]want{{"private-run-api-bootstrap:runtimeServiceAccount", "", "is not a config key"}}},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			r, cerr := runInvalid(t, base(tc.overrides))
-			if len(cerr.Diagnostics) != len(tc.want) {
-				t.Fatalf("%d problems, want %d:\n%v", len(cerr.Diagnostics), len(tc.want), r.Err)
+	for _, tc := range readCases[invalid](t, "invalid-config.yaml") {
+		t.Run(tc.Name, func(t *testing.T) {
+			want := tc.Want
+			if tc.Rule != "" {
+				if len(tc.Set) != 1 || want != nil {
+					t.Fatalf("a case that gives a rule alone sets one key and lists no problem (sets %v, lists %q)", tc.Set, want)
+				}
+				for key, value := range tc.Set {
+					want = [][]string{{key, value, tc.Rule}}
+				}
 			}
-			for i, w := range tc.want {
+			r, cerr := runInvalid(t, base(tc.Set))
+			if len(cerr.Diagnostics) != len(want) {
+				t.Fatalf("%d problems, want %d:\n%v", len(cerr.Diagnostics), len(want), r.Err)
+			}
+			for i, w := range want {
+				if len(w) != 3 {
+					t.Fatalf("want[%d] = %q, expected [path, value, rule]", i, w)
+				}
 				p := cerr.Diagnostics[i]
-				if p.Path != w.path || p.Value != w.value || !strings.Contains(p.Rule, w.rule) {
-					t.Errorf("problem %d = {%q %q %q}, want {%q %q ~%q}", i, p.Path, p.Value, p.Rule, w.path, w.value, w.rule)
+				if p.Path != w[0] || p.Value != w[1] || !strings.Contains(p.Rule, w[2]) {
+					t.Errorf("problem %d = {%q %q %q}, want {%q %q ~%q}", i, p.Path, p.Value, p.Rule, w[0], w[1], w[2])
 				}
 				if p.Fix == "" {
 					t.Errorf("problem %d (%s) says what is wrong but not how to fix it", i, p.Path)

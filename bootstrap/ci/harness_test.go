@@ -3,12 +3,15 @@ package ci_test
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"gopkg.in/yaml.v3"
 
 	"github.com/platform/private-run-api/bootstrap/ci"
 	"github.com/platform/private-run-api/internal/diag"
@@ -242,4 +245,25 @@ func ciSA(id string) string { return "serviceAccount:" + id + "@acme-test-ci.iam
 // poolPrefix is a principal-set prefix of a pool of the test config's CI project.
 func poolPrefix(pool string) string {
 	return "principalSet://iam.googleapis.com/projects/" + projectNumber + "/locations/global/workloadIdentityPools/" + pool
+}
+
+// readCases decodes the YAML list testdata/name. It refuses a field T does not have, so that a
+// misspelt field fails instead of leaving a case half empty, and a list with no case at all.
+func readCases[T any](tb testing.TB, name string) []T {
+	tb.Helper()
+	f, err := os.Open(filepath.Join("testdata", name))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	dec := yaml.NewDecoder(f)
+	dec.KnownFields(true)
+	var cases []T
+	if err := dec.Decode(&cases); err != nil {
+		tb.Fatalf("testdata/%s: %v", name, err)
+	}
+	if len(cases) == 0 {
+		tb.Fatalf("testdata/%s holds no cases", name)
+	}
+	return cases
 }

@@ -64,19 +64,24 @@ func owners(rules []codeownersRule, file string) []string {
 }
 
 func TestCodeownersMatcher(t *testing.T) {
-	// Each pattern with the files it must match and the files it must not.
-	for pattern, files := range map[string]struct{ match, miss []string }{
-		"/Pulumi.*.yaml": {match: []string{"Pulumi.dev.yaml"}, miss: []string{"bootstrap/Pulumi.example.yaml", "Pulumi.yaml"}},
-		"/callers/":      {match: []string{"callers/orders.yaml", "callers/team/orders.yaml"}, miss: []string{"callers", "other/callers/orders.yaml"}},
-		"/*.go":          {match: []string{"main.go"}, miss: []string{"cmd/access/main.go"}},
-		"/guard/":        {match: []string{"guard/go.mod"}},
-		"/go.mod":        {miss: []string{"guard/go.mod"}},
-		"/policy":        {match: []string{"policy/pack.go"}},
-	} {
-		for want, list := range map[bool][]string{true: files.match, false: files.miss} {
-			for _, file := range list {
-				if got := (codeownersRule{pattern: pattern}).matches(file); got != want {
-					t.Errorf("%s matches %s = %v, want %v", pattern, file, got, want)
+	// Each pattern with the paths it must match and those it must not.
+	cases := []struct {
+		pattern         string
+		matches, misses []string
+	}{
+		{"/Pulumi.*.yaml", []string{"Pulumi.dev.yaml"}, []string{"bootstrap/Pulumi.example.yaml", "Pulumi.yaml"}},
+		{"/callers/", []string{"callers/orders.yaml", "callers/team/orders.yaml"}, []string{"callers", "other/callers/orders.yaml"}},
+		{"/*.go", []string{"main.go"}, []string{"cmd/access/main.go"}},
+		{"/guard/", []string{"guard/go.mod"}, nil},
+		{"/go.mod", nil, []string{"guard/go.mod"}},
+		{"/policy", []string{"policy/pack.go"}, nil},
+	}
+	for _, tc := range cases {
+		rule := codeownersRule{pattern: tc.pattern}
+		for want, files := range map[bool][]string{true: tc.matches, false: tc.misses} {
+			for _, file := range files {
+				if got := rule.matches(file); got != want {
+					t.Errorf("%s matches %s = %v, want %v", tc.pattern, file, got, want)
 				}
 			}
 		}

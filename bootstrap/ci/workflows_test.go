@@ -11,7 +11,6 @@ import (
 	"strings"
 	"testing"
 
-	"golang.org/x/tools/txtar"
 	"gopkg.in/yaml.v3"
 
 	"github.com/platform/private-run-api/bootstrap/ci"
@@ -157,6 +156,7 @@ const (
 	authAction   = "google-github-actions/auth@"
 	pulumiAction = "pulumi/actions@"
 	scriptAction = "actions/github-script@"
+	appAction    = "actions/create-github-app-token@"
 	forkGuard    = "github.event.pull_request.head.repo.full_name == github.repository"
 )
 
@@ -402,44 +402,45 @@ func TestEveryWorkflowPinsActionsAndKeepsOIDCAndPRCodeApart(t *testing.T) {
 	}
 }
 
-// The checkers catch what they are for: the workflows of testdata/workflow-checkers.txtar are
-// each wrong in one way, or right.
+// The checkers catch what they are for: the workflows of testdata/workflow-checks.yaml are each
+// wrong in one way, or one a checker must let through.
 func TestWorkflowCheckers(t *testing.T) {
-	checks := map[string]func(*workflow) []string{
+	checkers := map[string]func(*workflow) []string{
 		"unpinned":                      unpinned,
 		"untrustedCodeInPrivilegedRuns": untrustedCodeInPrivilegedRuns,
 		"expressionsInScripts":          expressionsInScripts,
 		"idTokenOutsideKnownJobs":       idTokenOutsideKnownJobs,
 	}
-	archive, err := txtar.ParseFile(filepath.Join("testdata", "workflow-checkers.txtar"))
-	if err != nil {
-		t.Fatal(err)
+	// A case's fields, lower-cased, are its keys in the file.
+	type checkCase struct {
+		Name, File, Check, Workflow string
+		Bad                         bool
 	}
-	judged := map[string]int{}
-	for _, f := range archive.Files {
-		head, name, _ := strings.Cut(f.Name, ": ")
-		fields := strings.Fields(head)
-		if len(fields) != 3 || (fields[0] != "bad" && fields[0] != "good") || checks[fields[1]] == nil || name == "" {
-			t.Errorf("testdata/workflow-checkers.txtar: %q is not \"bad|good CHECKER FILE: CASE\"", f.Name)
-			continue
-		}
-		bad, check, file := fields[0] == "bad", checks[fields[1]], fields[2]
-		judged[fields[0]+" "+fields[1]]++
-		t.Run(fields[1]+"/"+name, func(t *testing.T) {
-			w, err := parseWorkflow(file, f.Data)
+	judged := map[bool]map[string]int{true: {}, false: {}}
+	for _, tc := range readCases[checkCase](t, "workflow-checks.yaml") {
+		judged[tc.Bad][tc.Check]++
+		t.Run(tc.Name, func(t *testing.T) {
+			check := checkers[tc.Check]
+			if check == nil {
+				t.Fatalf("check %q is none of the checkers", tc.Check)
+			}
+			if tc.File == "" {
+				tc.File = "x.yml"
+			}
+			w, err := parseWorkflow(tc.File, []byte(tc.Workflow))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := check(w); (len(got) > 0) != bad {
-				t.Errorf("findings %q, want bad=%v", got, bad)
+			if got := check(w); (len(got) > 0) != tc.Bad {
+				t.Errorf("findings %q, want bad=%v", got, tc.Bad)
 			}
 		})
 	}
-	// Every checker is shown both a workflow it must flag and one it must pass.
-	for name := range checks {
-		for _, verdict := range []string{"bad", "good"} {
-			if judged[verdict+" "+name] == 0 {
-				t.Errorf("testdata/workflow-checkers.txtar has no %s workflow for %s", verdict, name)
+	// Every checker is shown both a workflow it must flag and one it must let through.
+	for name := range checkers {
+		for _, bad := range []bool{true, false} {
+			if judged[bad][name] == 0 {
+				t.Errorf("testdata/workflow-checks.yaml has no workflow with bad: %v for %s", bad, name)
 			}
 		}
 	}
@@ -526,16 +527,6 @@ func TestPullRequestsReachOnlyThePreviewAccountAndNeverFromForks(t *testing.T) {
 		t.Error("preview-comment does not fence the untrusted plan")
 	}
 }
-
-// The access report's App, environment and check, as the runbook sets them up.
-const (
-	accessReportWorkflow    = "access-report.yml"
-	accessReportEnvironment = "access-report"
-	accessReportCheck       = "access report"
-	appAction               = "actions/create-github-app-token@"
-	appClientIDVar          = "ACCESS_REPORT_APP_CLIENT_ID"
-	appKeySecret            = "ACCESS_REPORT_APP_PRIVATE_KEY"
-)
 
 // The trusted report: pull_request_target (the default branch's copy of the workflow), the tool
 // built from the default branch, the pull request's head read as data, and a check run posted
