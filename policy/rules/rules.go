@@ -181,6 +181,26 @@ func eachGrant(r Resource, judge func(Grant) []string) []string {
 	return msgs
 }
 
+// eachActingGrant is eachGrant over the grants of a role that acts as service accounts
+// (roleSet.actsAsAccounts), judged with what the role holds; the other grants yield nothing.
+func eachActingGrant(r Resource, rs roleSet, judge func(Grant, roles.Perms) []string) []string {
+	return eachGrant(r, func(g Grant) []string {
+		p, acts := rs.actsAsAccounts(g.Role)
+		if !acts {
+			return nil
+		}
+		return judge(g, p)
+	})
+}
+
+// judgeActingGrants is the check of a rule that is only about roles acting as service accounts:
+// judge sees each such grant of the resource, with what the role holds (see eachActingGrant).
+func judgeActingGrants(judge func(Resource, Grant, roles.Perms) []string) func(Resource, settings) []string {
+	return func(r Resource, s settings) []string {
+		return eachActingGrant(r, s.roles, func(g Grant, p roles.Perms) []string { return judge(r, g, p) })
+	}
+}
+
 // describe names a resource in a message: its type's short name and its name.
 func describe(r Resource) string {
 	short := r.Type[strings.LastIndex(r.Type, ":")+1:]
@@ -244,11 +264,7 @@ var impersonationOnServiceAccountsOnly = ResourcePolicy{
 		if onServiceAccount(r.Type) {
 			return nil
 		}
-		return eachGrant(r, func(g Grant) []string {
-			p, acts := s.roles.actsAsAccounts(g.Role)
-			if !acts {
-				return nil
-			}
+		return eachActingGrant(r, s.roles, func(g Grant, p roles.Perms) []string {
 			at := "on a " + module(r.Type) + " resource, where it can only be a mistake"
 			if level := hierarchyLevel(r.Type); level != "" {
 				at = "at " + level + " level, over every service account in that " + level
@@ -271,20 +287,14 @@ var impersonationOnlyToNamedPrincipals = ResourcePolicy{
 		"workloadIdentityPools/<pool>/attribute.repository/<owner>/<repo> (or a narrower attribute the provider " +
 		"maps), and give the provider an attribute condition pinning the repository.",
 	Level: policyx.EnforcementLevelMandatory,
-	check: func(r Resource, s settings) []string {
-		return eachGrant(r, func(g Grant) (msgs []string) {
-			p, acts := s.roles.actsAsAccounts(g.Role)
-			if !acts {
-				return nil
+	check: judgeActingGrants(func(r Resource, g Grant, p roles.Perms) (msgs []string) {
+		for _, m := range g.Members {
+			if why := impersonatorProblem(m); why != "" {
+				msgs = append(msgs, fmt.Sprintf("%s grants %s to %s, %s; %s", where(r), g.Role, m, why, holding(p, actingPermissions...)))
 			}
-			for _, m := range g.Members {
-				if why := impersonatorProblem(m); why != "" {
-					msgs = append(msgs, fmt.Sprintf("%s grants %s to %s, %s; %s", where(r), g.Role, m, why, holding(p, actingPermissions...)))
-				}
-			}
-			return msgs
-		})
-	},
+		}
+		return msgs
+	}),
 }
 
 var noServiceAccountKeys = ResourcePolicy{
@@ -469,34 +479,31 @@ var impersonationGrantsExpire = ResourcePolicy{
 		"In the private-run-api stack config that is an impersonator entry {member, expires}. For lasting " +
 		"access, grant a group instead of a person.",
 	Level: policyx.EnforcementLevelAdvisory,
-	check: func(r Resource, s settings) []string {
-		return eachGrant(r, func(g Grant) (msgs []string) {
-			_, acts := s.roles.actsAsAccounts(g.Role)
-			if !acts || g.Condition != nil && !g.Condition.Known {
-				return nil
+	check: judgeActingGrants(func(r Resource, g Grant, _ roles.Perms) (msgs []string) {
+		if g.Condition != nil && !g.Condition.Known {
+			return nil
+		}
+		for _, m := range g.Members {
+			if !strings.HasPrefix(m, "user:") {
+				continue
 			}
-			for _, m := range g.Members {
-				if !strings.HasPrefix(m, "user:") {
-					continue
-				}
-				if g.Condition == nil {
-					msgs = append(msgs, fmt.Sprintf("%s grants %s to %s with no expiry", where(r), g.Role, m))
-					continue
-				}
-				_, err := Expiry(g.Condition.Expression)
-				var unreadable *UnreadableError
-				switch {
-				case errors.As(err, &unreadable):
-					msgs = append(msgs, fmt.Sprintf("%s grants %s to %s under condition %q (%s), which %v: this policy cannot judge when the grant ends",
-						where(r), g.Role, m, g.Condition.Title, g.Condition.Expression, err))
-				case err != nil:
-					msgs = append(msgs, fmt.Sprintf("%s grants %s to %s under condition %q (%s), which %v",
-						where(r), g.Role, m, g.Condition.Title, g.Condition.Expression, err))
-				}
+			if g.Condition == nil {
+				msgs = append(msgs, fmt.Sprintf("%s grants %s to %s with no expiry", where(r), g.Role, m))
+				continue
 			}
-			return msgs
-		})
-	},
+			_, err := Expiry(g.Condition.Expression)
+			var unreadable *UnreadableError
+			switch {
+			case errors.As(err, &unreadable):
+				msgs = append(msgs, fmt.Sprintf("%s grants %s to %s under condition %q (%s), which %v: this policy cannot judge when the grant ends",
+					where(r), g.Role, m, g.Condition.Title, g.Condition.Expression, err))
+			case err != nil:
+				msgs = append(msgs, fmt.Sprintf("%s grants %s to %s under condition %q (%s), which %v",
+					where(r), g.Role, m, g.Condition.Title, g.Condition.Expression, err))
+			}
+		}
+		return msgs
+	}),
 }
 
 func roleText(g Grant) string {

@@ -26,6 +26,23 @@ func res(typ, name string, props map[string]any) Resource {
 	}
 }
 
+// member is an IAM member resource (typ is a ...IAMMember) granting role to one principal: most
+// cases need no other field. role and m are strings, or unknown or a secret where a case needs one.
+func member(typ, name string, role, m any) Resource {
+	return res(typ, name, map[string]any{"role": role, "member": m})
+}
+
+// binding is an IAM binding resource (typ is a ...IAMBinding) granting role to members.
+func binding(typ, name, role string, members ...string) Resource {
+	return res(typ, name, map[string]any{"role": role, "members": members})
+}
+
+// iamPolicy is an IAM policy resource (typ is a ...IAMPolicy) whose policyData holds one binding
+// of role to members.
+func iamPolicy(typ, name, role string, members ...string) Resource {
+	return res(typ, name, map[string]any{"policyData": policyData(map[string]any{"role": role, "members": members})})
+}
+
 func policyNamed(t *testing.T, name string) ResourcePolicy {
 	t.Helper()
 	for _, p := range ResourcePolicies() {
@@ -164,27 +181,21 @@ func runCases(t *testing.T, policy string, cases []policyCase) {
 
 func TestNoPublicPrincipals(t *testing.T) {
 	runCases(t, "no-public-principals", []policyCase{
-		{name: "service account invoker passes", r: res(tRunV2IAMBinding, "inv", map[string]any{
-			"role": "roles/run.invoker", "members": []string{sa}})},
-		{name: "allUsers invoker on Cloud Run v2", r: res(tRunV2IAMBinding, "inv", map[string]any{
-			"role": "roles/run.invoker", "members": []string{sa, "allUsers"}}),
+		{name: "service account invoker passes", r: binding(tRunV2IAMBinding, "inv", "roles/run.invoker", sa)},
+		{name: "allUsers invoker on Cloud Run v2", r: binding(tRunV2IAMBinding, "inv", "roles/run.invoker", sa, "allUsers"),
 			want: []string{`ServiceIamBinding "inv" grants roles/run.invoker to allUsers`}},
-		{name: "allAuthenticatedUsers as a project member", r: res(tProjectIAMMember, "m", map[string]any{
-			"role": "roles/viewer", "member": "allAuthenticatedUsers"}),
+		{name: "allAuthenticatedUsers as a project member", r: member(tProjectIAMMember, "m", "roles/viewer", "allAuthenticatedUsers"),
 			want: []string{"to allAuthenticatedUsers"}},
-		{name: "any spelling IAM would store", r: res(tRunV1IAMMember, "m", map[string]any{
-			"role": "roles/run.invoker", "member": " AllUsers "}),
+		{name: "any spelling IAM would store", r: member(tRunV1IAMMember, "m", "roles/run.invoker", " AllUsers "),
 			want: []string{"AllUsers"}},
-		{name: "public principal set on a folder", r: res(tFolderIAMBinding, "b", map[string]any{
-			"role": "roles/viewer", "members": []string{"principalSet://goog/public:all"}}),
+		{name: "public principal set on a folder", r: binding(tFolderIAMBinding, "b", "roles/viewer", "principalSet://goog/public:all"),
 			want: []string{"principalSet://goog/public:all"}},
 		{name: "in the second binding of a bucket's policyData", r: res(tBucketIAMPolicy, "p", map[string]any{
 			"policyData": policyData(
 				map[string]any{"role": guard, "members": []string{sa}},
 				map[string]any{"role": "roles/storage.objectViewer", "members": []string{"allUsers"}})}),
 			want: []string{`BucketIAMPolicy "p" (a binding in policyData) grants roles/storage.objectViewer to allUsers`}},
-		{name: "a secret member is still read", r: res(tFnV2IAMMember, "m", map[string]any{
-			"role": "roles/cloudfunctions.invoker", "member": secret("allUsers")}),
+		{name: "a secret member is still read", r: member(tFnV2IAMMember, "m", "roles/cloudfunctions.invoker", secret("allUsers")),
 			want: []string{"allUsers"}},
 		{name: "members unknown in a preview: nothing to say yet", r: res(tFnV1IAMBinding, "b", map[string]any{
 			"role": "roles/cloudfunctions.invoker", "members": unknown})},
@@ -196,11 +207,9 @@ func TestNoPublicPrincipals(t *testing.T) {
 		{name: "the word in a label is no grant", r: res(tBucket, "b", map[string]any{
 			"labels": map[string]any{"audience": "allUsers"}})},
 		{name: "another cloud's IAM is not read", r: res("aws:iam/policy:Policy", "p", map[string]any{"policy": "allUsers"})},
-		{name: "every personal Google account", r: res(tProjectIAMMember, "m", map[string]any{
-			"role": "roles/viewer", "member": "domain:gmail.com"}),
+		{name: "every personal Google account", r: member(tProjectIAMMember, "m", "roles/viewer", "domain:gmail.com"),
 			want: []string{"grants roles/viewer to domain:gmail.com"}},
-		{name: "the organisation's own domain is not public", r: res(tProjectIAMMember, "m", map[string]any{
-			"role": "roles/viewer", "member": "domain:acme.example"})},
+		{name: "the organisation's own domain is not public", r: member(tProjectIAMMember, "m", "roles/viewer", "domain:acme.example")},
 		// ACLs outside IAM.
 		{name: "BucketAccessControl to allUsers", r: res(tBucketAC, "ac", map[string]any{
 			"bucket": "b", "entity": "allUsers", "role": "READER"}),
@@ -275,33 +284,23 @@ func TestImpersonationOnlyOnServiceAccounts(t *testing.T) {
 		{name: "on a bucket it has no use", r: res(tBucketIAMMember, "m", map[string]any{
 			"bucket": "b", "role": "roles/iam.serviceAccountTokenCreator", "member": sa}),
 			want: []string{"on a storage resource"}},
-		{name: "other project roles are not this policy's", r: res(tProjectIAMMember, "v", map[string]any{
-			"role": "roles/viewer", "member": "user:dev@acme.example"})},
-		{name: "role unknown in a preview", r: res(tProjectIAMMember, "x", map[string]any{"role": unknown, "member": sa})},
+		{name: "other project roles are not this policy's", r: member(tProjectIAMMember, "v", "roles/viewer", "user:dev@acme.example")},
+		{name: "role unknown in a preview", r: member(tProjectIAMMember, "x", unknown, sa)},
 		// Roles known by what they hold, not by a list of names.
-		{name: "key admin at project level", r: res(tProjectIAMMember, "k", map[string]any{
-			"role": "roles/iam.serviceAccountKeyAdmin", "member": "group:ops@acme.example"}),
+		{name: "key admin at project level", r: member(tProjectIAMMember, "k", "roles/iam.serviceAccountKeyAdmin", "group:ops@acme.example"),
 			want: []string{`grants roles/iam.serviceAccountKeyAdmin at project level, over every service account in that project (to group:ops@acme.example); the role holds iam.serviceAccountKeys.create`}},
-		{name: "account admin at project level", r: res(tProjectIAMBinding, "a", map[string]any{
-			"role": "roles/iam.serviceAccountAdmin", "members": []string{"group:ops@acme.example"}}),
+		{name: "account admin at project level", r: binding(tProjectIAMBinding, "a", "roles/iam.serviceAccountAdmin", "group:ops@acme.example"),
 			want: []string{"roles/iam.serviceAccountAdmin at project level, over every service account in that project (to group:ops@acme.example); the role holds iam.serviceAccounts.setIamPolicy"}},
-		{name: "editor at project level", r: res(tProjectIAMMember, "e", map[string]any{
-			"role": "roles/editor", "member": "user:dev@acme.example"}),
+		{name: "editor at project level", r: member(tProjectIAMMember, "e", "roles/editor", "user:dev@acme.example"),
 			want: []string{"grants roles/editor at project level, over every service account in that project (to user:dev@acme.example); the role holds iam.serviceAccountKeys.create, iam.serviceAccounts.actAs"}},
-		{name: "owner in an organization policy", r: res(tOrgIAMPolicy, "p", map[string]any{
-			"policyData": policyData(map[string]any{"role": "roles/owner", "members": []string{"group:admins@acme.example"}})}),
+		{name: "owner in an organization policy", r: iamPolicy(tOrgIAMPolicy, "p", "roles/owner", "group:admins@acme.example"),
 			want: []string{"grants roles/owner at organization level"}},
-		{name: "a service agent role at folder level", r: res(tFolderIAMMember, "s", map[string]any{
-			"role": "roles/run.serviceAgent", "member": sa}),
+		{name: "a service agent role at folder level", r: member(tFolderIAMMember, "s", "roles/run.serviceAgent", sa),
 			want: []string{"at folder level"}},
-		{name: "roles that act as no account pass at project level", r: res(tProjectIAMBinding, "v", map[string]any{
-			"role": "roles/run.admin", "members": []string{"group:ops@acme.example"}})},
-		{name: "a custom role is judged with the stack (custom-role-grants)", r: res(tProjectIAMMember, "c", map[string]any{
-			"role": "projects/acme-dev/roles/minter", "member": "group:ops@acme.example"})},
-		{name: "a predefined role newer than the table is unknown", r: res(tProjectIAMMember, "n", map[string]any{
-			"role": "roles/iam.someRoleGoogleAddsLater", "member": "group:ops@acme.example"})},
-		{name: "account admin on one account passes", r: res(tSAIAMMember, "a", map[string]any{
-			"role": "roles/iam.serviceAccountAdmin", "member": "group:ops@acme.example"})},
+		{name: "roles that act as no account pass at project level", r: binding(tProjectIAMBinding, "v", "roles/run.admin", "group:ops@acme.example")},
+		{name: "a custom role is judged with the stack (custom-role-grants)", r: member(tProjectIAMMember, "c", "projects/acme-dev/roles/minter", "group:ops@acme.example")},
+		{name: "a predefined role newer than the table is unknown", r: member(tProjectIAMMember, "n", "roles/iam.someRoleGoogleAddsLater", "group:ops@acme.example")},
+		{name: "account admin on one account passes", r: member(tSAIAMMember, "a", "roles/iam.serviceAccountAdmin", "group:ops@acme.example")},
 	})
 }
 
@@ -326,8 +325,7 @@ func TestImpersonationOnlyToNamedPrincipals(t *testing.T) {
 			want: []string{`IAMBinding "b" grants roles/iam.serviceAccountTokenCreator to domain:gmail.com, which is public; the role holds`}},
 		{name: "token creator to a whole workload identity pool", r: onAccount(tc, "group:devs@acme.example", pool+"/*"),
 			want: []string{"to " + pool + "/*, which is a whole identity pool: every identity its providers accept"}},
-		{name: "a whole workforce pool", r: res(tSAIAMMember, "m", map[string]any{
-			"role": "roles/iam.workloadIdentityUser", "member": "principalSet://iam.googleapis.com/locations/global/workforcePools/staff/*"}),
+		{name: "a whole workforce pool", r: member(tSAIAMMember, "m", "roles/iam.workloadIdentityUser", "principalSet://iam.googleapis.com/locations/global/workforcePools/staff/*"),
 			want: []string{"whole identity pool"}},
 		{name: "every service account of a project", r: onAccount(tc, "principalSet://cloudresourcemanager.googleapis.com/projects/123/type/ServiceAccount"),
 			want: []string{"a principal set other than one attribute value or group"}},
@@ -335,10 +333,9 @@ func TestImpersonationOnlyToNamedPrincipals(t *testing.T) {
 			want: []string{"to allUsers, which is public"}},
 		{name: "a bucket's convenience value", r: onAccount(tc, "projectViewer:acme-dev"),
 			want: []string{"which is not a named principal"}},
-		{name: "in a whole account policy", r: res(tSAIAMPolicy, "p", map[string]any{
-			"policyData": policyData(map[string]any{"role": "roles/iam.workloadIdentityUser", "members": []string{pool + "/*"}})}),
+		{name: "in a whole account policy", r: iamPolicy(tSAIAMPolicy, "p", "roles/iam.workloadIdentityUser", pool+"/*"),
 			want: []string{"(a binding in policyData) grants roles/iam.workloadIdentityUser to " + pool + "/*"}},
-		{name: "at project level too", r: res(tProjectIAMMember, "m", map[string]any{"role": "roles/editor", "member": "domain:gmail.com"}),
+		{name: "at project level too", r: member(tProjectIAMMember, "m", "roles/editor", "domain:gmail.com"),
 			want: []string{"grants roles/editor to domain:gmail.com, which is public; the role holds iam.serviceAccountKeys.create, iam.serviceAccounts.actAs"}},
 		{name: "roles that act as no account are not this policy's", r: onAccount("roles/iam.serviceAccountViewer", pool+"/*")},
 		{name: "members unknown in a preview", r: res(tSAIAMBinding, "b", map[string]any{"role": tc, "members": unknown})},
@@ -447,36 +444,31 @@ func TestAuthzRoleOnlyBucketsGet(t *testing.T) {
 
 func TestRunInvokerServiceAccountsOnly(t *testing.T) {
 	runCases(t, "run-invoker-service-accounts-only", []policyCase{
-		{name: "service accounts pass", r: res(tRunV2IAMBinding, "inv", map[string]any{
-			"role": "roles/run.invoker", "members": []string{sa, "serviceAccount:billing-runner@acme-billing.iam.gserviceaccount.com"}})},
-		{name: "a person", r: res(tRunV2IAMMember, "inv", map[string]any{"role": "roles/run.invoker", "member": "user:dev@acme.example"}),
+		{name: "service accounts pass", r: binding(tRunV2IAMBinding, "inv", "roles/run.invoker", sa, "serviceAccount:billing-runner@acme-billing.iam.gserviceaccount.com")},
+		{name: "a person", r: member(tRunV2IAMMember, "inv", "roles/run.invoker", "user:dev@acme.example"),
 			want: []string{`ServiceIamMember "inv" grants roles/run.invoker to user:dev@acme.example, which is not a service account`}},
-		{name: "a group, unless allowed", r: res(tRunV1IAMBinding, "inv", map[string]any{
-			"role": "roles/run.invoker", "members": []string{"group:oncall@acme.example", "domain:acme.example"}}),
+		{name: "a group, unless allowed", r: binding(tRunV1IAMBinding, "inv", "roles/run.invoker", "group:oncall@acme.example", "domain:acme.example"),
 			props: map[string]any{"allowedMembers": []any{"group:oncall@acme.example"}},
 			want:  []string{"to domain:acme.example"}},
-		{name: "in a Cloud Run v2 policy", r: res(tRunV2IAMPolicy, "p", map[string]any{
-			"policyData": policyData(map[string]any{"role": "roles/run.invoker", "members": []string{"group:x@acme.example"}})}),
+		{name: "in a Cloud Run v2 policy", r: iamPolicy(tRunV2IAMPolicy, "p", "roles/run.invoker", "group:x@acme.example"),
 			want: []string{"(a binding in policyData) grants roles/run.invoker to group:x@acme.example"}},
-		{name: "project-wide invoker for a person", r: res(tProjectIAMMember, "inv", map[string]any{"role": "roles/run.invoker", "member": "user:a@acme.example"}),
+		{name: "project-wide invoker for a person", r: member(tProjectIAMMember, "inv", "roles/run.invoker", "user:a@acme.example"),
 			want: []string{"user:a@acme.example"}},
-		{name: "other roles are not this policy's", r: res(tRunV2IAMMember, "v", map[string]any{"role": "roles/run.viewer", "member": "user:a@acme.example"})},
+		{name: "other roles are not this policy's", r: member(tRunV2IAMMember, "v", "roles/run.viewer", "user:a@acme.example")},
 		{name: "members unknown in a preview", r: res(tRunV2IAMBinding, "inv", map[string]any{"role": "roles/run.invoker", "members": unknown})},
 		// Every role that holds run.routes.invoke.
-		{name: "services invoker to a person", r: res(tRunV2IAMMember, "i", map[string]any{"role": "roles/run.servicesInvoker", "member": "user:dev@acme.example"}),
+		{name: "services invoker to a person", r: member(tRunV2IAMMember, "i", "roles/run.servicesInvoker", "user:dev@acme.example"),
 			want: []string{`grants roles/run.servicesInvoker to user:dev@acme.example, which is not a service account; the role holds run.routes.invoke`}},
-		{name: "developer to a group", r: res(tProjectIAMMember, "d", map[string]any{"role": "roles/run.developer", "member": "group:devs@acme.example"}),
+		{name: "developer to a group", r: member(tProjectIAMMember, "d", "roles/run.developer", "group:devs@acme.example"),
 			want: []string{`grants roles/run.developer to group:devs@acme.example, which is not a service account`}},
-		{name: "editor to a person", r: res(tProjectIAMBinding, "e", map[string]any{"role": "roles/editor", "members": []string{"user:a@acme.example", sa}}),
+		{name: "editor to a person", r: binding(tProjectIAMBinding, "e", "roles/editor", "user:a@acme.example", sa),
 			want: []string{"grants roles/editor to user:a@acme.example"}},
-		{name: "run admin on the service to a group in its policy", r: res(tRunV2IAMPolicy, "p", map[string]any{
-			"policyData": policyData(map[string]any{"role": "roles/run.admin", "members": []string{"group:ops@acme.example"}})}),
+		{name: "run admin on the service to a group in its policy", r: iamPolicy(tRunV2IAMPolicy, "p", "roles/run.admin", "group:ops@acme.example"),
 			want: []string{"grants roles/run.admin to group:ops@acme.example"}},
-		{name: "one federated identity is not a service account", r: res(tRunV2IAMMember, "i", map[string]any{"role": "roles/run.invoker",
-			"member": "principal://iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/subject/x"}),
+		{name: "one federated identity is not a service account", r: member(tRunV2IAMMember, "i", "roles/run.invoker", "principal://iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/subject/x"),
 			want: []string{"which is not a service account"}},
-		{name: "viewer invokes nothing", r: res(tProjectIAMMember, "v", map[string]any{"role": "roles/viewer", "member": "user:a@acme.example"})},
-		{name: "a developer group allowed by config", r: res(tProjectIAMMember, "d", map[string]any{"role": "roles/run.developer", "member": "group:devs@acme.example"}),
+		{name: "viewer invokes nothing", r: member(tProjectIAMMember, "v", "roles/viewer", "user:a@acme.example")},
+		{name: "a developer group allowed by config", r: member(tProjectIAMMember, "d", "roles/run.developer", "group:devs@acme.example"),
 			props: map[string]any{"allowedMembers": []any{"group:devs@acme.example"}}},
 	})
 }
@@ -487,10 +479,9 @@ func TestImpersonationGrantsExpire(t *testing.T) {
 		{name: "a person with an expiry passes", r: res(tSAIAMBinding, "tc", map[string]any{
 			"role": tc, "members": []string{"user:hana@acme.example"},
 			"condition": map[string]any{"title": "until 2027-01-31", "expression": expires}})},
-		{name: "a person without", r: res(tSAIAMBinding, "tc", map[string]any{
-			"role": tc, "members": []string{"group:devs@acme.example", "user:kenji@acme.example"}}),
+		{name: "a person without", r: binding(tSAIAMBinding, "tc", tc, "group:devs@acme.example", "user:kenji@acme.example"),
 			want: []string{`IAMBinding "tc" grants roles/iam.serviceAccountTokenCreator to user:kenji@acme.example with no expiry`}},
-		{name: "groups and accounts need none", r: res(tSAIAMMember, "tc", map[string]any{"role": tc, "member": "group:devs@acme.example"})},
+		{name: "groups and accounts need none", r: member(tSAIAMMember, "tc", tc, "group:devs@acme.example")},
 		{name: "an expiry that can be bypassed", r: res(tSAIAMMember, "tc", map[string]any{
 			"role": "roles/iam.serviceAccountUser", "member": "user:a@acme.example",
 			"condition": map[string]any{"title": "t", "expression": expires + ` || request.time > timestamp("2000-01-01T00:00:00Z")`}}),
@@ -514,11 +505,9 @@ func TestImpersonationGrantsExpire(t *testing.T) {
 			"role": tc, "member": "user:a@acme.example",
 			"condition": map[string]any{"title": "t", "expression": `true ? ` + expires + ` : true`}}),
 			want: []string{"cannot judge when the grant ends"}},
-		{name: "any role that acts as the account", r: res(tSAIAMMember, "k", map[string]any{
-			"role": "roles/iam.serviceAccountKeyAdmin", "member": "user:a@acme.example"}),
+		{name: "any role that acts as the account", r: member(tSAIAMMember, "k", "roles/iam.serviceAccountKeyAdmin", "user:a@acme.example"),
 			want: []string{"grants roles/iam.serviceAccountKeyAdmin to user:a@acme.example with no expiry"}},
-		{name: "roles that act as no account need none", r: res(tSAIAMMember, "v", map[string]any{
-			"role": "roles/iam.serviceAccountViewer", "member": "user:a@acme.example"})},
+		{name: "roles that act as no account need none", r: member(tSAIAMMember, "v", "roles/iam.serviceAccountViewer", "user:a@acme.example")},
 		{name: "policyData with and without a condition", r: res(tSAIAMPolicy, "p", map[string]any{
 			"policyData": policyData(
 				map[string]any{"role": tc, "members": []string{"user:a@acme.example"},
@@ -529,7 +518,7 @@ func TestImpersonationGrantsExpire(t *testing.T) {
 			"role": tc, "members": []string{"user:a@acme.example"}, "condition": unknown})},
 		{name: "expression unknown in a preview", r: res(tSAIAMBinding, "tc", map[string]any{
 			"role": tc, "members": []string{"user:a@acme.example"}, "condition": map[string]any{"title": "t", "expression": unknown}})},
-		{name: "at project level it is flagged here too", r: res(tProjectIAMMember, "tc", map[string]any{"role": tc, "member": "user:a@acme.example"}),
+		{name: "at project level it is flagged here too", r: member(tProjectIAMMember, "tc", tc, "user:a@acme.example"),
 			want: []string{"with no expiry"}},
 	})
 }
@@ -616,7 +605,7 @@ func TestNoPanicOnAnyShape(t *testing.T) {
 	}
 	// URNs as a test harness or a broken engine might send them.
 	for _, urn := range []string{"", "urn:key", "urn:pulumi:a::b", "urn:pulumi:a::b::$::n", "urn:pulumi:a::b::" + AuthzGuardType + "$::n"} {
-		r := res(tBucketIAMPolicy, "p", map[string]any{"policyData": policyData(map[string]any{"role": guard, "members": []string{sa}})})
+		r := iamPolicy(tBucketIAMPolicy, "p", guard, sa)
 		r.URN = urn
 		all = append(all, r)
 	}

@@ -78,7 +78,7 @@ func TestAuthzBucketIAMOnePolicy(t *testing.T) {
 			res(tProjectIAMMember, "everywhere", map[string]any{"project": "acme-dev", "role": guard, "member": sa})},
 			want: []string{`IAMMember "everywhere" grants the authz guard role projects/acme-dev/roles/ordersApiAuthz at project level`}},
 		{name: "the guard role in a folder's policy", rs: []Resource{guardRoleRes(nil),
-			res(tFolderIAMPolicy, "f", map[string]any{"policyData": policyData(map[string]any{"role": guard, "members": []string{sa}})})},
+			iamPolicy(tFolderIAMPolicy, "f", guard, sa)},
 			want: []string{"at folder level"}},
 		{name: "an ordinary bucket may use partial IAM", rs: []Resource{guardRoleRes(nil), guardBucket(), guardPolicy,
 			res(tBucketIAMMember, "logs-reader", map[string]any{"bucket": "acme-dev-logs", "role": "roles/storage.objectViewer", "member": sa})}},
@@ -154,22 +154,21 @@ func TestCustomRoleGrants(t *testing.T) {
 			res(tProjectIAMMember, "m", map[string]any{"project": "acme-dev", "role": "projects/acme-dev/roles/minter", "member": "group:ops@acme.example"})},
 			[]string{`[impersonation-only-on-service-accounts] IAMMember "m" grants projects/acme-dev/roles/minter at project level, over every service account in that project (to group:ops@acme.example); the role holds iam.serviceAccounts.getAccessToken`}},
 		{"on one account to a named group it passes", []Resource{minter,
-			res(tSAIAMMember, "m", map[string]any{"role": "projects/acme-dev/roles/minter", "member": "group:ops@acme.example"})}, nil},
+			member(tSAIAMMember, "m", "projects/acme-dev/roles/minter", "group:ops@acme.example")}, nil},
 		{"on one account to a whole pool", []Resource{minter,
-			res(tSAIAMMember, "m", map[string]any{"role": "projects/acme-dev/roles/minter",
-				"member": "principalSet://iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/*"})},
+			member(tSAIAMMember, "m", "projects/acme-dev/roles/minter", "principalSet://iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/*")},
 			[]string{"[impersonation-only-to-named-principals] "}},
 		{"a custom invoker role to a person, the role's project left to the provider", []Resource{caller,
-			res(tRunV2IAMMember, "i", map[string]any{"role": "projects/acme-prod/roles/caller", "member": "user:a@acme.example"})},
+			member(tRunV2IAMMember, "i", "projects/acme-prod/roles/caller", "user:a@acme.example")},
 			[]string{"[run-invoker-service-accounts-only] ServiceIamMember \"i\" grants projects/acme-prod/roles/caller to user:a@acme.example, which is not a service account"}},
 		{"a custom role holding nothing that matters", []Resource{reader,
-			res(tProjectIAMMember, "r", map[string]any{"role": "projects/acme-dev/roles/reader", "member": "user:a@acme.example"})}, nil},
+			member(tProjectIAMMember, "r", "projects/acme-dev/roles/reader", "user:a@acme.example")}, nil},
 		{"a custom role of another project is not the stack's", []Resource{minter,
-			res(tProjectIAMMember, "m", map[string]any{"role": "projects/other/roles/minter", "member": "group:ops@acme.example"})}, nil},
+			member(tProjectIAMMember, "m", "projects/other/roles/minter", "group:ops@acme.example")}, nil},
 		{"what a resource-level policy finds is not reported again", []Resource{minter,
-			res(tProjectIAMMember, "tc", map[string]any{"role": "roles/iam.serviceAccountTokenCreator", "member": "group:ops@acme.example"})}, nil},
+			member(tProjectIAMMember, "tc", "roles/iam.serviceAccountTokenCreator", "group:ops@acme.example")}, nil},
 		{"permissions unknown in a preview", []Resource{res(tProjectRole, "minter", map[string]any{"project": "acme-dev", "roleId": "minter", "permissions": unknown}),
-			res(tProjectIAMMember, "m", map[string]any{"role": "projects/acme-dev/roles/minter", "member": "group:ops@acme.example"})}, nil},
+			member(tProjectIAMMember, "m", "projects/acme-dev/roles/minter", "group:ops@acme.example")}, nil},
 	})
 }
 
@@ -189,8 +188,8 @@ func TestIssue18Refused(t *testing.T) {
 		name, policy string
 		rs           []Resource
 	}{
-		{"run.servicesInvoker to a user", "run-invoker-service-accounts-only", []Resource{res(tRunV2IAMMember, "m", map[string]any{"role": "roles/run.servicesInvoker", "member": "user:a@acme.example"})}},
-		{"run.servicesInvoker to a group", "run-invoker-service-accounts-only", []Resource{res(tRunV2IAMMember, "m", map[string]any{"role": "roles/run.servicesInvoker", "member": "group:g@acme.example"})}},
+		{"run.servicesInvoker to a user", "run-invoker-service-accounts-only", []Resource{member(tRunV2IAMMember, "m", "roles/run.servicesInvoker", "user:a@acme.example")}},
+		{"run.servicesInvoker to a group", "run-invoker-service-accounts-only", []Resource{member(tRunV2IAMMember, "m", "roles/run.servicesInvoker", "group:g@acme.example")}},
 		{"run.developer to a user", "run-invoker-service-accounts-only", []Resource{project("roles/run.developer", "user:a@acme.example")}},
 		{"run.developer to a group", "run-invoker-service-accounts-only", []Resource{project("roles/run.developer", "group:g@acme.example")}},
 		{"project-level serviceAccountKeyAdmin", "impersonation-only-on-service-accounts", []Resource{project("roles/iam.serviceAccountKeyAdmin", sa)}},
@@ -233,7 +232,7 @@ func TestCheckStack(t *testing.T) {
 		guardRoleRes(nil), guardBucket(),
 		res(tBucketIAMBinding, "authz-members", map[string]any{"bucket": "acme-dev-orders-api-authz", "role": guard, "members": []string{sa}}),
 		res(tSAKey, "key", map[string]any{"serviceAccountId": "x"}),
-		res(tSAIAMMember, "tc", map[string]any{"role": "roles/iam.serviceAccountTokenCreator", "member": "user:a@acme.example"}),
+		member(tSAIAMMember, "tc", "roles/iam.serviceAccountTokenCreator", "user:a@acme.example"),
 	}
 	byPolicy := func(vs []Violation) map[string]int {
 		n := map[string]int{}
