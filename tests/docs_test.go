@@ -2,6 +2,7 @@ package tests
 
 import (
 	"encoding/json"
+	"io/fs"
 	"maps"
 	"os"
 	"path"
@@ -734,5 +735,58 @@ func TestPulumiUpPattern(t *testing.T) {
 		if len(cmds) != 1 || strings.Contains(cmds[0], "--refresh") != refreshes {
 			t.Errorf("%q: found %q, want one command that refreshes=%v", line, cmds, refreshes)
 		}
+	}
+}
+
+// docs/development.md's layout table has a row for every directory that holds Go code, and none
+// for a directory that no longer does: the table is where a newcomer finds which package owns
+// what.
+func TestLayoutTableListsEveryPackage(t *testing.T) {
+	section, err := projectDocs(t).Section("Layout")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := section.Table("path", "owns")
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := map[string]bool{}
+	for _, r := range rows {
+		listed[strings.Trim(r.Cells[0], "`")] = true
+	}
+	var code []string
+	err = filepath.WalkDir(docsRoot, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && p != docsRoot && (strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata") {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() && strings.HasSuffix(p, ".go") {
+			dir, _ := filepath.Rel(docsRoot, filepath.Dir(p))
+			code = append(code, filepath.ToSlash(dir)+"/")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code = slices.Compact(slices.Sorted(slices.Values(code)))
+	for _, dir := range code {
+		if dir == "./" {
+			dir = "main.go" // the root package is its one file
+		}
+		if !listed[dir] {
+			t.Errorf("docs/development.md, Layout: no row for %s, which holds Go code", dir)
+		}
+		delete(listed, dir)
+	}
+	for path := range listed {
+		if strings.HasSuffix(path, "/") && !strings.HasPrefix(path, ".") && path != "docs/" {
+			t.Errorf("docs/development.md, Layout: a row for %s, which holds no Go code", path)
+		}
+	}
+	if len(code) < 20 {
+		t.Fatalf("found only %d directories of Go code: the walk no longer sees the tree", len(code))
 	}
 }
