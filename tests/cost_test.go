@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/platform/private-run-api/internal/config"
 	"github.com/platform/private-run-api/internal/gcp/policydoc"
 	"github.com/platform/private-run-api/internal/mocktest"
 	"github.com/platform/private-run-api/internal/plan"
@@ -171,25 +172,25 @@ func TestCostOfChange(t *testing.T) {
 		fn(&s)
 		return s
 	}
-	guarded := genCaller{
+	guarded := config.Caller{
 		Name: "caller-new-guarded", Description: "Onboarded with the guard and a temporary developer.", Authz: true,
-		Impersonators: []genImp{{Member: "user:temp-dev@acme.example", Expires: "2027-06-30T00:00:00Z"}},
+		Impersonators: []config.Impersonator{{Member: "user:temp-dev@acme.example", Expires: "2027-06-30T00:00:00Z"}},
 	}
-	many := genCaller{Name: "caller-new-busy"}
+	many := config.Caller{Name: "caller-new-busy"}
 	for i := range 50 {
-		many.Impersonators = append(many.Impersonators, genImp{Member: fmt.Sprintf("user:busy-%02d@acme.example", i)})
+		many.Impersonators = append(many.Impersonators, config.Impersonator{Member: fmt.Sprintf("user:busy-%02d@acme.example", i)})
 	}
 	defaultTokenCreators := make([]string, 0, created)
 	for _, c := range base.Callers {
-		if !c.external() {
+		if !c.External() {
 			defaultTokenCreators = append(defaultTokenCreators, tAccountPolicy+" "+c.Name+"-policy")
 		}
 	}
 	// caller-0021 is created, passes the guard and has one own impersonator expiring 2027-03-31.
-	if c := base.Callers[21]; c.Name != "caller-0021" || c.external() || !c.Authz || !c.invokes() || len(c.Impersonators) != 1 || c.Impersonators[0].Expires != genExpiries[0] {
+	if c := base.Callers[21]; c.Name != "caller-0021" || c.External() || !c.Authz || !c.Invokes() || len(c.Impersonators) != 1 || c.Impersonators[0].Expires != genExpiries[0] {
 		t.Fatalf("generator changed: callers[21] = %+v", c)
 	}
-	if c := base.Callers[9]; !c.external() || !c.Authz || !c.invokes() {
+	if c := base.Callers[9]; !c.External() || !c.Authz || !c.Invokes() {
 		t.Fatalf("generator changed: callers[9] = %+v", c)
 	}
 
@@ -210,7 +211,7 @@ func TestCostOfChange(t *testing.T) {
 		{
 			name: "onboard a caller that invokes",
 			stack: edit(func(s *genStack) {
-				s.Callers = append([]genCaller{{Name: "caller-new"}}, s.Callers...) // first: every position shifts
+				s.Callers = append([]config.Caller{{Name: "caller-new"}}, s.Callers...) // first: every position shifts
 			}),
 			added:   callerResources("caller-new"),
 			changed: service,
@@ -250,7 +251,7 @@ func TestCostOfChange(t *testing.T) {
 		{
 			name: "add a default impersonator",
 			stack: edit(func(s *genStack) {
-				s.Impersonators = append(s.Impersonators, genImp{Member: "user:new-dev@acme.example"})
+				s.Impersonators = append(s.Impersonators, config.Impersonator{Member: "user:new-dev@acme.example"})
 			}),
 			changed: defaultTokenCreators,
 			writes:  policyWrites{Bindings: 96, Members: 96, Policies: 96, MaxBindings: 1, MaxMembers: 1},
@@ -314,12 +315,12 @@ func TestResourcesDoNotGrowWithImpersonators(t *testing.T) {
 	withOwn := func(k int) *result {
 		s := genCallers(100)
 		for i := range s.Callers {
-			if s.Callers[i].external() {
+			if s.Callers[i].External() {
 				continue
 			}
 			s.Callers[i].Impersonators = nil
 			for j := range k {
-				s.Callers[i].Impersonators = append(s.Callers[i].Impersonators, genImp{Member: fmt.Sprintf("user:dev-%02d@acme.example", j)})
+				s.Callers[i].Impersonators = append(s.Callers[i].Impersonators, config.Impersonator{Member: fmt.Sprintf("user:dev-%02d@acme.example", j)})
 			}
 		}
 		return mustRun(t, s.raw(t), runOpts{})

@@ -7,55 +7,43 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/platform/private-run-api/internal/config"
 )
 
-// genStack is a generated stack config with a realistic mix of callers, kept as plain data so
-// that the benchmarks' floor can declare the same resources without the program's config code.
+// genStack is a generated stack config with a realistic mix of callers, in the config package's
+// own types, which raw and inFiles render as a team writes them.
 type genStack struct {
 	Project, Region string
-	Service         genService
-	Impersonators   []genImp
-	Callers         []genCaller
-	Authz           genAuthz
+	Service         config.Service
+	Impersonators   []config.Impersonator
+	Callers         []config.Caller
+	Authz           config.AuthzGuard
 	Labels          map[string]string
 }
 
-type genService struct {
-	Name  string `json:"name"`
-	Image string `json:"image"`
-}
-
-// genImp is an impersonator; without an expiry it is written as a plain member string, as people
-// write it in Pulumi.<stack>.yaml.
-type genImp struct {
-	Member  string `json:"member"`
-	Expires string `json:"expires,omitempty"`
-}
-
-func (i genImp) MarshalJSON() ([]byte, error) {
-	if i.Expires == "" {
-		return json.Marshal(i.Member)
+// written is impersonators as people write them in Pulumi.<stack>.yaml: a member without an
+// expiry as a plain member string, one with an expiry as {member, expires}.
+func written(imps []config.Impersonator) []any {
+	out := make([]any, len(imps))
+	for i, imp := range imps {
+		out[i] = imp
+		if imp.Expires == "" {
+			out[i] = imp.Member
+		}
 	}
-	type plain genImp
-	return json.Marshal(plain(i))
+	return out
 }
 
-type genCaller struct {
-	Name          string   `json:"name"`
-	Description   string   `json:"description,omitempty"`
-	Email         string   `json:"email,omitempty"`
-	Impersonators []genImp `json:"impersonators,omitempty"`
-	Invoke        *bool    `json:"invoke,omitempty"`
-	Authz         bool     `json:"authz,omitempty"`
+// writtenCaller is a caller as people write it: its impersonators written, the rest of it as
+// config.Caller reads it (the outer field hides the embedded one from encoding/json).
+type writtenCaller struct {
+	config.Caller
+	Impersonators []any `json:"impersonators,omitempty"`
 }
 
-func (c genCaller) external() bool { return c.Email != "" }
-func (c genCaller) invokes() bool  { return c.Invoke == nil || *c.Invoke }
-
-type genAuthz struct {
-	Bucket    string `json:"bucket"`
-	RoleID    string `json:"roleId"`
-	RoleTitle string `json:"roleTitle"`
+func writeCaller(c config.Caller) writtenCaller {
+	return writtenCaller{Caller: c, Impersonators: written(c.Impersonators)}
 }
 
 // Future expiries (fixedNow is 2026-11-23), all within a year so that none warns: three distinct
@@ -73,17 +61,17 @@ func genCallers(n int) genStack {
 	s := genStack{
 		Project: "acme-scale",
 		Region:  "asia-northeast1",
-		Service: genService{Name: "orders-api", Image: "asia-northeast1-docker.pkg.dev/acme-scale/apps/orders-api:1.4.2"},
-		Impersonators: []genImp{
+		Service: config.Service{Name: "orders-api", Image: "asia-northeast1-docker.pkg.dev/acme-scale/apps/orders-api:1.4.2"},
+		Impersonators: []config.Impersonator{
 			{Member: "group:orders-api-developers@acme.example"},
 			{Member: "user:platform-lead@acme.example"},
 		},
-		Authz:  genAuthz{Bucket: "acme-scale-orders-api-authz", RoleID: "ordersApiAuthz", RoleTitle: "Orders API authz guard"},
+		Authz:  config.AuthzGuard{Bucket: "acme-scale-orders-api-authz", RoleID: "ordersApiAuthz", RoleTitle: "Orders API authz guard"},
 		Labels: map[string]string{"team": "platform", "env": "scale"},
 	}
 	no := false
 	for i := range n {
-		c := genCaller{Name: fmt.Sprintf("caller-%04d", i)}
+		c := config.Caller{Name: fmt.Sprintf("caller-%04d", i)}
 		if i%2 == 0 {
 			c.Description = fmt.Sprintf("Service %d of the order pipeline.", i)
 		}
@@ -93,19 +81,19 @@ func genCallers(n int) genStack {
 			c.Email = fmt.Sprintf("caller-%04d@other-proj.iam.gserviceaccount.com", i)
 		default:
 			if i%4 == 1 {
-				c.Impersonators = append(c.Impersonators, genImp{
+				c.Impersonators = append(c.Impersonators, config.Impersonator{
 					Member:  fmt.Sprintf("user:dev-%02d@acme.example", i%37),
 					Expires: genExpiries[i%len(genExpiries)],
 				})
 			}
 			if i%10 == 5 {
-				c.Impersonators = append(c.Impersonators, genImp{
+				c.Impersonators = append(c.Impersonators, config.Impersonator{
 					Member:  fmt.Sprintf("user:contractor-%02d@partner.example", i%13),
 					Expires: genExpiries[(i+1)%len(genExpiries)],
 				})
 			}
 			if i%8 == 3 {
-				c.Impersonators = append(c.Impersonators, genImp{Member: fmt.Sprintf("user:oncall-%d@acme.example", i%5)})
+				c.Impersonators = append(c.Impersonators, config.Impersonator{Member: fmt.Sprintf("user:oncall-%d@acme.example", i%5)})
 			}
 		}
 		if i%3 == 0 {
@@ -136,9 +124,13 @@ func (s genStack) raw(tb testing.TB) map[string]string {
 	}
 	put("service", s.Service)
 	if len(s.Impersonators) > 0 {
-		put("impersonators", s.Impersonators)
+		put("impersonators", written(s.Impersonators))
 	}
-	put("callers", s.Callers)
+	callers := make([]writtenCaller, len(s.Callers))
+	for i, c := range s.Callers {
+		callers[i] = writeCaller(c)
+	}
+	put("callers", callers)
 	put("authz", s.Authz)
 	put("labels", s.Labels)
 	return m
@@ -157,7 +149,7 @@ func (s genStack) inFiles(tb testing.TB) (map[string]string, string) {
 		tb.Fatal(err)
 	}
 	for _, c := range s.Callers {
-		data, err := json.Marshal(c)
+		data, err := json.Marshal(writeCaller(c))
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -172,7 +164,7 @@ func (s genStack) inFiles(tb testing.TB) (map[string]string, string) {
 func (s genStack) clone() genStack {
 	out := s
 	out.Impersonators = slices.Clone(s.Impersonators)
-	out.Callers = make([]genCaller, len(s.Callers))
+	out.Callers = make([]config.Caller, len(s.Callers))
 	for i, c := range s.Callers {
 		c.Impersonators = slices.Clone(c.Impersonators)
 		out.Callers[i] = c
@@ -184,7 +176,7 @@ func (s genStack) clone() genStack {
 func (s genStack) created() int {
 	n := 0
 	for _, c := range s.Callers {
-		if !c.external() {
+		if !c.External() {
 			n++
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/platform/private-run-api/internal/config"
 	"github.com/platform/private-run-api/internal/diag"
 )
 
@@ -16,7 +17,7 @@ import (
 
 // limitStack is a stack with the given callers and default impersonators, no guard-only or
 // external mix of its own.
-func limitStack(defaults []genImp, callers []genCaller) genStack {
+func limitStack(defaults []config.Impersonator, callers []config.Caller) genStack {
 	s := genCallers(0)
 	s.Impersonators = defaults
 	s.Callers = callers
@@ -25,10 +26,10 @@ func limitStack(defaults []genImp, callers []genCaller) genStack {
 
 // externalCallers are n existing accounts of another project, each invoking (and passing the
 // guard when authz is set).
-func externalCallers(n int, invoke, authz bool) []genCaller {
-	out := make([]genCaller, n)
+func externalCallers(n int, invoke, authz bool) []config.Caller {
+	out := make([]config.Caller, n)
 	for i := range out {
-		out[i] = genCaller{Name: fmt.Sprintf("ext-caller-%04d", i), Email: fmt.Sprintf("caller-%04d@other-proj.iam.gserviceaccount.com", i), Authz: authz}
+		out[i] = config.Caller{Name: fmt.Sprintf("ext-caller-%04d", i), Email: fmt.Sprintf("caller-%04d@other-proj.iam.gserviceaccount.com", i), Authz: authz}
 		if !invoke {
 			no := false
 			out[i].Invoke = &no
@@ -37,18 +38,18 @@ func externalCallers(n int, invoke, authz bool) []genCaller {
 	return out
 }
 
-func createdCallers(n int) []genCaller {
-	out := make([]genCaller, n)
+func createdCallers(n int) []config.Caller {
+	out := make([]config.Caller, n)
 	for i := range out {
-		out[i] = genCaller{Name: fmt.Sprintf("caller-%04d", i)}
+		out[i] = config.Caller{Name: fmt.Sprintf("caller-%04d", i)}
 	}
 	return out
 }
 
-func users(prefix string, n int) []genImp {
-	out := make([]genImp, n)
+func users(prefix string, n int) []config.Impersonator {
+	out := make([]config.Impersonator, n)
 	for i := range out {
-		out[i] = genImp{Member: fmt.Sprintf("user:%s-%04d@acme.example", prefix, i)}
+		out[i] = config.Impersonator{Member: fmt.Sprintf("user:%s-%04d@acme.example", prefix, i)}
 	}
 	return out
 }
@@ -106,9 +107,9 @@ func TestGuardPolicyLimit(t *testing.T) {
 }
 
 func TestAccountPolicyLimit(t *testing.T) {
-	defaults := []genImp{{Member: "group:orders-api-developers@acme.example"}, {Member: "user:platform-lead@acme.example"}}
-	one := func(own []genImp) genStack {
-		return limitStack(defaults, []genCaller{{Name: "orders-batch", Impersonators: own}})
+	defaults := []config.Impersonator{{Member: "group:orders-api-developers@acme.example"}, {Member: "user:platform-lead@acme.example"}}
+	one := func(own []config.Impersonator) genStack {
+		return limitStack(defaults, []config.Caller{{Name: "orders-batch", Impersonators: own}})
 	}
 
 	// 2 defaults + 1,497 own + the account itself (OpenID self-grant) = 1,500.
@@ -134,7 +135,7 @@ func TestAccountPolicyLimit(t *testing.T) {
 	refused(t, one(spread), over)
 
 	// Many impersonators on every caller: each account's policy is checked on its own.
-	many := limitStack(users("lead", 1000), []genCaller{
+	many := limitStack(users("lead", 1000), []config.Caller{
 		{Name: "caller-a", Impersonators: users("a", 499)},
 		{Name: "caller-b", Impersonators: users("b", 500)},
 	})
@@ -145,10 +146,10 @@ func TestAccountPolicyLimit(t *testing.T) {
 }
 
 func TestGroupsPerPolicyLimit(t *testing.T) {
-	groups := func(n int) []genImp {
-		out := make([]genImp, n)
+	groups := func(n int) []config.Impersonator {
+		out := make([]config.Impersonator, n)
 		for i := range out {
-			out[i] = genImp{Member: fmt.Sprintf("group:team-%03d@acme.example", i)}
+			out[i] = config.Impersonator{Member: fmt.Sprintf("group:team-%03d@acme.example", i)}
 		}
 		return out
 	}
