@@ -11,12 +11,13 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/platform/private-run-api/internal/testdir"
 )
 
 // Service is a private Cloud Run service and Google's token endpoint on httptest TLS servers,
@@ -62,10 +63,7 @@ func NewService(tb testing.TB, email string) *Service {
 	var key []byte
 	s.key, key = ServiceAccountKey(tb, email, "0123abcd", s.Token.URL+"/token")
 	s.IDToken = s.sign(tb, map[string]any{"aud": s.Target.URL, "email": email, "exp": time.Now().Add(time.Hour).Unix(), "iss": "https://accounts.google.com"})
-	s.KeyFile = filepath.Join(tb.TempDir(), "key.json")
-	if err := os.WriteFile(s.KeyFile, key, 0o600); err != nil {
-		tb.Fatal(err)
-	}
+	s.KeyFile = testdir.Write(tb, filepath.Join(tb.TempDir(), "key.json"), string(key))
 	return s
 }
 
