@@ -3,6 +3,7 @@ package tests
 import (
 	"fmt"
 	"maps"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -21,7 +22,8 @@ import (
 // accessCases are stacks that exercise every way a grant is made or left out.
 var accessCases = []struct {
 	name string
-	yaml string // "" means the repository's Pulumi.dev.yaml
+	// stack is the case's stack file, testdata/access/<stack>.yaml; "" means the example stack.
+	stack string
 	// want are grants that must be among the deployed ones ("principal role resource expiry"),
 	// so that a case cannot pass by both sides being empty or by a case losing its point.
 	want []string
@@ -42,30 +44,15 @@ var accessCases = []struct {
 	},
 	{
 		name:   "minimal",
-		yaml:   minimal,
+		stack:  "minimal",
 		want:   []string{"serviceAccount:orders-batch@acme-test.iam.gserviceaccount.com roles/run.invoker //run.googleapis.com/projects/acme-test/locations/us-central1/services/orders-api never"},
 		grants: 1,
 	},
 	{
 		// Expired, future, overlapping and per-caller expiries: one account ends up with three
 		// token-creator bindings (no expiry, and two distinct expiries).
-		name: "expiries",
-		yaml: minimal + `    - name: orders-front
-      impersonators:
-        - member: user:ann@acme.example
-          expires: "2027-06-30T00:00:00Z"
-        - user:bob@acme.example
-        - member: user:carol@acme.example
-          expires: "2026-12-24T18:00:00+09:00"
-  private-run-api:impersonators:
-    - group:devs@acme.example
-    - member: user:gone@acme.example
-      expires: "2026-01-01T00:00:00Z"
-    - member: user:ann@acme.example
-      expires: "2027-01-31T00:00:00Z"
-    - member: user:bob@acme.example
-      expires: "2027-01-31T00:00:00Z"
-`,
+		name:  "expiries",
+		stack: "expiries",
 		want: []string{
 			"user:ann@acme.example roles/iam.serviceAccountTokenCreator //iam.googleapis.com/projects/acme-test/serviceAccounts/orders-batch@acme-test.iam.gserviceaccount.com 2027-01-31T00:00:00Z",
 			"user:bob@acme.example roles/iam.serviceAccountTokenCreator //iam.googleapis.com/projects/acme-test/serviceAccounts/orders-front@acme-test.iam.gserviceaccount.com never",
@@ -76,18 +63,8 @@ var accessCases = []struct {
 		warning: "impersonators[1] \"user:gone@acme.example\": expired at 2026-01-01T00:00:00Z",
 	},
 	{
-		name: "external callers",
-		yaml: base + `  private-run-api:impersonators:
-    - group:devs@acme.example
-  private-run-api:callers:
-    - name: billing-partner
-      email: billing@acme-billing.iam.gserviceaccount.com
-      authz: true
-    - name: audit-partner
-      email: audit@acme-audit.iam.gserviceaccount.com
-      invoke: false
-      authz: true
-`,
+		name:  "external callers",
+		stack: "external-callers",
 		want: []string{
 			"serviceAccount:billing@acme-billing.iam.gserviceaccount.com roles/run.invoker //run.googleapis.com/projects/acme-test/locations/us-central1/services/orders-api never",
 			"serviceAccount:audit@acme-audit.iam.gserviceaccount.com projects/acme-test/roles/orders_api_authz //storage.googleapis.com/projects/_/buckets/acme-test-orders-api-authz never",
@@ -96,14 +73,8 @@ var accessCases = []struct {
 		grants: 3,
 	},
 	{
-		name: "guard off",
-		yaml: minimal + `
-    - name: orders-front
-      impersonators:
-        - user:ann@acme.example
-  private-run-api:authz:
-    enabled: false
-`,
+		name:  "guard off",
+		stack: "guard-off",
 		want: []string{
 			"user:ann@acme.example roles/iam.serviceAccountTokenCreator //iam.googleapis.com/projects/acme-test/serviceAccounts/orders-front@acme-test.iam.gserviceaccount.com never",
 			"serviceAccount:orders-front@acme-test.iam.gserviceaccount.com roles/iam.serviceAccountOpenIdTokenCreator //iam.googleapis.com/projects/acme-test/serviceAccounts/orders-front@acme-test.iam.gserviceaccount.com never",
@@ -113,19 +84,14 @@ var accessCases = []struct {
 	{
 		// Custom audiences are part of the service's detail: the report must list exactly the
 		// ones the service is sent.
-		name: "custom audiences",
-		yaml: base + `    audiences:
-      - https://orders-api.acme-test.internal
-      - https://orders-api.acme-test.api.acme.example
-  private-run-api:callers:
-    - name: orders-batch
-`,
+		name:   "custom audiences",
+		stack:  "custom-audiences",
 		want:   []string{"serviceAccount:orders-batch@acme-test.iam.gserviceaccount.com roles/run.invoker //run.googleapis.com/projects/acme-test/locations/us-central1/services/orders-api never"},
 		grants: 1,
 	},
 	{
-		name: "nobody invokes",
-		yaml: strings.Replace(minimal, "    - name: orders-batch\n", "    - name: orders-batch\n      invoke: false\n      authz: true\n", 1),
+		name:  "nobody invokes",
+		stack: "nobody-invokes",
 		want: []string{
 			"serviceAccount:orders-batch@acme-test.iam.gserviceaccount.com projects/acme-test/roles/orders_api_authz //storage.googleapis.com/projects/_/buckets/acme-test-orders-api-authz never",
 		},
@@ -134,13 +100,13 @@ var accessCases = []struct {
 	},
 }
 
-// runAccessCase runs the program and builds the report on the same config: the dev stack, or
-// the case's own YAML.
-func runAccessCase(t *testing.T, yaml string) (*result, access.Report) {
+// runAccessCase runs the program and builds the report on the same config: the example stack,
+// or the case's own stack file.
+func runAccessCase(t *testing.T, stack string) (*result, access.Report) {
 	t.Helper()
 	cfg := exampleStack(t)
-	if yaml != "" {
-		cfg = stackYAML(t, yaml)
+	if stack != "" {
+		cfg = stackFile(t, filepath.Join("access", stack))
 	}
 	return mustRun(t, cfg, runOpts{}), accessReportFor(t, cfg)
 }
@@ -148,7 +114,7 @@ func runAccessCase(t *testing.T, yaml string) (*result, access.Report) {
 func TestAccessReportMatchesDeployedGrants(t *testing.T) {
 	for _, tc := range accessCases {
 		t.Run(tc.name, func(t *testing.T) {
-			r, report := runAccessCase(t, tc.yaml)
+			r, report := runAccessCase(t, tc.stack)
 
 			deployed := accessDeployedGrants(t, r)
 			reported := map[string]bool{}
@@ -178,7 +144,7 @@ func TestAccessReportMatchesDeployedGrants(t *testing.T) {
 func TestAccessReportMatchesDeployedInventory(t *testing.T) {
 	for _, tc := range accessCases {
 		t.Run(tc.name, func(t *testing.T) {
-			r, report := runAccessCase(t, tc.yaml)
+			r, report := runAccessCase(t, tc.stack)
 			accessSameSets(t, accessDeployedInventory(r), accessReportedInventory(report))
 			// Accounts are the runtime account plus one per created caller; at least the runtime
 			// one and the service always exist, so an empty comparison cannot pass.

@@ -32,27 +32,7 @@ func TestExpiredGrantsWarnAndGrantNothing(t *testing.T) {
 }
 
 func TestExpiryMerging(t *testing.T) {
-	r := mustRun(t, stackYAML(t, base+`
-  private-run-api:impersonators:
-    - user:perm@acme.example
-    - member: user:both@acme.example
-      expires: "2027-01-01T00:00:00Z"
-    - member: user:gone@acme.example
-      expires: "2026-01-01T00:00:00Z"
-  private-run-api:callers:
-    - name: orders-batch
-      impersonators:
-        - member: user:perm@acme.example
-          expires: "2027-05-01T00:00:00Z"
-        - member: user:both@acme.example
-          expires: "2027-02-01T09:00:00+09:00"
-        - member: group:only-expired@acme.example
-          expires: "2025-12-31T23:59:59Z"
-    - name: orders-front
-      impersonators:
-        - member: user:gone@acme.example
-          expires: "2026-12-31T00:00:00Z"
-`), runOpts{})
+	r := mustRun(t, stackFile(t, "expiry-merging"), runOpts{})
 
 	got := map[string][]string{}
 	cond := map[string]string{}

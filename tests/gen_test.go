@@ -11,26 +11,16 @@ import (
 	"github.com/platform/private-run-api/internal/testdir"
 )
 
-// genStack is a generated stack config with a realistic mix of callers. Callers and
-// impersonators are the config's own types, so what is generated is what the program decodes.
+// genStack is a generated stack config with a realistic mix of callers, in the config package's
+// own types, which raw and inFiles render as a team writes them (config.Impersonator marshals a
+// member without an expiry as a plain string).
 type genStack struct {
 	Project, Region string
-	Service         genService
+	Service         config.Service
 	Impersonators   []config.Impersonator
 	Callers         []config.Caller
-	Authz           genAuthz
+	Authz           config.AuthzGuard
 	Labels          map[string]string
-}
-
-type genService struct {
-	Name  string `json:"name"`
-	Image string `json:"image"`
-}
-
-type genAuthz struct {
-	Bucket    string `json:"bucket"`
-	RoleID    string `json:"roleId"`
-	RoleTitle string `json:"roleTitle"`
 }
 
 // Future expiries (fixedNow is 2026-11-23), all within a year so that none warns: three distinct
@@ -48,12 +38,12 @@ func genCallers(n int) genStack {
 	s := genStack{
 		Project: "acme-scale",
 		Region:  "asia-northeast1",
-		Service: genService{Name: "orders-api", Image: "asia-northeast1-docker.pkg.dev/acme-scale/apps/orders-api:1.4.2"},
+		Service: config.Service{Name: "orders-api", Image: "asia-northeast1-docker.pkg.dev/acme-scale/apps/orders-api:1.4.2"},
 		Impersonators: []config.Impersonator{
 			{Member: "group:orders-api-developers@acme.example"},
 			{Member: "user:platform-lead@acme.example"},
 		},
-		Authz:  genAuthz{Bucket: "acme-scale-orders-api-authz", RoleID: "ordersApiAuthz", RoleTitle: "Orders API authz guard"},
+		Authz:  config.AuthzGuard{Bucket: "acme-scale-orders-api-authz", RoleID: "ordersApiAuthz", RoleTitle: "Orders API authz guard"},
 		Labels: map[string]string{"team": "platform", "env": "scale"},
 	}
 	no := false

@@ -203,6 +203,16 @@ func stackYAML(tb testing.TB, text string) map[string]string {
 	return teststack.Parse(tb, text).Values
 }
 
+// stackFile is the stack file testdata/<name>.yaml, read as stackYAML reads a stack's text.
+func stackFile(tb testing.TB, name string) map[string]string {
+	tb.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", name+".yaml"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return stackYAML(tb, string(data))
+}
+
 // exampleStack is the documented example stack: testdata/stacks/dev, a copy of Pulumi.dev.yaml
 // as README.md describes it. The tests that count its grants and resources read this copy, never
 // Pulumi.dev.yaml itself: that file is what a team edits to onboard a caller, and a valid edit

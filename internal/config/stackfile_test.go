@@ -1,4 +1,4 @@
-package config
+package config_test
 
 import (
 	"errors"
@@ -6,16 +6,15 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/platform/private-run-api/internal/config"
 	"github.com/platform/private-run-api/internal/diag"
 	"github.com/platform/private-run-api/internal/testdir"
+	"github.com/platform/private-run-api/internal/teststack"
 )
 
-// project is the project file the stack-file tests read their stacks with.
-const projectYAML = "name: private-run-api\nruntime: go\n"
-
-func mustProject(t *testing.T, text string) Project {
+func mustProject(t *testing.T, text string) config.Project {
 	t.Helper()
-	p, err := LoadProject([]byte(text), "Pulumi.yaml")
+	p, err := config.LoadProject([]byte(text), "Pulumi.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,7 +26,7 @@ func mustProject(t *testing.T, text string) Project {
 func TestParseStack(t *testing.T) {
 	cases := []struct {
 		name    string
-		project string // "" is projectYAML
+		project string // "" is teststack.ProjectFile
 		yaml    string
 		want    map[string]string
 		wantErr []string
@@ -66,7 +65,7 @@ config:
 		},
 		{
 			name:    "Pulumi.yaml's defaults and values fill what the stack leaves out",
-			project: projectYAML + "config:\n  impersonators:\n    - user:extra@evil.example\n  labels:\n    default: {team: x}\n  gcp:region: us-east1\n  enableApis:\n    value: false\n",
+			project: teststack.ProjectFile + "config:\n  impersonators:\n    - user:extra@evil.example\n  labels:\n    default: {team: x}\n  gcp:region: us-east1\n  enableApis:\n    value: false\n",
 			yaml:    "config:\n  gcp:project: acme-test\n  private-run-api:labels: {team: platform}\n",
 			want: map[string]string{
 				"gcp:project":                   "acme-test",
@@ -88,19 +87,19 @@ config:
 		},
 		{
 			name:    "a secret in Pulumi.yaml is refused",
-			project: projectYAML + "config:\n  labels:\n    type: string\n    secret: true\n    default: x\n",
+			project: teststack.ProjectFile + "config:\n  labels:\n    type: string\n    secret: true\n    default: x\n",
 			yaml:    "config: {}\n",
 			wantErr: []string{"private-run-api:labels: Pulumi.yaml declares it secret"},
 		},
 		{
 			name:    "a key Pulumi.yaml requires and the stack leaves out",
-			project: projectYAML + "config:\n  labels:\n    type: string\n",
+			project: teststack.ProjectFile + "config:\n  labels:\n    type: string\n",
 			yaml:    "config:\n  gcp:project: acme-test\n",
 			wantErr: []string{"private-run-api:labels: Pulumi.yaml declares it with neither a value nor a default"},
 		},
 		{
 			name:    "a typed key with a value of another type",
-			project: projectYAML + "config:\n  enableApis:\n    type: boolean\n",
+			project: teststack.ProjectFile + "config:\n  enableApis:\n    type: boolean\n",
 			yaml:    "config:\n  private-run-api:enableApis: [x]\n",
 			wantErr: []string{`private-run-api:enableApis "[\"x\"]": must be of type boolean, as Pulumi.yaml declares`},
 		},
@@ -126,9 +125,9 @@ config:
 		t.Run(tc.name, func(t *testing.T) {
 			proj := tc.project
 			if proj == "" {
-				proj = projectYAML
+				proj = teststack.ProjectFile
 			}
-			sf, err := ParseStack(mustProject(t, proj), "Pulumi.test.yaml", []byte(tc.yaml))
+			sf, err := config.ParseStack(mustProject(t, proj), "Pulumi.test.yaml", []byte(tc.yaml))
 			if tc.wantErr != nil {
 				if err == nil {
 					t.Fatalf("no error; values %v", sf.Values)
@@ -161,7 +160,7 @@ config:
 // TestTimestampProblemNamesFileAndLine: the program names the key and says "quote it"; a tool
 // reading the file also names where it is written.
 func TestTimestampProblemNamesFileAndLine(t *testing.T) {
-	sf, err := ParseStack(mustProject(t, projectYAML), "Pulumi.test.yaml", []byte(`config:
+	sf, err := config.ParseStack(mustProject(t, teststack.ProjectFile), "Pulumi.test.yaml", []byte(`config:
   gcp:project: acme-test
   gcp:region: us-central1
   private-run-api:service: {name: orders-api, image: gcr.io/acme/x}
@@ -179,7 +178,7 @@ func TestTimestampProblemNamesFileAndLine(t *testing.T) {
 	}
 	d := ce.Diagnostics[0]
 	// The program, which sees only what the engine passes, names the key and says what to write.
-	if _, perr := Load("private-run-api", MapSource(sf.Values), sf.Keys()); perr == nil || !strings.Contains(perr.Error(), `quote it in the stack file: expires: "2027-01-31T00:00:00Z"`) {
+	if _, perr := config.Load("private-run-api", config.MapSource(sf.Values), sf.Keys()); perr == nil || !strings.Contains(perr.Error(), `quote it in the stack file: expires: "2027-01-31T00:00:00Z"`) {
 		t.Errorf("the program says %v", perr)
 	}
 	for _, want := range []string{"quote it", `"2027-01-31T00:00:00Z"`, "Pulumi.test.yaml:7 writes it as an unquoted YAML timestamp"} {
@@ -194,17 +193,14 @@ func TestTimestampProblemNamesFileAndLine(t *testing.T) {
 
 func TestReadStackAndLoad(t *testing.T) {
 	dir := t.TempDir()
-	write := func(name, text string) {
-		testdir.Write(t, filepath.Join(dir, name), text)
-	}
-	write("Pulumi.yaml", projectYAML)
-	write("Pulumi.test.yaml", `config:
+	testdir.Write(t, filepath.Join(dir, "Pulumi.yaml"), teststack.ProjectFile)
+	testdir.Write(t, filepath.Join(dir, "Pulumi.test.yaml"), `config:
   gcp:project: acme-test
   gcp:region: us-central1
   private-run-api:service: {name: orders-api, image: gcr.io/acme/x}
   private-run-api:callers: [{name: orders-batch, invoke: false}]
 `)
-	sf, err := ReadStack(Dir(dir), "test")
+	sf, err := config.ReadStack(config.Dir(dir), "test")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,13 +214,13 @@ func TestReadStackAndLoad(t *testing.T) {
 	if cfg.Project != "acme-test" || cfg.ServiceRegion() != "us-central1" || len(cfg.Callers) != 1 || cfg.Callers[0].Invokes() {
 		t.Errorf("config = %+v", cfg)
 	}
-	if !cfg.EnableAPIs || !cfg.Authz.On() || !cfg.Protected() || cfg.IngressOrDefault() != IngressAll {
+	if !cfg.EnableAPIs || !cfg.Authz.On() || !cfg.Protected() || cfg.IngressOrDefault() != config.IngressAll {
 		t.Errorf("defaults not applied: %+v", cfg)
 	}
-	if _, err := ReadStack(Dir(dir), "missing"); err == nil {
+	if _, err := config.ReadStack(config.Dir(dir), "missing"); err == nil {
 		t.Error("a missing stack file read without error")
 	}
-	if _, err := ReadStack(Dir(t.TempDir()), "test"); err == nil || !strings.Contains(err.Error(), "no Pulumi.yaml") {
+	if _, err := config.ReadStack(config.Dir(t.TempDir()), "test"); err == nil || !strings.Contains(err.Error(), "no Pulumi.yaml") {
 		t.Errorf("a directory without Pulumi.yaml: %v", err)
 	}
 }

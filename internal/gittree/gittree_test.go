@@ -5,11 +5,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
 
+	"github.com/platform/private-run-api/internal/testcheck"
 	"github.com/platform/private-run-api/internal/testdir"
 )
 
@@ -54,9 +54,7 @@ func TestTreeReadsTheRevisionAtTheDirectory(t *testing.T) {
 	for _, d := range ds {
 		names = append(names, d.Name())
 	}
-	if !slices.Equal(names, []string{"a.yaml", "b.yaml", "link.yaml"}) {
-		t.Errorf("callers = %v", names)
-	}
+	testcheck.Lines(t, "callers", names, []string{"a.yaml", "b.yaml", "link.yaml"})
 	// A symlink is reported as one and never followed, least of all out of the project.
 	if _, err := fs.ReadFile(tr, "callers/link.yaml"); err == nil || !strings.Contains(err.Error(), "symbolic link") {
 		t.Errorf("reading a symlink: %v", err)
@@ -106,9 +104,7 @@ func TestChangedListsPathsRelativeToTheDirectory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"/secret.txt", "Pulumi.yaml", "callers/c.yaml"}; !slices.Equal(got, want) {
-		t.Errorf("changed = %v, want %v", got, want)
-	}
+	testcheck.Lines(t, "changed", got, []string{"/secret.txt", "Pulumi.yaml", "callers/c.yaml"})
 }
 
 func TestOpenRefusesWhatIsNotARevision(t *testing.T) {
