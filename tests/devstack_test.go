@@ -25,7 +25,8 @@ func sa(id string) string {
 	return "serviceAccount:" + id + "@" + devProject + ".iam.gserviceaccount.com"
 }
 
-// TestDevStackResources checks the example stack, read from Pulumi.dev.yaml, resource by resource.
+// TestDevStackResources checks the example stack (tests/testdata/stacks/dev, the fixture copy of
+// Pulumi.dev.yaml) resource by resource.
 func TestDevStackResources(t *testing.T) {
 	r := mustRun(t, exampleStack(t), runOpts{})
 
@@ -323,7 +324,7 @@ func checkPropertyDep(t *testing.T, x mocktest.Resource, prop string, owner mock
 	}
 }
 
-// devTemplate is the Cloud Run template Pulumi.dev.yaml declares.
+// devTemplate is the Cloud Run template the example stack declares.
 const devTemplate = `{
   "containers": [
     {

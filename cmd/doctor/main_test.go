@@ -14,6 +14,10 @@ import (
 	"github.com/platform/private-run-api/internal/teststack"
 )
 
+// devDir holds the fixture copy of the dev stack: Pulumi.dev.yaml is what teams edit when they
+// onboard a caller, and no test may depend on what it holds.
+const devDir = "../../tests/testdata/stacks/dev"
+
 const devBatch = "orders-batch@acme-platform-dev.iam.gserviceaccount.com"
 
 const testStack = teststack.TokyoHeader + `  private-run-api:callers:
@@ -55,14 +59,14 @@ func TestRun(t *testing.T) {
 	}{
 		{
 			name:   "dev stack, plain user login",
-			args:   []string{"-stack", "dev", "-caller", "orders-batch", "-dir", "../.."},
+			args:   []string{"-stack", "dev", "-caller", "orders-batch", "-dir", devDir},
 			adc:    plainLogin,
 			code:   1,
 			stdout: []string{"PROBLEM  Your credentials are a plain user login", "\n           gcloud auth application-default login --impersonate-service-account " + devBatch + "\n"},
 		},
 		{
 			name:   "dev stack, impersonating orders-batch as a listed developer",
-			args:   []string{"-stack", "dev", "-caller", "orders-batch", "-dir", "../..", "-me", "user:kenji.ito@acme.example"},
+			args:   []string{"-stack", "dev", "-caller", "orders-batch", "-dir", devDir, "-me", "user:kenji.ito@acme.example"},
 			adc:    impersonated(devBatch),
 			code:   0,
 			stdout: []string{"OK       Your credentials impersonate " + devBatch, "0 problems, 0 warnings"},
