@@ -151,9 +151,11 @@ func TestDocsLiveSample(t *testing.T) {
 }
 
 // claim is what the docs say a predefined role holds, or not, at project level.
+// claim is what the docs say of one permission at project level: the predefined roles that hold
+// it, and the ones that do not.
 type claim struct {
-	role, permission string
-	holds            bool
+	permission      string
+	heldBy, notHeld []string
 }
 
 // What the docs say about roles is what Google's role table says.
@@ -166,48 +168,51 @@ func TestDocsRoleClaimsAreTheTables(t *testing.T) {
 		claims []claim
 	}{
 		{"Who else can get in", section(t, project, "Who else can get in"), []claim{
-			{"roles/owner", roles.StorageBucketsGet, false}, {"roles/editor", roles.StorageBucketsGet, false}, {"roles/viewer", roles.StorageBucketsGet, false},
-			{"roles/storage.admin", roles.StorageBucketsGet, true}, {"roles/storage.bucketViewer", roles.StorageBucketsGet, true},
-			{"roles/iam.securityAuditor", roles.StorageBucketsGet, true}, {"roles/firebase.viewer", roles.StorageBucketsGet, true},
-			{"roles/owner", roles.RunRoutesInvoke, true}, {"roles/editor", roles.RunRoutesInvoke, true}, {"roles/run.admin", roles.RunRoutesInvoke, true},
-			{"roles/run.invoker", roles.RunRoutesInvoke, true}, {"roles/run.servicesInvoker", roles.RunRoutesInvoke, true},
+			{roles.StorageBucketsGet, []string{"roles/storage.admin", "roles/storage.bucketViewer", "roles/iam.securityAuditor", "roles/firebase.viewer"}, []string{"roles/owner", "roles/editor", "roles/viewer"}},
+			{roles.RunRoutesInvoke, []string{"roles/owner", "roles/editor", "roles/run.admin", "roles/run.invoker", "roles/run.servicesInvoker"}, nil},
 		}},
 		{"The authz bucket's whole policy", section(t, project, "The authz bucket's whole policy"), []claim{
 			// A hand deploy after the first up needs these on the bucket, which the whole policy
 			// gives nobody: the deployer's role must hold them at project level.
-			{"roles/storage.admin", roles.StorageBucketsGet, true}, {"roles/storage.admin", roles.StorageBucketsGetPolicy, true}, {"roles/storage.admin", roles.StorageBucketsSetPolicy, true},
-			{"roles/owner", roles.StorageBucketsGetPolicy, false}, {"roles/owner", roles.StorageBucketsSetPolicy, false},
-			{"roles/editor", roles.StorageBucketsGetPolicy, false}, {"roles/editor", roles.StorageBucketsSetPolicy, false},
+			{roles.StorageBucketsGet, []string{"roles/storage.admin"}, nil},
+			{roles.StorageBucketsGetPolicy, []string{"roles/storage.admin"}, []string{"roles/owner", "roles/editor"}},
+			{roles.StorageBucketsSetPolicy, []string{"roles/storage.admin"}, []string{"roles/owner", "roles/editor"}},
 		}},
 		{"Who may read live access", section(t, project, "Who may read live access"), []claim{
-			{"roles/iam.securityReviewer", roles.ProjectsGetPolicy, true}, {"roles/iam.securityReviewer", roles.AccountsGetPolicy, true},
-			{"roles/iam.securityReviewer", roles.StorageBucketsGetPolicy, true}, {"roles/iam.securityReviewer", roles.FoldersGetPolicy, true},
-			{"roles/iam.securityReviewer", roles.OrganizationGetPolicy, true}, {"roles/iam.securityReviewer", roles.PrivateLogsList, true},
-			{"roles/iam.securityReviewer", roles.StorageBucketsGet, false}, {"roles/iam.securityReviewer", roles.ProjectsGet, false},
-			{"roles/viewer", roles.ProjectsGet, true}, {"roles/storage.admin", roles.StorageBucketsGet, true},
+			{roles.ProjectsGetPolicy, []string{"roles/iam.securityReviewer"}, nil},
+			{roles.AccountsGetPolicy, []string{"roles/iam.securityReviewer"}, nil},
+			{roles.StorageBucketsGetPolicy, []string{"roles/iam.securityReviewer"}, nil},
+			{roles.FoldersGetPolicy, []string{"roles/iam.securityReviewer"}, nil},
+			{roles.OrganizationGetPolicy, []string{"roles/iam.securityReviewer"}, nil},
+			{roles.PrivateLogsList, []string{"roles/iam.securityReviewer"}, nil},
+			{roles.StorageBucketsGet, []string{"roles/storage.admin"}, []string{"roles/iam.securityReviewer"}},
+			{roles.ProjectsGet, []string{"roles/viewer"}, []string{"roles/iam.securityReviewer"}},
 		}},
 		{"Token use", section(t, project, "Token use: `-usage`"), []claim{
-			{"roles/owner", roles.PrivateLogsList, true}, {"roles/logging.admin", roles.PrivateLogsList, true},
-			{"roles/logging.privateLogViewer", roles.PrivateLogsList, true}, {"roles/iam.securityReviewer", roles.PrivateLogsList, true},
-			{"roles/iam.securityAuditor", roles.PrivateLogsList, true}, {"roles/logging.viewAccessor", roles.LogViewsAccess, true},
-			{"roles/editor", roles.PrivateLogsList, false}, {"roles/viewer", roles.PrivateLogsList, false}, {"roles/logging.viewer", roles.PrivateLogsList, false},
+			{roles.PrivateLogsList, []string{"roles/owner", "roles/logging.admin", "roles/logging.privateLogViewer", "roles/iam.securityReviewer", "roles/iam.securityAuditor"}, []string{"roles/editor", "roles/viewer", "roles/logging.viewer"}},
+			{roles.LogViewsAccess, []string{"roles/logging.viewAccessor"}, nil},
 		}},
 		{"bootstrap/README.md, The audit account", section(t, bootstrap, "The audit account"), []claim{
-			{"roles/iam.securityReviewer", roles.FoldersGetPolicy, true}, {"roles/iam.securityReviewer", roles.OrganizationGetPolicy, true},
-			{"roles/iam.securityReviewer", roles.StorageBucketsGet, false},
+			{roles.FoldersGetPolicy, []string{"roles/iam.securityReviewer"}, nil},
+			{roles.OrganizationGetPolicy, []string{"roles/iam.securityReviewer"}, nil},
+			{roles.StorageBucketsGet, nil, []string{"roles/iam.securityReviewer"}},
 		}},
 	} {
 		for _, c := range tc.claims {
-			p, ok := roles.Predefined(c.role)
-			if !ok {
-				t.Errorf("%s: %s is not in the role table", tc.where, c.role)
-				continue
-			}
-			if p.Has(c.permission) != c.holds {
-				t.Errorf("%s: the claim that %s holds %s = %v is false in the role table (%s)", tc.where, c.role, c.permission, c.holds, roles.Snapshot())
-			}
-			if !strings.Contains(tc.text, "`"+c.role+"`") {
-				t.Errorf("%s does not name `%s`, which this test checks it for", tc.where, c.role)
+			for holds, list := range map[bool][]string{true: c.heldBy, false: c.notHeld} {
+				for _, role := range list {
+					p, ok := roles.Predefined(role)
+					if !ok {
+						t.Errorf("%s: %s is not in the role table", tc.where, role)
+						continue
+					}
+					if p.Has(c.permission) != holds {
+						t.Errorf("%s: the claim that %s holds %s = %v is false in the role table (%s)", tc.where, role, c.permission, holds, roles.Snapshot())
+					}
+					if !strings.Contains(tc.text, "`"+role+"`") {
+						t.Errorf("%s does not name `%s`, which this test checks it for", tc.where, role)
+					}
+				}
 			}
 		}
 	}
