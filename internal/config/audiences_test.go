@@ -54,78 +54,95 @@ func loadAudiences(t *testing.T, project string, list []string) ([]string, strin
 }
 
 // TestAudiences walks the rule's boundaries: the one form https://<service>.<project>.<domain>,
-// and what Cloud Run compares as another string.
+// and what Cloud Run compares as another string. The project is acme-test unless a case names
+// another.
 func TestAudiences(t *testing.T) {
+	// Lists the rule accepts.
 	for _, tc := range []struct {
-		name    string
-		project string // "" means acme-test
-		list    []string
-		diags   []string
-		want    string // in the error, when there is one
+		name, project string
+		list          []string
 	}{
-		{name: "the form", list: []string{"https://orders-api.acme-test.internal"}},
-		{name: "a domain of one's own, several labels", list: []string{"https://orders-api.acme-test.api.acme.example"}},
-		{name: "two, in any order", list: []string{"https://orders-api.acme-test.internal", "https://orders-api.acme-test.acme.example"}},
-		{name: "domain-scoped project", project: "example.com:acme-test", list: []string{"https://orders-api.example-com-acme-test.internal"}},
-		{name: "none", list: nil},
+		{"the form", "", []string{"https://orders-api.acme-test.internal"}},
+		{"a domain of one's own, several labels", "", []string{"https://orders-api.acme-test.api.acme.example"}},
+		{"two, in any order", "", []string{"https://orders-api.acme-test.internal", "https://orders-api.acme-test.acme.example"}},
+		{"domain-scoped project", "example.com:acme-test", []string{"https://orders-api.example-com-acme-test.internal"}},
+		{"none", "", nil},
+		{"label of 63", "", []string{"https://orders-api.acme-test." + strings.Repeat("a", 63) + ".internal"}},
+		{"host of 253", "", []string{"https://" + hostOf(t, 253)}},
+		{"run.app as a label inside is fine", "", []string{"https://orders-api.acme-test.run.app.acme.example"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got, msg := loadAudiences(t, tc.project, tc.list); got != nil {
+				t.Errorf("refused with %v\n%s", got, msg)
+			}
+		})
+	}
 
-		{name: "service only, as issue 20 first wrote it", list: []string{"https://orders-api.internal"},
-			diags: []string{"Forbidden service.audiences[0]"},
-			want:  `service.audiences[0] "https://orders-api.internal": does not name this service and project: it must be https://orders-api.acme-test.<domain>, because every service (in any project) that declares the same custom audience accepts the same ID tokens, so a token sent to one could be replayed at the other; write https://orders-api.acme-test.internal`},
-		{name: "project and service swapped", list: []string{"https://acme-test.orders-api.acme.example"},
-			diags: []string{"Forbidden service.audiences[0]"}, want: "write https://orders-api.acme-test.acme.example"},
-		{name: "service name as part of a label", list: []string{"https://orders-api-v2.acme-test.internal"},
-			diags: []string{"Forbidden service.audiences[0]"}, want: "write https://orders-api.acme-test.orders-api-v2.internal"},
-		{name: "service and project but no domain", list: []string{"https://orders-api.acme-test"},
-			diags: []string{"Forbidden service.audiences[0]"}, want: "write https://orders-api.acme-test.internal"},
-		{name: "another project", list: []string{"https://orders-api.acme-prod.internal"},
-			diags: []string{"Forbidden service.audiences[0]"}, want: "write https://orders-api.acme-test.acme-prod.internal"},
-		{name: "project label further right", list: []string{"https://orders-api.eu.acme-test.internal"},
-			diags: []string{"Forbidden service.audiences[0]"}},
-		{name: "domain-scoped project written as the bare ID", project: "example.com:acme-test", list: []string{"https://orders-api.acme-test.internal"},
-			diags: []string{"Forbidden service.audiences[0]"}, want: "it must be https://orders-api.example-com-acme-test.<domain>"},
+	// One audience, refused with one problem at service.audiences[0] of the type it is listed
+	// under; want, when given, is in the error.
+	for typ, cases := range map[string][]struct{ name, project, audience, want string }{
+		"Forbidden": {
+			{"service only, as issue 20 first wrote it", "", "https://orders-api.internal", `service.audiences[0] "https://orders-api.internal": does not name this service and project: it must be https://orders-api.acme-test.<domain>, because every service (in any project) that declares the same custom audience accepts the same ID tokens, so a token sent to one could be replayed at the other; write https://orders-api.acme-test.internal`},
+			{"project and service swapped", "", "https://acme-test.orders-api.acme.example", "write https://orders-api.acme-test.acme.example"},
+			{"service name as part of a label", "", "https://orders-api-v2.acme-test.internal", "write https://orders-api.acme-test.orders-api-v2.internal"},
+			{"service and project but no domain", "", "https://orders-api.acme-test", "write https://orders-api.acme-test.internal"},
+			{"another project", "", "https://orders-api.acme-prod.internal", "write https://orders-api.acme-test.acme-prod.internal"},
+			{"project label further right", "", "https://orders-api.eu.acme-test.internal", ""},
+			{"domain-scoped project written as the bare ID", "example.com:acme-test", "https://orders-api.acme-test.internal", "it must be https://orders-api.example-com-acme-test.<domain>"},
+			{"under run.app", "", "https://orders-api.acme-test.run.app", "is under run.app, Google's domain for Cloud Run URLs"},
+			{"a run.app URL", "", "https://orders-api-abcdefghij-uc.a.run.app", "is under run.app"},
+		},
+		"Invalid": {
+			{"not https", "", "http://orders-api.acme-test.internal", "is not an https:// URL; write it as https://orders-api.acme-test.internal"},
+			{"a bare name, which Google accepts", "", "orders-api", "is not an https:// URL"},
+			{"upper-case scheme", "", "HTTPS://orders-api.acme-test.internal", ""},
+			{"trailing slash", "", "https://orders-api.acme-test.internal/", `ends in "/": Cloud Run compares audiences as exact strings, so it would be another audience than the one without; write it without the slash: https://orders-api.acme-test.internal`},
+			{"path", "", "https://orders-api.acme-test.internal/v1", "has a path, port, query, fragment or user name"},
+			{"port", "", "https://orders-api.acme-test.internal:443", "write https://orders-api.acme-test.internal"},
+			{"query", "", "https://orders-api.acme-test.internal?x=1", ""},
+			{"fragment", "", "https://orders-api.acme-test.internal#x", ""},
+			{"user", "", "https://me@orders-api.acme-test.internal", "write https://orders-api.acme-test.internal"},
+			{"upper case", "", "https://Orders-API.acme-test.internal", "write it in lower case: https://orders-api.acme-test.internal"},
+			{"empty label", "", "https://orders-api..internal", ""},
+			{"label ending in a hyphen", "", "https://orders-api.acme-test.internal-", ""},
+			{"underscore", "", "https://orders-api.acme-test.my_domain", ""},
+			{"label of 64", "", "https://orders-api.acme-test." + strings.Repeat("a", 64) + ".internal", ""},
+			{"look-alike character", "", "https://оrders-api.acme-test.internal", "has U+043E CYRILLIC SMALL LETTER O at character 9"},
+		},
+		"TooLong": {
+			{"host of 254", "", "https://" + hostOf(t, 254), "longer than DNS's 253 characters"},
+		},
+		"Required": {
+			{"empty", "", "", ""},
+		},
+	} {
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				got, msg := loadAudiences(t, tc.project, []string{tc.audience})
+				if want := []string{typ + " service.audiences[0]"}; !slices.Equal(got, want) {
+					t.Errorf("problems %v, want %v\n%s", got, want, msg)
+				}
+				if tc.want != "" && !strings.Contains(msg, tc.want) {
+					t.Errorf("error lacks %q:\n%s", tc.want, msg)
+				}
+			})
+		}
+	}
 
-		{name: "not https", list: []string{"http://orders-api.acme-test.internal"},
-			diags: []string{"Invalid service.audiences[0]"}, want: "is not an https:// URL; write it as https://orders-api.acme-test.internal"},
-		{name: "a bare name, which Google accepts", list: []string{"orders-api"},
-			diags: []string{"Invalid service.audiences[0]"}, want: "is not an https:// URL"},
-		{name: "upper-case scheme", list: []string{"HTTPS://orders-api.acme-test.internal"},
-			diags: []string{"Invalid service.audiences[0]"}},
-		{name: "trailing slash", list: []string{"https://orders-api.acme-test.internal/"},
-			diags: []string{"Invalid service.audiences[0]"}, want: `ends in "/": Cloud Run compares audiences as exact strings, so it would be another audience than the one without; write it without the slash: https://orders-api.acme-test.internal`},
-		{name: "path", list: []string{"https://orders-api.acme-test.internal/v1"},
-			diags: []string{"Invalid service.audiences[0]"}, want: "has a path, port, query, fragment or user name"},
-		{name: "port", list: []string{"https://orders-api.acme-test.internal:443"},
-			diags: []string{"Invalid service.audiences[0]"}, want: "write https://orders-api.acme-test.internal"},
-		{name: "query", list: []string{"https://orders-api.acme-test.internal?x=1"}, diags: []string{"Invalid service.audiences[0]"}},
-		{name: "fragment", list: []string{"https://orders-api.acme-test.internal#x"}, diags: []string{"Invalid service.audiences[0]"}},
-		{name: "user", list: []string{"https://me@orders-api.acme-test.internal"},
-			diags: []string{"Invalid service.audiences[0]"}, want: "write https://orders-api.acme-test.internal"},
-		{name: "upper case", list: []string{"https://Orders-API.acme-test.internal"},
-			diags: []string{"Invalid service.audiences[0]"}, want: "write it in lower case: https://orders-api.acme-test.internal"},
-		{name: "empty label", list: []string{"https://orders-api..internal"}, diags: []string{"Invalid service.audiences[0]"}},
-		{name: "label ending in a hyphen", list: []string{"https://orders-api.acme-test.internal-"}, diags: []string{"Invalid service.audiences[0]"}},
-		{name: "underscore", list: []string{"https://orders-api.acme-test.my_domain"}, diags: []string{"Invalid service.audiences[0]"}},
-		{name: "label of 63", list: []string{"https://orders-api.acme-test." + strings.Repeat("a", 63) + ".internal"}},
-		{name: "label of 64", list: []string{"https://orders-api.acme-test." + strings.Repeat("a", 64) + ".internal"}, diags: []string{"Invalid service.audiences[0]"}},
-		{name: "host of 253", list: []string{"https://" + hostOf(t, 253)}},
-		{name: "host of 254", list: []string{"https://" + hostOf(t, 254)},
-			diags: []string{"TooLong service.audiences[0]"}, want: "longer than DNS's 253 characters"},
-		{name: "look-alike character", list: []string{"https://оrders-api.acme-test.internal"},
-			diags: []string{"Invalid service.audiences[0]"}, want: "has U+043E CYRILLIC SMALL LETTER O at character 9"},
-		{name: "empty", list: []string{""}, diags: []string{"Required service.audiences[0]"}},
-		{name: "under run.app", list: []string{"https://orders-api.acme-test.run.app"},
-			diags: []string{"Forbidden service.audiences[0]"}, want: "is under run.app, Google's domain for Cloud Run URLs"},
-		{name: "a run.app URL", list: []string{"https://orders-api-abcdefghij-uc.a.run.app"},
-			diags: []string{"Forbidden service.audiences[0]"}, want: "is under run.app"},
-		{name: "run.app as a label inside is fine", list: []string{"https://orders-api.acme-test.run.app.acme.example"}},
+	// Several audiences: each problem is reported at its own index, all at once.
+	for _, tc := range []struct {
+		name  string
+		list  []string
+		diags []string
+		want  string
+	}{
 		{name: "duplicate", list: []string{"https://orders-api.acme-test.internal", "https://orders-api.acme-test.acme.example", "https://orders-api.acme-test.internal"},
 			diags: []string{"Duplicate service.audiences[2]"}, want: `service.audiences[2] "https://orders-api.acme-test.internal": is also service.audiences[0]; list each audience once`},
 		{name: "every problem at once", list: []string{"https://orders-api.internal", "http://x", "https://orders-api.acme-test.internal/"},
 			diags: []string{"Forbidden service.audiences[0]", "Invalid service.audiences[1]", "Invalid service.audiences[2]"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, msg := loadAudiences(t, tc.project, tc.list)
+			got, msg := loadAudiences(t, "", tc.list)
 			if !slices.Equal(got, tc.diags) {
 				t.Errorf("problems %v, want %v\n%s", got, tc.diags, msg)
 			}
