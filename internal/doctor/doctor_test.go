@@ -172,8 +172,10 @@ func TestDiagnose(t *testing.T) {
 	dir := stackDir(t, map[string]string{"test": testStack, "lonely": lonelyStack, "audiences": audienceStack})
 
 	tests := []struct {
-		name   string
-		stack  string
+		name  string
+		stack string // "" is test
+		// caller is the caller the doctor is asked about; "" is orders-batch, the test stack's
+		// first.
 		caller string
 		me     string
 		// adc is what gcloud's application-default credentials file holds; "" for no file.
@@ -188,9 +190,8 @@ func TestDiagnose(t *testing.T) {
 		absent   []string
 	}{
 		{
-			name:   "plain user login",
-			caller: "orders-batch",
-			adc:    userADC(),
+			name: "plain user login",
+			adc:  userADC(),
 			findings: []want{
 				{Problem, "plain user login"},
 				{Warning, "Not checked: whether you may impersonate " + batchEmail},
@@ -204,7 +205,6 @@ func TestDiagnose(t *testing.T) {
 		},
 		{
 			name:     "impersonated, right target, developer granted",
-			caller:   "orders-batch",
 			me:       "user:alice@acme.example",
 			adc:      impersonatedADC(batchEmail),
 			findings: []want{{OK, "Your credentials impersonate " + batchEmail + ", caller orders-batch's account"}, {OK, "You (user:alice@acme.example) may impersonate " + batchEmail}},
@@ -212,7 +212,6 @@ func TestDiagnose(t *testing.T) {
 		},
 		{
 			name:     "impersonated, right target, granted through the stack-wide impersonators",
-			caller:   "orders-batch",
 			me:       "LEAD@acme.example",
 			adc:      impersonatedADC(batchEmail),
 			findings: []want{{OK, "You (user:lead@acme.example) may impersonate"}},
@@ -220,7 +219,6 @@ func TestDiagnose(t *testing.T) {
 		},
 		{
 			name:     "impersonated, wrong target: another caller",
-			caller:   "orders-batch",
 			adc:      impersonatedADC(frontEmail),
 			problems: true,
 			findings: []want{{Problem, "Your credentials impersonate " + frontEmail + ", not caller orders-batch's account"}},
@@ -228,7 +226,6 @@ func TestDiagnose(t *testing.T) {
 		},
 		{
 			name:     "impersonated, wrong target: the service's runtime account",
-			caller:   "orders-batch",
 			adc:      impersonatedADC(runtimeEmail),
 			problems: true,
 			findings: []want{{Problem, "not caller orders-batch's account"}},
@@ -236,7 +233,6 @@ func TestDiagnose(t *testing.T) {
 		},
 		{
 			name:     "impersonated, right target, developer not granted",
-			caller:   "orders-batch",
 			me:       "user:mallory@acme.example",
 			adc:      impersonatedADC(batchEmail),
 			problems: true,
@@ -246,7 +242,6 @@ func TestDiagnose(t *testing.T) {
 		},
 		{
 			name:     "impersonated, developer's grant expired",
-			caller:   "orders-batch",
 			me:       "user:old@acme.example",
 			adc:      impersonatedADC(batchEmail),
 			problems: true,
@@ -255,7 +250,6 @@ func TestDiagnose(t *testing.T) {
 		},
 		{
 			name:     "impersonated, developer's grant expires within a week",
-			caller:   "orders-batch",
 			me:       "user:soon@acme.example",
 			adc:      impersonatedADC(batchEmail),
 			findings: []want{{Warning, "You (user:soon@acme.example) may impersonate"}},
@@ -278,13 +272,11 @@ func TestDiagnose(t *testing.T) {
 		},
 		{
 			name:     "impersonation through a delegation chain",
-			caller:   "orders-batch",
 			adc:      strings.Replace(impersonatedADC(batchEmail), `"delegates":[]`, `"delegates":["hop@acme-test.iam.gserviceaccount.com"]`, 1),
 			findings: []want{{Warning, "delegation chain"}, {OK, "Your credentials impersonate " + batchEmail}},
 		},
 		{
 			name:     "impersonated file without a usable URL",
-			caller:   "orders-batch",
 			adc:      `{"type":"impersonated_service_account","source_credentials":{"type":"authorized_user"}}`,
 			problems: true,
 			findings: []want{{Problem, "name no service account"}},
@@ -292,14 +284,12 @@ func TestDiagnose(t *testing.T) {
 		},
 		{
 			name:     "service account key for the caller's own account",
-			caller:   "orders-batch",
 			adc:      keyADC(batchEmail),
 			findings: []want{{Warning, "Your credentials are a service account key for " + batchEmail}},
 			contains: []string{"what this setup", ind + batchLogin + "\n", "gcloud iam service-accounts keys delete 0123abcd --iam-account " + batchEmail + "\n"},
 		},
 		{
 			name:     "service account key for another account",
-			caller:   "orders-batch",
 			adc:      keyADC("ci-deployer@acme-test.iam.gserviceaccount.com"),
 			problems: true,
 			findings: []want{{Problem, "service account key for ci-deployer@acme-test.iam.gserviceaccount.com, not caller orders-batch's account"}},
@@ -307,7 +297,6 @@ func TestDiagnose(t *testing.T) {
 		},
 		{
 			name:     "workload identity federation without impersonation",
-			caller:   "orders-batch",
 			adc:      externalADC(""),
 			problems: true,
 			findings: []want{{Problem, "workload identity federation config that impersonates no service account"}},
@@ -315,7 +304,6 @@ func TestDiagnose(t *testing.T) {
 		},
 		{
 			name:     "workload identity federation impersonating the caller",
-			caller:   "orders-batch",
 			adc:      externalADC(generateURL(batchEmail)),
 			problems: true,
 			findings: []want{{Problem, "workload identity federation config, which this stack does not grant"}},
@@ -323,21 +311,18 @@ func TestDiagnose(t *testing.T) {
 		},
 		{
 			name:     "workforce identity login",
-			caller:   "orders-batch",
 			adc:      `{"type":"external_account_authorized_user"}`,
 			problems: true,
 			findings: []want{{Problem, "workforce identity federation login"}},
 		},
 		{
 			name:     "unknown credentials type",
-			caller:   "orders-batch",
 			adc:      `{"type":"gdch_service_account"}`,
 			problems: true,
 			findings: []want{{Problem, `does not support credentials of type "gdch_service_account"`}},
 		},
 		{
 			name:     "no credentials at all",
-			caller:   "orders-batch",
 			setup:    func(t *testing.T, m *machine) {},
 			problems: true,
 			findings: []want{{Problem, "No Application Default Credentials found"}},
@@ -345,7 +330,6 @@ func TestDiagnose(t *testing.T) {
 		},
 		{
 			name:     "malformed credentials file",
-			caller:   "orders-batch",
 			adc:      `{"type": "authorized_user",`,
 			problems: true,
 			findings: []want{{Problem, "The credentials file is not JSON"}},
@@ -354,7 +338,6 @@ func TestDiagnose(t *testing.T) {
 		},
 		{
 			name:     "empty credentials file",
-			caller:   "orders-batch",
 			adc:      " \n",
 			problems: true,
 			findings: []want{{Problem, "The credentials file is empty"}},
@@ -362,7 +345,6 @@ func TestDiagnose(t *testing.T) {
 		},
 		{
 			name:     "credentials file holding a JSON array",
-			caller:   "orders-batch",
 			adc:      `[` + userADC() + `]`,
 			problems: true,
 			findings: []want{{Problem, "The credentials file is valid JSON of the wrong shape"}},
@@ -371,7 +353,6 @@ func TestDiagnose(t *testing.T) {
 		},
 		{
 			name:     "credentials file with a number for its type",
-			caller:   "orders-batch",
 			adc:      `{"type": 5}`,
 			problems: true,
 			findings: []want{{Problem, "valid JSON of the wrong shape"}},
@@ -379,7 +360,6 @@ func TestDiagnose(t *testing.T) {
 		},
 		{
 			name:     "impersonated credentials with a string for delegates",
-			caller:   "orders-batch",
 			adc:      strings.Replace(impersonatedADC(batchEmail), `"delegates":[]`, `"delegates":"hop@acme-test.iam.gserviceaccount.com"`, 1),
 			problems: true,
 			findings: []want{{Problem, "valid JSON of the wrong shape"}},
@@ -387,7 +367,6 @@ func TestDiagnose(t *testing.T) {
 		},
 		{
 			name:     "credentials path is a directory",
-			caller:   "orders-batch",
 			setup:    func(t *testing.T, m *machine) { m.env["GOOGLE_APPLICATION_CREDENTIALS"] = m.home },
 			problems: true,
 			findings: []want{{Problem, "The credentials path is not a regular file"}},
@@ -395,7 +374,6 @@ func TestDiagnose(t *testing.T) {
 		},
 		{
 			name:     "credentials file larger than 1 MiB",
-			caller:   "orders-batch",
 			adc:      `{"type":"authorized_user","pad":"` + strings.Repeat("x", 1<<20) + `"}`,
 			problems: true,
 			findings: []want{{Problem, "The credentials file is too large to be one"}},
@@ -404,7 +382,6 @@ func TestDiagnose(t *testing.T) {
 		},
 		{
 			name:     "terminal escape sequences in a credentials file are printed escaped",
-			caller:   "orders-batch",
 			adc:      `{"type":"\u001b]0;owned\u0007\u001b[2Jgdch","delegates":["\u001b[31mred"]}`,
 			problems: true,
 			findings: []want{{Problem, `does not support credentials of type "\x1b]0;owned\a\x1b[2Jgdch"`}},
@@ -412,7 +389,6 @@ func TestDiagnose(t *testing.T) {
 		},
 		{
 			name:     "control characters in an impersonation URL",
-			caller:   "orders-batch",
 			adc:      strings.Replace(impersonatedADC(batchEmail), `"delegates":[]`, `"delegates":["a\u001b[2Jb@x.iam.gserviceaccount.com"]`, 1),
 			findings: []want{{Warning, "delegation chain"}},
 			contains: []string{`delegates: "a\x1b[2Jb@x.iam.gserviceaccount.com".`},
@@ -420,7 +396,6 @@ func TestDiagnose(t *testing.T) {
 		},
 		{
 			name:     "an escaped control character in the impersonated account's email",
-			caller:   "orders-batch",
 			adc:      impersonatedADC("orders-batch%1B%5B2J@acme-test.iam.gserviceaccount.com"),
 			problems: true,
 			findings: []want{{Problem, "Your impersonated credentials name no service account"}},
@@ -428,7 +403,6 @@ func TestDiagnose(t *testing.T) {
 		},
 		{
 			name:     "a key file whose key ID and email would break the printed command",
-			caller:   "orders-batch",
 			adc:      strings.Replace(keyADC(`ci\u001b[8m@acme-test.iam.gserviceaccount.com`), `"0123abcd"`, `"x; rm -rf ~"`, 1),
 			problems: true,
 			findings: []want{{Problem, `service account key for "ci\x1b[8m@acme-test.iam.gserviceaccount.com", not caller orders-batch's account`}},
@@ -437,15 +411,13 @@ func TestDiagnose(t *testing.T) {
 		},
 		{
 			name:     "credentials file without a type",
-			caller:   "orders-batch",
 			adc:      `{"client_id":"x"}`,
 			problems: true,
 			findings: []want{{Problem, `no "type" field`}},
 		},
 		{
-			name:   "GOOGLE_APPLICATION_CREDENTIALS wins over an impersonated gcloud login",
-			caller: "orders-batch",
-			adc:    impersonatedADC(batchEmail),
+			name: "GOOGLE_APPLICATION_CREDENTIALS wins over an impersonated gcloud login",
+			adc:  impersonatedADC(batchEmail),
 			setup: func(t *testing.T, m *machine) {
 				m.env["GOOGLE_APPLICATION_CREDENTIALS"] = testdir.Write(t, filepath.Join(m.home, "keys", "old.json"), userADC())
 			},
@@ -456,10 +428,9 @@ func TestDiagnose(t *testing.T) {
 			absent:   []string{"Your credentials impersonate"},
 		},
 		{
-			name:   "GOOGLE_APPLICATION_CREDENTIALS with the right impersonation, gcloud file too",
-			caller: "orders-batch",
-			me:     "user:alice@acme.example",
-			adc:    userADC(),
+			name: "GOOGLE_APPLICATION_CREDENTIALS with the right impersonation, gcloud file too",
+			me:   "user:alice@acme.example",
+			adc:  userADC(),
 			setup: func(t *testing.T, m *machine) {
 				m.env["GOOGLE_APPLICATION_CREDENTIALS"] = testdir.Write(t, filepath.Join(m.home, "adc", "batch.json"), impersonatedADC(batchEmail))
 			},
@@ -467,8 +438,7 @@ func TestDiagnose(t *testing.T) {
 			absent:   []string{"plain user login"},
 		},
 		{
-			name:   "GOOGLE_APPLICATION_CREDENTIALS names a missing file",
-			caller: "orders-batch",
+			name: "GOOGLE_APPLICATION_CREDENTIALS names a missing file",
 			setup: func(t *testing.T, m *machine) {
 				m.env["GOOGLE_APPLICATION_CREDENTIALS"] = filepath.Join(m.home, "gone.json")
 			},
@@ -477,9 +447,8 @@ func TestDiagnose(t *testing.T) {
 			contains: []string{"does not fall back", "unset GOOGLE_APPLICATION_CREDENTIALS\n"},
 		},
 		{
-			name:   "CLOUDSDK_CONFIG login that Go cannot see",
-			caller: "orders-batch",
-			me:     "user:alice@acme.example",
+			name: "CLOUDSDK_CONFIG login that Go cannot see",
+			me:   "user:alice@acme.example",
 			setup: func(t *testing.T, m *machine) {
 				m.env["CLOUDSDK_CONFIG"] = filepath.Join(m.home, "gcloud-work")
 				testdir.Write(t, filepath.Join(m.home, "gcloud-work", "application_default_credentials.json"), impersonatedADC(batchEmail))
@@ -489,8 +458,7 @@ func TestDiagnose(t *testing.T) {
 			contains: []string{"golang/oauth2#506", ind + "export GOOGLE_APPLICATION_CREDENTIALS='", filepath.Join("gcloud-work", "application_default_credentials.json") + "'\n"},
 		},
 		{
-			name:   "relative CLOUDSDK_CONFIG gets absolute fixes",
-			caller: "orders-batch",
+			name: "relative CLOUDSDK_CONFIG gets absolute fixes",
 			setup: func(t *testing.T, m *machine) {
 				m.env["CLOUDSDK_CONFIG"] = "gcloud-work"
 				m.wd = filepath.Join(m.home, "src", "app")
@@ -506,9 +474,8 @@ func TestDiagnose(t *testing.T) {
 			absent: []string{"='gcloud-work"},
 		},
 		{
-			name:   "CLOUDSDK_CONFIG and an older default gcloud file",
-			caller: "orders-batch",
-			adc:    userADC(),
+			name: "CLOUDSDK_CONFIG and an older default gcloud file",
+			adc:  userADC(),
 			setup: func(t *testing.T, m *machine) {
 				m.env["CLOUDSDK_CONFIG"] = filepath.Join(m.home, "gcloud-work")
 				testdir.Write(t, filepath.Join(m.home, "gcloud-work", "application_default_credentials.json"), impersonatedADC(batchEmail))
@@ -518,8 +485,7 @@ func TestDiagnose(t *testing.T) {
 			findings: []want{{Warning, "Go reads a different gcloud file than the one gcloud writes"}, {Problem, "plain user login"}},
 		},
 		{
-			name:   "CLOUDSDK_CONFIG set and no login anywhere",
-			caller: "orders-batch",
+			name: "CLOUDSDK_CONFIG set and no login anywhere",
 			setup: func(t *testing.T, m *machine) {
 				m.env["CLOUDSDK_CONFIG"] = filepath.Join(m.home, "gcloud-work")
 			},
@@ -528,8 +494,7 @@ func TestDiagnose(t *testing.T) {
 			contains: []string{batchLogin + ind + "export GOOGLE_APPLICATION_CREDENTIALS="},
 		},
 		{
-			name:   "Windows reads gcloud's file under APPDATA",
-			caller: "orders-batch",
+			name: "Windows reads gcloud's file under APPDATA",
 			setup: func(t *testing.T, m *machine) {
 				m.goos = "windows"
 				m.env["APPDATA"] = filepath.Join(m.home, "AppData", "Roaming")
@@ -567,7 +532,6 @@ func TestDiagnose(t *testing.T) {
 		{
 			name:     "custom audiences: the one to mint tokens for",
 			stack:    "audiences",
-			caller:   "orders-batch",
 			me:       "user:alice@acme.example",
 			adc:      impersonatedADC(batchEmail),
 			findings: []want{{OK, "The service accepts ID tokens for the custom audience https://orders-api.acme-test.internal (and 1 more)"}},
@@ -575,7 +539,6 @@ func TestDiagnose(t *testing.T) {
 		},
 		{
 			name:     "no custom audiences: nothing said about them",
-			caller:   "orders-batch",
 			me:       "user:alice@acme.example",
 			adc:      impersonatedADC(batchEmail),
 			absent:   []string{"custom audience"},
@@ -610,7 +573,11 @@ func TestDiagnose(t *testing.T) {
 			if stack == "" {
 				stack = "test"
 			}
-			r, out := diagnose(t, dir, stack, tc.caller, tc.me, m)
+			caller := tc.caller
+			if caller == "" {
+				caller = "orders-batch"
+			}
+			r, out := diagnose(t, dir, stack, caller, tc.me, m)
 			if r.HasProblems() != tc.problems {
 				t.Errorf("HasProblems = %v, want %v\n%s", r.HasProblems(), tc.problems, out)
 			}
