@@ -471,35 +471,37 @@ func Resolve(c *Config) *Stack {
 	if c.CallersProject != c.Project {
 		p.APIs = append(p.APIs, ProjectAPIs{Key: "callers-api", Project: c.CallersProject, APIs: append([]string(nil), CallersAPIs...)})
 	}
-	roleIn := func(project, key, id, title, description string, perms []Permission, protect bool) CustomRole {
-		return CustomRole{Key: key, Project: project, ID: id, Name: "projects/" + project + "/roles/" + id,
-			Title: title, Description: description, Permissions: append([]Permission(nil), perms...), Protect: protect}
-	}
-	role := func(key, id, title, description string, perms []Permission, protect bool) CustomRole {
-		return roleIn(c.Project, key, id, title, description, perms, protect)
-	}
+	// The roles live in gcp:project unless they name another project.
 	p.Roles = []CustomRole{
-		role(RoleKeyAuthz, c.AuthzRoleID, "Authz guard",
-			"Held on the authz bucket "+c.AuthzBucket+" by the callers the guard lets through. Created by the admin-run bootstrap so that the deploy account needs no right on roles.",
-			[]Permission{{AuthzPermission, "what the guard tests a caller's token for on the authz bucket"}}, true),
-		role(RoleKeyDeploy, c.DeployRoleID, "CI deploy",
-			"What pulumi up of the main stack needs in this project where no IAM condition applies. Holds no right on roles, keys, projects, tokens or service accounts.",
-			DeployPermissions, false),
-		roleIn(c.CallersProject, RoleKeyCallers, c.CallersRoleID, "CI deploy: caller accounts",
-			"Create, update and delete the caller accounts of the private-run-api main stack ("+c.Project+") and set their whole IAM policies. Reaches every account of this project: keep it to the caller accounts.",
-			CallersPermissions, false),
-		role(RoleKeyAuthzBucket, c.AuthzBucketRoleID, "CI deploy: authz bucket",
-			"Manage the authz bucket and set its IAM policy. Granted only with a condition naming that bucket.",
-			AuthzBucketPermissions, false),
-		role(RoleKeyAudit, c.AuditRoleID, "CI audit (read-only)",
-			"What access -live reads in this project: IAM policies, custom roles and the ancestry. No storage.buckets.get: it would pass the authz guard.",
-			AuditPermissions, false),
-		roleIn(c.CallersProject, RoleKeyAuditCallers, c.AuditCallersRoleID, "CI audit: caller accounts (read-only)",
-			"What access -live and access -usage read in the callers' project of the private-run-api main stack ("+c.Project+"): the caller accounts' policies, the project's policy and ancestry, and the Data Access logs of token minting.",
-			AuditCallersPermissions, false),
-		role(RoleKeyAuditBucket, c.AuditBucketRoleID, "CI audit: authz bucket policy",
-			"Read the authz bucket's IAM policy. Granted only with a condition naming that bucket.",
-			AuditBucketPermissions, false),
+		{Key: RoleKeyAuthz, ID: c.AuthzRoleID, Title: "Authz guard",
+			Description: "Held on the authz bucket " + c.AuthzBucket + " by the callers the guard lets through. Created by the admin-run bootstrap so that the deploy account needs no right on roles.",
+			Permissions: []Permission{{AuthzPermission, "what the guard tests a caller's token for on the authz bucket"}}, Protect: true},
+		{Key: RoleKeyDeploy, ID: c.DeployRoleID, Title: "CI deploy",
+			Description: "What pulumi up of the main stack needs in this project where no IAM condition applies. Holds no right on roles, keys, projects, tokens or service accounts.",
+			Permissions: DeployPermissions},
+		{Key: RoleKeyCallers, ID: c.CallersRoleID, Project: c.CallersProject, Title: "CI deploy: caller accounts",
+			Description: "Create, update and delete the caller accounts of the private-run-api main stack (" + c.Project + ") and set their whole IAM policies. Reaches every account of this project: keep it to the caller accounts.",
+			Permissions: CallersPermissions},
+		{Key: RoleKeyAuthzBucket, ID: c.AuthzBucketRoleID, Title: "CI deploy: authz bucket",
+			Description: "Manage the authz bucket and set its IAM policy. Granted only with a condition naming that bucket.",
+			Permissions: AuthzBucketPermissions},
+		{Key: RoleKeyAudit, ID: c.AuditRoleID, Title: "CI audit (read-only)",
+			Description: "What access -live reads in this project: IAM policies, custom roles and the ancestry. No storage.buckets.get: it would pass the authz guard.",
+			Permissions: AuditPermissions},
+		{Key: RoleKeyAuditCallers, ID: c.AuditCallersRoleID, Project: c.CallersProject, Title: "CI audit: caller accounts (read-only)",
+			Description: "What access -live and access -usage read in the callers' project of the private-run-api main stack (" + c.Project + "): the caller accounts' policies, the project's policy and ancestry, and the Data Access logs of token minting.",
+			Permissions: AuditCallersPermissions},
+		{Key: RoleKeyAuditBucket, ID: c.AuditBucketRoleID, Title: "CI audit: authz bucket policy",
+			Description: "Read the authz bucket's IAM policy. Granted only with a condition naming that bucket.",
+			Permissions: AuditBucketPermissions},
+	}
+	for i := range p.Roles {
+		r := &p.Roles[i]
+		if r.Project == "" {
+			r.Project = c.Project
+		}
+		r.Name = "projects/" + r.Project + "/roles/" + r.ID
+		r.Permissions = slices.Clone(r.Permissions) // the lists are package variables
 	}
 	authzOnly := &IAMCondition{
 		Title:       "authz-bucket-only",
