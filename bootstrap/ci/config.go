@@ -61,17 +61,6 @@ const (
 	KeyGCPProject = "gcp:project"
 )
 
-// Keys lists every key the bootstrap program reads in its namespace.
-var Keys = []string{
-	KeyCIProject, KeyRepository, KeyRepositoryID, KeyRepositoryOwnerID,
-	KeyDeployBranch, KeyDeployWorkflow, KeyDeployEnvironment, KeyPoolID, KeyProviderID,
-	KeyPreviewAccountID, KeyDeployAccountID, KeyRuntimeAccountID, KeyStateBucket, KeyAuthzBucket,
-	KeyAuthzRoleID, KeyDeployRoleID, KeyAuthzBucketRoleID, KeyEnableAPIs, KeyProtect,
-	KeySecrets, KeySecretRoleID, KeyVPC, KeyProjectNumber,
-	KeyAuditAccountID, KeyAuditWorkflow, KeyAuditRoleID, KeyAuditBucketRoleID, KeyAuditSecretRoleID,
-	KeyCallersProject, KeyCallersRoleID, KeyAuditCallersRoleID, KeyCIProjectNumber,
-}
-
 // Defaults for the optional keys.
 const (
 	DefaultDeployBranch       = "main"

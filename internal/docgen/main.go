@@ -1,16 +1,17 @@
-// Command docgen writes README.md's generated tables from the code, as Fabric's tfdoc writes a
-// module's variables and outputs into its README: the config keys from config.KeyDocs, and the
-// stack outputs from program.OutputDocs. Each table sits between two marker lines,
+// Command docgen writes the READMEs' generated tables from the code, as Fabric's tfdoc writes a
+// module's variables and outputs into its README: README.md's config keys from config.KeyDocs
+// and stack outputs from program.OutputDocs, and bootstrap/README.md's config reference from
+// ci.KeyDocs. Each table sits between two marker lines,
 //
 //	<!-- BEGIN config-keys ... -->
 //	<!-- END config-keys -->
 //
-// and everything between them is replaced; the rest of README.md is left as it is. Run it after
-// changing a key, an output or their documentation:
+// and everything between them is replaced; the rest of each README is left as it is. Run it
+// after changing a key, an output or their documentation:
 //
 //	go generate ./internal/docgen
 //
-// TestREADMETablesAreCurrent fails while README.md differs from what this writes.
+// TestREADMETablesAreCurrent fails while a README differs from what this writes.
 package main
 
 //go:generate go run . -root ../..
@@ -21,10 +22,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/platform/private-run-api/bootstrap/ci"
 	"github.com/platform/private-run-api/internal/config"
 	"github.com/platform/private-run-api/internal/markdown"
 	"github.com/platform/private-run-api/internal/program"
@@ -43,23 +46,27 @@ func main() {
 }
 
 func run(root string) error {
-	path := filepath.Join(root, "README.md")
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
 	namespace, err := projectName(root)
 	if err != nil {
 		return err
 	}
-	out, err := rewrite(data, namespace)
-	if err != nil {
-		return err
+	for _, file := range readmes {
+		path := filepath.Join(root, filepath.FromSlash(file))
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		out, err := rewrite(file, data, namespace)
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(out, data) {
+			if err := os.WriteFile(path, out, 0o644); err != nil {
+				return err
+			}
+		}
 	}
-	if bytes.Equal(out, data) {
-		return nil
-	}
-	return os.WriteFile(path, out, 0o644)
+	return nil
 }
 
 // projectName is the name in Pulumi.yaml: the namespace of the program's config keys.
@@ -77,8 +84,22 @@ func projectName(root string) (string, error) {
 	return p.Name, nil
 }
 
-// tables are the generated tables by region name, each as its lines.
-func tables(namespace string) map[string][]string {
+// readmes are the files with generated tables, by their path from the repository root.
+var readmes = []string{"README.md", "bootstrap/README.md"}
+
+// tables are the generated tables of a README by region name, each as its lines.
+func tables(file, namespace string) map[string][]string {
+	if file == "bootstrap/README.md" {
+		keys := [][]string{{"key", "default", "rule"}}
+		for _, d := range ci.KeyDocs {
+			names := make([]string, len(d.Keys))
+			for i, k := range d.Keys {
+				names[i] = "`" + k + "`"
+			}
+			keys = append(keys, []string{strings.Join(names, ", "), d.Default, d.Rule})
+		}
+		return map[string][]string{"config-keys": table(keys)}
+	}
 	keys := [][]string{{"key", "meaning", "default"}}
 	for _, d := range config.KeyDocs {
 		key := "`" + d.Key + "`"
@@ -115,14 +136,20 @@ func table(rows [][]string) []string {
 	return append(out, "")
 }
 
-// rewrite returns README.md with every generated table as the code says.
-func rewrite(readme []byte, namespace string) ([]byte, error) {
-	for _, name := range []string{"config-keys", "outputs"} {
-		doc, err := markdown.Parse("README.md", readme)
+// rewrite returns the README file with every generated table as the code says.
+func rewrite(file string, readme []byte, namespace string) ([]byte, error) {
+	want := tables(file, namespace)
+	names := make([]string, 0, len(want))
+	for name := range want {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		doc, err := markdown.Parse(file, readme)
 		if err != nil {
 			return nil, err
 		}
-		if readme, err = doc.Replace(name, tables(namespace)[name]); err != nil {
+		if readme, err = doc.Replace(name, want[name]); err != nil {
 			return nil, err
 		}
 	}

@@ -17,21 +17,27 @@ const root = "../.."
 // README.md's generated tables are what the code says: a key or output changed without running
 // the generator fails here, naming the command that fixes it.
 func TestREADMETablesAreCurrent(t *testing.T) {
-	set, err := markdown.Read(root, "README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
 	namespace, err := projectName(root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, want := range tables(namespace) {
-		r, err := set[0].Region(name)
-		if err != nil {
-			t.Fatalf("%v: run %s", err, command)
+	set, err := markdown.Read(root, readmes...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, file := range readmes {
+		doc := set.Doc(file)
+		if doc == nil {
+			t.Fatalf("%s was not read", file)
 		}
-		if strings.Join(r.Body, "\n") != strings.Join(want, "\n") {
-			t.Errorf("README.md:%d: the %s table is not what the code says; run `%s` (-README.md, +generated):\n%s", r.Begin, name, command, linediff.Show(r.Begin+1, r.Body, want))
+		for name, want := range tables(file, namespace) {
+			r, err := doc.Region(name)
+			if err != nil {
+				t.Fatalf("%v: run %s", err, command)
+			}
+			if strings.Join(r.Body, "\n") != strings.Join(want, "\n") {
+				t.Errorf("%s:%d: the %s table is not what the code says; run `%s` (-%s, +generated):\n%s", file, r.Begin, name, command, file, linediff.Show(r.Begin+1, r.Body, want))
+			}
 		}
 	}
 }
@@ -42,7 +48,8 @@ func TestRewrite(t *testing.T) {
 	dir := t.TempDir()
 	readme := "# x\n\nintro\n\n<!-- BEGIN config-keys (generated) -->\nstale\n<!-- END config-keys -->\n\n" +
 		"between\n<!-- BEGIN outputs -->\n<!-- END outputs -->\nend\n"
-	for name, text := range map[string]string{"README.md": readme, "Pulumi.yaml": "name: proj\nruntime: go\n"} {
+	bootstrap := "# b\n\n<!-- BEGIN config-keys -->\n<!-- END config-keys -->\n"
+	for name, text := range map[string]string{"README.md": readme, "bootstrap/README.md": bootstrap, "Pulumi.yaml": "name: proj\nruntime: go\n"} {
 		testdir.Write(t, filepath.Join(dir, name), text)
 	}
 	if err := run(dir); err != nil {
@@ -56,6 +63,10 @@ func TestRewrite(t *testing.T) {
 		"<!-- END config-keys -->\n\nbetween\n<!-- BEGIN outputs -->\n\n| output | what |\n|---|---|\n| `serviceUrl` |",
 		" |\n\n<!-- END outputs -->\nend\n",
 	)
+	b, _ := os.ReadFile(filepath.Join(dir, "bootstrap", "README.md"))
+	testcheck.Contains(t, "the rewritten bootstrap README", string(b),
+		"<!-- BEGIN config-keys -->\n\n| key | default | rule |\n|---|---|---|\n| `gcp:project` | required |",
+		"\n| `poolId`, `providerId` | `github`, `github-actions` |")
 	if strings.Contains(got, "stale") {
 		t.Error("the old table is still there")
 	}
