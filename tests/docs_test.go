@@ -790,3 +790,33 @@ func TestLayoutTableListsEveryPackage(t *testing.T) {
 		t.Fatalf("found only %d directories of Go code: the walk no longer sees the tree", len(code))
 	}
 }
+
+// The guard's docs (its package comment, guard/doc.go) and the guard page point to access -live
+// for the bucket's creation-time pin, and name the variable it prints.
+func TestGuardDocsPointToLive(t *testing.T) {
+	page, err := projectDocs(t).Section("Guarding a Cloud Function")
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts := map[string]string{"Guarding a Cloud Function": page.Text()}
+	doc, err := os.ReadFile(filepath.Join(docsRoot, "guard", "doc.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, pin, ok := strings.Cut(string(doc), "// # The creation-time pin")
+	if !ok {
+		t.Fatal("guard/doc.go has no section \"# The creation-time pin\"")
+	}
+	pin, _, _ = strings.Cut(pin, "\n// # ")
+	texts["guard/doc.go, The creation-time pin"] = pin
+	for name, text := range texts {
+		if strings.Contains(text, "once available") {
+			t.Errorf("%s still calls -live \"once available\"", name)
+		}
+		for _, want := range []string{"-live", "AUTHZ_BUCKET_CREATION_TIME"} {
+			if !strings.Contains(text, want) {
+				t.Errorf("%s's pin section does not mention %s", name, want)
+			}
+		}
+	}
+}

@@ -3,7 +3,6 @@ package live
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -244,34 +243,6 @@ func TestBootstrapREADMEShowsTheAuditSetting(t *testing.T) {
 		"no exempted members", "GenerateAccessToken", "GenerateIdToken", "SignBlob", "SignJwt", "auditLogging", "cost", "`_Default`"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("bootstrap/README.md, \"Recording token minting\", does not say %q", want)
-		}
-	}
-}
-
-// The guard's docs and the guard page point to -live for the pin, as it now exists, and name the
-// variables it prints. The guard's docs are its README's section on the pin, or, once that README
-// has become the package's doc comment, guard/doc.go.
-func TestGuardDocsPointToLive(t *testing.T) {
-	texts := map[string]string{"Guarding a Cloud Function": section(t, projectDocs(t), "Guarding a Cloud Function")}
-	// The guard's own documentation is its package comment (guard/doc.go): its section on the pin.
-	doc, err := os.ReadFile(filepath.Join(root, "guard", "doc.go"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, pin, ok := strings.Cut(string(doc), "// # The creation-time pin")
-	if !ok {
-		t.Fatal("guard/doc.go has no section \"# The creation-time pin\"")
-	}
-	pin, _, _ = strings.Cut(pin, "\n// # ")
-	texts["guard/doc.go, The creation-time pin"] = pin
-	for name, text := range texts {
-		if strings.Contains(text, "once available") {
-			t.Errorf("%s still calls -live \"once available\"", name)
-		}
-		for _, want := range []string{"-live", "AUTHZ_BUCKET_CREATION_TIME"} {
-			if !strings.Contains(text, want) {
-				t.Errorf("%s's pin section does not mention %s", name, want)
-			}
 		}
 	}
 }
