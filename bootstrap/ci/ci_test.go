@@ -364,7 +364,7 @@ func TestImpersonationBindings(t *testing.T) {
 			// Nothing else lets a federated identity reach anything.
 			for _, g := range r.grants() {
 				if strings.HasPrefix(g.Member, "principal") && !strings.HasSuffix(g.Name, "-workload-identity-user") {
-					t.Errorf("%s gives a federated identity access outside the two bindings", g)
+					t.Errorf("%s gives a federated identity access outside the CI accounts' workload-identity bindings", g)
 				}
 			}
 		})
