@@ -89,10 +89,20 @@ type Source struct {
 	Unread
 }
 
+// CallerAccount is a caller of the config and the email of its account, which each finding of
+// the usage report is about.
+type CallerAccount struct {
+	Caller  string `json:"caller"`
+	Account string `json:"account"`
+}
+
+func callerAccount(c plan.Caller) CallerAccount {
+	return CallerAccount{Caller: c.Name, Account: c.Account.Email}
+}
+
 // Minting is one principal's use of one method as one account.
 type Minting struct {
-	Caller    string    `json:"caller"`
-	Account   string    `json:"account"`
+	CallerAccount
 	Principal string    `json:"principal"`
 	Method    string    `json:"method"`
 	Count     int       `json:"count"`
@@ -106,15 +116,13 @@ type Minting struct {
 
 // AccountUsage is everyone who minted as one caller account.
 type AccountUsage struct {
-	Caller  string    `json:"caller"`
-	Account string    `json:"account"`
-	Minted  []Minting `json:"minted"`
+	CallerAccount
+	Minted []Minting `json:"minted"`
 }
 
 // UnusedGrant is a declared impersonator who minted nothing as the account in the window.
 type UnusedGrant struct {
-	Caller  string     `json:"caller"`
-	Account string     `json:"account"`
+	CallerAccount
 	Member  string     `json:"member"`
 	Expires *time.Time `json:"expires,omitempty"`
 }
@@ -123,8 +131,7 @@ type UnusedGrant struct {
 // entries name the individual who minted, never what granted it), an exempted member, or a
 // run-as grant, with the individuals seen through it.
 type IndirectGrant struct {
-	Caller      string   `json:"caller"`
-	Account     string   `json:"account"`
+	CallerAccount
 	Member      string   `json:"member"`
 	Why         string   `json:"why"`
 	SeenThrough []string `json:"seenThrough"`
@@ -411,7 +418,7 @@ func judge(u *Usage, p *plan.Stack, expired map[string]map[string]time.Time, ent
 		k := key{e.account, e.principal, e.method, e.refused}
 		m := counts[k]
 		if m == nil {
-			m = &Minting{Caller: c.Name, Account: e.account, Principal: e.principal, Method: e.method, First: e.at, Last: e.at, Refused: e.refused}
+			m = &Minting{CallerAccount: callerAccount(c), Principal: e.principal, Method: e.method, First: e.at, Last: e.at, Refused: e.refused}
 			counts[k] = m
 		}
 		m.Count++
@@ -432,7 +439,7 @@ func judge(u *Usage, p *plan.Stack, expired map[string]map[string]time.Time, ent
 		if !c.Created {
 			continue
 		}
-		acct := AccountUsage{Caller: c.Name, Account: c.Account.Email, Minted: []Minting{}}
+		acct := AccountUsage{CallerAccount: callerAccount(c), Minted: []Minting{}}
 		direct := map[string]*time.Time{} // individual impersonators, with their expiry
 		var groups []string
 		for _, b := range c.Impersonators {
@@ -506,20 +513,20 @@ func judge(u *Usage, p *plan.Stack, expired map[string]map[string]time.Time, ent
 		for _, g := range slices.Compact(slices.Sorted(slices.Values(groups))) {
 			seen := seenIndirect[g]
 			slices.Sort(seen)
-			u.Unjudged = append(u.Unjudged, IndirectGrant{Caller: c.Name, Account: c.Account.Email, Member: g, SeenThrough: append([]string{}, seen...),
+			u.Unjudged = append(u.Unjudged, IndirectGrant{CallerAccount: callerAccount(c), Member: g, SeenThrough: append([]string{}, seen...),
 				Why: "audit entries name the individual who minted, never the group, domain or principal set that granted it; never proposed for removal"})
 		}
 		for _, m := range slices.Sorted(maps.Keys(runAs)) {
-			u.Unjudged = append(u.Unjudged, IndirectGrant{Caller: c.Name, Account: c.Account.Email, Member: m, SeenThrough: []string{},
+			u.Unjudged = append(u.Unjudged, IndirectGrant{CallerAccount: callerAccount(c), Member: m, SeenThrough: []string{},
 				Why: "run-as grant (" + runAs[m] + "): acting as the account to deploy or run workloads is not token minting these entries record; never proposed for removal"})
 		}
 		for _, m := range slices.Sorted(maps.Keys(direct)) {
 			switch {
 			case exempted[m]:
-				u.Unjudged = append(u.Unjudged, IndirectGrant{Caller: c.Name, Account: c.Account.Email, Member: m, SeenThrough: []string{},
+				u.Unjudged = append(u.Unjudged, IndirectGrant{CallerAccount: callerAccount(c), Member: m, SeenThrough: []string{},
 					Why: "exempted from the project's Data Access logs: its minting is never recorded"})
 			case !used[m] && u.Complete:
-				u.Unused = append(u.Unused, UnusedGrant{Caller: c.Name, Account: c.Account.Email, Member: m, Expires: direct[m]})
+				u.Unused = append(u.Unused, UnusedGrant{CallerAccount: callerAccount(c), Member: m, Expires: direct[m]})
 			}
 		}
 	}
