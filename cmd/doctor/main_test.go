@@ -10,6 +10,7 @@ import (
 	"google.golang.org/api/option"
 
 	"github.com/platform/private-run-api/internal/fakegoogle"
+	"github.com/platform/private-run-api/internal/testcheck"
 	"github.com/platform/private-run-api/internal/testdir"
 	"github.com/platform/private-run-api/internal/teststack"
 )
@@ -41,21 +42,48 @@ func impersonated(email string) string {
 
 const plainLogin = `{"type":"authorized_user","client_id":"c","client_secret":"s","refresh_token":"r"}`
 
-func TestRun(t *testing.T) {
-	testDir := t.TempDir()
-	write(t, filepath.Join(testDir, "Pulumi.yaml"), "name: private-run-api\nruntime: go\n")
-	write(t, filepath.Join(testDir, "Pulumi.test.yaml"), testStack)
-	write(t, filepath.Join(testDir, "Pulumi.broken.yaml"), "config:\n  private-run-api:callers: 3\n")
+// projectDir writes a project named as the program's, with stack test (testStack) and stack broken
+// (an invalid config).
+func projectDir(t *testing.T) string {
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "Pulumi.yaml"), "name: private-run-api\nruntime: go\n")
+	write(t, filepath.Join(dir, "Pulumi.test.yaml"), testStack)
+	write(t, filepath.Join(dir, "Pulumi.broken.yaml"), "config:\n  private-run-api:callers: 3\n")
+	return dir
+}
 
+// runDoctor runs the command with args in a fresh home whose gcloud file holds adc ("" writes
+// none), reports it when the exit status is not code, and returns what it wrote to stdout and
+// stderr.
+func runDoctor(t *testing.T, args []string, adc string, code int) (string, string) {
+	t.Helper()
+	home := t.TempDir()
+	if adc != "" {
+		write(t, filepath.Join(home, ".config", "gcloud", "application_default_credentials.json"), adc)
+	}
+	env := func(k string) string {
+		if k == "HOME" {
+			return home
+		}
+		return ""
+	}
+	var stdout, stderr bytes.Buffer
+	if got := run(args, system{env: env, stdout: &stdout, stderr: &stderr}); got != code {
+		t.Errorf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", got, code, stdout.String(), stderr.String())
+	}
+	return stdout.String(), stderr.String()
+}
+
+// TestRun: a diagnosis is a report on stdout, and the exit status says whether it holds a problem.
+func TestRun(t *testing.T) {
+	testDir := projectDir(t)
 	tests := []struct {
 		name string
 		args []string
 		// adc is written to gcloud's file in a fresh home; "" writes nothing.
-		adc      string
-		code     int
-		stdout   []string
-		stderr   []string
-		noStdout bool
+		adc    string
+		code   int
+		stdout []string
 	}{
 		{
 			name:   "dev stack, plain user login",
@@ -98,73 +126,69 @@ func TestRun(t *testing.T) {
 			code:   1,
 			stdout: []string{"PROBLEM  Caller cdn-purger may not invoke the service: every call as it gets 403"},
 		},
-		{
-			name:     "unknown caller lists the callers",
-			args:     []string{"-stack", "test", "-caller", "nope", "-dir", testDir},
-			code:     2,
-			stderr:   []string{`caller "nope" is not in stack test`, "billing-partner (external), cdn-purger, orders-batch"},
-			noStdout: true,
-		},
-		{
-			name:     "invalid stack config prints the program's problems",
-			args:     []string{"-stack", "broken", "-caller", "orders-batch", "-dir", testDir},
-			code:     2,
-			stderr:   []string{"invalid stack config", "callers", "gcp:project"},
-			noStdout: true,
-		},
-		{name: "no stack", args: []string{"-caller", "orders-batch"}, code: 2, stderr: []string{"pass -stack"}, noStdout: true},
-		{name: "-online without -url", args: []string{"-stack", "dev", "-caller", "orders-batch", "-online"}, code: 2,
-			stderr: []string{"-online needs -url", "pulumi stack output serviceUrl --stack dev"}, noStdout: true},
-		{name: "-url without -online", args: []string{"-stack", "dev", "-caller", "orders-batch", "-url", "https://x.a.run.app"}, code: 2,
-			stderr: []string{"add -online"}, noStdout: true},
-		{name: "plain http URL", args: []string{"-stack", "dev", "-caller", "orders-batch", "-online", "-url", "http://x.a.run.app"}, code: 2,
-			stderr: []string{"https URL"}, noStdout: true},
-		{name: "-audience without -online", args: []string{"-stack", "dev", "-caller", "orders-batch", "-audience", "https://x.a.run.app"}, code: 2,
-			stderr: []string{"-audience is only used by -online"}, noStdout: true},
-		{name: "-audience the stack does not declare", args: []string{"-stack", "test", "-dir", testDir, "-caller", "orders-batch", "-online", "-url", "https://x.a.run.app", "-audience", "https://orders-api.internal"},
-			adc: impersonated("orders-batch@acme-test.iam.gserviceaccount.com"), code: 2,
-			stderr: []string{`-audience "https://orders-api.internal" is not an audience service orders-api accepts: the stack declares no custom audience`}, noStdout: true},
-		{name: "-online without -caller", args: []string{"-stack", "dev", "-online", "-url", "https://x.a.run.app"}, code: 2,
-			stderr: []string{"-online calls as a caller: pass -caller NAME"}, noStdout: true},
-		{name: "-iam-token-file without -who-else", args: []string{"-stack", "dev", "-caller", "orders-batch", "-iam-token-file", "-"}, code: 2,
-			stderr: []string{"-iam-token-file is only used by -who-else"}, noStdout: true},
-		{name: "zero timeout", args: []string{"-stack", "dev", "-caller", "orders-batch", "-timeout", "0s"}, code: 2,
-			stderr: []string{"-timeout must be positive"}, noStdout: true},
-		{name: "-who-else on an invalid stack", args: []string{"-stack", "broken", "-who-else", "-dir", testDir}, code: 2,
-			stderr: []string{"invalid stack config"}, noStdout: true},
-		{name: "stray argument", args: []string{"-stack", "dev", "orders-batch"}, code: 2, stderr: []string{`unexpected argument "orders-batch"`}, noStdout: true},
-		{name: "unknown flag", args: []string{"-stak", "dev"}, code: 2, stderr: []string{"flag provided but not defined: -stak"}, noStdout: true},
-		{name: "help", args: []string{"-h"}, code: 0, stderr: []string{"usage: go run ./cmd/doctor", "-who-else", "-timeout", "Exit status"}, noStdout: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			home := t.TempDir()
-			if tc.adc != "" {
-				write(t, filepath.Join(home, ".config", "gcloud", "application_default_credentials.json"), tc.adc)
-			}
-			env := func(k string) string {
-				if k == "HOME" {
-					return home
-				}
-				return ""
-			}
-			var stdout, stderr bytes.Buffer
-			code := run(tc.args, system{env: env, stdout: &stdout, stderr: &stderr})
-			if code != tc.code {
-				t.Errorf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tc.code, stdout.String(), stderr.String())
-			}
-			for _, s := range tc.stdout {
-				if !strings.Contains(stdout.String(), s) {
-					t.Errorf("stdout lacks %q:\n%s", s, stdout.String())
-				}
-			}
-			for _, s := range tc.stderr {
-				if !strings.Contains(stderr.String(), s) {
-					t.Errorf("stderr lacks %q:\n%s", s, stderr.String())
-				}
-			}
-			if tc.noStdout && stdout.Len() > 0 {
-				t.Errorf("want nothing on stdout, got:\n%s", stdout.String())
+			stdout, _ := runDoctor(t, tc.args, tc.adc, tc.code)
+			testcheck.Contains(t, "stdout", stdout, tc.stdout...)
+		})
+	}
+}
+
+// TestRunRefuses: a command line the doctor cannot act on, an unknown caller or an invalid stack
+// exits 2 with the reason on stderr, and -h exits 0 with the usage there; none writes to stdout.
+func TestRunRefuses(t *testing.T) {
+	testDir := projectDir(t)
+	tests := []struct {
+		name string
+		args []string
+		// adc is written to gcloud's file in a fresh home; "" writes nothing.
+		adc    string
+		code   int
+		stderr []string
+	}{
+		{
+			name:   "unknown caller lists the callers",
+			args:   []string{"-stack", "test", "-caller", "nope", "-dir", testDir},
+			code:   2,
+			stderr: []string{`caller "nope" is not in stack test`, "billing-partner (external), cdn-purger, orders-batch"},
+		},
+		{
+			name:   "invalid stack config prints the program's problems",
+			args:   []string{"-stack", "broken", "-caller", "orders-batch", "-dir", testDir},
+			code:   2,
+			stderr: []string{"invalid stack config", "callers", "gcp:project"},
+		},
+		{name: "no stack", args: []string{"-caller", "orders-batch"}, code: 2, stderr: []string{"pass -stack"}},
+		{name: "-online without -url", args: []string{"-stack", "dev", "-caller", "orders-batch", "-online"}, code: 2,
+			stderr: []string{"-online needs -url", "pulumi stack output serviceUrl --stack dev"}},
+		{name: "-url without -online", args: []string{"-stack", "dev", "-caller", "orders-batch", "-url", "https://x.a.run.app"}, code: 2,
+			stderr: []string{"add -online"}},
+		{name: "plain http URL", args: []string{"-stack", "dev", "-caller", "orders-batch", "-online", "-url", "http://x.a.run.app"}, code: 2,
+			stderr: []string{"https URL"}},
+		{name: "-audience without -online", args: []string{"-stack", "dev", "-caller", "orders-batch", "-audience", "https://x.a.run.app"}, code: 2,
+			stderr: []string{"-audience is only used by -online"}},
+		{name: "-audience the stack does not declare", args: []string{"-stack", "test", "-dir", testDir, "-caller", "orders-batch", "-online", "-url", "https://x.a.run.app", "-audience", "https://orders-api.internal"},
+			adc: impersonated("orders-batch@acme-test.iam.gserviceaccount.com"), code: 2,
+			stderr: []string{`-audience "https://orders-api.internal" is not an audience service orders-api accepts: the stack declares no custom audience`}},
+		{name: "-online without -caller", args: []string{"-stack", "dev", "-online", "-url", "https://x.a.run.app"}, code: 2,
+			stderr: []string{"-online calls as a caller: pass -caller NAME"}},
+		{name: "-iam-token-file without -who-else", args: []string{"-stack", "dev", "-caller", "orders-batch", "-iam-token-file", "-"}, code: 2,
+			stderr: []string{"-iam-token-file is only used by -who-else"}},
+		{name: "zero timeout", args: []string{"-stack", "dev", "-caller", "orders-batch", "-timeout", "0s"}, code: 2,
+			stderr: []string{"-timeout must be positive"}},
+		{name: "-who-else on an invalid stack", args: []string{"-stack", "broken", "-who-else", "-dir", testDir}, code: 2,
+			stderr: []string{"invalid stack config"}},
+		{name: "stray argument", args: []string{"-stack", "dev", "orders-batch"}, code: 2, stderr: []string{`unexpected argument "orders-batch"`}},
+		{name: "unknown flag", args: []string{"-stak", "dev"}, code: 2, stderr: []string{"flag provided but not defined: -stak"}},
+		{name: "help", args: []string{"-h"}, code: 0, stderr: []string{"usage: go run ./cmd/doctor", "-who-else", "-timeout", "Exit status"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			stdout, stderr := runDoctor(t, tc.args, tc.adc, tc.code)
+			testcheck.Contains(t, "stderr", stderr, tc.stderr...)
+			if stdout != "" {
+				t.Errorf("want nothing on stdout, got:\n%s", stdout)
 			}
 		})
 	}
@@ -185,9 +209,7 @@ func fakePolicies(t *testing.T) *fakegoogle.Server {
 }
 
 func TestRunWhoElse(t *testing.T) {
-	testDir := t.TempDir()
-	write(t, filepath.Join(testDir, "Pulumi.yaml"), "name: private-run-api\nruntime: go\n")
-	write(t, filepath.Join(testDir, "Pulumi.test.yaml"), testStack)
+	testDir := projectDir(t)
 	home := t.TempDir()
 	write(t, filepath.Join(home, ".config", "gcloud", "application_default_credentials.json"), plainLogin)
 	env := func(k string) string {
@@ -253,9 +275,7 @@ func TestRunWhoElse(t *testing.T) {
 }
 
 func TestRunWhoElseWithoutCredentials(t *testing.T) {
-	testDir := t.TempDir()
-	write(t, filepath.Join(testDir, "Pulumi.yaml"), "name: private-run-api\nruntime: go\n")
-	write(t, filepath.Join(testDir, "Pulumi.test.yaml"), testStack)
+	testDir := projectDir(t)
 	// Google's libraries read the real environment: point them at a file that does not exist.
 	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", filepath.Join(testDir, "missing.json"))
 	var stdout, stderr bytes.Buffer
@@ -296,9 +316,7 @@ func useKey(t *testing.T, keyFile string) func(string) string {
 // TestRunOnlineTimeout checks that -timeout reaches the online check: a service account key whose
 // token endpoint never answers must end in a timeout finding, not a hang.
 func TestRunOnlineTimeout(t *testing.T) {
-	testDir := t.TempDir()
-	write(t, filepath.Join(testDir, "Pulumi.yaml"), "name: private-run-api\nruntime: go\n")
-	write(t, filepath.Join(testDir, "Pulumi.test.yaml"), testStack)
+	testDir := projectDir(t)
 	svc := fakegoogle.NewService(t, "orders-batch@acme-test.iam.gserviceaccount.com")
 	svc.TokenHangs = true
 	env := useKey(t, svc.KeyFile)
