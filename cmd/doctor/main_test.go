@@ -74,63 +74,67 @@ func runDoctor(t *testing.T, args []string, adc string, code int) (string, strin
 	return stdout.String(), stderr.String()
 }
 
+// runCase is one run of the command: its arguments, gcloud's credentials file (adc; "" writes
+// none), the exit status, and what the output must hold (want: stdout for TestRun, stderr for
+// TestRunRefuses).
+type runCase struct {
+	name string
+	args []string
+	adc  string
+	code int
+	want []string
+}
+
 // TestRun: a diagnosis is a report on stdout, and the exit status says whether it holds a problem.
 func TestRun(t *testing.T) {
 	testDir := projectDir(t)
-	tests := []struct {
-		name string
-		args []string
-		// adc is written to gcloud's file in a fresh home; "" writes nothing.
-		adc    string
-		code   int
-		stdout []string
-	}{
+	tests := []runCase{
 		{
-			name:   "dev stack, plain user login",
-			args:   []string{"-stack", "dev", "-caller", "orders-batch", "-dir", devDir},
-			adc:    plainLogin,
-			code:   1,
-			stdout: []string{"PROBLEM  Your credentials are a plain user login", "\n           gcloud auth application-default login --impersonate-service-account " + devBatch + "\n"},
+			name: "dev stack, plain user login",
+			args: []string{"-stack", "dev", "-caller", "orders-batch", "-dir", devDir},
+			adc:  plainLogin,
+			code: 1,
+			want: []string{"PROBLEM  Your credentials are a plain user login", "\n           gcloud auth application-default login --impersonate-service-account " + devBatch + "\n"},
 		},
 		{
-			name:   "dev stack, impersonating orders-batch as a listed developer",
-			args:   []string{"-stack", "dev", "-caller", "orders-batch", "-dir", devDir, "-me", "user:kenji.ito@acme.example"},
-			adc:    impersonated(devBatch),
-			code:   0,
-			stdout: []string{"OK       Your credentials impersonate " + devBatch, "0 problems, 0 warnings"},
+			name: "dev stack, impersonating orders-batch as a listed developer",
+			args: []string{"-stack", "dev", "-caller", "orders-batch", "-dir", devDir, "-me", "user:kenji.ito@acme.example"},
+			adc:  impersonated(devBatch),
+			code: 0,
+			want: []string{"OK       Your credentials impersonate " + devBatch, "0 problems, 0 warnings"},
 		},
 		{
-			name:   "test stack, developer not granted",
-			args:   []string{"-stack", "test", "-caller", "orders-batch", "-dir", testDir, "-me", "bob@acme.example"},
-			adc:    impersonated("orders-batch@acme-test.iam.gserviceaccount.com"),
-			code:   1,
-			stdout: []string{"PROBLEM  You (user:bob@acme.example) may not impersonate"},
+			name: "test stack, developer not granted",
+			args: []string{"-stack", "test", "-caller", "orders-batch", "-dir", testDir, "-me", "bob@acme.example"},
+			adc:  impersonated("orders-batch@acme-test.iam.gserviceaccount.com"),
+			code: 1,
+			want: []string{"PROBLEM  You (user:bob@acme.example) may not impersonate"},
 		},
 		{
-			name:   "test stack, no credentials",
-			args:   []string{"-stack", "test", "-caller", "orders-batch", "-dir", testDir},
-			code:   1,
-			stdout: []string{"No Application Default Credentials found", "could not find default credentials"},
+			name: "test stack, no credentials",
+			args: []string{"-stack", "test", "-caller", "orders-batch", "-dir", testDir},
+			code: 1,
+			want: []string{"No Application Default Credentials found", "could not find default credentials"},
 		},
 		{
-			name:   "external caller",
-			args:   []string{"-stack", "test", "-caller", "billing-partner", "-dir", testDir},
-			adc:    plainLogin,
-			code:   1,
-			stdout: []string{"PROBLEM  Caller billing-partner is external: this stack grants no impersonation"},
+			name: "external caller",
+			args: []string{"-stack", "test", "-caller", "billing-partner", "-dir", testDir},
+			adc:  plainLogin,
+			code: 1,
+			want: []string{"PROBLEM  Caller billing-partner is external: this stack grants no impersonation"},
 		},
 		{
-			name:   "caller that may not invoke",
-			args:   []string{"-stack", "test", "-caller", "cdn-purger", "-dir", testDir},
-			adc:    impersonated("cdn-purger@acme-test.iam.gserviceaccount.com"),
-			code:   1,
-			stdout: []string{"PROBLEM  Caller cdn-purger may not invoke the service: every call as it gets 403"},
+			name: "caller that may not invoke",
+			args: []string{"-stack", "test", "-caller", "cdn-purger", "-dir", testDir},
+			adc:  impersonated("cdn-purger@acme-test.iam.gserviceaccount.com"),
+			code: 1,
+			want: []string{"PROBLEM  Caller cdn-purger may not invoke the service: every call as it gets 403"},
 		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			stdout, _ := runDoctor(t, tc.args, tc.adc, tc.code)
-			testcheck.Contains(t, "stdout", stdout, tc.stdout...)
+			testcheck.Contains(t, "stdout", stdout, tc.want...)
 		})
 	}
 }
@@ -139,54 +143,47 @@ func TestRun(t *testing.T) {
 // exits 2 with the reason on stderr, and -h exits 0 with the usage there; none writes to stdout.
 func TestRunRefuses(t *testing.T) {
 	testDir := projectDir(t)
-	tests := []struct {
-		name string
-		args []string
-		// adc is written to gcloud's file in a fresh home; "" writes nothing.
-		adc    string
-		code   int
-		stderr []string
-	}{
+	tests := []runCase{
 		{
-			name:   "unknown caller lists the callers",
-			args:   []string{"-stack", "test", "-caller", "nope", "-dir", testDir},
-			code:   2,
-			stderr: []string{`caller "nope" is not in stack test`, "billing-partner (external), cdn-purger, orders-batch"},
+			name: "unknown caller lists the callers",
+			args: []string{"-stack", "test", "-caller", "nope", "-dir", testDir},
+			code: 2,
+			want: []string{`caller "nope" is not in stack test`, "billing-partner (external), cdn-purger, orders-batch"},
 		},
 		{
-			name:   "invalid stack config prints the program's problems",
-			args:   []string{"-stack", "broken", "-caller", "orders-batch", "-dir", testDir},
-			code:   2,
-			stderr: []string{"invalid stack config", "callers", "gcp:project"},
+			name: "invalid stack config prints the program's problems",
+			args: []string{"-stack", "broken", "-caller", "orders-batch", "-dir", testDir},
+			code: 2,
+			want: []string{"invalid stack config", "callers", "gcp:project"},
 		},
-		{name: "no stack", args: []string{"-caller", "orders-batch"}, code: 2, stderr: []string{"pass -stack"}},
+		{name: "no stack", args: []string{"-caller", "orders-batch"}, code: 2, want: []string{"pass -stack"}},
 		{name: "-online without -url", args: []string{"-stack", "dev", "-caller", "orders-batch", "-online"}, code: 2,
-			stderr: []string{"-online needs -url", "pulumi stack output serviceUrl --stack dev"}},
+			want: []string{"-online needs -url", "pulumi stack output serviceUrl --stack dev"}},
 		{name: "-url without -online", args: []string{"-stack", "dev", "-caller", "orders-batch", "-url", "https://x.a.run.app"}, code: 2,
-			stderr: []string{"add -online"}},
+			want: []string{"add -online"}},
 		{name: "plain http URL", args: []string{"-stack", "dev", "-caller", "orders-batch", "-online", "-url", "http://x.a.run.app"}, code: 2,
-			stderr: []string{"https URL"}},
+			want: []string{"https URL"}},
 		{name: "-audience without -online", args: []string{"-stack", "dev", "-caller", "orders-batch", "-audience", "https://x.a.run.app"}, code: 2,
-			stderr: []string{"-audience is only used by -online"}},
+			want: []string{"-audience is only used by -online"}},
 		{name: "-audience the stack does not declare", args: []string{"-stack", "test", "-dir", testDir, "-caller", "orders-batch", "-online", "-url", "https://x.a.run.app", "-audience", "https://orders-api.internal"},
 			adc: impersonated("orders-batch@acme-test.iam.gserviceaccount.com"), code: 2,
-			stderr: []string{`-audience "https://orders-api.internal" is not an audience service orders-api accepts: the stack declares no custom audience`}},
+			want: []string{`-audience "https://orders-api.internal" is not an audience service orders-api accepts: the stack declares no custom audience`}},
 		{name: "-online without -caller", args: []string{"-stack", "dev", "-online", "-url", "https://x.a.run.app"}, code: 2,
-			stderr: []string{"-online calls as a caller: pass -caller NAME"}},
+			want: []string{"-online calls as a caller: pass -caller NAME"}},
 		{name: "-iam-token-file without -who-else", args: []string{"-stack", "dev", "-caller", "orders-batch", "-iam-token-file", "-"}, code: 2,
-			stderr: []string{"-iam-token-file is only used by -who-else"}},
+			want: []string{"-iam-token-file is only used by -who-else"}},
 		{name: "zero timeout", args: []string{"-stack", "dev", "-caller", "orders-batch", "-timeout", "0s"}, code: 2,
-			stderr: []string{"-timeout must be positive"}},
+			want: []string{"-timeout must be positive"}},
 		{name: "-who-else on an invalid stack", args: []string{"-stack", "broken", "-who-else", "-dir", testDir}, code: 2,
-			stderr: []string{"invalid stack config"}},
-		{name: "stray argument", args: []string{"-stack", "dev", "orders-batch"}, code: 2, stderr: []string{`unexpected argument "orders-batch"`}},
-		{name: "unknown flag", args: []string{"-stak", "dev"}, code: 2, stderr: []string{"flag provided but not defined: -stak"}},
-		{name: "help", args: []string{"-h"}, code: 0, stderr: []string{"usage: go run ./cmd/doctor", "-who-else", "-timeout", "Exit status"}},
+			want: []string{"invalid stack config"}},
+		{name: "stray argument", args: []string{"-stack", "dev", "orders-batch"}, code: 2, want: []string{`unexpected argument "orders-batch"`}},
+		{name: "unknown flag", args: []string{"-stak", "dev"}, code: 2, want: []string{"flag provided but not defined: -stak"}},
+		{name: "help", args: []string{"-h"}, code: 0, want: []string{"usage: go run ./cmd/doctor", "-who-else", "-timeout", "Exit status"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			stdout, stderr := runDoctor(t, tc.args, tc.adc, tc.code)
-			testcheck.Contains(t, "stderr", stderr, tc.stderr...)
+			testcheck.Contains(t, "stderr", stderr, tc.want...)
 			if stdout != "" {
 				t.Errorf("want nothing on stdout, got:\n%s", stdout)
 			}
